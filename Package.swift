@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are the versions served offline on this machine kind (see docs/DEVELOPING.md).
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
+let package = Package(
+    name: "replay",
+    products: [
+        .executable(name: "replay", targets: ["replay"]),
+        .library(name: "ReplayStream", targets: ["ReplayStream"]),
+        .library(name: "ReplayState", targets: ["ReplayState"]),
+        .library(name: "ReplaySink", targets: ["ReplaySink"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLMDB", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
+        .target(name: "ReplayStream", dependencies: ["CArchive", logging], path: "Sources/Stream"),
+        .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
+        .target(name: "ReplaySink", dependencies: ["ReplayStream"], path: "Sources/Sink"),
+        .executableTarget(
+            name: "replay",
+            dependencies: ["ReplayStream", "ReplayState", "ReplaySink", argumentParser, logging],
+            path: "replay"
+        ),
+        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream"]),
+        .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
+        .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayStream"]),
+        .testTarget(
+            name: "ReplayEndToEndTests",
+            dependencies: ["replay", "ReplayStream", "ReplaySink"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

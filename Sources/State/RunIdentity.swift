@@ -1,0 +1,73 @@
+import Foundation
+import ReplayStream
+
+/// What produced a state folder: the input and every option that changes the output.
+/// A rerun with a different identity is refused, naming the difference.
+public struct RunIdentity: Codable, Sendable, Equatable {
+    /// The state folder's format version this program writes and reads.
+    public static let currentFormatVersion = 1
+
+    /// Format version of the folder.
+    public var formatVersion: Int
+    /// The input path as given, its size and modification time (seconds).
+    public var inputPath: String
+    public var inputSize: Int64
+    public var inputModified: Double
+    /// `small` or `big`.
+    public var matrix: String
+    /// `--rows`, or nil for all rows.
+    public var rowLimit: Int?
+    /// The thresholds mode as given (`batch`, `expanding`, `fixed:A,B`).
+    public var thresholds: String
+    /// The IANA time zone.
+    public var timeZone: String
+    /// The output path (`-` for stdout).
+    public var output: String
+
+    public init(
+        inputPath: String, inputSize: Int64, inputModified: Double, matrix: String, rowLimit: Int?,
+        thresholds: String, timeZone: String, output: String
+    ) {
+        formatVersion = RunIdentity.currentFormatVersion
+        self.inputPath = inputPath
+        self.inputSize = inputSize
+        self.inputModified = inputModified
+        self.matrix = matrix
+        self.rowLimit = rowLimit
+        self.thresholds = thresholds
+        self.timeZone = timeZone
+        self.output = output
+    }
+
+    /// Human-readable differences between a stored identity and this one (empty when equal).
+    public func differences(from stored: RunIdentity) -> [String] {
+        var out: [String] = []
+        func check<T: Equatable>(_ name: String, _ a: T, _ b: T, _ show: (T) -> String) {
+            if a != b { out.append("\(name): the state has \(show(a)), this run has \(show(b))") }
+        }
+        check("input", stored.inputPath, inputPath) { $0 }
+        check("input size", stored.inputSize, inputSize) { "\($0) bytes" }
+        check("input modification time", stored.inputModified, inputModified) { "\(Date(timeIntervalSince1970: $0))" }
+        check("--matrix", stored.matrix, matrix) { $0 }
+        check("--rows", stored.rowLimit, rowLimit) { $0.map(String.init) ?? "all rows" }
+        check("--thresholds", stored.thresholds, thresholds) { $0 }
+        check("--tz", stored.timeZone, timeZone) { $0 }
+        check("--out", stored.output, output) { $0 }
+        return out
+    }
+}
+
+/// A state folder cannot be used as asked.
+public struct StateError: Error, CustomStringConvertible, Sendable {
+    /// The state folder.
+    public var directory: String
+    /// What is wrong and what to do.
+    public var message: String
+
+    public init(directory: String, message: String) {
+        self.directory = directory
+        self.message = message
+    }
+
+    public var description: String { "state \(directory): \(message)" }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import ReplayStream
+
+/// The state folder of a run: LMDB for the run's identity, the ingest summary and checkpoints;
+/// beside it the ordering step's day buckets and the default rejects file.
+///
+/// A checkpoint (progress, thresholds state, every user's timeline, the output's committed
+/// length) is one LMDB write transaction: after a crash either the previous or the new checkpoint
+/// is there, never a mix.
+public final class StateStore: StateBackend {
+    /// The folder.
+    public let directory: String
+    private let environment: LMDBEnvironment
+    private let meta: LMDBDatabase
+    private let timelines: LMDBDatabase
+
+    private static let identityKey = Array("identity".utf8)
+    private static let ingestKey = Array("ingest".utf8)
+    private static let progressKey = Array("progress".utf8)
+
+    /// Opens (creating) the state folder's database. `readOnly` opens without writing (for `status`).
+    public init(directory: String, readOnly: Bool = false) throws {
+        self.directory = directory
+        let lmdbPath = (directory as NSString).appendingPathComponent("lmdb")
+        if !readOnly {
+            try FileManager.default.createDirectory(atPath: lmdbPath, withIntermediateDirectories: true)
+        } else if !FileManager.default.fileExists(atPath: (lmdbPath as NSString).appendingPathComponent("data.mdb")) {
+            throw StateError(directory: directory, message: "no state here (no lmdb/data.mdb); was a run started with this --state?")
+        }
+        do {
+            environment = try LMDBEnvironment(directory: lmdbPath, readOnly: readOnly)
+            meta = try environment.database(named: "meta", create: !readOnly)
+            timelines = try environment.database(named: "timelines", create: !readOnly)
+        } catch let error as LMDBError {
+            throw StateError(
+                directory: directory,
+                message: "the state database cannot be opened (\(error)); it may be damaged or from another program — rerun with --fresh to start over")
+        }
+    }
+
+    /// The folder holding the day buckets.
+    public var bucketsDirectory: URL { URL(fileURLWithPath: directory).appendingPathComponent("events") }
+
+    /// The default rejects file.
+    public var defaultRejectsPath: String { (directory as NSString).appendingPathComponent("rejects.jsonl") }
+
+    /// Number of LMDB readers active (a run in progress has none; `status` has one).
+    public var readerCount: Int { environment.readerCount }
+
+    private func readJSON<T: Decodable>(_ type: T.Type, key: [UInt8]) throws -> T? {
+        let bytes = try environment.withReadTransaction { txn in try txn.get(key, in: meta) }
+        guard let bytes else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw StateError(
+                directory: directory,
+                message: "the state's \(String(decoding: key, as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun with --fresh")
+        }
+    }
+
+    private func writeJSON<T: Encodable>(_ value: T, key: [UInt8], txn: inout LMDBWriteTransaction) throws {
+        let data = try JSONEncoder().encode(value)
+        try txn.put(data, forKey: key, in: meta)
+    }
+
+    /// What produced this folder, or nil for a new one. Refuses other format versions.
+    public func identity() throws -> RunIdentity? {
+        struct Version: Decodable { var formatVersion: Int }
+        guard let version = try readJSON(Version.self, key: StateStore.identityKey) else { return nil }
+        guard version.formatVersion == RunIdentity.currentFormatVersion else {
+            throw StateError(
+                directory: directory,
+                message: "it was written by state format version \(version.formatVersion); this replay reads version \(RunIdentity.currentFormatVersion) only. Rerun with --fresh to start over (the old state and output are discarded)")
+        }
+        return try readJSON(RunIdentity.self, key: StateStore.identityKey)
+    }
+
+    /// Starts the folder anew for `identity`: removes any ingest, checkpoint and timelines.
+    public func reset(for identity: RunIdentity) throws {
+        try environment.withWriteTransaction { txn in
+            try txn.removeAll(in: meta)
+            try txn.removeAll(in: timelines)
+            try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
+        }
+    }
+
+    /// The ingest summary, once the ingest pass has completed.
+    public func ingestSummary() throws -> IngestSummary? { try readJSON(IngestSummary.self, key: StateStore.ingestKey) }
+
+    /// Marks the ingest pass complete (its buckets must already be synced).
+    public func recordIngest(_ summary: IngestSummary) throws {
+        try environment.withWriteTransaction { txn in try writeJSON(summary, key: StateStore.ingestKey, txn: &txn) }
+    }
+
+    /// The last committed progress, without the timelines (cheap; for `status`).
+    public func progress() throws -> ReplayProgress? { try readJSON(ReplayProgress.self, key: StateStore.progressKey) }
+
+    /// The last committed checkpoint, or nil.
+    public func loadCheckpoint() throws -> PanelCheckpoint? {
+        guard let progress = try progress() else { return nil }
+        var states: [Int32: [UInt8]] = [:]
+        try environment.withReadTransaction { txn in
+            try txn.forEach(in: timelines) { key, value in
+                guard let user = LMDBKey.int64(from: Array(key)) else { return }
+                states[Int32(user)] = Array(value)
+            }
+        }
+        return PanelCheckpoint(progress: progress, timelines: states)
+    }
+
+    public func commit(_ checkpoint: PanelCheckpoint) throws {
+        do {
+            try environment.withWriteTransaction { txn in
+                for (user, bytes) in checkpoint.timelines {
+                    try txn.put(bytes, forKey: LMDBKey.int64(Int64(user)), in: timelines)
+                }
+                try writeJSON(checkpoint.progress, key: StateStore.progressKey, txn: &txn)
+            }
+        } catch let error as LMDBError where error.isDiskFull {
+            throw StateError(
+                directory: directory,
+                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume")
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+
+/// Cuts a stream of byte blocks into CSV records (RFC 4180: a quoted field may hold commas,
+/// doubled quotes and newlines), carrying a partial record from one block to the next.
+///
+/// Hand-written rather than taken from a CSV package because it is the hot path: the packages
+/// served here walk `String`s or unicode scalars one at a time, while this finds line ends with
+/// `memchr` over the decompressed block and hands out records without copying them.
+public struct CSVRecordAssembler {
+    private var carry: [UInt8] = []
+    private var carryQuoteCount = 0
+    private var carryStartLine: Int64 = 0
+    /// Physical lines consumed so far (a record's line number is the line it starts on, 1-based).
+    public private(set) var linesConsumed: Int64 = 0
+    /// Records longer than this many bytes are an error (a damaged file, not a CSV).
+    public var maxRecordBytes: Int
+
+    /// Creates an assembler that refuses records longer than `maxRecordBytes`.
+    public init(maxRecordBytes: Int = 1 << 20) { self.maxRecordBytes = maxRecordBytes }
+
+    /// Feeds one block; calls `onRecord(bytes, line)` for every complete record, without its line end.
+    ///
+    /// - Warning: `bytes` is valid only during the call.
+    /// - Throws: ``CSVFormatError`` for an over-long record; rethrows `onRecord`'s errors.
+    public mutating func feed(
+        _ block: UnsafeRawBufferPointer, _ onRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool
+    ) throws -> Bool {
+        guard let base = block.baseAddress, block.count > 0 else { return true }
+        var start = 0
+        let end = block.count
+        while start < end {
+            let remaining = end - start
+            guard let nlPtr = memchr(base + start, 0x0A, remaining) else {
+                if carry.isEmpty { carryStartLine = linesConsumed + 1 }
+                try appendToCarry(UnsafeRawBufferPointer(start: base + start, count: remaining))
+                return true
+            }
+            let nl = base.distance(to: UnsafeRawPointer(nlPtr))
+            let segment = UnsafeRawBufferPointer(start: base + start, count: nl - start)
+            linesConsumed += 1
+            start = nl + 1
+            if carry.isEmpty {
+                let quotes = CSVRecordAssembler.countQuotes(segment)
+                if quotes & 1 == 0 {
+                    if try !onRecord(CSVRecordAssembler.trimCR(segment), linesConsumed) { return false }
+                } else {
+                    carryStartLine = linesConsumed
+                    try appendToCarry(segment)
+                    carry.append(0x0A)
+                }
+            } else {
+                try appendToCarry(segment)
+                if carryQuoteCount & 1 == 0 {
+                    let keepGoing = try carry.withUnsafeBytes { try onRecord(CSVRecordAssembler.trimCR($0), carryStartLine) }
+                    carry.removeAll(keepingCapacity: true)
+                    carryQuoteCount = 0
+                    if !keepGoing { return false }
+                } else {
+                    carry.append(0x0A)
+                }
+            }
+        }
+        return true
+    }
+
+    /// Ends the stream: a last record without a line end is delivered; an unterminated quote is an error.
+    public mutating func finish(_ onRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool) throws {
+        guard !carry.isEmpty else { return }
+        if carryQuoteCount & 1 == 1 {
+            throw CSVFormatError(line: carryStartLine, message: "a quoted field is never closed before the end of the file")
+        }
+        linesConsumed += 1
+        let line = carryStartLine
+        _ = try carry.withUnsafeBytes { try onRecord(CSVRecordAssembler.trimCR($0), line) }
+        carry.removeAll()
+    }
+
+    private mutating func appendToCarry(_ bytes: UnsafeRawBufferPointer) throws {
+        carry.append(contentsOf: bytes)
+        carryQuoteCount += CSVRecordAssembler.countQuotes(bytes)
+        if carry.count > maxRecordBytes {
+            throw CSVFormatError(
+                line: carryStartLine,
+                message: "a record is longer than \(maxRecordBytes) bytes; this is not a KuaiRec interaction CSV or the file is damaged")
+        }
+    }
+
+    @inline(__always)
+    static func countQuotes(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress, bytes.count > 0,
+            memchr(base, 0x22, bytes.count) != nil
+        else { return 0 }
+        var n = 0
+        for b in bytes where b == 0x22 { n += 1 }
+        return n
+    }
+
+    @inline(__always)
+    static func trimCR(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if let last = bytes.last, last == 0x0D { return UnsafeRawBufferPointer(rebasing: bytes.dropLast()) }
+        return bytes
+    }
+}
+
+/// The byte stream is not a CSV this program can read.
+public struct CSVFormatError: Error, CustomStringConvertible, Sendable {
+    /// Line where the problem starts (1-based, the header is line 1).
+    public var line: Int64
+    /// What is wrong.
+    public var message: String
+
+    public var description: String { "line \(line): \(message)" }
+}
+
+/// Splits one CSV record into fields, unquoting where needed.
+///
+/// Fields are kept as byte ranges, into the record itself when it has no quotes (the common case),
+/// or into an internal buffer holding the unescaped text otherwise.
+public struct CSVFieldSplitter {
+    /// Start offset and length of each field of the last split record.
+    public private(set) var ranges: [Range<Int>] = []
+    private var unquoted: [UInt8] = []
+    private var usesUnquotedBuffer = false
+
+    /// Creates a splitter.
+    public init() { ranges.reserveCapacity(16) }
+
+    /// Splits `record` into fields. Returns false when a quoted field is malformed (text after its closing quote).
+    public mutating func split(_ record: UnsafeRawBufferPointer) -> Bool {
+        ranges.removeAll(keepingCapacity: true)
+        let count = record.count
+        guard let base = record.baseAddress, count > 0 else {
+            ranges.append(0..<0)
+            usesUnquotedBuffer = false
+            return true
+        }
+        if memchr(base, 0x22, count) == nil {
+            usesUnquotedBuffer = false
+            var start = 0
+            while let comma = memchr(base + start, 0x2C, count - start) {
+                let at = base.distance(to: UnsafeRawPointer(comma))
+                ranges.append(start..<at)
+                start = at + 1
+            }
+            ranges.append(start..<count)
+            return true
+        }
+        usesUnquotedBuffer = true
+        unquoted.removeAll(keepingCapacity: true)
+        var i = 0
+        var fieldStart = 0
+        var ok = true
+        while true {
+            fieldStart = unquoted.count
+            if i < count && record[i] == 0x22 {
+                i += 1
+                while i < count {
+                    let b = record[i]
+                    if b == 0x22 {
+                        if i + 1 < count && record[i + 1] == 0x22 {
+                            unquoted.append(0x22)
+                            i += 2
+                            continue
+                        }
+                        i += 1
+                        break
+                    }
+                    unquoted.append(b)
+                    i += 1
+                }
+                // After the closing quote only a comma or the end may follow.
+                while i < count && record[i] != 0x2C {
+                    ok = false
+                    unquoted.append(record[i])
+                    i += 1
+                }
+            } else {
+                while i < count && record[i] != 0x2C {
+                    unquoted.append(record[i])
+                    i += 1
+                }
+            }
+            ranges.append(fieldStart..<unquoted.count)
+            if i >= count { break }
+            i += 1  // the comma
+            if i == count {
+                ranges.append(unquoted.count..<unquoted.count)
+                break
+            }
+        }
+        return ok
+    }
+
+    /// Calls `body` with the bytes of field `index` of the last split record (`record` must be the same buffer).
+    ///
+    /// - Warning: Do not escape the pointer from the closure.
+    @inline(__always)
+    public func withField<R>(
+        _ index: Int, in record: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        let range = ranges[index]
+        if usesUnquotedBuffer {
+            return try unquoted.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        }
+        return try body(UnsafeRawBufferPointer(rebasing: record[range]))
+    }
+
+    /// Number of fields in the last split record.
+    public var fieldCount: Int { ranges.count }
+}

@@ -1,0 +1,280 @@
+import Foundation
+
+/// Why a row of the interaction log is not in the panel. The raw value is what the rejects file says.
+public struct RejectReason: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// No `date` and no `timestamp` (KuaiRec's stage-2 exposures): the notebook leaves them out.
+    public static let missingTime = RejectReason(rawValue: "missing_time")
+    /// A `date` that is not a calendar date (`20200231`, `abc`): the notebook turns it into NaT and drops the row.
+    public static let invalidDate = RejectReason(rawValue: "invalid_date")
+    /// A `timestamp` that is not a number.
+    public static let invalidTimestamp = RejectReason(rawValue: "invalid_timestamp")
+    /// `user_id` or `video_id` empty, not an integer, negative, or beyond 2^31-1.
+    public static let invalidID = RejectReason(rawValue: "invalid_id")
+    /// `play_duration` or `video_duration` empty, not an integer, or negative.
+    public static let invalidDuration = RejectReason(rawValue: "invalid_duration")
+    /// `watch_ratio` empty, not a number, negative or not finite.
+    public static let invalidWatchRatio = RejectReason(rawValue: "invalid_watch_ratio")
+    /// The row has fewer or more fields than the header.
+    public static let wrongFieldCount = RejectReason(rawValue: "wrong_field_count")
+    /// A quoted field with text after its closing quote.
+    public static let malformedQuotes = RejectReason(rawValue: "malformed_quotes")
+}
+
+/// The header of an interaction CSV: where each required column is.
+public struct InteractionColumns: Sendable, Equatable {
+    /// The columns the panel needs, by KuaiRec's header names.
+    public static let required = [
+        "user_id", "video_id", "play_duration", "video_duration", "time", "date", "timestamp", "watch_ratio",
+    ]
+    var userID = 0, videoID = 0, playDuration = 0, videoDuration = 0, time = 0, date = 0, timestamp = 0, watchRatio = 0
+    /// Number of columns in the header.
+    public var count = 0
+
+    /// Finds the required columns by name; order and extra columns do not matter.
+    /// - Throws: ``CSVFormatError`` naming the missing columns.
+    public init(header names: [String]) throws {
+        var index: [String: Int] = [:]
+        for (i, raw) in names.enumerated() {
+            var name = raw
+            if i == 0, name.hasPrefix("\u{FEFF}") { name.removeFirst() }
+            name = name.trimmingCharacters(in: .whitespaces)
+            if index[name] == nil { index[name] = i }
+        }
+        let missing = Self.required.filter { index[$0] == nil }
+        guard missing.isEmpty else {
+            throw CSVFormatError(
+                line: 1,
+                message:
+                    "the header lacks the column(s) \(missing.joined(separator: ", ")); found: \(names.joined(separator: ",")). An interaction CSV needs \(Self.required.joined(separator: ","))"
+            )
+        }
+        userID = index["user_id"]!
+        videoID = index["video_id"]!
+        playDuration = index["play_duration"]!
+        videoDuration = index["video_duration"]!
+        time = index["time"]!
+        date = index["date"]!
+        timestamp = index["timestamp"]!
+        watchRatio = index["watch_ratio"]!
+        count = names.count
+    }
+}
+
+/// Turns the fields of one CSV record into an ``Interaction`` and its day, or a ``RejectReason``.
+///
+/// Numbers are parsed straight from the bytes: integers by hand, `watch_ratio` with `strtod`
+/// (correctly rounded, as pandas 3's parser is), `timestamp` exactly into milliseconds.
+public struct InteractionDecoder {
+    /// The decoded row.
+    public enum Outcome {
+        case accepted(Interaction, day: CalendarDay, dateDisagreesWithTimestamp: Bool)
+        case rejected(RejectReason)
+    }
+
+    private let columns: InteractionColumns
+    private var zone: LocalDayResolver
+    private var scratch = [CChar](repeating: 0, count: 64)
+
+    /// Creates a decoder for a header and the time zone that turns timestamps into days.
+    public init(columns: InteractionColumns, timeZone: TimeZone) {
+        self.columns = columns
+        self.zone = LocalDayResolver(timeZone: timeZone)
+    }
+
+    /// Decodes the record last split by `fields`.
+    public mutating func decode(_ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, fieldsOK: Bool) -> Outcome {
+        if !fieldsOK { return .rejected(.malformedQuotes) }
+        if fields.fieldCount != columns.count { return .rejected(.wrongFieldCount) }
+        let c = columns
+        let dateLabel: Int64?? = fields.withField(c.date, in: record) { Self.parseDateLabel($0) }
+        let timestamp: Int64?? = fields.withField(c.timestamp, in: record) { Self.parseTimestampMs($0) }
+        // Missing date and timestamp together: the stage-2 rows.
+        if dateLabel == nil && timestamp == nil { return .rejected(.missingTime) }
+        guard let user = fields.withField(c.userID, in: record, Self.parseID),
+            let video = fields.withField(c.videoID, in: record, Self.parseID)
+        else { return .rejected(.invalidID) }
+        guard let play = fields.withField(c.playDuration, in: record, Self.parseDuration),
+            let videoDuration = fields.withField(c.videoDuration, in: record, Self.parseDuration)
+        else { return .rejected(.invalidDuration) }
+        guard let ratio = fields.withField(c.watchRatio, in: record, { parseDouble($0) }), ratio.isFinite, ratio >= 0
+        else { return .rejected(.invalidWatchRatio) }
+        var ts = Interaction.missingTimestamp
+        if let timestamp {
+            guard let value = timestamp else { return .rejected(.invalidTimestamp) }
+            ts = value
+        }
+        let day: CalendarDay
+        var disagrees = false
+        if let dateLabel {
+            guard let label = dateLabel, let parsed = CalendarDay(yyyymmdd: label) else { return .rejected(.invalidDate) }
+            day = parsed
+            if ts != Interaction.missingTimestamp { disagrees = zone.day(ofUnixMilliseconds: ts) != parsed }
+        } else {
+            day = zone.day(ofUnixMilliseconds: ts)
+        }
+        let event = Interaction(
+            timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: videoDuration,
+            watchRatio: ratio)
+        return .accepted(event, day: day, dateDisagreesWithTimestamp: disagrees)
+    }
+
+    // MARK: - Number parsing from bytes
+
+    /// nil for an empty field; .some(nil) for a field that is not a number.
+    static func parseDateLabel(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
+        if bytes.isEmpty { return nil }
+        // `20200705` or `20200705.0`: the notebook rounds (half to even) before formatting %Y%m%d.
+        if let whole = parseIntegerWithZeroFraction(bytes) { return .some(whole) }
+        guard let value = parseDoubleStatic(bytes), value.isFinite, abs(value) < 1e15 else { return .some(nil) }
+        return .some(Int64(value.rounded(.toNearestOrEven)))
+    }
+
+    /// Unix seconds with up to three decimals, into exact milliseconds. nil = empty, .some(nil) = invalid.
+    static func parseTimestampMs(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
+        if bytes.isEmpty { return nil }
+        var seconds: Int64 = 0
+        var i = 0
+        let n = bytes.count
+        var digits = 0
+        while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            if digits > 12 { return .some(fallbackTimestamp(bytes)) }
+            seconds = seconds * 10 + Int64(bytes[i] - 0x30)
+            digits += 1
+            i += 1
+        }
+        if digits == 0 { return .some(fallbackTimestamp(bytes)) }
+        var millis: Int64 = 0
+        if i < n {
+            guard bytes[i] == 0x2E else { return .some(fallbackTimestamp(bytes)) }
+            i += 1
+            var scale: Int64 = 100
+            var extra = false
+            var roundUp = false
+            var firstExtra = true
+            while i < n {
+                let b = bytes[i]
+                guard b >= 0x30, b <= 0x39 else { return .some(fallbackTimestamp(bytes)) }
+                if scale > 0 {
+                    millis += Int64(b - 0x30) * scale
+                    scale /= 10
+                } else {
+                    // More than millisecond precision: round to the nearest millisecond.
+                    if firstExtra { roundUp = b >= 0x35; firstExtra = false }
+                    extra = true
+                }
+                i += 1
+            }
+            if extra && roundUp { millis += 1 }
+        }
+        return .some(seconds * 1000 + millis)
+    }
+
+    private static func fallbackTimestamp(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard let value = parseDoubleStatic(bytes), value.isFinite, abs(value) < 9e12 else { return nil }
+        return Int64((value * 1000).rounded())
+    }
+
+    /// A non-negative integer id that fits in 31 bits (`123` or `123.0`).
+    static func parseID(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+        guard let v = parseIntegerWithZeroFraction(bytes), v >= 0, v <= Int64(Int32.max) else { return nil }
+        return Int32(v)
+    }
+
+    /// A non-negative integer duration in milliseconds (`4381` or `4381.0`).
+    static func parseDuration(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard let v = parseIntegerWithZeroFraction(bytes), v >= 0 else { return nil }
+        return v
+    }
+
+    /// Digits with an optional `-` and an optional all-zero fraction; nil otherwise or on overflow.
+    static func parseIntegerWithZeroFraction(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        let n = bytes.count
+        guard n > 0 else { return nil }
+        var i = 0
+        var negative = false
+        if bytes[0] == 0x2D { negative = true; i = 1 }
+        var value: Int64 = 0
+        let start = i
+        while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(bytes[i] - 0x30))
+            if o1 || o2 { return nil }
+            value = a
+            i += 1
+        }
+        if i == start { return nil }
+        if i < n {
+            guard bytes[i] == 0x2E else { return nil }
+            i += 1
+            while i < n {
+                guard bytes[i] == 0x30 else { return nil }
+                i += 1
+            }
+        }
+        return negative ? -value : value
+    }
+
+    private mutating func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        Self.parseDouble(bytes, scratch: &scratch)
+    }
+
+    static func parseDoubleStatic(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        var scratch = [CChar](repeating: 0, count: 64)
+        return parseDouble(bytes, scratch: &scratch)
+    }
+
+    /// A decimal number, correctly rounded (`strtod`), the whole field consumed. nil for empty or invalid.
+    static func parseDouble(_ bytes: UnsafeRawBufferPointer, scratch: inout [CChar]) -> Double? {
+        let n = bytes.count
+        guard n > 0 else { return nil }
+        if scratch.count < n + 1 { scratch = [CChar](repeating: 0, count: n + 1) }
+        return scratch.withUnsafeMutableBufferPointer { buf -> Double? in
+            let base = buf.baseAddress!
+            UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: n)
+            base[n] = 0
+            // Reject what strtod accepts but a CSV number is not (leading spaces, hex).
+            let first = UInt8(bitPattern: base[0])
+            guard first == 0x2D || first == 0x2E || (first >= 0x30 && first <= 0x39) || first == 0x69 || first == 0x49
+                || first == 0x6E || first == 0x4E
+            else { return nil }
+            var end: UnsafeMutablePointer<CChar>?
+            let value = strtod(base, &end)
+            guard let end, end == base + n else { return nil }
+            return value
+        }
+    }
+}
+
+/// Turns Unix times into calendar days in an IANA time zone, caching the zone's current UTC offset
+/// between transitions so that the per-row cost is a comparison and a division.
+public struct LocalDayResolver {
+    private let timeZone: TimeZone
+    private var validFrom: Int64 = 1
+    private var validUntil: Int64 = 0
+    private var offsetSeconds: Int64 = 0
+
+    /// Creates a resolver for `timeZone`.
+    public init(timeZone: TimeZone) { self.timeZone = timeZone }
+
+    /// The local calendar day of an instant given in Unix milliseconds.
+    public mutating func day(ofUnixMilliseconds ms: Int64) -> CalendarDay {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        if seconds < validFrom || seconds >= validUntil {
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+            offsetSeconds = Int64(timeZone.secondsFromGMT(for: date))
+            validFrom = seconds
+            if let next = timeZone.nextDaylightSavingTimeTransition(after: date) {
+                validUntil = Int64(next.timeIntervalSince1970.rounded(.down))
+            } else {
+                validUntil = Int64.max
+            }
+        }
+        let local = seconds + offsetSeconds
+        let day = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        return CalendarDay(rawValue: Int32(truncatingIfNeeded: day))
+    }
+}

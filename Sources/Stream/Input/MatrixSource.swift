@@ -1,0 +1,111 @@
+import Foundation
+
+/// Which interaction matrix of KuaiRec to replay.
+public enum MatrixChoice: String, Sendable, CaseIterable, Codable {
+    case small, big
+
+    /// The member's file name (`small_matrix.csv`).
+    public var fileName: String { "\(rawValue)_matrix.csv" }
+}
+
+/// A stream of the interaction CSV's bytes, wherever it lives: a nested zip, a zip, a folder, a
+/// plain or compressed CSV. Built by ``MatrixSource/open(input:matrix:)``.
+public final class MatrixSource {
+    /// Readers from the outermost archive inwards; the last one is positioned on the CSV member.
+    private let readers: [ArchiveReader]
+    /// Where the CSV was found, for messages (`18164998.zip ▸ KuaiRec.zip ▸ KuaiRec 2.0/data/small_matrix.csv`).
+    public let location: String
+    /// Total size of the input file on disk, when known (for progress).
+    public let inputFileSize: Int64?
+
+    private init(readers: [ArchiveReader], location: String, inputFileSize: Int64?) {
+        self.readers = readers
+        self.location = location
+        self.inputFileSize = inputFileSize
+    }
+
+    /// Returns the next block of CSV bytes, nil at the end.
+    ///
+    /// - Warning: The block is valid only until the next call.
+    public func nextBlock() throws -> UnsafeRawBufferPointer? { try readers.last!.readBlock() }
+
+    /// Bytes consumed from the input file so far.
+    public var bytesConsumed: Int64 { readers.first!.bytesConsumed }
+
+    /// Finds the interaction CSV for `matrix` in `input` and positions a stream on it.
+    ///
+    /// `input` may be the outer KuaiRec download (`18164998.zip` holding `KuaiRec.zip`), the inner
+    /// `KuaiRec.zip`, a folder holding the extracted `KuaiRec 2.0/data/`, or a bare CSV (plain or
+    /// compressed in any format libarchive reads). Nothing is extracted to disk.
+    /// - Throws: ``InputError`` when the file is missing or unreadable or the matrix is not there,
+    ///   ``ArchiveReadError`` when the archive is damaged.
+    public static func open(input: String, matrix: MatrixChoice) throws -> MatrixSource {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+            throw InputError(input: input, message: "no such file or folder")
+        }
+        if isDirectory.boolValue {
+            let candidates = [
+                "KuaiRec 2.0/data/\(matrix.fileName)", "data/\(matrix.fileName)", matrix.fileName,
+            ].map { (input as NSString).appendingPathComponent($0) }
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw InputError(
+                    input: input,
+                    message: "the folder holds no \(matrix.fileName) (looked for: \(candidates.joined(separator: ", ")))")
+            }
+            return try open(input: found, matrix: matrix)
+        }
+        guard FileManager.default.isReadableFile(atPath: input) else {
+            throw InputError(input: input, message: "permission denied: the file is not readable")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.int64Value
+        let outer = try ArchiveReader(path: input)
+        var readers = [outer]
+        var path = [input]
+        while true {
+            let reader = readers.last!
+            var seen: [String] = []
+            var descended = false
+            while let entry = try reader.nextEntry() {
+                if reader.isRawFormat {
+                    // A plain or compressed single file: it is the CSV itself.
+                    return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
+                }
+                if entry.isDirectory { continue }
+                seen.append(entry.path)
+                let base = (entry.path as NSString).lastPathComponent
+                if base == matrix.fileName {
+                    path.append(entry.path)
+                    return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
+                }
+                if base.lowercased().hasSuffix(".zip") {
+                    let nested = try ArchiveReader(nestedIn: reader, name: entry.path)
+                    readers.append(nested)
+                    path.append(entry.path)
+                    descended = true
+                    break
+                }
+            }
+            if !descended {
+                throw InputError(
+                    input: path.joined(separator: " ▸ "),
+                    message: "no member named \(matrix.fileName) (members: \(seen.isEmpty ? "none" : seen.joined(separator: ", ")))")
+            }
+        }
+    }
+}
+
+/// The input cannot be used: it is missing, unreadable, or does not hold the requested matrix.
+public struct InputError: Error, CustomStringConvertible, Sendable {
+    /// The input path (or nested member path).
+    public var input: String
+    /// What is wrong and what to do.
+    public var message: String
+
+    public init(input: String, message: String) {
+        self.input = input
+        self.message = message
+    }
+
+    public var description: String { "\(input): \(message)" }
+}

@@ -1,0 +1,90 @@
+/// A calendar day as a count of days since 1970-01-01 (proleptic Gregorian), the panel's time index.
+///
+/// Days are plain integers so that ordering, arithmetic (`day + 7`) and storage are cheap; the
+/// conversions below are the only place that knows about years, months and leap days.
+public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// Days since 1970-01-01.
+    public var rawValue: Int32
+
+    /// Wraps a day number (days since 1970-01-01).
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The day with the given civil date, or nil when the date does not exist (`2020-02-31`).
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= CalendarDay.daysInMonth(year: year, month: month),
+            (1...9999).contains(year)
+        else { return nil }
+        rawValue = Int32(CalendarDay.daysFromCivil(year: year, month: month, day: day))
+    }
+
+    /// Parses KuaiRec's numeric date label `YYYYMMDD` (already rounded to an integer).
+    public init?(yyyymmdd value: Int64) {
+        guard value >= 1_000_101, value <= 99_991_231 else { return nil }
+        self.init(year: Int(value / 10_000), month: Int(value / 100 % 100), day: Int(value % 100))
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    public init?(iso text: String) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2])
+        else { return nil }
+        self.init(year: y, month: m, day: d)
+    }
+
+    public static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// The day `n` days later.
+    public func adding(_ n: Int) -> CalendarDay { CalendarDay(rawValue: rawValue + Int32(n)) }
+
+    /// Number of days from `self` to `other`.
+    public func distance(to other: CalendarDay) -> Int { Int(other.rawValue - rawValue) }
+
+    /// The civil date of this day.
+    public var civil: (year: Int, month: Int, day: Int) {
+        // Howard Hinnant's civil_from_days, valid for the whole proleptic Gregorian calendar.
+        let z = Int(rawValue) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// `YYYY-MM-DD`.
+    public var description: String {
+        let c = civil
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+    }
+
+    /// `YYYYMMDD` as an integer.
+    public var yyyymmdd: Int {
+        let c = civil
+        return c.year * 10_000 + c.month * 100 + c.day
+    }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

@@ -1,0 +1,51 @@
+/// One accepted row of the interaction log, in the compact form the ordering step stores.
+///
+/// The event's day is not stored here: events are kept in per-day buckets (see ``DayBuckets``).
+/// The layout is fixed (40 bytes, no padding) because buckets are written and read as raw memory.
+public struct Interaction: Equatable, Sendable {
+    /// Event time in Unix milliseconds, or `Interaction.missingTimestamp` when the row has none
+    /// (such rows sort last within their day, as pandas sorts `NaT` last).
+    public var timestampMs: Int64
+    /// `user_id`.
+    public var userID: Int32
+    /// `video_id`.
+    public var videoID: Int32
+    /// `play_duration` in milliseconds.
+    public var playDurationMs: Int64
+    /// `video_duration` in milliseconds.
+    public var videoDurationMs: Int64
+    /// `watch_ratio` as written in the file (the notebook trusts the column).
+    public var watchRatio: Double
+
+    /// The timestamp value used for rows without one.
+    public static let missingTimestamp = Int64.max
+
+    /// Creates an interaction.
+    public init(
+        timestampMs: Int64, userID: Int32, videoID: Int32, playDurationMs: Int64, videoDurationMs: Int64,
+        watchRatio: Double
+    ) {
+        self.timestampMs = timestampMs
+        self.userID = userID
+        self.videoID = videoID
+        self.playDurationMs = playDurationMs
+        self.videoDurationMs = videoDurationMs
+        self.watchRatio = watchRatio
+    }
+
+    /// The replay order within a day: timestamp, then user, then video (file order breaks the remaining ties).
+    @inline(__always)
+    static func replayPrecedes(_ a: Interaction, _ b: Interaction) -> Bool {
+        if a.timestampMs != b.timestampMs { return a.timestampMs < b.timestampMs }
+        if a.userID != b.userID { return a.userID < b.userID }
+        return a.videoID < b.videoID
+    }
+
+    /// True when two events are the same row of the log (every column equal).
+    @inline(__always)
+    func isExactDuplicate(of other: Interaction) -> Bool {
+        timestampMs == other.timestampMs && userID == other.userID && videoID == other.videoID
+            && playDurationMs == other.playDurationMs && videoDurationMs == other.videoDurationMs
+            && watchRatio.bitPattern == other.watchRatio.bitPattern
+    }
+}

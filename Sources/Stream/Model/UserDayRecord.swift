@@ -1,0 +1,80 @@
+/// One revision of one row of the notebook's `user_day` panel, as the replay emits it.
+///
+/// Revision 0 is written when the day closes: aggregates, lagged state and treatment flags are
+/// final from then on, leads are unknown (NaN, written as `null`). Later revisions fill the leads
+/// as the following days close; the last revision has `isFinal == true`.
+public struct UserDayRecord: Sendable, Equatable {
+    /// `user_id`.
+    public var userID: Int32
+    /// `event_date`.
+    public var day: CalendarDay
+    /// The day's aggregates.
+    public var daily: DailyValues
+    /// `lag_1_{active_day, interactions, total_play_duration_sec, avg_watch_ratio, high_watch_share}`.
+    public var lag1: [Double]
+    /// `prior_3day_{...}` for the same five columns.
+    public var prior3: [Double]
+    /// `lead_{h}_{active_day, interactions, total_play_duration_sec}`: index `column * 7 + (h - 1)`; NaN = unknown.
+    public var leads: [Double]
+    /// `treatment_high_intensity`.
+    public var treatmentHighIntensity: Int
+    /// `treatment_high_watch_exposure`.
+    public var treatmentHighWatchExposure: Int
+    /// 0 for the first emission, then 1, 2, ...
+    public var revision: Int
+    /// True on the record's last revision.
+    public var isFinal: Bool
+
+    public init(
+        userID: Int32, day: CalendarDay, daily: DailyValues, lag1: [Double], prior3: [Double], leads: [Double],
+        treatmentHighIntensity: Int, treatmentHighWatchExposure: Int, revision: Int, isFinal: Bool
+    ) {
+        self.userID = userID
+        self.day = day
+        self.daily = daily
+        self.lag1 = lag1
+        self.prior3 = prior3
+        self.leads = leads
+        self.treatmentHighIntensity = treatmentHighIntensity
+        self.treatmentHighWatchExposure = treatmentHighWatchExposure
+        self.revision = revision
+        self.isFinal = isFinal
+    }
+
+    /// `lead_h_column` (column 0 = active_day, 1 = interactions, 2 = total_play_duration_sec).
+    @inline(__always)
+    public func lead(_ h: Int, column: Int) -> Double { leads[column * 7 + h - 1] }
+
+    /// `future_kday_*` = `lead_1 + ... + lead_k` left to right, NaN if any is NaN (`sum(axis=1, min_count=k)`).
+    public func future(_ k: Int, column: Int) -> Double {
+        var total = lead(1, column: column)
+        if k > 1 { for h in 2...k { total = total + lead(h, column: column) } }
+        return total
+    }
+
+    /// The notebook's `user_day` column names, in its order (user_id, event_date first).
+    public static let columnNames: [String] = {
+        var names = [
+            "user_id", "event_date", "interactions", "unique_videos", "total_play_duration_ms",
+            "avg_play_duration_ms", "avg_video_duration_ms", "avg_watch_ratio", "high_watch_count",
+            "complete_or_rewatch_count", "total_play_duration_sec", "avg_play_duration_sec",
+            "avg_video_duration_sec", "high_watch_share", "complete_or_rewatch_share", "active_day",
+        ]
+        for c in lagColumns { names += ["lag_1_\(c)", "prior_3day_\(c)"] }
+        for c in leadColumns { for h in PanelRules.leadHorizons { names.append("lead_\(h)_\(c)") } }
+        names += [
+            "next_day_active", "next_day_interactions", "next_day_play_duration_sec",
+            "future_3day_active_days", "future_3day_interactions", "future_3day_play_duration_sec",
+            "future_7day_active_days", "future_7day_interactions", "future_7day_play_duration_sec",
+            "treatment_high_intensity", "treatment_high_watch_exposure",
+        ]
+        return names
+    }()
+
+    /// The columns with `lag_1_*` and `prior_3day_*`.
+    public static let lagColumns = [
+        "active_day", "interactions", "total_play_duration_sec", "avg_watch_ratio", "high_watch_share",
+    ]
+    /// The columns with `lead_h_*`.
+    public static let leadColumns = ["active_day", "interactions", "total_play_duration_sec"]
+}

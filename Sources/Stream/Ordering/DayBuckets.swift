@@ -1,0 +1,154 @@
+import Foundation
+
+/// The ordering step's spill: accepted events appended to one file per day, in file order.
+///
+/// Replay order is (day, timestamp, user, video, file order). Bucketing by day is a one-pass
+/// external sort on the first key; a day is then small enough to sort in memory when it is
+/// replayed. Memory during ingest is bounded by the write buffers (``bufferBudgetBytes``), not by
+/// the log's length. The files are raw ``Interaction`` structs (40 bytes each, host byte order):
+/// they are a cache inside the state folder, never an exchange format.
+public final class DayBuckets {
+    /// The folder holding `day-<n>.events` files.
+    public let directory: URL
+    private var buffers: [CalendarDay: [Interaction]] = [:]
+    private var bufferedEvents = 0
+    /// Flush every buffer once this many bytes are buffered in total.
+    public var bufferBudgetBytes: Int
+    /// Days that have at least one event, with their event counts.
+    public private(set) var eventCounts: [CalendarDay: Int] = [:]
+
+    static let recordSize = MemoryLayout<Interaction>.stride
+
+    /// Opens (creating) a bucket folder.
+    public init(directory: URL, bufferBudgetBytes: Int = 32 << 20) throws {
+        precondition(MemoryLayout<Interaction>.stride == 40, "Interaction must stay 40 bytes with no padding")
+        self.directory = directory
+        self.bufferBudgetBytes = bufferBudgetBytes
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Removes every bucket file (a fresh ingest).
+    public func removeAll() throws {
+        buffers.removeAll()
+        bufferedEvents = 0
+        eventCounts.removeAll()
+        if FileManager.default.fileExists(atPath: directory.path) {
+            try FileManager.default.removeItem(at: directory)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Buffers one event for `day`.
+    @inline(__always)
+    public func append(_ event: Interaction, day: CalendarDay) throws {
+        buffers[day, default: []].append(event)
+        eventCounts[day, default: 0] += 1
+        bufferedEvents += 1
+        if bufferedEvents * DayBuckets.recordSize >= bufferBudgetBytes { try flush() }
+    }
+
+    /// Writes every buffered event to its day's file.
+    public func flush() throws {
+        for (day, events) in buffers where !events.isEmpty {
+            try events.withUnsafeBytes { try appendBytes($0, to: fileURL(for: day)) }
+        }
+        buffers.removeAll(keepingCapacity: true)
+        bufferedEvents = 0
+    }
+
+    /// Flushes and makes the files durable (fsync), so an ingest marked complete survives a crash.
+    public func flushAndSync() throws {
+        try flush()
+        for day in eventCounts.keys {
+            let fd = open(fileURL(for: day).path, O_RDONLY)
+            guard fd >= 0 else { throw POSIXFileError(path: fileURL(for: day).path, operation: "open", code: errno) }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw POSIXFileError(path: fileURL(for: day).path, operation: "fsync", code: errno) }
+        }
+    }
+
+    /// The file of one day's events.
+    public func fileURL(for day: CalendarDay) -> URL {
+        directory.appendingPathComponent("day-\(day.rawValue).events")
+    }
+
+    /// Reads one day's events in replay order (timestamp, user, video, file order).
+    /// A day without a file has no events.
+    public func sortedEvents(for day: CalendarDay) throws -> [Interaction] {
+        let path = fileURL(for: day).path
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        guard data.count % DayBuckets.recordSize == 0 else {
+            throw POSIXFileError(path: path, operation: "read (the bucket is truncated; rerun with --fresh)", code: EIO)
+        }
+        let count = data.count / DayBuckets.recordSize
+        var events = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
+            _ = data.withUnsafeBytes { raw in
+                memcpy(buffer.baseAddress!, raw.baseAddress!, data.count)
+            }
+            initialized = count
+        }
+        // Sort a permutation so that file order breaks ties (a stable sort), then apply it.
+        var order = [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { buffer[i] = Int32(i) }
+            initialized = count
+        }
+        events.withUnsafeBufferPointer { ev in
+            order.sort { a, b in
+                let x = ev[Int(a)], y = ev[Int(b)]
+                if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
+                if x.userID != y.userID { return x.userID < y.userID }
+                if x.videoID != y.videoID { return x.videoID < y.videoID }
+                return a < b
+            }
+        }
+        let sorted = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
+            events.withUnsafeBufferPointer { ev in
+                for i in 0..<count { buffer[i] = ev[Int(order[i])] }
+            }
+            initialized = count
+        }
+        events = []
+        return sorted
+    }
+
+    private func appendBytes(_ bytes: UnsafeRawBufferPointer, to url: URL) throws {
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { throw POSIXFileError(path: url.path, operation: "open", code: errno) }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFileError(path: url.path, operation: "write", code: errno)
+            }
+            offset += n
+        }
+    }
+}
+
+/// A system call on a file failed.
+public struct POSIXFileError: Error, CustomStringConvertible, Sendable {
+    /// The file.
+    public var path: String
+    /// The operation (`open`, `write`, `fsync`, ...).
+    public var operation: String
+    /// The `errno` value.
+    public var code: Int32
+
+    public init(path: String, operation: String, code: Int32) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+    }
+
+    /// True when the disk (or the file-size limit) is full.
+    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG }
+
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        let hint = isDiskFull ? " — free some space and rerun the same command; the run resumes from its last checkpoint" : ""
+        return "\(path): \(operation) failed: \(reason)\(hint)"
+    }
+}

@@ -1,0 +1,147 @@
+/// How the two treatment thresholds are chosen.
+public enum ThresholdsMode: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The notebook's whole-panel thresholds, counted during ingest (look-ahead, as the notebook does).
+    case batch
+    /// The same quantiles over all active user-days closed so far, the closing day included (no look-ahead).
+    case expanding
+    /// Given thresholds.
+    case fixed(interactions: Double, highWatchShare: Double)
+
+    /// Parses `batch`, `expanding` or `fixed:INTERACTIONS,SHARE`.
+    public init?(argument: String) {
+        switch argument {
+        case "batch": self = .batch
+        case "expanding": self = .expanding
+        default:
+            guard argument.hasPrefix("fixed:") else { return nil }
+            let parts = argument.dropFirst(6).split(separator: ",")
+            guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a.isFinite, b.isFinite
+            else { return nil }
+            self = .fixed(interactions: a, highWatchShare: b)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .batch: return "batch"
+        case .expanding: return "expanding"
+        case .fixed(let a, let b): return "fixed:\(a),\(b)"
+        }
+    }
+}
+
+/// The pair of thresholds that decide the two treatment flags.
+public struct TreatmentThresholds: Sendable, Equatable, Codable {
+    /// `treatment_high_intensity` = active and `interactions >= highIntensity` (75th percentile).
+    public var highIntensity: Double
+    /// `treatment_high_watch_exposure` = active and `high_watch_share >= highWatchShare` (median).
+    public var highWatchShare: Double
+
+    public init(highIntensity: Double, highWatchShare: Double) {
+        self.highIntensity = highIntensity
+        self.highWatchShare = highWatchShare
+    }
+}
+
+/// A multiset of doubles kept as value → count, with numpy's order statistics over it.
+///
+/// Memory is bounded by the number of distinct values (interactions per day are small integers;
+/// high-watch shares are fractions k/n with small n), not by the number of user-days.
+public struct ValueHistogram: Sendable, Equatable, Codable {
+    private(set) var counts: [Double: Int] = [:]
+    /// Number of values.
+    public private(set) var total = 0
+    private var sortedKeys: [Double] = []
+    private var sortedKeysValid = true
+
+    public init() {}
+
+    /// Adds one value.
+    public mutating func add(_ value: Double, count: Int = 1) {
+        if counts[value] == nil { sortedKeysValid = false }
+        counts[value, default: 0] += count
+        total += count
+    }
+
+    enum CodingKeys: String, CodingKey { case values, counts }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let values = try c.decode([Double].self, forKey: .values)
+        let n = try c.decode([Int].self, forKey: .counts)
+        for (v, k) in zip(values, n) { add(v, count: k) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let keys = counts.keys.sorted()
+        try c.encode(keys, forKey: .values)
+        try c.encode(keys.map { counts[$0]! }, forKey: .counts)
+    }
+
+    public static func == (a: ValueHistogram, b: ValueHistogram) -> Bool { a.counts == b.counts }
+
+    /// The k-th smallest value (0-based).
+    mutating func element(at k: Int) -> Double {
+        if !sortedKeysValid {
+            sortedKeys = counts.keys.sorted()
+            sortedKeysValid = true
+        }
+        var seen = 0
+        for key in sortedKeys {
+            seen += counts[key]!
+            if k < seen { return key }
+        }
+        return sortedKeys.last!
+    }
+
+    /// numpy's `quantile(q, method="linear")` (pandas' default), bit for bit: virtual index
+    /// `n*q + (1 + q*(1-1-1)) - 1`, then `a + (b-a)*g`, or `b - (b-a)*(1-g)` when `g >= 0.5`.
+    /// NaN when empty.
+    public mutating func quantileLinear(_ q: Double) -> Double {
+        guard total > 0 else { return .nan }
+        let n = total
+        let virtualIndex = Double(n) * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0
+        if virtualIndex >= Double(n - 1) { return element(at: n - 1) }
+        if virtualIndex < 0 { return element(at: 0) }
+        let previous = virtualIndex.rounded(.down)
+        let gamma = virtualIndex - previous
+        let a = element(at: Int(previous))
+        let b = element(at: Int(previous) + 1)
+        let diff = b - a
+        return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma
+    }
+
+    /// numpy's median: the middle value, or `(a + b) / 2` of the two middle values. NaN when empty.
+    public mutating func median() -> Double {
+        guard total > 0 else { return .nan }
+        if total % 2 == 1 { return element(at: total / 2) }
+        let a = element(at: total / 2 - 1)
+        let b = element(at: total / 2)
+        return (a + b) / 2
+    }
+}
+
+/// The distribution of active user-days that the notebook's thresholds are taken over.
+public struct ThresholdDistribution: Sendable, Equatable, Codable {
+    /// `interactions` of each active user-day.
+    public var interactions = ValueHistogram()
+    /// `high_watch_share` of each active user-day.
+    public var highWatchShare = ValueHistogram()
+
+    public init() {}
+
+    /// Adds one active user-day.
+    public mutating func add(interactions count: Int, highWatchCount: Int) {
+        interactions.add(Double(count))
+        highWatchShare.add(Double(highWatchCount) / Double(count))
+    }
+
+    /// Number of active user-days.
+    public var activeUserDays: Int { interactions.total }
+
+    /// The notebook's thresholds: 75th percentile of interactions, median of high_watch_share.
+    public mutating func thresholds() -> TreatmentThresholds {
+        TreatmentThresholds(highIntensity: interactions.quantileLinear(0.75), highWatchShare: highWatchShare.median())
+    }
+}

@@ -1,0 +1,55 @@
+/// Where emitted records go (a JSON lines file, stdout, a test's array).
+public protocol RecordSink: AnyObject {
+    /// Writes one record revision.
+    func write(_ record: UserDayRecord) throws
+    /// Makes everything written so far durable and returns the output's committed length in bytes
+    /// (the length a resumed run cuts the output back to).
+    func commitPoint() throws -> Int64
+}
+
+/// Where the replay's checkpoints are kept (LMDB in the state module, memory in tests).
+public protocol StateBackend: AnyObject {
+    /// Commits a checkpoint atomically: either all of it is durable, or the previous one stays.
+    func commit(_ checkpoint: PanelCheckpoint) throws
+}
+
+/// Everything a resumed replay needs, as of a day boundary.
+public struct PanelCheckpoint: Sendable, Equatable {
+    /// Progress counters and positions.
+    public var progress: ReplayProgress
+    /// Each user's serialized rolling state.
+    public var timelines: [Int32: [UInt8]]
+
+    public init(progress: ReplayProgress, timelines: [Int32: [UInt8]]) {
+        self.progress = progress
+        self.timelines = timelines
+    }
+}
+
+/// The replay's position and counters; part of every checkpoint.
+public struct ReplayProgress: Sendable, Equatable, Codable {
+    /// The first day not yet closed (the input position: events are replayed day by day).
+    public var nextDay: CalendarDay
+    /// Output bytes committed.
+    public var outputBytes: Int64 = 0
+    /// Record lines written (all revisions).
+    public var recordsWritten = 0
+    /// Records written with `final: true`.
+    public var finalRecords = 0
+    /// Events replayed.
+    public var eventsReplayed = 0
+    /// Exact duplicate rows met (counted, kept).
+    public var duplicateRows = 0
+    /// Days closed.
+    public var daysClosed = 0
+    /// Thresholds used for the last closed day.
+    public var thresholds: TreatmentThresholds?
+    /// The expanding-mode distribution of active user-days closed so far.
+    public var expanding = ThresholdDistribution()
+    /// True once the end of the input was declared and every record written final.
+    public var finished = false
+    /// Seconds since 1970 when this checkpoint was committed.
+    public var committedAt: Double = 0
+
+    public init(nextDay: CalendarDay) { self.nextDay = nextDay }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+
+/// The event loop: replays the ordered events day by day through each user's timeline, closes each
+/// user-day at the day boundary, emits revision 0 at once and later revisions as leads mature, and
+/// commits checkpoints.
+///
+/// The loop knows nothing of files or LMDB: records go to a ``RecordSink`` and checkpoints to a
+/// ``StateBackend``, so tests can drive it with in-memory ones.
+public final class Replayer {
+    /// Why ``run(until:shouldStop:)`` returned.
+    public enum Outcome: Equatable, Sendable {
+        /// Every day closed and every record written final.
+        case finished
+        /// Stopped after closing the `--until` day.
+        case reachedUntil(CalendarDay)
+        /// Stopped at a safe point because a stop was requested.
+        case interrupted
+    }
+
+    private let summary: IngestSummary
+    private let buckets: DayBuckets
+    private let mode: ThresholdsMode
+    private let sink: RecordSink
+    private let state: StateBackend?
+    private let logger: Logger
+    /// Seconds between checkpoints (a checkpoint is also taken whenever the run stops).
+    public var checkpointInterval: Double
+    private let users: [Int32]
+    private let userIndex: [Int32: Int]
+    private var timelines: [UserTimeline]
+    /// Progress so far (counters, positions).
+    public private(set) var progress: ReplayProgress
+
+    /// Prepares a replay of the ingested log, from the start or from a checkpoint.
+    /// - Throws: when a checkpoint's user state cannot be decoded.
+    public init(
+        summary: IngestSummary, buckets: DayBuckets, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?,
+        resumeFrom checkpoint: PanelCheckpoint?, checkpointInterval: Double = 1.0, logger: Logger
+    ) throws {
+        self.summary = summary
+        self.buckets = buckets
+        self.mode = mode
+        self.sink = sink
+        self.state = state
+        self.logger = logger
+        self.checkpointInterval = checkpointInterval
+        users = summary.users
+        userIndex = Dictionary(uniqueKeysWithValues: summary.users.enumerated().map { ($0.element, $0.offset) })
+        timelines = [UserTimeline](repeating: UserTimeline(), count: summary.users.count)
+        if let checkpoint {
+            progress = checkpoint.progress
+            for (user, bytes) in checkpoint.timelines {
+                guard let i = userIndex[user] else { continue }
+                timelines[i] = try UserTimeline(decoding: bytes)
+            }
+        } else {
+            progress = ReplayProgress(nextDay: summary.firstDay ?? CalendarDay(rawValue: 0))
+        }
+    }
+
+    /// Replays from the current position until the end, the `until` day, or a stop request.
+    public func run(until: CalendarDay? = nil, shouldStop: () -> Bool = { false }) throws -> Outcome {
+        guard !progress.finished else { return .finished }
+        guard let firstDay = summary.firstDay, let lastDay = summary.lastDay else {
+            progress.finished = true
+            try checkpoint()
+            return .finished
+        }
+        _ = firstDay
+        var lastCheckpoint = Date()
+        while progress.nextDay <= lastDay {
+            let day = progress.nextDay
+            let events = try buckets.sortedEvents(for: day)
+            replay(events)
+            try close(day)
+            progress.nextDay = day.adding(1)
+            if progress.nextDay > lastDay { break }
+            if let until, day >= until {
+                try checkpoint()
+                return .reachedUntil(day)
+            }
+            if shouldStop() {
+                try checkpoint()
+                return .interrupted
+            }
+            if Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {
+                try checkpoint()
+                lastCheckpoint = Date()
+            }
+        }
+        try finishAll(lastDay: lastDay)
+        progress.finished = true
+        try checkpoint()
+        return .finished
+    }
+
+    private func replay(_ events: [Interaction]) {
+        var previous: Interaction?
+        var cachedUser: Int32 = -1
+        var cachedIndex = 0
+        for e in events {
+            if let p = previous, p.isExactDuplicate(of: e) { progress.duplicateRows += 1 }
+            previous = e
+            if e.userID != cachedUser {
+                cachedUser = e.userID
+                cachedIndex = userIndex[e.userID]!
+            }
+            timelines[cachedIndex].open.add(e)
+        }
+        progress.eventsReplayed += events.count
+    }
+
+    private func close(_ day: CalendarDay) throws {
+        var dailies = [DailyValues]()
+        dailies.reserveCapacity(users.count)
+        for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
+        let thresholds: TreatmentThresholds
+        switch mode {
+        case .batch:
+            var distribution = summary.distribution
+            thresholds = progress.thresholds ?? distribution.thresholds()
+        case .expanding:
+            for d in dailies where d.activeDay == 1 {
+                progress.expanding.add(interactions: d.interactions, highWatchCount: d.highWatchCount)
+            }
+            thresholds = progress.expanding.thresholds()
+        case .fixed(let a, let b):
+            thresholds = TreatmentThresholds(highIntensity: a, highWatchShare: b)
+        }
+        progress.thresholds = thresholds
+        for i in timelines.indices {
+            _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
+            if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
+                try emit(record)
+            }
+        }
+        for h in PanelRules.revisionHorizons {
+            let target = day.adding(-h)
+            guard let first = summary.firstDay, target >= first else { continue }
+            for i in timelines.indices {
+                if let record = timelines[i].nextRevision(of: target, userID: users[i], final: h == 7) {
+                    try emit(record)
+                }
+            }
+        }
+        progress.daysClosed += 1
+    }
+
+    /// End of input: every pending record gets its final revision, day by day, user by user.
+    private func finishAll(lastDay: CalendarDay) throws {
+        guard let first = summary.firstDay else { return }
+        var day = max(first, lastDay.adding(-6))
+        while day <= lastDay {
+            for i in timelines.indices {
+                if let record = timelines[i].nextRevision(of: day, userID: users[i], final: true) {
+                    try emit(record)
+                }
+            }
+            day = day.adding(1)
+        }
+    }
+
+    @inline(__always)
+    private func emit(_ record: UserDayRecord) throws {
+        try sink.write(record)
+        progress.recordsWritten += 1
+        if record.isFinal { progress.finalRecords += 1 }
+    }
+
+    private func checkpoint() throws {
+        progress.outputBytes = try sink.commitPoint()
+        progress.committedAt = Date().timeIntervalSince1970
+        guard let state else { return }
+        var encoded: [Int32: [UInt8]] = [:]
+        encoded.reserveCapacity(users.count)
+        for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
+        try state.commit(PanelCheckpoint(progress: progress, timelines: encoded))
+        logger.debug(
+            "checkpoint", metadata: ["next_day": "\(progress.nextDay)", "output_bytes": "\(progress.outputBytes)"])
+    }
+}

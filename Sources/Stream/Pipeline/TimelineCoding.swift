@@ -1,0 +1,132 @@
+/// A little-endian byte writer for the state's binary records (fixed layouts, no field names:
+/// the state folder's format version guards them).
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func int(_ v: Int) { int64(Int64(v)) }
+    mutating func int64(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func double(_ v: Double) { int64(Int64(bitPattern: v.bitPattern)) }
+    mutating func doubles(_ v: [Double]) {
+        int(v.count)
+        for d in v { double(d) }
+    }
+}
+
+/// Reads what ``ByteWriter`` wrote; throws on truncated input.
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    struct Truncated: Error {}
+
+    mutating func int64() throws -> Int64 {
+        guard offset + 8 <= bytes.count else { throw Truncated() }
+        var v: Int64 = 0
+        for i in 0..<8 { v |= Int64(bytes[offset + i]) << (8 * i) }
+        offset += 8
+        return v
+    }
+    mutating func int() throws -> Int { Int(try int64()) }
+    mutating func double() throws -> Double { Double(bitPattern: UInt64(bitPattern: try int64())) }
+    mutating func doubles() throws -> [Double] {
+        let n = try int()
+        guard n >= 0, n <= 64 else { throw Truncated() }
+        return try (0..<n).map { _ in try double() }
+    }
+}
+
+extension UserTimeline {
+    /// Serializes the state kept across a day boundary (the open day is empty there).
+    func encoded() -> [UInt8] {
+        var w = ByteWriter()
+        w.int(rolling.count)
+        for r in rolling {
+            w.double(r.sum)
+            w.double(r.compensationAdd)
+            w.double(r.compensationRemove)
+            w.int(r.observations)
+            w.int(r.consecutiveSameValue)
+            w.double(r.previousValue)
+            w.doubles(r.window)
+            w.int(r.length)
+        }
+        w.int(previousLagBase == nil ? 0 : 1)
+        w.doubles(previousLagBase ?? [])
+        w.int(history.count)
+        for c in history {
+            w.int(Int(c.day.rawValue))
+            let d = c.daily
+            w.int(d.interactions)
+            w.int(d.uniqueVideos)
+            w.int64(d.totalPlayDurationMs)
+            for v in [
+                d.avgPlayDurationMs, d.avgVideoDurationMs, d.avgWatchRatio, d.totalPlayDurationSec,
+                d.avgPlayDurationSec, d.avgVideoDurationSec, d.highWatchShare, d.completeOrRewatchShare,
+            ] { w.double(v) }
+            w.int(d.highWatchCount)
+            w.int(d.completeOrRewatchCount)
+            w.int(d.activeDay)
+            w.doubles(c.lag1)
+            w.doubles(c.prior3)
+            w.int(c.treatmentHighIntensity)
+            w.int(c.treatmentHighWatchExposure)
+            w.int(c.nextRevision)
+            w.int(c.finalized ? 1 : 0)
+        }
+        return w.bytes
+    }
+
+    /// Restores what ``encoded()`` wrote.
+    init(decoding bytes: [UInt8]) throws {
+        var r = ByteReader(bytes: bytes)
+        let n = try r.int()
+        guard n == 5 else { throw ByteReader.Truncated() }
+        rolling = []
+        for _ in 0..<n {
+            var s = PandasRollingSum()
+            s.sum = try r.double()
+            s.compensationAdd = try r.double()
+            s.compensationRemove = try r.double()
+            s.observations = try r.int()
+            s.consecutiveSameValue = try r.int()
+            s.previousValue = try r.double()
+            s.window = try r.doubles()
+            s.length = try r.int()
+            rolling.append(s)
+        }
+        let hasPrevious = try r.int() == 1
+        let previous = try r.doubles()
+        previousLagBase = hasPrevious ? previous : nil
+        let count = try r.int()
+        guard count >= 0, count <= UserTimeline.historyLength else { throw ByteReader.Truncated() }
+        history = []
+        for _ in 0..<count {
+            let day = CalendarDay(rawValue: Int32(try r.int()))
+            var d = DailyValues()
+            d.interactions = try r.int()
+            d.uniqueVideos = try r.int()
+            d.totalPlayDurationMs = try r.int64()
+            d.avgPlayDurationMs = try r.double()
+            d.avgVideoDurationMs = try r.double()
+            d.avgWatchRatio = try r.double()
+            d.totalPlayDurationSec = try r.double()
+            d.avgPlayDurationSec = try r.double()
+            d.avgVideoDurationSec = try r.double()
+            d.highWatchShare = try r.double()
+            d.completeOrRewatchShare = try r.double()
+            d.highWatchCount = try r.int()
+            d.completeOrRewatchCount = try r.int()
+            d.activeDay = try r.int()
+            let lag1 = try r.doubles()
+            let prior3 = try r.doubles()
+            let thi = try r.int()
+            let thw = try r.int()
+            let rev = try r.int()
+            let fin = try r.int() == 1
+            history.append(
+                ClosedDay(
+                    day: day, daily: d, lag1: lag1, prior3: prior3, treatmentHighIntensity: thi,
+                    treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin))
+        }
+    }
+}

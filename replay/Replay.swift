@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The `replay` command line: a thin layer that parses options and puts the library pieces together.
+@main
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a KuaiRec interaction log into the notebook's user-day causal panel, streamed as JSON lines.",
+        discussion: """
+            Exit codes: 0 done (or stopped at --until); 1 unexpected failure; 2 bad usage; 3 unusable input \
+            (missing, unreadable, damaged, no such matrix, bad header); 4 state folder refused (in use, made by \
+            another run or version); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed.
+            """,
+        subcommands: [RunCommand.self, StatusCommand.self]
+    )
+}
+
+/// Documented exit codes.
+enum ExitCodes {
+    static let failure: Int32 = 1
+    static let input: Int32 = 3
+    static let state: Int32 = 4
+    static let diskFull: Int32 = 5
+    static let interrupted: Int32 = 130
+}
+
+/// Sets up logging to stderr once, at the requested level.
+func bootstrapLogging(level: Logger.Level) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    return Logger(label: "replay")
+}
+
+/// Prints a line to stderr.
+func printError(_ text: String) {
+    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
