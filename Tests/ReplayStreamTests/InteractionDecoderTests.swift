@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+@testable import ReplayStream
+
+@Suite struct InteractionDecoderTests {
+    let header = "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio"
+
+    func decode(_ line: String, header: String? = nil) throws -> InteractionDecoder.Outcome {
+        let names = (header ?? self.header).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var decoder = InteractionDecoder(
+            columns: try InteractionColumns(header: names), timeZone: TimeZone(identifier: "Asia/Shanghai")!)
+        var splitter = CSVFieldSplitter()
+        let bytes = Array(line.utf8)
+        return bytes.withUnsafeBytes { raw in
+            let ok = splitter.split(raw)
+            return decoder.decode(raw, fields: splitter, fieldsOK: ok)
+        }
+    }
+
+    func reason(_ line: String) throws -> String? {
+        if case .rejected(let r) = try decode(line) { return r.rawValue }
+        return nil
+    }
+
+    @Test func decodesKuaiRecRows() throws {
+        guard case .accepted(let e, let day, let disagrees) = try decode(
+            "14,148,4381,6067,2020-07-05 05:27:48.378,20200705.0,1593898068.378,0.7221031811438932")
+        else { Issue.record("rejected"); return }
+        #expect(e.userID == 14 && e.videoID == 148 && e.playDurationMs == 4381 && e.videoDurationMs == 6067)
+        #expect(e.timestampMs == 1_593_898_068_378)
+        #expect(e.watchRatio == 0.7221031811438932)
+        #expect(day.description == "2020-07-05")
+        #expect(!disagrees)
+    }
+
+    @Test func timestampsParseToExactMilliseconds() {
+        func ms(_ s: String) -> Int64?? {
+            let b = Array(s.utf8)
+            return b.withUnsafeBytes { InteractionDecoder.parseTimestampMs($0) }
+        }
+        #expect(ms("1593882025.5") == .some(1_593_882_025_500))
+        #expect(ms("1593882025.32") == .some(1_593_882_025_320))
+        #expect(ms("1593882025.0") == .some(1_593_882_025_000))
+        #expect(ms("1593882025") == .some(1_593_882_025_000))
+        #expect(ms("1593882025.0005") == .some(1_593_882_025_001))
+        #expect(ms("") == nil)
+        #expect(ms("abc") == .some(nil))
+    }
+
+    @Test func rejectsWithReasons() throws {
+        #expect(try reason("7162,2267,11908,5467,,,,2.1781") == "missing_time")
+        #expect(try reason("1,2,3,4,2020-02-31 00:00:00.0,20200231,1593898068.378,0.5") == "invalid_date")
+        #expect(try reason("1,2,3,4,x,abc,1593898068.378,0.5") == "invalid_date")
+        #expect(try reason("-1,2,3,4,x,20200705,1593898068.378,0.5") == "invalid_id")
+        #expect(try reason("99999999999,2,3,4,x,20200705,1593898068.378,0.5") == "invalid_id")
+        #expect(try reason("1,2,-3,4,x,20200705,1593898068.378,0.5") == "invalid_duration")
+        #expect(try reason("1,2,3,,x,20200705,1593898068.378,0.5") == "invalid_duration")
+        #expect(try reason("1,2,3,4,x,20200705,1593898068.378,nan") == "invalid_watch_ratio")
+        #expect(try reason("1,2,3,4,x,20200705,1593898068.378, 0.5") == "invalid_watch_ratio")
+        #expect(try reason("1,2,3,4,x,20200705,1593898068.378") == "wrong_field_count")
+        #expect(try reason("1,2,3,4,x,20200705,zzz,0.5") == "invalid_timestamp")
+    }
+
+    @Test func dayComesFromTheLabelElseTheTimestamp() throws {
+        // 2020-07-05 00:30 in Beijing is 2020-07-04 16:30 UTC; labelled the day before.
+        guard case .accepted(_, let day, let disagrees) = try decode("1,2,3,4,x,20200704,1593880200.0,0.5")
+        else { Issue.record("rejected"); return }
+        #expect(day.description == "2020-07-04")
+        #expect(disagrees)
+        guard case .accepted(_, let day2, _) = try decode("1,2,3,4,x,,1593880200.0,0.5")
+        else { Issue.record("rejected"); return }
+        #expect(day2.description == "2020-07-05")
+    }
+
+    @Test func columnsAreFoundByNameInAnyOrder() throws {
+        let h = "\u{FEFF}watch_ratio,extra,timestamp,date,time,video_duration,play_duration,video_id,user_id"
+        guard case .accepted(let e, _, _) = try decode("0.5,zz,1593898068.378,20200705,t,4,3,2,1", header: h)
+        else { Issue.record("rejected"); return }
+        #expect(e.userID == 1 && e.videoID == 2 && e.playDurationMs == 3 && e.videoDurationMs == 4 && e.watchRatio == 0.5)
+        #expect(throws: CSVFormatError.self) { try InteractionColumns(header: ["user_id", "video_id"]) }
+    }
+}

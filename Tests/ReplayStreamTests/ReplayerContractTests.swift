@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import Testing
+@testable import ReplayStream
+
+/// Collects records in memory.
+final class CollectingSink: RecordSink {
+    var records: [UserDayRecord] = []
+    func write(_ record: UserDayRecord) throws { records.append(record) }
+    func commitPoint() throws -> Int64 { Int64(records.count) }
+}
+
+/// Keeps the last checkpoint in memory.
+final class MemoryState: StateBackend {
+    var last: PanelCheckpoint?
+    var commits = 0
+    func commit(_ checkpoint: PanelCheckpoint) throws {
+        last = checkpoint
+        commits += 1
+    }
+}
+
+/// A random log: users who start late, stop early, skip days; written straight into day buckets.
+struct RandomLog {
+    var events: [(CalendarDay, Interaction)] = []
+    var summary = IngestSummary()
+
+    init(seed: UInt64, users: Int, days: Int) {
+        var state = seed
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let first = CalendarDay(yyyymmdd: 20200705)!
+        var counts: [UInt64: (Int, Int)] = [:]
+        var userSet = Set<Int32>()
+        for u in 0..<users {
+            let start = Int(next() % UInt64(days / 2 + 1))
+            let stop = days - Int(next() % UInt64(days / 3 + 1))
+            for d in start..<max(start + 1, stop) where next() % 5 != 0 {
+                let n = 1 + Int(next() % 12)
+                for k in 0..<n {
+                    let video = Int32(next() % 25)
+                    let play = Int64(next() % 20_000)
+                    let dur = Int64(1_000 + next() % 20_000)
+                    let e = Interaction(
+                        timestampMs: Int64(first.adding(d).rawValue) * 86_400_000 + Int64(k * 60_000) + Int64(next() % 1000),
+                        userID: Int32(u * 3 + 1), videoID: video, playDurationMs: play, videoDurationMs: dur,
+                        watchRatio: Double(play) / Double(dur))
+                    events.append((first.adding(d), e))
+                    let key = UInt64(u) << 32 | UInt64(d)
+                    let old = counts[key] ?? (0, 0)
+                    counts[key] = (old.0 + 1, old.1 + (e.watchRatio >= 0.8 ? 1 : 0))
+                    userSet.insert(e.userID)
+                }
+            }
+        }
+        let days = events.map(\.0)
+        summary.firstDay = days.min()
+        summary.lastDay = days.max()
+        summary.users = userSet.sorted()
+        summary.rowsRead = events.count
+        summary.rowsAccepted = events.count
+        for (_, v) in counts { summary.distribution.add(interactions: v.0, highWatchCount: v.1) }
+    }
+
+    func buckets(in dir: URL) throws -> DayBuckets {
+        let b = try DayBuckets(directory: dir)
+        for (d, e) in events { try b.append(e, day: d) }
+        try b.flush()
+        return b
+    }
+}
+
+func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-test-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Suite struct ReplayerContractTests {
+    let logger = Logger(label: "test")
+
+    func replay(_ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL) throws -> [UserDayRecord] {
+        let sink = CollectingSink()
+        let r = try Replayer(
+            summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, sink: sink, state: MemoryState(),
+            resumeFrom: nil, logger: logger)
+        #expect(try r.run() == .finished)
+        return sink.records
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func streamingContractHolds(seed: UInt64) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: seed, users: 12, days: 20)
+        let records = try replay(log, dir: dir)
+        struct Key: Hashable { var user: Int32; var day: CalendarDay }
+        var byKey: [Key: [UserDayRecord]] = [:]
+        for r in records { byKey[Key(user: r.userID, day: r.day), default: []].append(r) }
+        // The dense grid: every user × every day.
+        let days = log.summary.firstDay!.distance(to: log.summary.lastDay!) + 1
+        #expect(byKey.count == log.summary.users.count * days)
+        for (_, revisions) in byKey {
+            #expect(revisions.map(\.revision) == Array(0..<revisions.count))
+            #expect(revisions.filter(\.isFinal).count == 1)
+            #expect(revisions.last!.isFinal)
+            let allNull = revisions[0].leads.allSatisfy { $0.isNaN }
+            #expect(allNull)
+            for r in revisions {
+                #expect(r.lag1 == revisions[0].lag1 && r.prior3 == revisions[0].prior3)
+                #expect(r.treatmentHighIntensity == revisions[0].treatmentHighIntensity)
+                #expect(r.treatmentHighWatchExposure == revisions[0].treatmentHighWatchExposure)
+                #expect(r.daily == revisions[0].daily)
+            }
+        }
+        // All rev-0 records of day D come before any rev-0 record of day D+1.
+        let rev0Days = records.filter { $0.revision == 0 }.map(\.day)
+        #expect(rev0Days == rev0Days.sorted())
+    }
+
+    @Test func finalRecordsMatchTheDefinitions() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 9, users: 10, days: 16)
+        let finals = try replay(log, dir: dir).filter(\.isFinal)
+        let first = log.summary.firstDay!, last = log.summary.lastDay!
+        var table: [Int32: [CalendarDay: (n: Int, play: Int64)]] = [:]
+        for (d, e) in log.events {
+            var v = table[e.userID, default: [:]][d] ?? (0, 0)
+            v.n += 1
+            v.play += e.playDurationMs
+            table[e.userID, default: [:]][d] = v
+        }
+        var distribution = log.summary.distribution
+        let thresholds = distribution.thresholds()
+        for r in finals {
+            let row = table[r.userID]?[r.day] ?? (0, 0)
+            #expect(r.daily.interactions == row.n)
+            #expect(r.treatmentHighIntensity == (row.n > 0 && Double(row.n) >= thresholds.highIntensity ? 1 : 0))
+            // lag_1 and prior_3day of interactions, by definition.
+            let lag = r.day > first ? (table[r.userID]?[r.day.adding(-1)]?.n ?? 0) : 0
+            #expect(r.lag1[1] == Double(lag))
+            var prior = 0
+            for k in 1...3 where r.day.adding(-k) >= first { prior += table[r.userID]?[r.day.adding(-k)]?.n ?? 0 }
+            #expect(r.prior3[1] == Double(prior))
+            // Leads: known up to the last day, NaN after.
+            for h in 1...7 {
+                let day = r.day.adding(h)
+                let lead = r.lead(h, column: 1)
+                if day > last { #expect(lead.isNaN) } else { #expect(lead == Double(table[r.userID]?[day]?.n ?? 0)) }
+            }
+            if r.day.adding(7) > last { #expect(r.future(7, column: 1).isNaN) }
+        }
+    }
+
+    @Test(arguments: [ThresholdsMode.batch, .expanding, .fixed(interactions: 5, highWatchShare: 0.4)])
+    func resumingFromEveryCheckpointGivesTheSameRecords(mode: ThresholdsMode) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 4, users: 8, days: 14)
+        let buckets = try log.buckets(in: dir)
+        let whole = CollectingSink()
+        _ = try Replayer(summary: log.summary, buckets: buckets, mode: mode, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
+        // Stop after every day in turn, resume from the checkpoint, and compare the concatenation.
+        var day = log.summary.firstDay!
+        var pieces: [UserDayRecord] = []
+        var checkpoint: PanelCheckpoint?
+        while true {
+            let sink = CollectingSink()
+            let state = MemoryState()
+            let r = try Replayer(summary: log.summary, buckets: buckets, mode: mode, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
+            let outcome = try r.run(until: day)
+            pieces += sink.records
+            checkpoint = state.last
+            if outcome == .finished { break }
+            #expect(outcome == .reachedUntil(day))
+            day = day.adding(1)
+        }
+        // Records hold NaN leads, so compare their printed forms (NaN prints the same, unlike NaN == NaN).
+        #expect(pieces.count == whole.records.count)
+        let mismatches = zip(pieces, whole.records).filter { "\($0)" != "\($1)" }.count
+        #expect(mismatches == 0)
+    }
+
+    @Test func expandingThresholdsUseOnlyClosedDays() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 5, users: 10, days: 10)
+        let records = try replay(log, mode: .expanding, dir: dir).filter { $0.revision == 0 }
+        var distribution = ThresholdDistribution()
+        var byDay: [CalendarDay: [UserDayRecord]] = [:]
+        for r in records { byDay[r.day, default: []].append(r) }
+        for day in byDay.keys.sorted() {
+            for r in byDay[day]! where r.daily.activeDay == 1 {
+                distribution.add(interactions: r.daily.interactions, highWatchCount: r.daily.highWatchCount)
+            }
+            let t = distribution.thresholds()
+            for r in byDay[day]! {
+                let active = r.daily.activeDay == 1
+                #expect(r.treatmentHighIntensity == (active && Double(r.daily.interactions) >= t.highIntensity ? 1 : 0))
+                #expect(r.treatmentHighWatchExposure == (active && r.daily.highWatchShare >= t.highWatchShare ? 1 : 0))
+            }
+        }
+    }
+}
