@@ -82,6 +82,9 @@ extension Replay {
                 try execute(logger: logger)
             } catch let code as ExitCode {
                 throw code
+            } catch let error as IngestInterrupted {
+                printError("replay: \(error)")
+                throw ExitCode(ExitCodes.interrupted)
             } catch let error as InputError {
                 printError("replay: \(error)")
                 throw ExitCode(ExitCodes.input)

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// Kill -9 at random moments, a full disk: the rerun of the same command must give the same bytes.
+@Suite(.serialized) struct CrashResumeTests {
+    /// A deterministic generator for the kill delays, so a failure can be replayed.
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+        }
+    }
+
+    @Test func killNineAnywhereThenRerunGivesIdenticalBytes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive(users: 40, videos: 300, days: 20, seed: 5)
+        let common = ["run", outer.path, "--matrix", "big", "--checkpoint-every", "0.002", "--quiet"]
+        let started = Date()
+        let reference = try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir)
+        #expect(reference.status == 0)
+        let duration = max(0.05, Date().timeIntervalSince(started))
+        let expected = try Data(contentsOf: dir.appendingPathComponent("ref.jsonl"))
+
+        var rng = SplitMix(state: 42)
+        var kills = 0
+        var rounds = 0
+        while kills < 24 && rounds < 12 {
+            rounds += 1
+            var first = true
+            while true {
+                let process = Process()
+                process.executableURL = Harness.binary
+                process.arguments = common + ["--state", "k", "--out", "k.jsonl"] + (first ? ["--fresh"] : [])
+                process.currentDirectoryURL = dir
+                process.standardError = FileHandle.nullDevice
+                first = false
+                try process.run()
+                Thread.sleep(forTimeInterval: rng.next() * duration)
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    if process.terminationReason == .uncaughtSignal { kills += 1 }
+                    continue
+                }
+                process.waitUntilExit()
+                #expect(process.terminationStatus == 0)
+                break
+            }
+            let got = try Data(contentsOf: dir.appendingPathComponent("k.jsonl"))
+            #expect(got == expected, "round \(rounds) after \(kills) kills")
+        }
+        #expect(kills >= 20)
+    }
+
+    @Test func fullDiskEndsWithAClearErrorAndTheRerunResumes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let reference = try Harness.run(["run", outer.path, "--state", "ref", "--out", "ref.jsonl", "--quiet"], in: dir)
+        #expect(reference.status == 0)
+        let expected = try Data(contentsOf: dir.appendingPathComponent("ref.jsonl"))
+        // A file-size limit makes writes past it fail with EFBIG, as a full disk fails with ENOSPC.
+        var sawDiskFull = false
+        for blocks in [64, 600, 1200, 2400] {
+            let limited = Process()
+            limited.executableURL = URL(fileURLWithPath: "/bin/sh")
+            limited.arguments = [
+                "-c",
+                "trap '' XFSZ; ulimit -f \(blocks); exec '\(Harness.binary.path)' run '\(outer.path)' --state s --out p.jsonl --checkpoint-every 0.001",
+            ]
+            limited.currentDirectoryURL = dir
+            let err = Pipe()
+            limited.standardError = err
+            try limited.run()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            limited.waitUntilExit()
+            if limited.terminationStatus == 5 {
+                sawDiskFull = true
+                #expect(message.contains("free some space") || message.contains("File too large"), "\(message)")
+            } else {
+                #expect(limited.terminationStatus == 0, "\(message)")
+            }
+        }
+        #expect(sawDiskFull)
+        let rerun = try Harness.run(["run", outer.path, "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("p.jsonl")) == expected)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import ReplayStream
+
+/// Runs the built `replay` binary and captures what it prints.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum Harness {
+    /// The package root, found from this file's path.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The `replay` executable SwiftPM built for these tests (or `REPLAY_BIN`).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["REPLAY_BIN"] { return URL(fileURLWithPath: path) }
+        let bundle = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("replay")
+        if FileManager.default.isExecutableFile(atPath: bundle.path) { return bundle }
+        return packageRoot.appendingPathComponent(".build/debug/replay")
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes fully before waiting, so a chatty child never blocks on a full pipe.
+        var outData = Data(), errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            outData = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// A fresh temporary folder.
+    static func temporaryDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-e2e-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Generates a small archive once per test process (generation is deterministic).
+    static func archive(users: Int = 25, videos: Int = 160, days: Int = 15, seed: UInt64 = 3) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-e2e-archives")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let url = dir.appendingPathComponent("kuairec-\(users)-\(videos)-\(days)-\(seed)-\(getpid()).zip")
+        if !FileManager.default.fileExists(atPath: url.path) {
+            _ = try KuaiRecGenerator.write(GeneratorConfig(users: users, videos: videos, days: days, seed: seed), to: url.path)
+        }
+        return url
+    }
+
+    /// Copies the current member of `reader` into a file.
+    static func extractCurrentMember(_ reader: ArchiveReader, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        while let block = try reader.readBlock() { handle.write(Data(block)) }
+    }
+
+    /// Extracts `KuaiRec.zip` from the outer archive, and every member of it under `folder`.
+    static func unpack(_ outer: URL, innerZip: URL, folder: URL) throws {
+        let reader = try ArchiveReader(path: outer.path)
+        while let entry = try reader.nextEntry() {
+            if entry.path == "KuaiRec.zip" {
+                try extractCurrentMember(reader, to: innerZip)
+                break
+            }
+        }
+        let inner = try ArchiveReader(path: innerZip.path)
+        while let entry = try inner.nextEntry() {
+            if entry.isDirectory { continue }
+            try extractCurrentMember(inner, to: folder.appendingPathComponent(entry.path))
+        }
+    }
+
+    /// Parses every line of a JSON lines file with Foundation's JSON parser (the oracle for our writer).
+    static func jsonLines(_ url: URL) throws -> [[String: Any]] {
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw CocoaError(.coderReadCorrupt)
+            }
+            return object
+        }
+    }
+}
