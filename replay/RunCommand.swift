@@ -92,7 +92,7 @@ extension Replay {
                 printError("replay: \(error)")
                 throw ExitCode(ExitCodes.input)
             } catch let error as CSVFormatError {
-                printError("replay: \(input): \(error)")
+                printError("replay: \(error)")
                 throw ExitCode(ExitCodes.input)
             } catch let error as StateError {
                 printError("replay: \(error)")

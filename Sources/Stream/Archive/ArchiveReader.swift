@@ -122,7 +122,15 @@ public final class ArchiveReader {
 
     private static func enableFormats(_ a: OpaquePointer) {
         archive_read_support_filter_all(a)
-        archive_read_support_format_all(a)
+        // Not archive_read_support_format_all: its mtree reader bids on any text whose lines look like
+        // paths, so a small CSV would be read as an mtree listing of files named after its rows.
+        archive_read_support_format_zip(a)
+        archive_read_support_format_tar(a)
+        archive_read_support_format_7zip(a)
+        archive_read_support_format_cpio(a)
+        archive_read_support_format_rar(a)
+        archive_read_support_format_rar5(a)
+        archive_read_support_format_iso9660(a)
         // "raw" bids lowest, so real archive formats win; a plain or compressed CSV becomes one member.
         archive_read_support_format_raw(a)
     }

@@ -108,8 +108,16 @@ public struct CSVFormatError: Error, CustomStringConvertible, Sendable {
     public var line: Int64
     /// What is wrong.
     public var message: String
+    /// The file (or archive member path) being read, when known.
+    public var source: String?
 
-    public var description: String { "line \(line): \(message)" }
+    public init(line: Int64, message: String, source: String? = nil) {
+        self.line = line
+        self.message = message
+        self.source = source
+    }
+
+    public var description: String { (source.map { "\($0): " } ?? "") + "line \(line): \(message)" }
 }
 
 /// Splits one CSV record into fields, unquoting where needed.

@@ -142,17 +142,22 @@ public enum Ingest {
             do {
                 if try !assembler.feed(block, handleRecord) { break reading }
             } catch var error as CSVFormatError {
-                error.message = "\(source.location): \(error.message)"
+                error.source = source.location
                 throw error
             }
             progress(source.bytesConsumed, summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
         }
         if !limitReached {
-            try assembler.finish(handleRecord)
+            do {
+                try assembler.finish(handleRecord)
+            } catch var error as CSVFormatError {
+                error.source = source.location
+                throw error
+            }
         }
         if columns == nil {
-            throw CSVFormatError(line: 1, message: "\(source.location): the file is empty (no header line)")
+            throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
         }
         flushCurrent()
         try buckets.flushAndSync()
