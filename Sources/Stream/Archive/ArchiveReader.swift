@@ -49,6 +49,11 @@ public final class ArchiveReader {
     private let handle: OpaquePointer
     /// Keeps the outer reader alive while a nested reader pulls bytes from it.
     private let parent: ArchiveReader?
+    /// Keeps a file range alive while this reader reads from it.
+    private var range: FileRange?
+    /// The file this reader reads, when it reads a whole file.
+    let filePath: String?
+    var handleForExtensions: OpaquePointer { handle }
     private var reachedEndOfArchive = false
     private var currentMember: String?
     /// What the errors call this archive.
@@ -73,6 +78,36 @@ public final class ArchiveReader {
         handle = a
         parent = nil
         name = path
+        filePath = path
+    }
+
+    /// Opens `length` bytes of the file at `path` from `start` as an archive, seekable.
+    ///
+    /// The corresponding C functions are `archive_read_set_seek_callback` and `archive_read_open1`.
+    init(path: String, start: Int64, length: Int64, name displayName: String) throws {
+        guard let a = archive_read_new() else {
+            throw ArchiveReadError(archive: displayName, message: "out of memory creating an archive reader", status: 0)
+        }
+        ArchiveReader.enableFormats(a)
+        let range: FileRange
+        do {
+            range = try FileRange(path: path, start: start, length: length)
+        } catch {
+            archive_read_free(a)
+            throw error
+        }
+        let status = range.attach(to: a)
+        if status != ARCHIVE_OK && status != ARCHIVE_WARN {
+            let error = ArchiveReader.error(
+                a, archive: displayName, member: nil, message: "cannot read the member as an archive", status: status)
+            archive_read_free(a)
+            throw error
+        }
+        handle = a
+        parent = nil
+        self.range = range
+        name = displayName
+        filePath = nil
     }
 
     /// Opens the data of `outer`'s current member as an archive of its own, streaming.
@@ -110,6 +145,7 @@ public final class ArchiveReader {
         handle = a
         parent = outer
         name = displayName
+        filePath = nil
     }
 
     /// An error raised by a nested reader's pull from this reader, kept to report the real cause.

@@ -79,7 +79,14 @@ public final class MatrixSource {
                     return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
                 }
                 if base.lowercased().hasSuffix(".zip") {
-                    let nested = try ArchiveReader(nestedIn: reader, name: entry.path)
+                    let nestedName = "\(reader.name) ▸ \(entry.path)"
+                    let nested: ArchiveReader
+                    if let range = reader.storedMemberRange(size: entry.size), let file = reader.filePath {
+                        // Stored inside a file: read it in place, seekable (no inflating of other members).
+                        nested = try ArchiveReader(path: file, start: range.start, length: range.length, name: nestedName)
+                    } else {
+                        nested = try ArchiveReader(nestedIn: reader, name: entry.path)
+                    }
                     readers.append(nested)
                     path.append(entry.path)
                     descended = true
