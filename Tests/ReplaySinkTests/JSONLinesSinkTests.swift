@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import ReplaySink
+import ReplayStream
+
+/// A JSON value decoded with JSONDecoder (on Linux, `JSONSerialization`'s NSNumber → Double bridge
+/// is not exact, so it cannot be the oracle for doubles).
+enum JSONValue: Decodable, Equatable {
+    case null, bool(Bool), int(Int), double(Double), string(String)
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else { self = .string(try c.decode(String.self)) }
+    }
+}
+
+func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
+    try JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))
+}
+
+@Suite struct JSONLinesSinkTests {
+    func record(revision: Int = 0, leads: [Double] = Array(repeating: .nan, count: 21)) -> UserDayRecord {
+        var d = DailyValues()
+        d.interactions = 26
+        d.uniqueVideos = 25
+        d.totalPlayDurationMs = 240_975
+        d.avgPlayDurationMs = 9268.26923076923
+        d.avgVideoDurationMs = 10187.653846153846
+        d.avgWatchRatio = 1.0844813553059367
+        d.highWatchCount = 15
+        d.completeOrRewatchCount = 12
+        d.totalPlayDurationSec = 240.975
+        d.avgPlayDurationSec = 9.26826923076923
+        d.avgVideoDurationSec = 10.187653846153846
+        d.highWatchShare = 0.5769230769230769
+        d.completeOrRewatchShare = 0.46153846153846156
+        d.activeDay = 1
+        return UserDayRecord(
+            userID: 14, day: CalendarDay(yyyymmdd: 20200705)!, daily: d, lag1: [1, 23, 248.344, 1e-05, 0.5],
+            prior3: [3, 127, 1145.8, 2.9, 1.5], leads: leads, treatmentHighIntensity: 0, treatmentHighWatchExposure: 1,
+            revision: revision, isFinal: revision > 0)
+    }
+
+    @Test func linesParseAndKeepTheNotebookColumnOrder() throws {
+        let bytes = JSONLinesSink.render(record())
+        #expect(bytes.last == 0x0A)
+        let object = try decodeLine(bytes)
+        #expect(object.count == UserDayRecord.columnNames.count + 2)
+        #expect(object["user_id"] == .int(14))
+        #expect(object["event_date"] == .string("2020-07-05"))
+        #expect(object["avg_watch_ratio"] == .double(1.0844813553059367))
+        #expect(object["avg_play_duration_ms"] == .double(9268.26923076923))
+        #expect(object["lag_1_interactions"] == .int(23))
+        #expect(object["lag_1_avg_watch_ratio"] == .double(1e-05))
+        #expect(object["lead_1_active_day"] == .null)
+        #expect(object["future_7day_play_duration_sec"] == .null)
+        #expect(object["revision"] == .int(0) && object["final"] == .bool(false))
+        // Keys appear in the notebook's order.
+        let text = String(decoding: bytes, as: UTF8.self)
+        var last = text.startIndex
+        for name in UserDayRecord.columnNames {
+            let range = try #require(text.range(of: "\"\(name)\":", range: last..<text.endIndex))
+            last = range.upperBound
+        }
+    }
+
+    @Test func leadsAndFuturesAreWritten() throws {
+        var leads = [Double](repeating: .nan, count: 21)
+        for h in 0..<7 {
+            leads[h] = 1
+            leads[7 + h] = Double(10 + h)
+            leads[14 + h] = 0.1 * Double(h + 1)
+        }
+        let object = try decodeLine(JSONLinesSink.render(record(revision: 3, leads: leads)))
+        #expect(object["next_day_interactions"] == .int(10))
+        #expect(object["future_3day_interactions"] == .int(33))
+        #expect(object["future_7day_active_days"] == .int(7))
+        #expect(object["future_3day_play_duration_sec"] == .double((0.1 + 0.2) + 0.30000000000000004))
+        #expect(object["final"] == .bool(true))
+    }
+
+    @Test func rejectsEscapeAnyBytes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("rejects.jsonl").path
+        let writer = JSONRejectsWriter(output: try ByteOutput(path: path, resumeAt: nil))
+        let nasty: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x0A, 0xFF, 0xC3, 0x28, 0xE4, 0xB8, 0xAD, 0x7F]
+        try nasty.withUnsafeBytes { try writer.reject(line: 7, reason: .invalidID, raw: $0) }
+        try writer.sync()
+        let line = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(line.split(separator: "\n").count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["line"] as? Int == 7 && object["reason"] as? String == "invalid_id")
+        let raw = try #require(object["raw"] as? String)
+        #expect(raw.hasPrefix("\"\\\u{0}\u{1}\u{1F}\n"))
+        #expect(raw.contains("中"))
+    }
+
+    @Test func outputIsCutBackToTheCommittedLengthOnResume() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("out.jsonl").path
+        do {
+            let out = try ByteOutput(path: path, resumeAt: nil)
+            try out.append(Array("first\n".utf8))
+            #expect(try out.sync() == 6)
+            try out.append(Array("torn li".utf8))
+            try out.flush()
+        }
+        let resumed = try ByteOutput(path: path, resumeAt: 6)
+        try resumed.append(Array("second\n".utf8))
+        _ = try resumed.sync()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "first\nsecond\n")
+        #expect(throws: POSIXFileError.self) { _ = try ByteOutput(path: path, resumeAt: 1000) }
+        // A fresh run starts the file anew.
+        _ = try ByteOutput(path: path, resumeAt: nil)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "")
+    }
+}
