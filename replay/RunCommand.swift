@@ -47,7 +47,7 @@ extension Replay {
         @Option(name: .long, help: "Stop cleanly after this day (YYYY-MM-DD) closes; a later run continues.")
         var until: String?
 
-        @Option(name: .long, help: "Seconds between checkpoints (e.g. 1, 0.5, 2s).")
+        @Option(name: .long, help: "Checkpoint interval: seconds (1, 0.5s, 500ms) or events (100000ev); taken at the next day boundary.")
         var checkpointEvery: String = "1s"
 
         @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
@@ -70,7 +70,9 @@ extension Replay {
             guard TimeZone(identifier: tz) != nil else { throw ValidationError("--tz \(tz) is not an IANA time zone") }
             if let rows, rows < 0 { throw ValidationError("--rows must be at least 0") }
             if let until, CalendarDay(iso: until) == nil { throw ValidationError("--until must be a date YYYY-MM-DD") }
-            guard parseSeconds(checkpointEvery) != nil else { throw ValidationError("--checkpoint-every must be seconds, e.g. 1 or 0.5s") }
+            guard CheckpointPolicy(argument: checkpointEvery) != nil else {
+                throw ValidationError("--checkpoint-every must be seconds (1, 0.5s, 500ms) or events (100000ev)")
+            }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
@@ -171,7 +173,7 @@ extension Replay {
             let sink = JSONLinesSink(output: output)
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
-                checkpointInterval: parseSeconds(checkpointEvery)!, logger: logger)
+                checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
             let outcome = try replayer.run(
                 until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
 
@@ -194,10 +196,3 @@ extension Replay {
     }
 }
 
-/// Parses `1`, `0.5`, `2s`, `500ms` into seconds.
-func parseSeconds(_ text: String) -> Double? {
-    if text.hasSuffix("ms"), let v = Double(text.dropLast(2)), v > 0 { return v / 1000 }
-    if text.hasSuffix("s"), let v = Double(text.dropLast()), v > 0 { return v }
-    if let v = Double(text), v > 0 { return v }
-    return nil
-}

@@ -99,6 +99,13 @@ public final class ByteOutput {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Fsyncs what has been flushed; safe to call from another thread than the writer's.
+    public func fsyncFlushed() throws {
+        if ownsDescriptor, fsync(fd) != 0 {
+            throw POSIXFileError(path: path, operation: "fsync", code: errno)
+        }
+    }
+
     /// Flushes and fsyncs; returns the durable length.
     public func sync() throws -> Int64 {
         try flush()

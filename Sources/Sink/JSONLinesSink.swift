@@ -21,7 +21,12 @@ public final class JSONLinesSink: RecordSink {
         try output.append { out in JSONLinesSink.render(record, keys: self.keyPrefixes, into: &out) }
     }
 
-    public func commitPoint() throws -> Int64 { try output.sync() }
+    public func flush() throws -> Int64 {
+        try output.flush()
+        return output.length
+    }
+
+    public func sync() throws { try output.fsyncFlushed() }
 
     /// Renders one record (exposed for tests and tools).
     public static func render(_ record: UserDayRecord) -> [UInt8] {

@@ -7,7 +7,8 @@ import Testing
 final class CollectingSink: RecordSink {
     var records: [UserDayRecord] = []
     func write(_ record: UserDayRecord) throws { records.append(record) }
-    func commitPoint() throws -> Int64 { Int64(records.count) }
+    func flush() throws -> Int64 { Int64(records.count) }
+    func sync() throws {}
 }
 
 /// Keeps the last checkpoint in memory.

@@ -2,14 +2,18 @@
 public protocol RecordSink: AnyObject {
     /// Writes one record revision.
     func write(_ record: UserDayRecord) throws
-    /// Makes everything written so far durable and returns the output's committed length in bytes
-    /// (the length a resumed run cuts the output back to).
-    func commitPoint() throws -> Int64
+    /// Hands every buffered byte to the operating system and returns the output's length in bytes
+    /// (the length a resumed run cuts the output back to, once made durable by ``sync()``).
+    func flush() throws -> Int64
+    /// Makes every flushed byte durable (fsync). Called from the checkpoint thread while the replay
+    /// thread may go on writing.
+    func sync() throws
 }
 
 /// Where the replay's checkpoints are kept (LMDB in the state module, memory in tests).
 public protocol StateBackend: AnyObject {
     /// Commits a checkpoint atomically: either all of it is durable, or the previous one stays.
+    /// Called from the checkpoint thread, one commit at a time.
     func commit(_ checkpoint: PanelCheckpoint) throws
 }
 

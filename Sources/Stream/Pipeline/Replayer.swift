@@ -1,6 +1,33 @@
 import Foundation
 import Logging
 
+/// How often the replay commits a checkpoint. Checkpoints are taken at day boundaries, the first
+/// boundary after the interval has passed.
+public enum CheckpointPolicy: Equatable, Sendable {
+    /// At least this many seconds of wall time apart.
+    case seconds(Double)
+    /// At least this many replayed events apart.
+    case events(Int)
+
+    /// Parses `1`, `0.5s`, `500ms` (seconds) or `100000ev` / `100000events`.
+    public init?(argument text: String) {
+        for suffix in ["events", "ev"] where text.hasSuffix(suffix) {
+            guard let n = Int(text.dropLast(suffix.count)), n > 0 else { return nil }
+            self = .events(n)
+            return
+        }
+        if text.hasSuffix("ms"), let v = Double(text.dropLast(2)), v > 0 {
+            self = .seconds(v / 1000)
+        } else if text.hasSuffix("s"), let v = Double(text.dropLast()), v > 0 {
+            self = .seconds(v)
+        } else if let v = Double(text), v > 0 {
+            self = .seconds(v)
+        } else {
+            return nil
+        }
+    }
+}
+
 /// The event loop: replays the ordered events day by day through each user's timeline, closes each
 /// user-day at the day boundary, emits revision 0 at once and later revisions as leads mature, and
 /// commits checkpoints.
@@ -24,19 +51,27 @@ public final class Replayer {
     private let sink: RecordSink
     private let state: StateBackend?
     private let logger: Logger
-    /// Seconds between checkpoints (a checkpoint is also taken whenever the run stops).
-    public var checkpointInterval: Double
+    /// How often to checkpoint (a checkpoint is also taken whenever the run stops).
+    public var checkpointPolicy: CheckpointPolicy
     private let users: [Int32]
     private let userIndex: [Int32: Int]
     private var timelines: [UserTimeline]
     /// Progress so far (counters, positions).
     public private(set) var progress: ReplayProgress
+    /// Checkpoints are made durable (output fsync, LMDB commit) on this queue, one at a time, while
+    /// the replay goes on: the fsync of a large output would otherwise stall the event loop.
+    private let committer = DispatchQueue(label: "replay.checkpoint")
+    private let pendingCommit = DispatchGroup()
+    private let commitErrorLock = NSLock()
+    private var commitError: Error?
+    /// Number of checkpoints committed.
+    public private(set) var checkpointsCommitted = 0
 
     /// Prepares a replay of the ingested log, from the start or from a checkpoint.
     /// - Throws: when a checkpoint's user state cannot be decoded.
     public init(
         summary: IngestSummary, buckets: DayBuckets, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?,
-        resumeFrom checkpoint: PanelCheckpoint?, checkpointInterval: Double = 1.0, logger: Logger
+        resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1), logger: Logger
     ) throws {
         self.summary = summary
         self.buckets = buckets
@@ -44,7 +79,7 @@ public final class Replayer {
         self.sink = sink
         self.state = state
         self.logger = logger
-        self.checkpointInterval = checkpointInterval
+        self.checkpointPolicy = checkpointPolicy
         users = summary.users
         userIndex = Dictionary(uniqueKeysWithValues: summary.users.enumerated().map { ($0.element, $0.offset) })
         timelines = [UserTimeline](repeating: UserTimeline(), count: summary.users.count)
@@ -64,11 +99,12 @@ public final class Replayer {
         guard !progress.finished else { return .finished }
         guard let firstDay = summary.firstDay, let lastDay = summary.lastDay else {
             progress.finished = true
-            try checkpoint()
+            try checkpoint(wait: true)
             return .finished
         }
         _ = firstDay
         var lastCheckpoint = Date()
+        var eventsAtLastCheckpoint = progress.eventsReplayed
         while progress.nextDay <= lastDay {
             let day = progress.nextDay
             let events = try buckets.sortedEvents(for: day)
@@ -77,21 +113,27 @@ public final class Replayer {
             progress.nextDay = day.adding(1)
             if progress.nextDay > lastDay { break }
             if let until, day >= until {
-                try checkpoint()
+                try checkpoint(wait: true)
                 return .reachedUntil(day)
             }
             if shouldStop() {
-                try checkpoint()
+                try checkpoint(wait: true)
                 return .interrupted
             }
-            if Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {
+            let due: Bool
+            switch checkpointPolicy {
+            case .seconds(let s): due = Date().timeIntervalSince(lastCheckpoint) >= s
+            case .events(let n): due = progress.eventsReplayed - eventsAtLastCheckpoint >= n
+            }
+            if due {
                 try checkpoint()
                 lastCheckpoint = Date()
+                eventsAtLastCheckpoint = progress.eventsReplayed
             }
         }
         try finishAll(lastDay: lastDay)
         progress.finished = true
-        try checkpoint()
+        try checkpoint(wait: true)
         return .finished
     }
 
@@ -168,15 +210,43 @@ public final class Replayer {
         if record.isFinal { progress.finalRecords += 1 }
     }
 
-    private func checkpoint() throws {
-        progress.outputBytes = try sink.commitPoint()
+    /// Takes a checkpoint: snapshots the state now, makes it durable on the checkpoint queue.
+    /// `wait` blocks until it is durable (when the run stops).
+    private func checkpoint(wait: Bool = false) throws {
+        try waitForPendingCommit()
+        progress.outputBytes = try sink.flush()
         progress.committedAt = Date().timeIntervalSince1970
-        guard let state else { return }
         var encoded: [Int32: [UInt8]] = [:]
-        encoded.reserveCapacity(users.count)
-        for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
-        try state.commit(PanelCheckpoint(progress: progress, timelines: encoded))
-        logger.debug(
-            "checkpoint", metadata: ["next_day": "\(progress.nextDay)", "output_bytes": "\(progress.outputBytes)"])
+        if state != nil {
+            encoded.reserveCapacity(users.count)
+            for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
+        }
+        let snapshot = PanelCheckpoint(progress: progress, timelines: encoded)
+        let sink = self.sink, state = self.state, logger = self.logger
+        pendingCommit.enter()
+        committer.async { [self] in
+            do {
+                // The output first: the checkpoint must never promise bytes that are not on disk.
+                try sink.sync()
+                try state?.commit(snapshot)
+                logger.debug(
+                    "checkpoint",
+                    metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
+            } catch {
+                commitErrorLock.lock()
+                commitError = commitError ?? error
+                commitErrorLock.unlock()
+            }
+            pendingCommit.leave()
+        }
+        checkpointsCommitted += 1
+        if wait { try waitForPendingCommit() }
+    }
+
+    private func waitForPendingCommit() throws {
+        pendingCommit.wait()
+        commitErrorLock.lock()
+        defer { commitErrorLock.unlock() }
+        if let error = commitError { throw error }
     }
 }
