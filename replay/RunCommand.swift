@@ -147,6 +147,7 @@ extension Replay {
 
             // 1. Ingest, once: the ordering step and the batch thresholds' counts.
             var summary: IngestSummary
+            let ingestStarted = Date()
             if let done = try store.ingestSummary() {
                 summary = done
                 if !quiet { printError("replay: resuming; ingest already complete (\(done.rowsRead) rows)") }
@@ -163,7 +164,9 @@ extension Replay {
                 try store.recordIngest(summary)
             }
 
+            let ingestSeconds = Date().timeIntervalSince(ingestStarted)
             // 2. Replay.
+            let replayStarted = Date()
             let checkpoint = try store.loadCheckpoint()
             if let checkpoint, !quiet, !checkpoint.progress.finished {
                 printError(
@@ -179,7 +182,8 @@ extension Replay {
 
             let report = RunSummary(
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,
-                rejects: rejectsPath, elapsed: Date().timeIntervalSince(started))
+                rejects: rejectsPath, elapsed: Date().timeIntervalSince(started), ingestSeconds: ingestSeconds,
+                replaySeconds: Date().timeIntervalSince(replayStarted))
             if !quiet { printError(report.text) }
             if let summaryJson {
                 try report.json().write(to: URL(fileURLWithPath: summaryJson), options: .atomic)

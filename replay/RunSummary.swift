@@ -11,6 +11,8 @@ struct RunSummary {
     var output: String
     var rejects: String
     var elapsed: Double
+    var ingestSeconds: Double
+    var replaySeconds: Double
 
     var days: Int {
         guard let a = ingest.firstDay, let b = ingest.lastDay else { return 0 }
@@ -33,7 +35,8 @@ struct RunSummary {
         if let t = progress.thresholds {
             lines.append("  thresholds (\(mode)): interactions >= \(t.highIntensity), high_watch_share >= \(t.highWatchShare)")
         }
-        lines.append("  elapsed:          \(String(format: "%.3f", elapsed)) s")
+        lines.append(
+            "  elapsed:          \(String(format: "%.3f", elapsed)) s (ingest \(String(format: "%.3f", ingestSeconds)) s, replay \(String(format: "%.3f", replaySeconds)) s)")
         return lines.joined(separator: "\n")
     }
 
@@ -58,6 +61,8 @@ struct RunSummary {
             "thresholds_mode": mode.description,
             "finished": progress.finished,
             "elapsed_seconds": elapsed,
+            "ingest_seconds": ingestSeconds,
+            "replay_seconds": replaySeconds,
         ]
         if let t = progress.thresholds {
             object["thresholds"] = [

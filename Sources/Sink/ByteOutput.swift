@@ -61,7 +61,7 @@ public final class ByteOutput {
     }
 
     deinit {
-        try? flush()
+        try? drain()
         if ownsDescriptor { close(fd) }
     }
 
@@ -82,10 +82,58 @@ public final class ByteOutput {
         if buffer.count >= bufferLimit { try flush() }
     }
 
-    /// Writes the buffer to the file.
+    // The write system calls run on a writer queue, so that copying hundreds of MB into the page
+    // cache overlaps with rendering the next records. At most two buffers are in flight.
+    private let writer = DispatchQueue(label: "replay.output")
+    private let inFlight = DispatchSemaphore(value: 2)
+    private let pending = DispatchGroup()
+    private let errorLock = NSLock()
+    private var writeError: Error?
+    private var spareBuffers: [[UInt8]] = []
+
+    private func checkWriteError() throws {
+        errorLock.lock()
+        defer { errorLock.unlock() }
+        if let writeError { throw writeError }
+    }
+
+    /// Hands the buffer to the writer queue (asynchronously).
     public func flush() throws {
+        try checkWriteError()
         guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { raw in
+        inFlight.wait()
+        let chunk = buffer
+        errorLock.lock()
+        buffer = spareBuffers.popLast() ?? []
+        errorLock.unlock()
+        buffer.removeAll(keepingCapacity: true)
+        buffer.reserveCapacity(bufferLimit + 4096)
+        pending.enter()
+        writer.async { [self] in
+            do {
+                try writeAll(chunk)
+            } catch {
+                errorLock.lock()
+                writeError = writeError ?? error
+                errorLock.unlock()
+            }
+            errorLock.lock()
+            if spareBuffers.count < 2 { spareBuffers.append(chunk) }
+            errorLock.unlock()
+            pending.leave()
+            inFlight.signal()
+        }
+    }
+
+    /// Flushes and waits until every byte appended so far has been handed to the operating system.
+    public func drain() throws {
+        try flush()
+        pending.wait()
+        try checkWriteError()
+    }
+
+    private func writeAll(_ chunk: [UInt8]) throws {
+        try chunk.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
@@ -96,7 +144,6 @@ public final class ByteOutput {
                 offset += n
             }
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Fsyncs what has been flushed; safe to call from another thread than the writer's.
@@ -108,7 +155,7 @@ public final class ByteOutput {
 
     /// Flushes and fsyncs; returns the durable length.
     public func sync() throws -> Int64 {
-        try flush()
+        try drain()
         if ownsDescriptor, fsync(fd) != 0 {
             throw POSIXFileError(path: path, operation: "fsync", code: errno)
         }
@@ -143,6 +190,27 @@ public enum JSONBytes {
                 out.append(d[n])
             }
         }
+    }
+
+    /// Appends `YYYY-MM-DD`.
+    @inline(__always)
+    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) {
+        let c = day.civil
+        @inline(__always) func digits(_ v: Int, _ n: Int) {
+            var divisor = 1
+            for _ in 1..<n { divisor *= 10 }
+            var rest = v
+            while divisor > 0 {
+                out.append(UInt8(rest / divisor) + 0x30)
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(c.year, 4)
+        out.append(0x2D)
+        digits(c.month, 2)
+        out.append(0x2D)
+        digits(c.day, 2)
     }
 
     /// Appends a double in its shortest round-trip form, or `null` for NaN and infinities.

@@ -2,14 +2,34 @@ import ReplayStream
 
 /// Writes user-day records as JSON lines: one object per line, keys in the notebook's column
 /// order, then `revision` and `final`. Counts are integers, unknown values `null`.
+///
+/// A record is written up to four times (revision 0, then as its leads mature); the parts that never
+/// change between revisions (aggregates, lags, treatment flags) are rendered once and kept until the
+/// record's final revision, and so is each day's `total_play_duration_sec`, which later records
+/// reuse as a lead. Memory: at most eight days of records per user.
 public final class JSONLinesSink: RecordSink {
     private let output: ByteOutput
-    private var keyPrefixes: [[UInt8]]
+    private let keys: [[UInt8]]
+    private var cache: [UInt64: CachedRecord] = [:]
+
+    /// The bytes of a record that are the same in every revision.
+    struct CachedRecord {
+        /// From `{"user_id":` through the `prior_3day_high_watch_share` value.
+        var prefix: [UInt8]
+        /// `total_play_duration_sec` of this day, as text (a lead of earlier records).
+        var playSeconds: [UInt8]
+        /// `,"treatment_high_intensity":…,"treatment_high_watch_exposure":…`.
+        var treatments: [UInt8]
+    }
 
     /// Writes to `output`.
     public init(output: ByteOutput) {
         self.output = output
-        keyPrefixes = UserDayRecord.columnNames.enumerated().map { i, name in
+        keys = JSONLinesSink.keyPrefixes()
+    }
+
+    static func keyPrefixes() -> [[UInt8]] {
+        UserDayRecord.columnNames.enumerated().map { i, name in
             Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8)
         }
     }
@@ -18,27 +38,45 @@ public final class JSONLinesSink: RecordSink {
     public var length: Int64 { output.length }
 
     public func write(_ record: UserDayRecord) throws {
-        try output.append { out in JSONLinesSink.render(record, keys: self.keyPrefixes, into: &out) }
+        let key = JSONLinesSink.cacheKey(record.userID, record.day)
+        let cached: CachedRecord
+        if let hit = cache[key] {
+            cached = hit
+        } else {
+            cached = JSONLinesSink.renderConstantParts(record, keys: keys)
+            if !record.isFinal { cache[key] = cached }
+        }
+        try output.append { out in
+            JSONLinesSink.renderRevision(record, cached: cached, keys: self.keys, into: &out) { h in
+                self.cache[JSONLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds
+            }
+        }
+        if record.isFinal { cache.removeValue(forKey: key) }
     }
 
     public func flush() throws -> Int64 {
-        try output.flush()
+        try output.drain()
         return output.length
     }
 
     public func sync() throws { try output.fsyncFlushed() }
 
-    /// Renders one record (exposed for tests and tools).
+    /// Renders one record (for tests and tools).
     public static func render(_ record: UserDayRecord) -> [UInt8] {
-        let keys = UserDayRecord.columnNames.enumerated().map { i, name in
-            Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8)
-        }
+        let keys = keyPrefixes()
         var out: [UInt8] = []
-        render(record, keys: keys, into: &out)
+        renderRevision(record, cached: renderConstantParts(record, keys: keys), keys: keys, into: &out) { _ in nil }
         return out
     }
 
-    static func render(_ r: UserDayRecord, keys: [[UInt8]], into out: inout [UInt8]) {
+    @inline(__always)
+    static func cacheKey(_ user: Int32, _ day: CalendarDay) -> UInt64 {
+        UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
+    }
+
+    static func renderConstantParts(_ r: UserDayRecord, keys: [[UInt8]]) -> CachedRecord {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
         var k = 0
         @inline(__always) func key() {
             out.append(contentsOf: keys[k])
@@ -60,7 +98,7 @@ public final class JSONLinesSink: RecordSink {
         int(Int64(r.userID))
         key()
         out.append(0x22)
-        out.append(contentsOf: r.day.description.utf8)
+        JSONBytes.appendISODate(r.day, to: &out)
         out.append(0x22)
         int(Int64(d.interactions))
         int(Int64(d.uniqueVideos))
@@ -86,25 +124,67 @@ public final class JSONLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        for c in 0..<3 {
-            for h in 1...7 {
-                if c < 2 { count(r.lead(h, column: c)) } else { double(r.lead(h, column: c)) }
+        var play: [UInt8] = []
+        JSONBytes.appendDouble(d.totalPlayDurationSec, to: &play)
+        var treatments: [UInt8] = []
+        treatments.append(contentsOf: keys[56])
+        JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &treatments)
+        treatments.append(contentsOf: keys[57])
+        JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &treatments)
+        return CachedRecord(prefix: out, playSeconds: play, treatments: treatments)
+    }
+
+    private static let revisionKey = Array(",\"revision\":".utf8)
+    private static let finalTrue = Array(",\"final\":true}\n".utf8)
+    private static let finalFalse = Array(",\"final\":false}\n".utf8)
+
+    /// Appends one revision: the cached constant parts around the leads, sums and revision.
+    /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
+    @inline(__always)
+    static func renderRevision(
+        _ r: UserDayRecord, cached: CachedRecord, keys: [[UInt8]], into out: inout [UInt8],
+        playSecondsOfDayAfter: (Int) -> [UInt8]?
+    ) {
+        out.append(contentsOf: cached.prefix)
+        var k = 26
+        @inline(__always) func key() {
+            out.append(contentsOf: keys[k])
+            k += 1
+        }
+        @inline(__always) func count(_ v: Double) {
+            key()
+            JSONBytes.appendCount(v, to: &out)
+        }
+        @inline(__always) func double(_ v: Double) {
+            key()
+            JSONBytes.appendDouble(v, to: &out)
+        }
+        for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
+        var play1: [UInt8]? = nil
+        for h in 1...7 {
+            key()
+            let v = r.lead(h, column: 2)
+            if v.isFinite, let text = playSecondsOfDayAfter(h) {
+                out.append(contentsOf: text)
+                if h == 1 { play1 = text }
+            } else {
+                JSONBytes.appendDouble(v, to: &out)
             }
         }
         count(r.lead(1, column: 0))
         count(r.lead(1, column: 1))
-        double(r.lead(1, column: 2))
+        key()
+        if let play1 { out.append(contentsOf: play1) } else { JSONBytes.appendDouble(r.lead(1, column: 2), to: &out) }
         count(r.future(3, column: 0))
         count(r.future(3, column: 1))
         double(r.future(3, column: 2))
         count(r.future(7, column: 0))
         count(r.future(7, column: 1))
         double(r.future(7, column: 2))
-        int(Int64(r.treatmentHighIntensity))
-        int(Int64(r.treatmentHighWatchExposure))
-        out.append(contentsOf: Array(",\"revision\":".utf8))
+        out.append(contentsOf: cached.treatments)
+        out.append(contentsOf: revisionKey)
         JSONBytes.appendInt(Int64(r.revision), to: &out)
-        out.append(contentsOf: r.isFinal ? Array(",\"final\":true}\n".utf8) : Array(",\"final\":false}\n".utf8))
+        out.append(contentsOf: r.isFinal ? finalTrue : finalFalse)
     }
 }
 

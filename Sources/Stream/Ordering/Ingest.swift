@@ -67,6 +67,8 @@ public enum Ingest {
     ) throws -> IngestSummary {
         var summary = IngestSummary()
         summary.inputLocation = source.location
+        let prefetcher = BlockPrefetcher(source: source)
+        defer { prefetcher.stop() }
         var assembler = CSVRecordAssembler()
         var splitter = CSVFieldSplitter()
         var decoder: InteractionDecoder?
@@ -138,14 +140,14 @@ public enum Ingest {
             return true
         }
 
-        reading: while let block = try source.nextBlock() {
+        reading: while let block = try prefetcher.nextBlock() {
             do {
                 if try !assembler.feed(block, handleRecord) { break reading }
             } catch var error as CSVFormatError {
                 error.source = source.location
                 throw error
             }
-            progress(source.bytesConsumed, summary.rowsRead)
+            progress(prefetcher.bytesConsumed, summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
         }
         if !limitReached {
@@ -171,6 +173,7 @@ public enum Ingest {
             summary.distribution.add(interactions: Int(value.count), highWatchCount: Int(value.highWatch))
         }
         summary.rejected = Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) })
+        prefetcher.stop()
         summary.bytesRead = source.bytesConsumed
         return summary
     }
