@@ -53,6 +53,12 @@ extension Replay {
         @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
         var memoryBudget: Int = 32
 
+        @Option(name: .long, help: "The most bytes the CSV may expand to (a zip bomb guard): bytes or 500M, 2G, 64G.")
+        var maxBytes: String = "64G"
+
+        @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
+        var dedupe = false
+
         @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
         var fresh = false
 
@@ -72,6 +78,9 @@ extension Replay {
             if let until, CalendarDay(iso: until) == nil { throw ValidationError("--until must be a date YYYY-MM-DD") }
             guard CheckpointPolicy(argument: checkpointEvery) != nil else {
                 throw ValidationError("--checkpoint-every must be seconds (1, 0.5s, 500ms) or events (100000ev)")
+            }
+            guard ByteCount(argument: maxBytes) != nil else {
+                throw ValidationError("--max-bytes must be a positive number of bytes, optionally with K, M, G or T (e.g. 64G)")
             }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
@@ -116,19 +125,32 @@ extension Replay {
             let matrixChoice = MatrixChoice(rawValue: matrix)!
             let mode = ThresholdsMode(argument: thresholds)!
             let timeZone = TimeZone(identifier: tz)!
-            guard FileManager.default.fileExists(atPath: input) else {
-                throw InputError(input: input, message: "no such file or folder")
-            }
+            // The input is checked before the state folder is touched: a bad input leaves the state as it was.
+            try MatrixSource.preflight(input: input)
             let attributes = try FileManager.default.attributesOfItem(atPath: input)
-            let identity = RunIdentity(
+            var identity = RunIdentity(
                 inputPath: (input as NSString).standardizingPath,
                 inputSize: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
                 inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
                 matrix: matrix, rowLimit: rows, thresholds: mode.description, timeZone: tz, output: out)
+            identity.dedupe = dedupe ? true : nil
 
+            var stateIsDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: state, isDirectory: &stateIsDirectory), !stateIsDirectory.boolValue {
+                throw StateError(directory: state, message: "it is a file, not a folder; choose a folder for --state")
+            }
+            let foreign = StateStore.foreignEntries(in: state)
+            if !foreign.isEmpty && !fresh {
+                let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? ", …" : "")
+                throw StateError(
+                    directory: state,
+                    message: "the folder holds files replay did not make (\(shown)); it is not a replay state folder. Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside them and deletes none of them)")
+            }
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let lock = try ProcessLock(directory: state)
             defer { withExtendedLifetime(lock) {} }
+            // --fresh removes replay's own files first, so that it also recovers a damaged database.
+            if fresh { try StateStore.discardOwnFiles(in: state) }
             let store = try StateStore(directory: state)
             if fresh {
                 try store.reset(for: identity)
@@ -144,23 +166,42 @@ extension Replay {
             }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
             let rejectsPath = rejects ?? store.defaultRejectsPath
+            let maxBytesValue = ByteCount(argument: maxBytes)!.bytes
 
             // 1. Ingest, once: the ordering step and the batch thresholds' counts.
             var summary: IngestSummary
             let ingestStarted = Date()
             if let done = try store.ingestSummary() {
+                if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
+                    throw StateError(
+                        directory: state,
+                        message: "its ordered events (events/) are damaged or truncated: \(damage). Rerun with --fresh to start over")
+                }
                 summary = done
                 if !quiet { printError("replay: resuming; ingest already complete (\(done.rowsRead) rows)") }
             } else {
                 try buckets.removeAll()
-                let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: nil)
-                let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
                 let source = try MatrixSource.open(input: input, matrix: matrixChoice)
+                // Rejects go to a .partial file, renamed when the ingest completes: a failed ingest leaves no
+                // half-written rejects file (a previous complete one stays as it was).
+                let partialRejects = rejectsPath == "-" ? rejectsPath : rejectsPath + ".partial"
+                let rejectsOutput = try ByteOutput(path: partialRejects, resumeAt: nil)
+                let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
-                summary = try Ingest.run(
-                    source: source, options: IngestOptions(rowLimit: rows, timeZone: timeZone), buckets: buckets,
-                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 })
-                try rejectWriter.sync()
+                do {
+                    summary = try Ingest.run(
+                        source: source,
+                        options: IngestOptions(
+                            rowLimit: rows, timeZone: timeZone, maxBytes: maxBytesValue, dropDuplicates: dedupe),
+                        buckets: buckets, rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 })
+                    try rejectWriter.sync()
+                } catch {
+                    if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
+                    throw error
+                }
+                if partialRejects != rejectsPath, rename(partialRejects, rejectsPath) != 0 {
+                    throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
+                }
                 try store.recordIngest(summary)
             }
 
@@ -200,3 +241,24 @@ extension Replay {
     }
 }
 
+
+/// A byte count given on the command line: `1000`, `500K`, `64M`, `2G`, `1T` (binary multiples).
+struct ByteCount {
+    /// The number of bytes.
+    var bytes: Int64
+
+    /// Parses the argument; nil when it is not a positive count.
+    init?(argument text: String) {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = Substring(text)
+        var scale: Int64 = 1
+        if let last = digits.last?.uppercased().first, let unit = units[last] {
+            scale = unit
+            digits = digits.dropLast()
+        }
+        guard let n = Int64(digits), n > 0 else { return nil }
+        let (product, overflow) = n.multipliedReportingOverflow(by: scale)
+        guard !overflow else { return nil }
+        bytes = product
+    }
+}

@@ -22,13 +22,17 @@ struct RunSummary {
     var text: String {
         var lines = ["replay summary"]
         lines.append("  input:            \(ingest.inputLocation)")
-        lines.append("  rows read:        \(ingest.rowsRead) = \(ingest.rowsAccepted) accepted + \(ingest.rowsRejected) rejected")
+        lines.append("  rows read:        \(ingest.rowsRead) = \(ingest.rowsAccepted) in the panel + \(ingest.rowsRejected) rejected")
         for (reason, n) in ingest.rejected.sorted(by: { $0.key < $1.key }) {
             lines.append("    rejected \(reason): \(n)")
         }
         lines.append("  rejects file:     \(rejects)")
         lines.append("  date label ≠ timestamp day: \(ingest.dateLabelDisagreements) rows (the date label is used)")
-        lines.append("  exact duplicates: \(progress.duplicateRows) rows (kept, as the notebook does)")
+        if ingest.duplicatesDropped > 0 {
+            lines.append("  exact duplicates: \(ingest.duplicatesDropped) rows dropped (--dedupe: counted as rejected duplicate, not in the rejects file; the notebook keeps them)")
+        } else {
+            lines.append("  exact duplicates: \(progress.duplicateRows) rows (kept, as the notebook does)")
+        }
         lines.append("  panel:            \(ingest.users.count) users × \(days) days (\(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"))")
         lines.append("  days closed:      \(progress.daysClosed)")
         lines.append("  records written:  \(progress.recordsWritten) lines, \(progress.finalRecords) final, \(progress.outputBytes) bytes → \(output)")
@@ -48,7 +52,8 @@ struct RunSummary {
             "rows_rejected": ingest.rowsRejected,
             "rejected_by_reason": ingest.rejected,
             "date_label_disagreements": ingest.dateLabelDisagreements,
-            "duplicate_rows": progress.duplicateRows,
+            "duplicate_rows": ingest.duplicatesDropped > 0 ? ingest.duplicatesDropped : progress.duplicateRows,
+            "duplicates_dropped": ingest.duplicatesDropped,
             "users": ingest.users.count,
             "days": days,
             "first_day": ingest.firstDay.map { "\($0)" } ?? NSNull(),

@@ -177,6 +177,7 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
             if readOnly { flags |= UInt32(MDB_RDONLY) }
             // lmdb.h: "If this function fails, mdb_env_close() must be called to discard the MDB_env handle."
             try check(mdb_env_open(env, path, flags, 0o644), "mdb_env_open")
+            try LMDBEnvironment.checkNotTruncated(env, directory: path)
             if !readOnly {
                 var info = MDB_envinfo()
                 try check(mdb_env_info(env, &info), "mdb_env_info")
@@ -193,6 +194,22 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         self.env = env
         self.path = path
         self.isReadOnly = readOnly
+    }
+
+    /// Refuses a data file shorter than its last used page: LMDB maps the file, and reading a page past its
+    /// end would kill the process with SIGBUS instead of returning an error.
+    /// The corresponding C functions are `mdb_env_info` and `mdb_env_stat`.
+    private static func checkNotTruncated(_ env: OpaquePointer, directory: String) throws {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        try check(mdb_env_info(env, &info), "mdb_env_info")
+        try check(mdb_env_stat(env, &stat), "mdb_env_stat")
+        let needed = (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
+        let file = (directory as NSString).appendingPathComponent("data.mdb")
+        let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
+        if size < needed {
+            throw LMDBError(code: MDB_CORRUPTED, operation: "mdb_env_open (data.mdb is truncated: \(size) bytes, its pages need \(needed))")
+        }
     }
 
     /// Closes the environment. All transactions have ended (they cannot outlive their closures).

@@ -23,6 +23,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     public var timeZone: String
     /// The output path (`-` for stdout).
     public var output: String
+    /// `--dedupe` (nil when not given, so that folders written before the option existed still match).
+    public var dedupe: Bool?
 
     public init(
         inputPath: String, inputSize: Int64, inputModified: Double, matrix: String, rowLimit: Int?,
@@ -53,6 +55,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check("--thresholds", stored.thresholds, thresholds) { $0 }
         check("--tz", stored.timeZone, timeZone) { $0 }
         check("--out", stored.output, output) { $0 }
+        check("--dedupe", stored.dedupe ?? false, dedupe ?? false) { $0 ? "--dedupe" : "no --dedupe" }
         return out
     }
 }

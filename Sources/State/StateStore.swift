@@ -38,6 +38,24 @@ public final class StateStore: StateBackend {
         }
     }
 
+    /// The names replay keeps in a state folder; anything else means the folder is not (only) replay's.
+    public static let ownEntries: Set<String> = ["lmdb", "events", "rejects.jsonl", "rejects.jsonl.partial", "lock"]
+
+    /// Entries of `directory` that replay did not make (empty for a new, empty or replay-made folder).
+    public static func foreignEntries(in directory: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { !ownEntries.contains($0) }.sorted()
+    }
+
+    /// Removes what replay keeps in `directory` (database, ordered events, default rejects), for `--fresh`:
+    /// works on a damaged database that cannot be opened. Other files are left alone; the lock stays.
+    public static func discardOwnFiles(in directory: String) throws {
+        for name in ownEntries where name != "lock" {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        }
+    }
+
     /// The folder holding the day buckets.
     public var bucketsDirectory: URL { URL(fileURLWithPath: directory).appendingPathComponent("events") }
 

@@ -16,12 +16,28 @@ public struct ArchiveReadError: Error, CustomStringConvertible, Sendable {
     public var libarchiveMessage: String?
     /// The raw libarchive status (`ARCHIVE_FATAL` = -30, ...), or 0.
     public var status: Int32
+    /// How far reading had got when it failed (bytes and rows of the CSV), when known.
+    public var progress: String?
+
+    public init(
+        archive: String, member: String? = nil, message: String, libarchiveMessage: String? = nil, status: Int32,
+        progress: String? = nil
+    ) {
+        self.archive = archive
+        self.member = member
+        self.message = message
+        self.libarchiveMessage = libarchiveMessage
+        self.status = status
+        self.progress = progress
+    }
 
     public var description: String {
         var text = "\(archive)"
         if let member { text += " ▸ \(member)" }
         text += ": \(message)"
         if let libarchiveMessage, !libarchiveMessage.isEmpty { text += " (libarchive: \(libarchiveMessage))" }
+        if let progress { text += "; \(progress)" }
+        if status != 0 { text += ". The file is damaged or was cut short: download or copy it again" }
         return text
     }
 }
@@ -50,7 +66,7 @@ public final class ArchiveReader {
     /// Keeps the outer reader alive while a nested reader pulls bytes from it.
     private let parent: ArchiveReader?
     /// Keeps a file range alive while this reader reads from it.
-    private var range: FileRange?
+    private(set) var range: FileRange?
     /// The file this reader reads, when it reads a whole file.
     let filePath: String?
     var handleForExtensions: OpaquePointer { handle }
@@ -174,7 +190,7 @@ public final class ArchiveReader {
     private static func error(
         _ a: OpaquePointer, archive: String, member: String?, message: String, status: Int32
     ) -> ArchiveReadError {
-        let text = archive_error_string(a).map { String(cString: $0) }
+        let text = archive_error_string(a).map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
         return ArchiveReadError(
             archive: archive, member: member, message: message, libarchiveMessage: text, status: status)
     }
@@ -226,6 +242,17 @@ public final class ArchiveReader {
         var offset: la_int64_t = 0
         let status = archive_read_data_block(handle, &buffer, &size, &offset)
         if status == ARCHIVE_EOF { return nil }
+        if status == ARCHIVE_WARN,
+            let text = archive_error_string(handle).map({ String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }),
+            ArchiveReader.integrityWarnings.contains(where: { text.localizedCaseInsensitiveContains($0) })
+        {
+            // libarchive reports a zip member whose data fails its checksum or has the wrong length as a
+            // warning, at the member's end; the data handed out before it is wrong, so it is an error here.
+            throw ArchiveReadError(
+                archive: name, member: currentMember,
+                message: "the member's data fails its integrity check (checksum or length): it is corrupt",
+                libarchiveMessage: text, status: status)
+        }
         if status != ARCHIVE_OK && status != ARCHIVE_WARN {
             throw nestedOr(
                 ArchiveReader.error(
@@ -234,6 +261,10 @@ public final class ArchiveReader {
         }
         return UnsafeRawBufferPointer(start: buffer, count: size)
     }
+
+    /// Words of libarchive's data-read warnings that mean the data is wrong (zip: "ZIP bad CRC",
+    /// "ZIP uncompressed data is wrong size", "ZIP compressed data is wrong size").
+    static let integrityWarnings = ["crc", "wrong size", "checksum", "truncated", "corrupt"]
 
     private func nestedOr(_ error: ArchiveReadError) -> Error {
         if let parent, let pending = parent.pendingNestedError {

@@ -103,3 +103,49 @@ extension ArchiveReader {
         return (start, size)
     }
 }
+
+extension ArchiveReader {
+    /// True when libarchive reads this input as a zip.
+    var isZipFormat: Bool { archive_format(handleForExtensions) & ARCHIVE_FORMAT_BASE_MASK == ARCHIVE_FORMAT_ZIP }
+
+    /// Throws when this reader is a zip read from a file (or a stored range of one) that has no
+    /// end-of-central-directory record in its last 64 KiB: the zip was cut short. libarchive would
+    /// otherwise fall back to reading the local headers and succeed on a partial download.
+    ///
+    /// A reader nested in a compressed member cannot be checked this way (its data checksums still are).
+    func checkZipIsComplete() throws {
+        guard isZipFormat else { return }
+        let fd: Int32, start: Int64, length: Int64
+        var ownedFD: Int32 = -1
+        defer { if ownedFD >= 0 { close(ownedFD) } }
+        if let range {
+            (fd, start, length) = (range.fd, range.start, range.length)
+        } else if let filePath {
+            ownedFD = open(filePath, O_RDONLY)
+            guard ownedFD >= 0 else { throw POSIXFileError(path: filePath, operation: "open", code: errno) }
+            var st = stat()
+            guard fstat(ownedFD, &st) == 0 else { throw POSIXFileError(path: filePath, operation: "fstat", code: errno) }
+            (fd, start, length) = (ownedFD, 0, Int64(st.st_size))
+        } else {
+            return
+        }
+        // The record is 22 bytes plus a comment of up to 65,535 bytes.
+        let tail = Int(min(length, 22 + 65_535))
+        var bytes = [UInt8](repeating: 0, count: tail)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, tail, off_t(start + length - Int64(tail))) }
+        guard n == tail else { return }
+        // The record must end exactly at the end of the file (its comment length says where it ends):
+        // a "PK\5\6" further up belongs to a zip stored inside this one.
+        var i = tail - 22
+        while i >= 0 {
+            if bytes[i] == 0x50 && bytes[i + 1] == 0x4B && bytes[i + 2] == 0x05 && bytes[i + 3] == 0x06 {
+                let commentLength = Int(bytes[i + 20]) | Int(bytes[i + 21]) << 8
+                if i + 22 + commentLength == tail { return }
+            }
+            i -= 1
+        }
+        throw ArchiveReadError(
+            archive: name, message: "the zip has no end-of-archive record (central directory): it was cut short at \(length) bytes",
+            status: ARCHIVE_FATAL)
+    }
+}

@@ -40,6 +40,7 @@ public struct CSVRecordAssembler {
             linesConsumed += 1
             start = nl + 1
             if carry.isEmpty {
+                if segment.count > maxRecordBytes { throw overlong(line: linesConsumed) }
                 let quotes = CSVRecordAssembler.countQuotes(segment)
                 if quotes & 1 == 0 {
                     if try !onRecord(CSVRecordAssembler.trimCR(segment), linesConsumed) { return false }
@@ -78,11 +79,13 @@ public struct CSVRecordAssembler {
     private mutating func appendToCarry(_ bytes: UnsafeRawBufferPointer) throws {
         carry.append(contentsOf: bytes)
         carryQuoteCount += CSVRecordAssembler.countQuotes(bytes)
-        if carry.count > maxRecordBytes {
-            throw CSVFormatError(
-                line: carryStartLine,
-                message: "a record is longer than \(maxRecordBytes) bytes; this is not a KuaiRec interaction CSV or the file is damaged")
-        }
+        if carry.count > maxRecordBytes { throw overlong(line: carryStartLine) }
+    }
+
+    private func overlong(line: Int64) -> CSVFormatError {
+        CSVFormatError(
+            line: line,
+            message: "the record is longer than \(maxRecordBytes) bytes (a KuaiRec row is under 200; an unclosed quote also makes one record of many lines); this is not a KuaiRec interaction CSV or the file is damaged")
     }
 
     @inline(__always)

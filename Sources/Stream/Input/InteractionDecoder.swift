@@ -22,6 +22,18 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, Codable, Custo
     public static let wrongFieldCount = RejectReason(rawValue: "wrong_field_count")
     /// A quoted field with text after its closing quote.
     public static let malformedQuotes = RejectReason(rawValue: "malformed_quotes")
+    /// `video_duration` is 0: `watch_ratio` would be infinite or undefined. The notebook keeps such a row
+    /// (and its `inf` ratio); replay rejects it (never seen in KuaiRec, where the minimum is 140 ms).
+    public static let zeroVideoDuration = RejectReason(rawValue: "zero_video_duration")
+    /// A `timestamp` before 2000-01-01 or from 2100-01-01 (UTC), or more than
+    /// ``InteractionDecoder/maxLabelDistanceDays`` days from the row's `date` label.
+    public static let timestampOutOfRange = RejectReason(rawValue: "timestamp_out_of_range")
+    /// A `date` label that is a calendar date but not within 2000-01-01 ... 2099-12-31: one such row
+    /// would stretch the dense panel over centuries.
+    public static let dateOutOfRange = RejectReason(rawValue: "date_out_of_range")
+    /// An exact duplicate of the row before it in replay order, dropped by `--dedupe`. Counted only:
+    /// it is not written to the rejects file (the row it repeats is kept).
+    public static let duplicate = RejectReason(rawValue: "duplicate")
 }
 
 /// The header of an interaction CSV: where each required column is.
@@ -100,19 +112,30 @@ public struct InteractionDecoder {
         guard let play = fields.withField(c.playDuration, in: record, Self.parseDuration),
             let videoDuration = fields.withField(c.videoDuration, in: record, Self.parseDuration)
         else { return .rejected(.invalidDuration) }
+        if videoDuration == 0 { return .rejected(.zeroVideoDuration) }
         guard let ratio = fields.withField(c.watchRatio, in: record, { parseDouble($0) }), ratio.isFinite, ratio >= 0
         else { return .rejected(.invalidWatchRatio) }
         var ts = Interaction.missingTimestamp
         if let timestamp {
             guard let value = timestamp else { return .rejected(.invalidTimestamp) }
+            guard Self.timestampRange.contains(value) else { return .rejected(.timestampOutOfRange) }
             ts = value
         }
         let day: CalendarDay
         var disagrees = false
         if let dateLabel {
             guard let label = dateLabel, let parsed = CalendarDay(yyyymmdd: label) else { return .rejected(.invalidDate) }
+            guard Self.dayRange.contains(parsed) else { return .rejected(.dateOutOfRange) }
             day = parsed
-            if ts != Interaction.missingTimestamp { disagrees = zone.day(ofUnixMilliseconds: ts) != parsed }
+            if ts != Interaction.missingTimestamp {
+                let tsDay = zone.day(ofUnixMilliseconds: ts)
+                if tsDay != parsed {
+                    if abs(tsDay.distance(to: parsed)) > Self.maxLabelDistanceDays {
+                        return .rejected(.timestampOutOfRange)
+                    }
+                    disagrees = true
+                }
+            }
         } else {
             day = zone.day(ofUnixMilliseconds: ts)
         }
@@ -121,6 +144,14 @@ public struct InteractionDecoder {
             watchRatio: ratio)
         return .accepted(event, day: day, dateDisagreesWithTimestamp: disagrees)
     }
+
+    /// Timestamps accepted: 2000-01-01T00:00Z up to (not including) 2100-01-01T00:00Z, in Unix milliseconds.
+    public static let timestampRange: Range<Int64> = 946_684_800_000..<4_102_444_800_000
+    /// Days accepted for a `date` label: 2000-01-01 ... 2099-12-31.
+    public static let dayRange: ClosedRange<CalendarDay> =
+        CalendarDay(year: 2000, month: 1, day: 1)!...CalendarDay(year: 2099, month: 12, day: 31)!
+    /// The most a row's timestamp day may differ from its `date` label (KuaiRec: at most 11 days).
+    public static let maxLabelDistanceDays = 31
 
     // MARK: - Number parsing from bytes
 

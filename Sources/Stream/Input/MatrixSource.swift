@@ -17,17 +17,31 @@ public final class MatrixSource {
     public let location: String
     /// Total size of the input file on disk, when known (for progress).
     public let inputFileSize: Int64?
+    /// The file on disk the bytes come from (the CSV itself for a folder input).
+    public let filePath: String
+    /// The CSV member's uncompressed size as its archive header states it, when stated (not trusted:
+    /// the ingest pass also counts the bytes it reads).
+    public let memberSize: Int64?
 
-    private init(readers: [ArchiveReader], location: String, inputFileSize: Int64?) {
+    private init(readers: [ArchiveReader], location: String, inputFileSize: Int64?, filePath: String, memberSize: Int64?) {
         self.readers = readers
         self.location = location
         self.inputFileSize = inputFileSize
+        self.filePath = filePath
+        self.memberSize = memberSize
     }
 
     /// Returns the next block of CSV bytes, nil at the end.
     ///
     /// - Warning: The block is valid only until the next call.
-    public func nextBlock() throws -> UnsafeRawBufferPointer? { try readers.last!.readBlock() }
+    public func nextBlock() throws -> UnsafeRawBufferPointer? {
+        let block = try readers.last!.readBlock()
+        if let block { bytesDelivered += Int64(block.count) }
+        return block
+    }
+
+    /// Decompressed CSV bytes handed out by ``nextBlock()`` so far (how far a failed read got).
+    public private(set) var bytesDelivered: Int64 = 0
 
     /// Bytes consumed from the input file so far.
     public var bytesConsumed: Int64 { readers.first!.bytesConsumed }
@@ -55,9 +69,7 @@ public final class MatrixSource {
             }
             return try open(input: found, matrix: matrix)
         }
-        guard FileManager.default.isReadableFile(atPath: input) else {
-            throw InputError(input: input, message: "permission denied: the file is not readable")
-        }
+        try preflight(input: input)
         let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.int64Value
         let outer = try ArchiveReader(path: input)
         var readers = [outer]
@@ -66,17 +78,26 @@ public final class MatrixSource {
             let reader = readers.last!
             var seen: [String] = []
             var descended = false
+            var first = true
             while let entry = try reader.nextEntry() {
+                if first {
+                    try reader.checkZipIsComplete()
+                    first = false
+                }
                 if reader.isRawFormat {
                     // A plain or compressed single file: it is the CSV itself.
-                    return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
+                    return MatrixSource(
+                        readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size, filePath: input,
+                        memberSize: nil)
                 }
                 if entry.isDirectory { continue }
                 seen.append(entry.path)
                 let base = (entry.path as NSString).lastPathComponent
                 if base == matrix.fileName {
                     path.append(entry.path)
-                    return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
+                    return MatrixSource(
+                        readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size, filePath: input,
+                        memberSize: entry.size)
                 }
                 if base.lowercased().hasSuffix(".zip") {
                     let nestedName = "\(reader.name) ▸ \(entry.path)"
@@ -94,12 +115,54 @@ public final class MatrixSource {
                 }
             }
             if !descended {
+                let shown = seen.count > 20 ? seen.prefix(20).joined(separator: ", ") + ", … (\(seen.count) in all)" : seen.joined(separator: ", ")
+                let members = seen.isEmpty ? "it has no file members" : "its members are: \(shown)"
+                let wanted = readers.count == 1
+                    ? "neither KuaiRec.zip nor \(matrix.fileName)"
+                    : "no \(matrix.fileName)"
                 throw InputError(
                     input: path.joined(separator: " ▸ "),
-                    message: "no member named \(matrix.fileName) (members: \(seen.isEmpty ? "none" : seen.joined(separator: ", ")))")
+                    message: "the archive holds \(wanted); \(members). Pass the KuaiRec download (18164998.zip), KuaiRec.zip, or the matrix CSV itself")
             }
         }
     }
+}
+
+extension MatrixSource {
+    /// Checks, before anything else is done, that `input` exists and (for a file) is readable and not empty.
+    /// - Throws: ``InputError`` naming the problem and what to do.
+    public static func preflight(input: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+            throw InputError(input: input, message: "no such file or folder")
+        }
+        if isDirectory.boolValue { return }
+        try checkReadable(input)
+        let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.int64Value
+        if size == 0 {
+            throw InputError(
+                input: input, message: "the file is empty (0 bytes); the download or copy probably failed — fetch it again")
+        }
+    }
+}
+
+/// Throws unless the current user may read the file at `path`.
+///
+/// The corresponding C function is `open` (the file is opened and closed again, so that the error is
+/// the real one: permission, a folder where a file should be, ...).
+private func checkReadable(_ path: String) throws {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else {
+        let code = errno
+        let hint: String
+        switch code {
+        case EACCES, EPERM: hint = "permission denied — make the file readable (chmod a+r) or run as its owner"
+        case ENOENT: hint = "no such file or folder"
+        default: hint = "cannot open the file: \(String(cString: strerror(code)))"
+        }
+        throw InputError(input: path, message: hint)
+    }
+    close(fd)
 }
 
 /// The input cannot be used: it is missing, unreadable, or does not hold the requested matrix.

@@ -112,6 +112,55 @@ public final class DayBuckets {
         return sorted
     }
 
+    /// Removes exact duplicates (``Interaction/isExactDuplicate(of:)`` of the previous event in replay
+    /// order, the rule the replay counts duplicates by) from every day's file, rewriting each file in
+    /// replay order. Calls `kept(day, events)` with each day's remaining events. Returns the number removed.
+    ///
+    /// Buffered events must have been flushed. Memory: one day's events at a time.
+    public func removeExactDuplicates(_ kept: (CalendarDay, [Interaction]) throws -> Void) throws -> Int {
+        var removed = 0
+        for day in eventCounts.keys.sorted() {
+            let events = try sortedEvents(for: day)
+            var unique: [Interaction] = []
+            unique.reserveCapacity(events.count)
+            for e in events {
+                if let last = unique.last, last.isExactDuplicate(of: e) { continue }
+                unique.append(e)
+            }
+            try kept(day, unique)
+            guard unique.count < events.count else { continue }
+            removed += events.count - unique.count
+            let url = fileURL(for: day)
+            let temporary = url.appendingPathExtension("dedupe")
+            try? FileManager.default.removeItem(at: temporary)
+            try unique.withUnsafeBytes { try appendBytes($0, to: temporary) }
+            guard rename(temporary.path, url.path) == 0 else {
+                throw POSIXFileError(path: url.path, operation: "rename", code: errno)
+            }
+            eventCounts[day] = unique.count
+        }
+        return removed
+    }
+
+    /// Checks that the bucket files hold `expected` events in all (whole 40-byte records): a resumed
+    /// run relies on them. Returns a description of the damage, or nil when they are whole.
+    public func verify(expectedEvents expected: Int) -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var total = 0
+        for name in names where name.hasPrefix("day-") && name.hasSuffix(".events") {
+            let path = directory.appendingPathComponent(name).path
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            if size % DayBuckets.recordSize != 0 {
+                return "\(name) is \(size) bytes, not a whole number of \(DayBuckets.recordSize)-byte events"
+            }
+            total += size / DayBuckets.recordSize
+        }
+        if total != expected {
+            return "the day files hold \(total) events, the recorded ingest accepted \(expected)"
+        }
+        return nil
+    }
+
     private func appendBytes(_ bytes: UnsafeRawBufferPointer, to url: URL) throws {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: url.path, operation: "open", code: errno) }

@@ -12,7 +12,8 @@ public struct IngestSummary: Sendable, Equatable, Codable {
     public var rowsRead = 0
     /// Rows in the panel.
     public var rowsAccepted = 0
-    /// Rows rejected, by reason.
+    /// Rows rejected, by reason. With `--dedupe` the dropped exact duplicates are counted here as
+    /// `duplicate` (they are not in the rejects file: each is identical to a row that is kept).
     public var rejected: [String: Int] = [:]
     /// Accepted rows whose `date` label differs from their timestamp's calendar day in the time zone.
     public var dateLabelDisagreements = 0
@@ -32,6 +33,9 @@ public struct IngestSummary: Sendable, Equatable, Codable {
 
     /// Rows rejected, all reasons together.
     public var rowsRejected: Int { rejected.values.reduce(0, +) }
+
+    /// Exact duplicates dropped by `--dedupe` (0 without it).
+    public var duplicatesDropped: Int { rejected[RejectReason.duplicate.rawValue] ?? 0 }
 }
 
 extension CalendarDay: Codable {
@@ -48,10 +52,30 @@ public struct IngestOptions: Sendable {
     public var rowLimit: Int?
     /// The zone whose calendar days rows without a `date` fall on.
     public var timeZone: TimeZone
+    /// The most decompressed CSV bytes to read (a zip bomb guard): more is an ``InputError``.
+    public var maxBytes: Int64
+    /// Drop exact duplicate rows (`--dedupe`), counting them as the reject reason `duplicate`.
+    public var dropDuplicates: Bool
+    /// Check every few blocks, and at the end, that the input file has not changed.
+    public var watchInput: Bool
+    /// The most days the accepted rows may span: a longer panel is refused (stray dates would make it huge).
+    public var maxPanelDays: Int
 
-    public init(rowLimit: Int? = nil, timeZone: TimeZone) {
+    /// The default `maxBytes`: 64 GiB (KuaiRec's big matrix is 1.1 GB).
+    public static let defaultMaxBytes: Int64 = 64 << 30
+    /// The default `maxPanelDays`: ten years (KuaiRec spans 63 days).
+    public static let defaultMaxPanelDays = 3660
+
+    public init(
+        rowLimit: Int? = nil, timeZone: TimeZone, maxBytes: Int64 = IngestOptions.defaultMaxBytes,
+        dropDuplicates: Bool = false, watchInput: Bool = true, maxPanelDays: Int = IngestOptions.defaultMaxPanelDays
+    ) {
         self.rowLimit = rowLimit
         self.timeZone = timeZone
+        self.maxBytes = maxBytes
+        self.dropDuplicates = dropDuplicates
+        self.watchInput = watchInput
+        self.maxPanelDays = maxPanelDays
     }
 }
 
@@ -61,6 +85,9 @@ public struct IngestOptions: Sendable {
 public enum Ingest {
     /// Runs the pass over `source`.
     /// - Parameter shouldStop: polled between blocks; returning true abandons the pass (throws ``IngestInterrupted``).
+    /// - Throws: ``CSVFormatError`` (bad header, over-long record), ``ArchiveReadError`` (damaged data, with how
+    ///   far the pass got), ``InputError`` (more than `maxBytes`, the file changed, the panel spans too many days),
+    ///   and the bucket and rejects writers' errors.
     public static func run(
         source: MatrixSource, options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter,
         shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in }
@@ -92,9 +119,19 @@ public enum Ingest {
             dayCounts[currentKey] = (old.count + currentCount, old.highWatch + currentHighWatch)
         }
 
-        let handleRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, line in
+        let watch = options.watchInput ? try InputFileWatch(path: source.filePath) : nil
+        if let stated = source.memberSize, stated > options.maxBytes {
+            throw InputError(
+                input: source.location,
+                message: "the member says it expands to \(stated) bytes, more than --max-bytes \(options.maxBytes); if the file is genuine, raise --max-bytes")
+        }
+
+        let handleRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { rawRecord, line in
             guard let cols = columns else {
-                // The header.
+                // The header; blank lines before it are skipped, as pandas does.
+                if rawRecord.isEmpty { return true }
+                let record = Self.withoutByteOrderMark(rawRecord)
+                try Self.checkHeaderIsText(record, line: line)
                 _ = splitter.split(record)
                 var names: [String] = []
                 for i in 0..<splitter.fieldCount {
@@ -106,6 +143,7 @@ public enum Ingest {
                 return true
             }
             _ = cols
+            let record = rawRecord
             if record.isEmpty { return true }  // blank line: pandas skips it and so do we
             if summary.rowsRead >= limit {
                 limitReached = true
@@ -140,7 +178,24 @@ public enum Ingest {
             return true
         }
 
-        reading: while let block = try prefetcher.nextBlock() {
+        var csvBytes: Int64 = 0
+        var blocks = 0
+        reading: while true {
+            let next: UnsafeRawBufferPointer?
+            do {
+                next = try prefetcher.nextBlock()
+            } catch var error as ArchiveReadError {
+                error.progress =
+                    "it failed after \(source.bytesDelivered) bytes of the CSV had been decompressed (\(summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
+                throw error
+            }
+            guard let block = next else { break }
+            csvBytes += Int64(block.count)
+            if csvBytes > options.maxBytes {
+                throw InputError(
+                    input: source.location,
+                    message: "the CSV expands beyond --max-bytes \(options.maxBytes) bytes (\(summary.rowsRead) data rows read); this looks like a zip bomb or not a KuaiRec file — if it is genuine, raise --max-bytes")
+            }
             do {
                 if try !assembler.feed(block, handleRecord) { break reading }
             } catch var error as CSVFormatError {
@@ -149,6 +204,8 @@ public enum Ingest {
             }
             progress(prefetcher.bytesConsumed, summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
+            blocks += 1
+            if blocks % 64 == 0 { try watch?.check() }
         }
         if !limitReached {
             do {
@@ -161,13 +218,36 @@ public enum Ingest {
         if columns == nil {
             throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
         }
+        try watch?.check()
         flushCurrent()
+        if options.dropDuplicates {
+            try buckets.flush()
+            // Recount the user-days without the duplicates: batch thresholds must see the deduplicated panel.
+            dayCounts.removeAll()
+            let dropped = try buckets.removeExactDuplicates { day, events in
+                for e in events {
+                    let key = UInt64(UInt32(bitPattern: e.userID)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
+                    let old = dayCounts[key] ?? (0, 0)
+                    dayCounts[key] = (old.count + 1, old.highWatch + (e.watchRatio >= PanelRules.highWatchThreshold ? 1 : 0))
+                }
+            }
+            if dropped > 0 {
+                rejected[.duplicate, default: 0] += dropped
+                summary.rowsAccepted -= dropped
+            }
+        }
         try buckets.flushAndSync()
 
         summary.users = users.sorted()
         if firstDay <= lastDay {
             summary.firstDay = CalendarDay(rawValue: firstDay)
             summary.lastDay = CalendarDay(rawValue: lastDay)
+            let span = Int(lastDay) - Int(firstDay) + 1
+            if span > options.maxPanelDays {
+                throw InputError(
+                    input: source.location,
+                    message: "the accepted rows span \(span) days (\(summary.firstDay!) .. \(summary.lastDay!)), more than \(options.maxPanelDays); KuaiRec spans 63. A few rows with stray dates would make a panel of \(users.count) users × \(span) days: check the date labels, or cut the log with --rows")
+            }
         }
         for value in dayCounts.values {
             summary.distribution.add(interactions: Int(value.count), highWatchCount: Int(value.highWatch))
@@ -176,6 +256,28 @@ public enum Ingest {
         prefetcher.stop()
         summary.bytesRead = source.bytesConsumed
         return summary
+    }
+}
+
+extension Ingest {
+    /// The record without a leading UTF-8 byte-order mark.
+    static func withoutByteOrderMark(_ record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        if record.count >= 3, record[0] == 0xEF, record[1] == 0xBB, record[2] == 0xBF {
+            return UnsafeRawBufferPointer(rebasing: record.dropFirst(3))
+        }
+        return record
+    }
+
+    /// Refuses a first line that is not text: a binary file libarchive read as a raw stream.
+    static func checkHeaderIsText(_ record: UnsafeRawBufferPointer, line: Int64) throws {
+        let valid = String(validating: record, as: UTF8.self) != nil
+        let control = record.contains { $0 < 0x20 && $0 != 0x09 }
+        if !valid || control {
+            let hex = record.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+            throw CSVFormatError(
+                line: line,
+                message: "the file is neither an archive replay reads (zip, tar, 7z, gzip, xz, zstd, bzip2, ...) nor a text CSV (it starts with bytes \(hex)); pass the KuaiRec download, KuaiRec.zip or the matrix CSV")
+        }
     }
 }
 
