@@ -79,4 +79,60 @@ import Testing
         #expect(e.userID == 1 && e.videoID == 2 && e.playDurationMs == 3 && e.videoDurationMs == 4 && e.watchRatio == 0.5)
         #expect(throws: CSVFormatError.self) { try InteractionColumns(header: ["user_id", "video_id"]) }
     }
+
+    @Test func brokenValuesAreRejectedWithTheirReason() throws {
+        let t = "x,20200705,1593898068.378"  // time, date, timestamp of a good row
+        // Durations: integers (optionally `.0`), non-negative; video_duration above 0.
+        #expect(try reason("1,2,inf,4,\(t),0.5") == "invalid_duration")
+        #expect(try reason("1,2,3,nan,\(t),0.5") == "invalid_duration")
+        #expect(try reason("1,2,1e5,4,\(t),0.5") == "invalid_duration")
+        #expect(try reason("1,2,3.5,4,\(t),0.5") == "invalid_duration")
+        #expect(try reason("1,2,,4,\(t),0.5") == "invalid_duration")
+        #expect(try reason("1,2,3,0,\(t),inf") == "zero_video_duration")
+        #expect(try reason("1,2,3,0.0,\(t),0") == "zero_video_duration")
+        // Ids: non-negative integers that fit 31 bits.
+        #expect(try reason("2147483648,2,3,4,\(t),0.5") == "invalid_id")
+        #expect(try reason("1,99999999999999999999999,3,4,\(t),0.5") == "invalid_id")
+        #expect(try reason("1.5,2,3,4,\(t),0.5") == "invalid_id")
+        #expect(try reason(",2,3,4,\(t),0.5") == "invalid_id")
+        // watch_ratio: finite and non-negative.
+        #expect(try reason("1,2,3,4,\(t),inf") == "invalid_watch_ratio")
+        #expect(try reason("1,2,3,4,\(t),-0.5") == "invalid_watch_ratio")
+        #expect(try reason("1,2,3,4,\(t),") == "invalid_watch_ratio")
+        #expect(try reason("1,2,3,4,\(t),0x1p3") == "invalid_watch_ratio")
+        // Timestamps outside 2000-01-01 ..< 2100-01-01 UTC, or more than 31 days from the date label.
+        #expect(try reason("1,2,3,4,x,,99.5,0.5") == "timestamp_out_of_range")
+        #expect(try reason("1,2,3,4,x,,4102444800.0,0.5") == "timestamp_out_of_range")
+        #expect(try reason("1,2,3,4,x,,-1593898068.378,0.5") == "timestamp_out_of_range")
+        #expect(try reason("1,2,3,4,x,20200705,1603898068.378,0.5") == "timestamp_out_of_range")
+        #expect(try reason("1,2,3,4,x,,1e300,0.5") == "invalid_timestamp")
+        // Date labels: calendar dates within 2000 ... 2099.
+        #expect(try reason("1,2,3,4,x,20200231,,0.5") == "invalid_date")
+        #expect(try reason("1,2,3,4,x,19991231,,0.5") == "date_out_of_range")
+        #expect(try reason("1,2,3,4,x,21000101,,0.5") == "date_out_of_range")
+        #expect(try reason("1,2,3,4,x,2020070,,0.5") == "invalid_date")
+        // Quotes.
+        #expect(try reason("1,2,3,4,\"x\"y,20200705,1593898068.378,0.5") == "malformed_quotes")
+    }
+
+    @Test func rowsTheNotebookKeepsAreAccepted() throws {
+        // play_duration 0 (KuaiRec has them), a watch_ratio that disagrees with play/video (the column is
+        // trusted), quoted fields, a label 31 days from the timestamp, the date label alone, `.0` forms.
+        for line in [
+            "14,148,0,6067,2020-07-05 05:27:48.378,20200705.0,1593898068.378,0.0",
+            "14,148,3000,4000,x,20200705,1593898068.378,9.5",
+            "\"14\",\"148\",\"4381\",6067,\"2020-07-05 05:27:48.378\",20200705,1593898068.378,\"0.72\"",
+            "14,148,4381,6067,x,20200805,1593898068.378,0.72",
+            "14,148,4381,6067,,20200705,,0.72",
+            "14.0,148.00,4381.0,6067.0,x,20200705.0,1593898068,0.72",
+        ] {
+            guard case .accepted(let e, _, _) = try decode(line) else {
+                Issue.record("rejected: \(line)")
+                continue
+            }
+            #expect(e.userID == 14 && e.videoID == 148)
+        }
+        guard case .accepted(let e, _, _) = try decode("14,148,3000,4000,x,20200705,1593898068.378,9.5") else { return }
+        #expect(e.watchRatio == 9.5)
+    }
 }

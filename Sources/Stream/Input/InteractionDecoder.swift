@@ -272,6 +272,9 @@ public struct InteractionDecoder {
             guard first == 0x2D || first == 0x2E || (first >= 0x30 && first <= 0x39) || first == 0x69 || first == 0x49
                 || first == 0x6E || first == 0x4E
             else { return nil }
+            // strtod also reads hexadecimal floats (`0x1p3`): pandas does not.
+            let k = first == 0x2D ? 1 : 0
+            if n > k + 1, base[k] == 0x30, base[k + 1] == 0x78 || base[k + 1] == 0x58 { return nil }
             var end: UnsafeMutablePointer<CChar>?
             let value = strtod(base, &end)
             guard let end, end == base + n else { return nil }

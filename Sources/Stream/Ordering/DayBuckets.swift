@@ -112,8 +112,8 @@ public final class DayBuckets {
         return sorted
     }
 
-    /// Removes exact duplicates (``Interaction/isExactDuplicate(of:)`` of the previous event in replay
-    /// order, the rule the replay counts duplicates by) from every day's file, rewriting each file in
+    /// Removes exact duplicates (``Interaction/forEachMarkingDuplicates(_:_:)``, the rule the replay counts
+    /// duplicates by) from every day's file, rewriting each file in
     /// replay order. Calls `kept(day, events)` with each day's remaining events. Returns the number removed.
     ///
     /// Buffered events must have been flushed. Memory: one day's events at a time.
@@ -123,9 +123,8 @@ public final class DayBuckets {
             let events = try sortedEvents(for: day)
             var unique: [Interaction] = []
             unique.reserveCapacity(events.count)
-            for e in events {
-                if let last = unique.last, last.isExactDuplicate(of: e) { continue }
-                unique.append(e)
+            Interaction.forEachMarkingDuplicates(events) { e, duplicate in
+                if !duplicate { unique.append(e) }
             }
             try kept(day, unique)
             guard unique.count < events.count else { continue }

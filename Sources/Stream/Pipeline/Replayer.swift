@@ -138,12 +138,10 @@ public final class Replayer {
     }
 
     private func replay(_ events: [Interaction]) {
-        var previous: Interaction?
         var cachedUser: Int32 = -1
         var cachedIndex = 0
-        for e in events {
-            if let p = previous, p.isExactDuplicate(of: e) { progress.duplicateRows += 1 }
-            previous = e
+        Interaction.forEachMarkingDuplicates(events) { e, duplicate in
+            if duplicate { progress.duplicateRows += 1 }
             if e.userID != cachedUser {
                 cachedUser = e.userID
                 cachedIndex = userIndex[e.userID]!
