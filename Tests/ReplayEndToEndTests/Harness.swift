@@ -21,11 +21,18 @@ enum Harness {
         return packageRoot.appendingPathComponent(".build/debug/replay")
     }
 
+    /// Runs the binary with `arguments` in `directory`; `prefix` is a command to run it through
+    /// (`setpriv --reuid=...`), whose first element is an absolute path.
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL) throws -> CommandResult {
+    static func run(_ arguments: [String], in directory: URL, prefix: [String] = []) throws -> CommandResult {
         let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
+        if let first = prefix.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(prefix.dropFirst()) + [binary.path] + arguments
+        } else {
+            process.executableURL = binary
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -99,6 +106,19 @@ enum Harness {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw CocoaError(.coderReadCorrupt)
             }
+            return object
+        }
+    }
+
+    /// Parses every line of a JSON lines file strictly: each line valid UTF-8 and one JSON object
+    /// (Foundation's parser, which refuses `NaN`, `Infinity`, trailing text and bad escapes).
+    static func strictJSONLines(_ url: URL) throws -> [[String: Any]] {
+        let data = try Data(contentsOf: url)
+        guard data.isEmpty || data.last == 0x0A else { throw CocoaError(.coderReadCorrupt) }
+        return try data.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { line in
+            guard String(validating: line, as: UTF8.self) != nil,
+                let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            else { throw CocoaError(.coderReadCorrupt) }
             return object
         }
     }

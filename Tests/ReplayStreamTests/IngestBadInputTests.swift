@@ -176,4 +176,14 @@ final class RecordingRejects: RejectWriter {
             (error as? InputError)?.message.contains("span 28670 days") == true
         }
     }
+
+    @Test func stoppingEarlyWithBuffersInFlightDoesNotTrap() throws {
+        // More than the prefetcher's ring (4 × 1 MiB) so that it is full when --rows stops the reading.
+        let text = ([Self.header] + Array(repeating: Self.rows[0], count: 70_000)).joined(separator: "\n")
+        var options = IngestOptions(timeZone: TimeZone(identifier: "Asia/Shanghai")!)
+        options.rowLimit = 10
+        for _ in 0..<3 {
+            #expect(try ingest(Array(text.utf8), options: options).summary.rowsRead == 10)
+        }
+    }
 }

@@ -34,7 +34,11 @@ public final class BlockPrefetcher {
         buffers = (0..<depth).map { _ in UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 64) }
         lengths = Array(repeating: 0, count: depth)
         filled = DispatchSemaphore(value: 0)
-        free = DispatchSemaphore(value: depth)
+        // Created at 0 and signalled up to `depth`: libdispatch traps ("semaphore object deallocated while
+        // in use") when a semaphore is freed with a value below the one it was created with, which is the
+        // case when the consumer stops early (`--rows`) with buffers still taken.
+        free = DispatchSemaphore(value: 0)
+        for _ in 0..<depth { free.signal() }
         let thread = Thread { [unowned self] in self.produce() }
         thread.name = "replay.inflate"
         self.thread = thread
