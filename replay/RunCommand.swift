@@ -131,7 +131,10 @@ extension Replay {
             defer { withExtendedLifetime(lock) {} }
             let store = try StateStore(directory: state)
             if fresh {
-                try store.reset(for: identity)
+                // A fresh run of the same input keeps the ordered event log (no second ingest).
+                let stored = try? store.identity()
+                let keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
+                try store.reset(for: identity, keepingIngest: keep)
             } else if let stored = try store.identity() {
                 let differences = identity.differences(from: stored)
                 if !differences.isEmpty {
@@ -150,7 +153,12 @@ extension Replay {
             let ingestStarted = Date()
             if let done = try store.ingestSummary() {
                 summary = done
-                if !quiet { printError("replay: resuming; ingest already complete (\(done.rowsRead) rows)") }
+                if !quiet {
+                    printError(
+                        fresh
+                            ? "replay: reusing the ordered event log of an earlier run of the same input (\(done.rowsRead) rows)"
+                            : "replay: resuming; ingest already complete (\(done.rowsRead) rows)")
+                }
             } else {
                 try buckets.removeAll()
                 let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: nil)
