@@ -29,7 +29,7 @@ import Testing
         var rng = SplitMix(state: 42)
         var kills = 0
         var rounds = 0
-        while kills < 24 && rounds < 12 {
+        while kills < 24 && rounds < 60 {
             rounds += 1
             var first = true
             while true {
