@@ -149,20 +149,37 @@ extension Replay {
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let lock = try ProcessLock(directory: state)
             defer { withExtendedLifetime(lock) {} }
-            // --fresh removes replay's own files first, so that it also recovers a damaged database.
-            if fresh { try StateStore.discardOwnFiles(in: state) }
-            let store = try StateStore(directory: state)
+            let store: StateStore
             if fresh {
-                try store.reset(for: identity)
-            } else if let stored = try store.identity() {
-                let differences = identity.differences(from: stored)
-                if !differences.isEmpty {
-                    throw StateError(
-                        directory: state,
-                        message: "it was made by a different run — \(differences.joined(separator: "; ")). Use the same options to resume, another --state, or --fresh to discard it")
+                // --fresh also recovers a database that cannot be opened (damaged, truncated, another
+                // program's): replay's own files are removed and the folder starts empty.
+                do {
+                    store = try StateStore(directory: state)
+                } catch is StateError {
+                    try StateStore.discardOwnFiles(in: state)
+                    store = try StateStore(directory: state)
                 }
+                // A fresh run of the same input keeps the ordered event log (no second ingest), if it is whole.
+                let stored = try? store.identity()
+                var keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
+                if keep, let done = try? store.ingestSummary(),
+                    DayBuckets.verify(directory: store.bucketsDirectory, expectedEvents: done.rowsAccepted) != nil
+                {
+                    keep = false
+                }
+                try store.reset(for: identity, keepingIngest: keep)
             } else {
-                try store.reset(for: identity)
+                store = try StateStore(directory: state)
+                if let stored = try store.identity() {
+                    let differences = identity.differences(from: stored)
+                    if !differences.isEmpty {
+                        throw StateError(
+                            directory: state,
+                            message: "it was made by a different run — \(differences.joined(separator: "; ")). Use the same options to resume, another --state, or --fresh to discard it")
+                    }
+                } else {
+                    try store.reset(for: identity)
+                }
             }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
             let rejectsPath = rejects ?? store.defaultRejectsPath
@@ -178,7 +195,12 @@ extension Replay {
                         message: "its ordered events (events/) are damaged or truncated: \(damage). Rerun with --fresh to start over")
                 }
                 summary = done
-                if !quiet { printError("replay: resuming; ingest already complete (\(done.rowsRead) rows)") }
+                if !quiet {
+                    printError(
+                        fresh
+                            ? "replay: reusing the ordered event log of an earlier run of the same input (\(done.rowsRead) rows)"
+                            : "replay: resuming; ingest already complete (\(done.rowsRead) rows)")
+                }
             } else {
                 try buckets.removeAll()
                 let source = try MatrixSource.open(input: input, matrix: matrixChoice)

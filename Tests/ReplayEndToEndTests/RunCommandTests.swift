@@ -105,7 +105,7 @@ import ReplayStream
         defer { try? FileManager.default.removeItem(at: dir) }
         let outer = try Harness.archive()
         let state = dir.appendingPathComponent("s")
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        #expect(try Harness.run(["run", outer.path, "--state", "s", "--out", "p.jsonl", "--until", "2020-07-06", "--quiet"], in: dir).status == 0)
         // Hold the lock from another process (flock in a shell), as a running replay would.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
@@ -116,6 +116,11 @@ import ReplayStream
         let r = try Harness.run(["run", outer.path, "--state", "s", "--out", "p.jsonl"], in: dir)
         #expect(r.status == 4)
         #expect(r.stderr.contains("in use"))
+        // status reads the checkpoint without the lock (LMDB readers do not block a writer) and says who holds it.
+        let status = try Harness.run(["status", "--state", "s"], in: dir)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("last closed day:  2020-07-06"))
+        #expect(!status.stdout.contains("held by:          no process"))
     }
 
     @Test func unusableInputsGetClearErrors() throws {
