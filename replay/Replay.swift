@@ -10,8 +10,10 @@ struct Replay: ParsableCommand {
         abstract: "Replay a KuaiRec interaction log into the notebook's user-day causal panel, streamed as JSON lines.",
         discussion: """
             Exit codes: 0 done (or stopped at --until); 1 unexpected failure; 2 bad usage; 3 unusable input \
-            (missing, unreadable, damaged, no such matrix, bad header); 4 state folder refused (in use, made by \
-            another run or version); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed.
+            (missing, unreadable, empty, damaged or cut short, no such matrix, beyond --max-bytes, bad header, \
+            changed while read); 4 state folder refused (in use, made by another run or version, damaged, not \
+            replay's; --fresh recovers); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed. \
+            Every message: docs/ERRORS.md.
             """,
         subcommands: [RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self]
     )

@@ -252,6 +252,9 @@ def main(argv=None):
     parser.add_argument("--matrix", choices=sorted(MATRIX_MEMBERS), default="small")
     parser.add_argument("--rows", type=int, default=None, help="the notebook's nrows (default: all rows; the notebook used 300000)")
     parser.add_argument("--thresholds-json", default=None, help="write the two thresholds and row counts here")
+    parser.add_argument(
+        "--drop-duplicates", action="store_true",
+        help="not in the notebook: drop_duplicates() after reading (the oracle for replay run --dedupe)")
     args = parser.parse_args(argv)
 
     if not pd.__version__.startswith("3."):
@@ -259,6 +262,8 @@ def main(argv=None):
 
     interactions = read_interactions(args.input, MATRIX_MEMBERS[args.matrix], args.rows)
     rows_read = len(interactions)
+    if args.drop_duplicates:
+        interactions = interactions.drop_duplicates().reset_index(drop=True)
     interactions, user_day, thresholds = build_panel(interactions)
     write_panel(user_day, args.out)
 
