@@ -53,6 +53,12 @@ extension Replay {
         @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
         var memoryBudget: Int = 32
 
+        @Option(name: .long, help: "Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).")
+        var speed: Double?
+
+        @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
+        var progress = false
+
         @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
         var fresh = false
 
@@ -73,6 +79,7 @@ extension Replay {
             guard CheckpointPolicy(argument: checkpointEvery) != nil else {
                 throw ValidationError("--checkpoint-every must be seconds (1, 0.5s, 500ms) or events (100000ev)")
             }
+            if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive number") }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
@@ -145,6 +152,8 @@ extension Replay {
             } else {
                 try store.reset(for: identity)
             }
+            let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
+            defer { progressLine.finish() }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
             let rejectsPath = rejects ?? store.defaultRejectsPath
 
@@ -167,7 +176,8 @@ extension Replay {
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
                 summary = try Ingest.run(
                     source: source, options: IngestOptions(rowLimit: rows, timeZone: timeZone), buckets: buckets,
-                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 })
+                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 },
+                    progress: { bytes, rows in progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows) })
                 try rejectWriter.sync()
                 try store.recordIngest(summary)
             }
@@ -185,6 +195,15 @@ extension Replay {
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
+            if let speed { replayer.pacer = Pacer(speed: speed) }
+            replayer.endOfDay = { day in
+                // The instant local midnight after `day` in --tz.
+                let naive = Double(day.adding(1).rawValue) * 86_400
+                let offset = Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+                return Int64((naive - offset) * 1000)
+            }
+            let rejectedRows = summary.rowsRejected
+            replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
             let outcome = try replayer.run(
                 until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
 
@@ -192,6 +211,7 @@ extension Replay {
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,
                 rejects: rejectsPath, elapsed: Date().timeIntervalSince(started), ingestSeconds: ingestSeconds,
                 replaySeconds: Date().timeIntervalSince(replayStarted))
+            progressLine.finish()
             if !quiet { printError(report.text) }
             if let summaryJson {
                 try report.json().write(to: URL(fileURLWithPath: summaryJson), options: .atomic)
