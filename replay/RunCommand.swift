@@ -59,6 +59,12 @@ extension Replay {
         @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
         var dedupe = false
 
+        @Option(name: .long, help: "Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).")
+        var speed: Double?
+
+        @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
+        var progress = false
+
         @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
         var fresh = false
 
@@ -82,6 +88,7 @@ extension Replay {
             guard ByteCount(argument: maxBytes) != nil else {
                 throw ValidationError("--max-bytes must be a positive number of bytes, optionally with K, M, G or T (e.g. 64G)")
             }
+            if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive number") }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
@@ -181,6 +188,8 @@ extension Replay {
                     try store.reset(for: identity)
                 }
             }
+            let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
+            defer { progressLine.finish() }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
             let rejectsPath = rejects ?? store.defaultRejectsPath
             let maxBytesValue = ByteCount(argument: maxBytes)!.bytes
@@ -215,7 +224,10 @@ extension Replay {
                         source: source,
                         options: IngestOptions(
                             rowLimit: rows, timeZone: timeZone, maxBytes: maxBytesValue, dropDuplicates: dedupe),
-                        buckets: buckets, rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 })
+                        buckets: buckets, rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 },
+                        progress: { bytes, rows in
+                            progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows)
+                        })
                     try rejectWriter.sync()
                 } catch {
                     if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
@@ -240,6 +252,15 @@ extension Replay {
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
+            if let speed { replayer.pacer = Pacer(speed: speed) }
+            replayer.endOfDay = { day in
+                // The instant local midnight after `day` in --tz.
+                let naive = Double(day.adding(1).rawValue) * 86_400
+                let offset = Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+                return Int64((naive - offset) * 1000)
+            }
+            let rejectedRows = summary.rowsRejected
+            replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
             let outcome = try replayer.run(
                 until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
 
@@ -247,6 +268,7 @@ extension Replay {
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,
                 rejects: rejectsPath, elapsed: Date().timeIntervalSince(started), ingestSeconds: ingestSeconds,
                 replaySeconds: Date().timeIntervalSince(replayStarted))
+            progressLine.finish()
             if !quiet { printError(report.text) }
             if let summaryJson {
                 try report.json().write(to: URL(fileURLWithPath: summaryJson), options: .atomic)

@@ -145,3 +145,20 @@ import ReplayStream
         #expect(empty.status == 3 && empty.stderr.contains("big_matrix.csv"))
     }
 }
+
+@Suite(.serialized) struct PacedRunTests {
+    @Test func speedPacesTheReplayAndKeepsTheBytes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--quiet"], in: dir).status == 0)
+        // 15 days at 15 days per second: about one second of wall time.
+        let started = Date()
+        let paced = try Harness.run(["run", outer.path, "--state", "b", "--out", "b.jsonl", "--speed", "1296000", "--progress"], in: dir)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(paced.status == 0)
+        #expect(elapsed > 0.8)
+        #expect(paced.stderr.contains("replay: clock 2020-07-"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("a.jsonl")) == Data(contentsOf: dir.appendingPathComponent("b.jsonl")))
+    }
+}

@@ -49,34 +49,20 @@ public struct Interaction: Equatable, Sendable {
             && watchRatio.bitPattern == other.watchRatio.bitPattern
     }
 
-    /// Calls `body` for each event of `events` (one day, in replay order) with whether it is an exact duplicate
-    /// of an earlier event of the day (every column equal; the `time` text, derived from the timestamp, is
-    /// not kept). Equal events share (timestamp, user, video), so only the current run of such events is
-    /// searched: the count is that of pandas' `duplicated()` on the kept columns.
+    /// True when `events[i]` (events of one day, in replay order) is an exact duplicate of an earlier event
+    /// of the day: every column equal (the `time` text, derived from the timestamp, is not kept). Equal
+    /// events share (timestamp, user, video) and so are neighbours in replay order: only the run of such
+    /// events before `i` is searched. The count of such events is pandas' `duplicated().sum()`.
     @inline(__always)
-    static func forEachMarkingDuplicates(_ events: [Interaction], _ body: (Interaction, Bool) -> Void) {
-        var runStart = 0
-        events.withUnsafeBufferPointer { ev in
-            for i in 0..<ev.count {
-                let e = ev[i]
-                var duplicate = false
-                if i > 0 {
-                    let p = ev[i - 1]
-                    if p.timestampMs != e.timestampMs || p.userID != e.userID || p.videoID != e.videoID {
-                        runStart = i
-                    } else {
-                        var j = runStart
-                        while j < i {
-                            if ev[j].isExactDuplicate(of: e) {
-                                duplicate = true
-                                break
-                            }
-                            j += 1
-                        }
-                    }
-                }
-                body(e, duplicate)
-            }
+    static func isExactDuplicateOfEarlier(_ events: [Interaction], at i: Int) -> Bool {
+        let e = events[i]
+        var j = i - 1
+        while j >= 0 {
+            let p = events[j]
+            if p.timestampMs != e.timestampMs || p.userID != e.userID || p.videoID != e.videoID { return false }
+            if p.isExactDuplicate(of: e) { return true }
+            j -= 1
         }
+        return false
     }
 }

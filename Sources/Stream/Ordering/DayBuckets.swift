@@ -136,7 +136,7 @@ public final class DayBuckets {
         return sorted
     }
 
-    /// Removes exact duplicates (``Interaction/forEachMarkingDuplicates(_:_:)``, the rule the replay counts
+    /// Removes exact duplicates (``Interaction/isExactDuplicateOfEarlier(_:at:)``, the rule the replay counts
     /// duplicates by) from every day's file, rewriting each file in
     /// replay order. Calls `kept(day, events)` with each day's remaining events. Returns the number removed.
     ///
@@ -147,8 +147,8 @@ public final class DayBuckets {
             let events = try sortedEvents(for: day)
             var unique: [Interaction] = []
             unique.reserveCapacity(events.count)
-            Interaction.forEachMarkingDuplicates(events) { e, duplicate in
-                if !duplicate { unique.append(e) }
+            for i in events.indices where !Interaction.isExactDuplicateOfEarlier(events, at: i) {
+                unique.append(events[i])
             }
             try kept(day, unique)
             guard unique.count < events.count else { continue }
