@@ -13,7 +13,9 @@ struct Replay: ParsableCommand {
             (missing, unreadable, damaged, no such matrix, bad header); 4 state folder refused (in use, made by \
             another run or version); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed.
             """,
-        subcommands: [RunCommand.self, GenerateCommand.self, StatusCommand.self]
+        subcommands: [
+            RunCommand.self, GenerateCommand.self, StatusCommand.self, ReportCommand.self, InspectCommand.self,
+        ]
     )
 }
 

@@ -53,6 +53,12 @@ extension Replay {
         @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
         var memoryBudget: Int = 32
 
+        @Option(name: .long, help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
+        var report: String?
+
+        @Option(name: .long, help: "How often --report is rewritten (seconds: 5, 5s, 500ms).")
+        var reportEvery: String = "5s"
+
         @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
         var fresh = false
 
@@ -72,6 +78,9 @@ extension Replay {
             if let until, CalendarDay(iso: until) == nil { throw ValidationError("--until must be a date YYYY-MM-DD") }
             guard CheckpointPolicy(argument: checkpointEvery) != nil else {
                 throw ValidationError("--checkpoint-every must be seconds (1, 0.5s, 500ms) or events (100000ev)")
+            }
+            guard case .seconds = CheckpointPolicy(argument: reportEvery) else {
+                throw ValidationError("--report-every must be seconds (5, 5s, 500ms)")
             }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
@@ -156,10 +165,15 @@ extension Replay {
                 let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: nil)
                 let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
                 let source = try MatrixSource.open(input: input, matrix: matrixChoice)
+                let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
                 summary = try Ingest.run(
                     source: source, options: IngestOptions(rowLimit: rows, timeZone: timeZone), buckets: buckets,
-                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 })
+                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 }, observer: diagnostics)
+                try store.recordInteractionDiagnostics(
+                    diagnostics.finish(
+                        buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+                        metadata: MetadataTables.read(input: input)))
                 try rejectWriter.sync()
                 try store.recordIngest(summary)
             }
@@ -177,8 +191,16 @@ extension Replay {
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
+            replayer.observer = PanelDiagnostics(
+                users: summary.users, firstDay: summary.firstDay, restoring: checkpoint?.diagnostics)
+            var liveReport: LiveReportWriter?
+            if let report, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
+                liveReport = LiveReportWriter(store: store, path: report, interval: every)
+                liveReport?.start()
+            }
             let outcome = try replayer.run(
                 until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
+            try liveReport?.stop()
 
             let report = RunSummary(
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,

@@ -40,20 +40,26 @@ public final class MatrixSource {
     /// - Throws: ``InputError`` when the file is missing or unreadable or the matrix is not there,
     ///   ``ArchiveReadError`` when the archive is damaged.
     public static func open(input: String, matrix: MatrixChoice) throws -> MatrixSource {
+        try open(input: input, fileName: matrix.fileName)
+    }
+
+    /// Finds the member whose file name is `fileName` (`user_features.csv`, ...) the same way as
+    /// ``open(input:matrix:)`` finds the matrix, and positions a stream on it.
+    public static func open(input: String, fileName: String) throws -> MatrixSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
             throw InputError(input: input, message: "no such file or folder")
         }
         if isDirectory.boolValue {
             let candidates = [
-                "KuaiRec 2.0/data/\(matrix.fileName)", "data/\(matrix.fileName)", matrix.fileName,
+                "KuaiRec 2.0/data/\(fileName)", "data/\(fileName)", fileName,
             ].map { (input as NSString).appendingPathComponent($0) }
             guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
                 throw InputError(
                     input: input,
-                    message: "the folder holds no \(matrix.fileName) (looked for: \(candidates.joined(separator: ", ")))")
+                    message: "the folder holds no \(fileName) (looked for: \(candidates.joined(separator: ", ")))")
             }
-            return try open(input: found, matrix: matrix)
+            return try open(input: found, fileName: fileName)
         }
         guard FileManager.default.isReadableFile(atPath: input) else {
             throw InputError(input: input, message: "permission denied: the file is not readable")
@@ -74,7 +80,7 @@ public final class MatrixSource {
                 if entry.isDirectory { continue }
                 seen.append(entry.path)
                 let base = (entry.path as NSString).lastPathComponent
-                if base == matrix.fileName {
+                if base == fileName {
                     path.append(entry.path)
                     return MatrixSource(readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size)
                 }
@@ -96,7 +102,7 @@ public final class MatrixSource {
             if !descended {
                 throw InputError(
                     input: path.joined(separator: " ▸ "),
-                    message: "no member named \(matrix.fileName) (members: \(seen.isEmpty ? "none" : seen.joined(separator: ", ")))")
+                    message: "no member named \(fileName) (members: \(seen.isEmpty ? "none" : seen.joined(separator: ", ")))")
             }
         }
     }

@@ -63,7 +63,8 @@ public enum Ingest {
     /// - Parameter shouldStop: polled between blocks; returning true abandons the pass (throws ``IngestInterrupted``).
     public static func run(
         source: MatrixSource, options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter,
-        shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in }
+        shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in },
+        observer: IngestObserver? = nil
     ) throws -> IngestSummary {
         var summary = IngestSummary()
         summary.inputLocation = source.location
@@ -103,6 +104,7 @@ public enum Ingest {
                 let found = try InteractionColumns(header: names)
                 columns = found
                 decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
+                try observer?.begin(columns: found)
                 return true
             }
             _ = cols
@@ -113,7 +115,9 @@ public enum Ingest {
             }
             summary.rowsRead += 1
             let ok = splitter.split(record)
-            switch decoder!.decode(record, fields: splitter, fieldsOK: ok) {
+            let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
+            try observer?.observe(row: record, fields: splitter, outcome: outcome)
+            switch outcome {
             case .accepted(let event, let day, let disagrees):
                 summary.rowsAccepted += 1
                 if disagrees { summary.dateLabelDisagreements += 1 }
