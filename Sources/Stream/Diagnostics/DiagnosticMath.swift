@@ -70,11 +70,11 @@ public struct RunningMoments: Codable, Equatable, Sendable {
 /// numpy's order statistics, as pandas calls them.
 public enum NumpyQuantile {
     /// `numpy.quantile(values, q, method="linear")` for `count` sorted values read through `element`,
-    /// bit for bit: virtual index `n*q + (1 + q*(1-1-1)) - 1`, then `a + (b-a)*g`, or `b - (b-a)*(1-g)`
-    /// when `g >= 0.5`. NaN when empty.
+    /// bit for bit with numpy 2.4 (pandas' `quantile` and `describe` call it): virtual index `(n-1)*q`,
+    /// then `a + (b-a)*g`, or `b - (b-a)*(1-g)` when `g >= 0.5`. NaN when empty.
     public static func linear(_ q: Double, count n: Int, element: (Int) -> Double) -> Double {
         guard n > 0 else { return .nan }
-        let virtualIndex = Double(n) * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0
+        let virtualIndex = Double(n - 1) * q
         if virtualIndex >= Double(n - 1) { return element(n - 1) }
         if virtualIndex < 0 { return element(0) }
         let previous = virtualIndex.rounded(.down)
@@ -88,7 +88,7 @@ public enum NumpyQuantile {
     /// The ranks (0-based) that ``linear(_:count:element:)`` reads for `q` over `n` values.
     public static func ranks(_ q: Double, count n: Int) -> [Int] {
         guard n > 0 else { return [] }
-        let virtualIndex = Double(n) * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0
+        let virtualIndex = Double(n - 1) * q
         if virtualIndex >= Double(n - 1) { return [n - 1] }
         if virtualIndex < 0 { return [0] }
         let previous = Int(virtualIndex.rounded(.down))
