@@ -107,7 +107,7 @@ extension Replay {
                 throw ExitCode(ExitCodes.input)
             } catch let error as StateError {
                 printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
+                throw ExitCode(error.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
             } catch let error as POSIXFileError where error.isDiskFull {
                 printError("replay: \(error)")
                 throw ExitCode(ExitCodes.diskFull)
@@ -170,11 +170,11 @@ extension Replay {
                 summary = try Ingest.run(
                     source: source, options: IngestOptions(rowLimit: rows, timeZone: timeZone), buckets: buckets,
                     rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 }, observer: diagnostics)
+                try rejectWriter.sync()
                 try store.recordInteractionDiagnostics(
                     diagnostics.finish(
                         buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
                         metadata: MetadataTables.read(input: input)))
-                try rejectWriter.sync()
                 try store.recordIngest(summary)
             }
 

@@ -63,10 +63,13 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
     public var directory: String
     /// What is wrong and what to do.
     public var message: String
+    /// True when the disk (or the file-size limit) was full: exit code 5, not 4.
+    public var isDiskFull: Bool
 
-    public init(directory: String, message: String) {
+    public init(directory: String, message: String, isDiskFull: Bool = false) {
         self.directory = directory
         self.message = message
+        self.isDiskFull = isDiskFull
     }
 
     public var description: String { "state \(directory): \(message)" }

@@ -168,7 +168,8 @@ public final class StateStore: StateBackend {
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(
                 directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume")
+                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
+                isDiskFull: true)
         }
     }
 }
