@@ -14,7 +14,8 @@ struct Replay: ParsableCommand {
             another run or version); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed.
             """,
         subcommands: [
-            RunCommand.self, GenerateCommand.self, StatusCommand.self, ReportCommand.self, InspectCommand.self,
+            RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
+            InspectCommand.self,
         ]
     )
 }

@@ -53,11 +53,17 @@ extension Replay {
         @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
         var memoryBudget: Int = 32
 
-        @Option(name: .long, help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
-        var report: String?
+        @Option(name: .customLong("report"), help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
+        var reportPath: String?
 
         @Option(name: .long, help: "How often --report is rewritten (seconds: 5, 5s, 500ms).")
         var reportEvery: String = "5s"
+
+        @Option(name: .long, help: "Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).")
+        var speed: Double?
+
+        @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
+        var progress = false
 
         @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
         var fresh = false
@@ -82,6 +88,7 @@ extension Replay {
             guard case .seconds = CheckpointPolicy(argument: reportEvery) else {
                 throw ValidationError("--report-every must be seconds (5, 5s, 500ms)")
             }
+            if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive number") }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
@@ -140,7 +147,10 @@ extension Replay {
             defer { withExtendedLifetime(lock) {} }
             let store = try StateStore(directory: state)
             if fresh {
-                try store.reset(for: identity)
+                // A fresh run of the same input keeps the ordered event log (no second ingest).
+                let stored = try? store.identity()
+                let keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
+                try store.reset(for: identity, keepingIngest: keep)
             } else if let stored = try store.identity() {
                 let differences = identity.differences(from: stored)
                 if !differences.isEmpty {
@@ -151,6 +161,8 @@ extension Replay {
             } else {
                 try store.reset(for: identity)
             }
+            let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
+            defer { progressLine.finish() }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
             let rejectsPath = rejects ?? store.defaultRejectsPath
 
@@ -159,7 +171,12 @@ extension Replay {
             let ingestStarted = Date()
             if let done = try store.ingestSummary() {
                 summary = done
-                if !quiet { printError("replay: resuming; ingest already complete (\(done.rowsRead) rows)") }
+                if !quiet {
+                    printError(
+                        fresh
+                            ? "replay: reusing the ordered event log of an earlier run of the same input (\(done.rowsRead) rows)"
+                            : "replay: resuming; ingest already complete (\(done.rowsRead) rows)")
+                }
             } else {
                 try buckets.removeAll()
                 let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: nil)
@@ -169,7 +186,9 @@ extension Replay {
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
                 summary = try Ingest.run(
                     source: source, options: IngestOptions(rowLimit: rows, timeZone: timeZone), buckets: buckets,
-                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 }, observer: diagnostics)
+                    rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 },
+                    progress: { bytes, rows in progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows) },
+                    observer: diagnostics)
                 try rejectWriter.sync()
                 try store.recordInteractionDiagnostics(
                     diagnostics.finish(
@@ -191,11 +210,20 @@ extension Replay {
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
+            if let speed { replayer.pacer = Pacer(speed: speed) }
+            replayer.endOfDay = { day in
+                // The instant local midnight after `day` in --tz.
+                let naive = Double(day.adding(1).rawValue) * 86_400
+                let offset = Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+                return Int64((naive - offset) * 1000)
+            }
+            let rejectedRows = summary.rowsRejected
+            replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
             replayer.observer = PanelDiagnostics(
                 users: summary.users, firstDay: summary.firstDay, restoring: checkpoint?.diagnostics)
             var liveReport: LiveReportWriter?
-            if let report, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
-                liveReport = LiveReportWriter(store: store, path: report, interval: every)
+            if let reportPath, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
+                liveReport = LiveReportWriter(store: store, path: reportPath, interval: every)
                 liveReport?.start()
             }
             let outcome = try replayer.run(
@@ -206,6 +234,7 @@ extension Replay {
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,
                 rejects: rejectsPath, elapsed: Date().timeIntervalSince(started), ingestSeconds: ingestSeconds,
                 replaySeconds: Date().timeIntervalSince(replayStarted))
+            progressLine.finish()
             if !quiet { printError(report.text) }
             if let summaryJson {
                 try report.json().write(to: URL(fileURLWithPath: summaryJson), options: .atomic)

@@ -39,6 +39,14 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         self.output = output
     }
 
+    /// True when `other` ingests the same rows the same way (input, matrix, rows, time zone, format):
+    /// its ordered event log and ingest summary can be reused.
+    public func hasSameIngest(as other: RunIdentity) -> Bool {
+        formatVersion == other.formatVersion && inputPath == other.inputPath && inputSize == other.inputSize
+            && inputModified == other.inputModified && matrix == other.matrix && rowLimit == other.rowLimit
+            && timeZone == other.timeZone
+    }
+
     /// Human-readable differences between a stored identity and this one (empty when equal).
     public func differences(from stored: RunIdentity) -> [String] {
         var out: [String] = []

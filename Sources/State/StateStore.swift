@@ -78,12 +78,18 @@ public final class StateStore: StateBackend {
         return try readJSON(RunIdentity.self, key: StateStore.identityKey)
     }
 
-    /// Starts the folder anew for `identity`: removes any ingest, checkpoint and timelines.
-    public func reset(for identity: RunIdentity) throws {
+    /// Starts the folder anew for `identity`: removes the checkpoint and timelines, and the ingest
+    /// summary unless `keepingIngest` (the ordered event log of the same input is then reused).
+    public func reset(for identity: RunIdentity, keepingIngest: Bool = false) throws {
         try environment.withWriteTransaction { txn in
+            let ingest = keepingIngest ? try txn.get(StateStore.ingestKey, in: meta) : nil
+            // The interaction-level diagnostics belong to the ingest pass: kept with it.
+            let interaction = keepingIngest ? try txn.get(StateStore.interactionDiagnosticsKey, in: meta) : nil
             try txn.removeAll(in: meta)
             try txn.removeAll(in: timelines)
             try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
+            if let ingest { try txn.put(ingest, forKey: StateStore.ingestKey, in: meta) }
+            if let interaction { try txn.put(interaction, forKey: StateStore.interactionDiagnosticsKey, in: meta) }
         }
     }
 

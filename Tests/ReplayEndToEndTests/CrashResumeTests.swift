@@ -29,7 +29,7 @@ import Testing
         var rng = SplitMix(state: 42)
         var kills = 0
         var rounds = 0
-        while kills < 24 && rounds < 12 {
+        while kills < 24 && rounds < 60 {
             rounds += 1
             var first = true
             while true {
@@ -55,6 +55,40 @@ import Testing
             #expect(got == expected, "round \(rounds) after \(kills) kills")
         }
         #expect(kills >= 20)
+    }
+
+    @Test func sigintStopsWithACheckpointAndSaysHowToResume() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive(users: 40, videos: 300, days: 20, seed: 5)
+        let common = ["run", outer.path, "--matrix", "big"]
+        #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl", "--quiet"], in: dir).status == 0)
+        var interrupted = 0
+        var delay = 0.02
+        for attempt in 0..<12 where interrupted < 2 {
+            let process = Process()
+            process.executableURL = Harness.binary
+            process.arguments = common + ["--state", "s", "--out", "p.jsonl"] + (attempt == 0 ? ["--fresh"] : [])
+            process.currentDirectoryURL = dir
+            let err = Pipe()
+            process.standardError = err
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGINT)
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            if process.terminationStatus == 130 {
+                interrupted += 1
+                #expect(message.contains("rerun the same command"), "\(message)")
+            } else {
+                #expect(process.terminationStatus == 0, "\(message)")
+                delay /= 2
+                _ = try Harness.run(common + ["--state", "s", "--out", "p.jsonl", "--fresh", "--quiet", "--until", "2020-07-05"], in: dir)
+            }
+        }
+        #expect(interrupted >= 1)
+        #expect(try Harness.run(common + ["--state", "s", "--out", "p.jsonl", "--quiet"], in: dir).status == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("p.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
     }
 
     @Test func fullDiskEndsWithAClearErrorAndTheRerunResumes() throws {

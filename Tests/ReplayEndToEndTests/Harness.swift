@@ -56,8 +56,13 @@ enum Harness {
         return url
     }
 
-    /// Generates a small archive once per test process (generation is deterministic).
+    private static let generationLock = NSLock()
+
+    /// Generates a small archive once per test process (generation is deterministic). Suites run in
+    /// parallel, so generation is serialized.
     static func archive(users: Int = 25, videos: Int = 160, days: Int = 15, seed: UInt64 = 3) throws -> URL {
+        generationLock.lock()
+        defer { generationLock.unlock() }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-e2e-archives")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent("kuairec-\(users)-\(videos)-\(days)-\(seed)-\(getpid()).zip")

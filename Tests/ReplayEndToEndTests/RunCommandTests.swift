@@ -105,7 +105,7 @@ import ReplayStream
         defer { try? FileManager.default.removeItem(at: dir) }
         let outer = try Harness.archive()
         let state = dir.appendingPathComponent("s")
-        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        #expect(try Harness.run(["run", outer.path, "--state", "s", "--out", "p.jsonl", "--until", "2020-07-06", "--quiet"], in: dir).status == 0)
         // Hold the lock from another process (flock in a shell), as a running replay would.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
@@ -116,6 +116,11 @@ import ReplayStream
         let r = try Harness.run(["run", outer.path, "--state", "s", "--out", "p.jsonl"], in: dir)
         #expect(r.status == 4)
         #expect(r.stderr.contains("in use"))
+        // status reads the checkpoint without the lock (LMDB readers do not block a writer) and says who holds it.
+        let status = try Harness.run(["status", "--state", "s"], in: dir)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("last closed day:  2020-07-06"))
+        #expect(!status.stdout.contains("held by:          no process"))
     }
 
     @Test func unusableInputsGetClearErrors() throws {
@@ -138,5 +143,22 @@ import ReplayStream
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("emptydir"), withIntermediateDirectories: true)
         let empty = try Harness.run(["run", "emptydir", "--matrix", "big", "--state", "s5"], in: dir)
         #expect(empty.status == 3 && empty.stderr.contains("big_matrix.csv"))
+    }
+}
+
+@Suite(.serialized) struct PacedRunTests {
+    @Test func speedPacesTheReplayAndKeepsTheBytes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--quiet"], in: dir).status == 0)
+        // 15 days at 15 days per second: about one second of wall time.
+        let started = Date()
+        let paced = try Harness.run(["run", outer.path, "--state", "b", "--out", "b.jsonl", "--speed", "1296000", "--progress"], in: dir)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(paced.status == 0)
+        #expect(elapsed > 0.8)
+        #expect(paced.stderr.contains("replay: clock 2020-07-"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("a.jsonl")) == Data(contentsOf: dir.appendingPathComponent("b.jsonl")))
     }
 }

@@ -80,3 +80,24 @@ import Testing
         #expect(throws: CSVFormatError.self) { try InteractionColumns(header: ["user_id", "video_id"]) }
     }
 }
+
+@Suite struct DecimalParsingTests {
+    func parse(_ s: String) -> Double? {
+        let b = Array(s.utf8)
+        return b.withUnsafeBytes { InteractionDecoder.parseDoubleStatic($0) }
+    }
+
+    @Test func fastPathAgreesWithStrtodOnRandomRatios() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200_000 {
+            let v = Double(Int.random(in: 0...600_000, using: &rng)) / Double(Int.random(in: 1...400_000, using: &rng))
+            let text = "\(v)"
+            #expect(parse(text)?.bitPattern == v.bitPattern, "\(text)")
+        }
+        for text in ["0.078", "1.0", "0", "12", "0.1", "0.30000000000000004", "1.2733965215790926", "333.836", "1e-05",
+                     "5.0e2", "0000.5", ".5", "5."] {
+            #expect(parse(text) == Double(text), "\(text)")
+        }
+        #expect(parse(".") == nil && parse("") == nil && parse("1.2.3") == nil && parse("1,5") == nil)
+    }
+}

@@ -188,6 +188,50 @@ func temporaryDirectory() -> URL {
         #expect(mismatches == 0)
     }
 
+    @Test func stoppingInsideADayAndResumingGivesTheSameRecords() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 6, users: 8, days: 12)
+        let buckets = try log.buckets(in: dir)
+        let whole = CollectingSink()
+        _ = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
+        // Stop after every 3rd check (chunks of 5 events), resume from the checkpoint each time.
+        var pieces: [UserDayRecord] = []
+        var checkpoint: PanelCheckpoint?
+        var stops = 0
+        for _ in 0..<10_000 {
+            let sink = CollectingSink()
+            let state = MemoryState()
+            let r = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
+            r.chunkSize = 5
+            var checks = 0
+            let outcome = try r.run(shouldStop: {
+                checks += 1
+                return checks % 3 == 0
+            })
+            pieces += sink.records
+            checkpoint = state.last
+            if outcome == .finished { break }
+            #expect(outcome == .interrupted)
+            if checkpoint!.progress.dayEventOffset > 0 { stops += 1 }
+        }
+        #expect(stops > 10)
+        #expect(pieces.count == whole.records.count)
+        let mismatches = zip(pieces, whole.records).filter { "\($0)" != "\($1)" }.count
+        #expect(mismatches == 0)
+    }
+
+    @Test func pacingFollowsEventTime() throws {
+        let pacer = Pacer(speed: 1000)
+        let start = Date()
+        #expect(pacer.wait(untilSimulatedMs: 1_000_000, shouldStop: { false }))
+        #expect(pacer.wait(untilSimulatedMs: 1_200_000, shouldStop: { false }))  // 200 s simulated = 0.2 s
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(elapsed >= 0.19 && elapsed < 2)
+        #expect(pacer.wait(untilSimulatedMs: 1_100_000, shouldStop: { false }))  // the past: no wait
+        #expect(!pacer.wait(untilSimulatedMs: 9_000_000, shouldStop: { true }))
+    }
+
     @Test func expandingThresholdsUseOnlyClosedDays() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

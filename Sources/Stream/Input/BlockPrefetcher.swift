@@ -37,8 +37,11 @@ public final class BlockPrefetcher {
         self.depth = depth
         buffers = (0..<depth).map { _ in UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 64) }
         lengths = Array(repeating: 0, count: depth)
+        // Both start at 0 and are signalled up: libdispatch traps when a semaphore is released with a
+        // value below the one it was created with, which a stop in the middle of a read would leave.
         filled = DispatchSemaphore(value: 0)
-        free = DispatchSemaphore(value: depth)
+        free = DispatchSemaphore(value: 0)
+        for _ in 0..<depth { free.signal() }
         let thread = Thread { [unowned self] in self.produce() }
         thread.name = "replay.inflate"
         self.thread = thread

@@ -78,6 +78,10 @@ public struct InteractionDecoder {
     private let columns: InteractionColumns
     private var zone: LocalDayResolver
     private var scratch = [CChar](repeating: 0, count: 64)
+    private var lastDateField: [UInt8] = []
+    private var lastDateLabel: Int64?? = nil
+    private var lastLabel: Int64 = .min
+    private var lastLabelDay: CalendarDay?
 
     /// Creates a decoder for a header and the time zone that turns timestamps into days.
     public init(columns: InteractionColumns, timeZone: TimeZone) {
@@ -90,7 +94,15 @@ public struct InteractionDecoder {
         if !fieldsOK { return .rejected(.malformedQuotes) }
         if fields.fieldCount != columns.count { return .rejected(.wrongFieldCount) }
         let c = columns
-        let dateLabel: Int64?? = fields.withField(c.date, in: record) { Self.parseDateLabel($0) }
+        // Rows come grouped by user and time: the date field mostly repeats, so its parse is cached.
+        let dateLabel: Int64?? = fields.withField(c.date, in: record) { bytes in
+            if bytes.count == lastDateField.count && bytes.elementsEqual(lastDateField) { return lastDateLabel }
+            let parsed = Self.parseDateLabel(bytes)
+            lastDateField.removeAll(keepingCapacity: true)
+            lastDateField.append(contentsOf: bytes)
+            lastDateLabel = parsed
+            return parsed
+        }
         let timestamp: Int64?? = fields.withField(c.timestamp, in: record) { Self.parseTimestampMs($0) }
         // Missing date and timestamp together: the stage-2 rows.
         if dateLabel == nil && timestamp == nil { return .rejected(.missingTime) }
@@ -110,7 +122,16 @@ public struct InteractionDecoder {
         let day: CalendarDay
         var disagrees = false
         if let dateLabel {
-            guard let label = dateLabel, let parsed = CalendarDay(yyyymmdd: label) else { return .rejected(.invalidDate) }
+            guard let label = dateLabel else { return .rejected(.invalidDate) }
+            let parsed: CalendarDay
+            if label == lastLabel, let cached = lastLabelDay {
+                parsed = cached
+            } else {
+                guard let fresh = CalendarDay(yyyymmdd: label) else { return .rejected(.invalidDate) }
+                lastLabel = label
+                lastLabelDay = fresh
+                parsed = fresh
+            }
             day = parsed
             if ts != Interaction.missingTimestamp { disagrees = zone.day(ofUnixMilliseconds: ts) != parsed }
         } else {
@@ -194,6 +215,20 @@ public struct InteractionDecoder {
     static func parseIntegerWithZeroFraction(_ bytes: UnsafeRawBufferPointer) -> Int64? {
         let n = bytes.count
         guard n > 0 else { return nil }
+        // Fast path: up to 18 plain digits cannot overflow.
+        if n <= 18 {
+            var value: Int64 = 0
+            var plain = true
+            for i in 0..<n {
+                let d = bytes[i] &- 0x30
+                if d > 9 {
+                    plain = false
+                    break
+                }
+                value = value &* 10 &+ Int64(d)
+            }
+            if plain { return value }
+        }
         var i = 0
         var negative = false
         if bytes[0] == 0x2D { negative = true; i = 1 }
@@ -227,10 +262,47 @@ public struct InteractionDecoder {
         return parseDouble(bytes, scratch: &scratch)
     }
 
+    /// Powers of ten that are exact doubles (10^0 ... 10^22).
+    private static let exactPowersOfTen: [Double] = (0...22).map { k in
+        var v = 1.0
+        for _ in 0..<k { v *= 10 }
+        return v
+    }
+
+    /// Clinger's fast path: `[digits][.digits]` with at most 15 significant digits... precisely, a
+    /// mantissa below 2^53 and at most 22 fraction digits: then `mantissa / 10^k` is one correctly
+    /// rounded IEEE division of two exact values, the same double `strtod` returns. nil otherwise.
+    @inline(__always)
+    static func parseSimpleDecimal(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        let n = bytes.count
+        guard n > 0, n <= 40 else { return nil }
+        var mantissa: UInt64 = 0
+        var fractionDigits = 0
+        var seenDot = false
+        var digits = 0
+        for i in 0..<n {
+            let b = bytes[i]
+            if b >= 0x30 && b <= 0x39 {
+                if digits > 0 || b != 0x30 { digits += 1 }
+                if digits > 16 { return nil }
+                mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
+                if seenDot { fractionDigits += 1 }
+            } else if b == 0x2E && !seenDot {
+                seenDot = true
+            } else {
+                return nil
+            }
+        }
+        guard mantissa < (1 << 53), fractionDigits <= 22, n > (seenDot ? 1 : 0) else { return nil }
+        if seenDot && n == 1 { return nil }
+        return Double(mantissa) / exactPowersOfTen[fractionDigits]
+    }
+
     /// A decimal number, correctly rounded (`strtod`), the whole field consumed. nil for empty or invalid.
     static func parseDouble(_ bytes: UnsafeRawBufferPointer, scratch: inout [CChar]) -> Double? {
         let n = bytes.count
         guard n > 0 else { return nil }
+        if let fast = parseSimpleDecimal(bytes) { return fast }
         if scratch.count < n + 1 { scratch = [CChar](repeating: 0, count: n + 1) }
         return scratch.withUnsafeMutableBufferPointer { buf -> Double? in
             let base = buf.baseAddress!

@@ -10,7 +10,12 @@ import Foundation
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
     public let directory: URL
-    private var buffers: [CalendarDay: [Interaction]] = [:]
+    /// Write buffers, one per day seen since the last flush; `bufferIndex` maps days to them.
+    private var buffers: [[Interaction]] = []
+    private var bufferDays: [CalendarDay] = []
+    private var bufferIndex: [CalendarDay: Int] = [:]
+    private var lastDay = CalendarDay(rawValue: .min)
+    private var lastIndex = -1
     private var bufferedEvents = 0
     /// Flush every buffer once this many bytes are buffered in total.
     public var bufferBudgetBytes: Int
@@ -30,6 +35,10 @@ public final class DayBuckets {
     /// Removes every bucket file (a fresh ingest).
     public func removeAll() throws {
         buffers.removeAll()
+        bufferDays.removeAll()
+        bufferIndex.removeAll()
+        lastIndex = -1
+        lastDay = CalendarDay(rawValue: .min)
         bufferedEvents = 0
         eventCounts.removeAll()
         if FileManager.default.fileExists(atPath: directory.path) {
@@ -41,18 +50,33 @@ public final class DayBuckets {
     /// Buffers one event for `day`.
     @inline(__always)
     public func append(_ event: Interaction, day: CalendarDay) throws {
-        buffers[day, default: []].append(event)
-        eventCounts[day, default: 0] += 1
+        if day != lastDay || lastIndex < 0 {
+            if let i = bufferIndex[day] {
+                lastIndex = i
+            } else {
+                lastIndex = buffers.count
+                bufferIndex[day] = lastIndex
+                buffers.append([])
+                bufferDays.append(day)
+            }
+            lastDay = day
+        }
+        buffers[lastIndex].append(event)
         bufferedEvents += 1
         if bufferedEvents * DayBuckets.recordSize >= bufferBudgetBytes { try flush() }
     }
 
     /// Writes every buffered event to its day's file.
     public func flush() throws {
-        for (day, events) in buffers where !events.isEmpty {
+        for (i, events) in buffers.enumerated() where !events.isEmpty {
+            let day = bufferDays[i]
             try events.withUnsafeBytes { try appendBytes($0, to: fileURL(for: day)) }
+            eventCounts[day, default: 0] += events.count
         }
         buffers.removeAll(keepingCapacity: true)
+        bufferDays.removeAll(keepingCapacity: true)
+        bufferIndex.removeAll(keepingCapacity: true)
+        lastIndex = -1
         bufferedEvents = 0
     }
 

@@ -37,6 +37,8 @@ public struct PanelCheckpoint: Sendable, Equatable {
 public struct ReplayProgress: Sendable, Equatable, Codable {
     /// The first day not yet closed (the input position: events are replayed day by day).
     public var nextDay: CalendarDay
+    /// Events of `nextDay` already replayed (in replay order) into the open day's aggregates.
+    public var dayEventOffset = 0
     /// Output bytes committed.
     public var outputBytes: Int64 = 0
     /// Record lines written (all revisions).

@@ -96,7 +96,20 @@ public final class Replayer {
         }
     }
 
+    /// Paces the replay to event time (`--speed`); nil replays as fast as possible.
+    public var pacer: Pacer?
+    /// The instant (Unix ms) a day ends: the replay's clock must pass it before the day closes when paced.
+    public var endOfDay: (CalendarDay) -> Int64 = { Int64($0.adding(1).rawValue) * 86_400_000 }
+    /// Called every few thousand events and after each closed day, with the progress and the
+    /// simulated clock (Unix ms of the last event replayed). For progress lines.
+    public var onProgress: ((ReplayProgress, Int64) -> Void)?
+    /// Events replayed between checks for a stop request or a due checkpoint inside a day.
+    public var chunkSize = 4096
+
     /// Replays from the current position until the end, the `until` day, or a stop request.
+    ///
+    /// Checkpoints are taken inside a day too (the open day's aggregates are part of each user's
+    /// state), so a stop or a crash loses at most one checkpoint interval even when a paced day lasts long.
     public func run(until: CalendarDay? = nil, shouldStop: () -> Bool = { false }) throws -> Outcome {
         guard !progress.finished else { return .finished }
         guard let firstDay = summary.firstDay, let lastDay = summary.lastDay else {
@@ -107,21 +120,7 @@ public final class Replayer {
         _ = firstDay
         var lastCheckpoint = Date()
         var eventsAtLastCheckpoint = progress.eventsReplayed
-        while progress.nextDay <= lastDay {
-            let day = progress.nextDay
-            let events = try buckets.sortedEvents(for: day)
-            replay(events)
-            try close(day)
-            progress.nextDay = day.adding(1)
-            if progress.nextDay > lastDay { break }
-            if let until, day >= until {
-                try checkpoint(wait: true)
-                return .reachedUntil(day)
-            }
-            if shouldStop() {
-                try checkpoint(wait: true)
-                return .interrupted
-            }
+        func checkpointIfDue() throws {
             let due: Bool
             switch checkpointPolicy {
             case .seconds(let s): due = Date().timeIntervalSince(lastCheckpoint) >= s
@@ -133,17 +132,60 @@ public final class Replayer {
                 eventsAtLastCheckpoint = progress.eventsReplayed
             }
         }
+        while progress.nextDay <= lastDay {
+            let day = progress.nextDay
+            let events = try buckets.sortedEvents(for: day)
+            while progress.dayEventOffset < events.count {
+                let end = min(events.count, progress.dayEventOffset + chunkSize)
+                let reached = replay(events, from: progress.dayEventOffset, to: end, shouldStop: shouldStop)
+                progress.dayEventOffset = reached
+                if reached < events.count {
+                    if shouldStop() {
+                        try checkpoint(wait: true)
+                        return .interrupted
+                    }
+                    onProgress?(progress, simulatedClock)
+                    try checkpointIfDue()
+                }
+            }
+            if let pacer, !pacer.wait(untilSimulatedMs: endOfDay(day), shouldStop: shouldStop) {
+                try checkpoint(wait: true)
+                return .interrupted
+            }
+            try close(day)
+            progress.nextDay = day.adding(1)
+            progress.dayEventOffset = 0
+            onProgress?(progress, simulatedClock)
+            if progress.nextDay > lastDay { break }
+            if let until, day >= until {
+                try checkpoint(wait: true)
+                return .reachedUntil(day)
+            }
+            if shouldStop() {
+                try checkpoint(wait: true)
+                return .interrupted
+            }
+            try checkpointIfDue()
+        }
         try finishAll(lastDay: lastDay)
         progress.finished = true
         try checkpoint(wait: true)
         return .finished
     }
 
-    private func replay(_ events: [Interaction]) {
-        var previous: Interaction?
+    /// Unix ms of the last event replayed (the simulated clock).
+    public private(set) var simulatedClock: Int64 = 0
+
+    /// Replays `events[from..<to]`; returns where it stopped (before `to` only when a paced wait was
+    /// interrupted by a stop request).
+    private func replay(_ events: [Interaction], from: Int, to: Int, shouldStop: () -> Bool) -> Int {
+        var previous: Interaction? = from > 0 ? events[from - 1] : nil
         var cachedUser: Int32 = -1
         var cachedIndex = 0
-        for e in events {
+        var i = from
+        while i < to {
+            let e = events[i]
+            if let pacer, !pacer.wait(untilSimulatedMs: e.timestampMs, shouldStop: shouldStop) { break }
             if let p = previous, p.isExactDuplicate(of: e) { progress.duplicateRows += 1 }
             previous = e
             if e.userID != cachedUser {
@@ -151,8 +193,11 @@ public final class Replayer {
                 cachedIndex = userIndex[e.userID]!
             }
             timelines[cachedIndex].open.add(e)
+            if e.timestampMs != Interaction.missingTimestamp { simulatedClock = e.timestampMs }
+            i += 1
         }
-        progress.eventsReplayed += events.count
+        progress.eventsReplayed += i - from
+        return i
     }
 
     private func close(_ day: CalendarDay) throws {

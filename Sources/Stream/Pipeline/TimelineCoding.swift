@@ -36,9 +36,18 @@ struct ByteReader {
 }
 
 extension UserTimeline {
-    /// Serializes the state kept across a day boundary (the open day is empty there).
+    /// Serializes the user's state, the open day's aggregates included.
     func encoded() -> [UInt8] {
         var w = ByteWriter()
+        w.int(open.interactions)
+        w.int(open.videos.count)
+        for v in open.videos.sorted() { w.int(Int(v)) }
+        w.int64(open.playDurationMs)
+        w.int64(open.videoDurationMs)
+        w.double(open.watchRatioSum)
+        w.double(open.watchRatioCompensation)
+        w.int(open.highWatchCount)
+        w.int(open.completeOrRewatchCount)
         w.int(rolling.count)
         for r in rolling {
             w.double(r.sum)
@@ -79,6 +88,17 @@ extension UserTimeline {
     /// Restores what ``encoded()`` wrote.
     init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes: bytes)
+        open = DayAggregate()
+        open.interactions = try r.int()
+        let videoCount = try r.int()
+        guard videoCount >= 0, videoCount <= open.interactions, videoCount <= bytes.count / 8 else { throw ByteReader.Truncated() }
+        for _ in 0..<videoCount { open.videos.insert(Int32(truncatingIfNeeded: try r.int())) }
+        open.playDurationMs = try r.int64()
+        open.videoDurationMs = try r.int64()
+        open.watchRatioSum = try r.double()
+        open.watchRatioCompensation = try r.double()
+        open.highWatchCount = try r.int()
+        open.completeOrRewatchCount = try r.int()
         let n = try r.int()
         guard n == 5 else { throw ByteReader.Truncated() }
         rolling = []

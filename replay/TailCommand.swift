@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import ReplaySink
+import ReplayStream
+
+extension Replay {
+    /// `replay tail FILE`: prints the records of a panel file as JSON lines, optionally following a run.
+    struct TailCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tail",
+            abstract: "Print the records of a panel file as JSON lines (--follow to keep printing as a run writes).",
+            discussion: """
+                With --follow, a partly written last line is held back until complete, and a resumed run that \
+                cuts the file back to its checkpoint is followed without printing a line twice. --latest prints \
+                each key once it is final; without --follow it prints, at the end, the latest revision of every \
+                key (a compacted view), ordered by event_date then user_id.
+                """)
+
+        @Argument(help: "The panel file (replay run --out).")
+        var file: String
+        @Flag(name: .long, help: "Keep printing as the file grows; stop with Ctrl-C.")
+        var follow = false
+        @Option(name: .long, parsing: .upToNextOption, help: "Only these user ids.")
+        var user: [Int64] = []
+        @Option(name: .long, parsing: .upToNextOption, help: "Only these days (YYYY-MM-DD).")
+        var date: [String] = []
+        @Flag(name: .long, help: "Only final revisions.")
+        var finalOnly = false
+        @Flag(name: .long, help: "Each key once: when final (with --follow), or its latest revision at the end.")
+        var latest = false
+        @Option(name: .long, help: "Seconds between polls with --follow.")
+        var pollInterval: Double = 0.1
+
+        func validate() throws {
+            for d in date where CalendarDay(iso: d) == nil { throw ValidationError("--date \(d) is not YYYY-MM-DD") }
+            guard pollInterval > 0 else { throw ValidationError("--poll-interval must be positive") }
+        }
+
+        func run() throws {
+            signal(SIGPIPE, SIG_IGN)
+            installStopHandlers()
+            let reader: ChangelogReader
+            do {
+                reader = try ChangelogReader(path: file)
+            } catch {
+                printError("replay: \(error)")
+                throw ExitCode(ExitCodes.input)
+            }
+            let users = Set(user), dates = Set(date)
+            let out = StandardOutput()
+            var latestLines: [String: (date: String, user: Int64, line: [UInt8])] = [:]
+            let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
+                guard let info = ChangelogReader.info(of: line) else { return true }
+                if !users.isEmpty && !users.contains(info.userID) { return true }
+                if !dates.isEmpty && !dates.contains(info.eventDate) { return true }
+                if finalOnly && !info.isFinal { return true }
+                if latest {
+                    if follow {
+                        if info.isFinal { return out.write(line) }
+                    } else {
+                        latestLines["\(info.eventDate)/\(info.userID)"] = (info.eventDate, info.userID, Array(line))
+                    }
+                    return true
+                }
+                return out.write(line)
+            }
+            var open = true
+            while open {
+                var stopped = false
+                try reader.readAvailable { line in
+                    let keep = try deliver(line)
+                    if !keep { stopped = true }
+                    return keep
+                }
+                if stopped || !out.flush() { return }  // closed pipe: a clean stop
+                if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval) }
+            }
+            if latest && !follow {
+                for entry in latestLines.values.sorted(by: { ($0.date, $0.user) < ($1.date, $1.user) }) {
+                    let ok = entry.line.withUnsafeBytes { out.write($0) }
+                    if !ok { return }
+                }
+            }
+            _ = out.flush()
+        }
+    }
+}
+
+/// Buffered standard output that reports a closed pipe instead of dying of SIGPIPE.
+final class StandardOutput {
+    private var buffer: [UInt8] = []
+    private var closed = false
+
+    /// Appends a line (adds the newline); false once the reader has gone away.
+    func write(_ line: UnsafeRawBufferPointer) -> Bool {
+        if closed { return false }
+        buffer.append(contentsOf: line)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { return flush() }
+        return true
+    }
+
+    /// Writes the buffer; false when the pipe is closed (EPIPE).
+    @discardableResult
+    func flush() -> Bool {
+        if closed { return false }
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Foundation.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                closed = true
+                return false
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+        return true
+    }
+}
