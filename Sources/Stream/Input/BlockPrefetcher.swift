@@ -22,10 +22,6 @@ public final class BlockPrefetcher {
     private var stopRequested = false
     private var consumerIndex = 0
     private var holdingBuffer = false
-    /// `free` waits by the producer and signals by the consumer: libdispatch traps when a semaphore
-    /// is freed below its initial value, so ``stop()`` tops `free` up from these.
-    private var freeWaits = 0
-    private var freeSignals = 0
     private let finished = DispatchSemaphore(value: 0)
     private var thread: Thread?
     private var bytesConsumedAtLastBlock: Int64 = 0
@@ -69,7 +65,6 @@ public final class BlockPrefetcher {
         var pendingOffset = 0
         outer: while true {
             free.wait()
-            freeWaits += 1
             lock.lock()
             let stopping = stopRequested
             lock.unlock()
@@ -120,7 +115,6 @@ public final class BlockPrefetcher {
             holdingBuffer = false
             consumerIndex = (consumerIndex + 1) % depth
             free.signal()
-            freeSignals += 1
         }
         filled.wait()
         lock.lock()
@@ -149,8 +143,5 @@ public final class BlockPrefetcher {
         // Wake the producer if it waits for a free buffer.
         for _ in 0..<depth { free.signal() }
         finished.wait()
-        // The producer has ended: bring `free` back to at least its initial value (a consumer that
-        // stopped early, at --rows, leaves buffers taken), or releasing it traps.
-        for _ in 0..<max(0, freeWaits - freeSignals - depth) { free.signal() }
     }
 }
