@@ -190,10 +190,12 @@ extension Replay {
                     progress: { bytes, rows in progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows) },
                     observer: diagnostics)
                 try rejectWriter.sync()
+                let diagnosticsStarted = Date()
                 try store.recordInteractionDiagnostics(
                     diagnostics.finish(
                         buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
                         metadata: MetadataTables.read(input: input)))
+                logger.info("diagnostics", metadata: ["finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))"])
                 try store.recordIngest(summary)
             }
 

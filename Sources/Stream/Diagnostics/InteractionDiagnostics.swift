@@ -70,6 +70,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     private var videos: [VideoTally] = []
     private var cachedUser: Int32 = -1
     private var cachedUserSlot = 0
+    /// The last (user slot, date) added to a user's dates: rows come grouped by user and day.
+    private var cachedUserDate = Int32.min
+    private var cachedDateUserSlot = -1
 
     struct UserTally {
         var id: Int32
@@ -195,16 +198,19 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             users[u].videoBits.append(contentsOf: repeatElement(0, count: word + 1 - users[u].videoBits.count))
         }
         users[u].videoBits[word] |= 1 << UInt64(v & 63)
-        if let d = eventDate { users[u].dates.insert(d.rawValue) }
+        if let d = eventDate, d.rawValue != cachedUserDate || u != cachedDateUserSlot {
+            users[u].dates.insert(d.rawValue)
+            cachedUserDate = d.rawValue
+            cachedDateUserSlot = u
+        }
     }
 
     /// play_duration_sec, video_duration_sec, watch_ratio, watch_ratio_capped_5 of a row, as pandas computes them.
     @inline(__always)
-    static func engagementValues(_ e: Interaction) -> [Double] {
-        [
+    static func engagementValues(_ e: Interaction) -> SIMD4<Double> {
+        SIMD4(
             Double(e.playDurationMs) / 1_000, Double(e.videoDurationMs) / 1_000, e.watchRatio,
-            min(max(e.watchRatio, 0), 5),
-        ]
+            min(max(e.watchRatio, 0), 5))
     }
 
     private func flushSpill() throws {
