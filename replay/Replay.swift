@@ -15,7 +15,10 @@ struct Replay: ParsableCommand {
             replay's; --fresh recovers); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed. \
             Every message: docs/ERRORS.md.
             """,
-        subcommands: [RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self]
+        subcommands: [
+            RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
+            InspectCommand.self,
+        ]
     )
 }
 

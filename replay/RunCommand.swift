@@ -59,6 +59,12 @@ extension Replay {
         @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
         var dedupe = false
 
+        @Option(name: .customLong("report"), help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
+        var reportPath: String?
+
+        @Option(name: .long, help: "How often --report is rewritten (seconds: 5, 5s, 500ms).")
+        var reportEvery: String = "5s"
+
         @Option(name: .long, help: "Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).")
         var speed: Double?
 
@@ -88,6 +94,9 @@ extension Replay {
             guard ByteCount(argument: maxBytes) != nil else {
                 throw ValidationError("--max-bytes must be a positive number of bytes, optionally with K, M, G or T (e.g. 64G)")
             }
+            guard case .seconds = CheckpointPolicy(argument: reportEvery) else {
+                throw ValidationError("--report-every must be seconds (5, 5s, 500ms)")
+            }
             if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive number") }
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
@@ -114,7 +123,7 @@ extension Replay {
                 throw ExitCode(ExitCodes.input)
             } catch let error as StateError {
                 printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
+                throw ExitCode(error.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
             } catch let error as POSIXFileError where error.isDiskFull {
                 printError("replay: \(error)")
                 throw ExitCode(ExitCodes.diskFull)
@@ -218,16 +227,17 @@ extension Replay {
                 let partialRejects = rejectsPath == "-" ? rejectsPath : rejectsPath + ".partial"
                 let rejectsOutput = try ByteOutput(path: partialRejects, resumeAt: nil)
                 let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
+                let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
                 do {
                     summary = try Ingest.run(
                         source: source,
-                        options: IngestOptions(
-                            rowLimit: rows, timeZone: timeZone, maxBytes: maxBytesValue, dropDuplicates: dedupe),
+                        options: IngestOptions(rowLimit: rows, timeZone: timeZone, maxBytes: maxBytesValue),
                         buckets: buckets, rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 },
                         progress: { bytes, rows in
                             progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows)
-                        })
+                        },
+                        observer: diagnostics)
                     try rejectWriter.sync()
                 } catch {
                     if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
@@ -236,6 +246,15 @@ extension Replay {
                 if partialRejects != rejectsPath, rename(partialRejects, rejectsPath) != 0 {
                     throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
                 }
+                let diagnosticsStarted = Date()
+                try store.recordInteractionDiagnostics(
+                    diagnostics.finish(
+                        buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+                        metadata: MetadataTables.read(input: input)))
+                logger.info("diagnostics", metadata: ["finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))"])
+                // After the interaction diagnostics, which are over the rows as read (their second pass reads
+                // the buckets as the first pass saw them).
+                if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
                 try store.recordIngest(summary)
             }
 
@@ -261,8 +280,16 @@ extension Replay {
             }
             let rejectedRows = summary.rowsRejected
             replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
+            replayer.observer = PanelDiagnostics(
+                users: summary.users, firstDay: summary.firstDay, restoring: checkpoint?.diagnostics)
+            var liveReport: LiveReportWriter?
+            if let reportPath, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
+                liveReport = LiveReportWriter(store: store, path: reportPath, interval: every)
+                liveReport?.start()
+            }
             let outcome = try replayer.run(
                 until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
+            try liveReport?.stop()
 
             let report = RunSummary(
                 ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,

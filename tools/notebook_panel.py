@@ -10,6 +10,7 @@ thresholds, min_count sums, fillna(0) places. Do not "fix" anything here.
 Usage:
     python3 tools/notebook_panel.py INPUT --out panel.jsonl [--matrix small|big] [--rows N]
                                      [--thresholds-json FILE]
+                                     [--diagnostics-json FILE] [--readiness-csv FILE]
 
 INPUT is the outer archive 18164998.zip (which holds KuaiRec.zip), or the inner KuaiRec.zip,
 or a bare CSV file in the small_matrix/big_matrix format (read with pd.read_csv directly).
@@ -22,6 +23,7 @@ Needs pandas 3.x (the notebook ran on pandas 3; measured against 3.1.1).
 """
 
 import argparse
+import ast
 import json
 import math
 import sys
@@ -62,8 +64,11 @@ def read_interactions(input_path, member, nrows):
     return interactions
 
 
-def build_panel(interactions):
-    """The notebook's cells from 'Load and Normalize' to 'Candidate Treatment Definitions'."""
+def build_panel(interactions, on_loaded=None):
+    """The notebook's cells from 'Load and Normalize' to 'Candidate Treatment Definitions'.
+
+    on_loaded(interactions) is called where the notebook's coverage, missingness, engagement and
+    repeated-measures cells run (after the load cell, before the user-day cell adds columns)."""
     # ---- cell: Load and Normalize the Interaction Sample (verbatim after read_csv) ----
     # Convert KuaiRec's numeric date field into a proper datetime date.
     date_numeric = pd.to_numeric(interactions["date"], errors="coerce").round().astype("Int64")
@@ -86,6 +91,8 @@ def build_panel(interactions):
     interactions["video_duration_sec"] = interactions["video_duration"] / 1_000
     interactions["watch_ratio_capped_5"] = interactions["watch_ratio"].clip(lower=0, upper=5)
     interactions = interactions.sort_values(["user_id", "event_time", "video_id"]).reset_index(drop=True)
+    if on_loaded is not None:
+        on_loaded(interactions)
 
     # ---- cell: Build the Observed User-Day Table (verbatim) ----
     HIGH_WATCH_THRESHOLD = 0.8
@@ -245,6 +252,379 @@ def write_panel(user_day, out_path):
             out.write("\n".join(buffer) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# The notebook's diagnostic tables (--diagnostics-json), cell by cell, display()/plots removed.
+# ---------------------------------------------------------------------------------------------
+
+USER_FEATURES_MEMBER = "KuaiRec 2.0/data/user_features.csv"
+ITEM_CATEGORIES_MEMBER = "KuaiRec 2.0/data/item_categories.csv"
+ITEM_DAILY_FEATURES_MEMBER = "KuaiRec 2.0/data/item_daily_features.csv"
+ITEM_DAILY_SAMPLE_ROWS = 150_000
+
+
+def interaction_level_tables(interactions):
+    """Cells 'Basic Shape and Coverage', 'Missingness', 'Engagement Distribution', 'User and Item
+    Repeated Measures' (verbatim), run on the loaded, sorted interactions."""
+    out = {}
+    coverage_summary = pd.DataFrame(
+        [
+            {"metric": "interaction_rows", "value": len(interactions)},
+            {"metric": "unique_users", "value": interactions["user_id"].nunique()},
+            {"metric": "unique_videos", "value": interactions["video_id"].nunique()},
+            {"metric": "unique_event_dates", "value": interactions["event_date"].nunique()},
+            {"metric": "first_event_date", "value": interactions["event_date"].min()},
+            {"metric": "last_event_date", "value": interactions["event_date"].max()},
+            {"metric": "first_event_time", "value": interactions["event_time"].min()},
+            {"metric": "last_event_time", "value": interactions["event_time"].max()},
+        ]
+    )
+    out["coverage_summary"] = coverage_summary
+    missingness = (
+        interactions.isna()
+        .mean()
+        .sort_values(ascending=False)
+        .rename("missing_rate")
+        .reset_index()
+        .rename(columns={"index": "column"})
+    )
+    out["missingness"] = missingness
+    engagement_summary = interactions[
+        ["play_duration_sec", "video_duration_sec", "watch_ratio", "watch_ratio_capped_5"]
+    ].describe(percentiles=[0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]).T
+    out["engagement_summary"] = engagement_summary
+    user_activity = (
+        interactions.groupby("user_id")
+        .agg(
+            interactions=("video_id", "size"),
+            unique_videos=("video_id", "nunique"),
+            active_days=("event_date", "nunique"),
+            first_date=("event_date", "min"),
+            last_date=("event_date", "max"),
+            avg_watch_ratio=("watch_ratio", "mean"),
+            total_play_duration_sec=("play_duration_sec", "sum"),
+        )
+        .reset_index()
+    )
+    item_activity = (
+        interactions.groupby("video_id")
+        .agg(
+            impressions=("user_id", "size"),
+            unique_users=("user_id", "nunique"),
+            avg_watch_ratio=("watch_ratio", "mean"),
+            avg_play_duration_sec=("play_duration_sec", "mean"),
+        )
+        .reset_index()
+        .sort_values("impressions", ascending=False)
+    )
+    # display(user_activity[[...]].describe().T) and display(item_activity.head(10))
+    out["user_activity"] = user_activity[["interactions", "unique_videos", "active_days", "avg_watch_ratio", "total_play_duration_sec"]].describe().T
+    out["item_activity"] = item_activity.head(10)
+    # Not a notebook table: every video tied with the 10th one, so the comparer can accept any
+    # tie order (sort_values' quicksort orders ties arbitrarily).
+    boundary = item_activity.head(10)["impressions"].min() if len(item_activity) else None
+    out["_item_activity_ties"] = item_activity.loc[item_activity["impressions"].eq(boundary)]
+    return out
+
+
+def read_metadata(input_path):
+    """Cell 'Load User, Item, and Daily Item Metadata' (verbatim); None for a bare CSV input."""
+    input_path = Path(input_path)
+    if input_path.suffix.lower() != ".zip":
+        return None
+    with ZipFile(input_path) as outer_zip:
+        if "KuaiRec.zip" in outer_zip.namelist():
+            inner_zip_bytes = outer_zip.read("KuaiRec.zip")
+        else:
+            inner_zip_bytes = input_path.read_bytes()
+    with ZipFile(BytesIO(inner_zip_bytes)) as inner_zip:
+        with inner_zip.open(USER_FEATURES_MEMBER) as file:
+            user_features = pd.read_csv(file)
+        with inner_zip.open(ITEM_CATEGORIES_MEMBER) as file:
+            item_categories = pd.read_csv(file)
+        daily_usecols = [
+            "video_id",
+            "date",
+            "show_cnt",
+            "show_user_num",
+            "play_cnt",
+            "play_user_num",
+            "complete_play_cnt",
+            "like_cnt",
+            "comment_cnt",
+            "share_cnt",
+            "collect_cnt",
+        ]
+        with inner_zip.open(ITEM_DAILY_FEATURES_MEMBER) as file:
+            item_daily = pd.read_csv(file, usecols=daily_usecols, nrows=ITEM_DAILY_SAMPLE_ROWS)
+
+    # Convert category strings such as "[27, 9]" into counts and first-category diagnostics.
+    def parse_category_list(value):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return []
+        return parsed if isinstance(parsed, list) else []
+
+    category_lists = item_categories["feat"].map(parse_category_list)
+    item_categories["category_count"] = category_lists.map(len)
+    item_categories["first_category"] = category_lists.map(lambda values: values[0] if values else np.nan)
+    item_daily["event_date"] = pd.to_datetime(item_daily["date"].astype("string"), format="%Y%m%d", errors="coerce")
+    item_daily["item_play_rate"] = np.where(
+        item_daily["show_cnt"] > 0,
+        item_daily["play_cnt"] / item_daily["show_cnt"],
+        np.nan,
+    )
+    item_daily["item_like_rate_per_play"] = np.where(
+        item_daily["play_cnt"] > 0,
+        item_daily["like_cnt"] / item_daily["play_cnt"],
+        np.nan,
+    )
+    return user_features, item_categories, item_daily
+
+
+def panel_level_tables(interactions, user_day, thresholds_values, metadata):
+    """Cells from 'Candidate Treatment Definitions' (its tables) to 'Causal Readiness Checklist' (verbatim)."""
+    out = {}
+    high_intensity_threshold = thresholds_values["high_intensity_threshold"]
+    high_watch_share_threshold = thresholds_values["high_watch_share_threshold"]
+    thresholds = pd.DataFrame(
+        [
+            {
+                "candidate_treatment": "treatment_high_intensity",
+                "rule": "active day and interactions >= active-day 75th percentile",
+                "threshold": high_intensity_threshold,
+            },
+            {
+                "candidate_treatment": "treatment_high_watch_exposure",
+                "rule": "active day and high_watch_share >= active-day median",
+                "threshold": high_watch_share_threshold,
+            },
+        ]
+    )
+    treatment_summary = user_day[
+        ["treatment_high_intensity", "treatment_high_watch_exposure"]
+    ].agg(["mean", "sum"]).T.rename(columns={"mean": "share_of_user_days", "sum": "treated_user_days"})
+    out["thresholds"] = thresholds
+    out["treatment_summary"] = treatment_summary
+
+    daily_panel_summary = (
+        user_day.groupby("event_date")
+        .agg(
+            active_rate=("active_day", "mean"),
+            high_intensity_rate=("treatment_high_intensity", "mean"),
+            high_watch_exposure_rate=("treatment_high_watch_exposure", "mean"),
+            next_day_active_rate=("next_day_active", "mean"),
+        )
+        .reset_index()
+    )
+    out["daily_panel_summary"] = daily_panel_summary
+
+    def summarize_naive_association(data, treatment_col, outcome_cols):
+        rows = []
+        analytic = data.loc[data["active_day"].eq(1)].copy()
+        for outcome_col in outcome_cols:
+            subset = analytic.dropna(subset=[treatment_col, outcome_col])
+            grouped = subset.groupby(treatment_col)[outcome_col].agg(["mean", "count", "std"])
+            if set(grouped.index) >= {0, 1}:
+                control_mean = grouped.loc[0, "mean"]
+                treated_mean = grouped.loc[1, "mean"]
+                rows.append(
+                    {
+                        "treatment": treatment_col,
+                        "outcome": outcome_col,
+                        "control_mean": control_mean,
+                        "treated_mean": treated_mean,
+                        "difference": treated_mean - control_mean,
+                        "relative_lift": (treated_mean / control_mean - 1) if control_mean != 0 else np.nan,
+                        "control_days": grouped.loc[0, "count"],
+                        "treated_days": grouped.loc[1, "count"],
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    outcome_columns = [
+        "next_day_active",
+        "future_3day_active_days",
+        "future_3day_interactions",
+        "future_7day_active_days",
+    ]
+    naive_associations = pd.concat(
+        [
+            summarize_naive_association(user_day, "treatment_high_intensity", outcome_columns),
+            summarize_naive_association(user_day, "treatment_high_watch_exposure", outcome_columns),
+        ],
+        ignore_index=True,
+    )
+    out["naive_associations"] = naive_associations
+
+    def standardized_mean_differences(data, treatment_col, covariate_cols):
+        analytic = data.loc[data["active_day"].eq(1)].dropna(subset=[treatment_col]).copy()
+        rows = []
+        for covariate in covariate_cols:
+            treated = analytic.loc[analytic[treatment_col].eq(1), covariate].dropna()
+            control = analytic.loc[analytic[treatment_col].eq(0), covariate].dropna()
+            pooled_sd = np.sqrt((treated.var(ddof=1) + control.var(ddof=1)) / 2)
+            rows.append(
+                {
+                    "treatment": treatment_col,
+                    "covariate": covariate,
+                    "treated_mean": treated.mean(),
+                    "control_mean": control.mean(),
+                    "smd": (treated.mean() - control.mean()) / pooled_sd if pooled_sd and not np.isnan(pooled_sd) else np.nan,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    pre_treatment_covariates = [
+        "lag_1_active_day",
+        "lag_1_interactions",
+        "lag_1_total_play_duration_sec",
+        "lag_1_avg_watch_ratio",
+        "prior_3day_active_day",
+        "prior_3day_interactions",
+        "prior_3day_total_play_duration_sec",
+        "prior_3day_high_watch_share",
+    ]
+    confounding_balance = pd.concat(
+        [
+            standardized_mean_differences(user_day, "treatment_high_intensity", pre_treatment_covariates),
+            standardized_mean_differences(user_day, "treatment_high_watch_exposure", pre_treatment_covariates),
+        ],
+        ignore_index=True,
+    )
+    out["confounding_balance"] = confounding_balance
+
+    if metadata is not None:
+        user_features, item_categories, item_daily = metadata
+        user_metadata_columns = [
+            "user_id",
+            "user_active_degree",
+            "is_lowactive_period",
+            "is_live_streamer",
+            "is_video_author",
+            "follow_user_num",
+            "fans_user_num",
+            "friend_user_num",
+            "register_days",
+        ]
+        interaction_metadata_sample = (
+            interactions.merge(user_features[user_metadata_columns], on="user_id", how="left")
+            .merge(item_categories[["video_id", "category_count", "first_category"]], on="video_id", how="left")
+        )
+        metadata_diagnostics = pd.DataFrame(
+            [
+                {"metric": "rows", "value": len(interaction_metadata_sample)},
+                {"metric": "missing_user_active_degree_rate", "value": interaction_metadata_sample["user_active_degree"].isna().mean()},
+                {"metric": "missing_item_category_rate", "value": interaction_metadata_sample["category_count"].isna().mean()},
+                {"metric": "unique_user_activity_segments", "value": interaction_metadata_sample["user_active_degree"].nunique(dropna=True)},
+                {"metric": "unique_first_categories", "value": interaction_metadata_sample["first_category"].nunique(dropna=True)},
+            ]
+        )
+        out["metadata_diagnostics"] = metadata_diagnostics
+        out["metadata_segments"] = (
+            interaction_metadata_sample.groupby("user_active_degree")
+            .agg(
+                rows=("video_id", "size"),
+                users=("user_id", "nunique"),
+                avg_watch_ratio=("watch_ratio", "mean"),
+                avg_play_duration_sec=("play_duration_sec", "mean"),
+            )
+            .sort_values("rows", ascending=False)
+        ).reset_index()
+        item_daily_summary = item_daily[
+            [
+                "show_cnt",
+                "show_user_num",
+                "play_cnt",
+                "play_user_num",
+                "complete_play_cnt",
+                "like_cnt",
+                "comment_cnt",
+                "share_cnt",
+                "collect_cnt",
+                "item_play_rate",
+                "item_like_rate_per_play",
+            ]
+        ].describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
+        out["item_daily_summary"] = item_daily_summary
+
+    active_days_per_user = user_day.groupby("user_id")["active_day"].sum()
+    future_3day_available = user_day["future_3day_active_days"].notna().mean()
+    future_7day_available = user_day["future_7day_active_days"].notna().mean()
+    treatment_rates = user_day[["treatment_high_intensity", "treatment_high_watch_exposure"]].mean()
+    readiness_checks = pd.DataFrame(
+        [
+            {
+                "check": "at least 50 users in sample",
+                "value": user_day["user_id"].nunique(),
+                "passes": user_day["user_id"].nunique() >= 50,
+            },
+            {
+                "check": "median user has at least 7 active days",
+                "value": active_days_per_user.median(),
+                "passes": active_days_per_user.median() >= 7,
+            },
+            {
+                "check": "at least 30 calendar dates",
+                "value": user_day["event_date"].nunique(),
+                "passes": user_day["event_date"].nunique() >= 30,
+            },
+            {
+                "check": "high-intensity treatment has non-trivial variation",
+                "value": treatment_rates["treatment_high_intensity"],
+                "passes": 0.01 < treatment_rates["treatment_high_intensity"] < 0.99,
+            },
+            {
+                "check": "high-watch treatment has non-trivial variation",
+                "value": treatment_rates["treatment_high_watch_exposure"],
+                "passes": 0.01 < treatment_rates["treatment_high_watch_exposure"] < 0.99,
+            },
+            {
+                "check": "future 3-day outcomes available for most rows",
+                "value": future_3day_available,
+                "passes": future_3day_available >= 0.80,
+            },
+            {
+                "check": "future 7-day outcomes available for most rows",
+                "value": future_7day_available,
+                "passes": future_7day_available >= 0.70,
+            },
+            {
+                "check": "lagged confounders have no missing values after filling panel starts",
+                "value": user_day[pre_treatment_covariates].isna().mean().max(),
+                "passes": user_day[pre_treatment_covariates].isna().mean().max() == 0,
+            },
+        ]
+    )
+    out["readiness_checks"] = readiness_checks
+    return out
+
+
+DESCRIBED_TABLES = {"engagement_summary", "user_activity", "treatment_summary", "item_daily_summary"}
+
+
+def _json_cell(value):
+    """One DataFrame cell as JSON: numbers, strings, booleans, null; Timestamps as 'YYYY-MM-DD HH:MM:SS.mmm'."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _json_number(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def table_as_rows(name, frame):
+    """A DataFrame as a list of row objects; a described/transposed table's index becomes 'column'."""
+    if name in DESCRIBED_TABLES:
+        frame = frame.reset_index().rename(columns={"index": "column"})
+    return [{str(k): _json_cell(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="The seed notebook's user-day panel, computed by pandas.")
     parser.add_argument("input", help="18164998.zip (outer), KuaiRec.zip (inner), or a bare matrix CSV")
@@ -255,6 +635,8 @@ def main(argv=None):
     parser.add_argument(
         "--drop-duplicates", action="store_true",
         help="not in the notebook: drop_duplicates() after reading (the oracle for replay run --dedupe)")
+    parser.add_argument("--diagnostics-json", default=None, help="write the notebook's diagnostic tables here")
+    parser.add_argument("--readiness-csv", default=None, help="write readiness_checks.to_csv(index=False) here")
     args = parser.parse_args(argv)
 
     if not pd.__version__.startswith("3."):
@@ -264,8 +646,20 @@ def main(argv=None):
     rows_read = len(interactions)
     if args.drop_duplicates:
         interactions = interactions.drop_duplicates().reset_index(drop=True)
-    interactions, user_day, thresholds = build_panel(interactions)
+    diagnostics = {}
+    want_diagnostics = args.diagnostics_json or args.readiness_csv
+    on_loaded = (lambda frame: diagnostics.update(interaction_level_tables(frame))) if want_diagnostics else None
+    interactions, user_day, thresholds = build_panel(interactions, on_loaded=on_loaded)
     write_panel(user_day, args.out)
+    if want_diagnostics:
+        diagnostics.update(panel_level_tables(interactions, user_day, thresholds, read_metadata(args.input)))
+        if args.diagnostics_json:
+            payload = {name: table_as_rows(name, frame) for name, frame in diagnostics.items()}
+            with open(args.diagnostics_json, "w", encoding="utf-8") as f:
+                json.dump(payload, f, indent=1, allow_nan=False)
+                f.write("\n")
+        if args.readiness_csv:
+            diagnostics["readiness_checks"].to_csv(args.readiness_csv, index=False)
 
     if args.thresholds_json:
         payload = {

@@ -5,7 +5,7 @@ import ReplayStream
 /// A rerun with a different identity is refused, naming the difference.
 public struct RunIdentity: Codable, Sendable, Equatable {
     /// The state folder's format version this program writes and reads.
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
 
     /// Format version of the folder.
     public var formatVersion: Int
@@ -74,10 +74,13 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
     public var directory: String
     /// What is wrong and what to do.
     public var message: String
+    /// True when the disk (or the file-size limit) was full: exit code 5, not 4.
+    public var isDiskFull: Bool
 
-    public init(directory: String, message: String) {
+    public init(directory: String, message: String, isDiskFull: Bool = false) {
         self.directory = directory
         self.message = message
+        self.isDiskFull = isDiskFull
     }
 
     public var description: String { "state \(directory): \(message)" }

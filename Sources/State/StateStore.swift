@@ -17,6 +17,8 @@ public final class StateStore: StateBackend {
     private static let identityKey = Array("identity".utf8)
     private static let ingestKey = Array("ingest".utf8)
     private static let progressKey = Array("progress".utf8)
+    private static let interactionDiagnosticsKey = Array("interaction_diagnostics".utf8)
+    private static let panelDiagnosticsKey = Array("panel_diagnostics".utf8)
 
     /// Opens (creating) the state folder's database. `readOnly` opens without writing (for `status`).
     public init(directory: String, readOnly: Bool = false) throws {
@@ -99,10 +101,13 @@ public final class StateStore: StateBackend {
     public func reset(for identity: RunIdentity, keepingIngest: Bool = false) throws {
         try environment.withWriteTransaction { txn in
             let ingest = keepingIngest ? try txn.get(StateStore.ingestKey, in: meta) : nil
+            // The interaction-level diagnostics belong to the ingest pass: kept with it.
+            let interaction = keepingIngest ? try txn.get(StateStore.interactionDiagnosticsKey, in: meta) : nil
             try txn.removeAll(in: meta)
             try txn.removeAll(in: timelines)
             try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
             if let ingest { try txn.put(ingest, forKey: StateStore.ingestKey, in: meta) }
+            if let interaction { try txn.put(interaction, forKey: StateStore.interactionDiagnosticsKey, in: meta) }
         }
     }
 
@@ -127,7 +132,50 @@ public final class StateStore: StateBackend {
                 states[Int32(user)] = Array(value)
             }
         }
-        return PanelCheckpoint(progress: progress, timelines: states)
+        return PanelCheckpoint(progress: progress, timelines: states, diagnostics: try panelDiagnostics())
+    }
+
+    /// The interaction-level diagnostic tables, stored when the ingest pass completed (nil before).
+    public func interactionDiagnostics() throws -> InteractionDiagnostics? {
+        try readJSON(InteractionDiagnostics.self, key: StateStore.interactionDiagnosticsKey)
+    }
+
+    /// Stores the interaction-level diagnostic tables (before ``recordIngest(_:)`` marks the ingest complete).
+    public func recordInteractionDiagnostics(_ diagnostics: InteractionDiagnostics) throws {
+        try environment.withWriteTransaction { txn in
+            try writeJSON(diagnostics, key: StateStore.interactionDiagnosticsKey, txn: &txn)
+        }
+    }
+
+    /// The panel diagnostics' state as of the last checkpoint (nil before the first).
+    public func panelDiagnostics() throws -> PanelDiagnosticsState? {
+        try readJSON(PanelDiagnosticsState.self, key: StateStore.panelDiagnosticsKey)
+    }
+
+    /// Everything a report needs, read in one transaction so the parts belong to the same checkpoint.
+    public func reportSnapshot() throws -> (
+        ingest: IngestSummary?, progress: ReplayProgress?, interaction: InteractionDiagnostics?,
+        panel: PanelDiagnosticsState?
+    ) {
+        let keys = [
+            StateStore.ingestKey, StateStore.progressKey, StateStore.interactionDiagnosticsKey,
+            StateStore.panelDiagnosticsKey,
+        ]
+        let values = try environment.withReadTransaction { txn in try keys.map { try txn.get($0, in: meta) } }
+        func decode<T: Decodable>(_ type: T.Type, _ i: Int) throws -> T? {
+            guard let bytes = values[i] else { return nil }
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(bytes))
+            } catch {
+                throw StateError(
+                    directory: directory,
+                    message: "the state's \(String(decoding: keys[i], as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun the run with --fresh")
+            }
+        }
+        return (
+            try decode(IngestSummary.self, 0), try decode(ReplayProgress.self, 1),
+            try decode(InteractionDiagnostics.self, 2), try decode(PanelDiagnosticsState.self, 3)
+        )
     }
 
     public func commit(_ checkpoint: PanelCheckpoint) throws {
@@ -137,11 +185,15 @@ public final class StateStore: StateBackend {
                     try txn.put(bytes, forKey: LMDBKey.int64(Int64(user)), in: timelines)
                 }
                 try writeJSON(checkpoint.progress, key: StateStore.progressKey, txn: &txn)
+                if let diagnostics = checkpoint.diagnostics {
+                    try writeJSON(diagnostics, key: StateStore.panelDiagnosticsKey, txn: &txn)
+                }
             }
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(
                 directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume")
+                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
+                isDiskFull: true)
         }
     }
 }

@@ -30,7 +30,7 @@ final class RecordingRejects: RejectWriter {
 
     func ingest(
         _ bytes: [UInt8], options: IngestOptions = IngestOptions(timeZone: TimeZone(identifier: "Asia/Shanghai")!),
-        progress: @escaping (URL) -> Void = { _ in }
+        dedupe: Bool = false, progress: @escaping (URL) -> Void = { _ in }
     ) throws -> Run {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-ingest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -40,8 +40,9 @@ final class RecordingRejects: RejectWriter {
         let source = try MatrixSource.open(input: csv.path, matrix: .small)
         let buckets = try DayBuckets(directory: dir.appendingPathComponent("events"))
         let rejects = RecordingRejects()
-        let summary = try Ingest.run(
+        var summary = try Ingest.run(
             source: source, options: options, buckets: buckets, rejects: rejects, progress: { _, _ in progress(csv) })
+        if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
         var events: [CalendarDay: [Interaction]] = [:]
         for day in buckets.eventCounts.keys { events[day] = try buckets.sortedEvents(for: day) }
         return Run(
@@ -149,9 +150,7 @@ final class RecordingRejects: RejectWriter {
             .joined(separator: "\n")
         let kept = try ingest(Array(text.utf8))
         #expect(kept.summary.rowsAccepted == 7 && kept.summary.duplicatesDropped == 0)
-        var options = IngestOptions(timeZone: TimeZone(identifier: "Asia/Shanghai")!)
-        options.dropDuplicates = true
-        let dropped = try ingest(Array(text.utf8), options: options)
+        let dropped = try ingest(Array(text.utf8), dedupe: true)
         #expect(dropped.summary.duplicatesDropped == 3)
         #expect(dropped.summary.rejected == ["duplicate": 3])
         #expect(dropped.summary.rowsAccepted == 4)

@@ -54,20 +54,26 @@ public final class MatrixSource {
     /// - Throws: ``InputError`` when the file is missing or unreadable or the matrix is not there,
     ///   ``ArchiveReadError`` when the archive is damaged.
     public static func open(input: String, matrix: MatrixChoice) throws -> MatrixSource {
+        try open(input: input, fileName: matrix.fileName)
+    }
+
+    /// Finds the member whose file name is `fileName` (`user_features.csv`, ...) the same way as
+    /// ``open(input:matrix:)`` finds the matrix, and positions a stream on it.
+    public static func open(input: String, fileName: String) throws -> MatrixSource {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
             throw InputError(input: input, message: "no such file or folder")
         }
         if isDirectory.boolValue {
             let candidates = [
-                "KuaiRec 2.0/data/\(matrix.fileName)", "data/\(matrix.fileName)", matrix.fileName,
+                "KuaiRec 2.0/data/\(fileName)", "data/\(fileName)", fileName,
             ].map { (input as NSString).appendingPathComponent($0) }
             guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
                 throw InputError(
                     input: input,
-                    message: "the folder holds no \(matrix.fileName) (looked for: \(candidates.joined(separator: ", ")))")
+                    message: "the folder holds no \(fileName) (looked for: \(candidates.joined(separator: ", ")))")
             }
-            return try open(input: found, matrix: matrix)
+            return try open(input: found, fileName: fileName)
         }
         try preflight(input: input)
         let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.int64Value
@@ -93,7 +99,7 @@ public final class MatrixSource {
                 if entry.isDirectory { continue }
                 seen.append(entry.path)
                 let base = (entry.path as NSString).lastPathComponent
-                if base == matrix.fileName {
+                if base == fileName {
                     path.append(entry.path)
                     return MatrixSource(
                         readers: readers, location: path.joined(separator: " ▸ "), inputFileSize: size, filePath: input,
@@ -118,8 +124,8 @@ public final class MatrixSource {
                 let shown = seen.count > 20 ? seen.prefix(20).joined(separator: ", ") + ", … (\(seen.count) in all)" : seen.joined(separator: ", ")
                 let members = seen.isEmpty ? "it has no file members" : "its members are: \(shown)"
                 let wanted = readers.count == 1
-                    ? "neither KuaiRec.zip nor \(matrix.fileName)"
-                    : "no \(matrix.fileName)"
+                    ? "neither KuaiRec.zip nor \(fileName)"
+                    : "no \(fileName)"
                 throw InputError(
                     input: path.joined(separator: " ▸ "),
                     message: "the archive holds \(wanted); \(members). Pass the KuaiRec download (18164998.zip), KuaiRec.zip, or the matrix CSV itself")

@@ -54,8 +54,6 @@ public struct IngestOptions: Sendable {
     public var timeZone: TimeZone
     /// The most decompressed CSV bytes to read (a zip bomb guard): more is an ``InputError``.
     public var maxBytes: Int64
-    /// Drop exact duplicate rows (`--dedupe`), counting them as the reject reason `duplicate`.
-    public var dropDuplicates: Bool
     /// Check every few blocks, and at the end, that the input file has not changed.
     public var watchInput: Bool
     /// The most days the accepted rows may span: a longer panel is refused (stray dates would make it huge).
@@ -68,12 +66,11 @@ public struct IngestOptions: Sendable {
 
     public init(
         rowLimit: Int? = nil, timeZone: TimeZone, maxBytes: Int64 = IngestOptions.defaultMaxBytes,
-        dropDuplicates: Bool = false, watchInput: Bool = true, maxPanelDays: Int = IngestOptions.defaultMaxPanelDays
+        watchInput: Bool = true, maxPanelDays: Int = IngestOptions.defaultMaxPanelDays
     ) {
         self.rowLimit = rowLimit
         self.timeZone = timeZone
         self.maxBytes = maxBytes
-        self.dropDuplicates = dropDuplicates
         self.watchInput = watchInput
         self.maxPanelDays = maxPanelDays
     }
@@ -90,7 +87,8 @@ public enum Ingest {
     ///   and the bucket and rejects writers' errors.
     public static func run(
         source: MatrixSource, options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter,
-        shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in }
+        shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in },
+        observer: IngestObserver? = nil
     ) throws -> IngestSummary {
         var summary = IngestSummary()
         summary.inputLocation = source.location
@@ -140,6 +138,7 @@ public enum Ingest {
                 let found = try InteractionColumns(header: names)
                 columns = found
                 decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
+                try observer?.begin(columns: found)
                 return true
             }
             _ = cols
@@ -151,7 +150,9 @@ public enum Ingest {
             }
             summary.rowsRead += 1
             let ok = splitter.split(record)
-            switch decoder!.decode(record, fields: splitter, fieldsOK: ok) {
+            let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
+            try observer?.observe(row: record, fields: splitter, outcome: outcome)
+            switch outcome {
             case .accepted(let event, let day, let disagrees):
                 summary.rowsAccepted += 1
                 if disagrees { summary.dateLabelDisagreements += 1 }
@@ -220,22 +221,6 @@ public enum Ingest {
         }
         try watch?.check()
         flushCurrent()
-        if options.dropDuplicates {
-            try buckets.flush()
-            // Recount the user-days without the duplicates: batch thresholds must see the deduplicated panel.
-            dayCounts.removeAll()
-            let dropped = try buckets.removeExactDuplicates { day, events in
-                for e in events {
-                    let key = UInt64(UInt32(bitPattern: e.userID)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
-                    let old = dayCounts[key] ?? (0, 0)
-                    dayCounts[key] = (old.count + 1, old.highWatch + (e.watchRatio >= PanelRules.highWatchThreshold ? 1 : 0))
-                }
-            }
-            if dropped > 0 {
-                rejected[.duplicate, default: 0] += dropped
-                summary.rowsAccepted -= dropped
-            }
-        }
         try buckets.flushAndSync()
 
         summary.users = users.sorted()
@@ -260,6 +245,30 @@ public enum Ingest {
 }
 
 extension Ingest {
+    /// `--dedupe`: removes exact duplicates from the ingested buckets (``DayBuckets/removeExactDuplicates(_:)``),
+    /// counts them in `summary` as the reject reason `duplicate` (not in the panel), and recounts the user-days,
+    /// so that batch thresholds see the deduplicated panel. Then makes the buckets durable.
+    ///
+    /// Run after everything that reads the buckets as ingested (the interaction diagnostics).
+    public static func dropExactDuplicates(in buckets: DayBuckets, summary: inout IngestSummary) throws {
+        try buckets.flush()
+        var distribution = ThresholdDistribution()
+        var perUser: [Int32: (count: Int, highWatch: Int)] = [:]
+        let dropped = try buckets.removeExactDuplicates { _, events in
+            perUser.removeAll(keepingCapacity: true)
+            for e in events {
+                let old = perUser[e.userID] ?? (0, 0)
+                perUser[e.userID] = (old.count + 1, old.highWatch + (e.watchRatio >= PanelRules.highWatchThreshold ? 1 : 0))
+            }
+            for value in perUser.values { distribution.add(interactions: value.count, highWatchCount: value.highWatch) }
+        }
+        try buckets.flushAndSync()
+        guard dropped > 0 else { return }
+        summary.rejected[RejectReason.duplicate.rawValue, default: 0] += dropped
+        summary.rowsAccepted -= dropped
+        summary.distribution = distribution
+    }
+
     /// The record without a leading UTF-8 byte-order mark.
     static func withoutByteOrderMark(_ record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         if record.count >= 3, record[0] == 0xEF, record[1] == 0xBB, record[2] == 0xBF {

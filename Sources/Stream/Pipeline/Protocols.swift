@@ -23,10 +23,13 @@ public struct PanelCheckpoint: Sendable, Equatable {
     public var progress: ReplayProgress
     /// Each user's serialized rolling state.
     public var timelines: [Int32: [UInt8]]
+    /// The live diagnostics' running state (nil when the replay has no ``PanelObserver``).
+    public var diagnostics: PanelDiagnosticsState?
 
-    public init(progress: ReplayProgress, timelines: [Int32: [UInt8]]) {
+    public init(progress: ReplayProgress, timelines: [Int32: [UInt8]], diagnostics: PanelDiagnosticsState? = nil) {
         self.progress = progress
         self.timelines = timelines
+        self.diagnostics = diagnostics
     }
 }
 

@@ -64,6 +64,8 @@ public final class Replayer {
     private let pendingCommit = DispatchGroup()
     private let commitErrorLock = NSLock()
     private var commitError: Error?
+    /// Sees every emitted record (the live diagnostics); its state goes into every checkpoint.
+    public var observer: PanelObserver?
     /// Number of checkpoints committed.
     public private(set) var checkpointsCommitted = 0
 
@@ -249,6 +251,7 @@ public final class Replayer {
     @inline(__always)
     private func emit(_ record: UserDayRecord) throws {
         try sink.write(record)
+        observer?.recordEmitted(record)
         progress.recordsWritten += 1
         if record.isFinal { progress.finalRecords += 1 }
     }
@@ -264,7 +267,7 @@ public final class Replayer {
             encoded.reserveCapacity(users.count)
             for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
         }
-        let snapshot = PanelCheckpoint(progress: progress, timelines: encoded)
+        let snapshot = PanelCheckpoint(progress: progress, timelines: encoded, diagnostics: observer?.checkpointState())
         let sink = self.sink, state = self.state, logger = self.logger
         pendingCommit.enter()
         committer.async { [self] in

@@ -1,0 +1,24 @@
+/// Sees every data row of the ingest pass, accepted or rejected, in file order.
+///
+/// The notebook's interaction-level tables (coverage, missingness, engagement, repeated measures,
+/// metadata join) are computed over every row it reads, rows without a date included, so the
+/// observer is told about rejected rows too.
+public protocol IngestObserver: AnyObject {
+    /// Called once with the header, before any row.
+    func begin(columns: InteractionColumns) throws
+    /// Called for every data row (blank lines excepted) after it is decoded.
+    /// - Warning: `record` and `fields` are valid only during the call.
+    func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
+        throws
+}
+
+/// Sees every record revision the replay emits, on the replay thread, in emission order.
+///
+/// Revision 0 of a user-day carries its aggregates, lags and treatment flags (they never change
+/// afterwards); revision 1 its `next_day_*`; the final revision every lead.
+public protocol PanelObserver: AnyObject {
+    /// Called for each emitted revision, right after the sink took it.
+    func recordEmitted(_ record: UserDayRecord)
+    /// The observer's state as of now, for the checkpoint being taken (restored on resume).
+    func checkpointState() -> PanelDiagnosticsState
+}

@@ -1,0 +1,531 @@
+import Foundation
+
+/// The notebook's interaction-level tables, final once the ingest pass has read every row:
+/// `coverage_summary`, `missingness`, `engagement_summary`, `user_activity`, `item_activity`,
+/// `metadata_diagnostics` (and its per-segment table), `item_daily_summary`.
+public struct InteractionDiagnostics: Codable, Equatable, Sendable {
+    /// The tables, in the notebook's order.
+    public var tables: [DiagnosticTable]
+    /// Rows the notebook would read but whose numbers do not parse (left out of these tables).
+    public var rowsLeftOut: Int
+    /// Rows these tables cover (the notebook's `len(interactions)`).
+    public var rows: Int
+
+    /// Creates the set of tables.
+    public init(tables: [DiagnosticTable], rowsLeftOut: Int, rows: Int) {
+        self.tables = tables
+        self.rowsLeftOut = rowsLeftOut
+        self.rows = rows
+    }
+}
+
+/// Builds the interaction-level tables while the ingest pass reads the log (one call per row),
+/// then finishes them with one more pass over the day buckets for the exact percentiles and the
+/// two-pass standard deviations of `engagement_summary`.
+///
+/// Which rows count: every row the notebook would keep in `interactions` with its numeric columns
+/// intact, i.e. every accepted row and every rejected row whose `user_id`, `video_id`, durations and
+/// `watch_ratio` parse (rows without a date or time are such rows: 3.9% of small_matrix). Rows
+/// whose numbers do not parse would change a column's dtype in pandas; they are left out and counted.
+///
+/// Memory: per user a bit set over the videos seen (users × videos / 8 bytes: 9.6 MB for KuaiRec's
+/// big matrix) and its dates; per video three numbers; 3 × 4 MiB of percentile bins. Rejected rows
+/// that are kept are spilled to a file beside the day buckets, not held in memory.
+public final class InteractionDiagnosticsCollector: IngestObserver {
+    /// `describe()` percentiles of engagement_summary.
+    public static let engagementPercentiles = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+    /// The notebook's `interactions` columns, in its order (the missingness table's rows).
+    public static let interactionColumns = [
+        "user_id", "video_id", "play_duration", "video_duration", "time", "date", "timestamp", "watch_ratio",
+        "event_date", "event_timestamp", "event_time_from_text", "event_time", "play_duration_sec",
+        "video_duration_sec", "watch_ratio_capped_5",
+    ]
+    static let engagementColumns = ["play_duration_sec", "video_duration_sec", "watch_ratio", "watch_ratio_capped_5"]
+
+    private var columns: InteractionColumns?
+    private let spillURL: URL
+    private var spill: [Interaction] = []
+    private var spillHandle: FileHandle?
+
+    private var rows = 0
+    private var leftOut = 0
+    // Missing counts of time, date, timestamp, event_date, event_timestamp, event_time_from_text, event_time.
+    private var missingTime = 0, missingDate = 0, missingTimestamp = 0
+    private var missingEventDate = 0, missingEventTimestamp = 0, missingTimeText = 0, missingEventTime = 0
+    /// Whether pandas inferred a `time` format with a fraction (from the first non-empty value).
+    private var timeFormatHasFraction: Bool?
+    private var dates = Set<Int32>()
+    private var firstTime = Int64.max, lastTime = Int64.min
+
+    // Engagement, pass 1 (sums, extremes, percentile bins) for the four columns.
+    private var sums = [CompensatedSum](repeating: CompensatedSum(), count: 4)
+    private var minima = [Double](repeating: .infinity, count: 4)
+    private var maxima = [Double](repeating: -.infinity, count: 4)
+    private var bins = [[UInt32]](repeating: [], count: 3)
+
+    // Per user and per video.
+    private var userSlots = DenseIDIndex()
+    private var users: [UserTally] = []
+    private var videoSlots = DenseIDIndex()
+    private var videos: [VideoTally] = []
+    private var cachedUser: Int32 = -1
+    private var cachedUserSlot = 0
+    /// The last (user slot, date) added to a user's dates: rows come grouped by user and day.
+    private var cachedUserDate = Int32.min
+    private var cachedDateUserSlot = -1
+
+    struct UserTally {
+        var id: Int32
+        var rows = 0
+        var watchRatio = CompensatedSum()
+        var playMs: Int64 = 0
+        var videoBits: [UInt64] = []
+        var dates = Set<Int32>()
+    }
+
+    struct VideoTally {
+        var id: Int32
+        var rows = 0
+        var watchRatio = CompensatedSum()
+        var playMs: Int64 = 0
+    }
+
+    /// Creates a collector whose kept-but-rejected rows are spilled into `spillDirectory`.
+    public init(spillDirectory: URL) {
+        spillURL = spillDirectory.appendingPathComponent("undated-rows.events")
+        for i in 0..<3 { bins[i] = [UInt32](repeating: 0, count: 1 << InteractionDiagnosticsCollector.binBits) }
+    }
+
+    static let binBits = 20
+
+    /// An order-preserving bin of a double: the top bits of its total-order key.
+    @inline(__always)
+    static func bin(_ x: Double) -> Int {
+        let bits = x.bitPattern
+        let key = bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
+        return Int(key >> UInt64(64 - binBits))
+    }
+
+    public func begin(columns: InteractionColumns) throws {
+        self.columns = columns
+        try? FileManager.default.removeItem(at: spillURL)
+    }
+
+    public func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
+        throws
+    {
+        guard let c = columns else { return }
+        let event: Interaction
+        var eventDate: CalendarDay?
+        let dateEmpty = fields.fieldCount > c.date && fields.withField(c.date, in: record) { $0.isEmpty }
+        switch outcome {
+        case .accepted(let e, let day, _):
+            event = e
+            if !dateEmpty { eventDate = day }
+        case .rejected:
+            guard fields.fieldCount == c.count,
+                let user = fields.withField(c.userID, in: record, InteractionDecoder.parseID),
+                let video = fields.withField(c.videoID, in: record, InteractionDecoder.parseID),
+                let play = fields.withField(c.playDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
+                let length = fields.withField(c.videoDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
+                let ratio = fields.withField(c.watchRatio, in: record, InteractionDecoder.parseDoubleStatic), ratio.isFinite
+            else {
+                leftOut += 1
+                return
+            }
+            var ts = Interaction.missingTimestamp
+            if case .some(.some(let t)) = fields.withField(c.timestamp, in: record, InteractionDecoder.parseTimestampMs) {
+                ts = t
+            }
+            if !dateEmpty, case .some(.some(let label)) = fields.withField(c.date, in: record, InteractionDecoder.parseDateLabel)
+            {
+                eventDate = CalendarDay(yyyymmdd: label)
+            }
+            event = Interaction(
+                timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: length,
+                watchRatio: ratio)
+            spill.append(event)
+            if spill.count >= 16_384 { try flushSpill() }
+        }
+        rows += 1
+        // Time fields.
+        let timestampEmpty = fields.withField(c.timestamp, in: record) { $0.isEmpty }
+        if timestampEmpty { missingTimestamp += 1 }
+        let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
+        if !hasTimestamp { missingEventTimestamp += 1 }
+        if dateEmpty { missingDate += 1 }
+        if let d = eventDate { dates.insert(d.rawValue) } else { missingEventDate += 1 }
+        let textTime: Int64? = fields.withField(c.time, in: record) { bytes in
+            if bytes.isEmpty {
+                missingTime += 1
+                return nil
+            }
+            if timeFormatHasFraction == nil { timeFormatHasFraction = bytes.count > 19 }
+            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!)
+        }
+        if textTime == nil { missingTimeText += 1 }
+        // event_time: the text's wall clock, else the timestamp read as UTC.
+        if let t = textTime ?? (hasTimestamp ? event.timestampMs : nil) {
+            if t < firstTime { firstTime = t }
+            if t > lastTime { lastTime = t }
+        } else {
+            missingEventTime += 1
+        }
+        // Engagement.
+        let values = InteractionDiagnosticsCollector.engagementValues(event)
+        for i in 0..<4 {
+            let x = values[i]
+            sums[i].add(x)
+            if x < minima[i] { minima[i] = x }
+            if x > maxima[i] { maxima[i] = x }
+        }
+        for i in 0..<3 { bins[i][InteractionDiagnosticsCollector.bin(values[i])] &+= 1 }
+        // Per user and per video.
+        if event.userID != cachedUser {
+            cachedUser = event.userID
+            cachedUserSlot = userSlots.slot(of: event.userID) { users.append(UserTally(id: event.userID)) }
+        }
+        let v = videoSlots.slot(of: event.videoID) { videos.append(VideoTally(id: event.videoID)) }
+        videos[v].rows += 1
+        videos[v].watchRatio.add(event.watchRatio)
+        videos[v].playMs &+= event.playDurationMs
+        let u = cachedUserSlot
+        users[u].rows += 1
+        users[u].watchRatio.add(event.watchRatio)
+        users[u].playMs &+= event.playDurationMs
+        let word = v >> 6
+        if users[u].videoBits.count <= word {
+            users[u].videoBits.append(contentsOf: repeatElement(0, count: word + 1 - users[u].videoBits.count))
+        }
+        users[u].videoBits[word] |= 1 << UInt64(v & 63)
+        if let d = eventDate, d.rawValue != cachedUserDate || u != cachedDateUserSlot {
+            users[u].dates.insert(d.rawValue)
+            cachedUserDate = d.rawValue
+            cachedDateUserSlot = u
+        }
+    }
+
+    /// play_duration_sec, video_duration_sec, watch_ratio, watch_ratio_capped_5 of a row, as pandas computes them.
+    @inline(__always)
+    static func engagementValues(_ e: Interaction) -> SIMD4<Double> {
+        SIMD4(
+            Double(e.playDurationMs) / 1_000, Double(e.videoDurationMs) / 1_000, e.watchRatio,
+            min(max(e.watchRatio, 0), 5))
+    }
+
+    private func flushSpill() throws {
+        guard !spill.isEmpty else { return }
+        if spillHandle == nil {
+            FileManager.default.createFile(atPath: spillURL.path, contents: nil)
+            spillHandle = try FileHandle(forWritingTo: spillURL)
+        }
+        try spill.withUnsafeBytes { try spillHandle!.write(contentsOf: Data($0)) }
+        spill.removeAll(keepingCapacity: true)
+    }
+
+    /// Calls `body` with every kept row's event: the day buckets' files, then the spill.
+    private func forEachKeptEvent(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, _ body: (Interaction) -> Void)
+        throws
+    {
+        var files: [URL] = []
+        if let days {
+            var d = days.lowerBound
+            while d <= days.upperBound {
+                files.append(buckets.fileURL(for: d))
+                d = d.adding(1)
+            }
+        }
+        files.append(spillURL)
+        for url in files where FileManager.default.fileExists(atPath: url.path) {
+            let data = try Data(contentsOf: url, options: .alwaysMapped)
+            let size = MemoryLayout<Interaction>.stride
+            guard data.count % size == 0 else {
+                throw POSIXFileError(path: url.path, operation: "read (truncated; rerun with --fresh)", code: EIO)
+            }
+            data.withUnsafeBytes { raw in
+                for i in 0..<(data.count / size) {
+                    body(raw.loadUnaligned(fromByteOffset: i * size, as: Interaction.self))
+                }
+            }
+        }
+    }
+
+    /// Finishes every table: one pass over the day buckets (spans `days`) and the spill for the
+    /// percentiles and standard deviations, then the joins with `metadata`.
+    /// - Throws: when a bucket or the spill cannot be read.
+    public func finish(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, metadata: MetadataTables) throws
+        -> InteractionDiagnostics
+    {
+        try flushSpill()
+        try spillHandle?.close()
+        spillHandle = nil
+        let n = rows
+        let means = sums.map { n == 0 ? Double.nan : $0.value / Double(n) }
+        // The ranks each percentile reads, and the bins holding them.
+        let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })
+        var binStart = [[Int: Int]](repeating: [:], count: 3)  // bin -> rank of its first value
+        var wanted = [[Bool]](repeating: [], count: 3)
+        for i in 0..<3 {
+            wanted[i] = [Bool](repeating: false, count: bins[i].count)
+            var seen = 0
+            let sortedRanks = ranks.sorted()
+            var r = 0
+            for (b, k) in bins[i].enumerated() where k > 0 {
+                let next = seen + Int(k)
+                while r < sortedRanks.count, sortedRanks[r] < next {
+                    wanted[i][b] = true
+                    binStart[i][b] = seen
+                    r += 1
+                }
+                seen = next
+            }
+        }
+        bins = []
+        var collected = [[Int: [Double]]](repeating: [:], count: 3)
+        var squares = [CompensatedSum](repeating: CompensatedSum(), count: 4)
+        try forEachKeptEvent(buckets: buckets, days: days) { e in
+            let values = InteractionDiagnosticsCollector.engagementValues(e)
+            for i in 0..<4 {
+                let d = values[i] - means[i]
+                squares[i].add(d * d)
+            }
+            for i in 0..<3 {
+                let b = InteractionDiagnosticsCollector.bin(values[i])
+                if wanted[i][b] { collected[i][b, default: []].append(values[i]) }
+            }
+        }
+        for i in 0..<3 { for key in collected[i].keys { collected[i][key]!.sort() } }
+        func element(_ i: Int, _ rank: Int) -> Double {
+            let b = binStart[i].filter { $0.value <= rank }.max { $0.value < $1.value }!.key
+            return collected[i][b]![rank - binStart[i][b]!]
+        }
+        var described: [DescribedColumn] = []
+        for i in 0..<4 {
+            let source = min(i, 2)  // the capped column's order statistics are the ratio's, clipped
+            let clip: (Double) -> Double = i == 3 ? { min(max($0, 0), 5) } : { $0 }
+            described.append(
+                DescribedColumn(
+                    column: InteractionDiagnosticsCollector.engagementColumns[i], count: n, mean: means[i],
+                    std: n < 2 ? .nan : (squares[i].value / Double(n - 1)).squareRoot(), min: n == 0 ? .nan : minima[i],
+                    percentiles: InteractionDiagnosticsCollector.engagementPercentiles.map { q in
+                        NumpyQuantile.linear(q, count: n) { clip(element(source, $0)) }
+                    }, max: n == 0 ? .nan : maxima[i]))
+        }
+        var tables = [coverage(), missingness()]
+        tables.append(
+            DescribedColumn.table(
+                name: "engagement_summary", rows: described,
+                percentiles: InteractionDiagnosticsCollector.engagementPercentiles))
+        tables.append(contentsOf: repeatedMeasures())
+        tables.append(contentsOf: metadataJoin(metadata))
+        tables.append(metadata.itemDailySummary)
+        try? FileManager.default.removeItem(at: spillURL)
+        return InteractionDiagnostics(tables: tables, rowsLeftOut: leftOut, rows: rows)
+    }
+
+    private func coverage() -> DiagnosticTable {
+        let sortedDates = dates.sorted()
+        func day(_ raw: Int32?) -> DiagnosticValue {
+            raw.map { .string("\(CalendarDay(rawValue: $0)) 00:00:00.000") } ?? .null
+        }
+        return DiagnosticTable(
+            name: "coverage_summary", columns: ["metric", "value"],
+            rows: [
+                [.string("interaction_rows"), .count(rows)],
+                [.string("unique_users"), .count(users.count)],
+                [.string("unique_videos"), .count(videos.count)],
+                [.string("unique_event_dates"), .count(dates.count)],
+                [.string("first_event_date"), day(sortedDates.first)],
+                [.string("last_event_date"), day(sortedDates.last)],
+                [.string("first_event_time"), firstTime == .max ? .null : .string(NaiveTimeText.format(firstTime))],
+                [.string("last_event_time"), lastTime == .min ? .null : .string(NaiveTimeText.format(lastTime))],
+            ])
+    }
+
+    private func missingness() -> DiagnosticTable {
+        let n = Double(rows)
+        let missing = [
+            0, 0, 0, 0, missingTime, missingDate, missingTimestamp, 0, missingEventDate, missingEventTimestamp,
+            missingTimeText, missingEventTime, 0, 0, 0,
+        ]
+        // sort_values(ascending=False); ties keep the notebook's column order here (pandas' order of
+        // ties is its sort algorithm's; the differential test compares by column name).
+        let order = missing.indices.sorted { missing[$0] != missing[$1] ? missing[$0] > missing[$1] : $0 < $1 }
+        return DiagnosticTable(
+            name: "missingness", columns: ["column", "missing_rate"],
+            rows: order.map { [.string(InteractionDiagnosticsCollector.interactionColumns[$0]), .number(Double(missing[$0]) / n)] })
+    }
+
+    private func uniqueVideoCount(_ u: UserTally) -> Int { u.videoBits.reduce(0) { $0 + $1.nonzeroBitCount } }
+
+    private func repeatedMeasures() -> [DiagnosticTable] {
+        let userRows = [
+            DescribedColumn.exact(column: "interactions", values: users.map { Double($0.rows) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(column: "unique_videos", values: users.map { Double(uniqueVideoCount($0)) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(column: "active_days", values: users.map { Double($0.dates.count) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(
+                column: "avg_watch_ratio", values: users.map { $0.watchRatio.value / Double($0.rows) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(
+                column: "total_play_duration_sec", values: users.map { Double($0.playMs) / 1_000 }, percentiles: [0.25, 0.5, 0.75]),
+        ]
+        var videoUsers = [Int](repeating: 0, count: videos.count)
+        for u in users {
+            for (w, word) in u.videoBits.enumerated() where word != 0 {
+                var bits = word
+                while bits != 0 {
+                    videoUsers[w * 64 + bits.trailingZeroBitCount] += 1
+                    bits &= bits - 1
+                }
+            }
+        }
+        // sort_values("impressions", ascending=False).head(10); ties by video_id (pandas' order of ties
+        // is its sort algorithm's; the differential test accepts any tied video).
+        let top = videos.indices.sorted {
+            videos[$0].rows != videos[$1].rows ? videos[$0].rows > videos[$1].rows : videos[$0].id < videos[$1].id
+        }.prefix(10)
+        let items = DiagnosticTable(
+            name: "item_activity",
+            columns: ["video_id", "impressions", "unique_users", "avg_watch_ratio", "avg_play_duration_sec"],
+            rows: top.map { i in
+                let v = videos[i]
+                return [
+                    .int(Int64(v.id)), .count(v.rows), .count(videoUsers[i]), .number(v.watchRatio.value / Double(v.rows)),
+                    .number(Double(v.playMs) / 1_000 / Double(v.rows)),
+                ]
+            })
+        return [DescribedColumn.table(name: "user_activity", rows: userRows, percentiles: [0.25, 0.5, 0.75]), items]
+    }
+
+    private func metadataJoin(_ metadata: MetadataTables) -> [DiagnosticTable] {
+        let n = Double(rows)
+        var missingDegreeRows = 0
+        var segments: [String: (rows: Int, users: Int, watch: CompensatedSum, playMs: Int64)] = [:]
+        for u in users {
+            guard let degree = metadata.userActiveDegree?[u.id] ?? nil else {
+                missingDegreeRows += u.rows
+                continue
+            }
+            var s = segments[degree] ?? (0, 0, CompensatedSum(), 0)
+            s.rows += u.rows
+            s.users += 1
+            s.watch.add(u.watchRatio)
+            s.playMs &+= u.playMs
+            segments[degree] = s
+        }
+        var missingCategoryRows = 0
+        var firstCategories = Set<Int>()
+        for v in videos {
+            guard let category = metadata.itemCategories?[v.id] else {
+                missingCategoryRows += v.rows
+                continue
+            }
+            if let first = category.first { firstCategories.insert(first) }
+        }
+        var notes: [String] = []
+        for file in ["user_features.csv", "item_categories.csv"] {
+            if let problem = metadata.problems[file] { notes.append("\(file): \(problem)") }
+        }
+        let note = notes.isEmpty ? nil : notes.joined(separator: "; ")
+        let diagnostics = DiagnosticTable(
+            name: "metadata_diagnostics", columns: ["metric", "value"],
+            rows: [
+                [.string("rows"), .count(rows)],
+                [.string("missing_user_active_degree_rate"), .number(Double(missingDegreeRows) / n)],
+                [.string("missing_item_category_rate"), .number(Double(missingCategoryRows) / n)],
+                [.string("unique_user_activity_segments"), .count(segments.count)],
+                [.string("unique_first_categories"), .count(firstCategories.count)],
+            ], note: note)
+        let ordered = segments.sorted { $0.value.rows != $1.value.rows ? $0.value.rows > $1.value.rows : $0.key < $1.key }
+        let perSegment = DiagnosticTable(
+            name: "metadata_segments",
+            columns: ["user_active_degree", "rows", "users", "avg_watch_ratio", "avg_play_duration_sec"],
+            rows: ordered.map { key, s in
+                [
+                    .string(key), .count(s.rows), .count(s.users), .number(s.watch.value / Double(s.rows)),
+                    .number(Double(s.playMs) / 1_000 / Double(s.rows)),
+                ]
+            }, note: note)
+        return [diagnostics, perSegment]
+    }
+}
+
+/// Maps ids to dense slots in order of first appearance: an array lookup for ids below 2^24, a
+/// dictionary above.
+struct DenseIDIndex {
+    private var small: [Int32] = []
+    private var large: [Int32: Int] = [:]
+    private(set) var count = 0
+
+    /// The id's slot; calls `onNew` (which must append the slot's storage) the first time.
+    @inline(__always)
+    mutating func slot(of id: Int32, onNew: () -> Void) -> Int {
+        if id >= 0, id < 1 << 24 {
+            let i = Int(id)
+            if i >= small.count { small.append(contentsOf: repeatElement(0, count: max(i + 1 - small.count, small.count))) }
+            if small[i] != 0 { return Int(small[i]) - 1 }
+            count += 1
+            small[i] = Int32(count)
+            onNew()
+            return count - 1
+        }
+        if let s = large[id] { return s }
+        count += 1
+        large[id] = count - 1
+        onNew()
+        return count - 1
+    }
+}
+
+/// The `time` column's text (`2020-07-05 05:27:48.378`), as pandas' `to_datetime` reads it with the
+/// format it inferred from the column's first value.
+enum NaiveTimeText {
+    /// Milliseconds since 1970 of the wall-clock time (no zone), or nil when the text does not match
+    /// `YYYY-MM-DD HH:MM:SS` followed by `.` and 1-9 digits (`withFraction`) or by nothing.
+    static func parse(_ b: UnsafeRawBufferPointer, withFraction: Bool) -> Int64? {
+        guard b.count >= 19 else { return nil }
+        func digits(_ from: Int, _ count: Int) -> Int? {
+            var v = 0
+            for i in from..<(from + count) {
+                let c = b[i]
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        guard b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A,
+            let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2), let h = digits(11, 2),
+            let mi = digits(14, 2), let s = digits(17, 2), h < 24, mi < 60, s < 60,
+            let day = CalendarDay(year: y, month: mo, day: d)
+        else { return nil }
+        var millis = 0
+        if withFraction {
+            guard b.count >= 21, b.count <= 29, b[19] == 0x2E, let f = digits(20, b.count - 20) else { return nil }
+            var scaled = f
+            var places = b.count - 20
+            while places > 3 {
+                scaled /= 10
+                places -= 1
+            }
+            while places < 3 {
+                scaled *= 10
+                places += 1
+            }
+            millis = scaled
+        } else if b.count != 19 {
+            return nil
+        }
+        return ((Int64(day.rawValue) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000) + Int64(millis)
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS.mmm` of milliseconds since 1970 (wall clock).
+    static func format(_ ms: Int64) -> String {
+        let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
+        let rest = ms - days * 86_400_000
+        let h = rest / 3_600_000, m = rest / 60_000 % 60, s = rest / 1000 % 60, f = rest % 1000
+        func pad(_ v: Int64, _ w: Int) -> String {
+            let t = String(v)
+            return String(repeating: "0", count: max(0, w - t.count)) + t
+        }
+        return "\(CalendarDay(rawValue: Int32(days))) \(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(f, 3))"
+    }
+}

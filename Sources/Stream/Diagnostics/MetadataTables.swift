@@ -1,0 +1,149 @@
+import Foundation
+
+/// The notebook's metadata tables, read from the same input as the interaction log:
+/// `user_features.csv` (activity segment per user), `item_categories.csv` (category list per video)
+/// and the first 150,000 rows of `item_daily_features.csv`.
+public struct MetadataTables: Sendable {
+    /// `user_active_degree` per `user_id` (nil = empty, NaN in pandas); nil when the file is absent.
+    public var userActiveDegree: [Int32: String?]?
+    /// `(category_count, first_category)` per `video_id`; nil when the file is absent.
+    public var itemCategories: [Int32: (count: Int, first: Int?)]?
+    /// `item_daily_summary`, computed over the first ``itemDailySampleRows`` rows.
+    public var itemDailySummary: DiagnosticTable
+    /// Why a file could not be read, per file name.
+    public var problems: [String: String] = [:]
+
+    /// The notebook's `ITEM_DAILY_SAMPLE_ROWS` (independent of `--rows`).
+    public static let itemDailySampleRows = 150_000
+    /// The columns the notebook reads from item_daily_features.csv (`daily_usecols`, without video_id and date).
+    public static let itemDailyColumns = [
+        "show_cnt", "show_user_num", "play_cnt", "play_user_num", "complete_play_cnt", "like_cnt", "comment_cnt",
+        "share_cnt", "collect_cnt",
+    ]
+    /// `describe()` percentiles of item_daily_summary.
+    public static let itemDailyPercentiles = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+    /// Reads the three tables from `input` (an archive, a folder, or a bare CSV, which has none).
+    /// A missing or unreadable file leaves its part empty and says why in ``problems``: the
+    /// interaction log was readable, so its diagnostics do not depend on these.
+    public static func read(input: String) -> MetadataTables {
+        var tables = MetadataTables(
+            userActiveDegree: nil, itemCategories: nil,
+            itemDailySummary: DescribedColumn.table(
+                name: "item_daily_summary", rows: [], percentiles: itemDailyPercentiles))
+        do {
+            var degrees: [Int32: String?] = [:]
+            try forEachRow(input: input, fileName: "user_features.csv", required: ["user_id", "user_active_degree"])
+            { value in
+                guard let user = value(0).flatMap({ Int32($0) }) else { return }
+                let degree = value(1)
+                if degrees[user] == nil { degrees[user] = .some(degree.flatMap { $0.isEmpty ? nil : $0 }) }
+            }
+            tables.userActiveDegree = degrees
+        } catch {
+            tables.problems["user_features.csv"] = "\(error)"
+        }
+        do {
+            var categories: [Int32: (count: Int, first: Int?)] = [:]
+            try forEachRow(input: input, fileName: "item_categories.csv", required: ["video_id", "feat"]) { value in
+                guard let video = value(0).flatMap({ Int32($0) }) else { return }
+                let list = parseCategoryList(value(1) ?? "")
+                if categories[video] == nil { categories[video] = (list.count, list.first) }
+            }
+            tables.itemCategories = categories
+        } catch {
+            tables.problems["item_categories.csv"] = "\(error)"
+        }
+        do {
+            var columns = [[Double]](repeating: [], count: itemDailyColumns.count + 2)
+            try forEachRow(
+                input: input, fileName: "item_daily_features.csv", required: itemDailyColumns,
+                rowLimit: itemDailySampleRows
+            ) { value in
+                var row = [Double](repeating: .nan, count: itemDailyColumns.count)
+                for i in row.indices { row[i] = value(i).flatMap { Double($0) } ?? .nan }
+                for i in row.indices { columns[i].append(row[i]) }
+                let show = row[0], play = row[2], like = row[5]
+                columns[itemDailyColumns.count].append(show > 0 ? play / show : .nan)
+                columns[itemDailyColumns.count + 1].append(play > 0 ? like / play : .nan)
+            }
+            let names = itemDailyColumns + ["item_play_rate", "item_like_rate_per_play"]
+            tables.itemDailySummary = DescribedColumn.table(
+                name: "item_daily_summary",
+                rows: zip(names, columns).map {
+                    DescribedColumn.exact(column: $0.0, values: $0.1, percentiles: itemDailyPercentiles)
+                }, percentiles: itemDailyPercentiles)
+        } catch {
+            tables.problems["item_daily_features.csv"] = "\(error)"
+            tables.itemDailySummary.note = "item_daily_features.csv: \(error)"
+        }
+        return tables
+    }
+
+    /// The notebook's `parse_category_list`: `ast.literal_eval` of `"[27, 9]"`, `[]` when it is not a
+    /// list. Lists of integers are understood; anything else counts as `[]`.
+    public static func parseCategoryList(_ text: String) -> [Int] {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return [] }
+        let inner = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+        if inner.isEmpty { return [] }
+        var values: [Int] = []
+        for part in inner.split(separator: ",", omittingEmptySubsequences: false) {
+            let p = part.trimmingCharacters(in: .whitespaces)
+            if p.isEmpty { continue }  // a trailing comma: [1, 2,]
+            guard let v = Int(p) else { return [] }
+            values.append(v)
+        }
+        return values
+    }
+
+    /// Calls `body` for each data row of `fileName` inside `input` with a lookup of the `required`
+    /// columns' values (by position in `required`; nil for an empty field).
+    /// - Throws: ``InputError`` when the file is absent or lacks a column, archive and CSV errors.
+    static func forEachRow(
+        input: String, fileName: String, required: [String], rowLimit: Int? = nil,
+        _ body: (_ value: (Int) -> String?) throws -> Void
+    ) throws {
+        let source = try MatrixSource.open(input: input, fileName: fileName)
+        var assembler = CSVRecordAssembler()
+        var splitter = CSVFieldSplitter()
+        var positions: [Int]?
+        var rows = 0
+        let limit = rowLimit ?? Int.max
+        let onRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, _ in
+            _ = splitter.split(record)
+            let fields = (0..<splitter.fieldCount).map { i in
+                splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) }
+            }
+            guard let cols = positions else {
+                var index: [String: Int] = [:]
+                for (i, name) in fields.enumerated() where index[name] == nil {
+                    index[name.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{FEFF}", with: "")] = i
+                }
+                let missing = required.filter { index[$0] == nil }
+                guard missing.isEmpty else {
+                    throw InputError(input: source.location, message: "no column(s) \(missing.joined(separator: ", "))")
+                }
+                positions = required.map { index[$0]! }
+                return true
+            }
+            if record.isEmpty { return true }
+            if rows >= limit { return false }
+            rows += 1
+            try body { i in
+                let p = cols[i]
+                guard p < fields.count, !fields[p].isEmpty else { return nil }
+                return fields[p]
+            }
+            return true
+        }
+        var stopped = false
+        while let block = try source.nextBlock() {
+            if try !assembler.feed(block, onRecord) {
+                stopped = true
+                break
+            }
+        }
+        if !stopped { try assembler.finish(onRecord) }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import Testing
+@testable import ReplayStream
+
+struct DiagnosticMathTests {
+    @Test func numpyLinearQuantileAndMedian() {
+        // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.99]) = [1.75, 2.5, 3.97]; median of [1, 2, 4] = 2.
+        let v = [1.0, 2, 3, 4]
+        #expect(NumpyQuantile.linear(0.25, count: 4) { v[$0] } == 1.75)
+        #expect(NumpyQuantile.linear(0.5, count: 4) { v[$0] } == 2.5)
+        #expect(abs(NumpyQuantile.linear(0.99, count: 4) { v[$0] } - 3.97) < 1e-15)
+        #expect(NumpyQuantile.linear(1, count: 4) { v[$0] } == 4)
+        #expect(NumpyQuantile.linear(0.5, count: 0) { _ in 0 }.isNaN)
+        #expect(NumpyQuantile.ranks(0.25, count: 4) == [0, 1])
+        #expect(NumpyQuantile.median(sorted: [1, 2, 4]) == 2)
+        #expect(NumpyQuantile.median(sorted: [1, 2, 4, 8]) == 3)
+    }
+
+    @Test func runningMomentsAgreeWithTwoPass() {
+        var moments = RunningMoments()
+        var values: [Double] = []
+        var x = 0.123
+        for i in 0..<10_000 {
+            x = (x * 3.7 + 0.31).truncatingRemainder(dividingBy: 1)
+            let v = 600 + 300 * x + Double(i % 7)
+            values.append(v)
+            moments.add(v)
+        }
+        let d = DescribedColumn.exact(column: "v", values: values, percentiles: [0.5])
+        #expect(abs(moments.mean - d.mean) <= 1e-13 * d.mean)
+        #expect(abs(moments.sampleVariance.squareRoot() - d.std) <= 1e-11 * d.std)
+        var one = RunningMoments()
+        one.add(5)
+        #expect(one.sampleVariance.isNaN && one.mean == 5)
+    }
+
+    @Test func describeLabelsAndNaN() {
+        #expect(DescribedColumn.labels(for: [0.01, 0.05, 0.5, 0.99]) == ["1%", "5%", "50%", "99%"])
+        let d = DescribedColumn.exact(column: "c", values: [3, .nan, 1, 2], percentiles: [0.5])
+        #expect(d.count == 3 && d.mean == 2 && d.std == 1 && d.min == 1 && d.max == 3 && d.percentiles == [2])
+    }
+
+    @Test func categoryListsParseLikeLiteralEval() {
+        #expect(MetadataTables.parseCategoryList("[27, 9]") == [27, 9])
+        #expect(MetadataTables.parseCategoryList("[0]") == [0])
+        #expect(MetadataTables.parseCategoryList("[]") == [])
+        #expect(MetadataTables.parseCategoryList("27") == [])
+        #expect(MetadataTables.parseCategoryList("[a]") == [])
+    }
+
+    @Test func timeTextFollowsTheInferredFormat() {
+        func parse(_ s: String, _ fraction: Bool) -> Int64? {
+            var bytes = Array(s.utf8)
+            return bytes.withUnsafeMutableBytes { NaiveTimeText.parse(UnsafeRawBufferPointer($0), withFraction: fraction) }
+        }
+        let t = parse("2020-07-05 05:27:48.378", true)
+        #expect(t.map(NaiveTimeText.format) == "2020-07-05 05:27:48.378")
+        #expect(parse("2020-07-05 05:27:48", true) == nil)  // pandas: NaT under the fractional format
+        #expect(parse("2020-07-05 05:27:48.378", false) == nil)
+        #expect(parse("2020-07-05 05:27:48", false).map(NaiveTimeText.format) == "2020-07-05 05:27:48.000")
+        #expect(parse("2020-02-31 05:27:48.1", true) == nil)
+    }
+}
+
+/// The panel diagnostics against the notebook's definitions computed in batch over the final records.
+struct PanelDiagnosticsTests {
+    let logger = Logger(label: "test")
+
+    func replay(_ log: RandomLog, dir: URL) throws -> (records: [UserDayRecord], state: PanelDiagnosticsState) {
+        let buckets = try log.buckets(in: dir)
+        let sink = CollectingSink()
+        let r = try Replayer(
+            summary: log.summary, buckets: buckets, mode: .batch, sink: sink, state: nil, resumeFrom: nil, logger: logger)
+        let observer = PanelDiagnostics(users: log.summary.users, firstDay: log.summary.firstDay)
+        r.observer = observer
+        #expect(try r.run() == .finished)
+        return (sink.records, observer.state)
+    }
+
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func tablesEqualTheBatchDefinitions(seed: UInt64) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: seed, users: 30, days: 20)
+        let (records, state) = try replay(log, dir: dir)
+        let panel = records.filter(\.isFinal)
+        let active = panel.filter { $0.daily.activeDay == 1 }
+
+        // naive_associations, by the notebook's summarize_naive_association.
+        let naive = state.naiveAssociations
+        var expectedRows = 0
+        for (t, treatment) in PanelDiagnostics.treatments.enumerated() {
+            for (o, outcome) in PanelDiagnostics.outcomes.enumerated() {
+                let rows = active.compactMap { r -> (Int, Double)? in
+                    let y = PanelDiagnostics.outcomeValues(r)[o]
+                    return y.isNaN ? nil : (PanelDiagnostics.treatmentFlag(r, t), y)
+                }
+                let control = rows.filter { $0.0 == 0 }.map(\.1), treated = rows.filter { $0.0 == 1 }.map(\.1)
+                guard !control.isEmpty, !treated.isEmpty else { continue }
+                expectedRows += 1
+                let row = try #require(naive.rows.first { $0[0] == .string(treatment) && $0[1] == .string(outcome) })
+                let c = control.reduce(0, +) / Double(control.count), m = treated.reduce(0, +) / Double(treated.count)
+                #expect(row[2] == .number(c) && row[3] == .number(m), "\(treatment) \(outcome)")
+                #expect(row[6] == .count(control.count) && row[7] == .count(treated.count))
+            }
+        }
+        #expect(naive.rows.count == expectedRows)
+
+        // confounding_balance: two-pass means and ddof=1 variances.
+        for (t, treatment) in PanelDiagnostics.treatments.enumerated() {
+            for (c, covariate) in PanelDiagnostics.covariates.enumerated() {
+                func stats(_ flag: Int) -> (mean: Double, variance: Double) {
+                    let v = active.filter { PanelDiagnostics.treatmentFlag($0, t) == flag }.map {
+                        PanelDiagnostics.covariateValues($0)[c]
+                    }
+                    let mean = v.reduce(0, +) / Double(v.count)
+                    return (mean, v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1))
+                }
+                let treated = stats(1), control = stats(0)
+                let pooled = ((treated.variance + control.variance) / 2).squareRoot()
+                let smd = (treated.mean - control.mean) / pooled
+                let row = try #require(
+                    state.confoundingBalance.rows.first { $0[0] == .string(treatment) && $0[1] == .string(covariate) })
+                let got = try #require(row[4].doubleValue)
+                #expect(abs(got - smd) <= 1e-9 * max(1, abs(smd)), "\(treatment) \(covariate): \(got) vs \(smd)")
+            }
+        }
+
+        // daily_panel_summary and the readiness checks.
+        let days = Set(panel.map(\.day)).sorted()
+        #expect(state.dailyPanelSummary.rows.count == days.count)
+        for (i, day) in days.enumerated() {
+            let rows = panel.filter { $0.day == day }
+            let next = rows.map { $0.lead(1, column: 0) }.filter { !$0.isNaN }
+            let row = state.dailyPanelSummary.rows[i]
+            #expect(row[0] == .string("\(day)"))
+            #expect(row[1] == .number(Double(rows.filter { $0.daily.activeDay == 1 }.count) / Double(rows.count)))
+            #expect(row[4] == .number(next.reduce(0, +) / Double(next.count)))
+        }
+        let readiness = state.readinessChecks
+        let f3 = Double(panel.filter { !$0.future(3, column: 0).isNaN }.count) / Double(panel.count)
+        #expect(readiness.rows[5][1] == .number(f3))
+        #expect(readiness.rows[2][1] == .count(days.count))
+        #expect(readiness.rows[0][1] == .count(log.summary.users.count))
+    }
+
+    @Test func resumedStateEqualsAnUninterruptedOne() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 9, users: 20, days: 15)
+        let whole = try replay(log, dir: dir.appendingPathComponent("whole")).state
+        let buckets = try log.buckets(in: dir.appendingPathComponent("parts"))
+        let memory = MemoryState()
+        var day = log.summary.firstDay!.adding(4)
+        while true {
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .batch, sink: CollectingSink(), state: memory,
+                resumeFrom: memory.last, logger: logger)
+            r.observer = PanelDiagnostics(
+                users: log.summary.users, firstDay: log.summary.firstDay, restoring: memory.last?.diagnostics)
+            if try r.run(until: day) == .finished { break }
+            day = day.adding(4)
+        }
+        #expect(memory.last?.diagnostics == whole)
+    }
+}

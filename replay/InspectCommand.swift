@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import ReplaySink
+import ReplayStream
+
+extension Replay {
+    /// `replay inspect INPUT`: the notebook's archive inventory, from the archives' directories only.
+    struct InspectCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "inspect",
+            abstract: "List the archive's outer and inner members with their sizes (the notebook's inventory).")
+
+        @Argument(help: "The KuaiRec download (18164998.zip) or the inner KuaiRec.zip.")
+        var input: String
+
+        @Option(name: .long, help: "Also write the inventory as JSON (outer_inventory, inner_inventory) to this file.")
+        var json: String?
+
+        func run() throws {
+            let inventory: ArchiveInventory
+            do {
+                guard FileManager.default.fileExists(atPath: input) else {
+                    throw InputError(input: input, message: "no such file")
+                }
+                inventory = try ArchiveInventory.read(input: input)
+            } catch let error as InputError {
+                printError("replay: \(error)")
+                throw ExitCode(ExitCodes.input)
+            } catch let error as ArchiveReadError {
+                printError("replay: \(error)")
+                throw ExitCode(ExitCodes.input)
+            }
+            // The notebook's order: outer by size (largest first), inner by member name.
+            let outer = inventory.outer.enumerated().sorted {
+                ($0.element.bytes ?? -1, -$0.offset) > ($1.element.bytes ?? -1, -$1.offset)
+            }.map(\.element)
+            let inner = inventory.inner.sorted { $0.path < $1.path }
+            func megabytes(_ m: ArchiveInventory.Member) -> String {
+                m.bytes.map { String(format: "%.4f", Double($0) / 1_000_000) } ?? "unknown"
+            }
+            print("Outer archive contents")
+            for m in outer { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
+            print("Inner KuaiRec data files")
+            for m in inner { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
+            if let json {
+                func table(_ name: String, _ members: [ArchiveInventory.Member]) -> DiagnosticTable {
+                    DiagnosticTable(
+                        name: name, columns: ["member", "size_mb"],
+                        rows: members.map { [.string($0.path), $0.bytes.map { .number(Double($0) / 1_000_000) } ?? .null] })
+                }
+                let report = DiagnosticsReport(
+                    status: .init(phase: "inspect"),
+                    tables: [table("outer_inventory", outer), table("inner_inventory", inner)])
+                try AtomicFile.write(DiagnosticsJSON.render(report), to: json)
+            }
+        }
+    }
+}
+
+extension String {
+    /// The string right-aligned in `width` columns.
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
