@@ -23,12 +23,8 @@ extension Replay {
                     throw InputError(input: input, message: "no such file")
                 }
                 inventory = try ArchiveInventory.read(input: input)
-            } catch let error as InputError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
-            } catch let error as ArchiveReadError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
+            } catch {
+                throw userFacingExit(error)
             }
             // The notebook's order: outer by size (largest first), inner by member name.
             let outer = inventory.outer.enumerated().sorted {

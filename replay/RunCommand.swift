@@ -107,32 +107,8 @@ extension Replay {
             installStopHandlers()
             do {
                 try execute(logger: logger)
-            } catch let code as ExitCode {
-                throw code
-            } catch let error as IngestInterrupted {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.interrupted)
-            } catch let error as InputError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
-            } catch let error as ArchiveReadError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
-            } catch let error as CSVFormatError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
-            } catch let error as StateError {
-                printError("replay: \(error)")
-                throw ExitCode(error.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
-            } catch let error as POSIXFileError where error.isDiskFull {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.diskFull)
-            } catch let error as LMDBError where error.isDiskFull || error.isMapFull {
-                printError("replay: the state database could not grow: \(error); free some space and rerun the same command to resume")
-                throw ExitCode(ExitCodes.diskFull)
             } catch {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.failure)
+                throw userFacingExit(error)
             }
         }
 
