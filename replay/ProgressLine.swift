@@ -54,6 +54,14 @@ final class ProgressLine {
             "replay: clock \(clock), playing \(progress.nextDay), \(rate) events/s, \(progress.recordsWritten) records, \(rejected) rows rejected")
     }
 
+    /// A live feed: the newest event time, the next day to close, rows read, late rows, records written.
+    func live(_ progress: ReplayProgress, _ live: LiveFeedState) {
+        let clock = live.maxEventMs.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "-"
+        let open = live.lastClosed.map { "\($0.adding(1))" } ?? "-"
+        draw(
+            "live: newest event \(clock), open from \(open), \(live.rowsRead) rows, \(live.lateRows) late, \(live.rowsRejected) rejected, \(progress.recordsWritten) records")
+    }
+
     /// Ends the line so that later messages start on a fresh one.
     func finish() {
         if enabled && drewSomething { FileHandle.standardError.write("\n".data(using: .utf8)!) }

@@ -15,10 +15,33 @@ extension Replay {
                 INPUT is the KuaiRec download (18164998.zip), the inner KuaiRec.zip, a folder holding \
                 'KuaiRec 2.0/data/', or a bare interactions CSV (plain or compressed). Rerunning the same \
                 command resumes from the last checkpoint.
+
+                INPUT '-' reads a live feed from stdin: CSV with KuaiRec's header, or JSON lines with the same \
+                field names, in arrival order. A day closes when the watermark (the newest event time minus \
+                --allowed-lateness) passes its midnight in --tz, or after --idle-close without rows; rows for a \
+                closed day are late (--late-policy). End of input closes every day and writes every record final.
                 """)
 
-        @Argument(help: "The archive, folder or CSV to replay.")
+        @Argument(help: "The archive, folder or CSV to replay, or - for a live feed on stdin.")
         var input: String
+
+        @Option(name: .long, help: "Live input's format: csv or jsonl (default: detected from the first byte).")
+        var inputFormat: String?
+
+        @Option(name: .long, help: "Live input: how far behind the newest event time a row may arrive and still count (10m, 30s, 1h, 500ms, 0).")
+        var allowedLateness: String = "10m"
+
+        @Option(name: .long, help: "Live input: also close the open days after this long without a row (wall time: 30s, 5m).")
+        var idleClose: String?
+
+        @Option(name: .long, help: "Live input: what to do with a row whose day has closed: reject (to the rejects file, reason late) or revise (re-emit what it changes).")
+        var latePolicy: String = "reject"
+
+        @Option(name: .long, help: "Live input with --late-policy revise: how many of the last closed days a late row may still revise.")
+        var reviseWindow: Int = 7
+
+        @Option(name: .long, help: "Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run).")
+        var skipRows: Int = 0
 
         @Option(name: .long, help: "The state folder (checkpoints, ordered events, rejects).")
         var state: String = "replay.state"
@@ -32,8 +55,8 @@ extension Replay {
         @Option(name: .long, help: "Keep only the first N data rows in file order (the notebook used 300000).")
         var rows: Int?
 
-        @Option(name: .long, help: "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE.")
-        var thresholds: String = "batch"
+        @Option(name: .long, help: "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE (default batch; expanding for live input).")
+        var thresholds: String?
 
         @Option(name: .long, help: "IANA time zone for days of rows without a date label.")
         var tz: String = "Asia/Shanghai"
@@ -82,8 +105,40 @@ extension Replay {
 
         func validate() throws {
             guard MatrixChoice(rawValue: matrix) != nil else { throw ValidationError("--matrix must be small or big") }
-            guard ThresholdsMode(argument: thresholds) != nil else {
+            guard ThresholdsMode(argument: thresholdsArgument) != nil else {
                 throw ValidationError("--thresholds must be batch, expanding or fixed:INTERACTIONS,SHARE (e.g. fixed:70,0.48)")
+            }
+            if isLive {
+                if ThresholdsMode(argument: thresholdsArgument) == .batch {
+                    throw ValidationError(
+                        "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
+                }
+                if let inputFormat, LiveInputFormat(rawValue: inputFormat) == nil {
+                    throw ValidationError("--input-format must be csv or jsonl")
+                }
+                guard DurationArgument(allowedLateness) != nil else {
+                    throw ValidationError("--allowed-lateness must be a duration: 0, 500ms, 30s, 10m, 1h or 2d")
+                }
+                if let idleClose, (DurationArgument(idleClose)?.seconds ?? 0) <= 0 {
+                    throw ValidationError("--idle-close must be a positive duration: 500ms, 30s, 10m, 1h")
+                }
+                guard LatePolicy(rawValue: latePolicy) != nil else {
+                    throw ValidationError("--late-policy must be reject or revise")
+                }
+                guard (1...LiveOptions.maxReviseWindowDays).contains(reviseWindow) else {
+                    throw ValidationError("--revise-window must be 1 to \(LiveOptions.maxReviseWindowDays) days")
+                }
+                guard skipRows >= 0 else { throw ValidationError("--skip-rows must be at least 0") }
+                for (given, name) in [(rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"), (reportPath != nil, "--report")] where given {
+                    throw ValidationError("\(name) applies to archive input, not to a live feed on stdin")
+                }
+            } else {
+                for (given, name) in [
+                    (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows != 0, "--skip-rows"),
+                    (latePolicy != "reject", "--late-policy"),
+                ] where given {
+                    throw ValidationError("\(name) applies to a live feed on stdin (INPUT -), not to an archive, which is replayed in order")
+                }
             }
             guard TimeZone(identifier: tz) != nil else { throw ValidationError("--tz \(tz) is not an IANA time zone") }
             if let rows, rows < 0 { throw ValidationError("--rows must be at least 0") }
@@ -101,32 +156,26 @@ extension Replay {
             guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
+        /// True when the input is a live feed on stdin.
+        var isLive: Bool { input == "-" }
+
+        /// `--thresholds`, or the default for the input (batch for an archive, expanding for a live feed).
+        var thresholdsArgument: String { thresholds ?? (isLive ? "expanding" : "batch") }
+
         func run() throws {
             let level = Logger.Level(rawValue: logLevel) ?? .notice
             let logger = bootstrapLogging(level: quiet ? .error : level)
             installStopHandlers()
             do {
-                try execute(logger: logger)
+                if isLive { try executeLive(logger: logger) } else { try execute(logger: logger) }
             } catch {
                 throw userFacingExit(error)
             }
         }
 
-        private func execute(logger: Logger) throws {
-            let started = Date()
-            let matrixChoice = MatrixChoice(rawValue: matrix)!
-            let mode = ThresholdsMode(argument: thresholds)!
-            let timeZone = TimeZone(identifier: tz)!
-            // The input is checked before the state folder is touched: a bad input leaves the state as it was.
-            try MatrixSource.preflight(input: input)
-            let attributes = try FileManager.default.attributesOfItem(atPath: input)
-            var identity = RunIdentity(
-                inputPath: (input as NSString).standardizingPath,
-                inputSize: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
-                inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
-                matrix: matrix, rowLimit: rows, thresholds: mode.description, timeZone: tz, output: out)
-            identity.dedupe = dedupe ? true : nil
-
+        /// Opens (creating, resetting with --fresh) the state folder for a run of `identity`, locked
+        /// against a second process. Refuses a folder made by a different run, naming the differences.
+        func openState(for identity: RunIdentity) throws -> (StateStore, ProcessLock) {
             var stateIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: state, isDirectory: &stateIsDirectory), !stateIsDirectory.boolValue {
                 throw StateError(directory: state, message: "it is a file, not a folder; choose a folder for --state")
@@ -140,7 +189,6 @@ extension Replay {
             }
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let lock = try ProcessLock(directory: state)
-            defer { withExtendedLifetime(lock) {} }
             let store: StateStore
             if fresh {
                 // --fresh also recovers a database that cannot be opened (damaged, truncated, another
@@ -173,6 +221,26 @@ extension Replay {
                     try store.reset(for: identity)
                 }
             }
+            return (store, lock)
+        }
+
+        private func execute(logger: Logger) throws {
+            let started = Date()
+            let matrixChoice = MatrixChoice(rawValue: matrix)!
+            let mode = ThresholdsMode(argument: thresholdsArgument)!
+            let timeZone = TimeZone(identifier: tz)!
+            // The input is checked before the state folder is touched: a bad input leaves the state as it was.
+            try MatrixSource.preflight(input: input)
+            let attributes = try FileManager.default.attributesOfItem(atPath: input)
+            var identity = RunIdentity(
+                inputPath: (input as NSString).standardizingPath,
+                inputSize: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+                inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
+                matrix: matrix, rowLimit: rows, thresholds: mode.description, timeZone: tz, output: out)
+            identity.dedupe = dedupe ? true : nil
+
+            let (store, lock) = try openState(for: identity)
+            defer { withExtendedLifetime(lock) {} }
             let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
             defer { progressLine.finish() }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)

@@ -13,6 +13,8 @@ struct RunSummary {
     var elapsed: Double
     var ingestSeconds: Double
     var replaySeconds: Double
+    /// A live feed's own counters (nil for an archive).
+    var live: LiveFeedState? = nil
 
     var days: Int {
         guard let a = ingest.firstDay, let b = ingest.lastDay else { return 0 }
@@ -25,6 +27,9 @@ struct RunSummary {
         lines.append("  rows read:        \(ingest.rowsRead) = \(ingest.rowsAccepted) in the panel + \(ingest.rowsRejected) rejected")
         for (reason, n) in ingest.rejected.sorted(by: { $0.key < $1.key }) {
             lines.append("    rejected \(reason): \(n)")
+        }
+        if let live {
+            lines.append("  late rows:        \(live.lateRows) (\(live.revisedRows) revised into their day, \(live.lateRows - live.revisedRows) rejected as late)")
         }
         lines.append("  rejects file:     \(rejects)")
         lines.append("  date label ≠ timestamp day: \(ingest.dateLabelDisagreements) rows (the date label is used)")
@@ -69,6 +74,10 @@ struct RunSummary {
             "ingest_seconds": ingestSeconds,
             "replay_seconds": replaySeconds,
         ]
+        if let live {
+            object["late_rows"] = live.lateRows
+            object["late_rows_revised"] = live.revisedRows
+        }
         if let t = progress.thresholds {
             object["thresholds"] = [
                 "high_intensity_threshold": t.highIntensity, "high_watch_share_threshold": t.highWatchShare,

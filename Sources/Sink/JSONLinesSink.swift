@@ -61,6 +61,10 @@ public final class JSONLinesSink: RecordSink {
 
     public func sync() throws { try output.fsyncFlushed() }
 
+    public func forget(userID: Int32, day: CalendarDay) {
+        cache.removeValue(forKey: JSONLinesSink.cacheKey(userID, day))
+    }
+
     /// Renders one record (for tests and tools).
     public static func render(_ record: UserDayRecord) -> [UInt8] {
         let keys = keyPrefixes()
@@ -188,8 +192,10 @@ public final class JSONLinesSink: RecordSink {
     }
 }
 
-/// Writes rejected rows as JSON lines: `{"line":N,"reason":"...","raw":"..."}`.
-public final class JSONRejectsWriter: RejectWriter {
+/// Writes rejected rows as JSON lines: `{"line":N,"reason":"...","raw":"..."}`; a late row of a live
+/// feed also carries `"day":"YYYY-MM-DD"`, `"lateness_ms"` (how far behind the newest event time it was)
+/// and, when `--late-policy revise` could not take it, a `"note"` saying why.
+public final class JSONRejectsWriter: LiveRejectWriter {
     private let output: ByteOutput
     /// Rows written.
     public private(set) var count = 0
@@ -208,6 +214,32 @@ public final class JSONRejectsWriter: RejectWriter {
             out.append(contentsOf: [0x7D, 0x0A])
         }
         count += 1
+    }
+
+    public func rejectLate(
+        line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?
+    ) throws {
+        try output.append { out in
+            out.append(contentsOf: Array("{\"line\":".utf8))
+            JSONBytes.appendInt(line, to: &out)
+            out.append(contentsOf: Array(",\"reason\":\"late\",\"day\":\"".utf8))
+            JSONBytes.appendISODate(day, to: &out)
+            out.append(contentsOf: Array("\",\"lateness_ms\":".utf8))
+            if let latenessMs { JSONBytes.appendInt(latenessMs, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
+            if let note {
+                out.append(contentsOf: Array(",\"note\":".utf8))
+                JSONBytes.appendString(note, to: &out)
+            }
+            out.append(contentsOf: Array(",\"raw\":".utf8))
+            JSONBytes.appendString(raw, to: &out)
+            out.append(contentsOf: [0x7D, 0x0A])
+        }
+        count += 1
+    }
+
+    public func flush() throws -> Int64 {
+        try output.drain()
+        return output.length
     }
 
     /// Makes the rejects durable.

@@ -5,7 +5,7 @@ import ReplayStream
 /// A rerun with a different identity is refused, naming the difference.
 public struct RunIdentity: Codable, Sendable, Equatable {
     /// The state folder's format version this program writes and reads.
-    public static let currentFormatVersion = 2
+    public static let currentFormatVersion = 3
 
     /// Format version of the folder.
     public var formatVersion: Int
@@ -25,6 +25,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     public var output: String
     /// `--dedupe` (nil when not given, so that folders written before the option existed still match).
     public var dedupe: Bool?
+    /// Live input's options (`--allowed-lateness`, `--late-policy`, ...) as text; nil for an archive.
+    public var live: String?
 
     public init(
         inputPath: String, inputSize: Int64, inputModified: Double, matrix: String, rowLimit: Int?,
@@ -64,6 +66,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check("--tz", stored.timeZone, timeZone) { $0 }
         check("--out", stored.output, output) { $0 }
         check("--dedupe", stored.dedupe ?? false, dedupe ?? false) { $0 ? "--dedupe" : "no --dedupe" }
+        check("live input options", stored.live, live) { $0 ?? "none (an archive)" }
         return out
     }
 }

@@ -19,6 +19,7 @@ public final class StateStore: StateBackend {
     private static let progressKey = Array("progress".utf8)
     private static let interactionDiagnosticsKey = Array("interaction_diagnostics".utf8)
     private static let panelDiagnosticsKey = Array("panel_diagnostics".utf8)
+    private static let liveKey = Array("live".utf8)
 
     /// Opens (creating) the state folder's database. `readOnly` opens without writing (for `status`).
     public init(directory: String, readOnly: Bool = false) throws {
@@ -132,8 +133,12 @@ public final class StateStore: StateBackend {
                 states[Int32(user)] = Array(value)
             }
         }
-        return PanelCheckpoint(progress: progress, timelines: states, diagnostics: try panelDiagnostics())
+        return PanelCheckpoint(
+            progress: progress, timelines: states, diagnostics: try panelDiagnostics(), live: try liveFeed())
     }
+
+    /// The live feed's state of the last checkpoint (nil for an archive run).
+    public func liveFeed() throws -> LiveFeedState? { try readJSON(LiveFeedState.self, key: StateStore.liveKey) }
 
     /// The interaction-level diagnostic tables, stored when the ingest pass completed (nil before).
     public func interactionDiagnostics() throws -> InteractionDiagnostics? {
@@ -188,6 +193,7 @@ public final class StateStore: StateBackend {
                 if let diagnostics = checkpoint.diagnostics {
                     try writeJSON(diagnostics, key: StateStore.panelDiagnosticsKey, txn: &txn)
                 }
+                if let live = checkpoint.live { try writeJSON(live, key: StateStore.liveKey, txn: &txn) }
             }
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(

@@ -34,6 +34,10 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, Codable, Custo
     /// An exact duplicate of the row before it in replay order, dropped by `--dedupe`. Counted only:
     /// it is not written to the rejects file (the row it repeats is kept).
     public static let duplicate = RejectReason(rawValue: "duplicate")
+    /// A JSON lines row that is not a flat JSON object.
+    public static let malformedJSON = RejectReason(rawValue: "malformed_json")
+    /// Live input: the row's day had already closed when it arrived (the rejects line says how late).
+    public static let late = RejectReason(rawValue: "late")
 }
 
 /// The header of an interaction CSV: where each required column is.

@@ -72,6 +72,24 @@ public struct UserDayRecord: Sendable, Equatable {
     }()
 
     /// The columns with `lag_1_*` and `prior_3day_*`.
+    /// True when both records carry the same key and values, bit for bit (NaN equals NaN; revision
+    /// and finality not compared).
+    public func hasSameValues(as other: UserDayRecord) -> Bool {
+        func same(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+        let d = daily, e = other.daily
+        return userID == other.userID && day == other.day && d.interactions == e.interactions
+            && d.uniqueVideos == e.uniqueVideos && d.totalPlayDurationMs == e.totalPlayDurationMs
+            && same(
+                [d.avgPlayDurationMs, d.avgVideoDurationMs, d.avgWatchRatio, d.totalPlayDurationSec, d.avgPlayDurationSec,
+                 d.avgVideoDurationSec, d.highWatchShare, d.completeOrRewatchShare],
+                [e.avgPlayDurationMs, e.avgVideoDurationMs, e.avgWatchRatio, e.totalPlayDurationSec, e.avgPlayDurationSec,
+                 e.avgVideoDurationSec, e.highWatchShare, e.completeOrRewatchShare])
+            && d.highWatchCount == e.highWatchCount && d.completeOrRewatchCount == e.completeOrRewatchCount
+            && d.activeDay == e.activeDay && same(lag1, other.lag1) && same(prior3, other.prior3)
+            && same(leads, other.leads) && treatmentHighIntensity == other.treatmentHighIntensity
+            && treatmentHighWatchExposure == other.treatmentHighWatchExposure
+    }
+
     public static let lagColumns = [
         "active_day", "interactions", "total_play_duration_sec", "avg_watch_ratio", "high_watch_share",
     ]

@@ -91,6 +91,46 @@ public final class DayBuckets {
         }
     }
 
+    /// Deletes one day's file (a live feed no longer needs a closed day). Buffered events must have been flushed.
+    public func removeDay(_ day: CalendarDay) throws {
+        eventCounts.removeValue(forKey: day)
+        if unlink(fileURL(for: day).path) != 0 && errno != ENOENT {
+            throw POSIXFileError(path: fileURL(for: day).path, operation: "unlink", code: errno)
+        }
+    }
+
+    /// Brings the folder back to a checkpoint's contents: each day in `counts` cut back to that many
+    /// events (events appended after the checkpoint are dropped), every other day file removed.
+    /// - Throws: when a file holds fewer events than the checkpoint promised (the folder is damaged).
+    public func restore(counts: [CalendarDay: Int]) throws {
+        buffers.removeAll()
+        bufferDays.removeAll()
+        bufferIndex.removeAll()
+        lastIndex = -1
+        bufferedEvents = 0
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for name in names where name.hasPrefix("day-") && name.hasSuffix(".events") {
+            guard let raw = Int32(name.dropFirst(4).dropLast(7)), counts[CalendarDay(rawValue: raw)] != nil else {
+                try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+                continue
+            }
+        }
+        for (day, count) in counts {
+            let path = fileURL(for: day).path
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            let wanted = count * DayBuckets.recordSize
+            guard size >= wanted else {
+                throw POSIXFileError(
+                    path: path, operation: "restore (it holds \(size / DayBuckets.recordSize) events, the checkpoint \(count); rerun with --fresh)",
+                    code: EIO)
+            }
+            if size > wanted, truncate(path, off_t(wanted)) != 0 {
+                throw POSIXFileError(path: path, operation: "truncate", code: errno)
+            }
+        }
+        eventCounts = counts.filter { $0.value > 0 }
+    }
+
     /// The file of one day's events.
     public func fileURL(for day: CalendarDay) -> URL {
         directory.appendingPathComponent("day-\(day.rawValue).events")

@@ -128,14 +128,7 @@ public enum Ingest {
             guard let cols = columns else {
                 // The header; blank lines before it are skipped, as pandas does.
                 if rawRecord.isEmpty { return true }
-                let record = Self.withoutByteOrderMark(rawRecord)
-                try Self.checkHeaderIsText(record, line: line)
-                _ = splitter.split(record)
-                var names: [String] = []
-                for i in 0..<splitter.fieldCount {
-                    names.append(splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) })
-                }
-                let found = try InteractionColumns(header: names)
+                let found = try Self.readHeader(rawRecord, line: line, splitter: &splitter)
                 columns = found
                 decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
                 try observer?.begin(columns: found)
@@ -267,6 +260,21 @@ extension Ingest {
         summary.rejected[RejectReason.duplicate.rawValue, default: 0] += dropped
         summary.rowsAccepted -= dropped
         summary.distribution = distribution
+    }
+
+    /// Reads a CSV's header line (a byte-order mark allowed) into the required columns' positions.
+    /// - Throws: ``CSVFormatError`` when the line is not text or lacks a required column.
+    static func readHeader(
+        _ rawRecord: UnsafeRawBufferPointer, line: Int64, splitter: inout CSVFieldSplitter
+    ) throws -> InteractionColumns {
+        let record = withoutByteOrderMark(rawRecord)
+        try checkHeaderIsText(record, line: line)
+        _ = splitter.split(record)
+        var names: [String] = []
+        for i in 0..<splitter.fieldCount {
+            names.append(splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) })
+        }
+        return try InteractionColumns(header: names)
     }
 
     /// The record without a leading UTF-8 byte-order mark.

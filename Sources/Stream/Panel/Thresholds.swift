@@ -41,6 +41,9 @@ public struct TreatmentThresholds: Sendable, Equatable, Codable {
         self.highIntensity = highIntensity
         self.highWatchShare = highWatchShare
     }
+
+    /// Thresholds no day meets (for days whose flags are 0 anyway: inactive back-filled days).
+    public static let never = TreatmentThresholds(highIntensity: .infinity, highWatchShare: .infinity)
 }
 
 /// A multiset of doubles kept as value → count, with numpy's order statistics over it.
@@ -80,6 +83,18 @@ public struct ValueHistogram: Sendable, Equatable, Codable {
     }
 
     public static func == (a: ValueHistogram, b: ValueHistogram) -> Bool { a.counts == b.counts }
+
+    /// Removes one occurrence of `value` (which must be present).
+    public mutating func remove(_ value: Double) {
+        guard let n = counts[value] else { return }
+        if n <= 1 {
+            counts.removeValue(forKey: value)
+            sortedKeysValid = false
+        } else {
+            counts[value] = n - 1
+        }
+        total -= 1
+    }
 
     /// The k-th smallest value (0-based).
     mutating func element(at k: Int) -> Double {
@@ -135,6 +150,12 @@ public struct ThresholdDistribution: Sendable, Equatable, Codable {
     public mutating func add(interactions count: Int, highWatchCount: Int) {
         interactions.add(Double(count))
         highWatchShare.add(Double(highWatchCount) / Double(count))
+    }
+
+    /// Removes one active user-day added earlier (a late row revised it).
+    public mutating func remove(interactions count: Int, highWatchCount: Int) {
+        interactions.remove(Double(count))
+        highWatchShare.remove(Double(highWatchCount) / Double(count))
     }
 
     /// Number of active user-days.

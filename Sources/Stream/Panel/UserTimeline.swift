@@ -11,6 +11,10 @@ struct ClosedDay: Equatable {
     var nextRevision: Int
     /// True once the final revision is out.
     var finalized: Bool
+    /// The rolling sums right after this day's push (kept only when late rows may revise days):
+    /// a revision of this day recomputes the following days' `prior_3day_*` from here, exactly as
+    /// pandas' running sums would have gone with the revised value.
+    var rollingAfter: [PandasRollingSum]? = nil
 }
 
 /// A user's rolling state: the open day, the lag and prior-3-day state, and the last eight closed
@@ -24,8 +28,15 @@ struct UserTimeline: Equatable {
     var previousLagBase: [Double]?
     /// Closed days, oldest first, consecutive, at most ``historyLength``.
     var history: [ClosedDay] = []
+    /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
+    var historyLength = UserTimeline.leadHistoryLength
+    /// True when each closed day keeps its rolling-sum snapshot (``ClosedDay/rollingAfter``) for revisions.
+    var keepsRevisionState = false
 
-    static let historyLength = 8
+    /// A record's leads need the seven days after it: eight closed days.
+    static let leadHistoryLength = 8
+    /// The most closed days a timeline may keep (the revise window is at most this minus 8).
+    static let maxHistoryLength = 64
 
     static func == (a: UserTimeline, b: UserTimeline) -> Bool {
         a.rolling == b.rolling && a.previousLagBase == b.previousLagBase && a.history == b.history
@@ -46,23 +57,74 @@ struct UserTimeline: Equatable {
             prior3[c] = prior.isNaN ? 0 : prior
         }
         previousLagBase = base
-        let active = daily.activeDay == 1
+        let (highIntensity, highWatchExposure) = UserTimeline.treatments(daily, thresholds)
         let closed = ClosedDay(
             day: day, daily: daily, lag1: lag1, prior3: prior3,
-            treatmentHighIntensity: active && Double(daily.interactions) >= thresholds.highIntensity ? 1 : 0,
-            treatmentHighWatchExposure: active && daily.highWatchShare >= thresholds.highWatchShare ? 1 : 0,
-            nextRevision: 0, finalized: false)
+            treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
+            nextRevision: 0, finalized: false, rollingAfter: keepsRevisionState ? rolling : nil)
         history.append(closed)
-        if history.count > UserTimeline.historyLength { history.removeFirst(history.count - UserTimeline.historyLength) }
+        if history.count > historyLength { history.removeFirst(history.count - historyLength) }
         return closed
     }
 
-    /// Emits the next revision of the record for `day` with every lead known so far; nil when that
-    /// day is not held or already final.
-    mutating func nextRevision(of day: CalendarDay, userID: Int32, final: Bool) -> UserDayRecord? {
+    /// The treatment flags of a closed day's values under `thresholds` (0 on inactive days).
+    static func treatments(_ daily: DailyValues, _ thresholds: TreatmentThresholds) -> (Int, Int) {
+        let active = daily.activeDay == 1
+        return (
+            active && Double(daily.interactions) >= thresholds.highIntensity ? 1 : 0,
+            active && daily.highWatchShare >= thresholds.highWatchShare ? 1 : 0
+        )
+    }
+
+    /// Replaces a closed day's values (a late row arrived) and recomputes what depends on them within
+    /// the user: its treatment flags, and the following days' `lag_1_*` and `prior_3day_*` (the running
+    /// sums restart from the day's snapshot). Leads are read from the history when records are built.
+    /// False when the day is not held or its snapshot is missing.
+    mutating func revise(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> Bool {
+        guard let first = history.first else { return false }
+        let index = first.day.distance(to: day)
+        guard index >= 0, index < history.count, var sums = history[index].rollingAfter else { return false }
+        history[index].daily = daily
+        (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) =
+            UserTimeline.treatments(daily, thresholds)
+        for j in (index + 1)..<max(index + 1, history.count) {
+            let base = history[j - 1].daily.lagBase
+            for c in 0..<5 {
+                history[j].lag1[c] = base[c].isNaN ? 0 : base[c]
+                let prior = sums[c].push(base[c])
+                history[j].prior3[c] = prior.isNaN ? 0 : prior
+            }
+            history[j].rollingAfter = sums
+        }
+        rolling = sums
+        previousLagBase = history[history.count - 1].daily.lagBase
+        return true
+    }
+
+    /// The values of a held closed day (nil when the day is not held).
+    func closedDay(_ day: CalendarDay) -> ClosedDay? {
         guard let first = history.first else { return nil }
         let index = first.day.distance(to: day)
-        guard index >= 0, index < history.count, !history[index].finalized else { return nil }
+        return index >= 0 && index < history.count ? history[index] : nil
+    }
+
+    /// Gives a held day the treatment flags of `thresholds` (the day's thresholds were revised);
+    /// true when a flag changed.
+    mutating func applyThresholds(_ thresholds: TreatmentThresholds, to day: CalendarDay) -> Bool {
+        guard let first = history.first else { return false }
+        let index = first.day.distance(to: day)
+        guard index >= 0, index < history.count else { return false }
+        let flags = UserTimeline.treatments(history[index].daily, thresholds)
+        guard flags != (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) else { return false }
+        (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) = flags
+        return true
+    }
+
+    /// The record of a held day with every lead known so far, as it stands (no revision taken).
+    func currentRecord(of day: CalendarDay, userID: Int32) -> UserDayRecord? {
+        guard let first = history.first else { return nil }
+        let index = first.day.distance(to: day)
+        guard index >= 0, index < history.count else { return nil }
         var leads = [Double](repeating: .nan, count: 21)
         for h in PanelRules.leadHorizons where index + h < history.count {
             let (a, i, p) = history[index + h].daily.leadBase
@@ -71,10 +133,25 @@ struct UserTimeline: Equatable {
             leads[14 + h - 1] = p
         }
         let c = history[index]
-        let record = UserDayRecord(
+        return UserDayRecord(
             userID: userID, day: c.day, daily: c.daily, lag1: c.lag1, prior3: c.prior3, leads: leads,
             treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
-            revision: c.nextRevision, isFinal: final)
+            revision: c.nextRevision, isFinal: c.finalized)
+    }
+
+    /// A revised record: the next revision of a held day, final if it was already final.
+    mutating func reissue(of day: CalendarDay, userID: Int32) -> UserDayRecord? {
+        guard let record = currentRecord(of: day, userID: userID) else { return nil }
+        history[history.first!.day.distance(to: day)].nextRevision += 1
+        return record
+    }
+
+    /// Emits the next revision of the record for `day` with every lead known so far; nil when that
+    /// day is not held or already final.
+    mutating func nextRevision(of day: CalendarDay, userID: Int32, final: Bool) -> UserDayRecord? {
+        guard var record = currentRecord(of: day, userID: userID), !record.isFinal else { return nil }
+        let index = history[0].day.distance(to: day)
+        record.isFinal = final
         history[index].nextRevision += 1
         if final { history[index].finalized = true }
         return record

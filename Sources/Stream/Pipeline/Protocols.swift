@@ -8,6 +8,12 @@ public protocol RecordSink: AnyObject {
     /// Makes every flushed byte durable (fsync). Called from the checkpoint thread while the replay
     /// thread may go on writing.
     func sync() throws
+    /// Drops whatever the sink keeps of a record's earlier revisions (a late row revised its values).
+    func forget(userID: Int32, day: CalendarDay)
+}
+
+extension RecordSink {
+    public func forget(userID: Int32, day: CalendarDay) {}
 }
 
 /// Where the replay's checkpoints are kept (LMDB in the state module, memory in tests).
@@ -25,11 +31,17 @@ public struct PanelCheckpoint: Sendable, Equatable {
     public var timelines: [Int32: [UInt8]]
     /// The live diagnostics' running state (nil when the replay has no ``PanelObserver``).
     public var diagnostics: PanelDiagnosticsState?
+    /// The live feed's own state (nil for an archive replay).
+    public var live: LiveFeedState?
 
-    public init(progress: ReplayProgress, timelines: [Int32: [UInt8]], diagnostics: PanelDiagnosticsState? = nil) {
+    public init(
+        progress: ReplayProgress, timelines: [Int32: [UInt8]], diagnostics: PanelDiagnosticsState? = nil,
+        live: LiveFeedState? = nil
+    ) {
         self.progress = progress
         self.timelines = timelines
         self.diagnostics = diagnostics
+        self.live = live
     }
 }
 

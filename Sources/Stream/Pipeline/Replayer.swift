@@ -47,27 +47,18 @@ public final class Replayer {
 
     private let summary: IngestSummary
     private let buckets: DayBuckets
-    private let mode: ThresholdsMode
-    private let sink: RecordSink
-    private let state: StateBackend?
-    private let logger: Logger
+    private let engine: PanelEngine
     /// How often to checkpoint (a checkpoint is also taken whenever the run stops).
     public var checkpointPolicy: CheckpointPolicy
-    private let users: [Int32]
-    private let userIndex: [Int32: Int]
-    private var timelines: [UserTimeline]
     /// Progress so far (counters, positions).
-    public private(set) var progress: ReplayProgress
-    /// Checkpoints are made durable (output fsync, LMDB commit) on this queue, one at a time, while
-    /// the replay goes on: the fsync of a large output would otherwise stall the event loop.
-    private let committer = DispatchQueue(label: "replay.checkpoint")
-    private let pendingCommit = DispatchGroup()
-    private let commitErrorLock = NSLock()
-    private var commitError: Error?
+    public var progress: ReplayProgress { engine.progress }
     /// Sees every emitted record (the live diagnostics); its state goes into every checkpoint.
-    public var observer: PanelObserver?
+    public var observer: PanelObserver? {
+        get { engine.observer }
+        set { engine.observer = newValue }
+    }
     /// Number of checkpoints committed.
-    public private(set) var checkpointsCommitted = 0
+    public var checkpointsCommitted: Int { engine.checkpointsCommitted }
 
     /// Prepares a replay of the ingested log, from the start or from a checkpoint.
     /// - Throws: when a checkpoint's user state cannot be decoded.
@@ -77,23 +68,10 @@ public final class Replayer {
     ) throws {
         self.summary = summary
         self.buckets = buckets
-        self.mode = mode
-        self.sink = sink
-        self.state = state
-        self.logger = logger
         self.checkpointPolicy = checkpointPolicy
-        users = summary.users
-        userIndex = Dictionary(uniqueKeysWithValues: summary.users.enumerated().map { ($0.element, $0.offset) })
-        timelines = [UserTimeline](repeating: UserTimeline(), count: summary.users.count)
-        if let checkpoint {
-            progress = checkpoint.progress
-            for (user, bytes) in checkpoint.timelines {
-                guard let i = userIndex[user] else { continue }
-                timelines[i] = try UserTimeline(decoding: bytes)
-            }
-        } else {
-            progress = ReplayProgress(nextDay: summary.firstDay ?? CalendarDay(rawValue: 0))
-        }
+        engine = try PanelEngine(
+            users: summary.users, firstDay: summary.firstDay, mode: mode, batchDistribution: summary.distribution,
+            sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
     }
 
     /// Paces the replay to event time (`--speed`); nil replays as fast as possible.
@@ -111,65 +89,57 @@ public final class Replayer {
     /// Checkpoints are taken inside a day too (the open day's aggregates are part of each user's
     /// state), so a stop or a crash loses at most one checkpoint interval even when a paced day lasts long.
     public func run(until: CalendarDay? = nil, shouldStop: () -> Bool = { false }) throws -> Outcome {
-        guard !progress.finished else { return .finished }
-        guard let firstDay = summary.firstDay, let lastDay = summary.lastDay else {
-            progress.finished = true
-            try checkpoint(wait: true)
+        guard !engine.progress.finished else { return .finished }
+        guard summary.firstDay != nil, let lastDay = summary.lastDay else {
+            engine.progress.finished = true
+            try engine.checkpoint(wait: true)
             return .finished
         }
-        _ = firstDay
-        var lastCheckpoint = Date()
-        var eventsAtLastCheckpoint = progress.eventsReplayed
+        var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
         func checkpointIfDue() throws {
-            let due: Bool
-            switch checkpointPolicy {
-            case .seconds(let s): due = Date().timeIntervalSince(lastCheckpoint) >= s
-            case .events(let n): due = progress.eventsReplayed - eventsAtLastCheckpoint >= n
-            }
-            if due {
-                try checkpoint()
-                lastCheckpoint = Date()
-                eventsAtLastCheckpoint = progress.eventsReplayed
+            if clock.isDue(events: engine.progress.eventsReplayed) {
+                try engine.checkpoint()
+                clock.taken(events: engine.progress.eventsReplayed)
             }
         }
-        while progress.nextDay <= lastDay {
-            let day = progress.nextDay
+        while engine.progress.nextDay <= lastDay {
+            let day = engine.progress.nextDay
             let events = try buckets.sortedEvents(for: day)
-            while progress.dayEventOffset < events.count {
-                let end = min(events.count, progress.dayEventOffset + chunkSize)
-                let reached = replay(events, from: progress.dayEventOffset, to: end, shouldStop: shouldStop)
-                progress.dayEventOffset = reached
+            while engine.progress.dayEventOffset < events.count {
+                let end = min(events.count, engine.progress.dayEventOffset + chunkSize)
+                let reached = replay(events, from: engine.progress.dayEventOffset, to: end, shouldStop: shouldStop)
+                engine.progress.dayEventOffset = reached
                 if reached < events.count {
                     if shouldStop() {
-                        try checkpoint(wait: true)
+                        try engine.checkpoint(wait: true)
                         return .interrupted
                     }
-                    onProgress?(progress, simulatedClock)
+                    onProgress?(engine.progress, simulatedClock)
                     try checkpointIfDue()
                 }
             }
             if let pacer, !pacer.wait(untilSimulatedMs: endOfDay(day), shouldStop: shouldStop) {
-                try checkpoint(wait: true)
+                try engine.checkpoint(wait: true)
                 return .interrupted
             }
-            try close(day)
-            progress.nextDay = day.adding(1)
-            progress.dayEventOffset = 0
-            onProgress?(progress, simulatedClock)
-            if progress.nextDay > lastDay { break }
+            try engine.close(day)
+            engine.progress.nextDay = day.adding(1)
+            engine.progress.dayEventOffset = 0
+            onProgress?(engine.progress, simulatedClock)
+            if engine.progress.nextDay > lastDay { break }
             if let until, day >= until {
-                try checkpoint(wait: true)
+                try engine.checkpoint(wait: true)
                 return .reachedUntil(day)
             }
             if shouldStop() {
-                try checkpoint(wait: true)
+                try engine.checkpoint(wait: true)
                 return .interrupted
             }
             try checkpointIfDue()
         }
-        try finishAll(lastDay: lastDay)
-        progress.finished = true
-        try checkpoint(wait: true)
+        try engine.finishAll(lastDay: lastDay)
+        engine.progress.finished = true
+        try engine.checkpoint(wait: true)
         return .finished
     }
 
@@ -182,117 +152,21 @@ public final class Replayer {
         var cachedUser: Int32 = -1
         var cachedIndex = 0
         var i = from
+        var duplicates = 0
         while i < to {
             let e = events[i]
             if let pacer, !pacer.wait(untilSimulatedMs: e.timestampMs, shouldStop: shouldStop) { break }
-            if Interaction.isExactDuplicateOfEarlier(events, at: i) { progress.duplicateRows += 1 }
+            if Interaction.isExactDuplicateOfEarlier(events, at: i) { duplicates += 1 }
             if e.userID != cachedUser {
                 cachedUser = e.userID
-                cachedIndex = userIndex[e.userID]!
+                cachedIndex = engine.userIndex[e.userID]!
             }
-            timelines[cachedIndex].open.add(e)
+            engine.timelines[cachedIndex].open.add(e)
             if e.timestampMs != Interaction.missingTimestamp { simulatedClock = e.timestampMs }
             i += 1
         }
-        progress.eventsReplayed += i - from
+        engine.progress.duplicateRows += duplicates
+        engine.progress.eventsReplayed += i - from
         return i
-    }
-
-    private func close(_ day: CalendarDay) throws {
-        var dailies = [DailyValues]()
-        dailies.reserveCapacity(users.count)
-        for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
-        let thresholds: TreatmentThresholds
-        switch mode {
-        case .batch:
-            var distribution = summary.distribution
-            thresholds = progress.thresholds ?? distribution.thresholds()
-        case .expanding:
-            for d in dailies where d.activeDay == 1 {
-                progress.expanding.add(interactions: d.interactions, highWatchCount: d.highWatchCount)
-            }
-            thresholds = progress.expanding.thresholds()
-        case .fixed(let a, let b):
-            thresholds = TreatmentThresholds(highIntensity: a, highWatchShare: b)
-        }
-        progress.thresholds = thresholds
-        for i in timelines.indices {
-            _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
-            if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
-                try emit(record)
-            }
-        }
-        for h in PanelRules.revisionHorizons {
-            let target = day.adding(-h)
-            guard let first = summary.firstDay, target >= first else { continue }
-            for i in timelines.indices {
-                if let record = timelines[i].nextRevision(of: target, userID: users[i], final: h == 7) {
-                    try emit(record)
-                }
-            }
-        }
-        progress.daysClosed += 1
-    }
-
-    /// End of input: every pending record gets its final revision, day by day, user by user.
-    private func finishAll(lastDay: CalendarDay) throws {
-        guard let first = summary.firstDay else { return }
-        var day = max(first, lastDay.adding(-6))
-        while day <= lastDay {
-            for i in timelines.indices {
-                if let record = timelines[i].nextRevision(of: day, userID: users[i], final: true) {
-                    try emit(record)
-                }
-            }
-            day = day.adding(1)
-        }
-    }
-
-    @inline(__always)
-    private func emit(_ record: UserDayRecord) throws {
-        try sink.write(record)
-        observer?.recordEmitted(record)
-        progress.recordsWritten += 1
-        if record.isFinal { progress.finalRecords += 1 }
-    }
-
-    /// Takes a checkpoint: snapshots the state now, makes it durable on the checkpoint queue.
-    /// `wait` blocks until it is durable (when the run stops).
-    private func checkpoint(wait: Bool = false) throws {
-        try waitForPendingCommit()
-        progress.outputBytes = try sink.flush()
-        progress.committedAt = Date().timeIntervalSince1970
-        var encoded: [Int32: [UInt8]] = [:]
-        if state != nil {
-            encoded.reserveCapacity(users.count)
-            for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
-        }
-        let snapshot = PanelCheckpoint(progress: progress, timelines: encoded, diagnostics: observer?.checkpointState())
-        let sink = self.sink, state = self.state, logger = self.logger
-        pendingCommit.enter()
-        committer.async { [self] in
-            do {
-                // The output first: the checkpoint must never promise bytes that are not on disk.
-                try sink.sync()
-                try state?.commit(snapshot)
-                logger.debug(
-                    "checkpoint",
-                    metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
-            } catch {
-                commitErrorLock.lock()
-                commitError = commitError ?? error
-                commitErrorLock.unlock()
-            }
-            pendingCommit.leave()
-        }
-        checkpointsCommitted += 1
-        if wait { try waitForPendingCommit() }
-    }
-
-    private func waitForPendingCommit() throws {
-        pendingCommit.wait()
-        commitErrorLock.lock()
-        defer { commitErrorLock.unlock() }
-        if let error = commitError { throw error }
     }
 }

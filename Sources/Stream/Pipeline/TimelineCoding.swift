@@ -49,16 +49,7 @@ extension UserTimeline {
         w.int(open.highWatchCount)
         w.int(open.completeOrRewatchCount)
         w.int(rolling.count)
-        for r in rolling {
-            w.double(r.sum)
-            w.double(r.compensationAdd)
-            w.double(r.compensationRemove)
-            w.int(r.observations)
-            w.int(r.consecutiveSameValue)
-            w.double(r.previousValue)
-            w.doubles(r.window)
-            w.int(r.length)
-        }
+        for r in rolling { w.rollingSum(r) }
         w.int(previousLagBase == nil ? 0 : 1)
         w.doubles(previousLagBase ?? [])
         w.int(history.count)
@@ -81,12 +72,16 @@ extension UserTimeline {
             w.int(c.treatmentHighWatchExposure)
             w.int(c.nextRevision)
             w.int(c.finalized ? 1 : 0)
+            w.int(c.rollingAfter?.count ?? 0)
+            for r in c.rollingAfter ?? [] { w.rollingSum(r) }
         }
         return w.bytes
     }
 
-    /// Restores what ``encoded()`` wrote.
-    init(decoding bytes: [UInt8]) throws {
+    /// Restores what ``encoded()`` wrote, for a timeline keeping `historyLength` closed days.
+    init(decoding bytes: [UInt8], historyLength: Int = UserTimeline.leadHistoryLength) throws {
+        self.historyLength = historyLength
+        keepsRevisionState = historyLength > UserTimeline.leadHistoryLength
         var r = ByteReader(bytes: bytes)
         open = DayAggregate()
         open.interactions = try r.int()
@@ -102,23 +97,12 @@ extension UserTimeline {
         let n = try r.int()
         guard n == 5 else { throw ByteReader.Truncated() }
         rolling = []
-        for _ in 0..<n {
-            var s = PandasRollingSum()
-            s.sum = try r.double()
-            s.compensationAdd = try r.double()
-            s.compensationRemove = try r.double()
-            s.observations = try r.int()
-            s.consecutiveSameValue = try r.int()
-            s.previousValue = try r.double()
-            s.window = try r.doubles()
-            s.length = try r.int()
-            rolling.append(s)
-        }
+        for _ in 0..<n { rolling.append(try r.rollingSum()) }
         let hasPrevious = try r.int() == 1
         let previous = try r.doubles()
         previousLagBase = hasPrevious ? previous : nil
         let count = try r.int()
-        guard count >= 0, count <= UserTimeline.historyLength else { throw ByteReader.Truncated() }
+        guard count >= 0, count <= UserTimeline.maxHistoryLength else { throw ByteReader.Truncated() }
         history = []
         for _ in 0..<count {
             let day = CalendarDay(rawValue: Int32(try r.int()))
@@ -143,10 +127,43 @@ extension UserTimeline {
             let thw = try r.int()
             let rev = try r.int()
             let fin = try r.int() == 1
+            let snapshotCount = try r.int()
+            guard snapshotCount == 0 || snapshotCount == 5 else { throw ByteReader.Truncated() }
+            var snapshot: [PandasRollingSum] = []
+            for _ in 0..<snapshotCount { snapshot.append(try r.rollingSum()) }
             history.append(
                 ClosedDay(
                     day: day, daily: d, lag1: lag1, prior3: prior3, treatmentHighIntensity: thi,
-                    treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin))
+                    treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin,
+                    rollingAfter: snapshotCount == 0 ? nil : snapshot))
         }
+    }
+}
+
+extension ByteWriter {
+    mutating func rollingSum(_ r: PandasRollingSum) {
+        double(r.sum)
+        double(r.compensationAdd)
+        double(r.compensationRemove)
+        int(r.observations)
+        int(r.consecutiveSameValue)
+        double(r.previousValue)
+        doubles(r.window)
+        int(r.length)
+    }
+}
+
+extension ByteReader {
+    mutating func rollingSum() throws -> PandasRollingSum {
+        var s = PandasRollingSum()
+        s.sum = try double()
+        s.compensationAdd = try double()
+        s.compensationRemove = try double()
+        s.observations = try int()
+        s.consecutiveSameValue = try int()
+        s.previousValue = try double()
+        s.window = try doubles()
+        s.length = try int()
+        return s
     }
 }

@@ -1,0 +1,368 @@
+import Foundation
+import Logging
+
+/// What to do with a row whose day has already closed.
+public enum LatePolicy: String, Sendable, CaseIterable, Codable {
+    /// Write it to the rejects file with reason `late`, how late it was and its day.
+    case reject
+    /// Put it into its day and write every record that changes again, with a higher revision.
+    case revise
+}
+
+/// Where a live feed's rejected rows go (a JSON lines file in the sink module).
+public protocol LiveRejectWriter: RejectWriter {
+    /// Records a late row: its day, how far behind the newest event time it was (ms; nil without a
+    /// timestamp), and why it could not be revised (nil under the reject policy).
+    func rejectLate(line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?) throws
+    /// Hands buffered rows to the operating system; returns the file's length in bytes.
+    func flush() throws -> Int64
+    /// Makes flushed rows durable (fsync).
+    func sync() throws
+}
+
+/// The options of a live feed.
+public struct LiveOptions: Sendable, Equatable {
+    /// A day closes when the newest event time minus this passes the day's midnight.
+    public var allowedLatenessMs: Int64 = 0
+    /// Also close the open days after this many wall seconds without a row (nil: never).
+    public var idleCloseSeconds: Double?
+    /// What happens to late rows.
+    public var latePolicy: LatePolicy = .reject
+    /// Under `revise`: how many of the most recently closed days a late row may still revise.
+    public var reviseWindowDays = 7
+    /// The zone whose midnights close days (and whose calendar days rows without a date fall on).
+    public var timeZone: TimeZone
+    /// Drop exact duplicates (`--dedupe`).
+    public var dedupe = false
+    /// Skip this many data rows of the input first (rows a previous run already consumed).
+    public var skipRows = 0
+    /// The most days the panel may span; a row further from the first day is rejected `date_out_of_range`.
+    public var maxPanelDays = IngestOptions.defaultMaxPanelDays
+
+    /// The most days `reviseWindowDays` may be.
+    public static let maxReviseWindowDays = UserTimeline.maxHistoryLength - UserTimeline.leadHistoryLength
+
+    public init(timeZone: TimeZone) { self.timeZone = timeZone }
+
+    /// The options as text, for the state folder's identity (a resumed run must use the same).
+    public var identity: String {
+        var text = "lateness=\(allowedLatenessMs)ms late-policy=\(latePolicy.rawValue)"
+        if latePolicy == .revise { text += " revise-window=\(reviseWindowDays)" }
+        return text
+    }
+
+    /// Closed days a late row may still revise (0 under `reject`).
+    var revisableDays: Int { latePolicy == .revise ? reviseWindowDays : 0 }
+}
+
+/// A live feed's own state, committed with every checkpoint beside the timelines.
+public struct LiveFeedState: Codable, Sendable, Equatable {
+    /// The last day closed (nil before the first close).
+    public var lastClosed: CalendarDay?
+    /// The panel's first day (the first day closed).
+    public var firstDay: CalendarDay?
+    /// The newest event time seen (Unix ms); the watermark is this minus the allowed lateness.
+    public var maxEventMs: Int64?
+    /// The latest day of an accepted row.
+    public var maxDay: CalendarDay?
+    /// Data rows read, over every run of this state folder.
+    public var rowsRead = 0
+    /// Rows in the panel.
+    public var rowsAccepted = 0
+    /// Rows rejected, by reason (`late` included).
+    public var rejected: [String: Int] = [:]
+    /// Late rows (rejected as `late`, or revised in).
+    public var lateRows = 0
+    /// Late rows put into their day under `--late-policy revise`.
+    public var revisedRows = 0
+    /// Accepted rows whose date label differs from their timestamp's day.
+    public var dateLabelDisagreements = 0
+    /// Events in each day file kept in the state folder (open days, and closed days a revision may reach).
+    public var dayEvents: [CalendarDay: Int] = [:]
+    /// The thresholds each revisable closed day was given.
+    public var dayThresholds: [CalendarDay: TreatmentThresholds] = [:]
+    /// Bytes of the rejects file committed.
+    public var rejectsBytes: Int64 = 0
+    /// True once the end of the input was seen and every record written final.
+    public var ended = false
+
+    public init() {}
+
+    /// Rows rejected, all reasons together.
+    public var rowsRejected: Int { rejected.values.reduce(0, +) }
+
+    /// Rows read = rows accepted + rows rejected (late rows revised in count as accepted).
+    public var reconciles: Bool { rowsRead == rowsAccepted + rowsRejected }
+}
+
+/// The live event loop: rows arrive from a pipe in arrival order; each day closes when the watermark
+/// (newest event time minus the allowed lateness) passes its midnight in the time zone, or when the
+/// feed has been quiet for `--idle-close`; late rows are rejected or revised in; end of input closes
+/// every day and writes every record final.
+///
+/// A closing day's events are sorted exactly as the archive replay sorts a day bucket (timestamp, user,
+/// video, arrival order) and played through the same ``PanelEngine``, so a feed that arrives within
+/// the allowed lateness gives the archive replay's panel.
+public final class LiveFeed {
+    /// Why ``run(input:shouldStop:)`` returned.
+    public enum Outcome: Equatable, Sendable {
+        /// The input ended; every record is final.
+        case finished
+        /// Stopped at a safe point because a stop was requested (the end of input was not declared).
+        case interrupted
+    }
+
+    private let options: LiveOptions
+    private let engine: PanelEngine
+    private let buckets: DayBuckets
+    private let rejects: LiveRejectWriter
+    /// How often to checkpoint.
+    public var checkpointPolicy: CheckpointPolicy
+    /// The feed's counters and positions.
+    public private(set) var live: LiveFeedState
+    /// The replay's counters (records written, days closed, ...).
+    public var progress: ReplayProgress { engine.progress }
+    /// The panel's users so far, ascending.
+    public var users: [Int32] { engine.emissionOrder.map { engine.users[$0] } }
+    /// Called after each read and each closed day, for progress lines.
+    public var onProgress: ((ReplayProgress, LiveFeedState) -> Void)?
+    /// The instant (Unix ms) a day ends: its next midnight in the time zone.
+    public let endOfDay: (CalendarDay) -> Int64
+    private var rowsToSkip: Int
+    private var lastArrival = Date()
+
+    /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it).
+    /// - Throws: when the checkpoint cannot be restored.
+    public init(
+        options: LiveOptions, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?, buckets: DayBuckets,
+        rejects: LiveRejectWriter, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1),
+        logger: Logger
+    ) throws {
+        self.options = options
+        self.buckets = buckets
+        self.rejects = rejects
+        self.checkpointPolicy = checkpointPolicy
+        live = checkpoint?.live ?? LiveFeedState()
+        engine = try PanelEngine(
+            users: [], firstDay: live.firstDay, mode: mode, batchDistribution: nil, sink: sink, state: state,
+            resumeFrom: checkpoint, reviseWindowDays: options.revisableDays, logger: logger)
+        engine.dayThresholds = live.dayThresholds
+        try buckets.restore(counts: live.dayEvents)
+        rowsToSkip = options.skipRows
+        let zone = options.timeZone
+        endOfDay = { day in
+            let naive = Double(day.adding(1).rawValue) * 86_400
+            let offset = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+            return Int64((naive - offset) * 1000)
+        }
+    }
+
+    /// Reads `input` until it ends or a stop is requested.
+    public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
+        if live.ended { return .finished }
+        var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
+        lastArrival = Date()
+        while true {
+            if shouldStop() {
+                try checkpoint(wait: true)
+                return .interrupted
+            }
+            let timeout = pollTimeoutMs()
+            let poll = try input.pump(timeoutMs: timeout) { outcome, raw, line in
+                try handle(outcome, raw: raw, line: line)
+            }
+            switch poll {
+            case .data:
+                lastArrival = Date()
+            case .idle:
+                if let idle = options.idleCloseSeconds, Date().timeIntervalSince(lastArrival) >= idle,
+                    let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true
+                {
+                    try closeDays(through: maxDay)
+                }
+            case .end:
+                if let maxDay = live.maxDay { try closeDays(through: maxDay) }
+                if let last = live.lastClosed { try engine.finishAll(lastDay: last) }
+                live.ended = true
+                engine.progress.finished = true
+                try checkpoint(wait: true)
+                onProgress?(engine.progress, live)
+                return .finished
+            }
+            onProgress?(engine.progress, live)
+            if clock.isDue(events: engine.progress.eventsReplayed) {
+                try checkpoint()
+                clock.taken(events: engine.progress.eventsReplayed)
+            }
+        }
+    }
+
+    /// Short waits (a stop request or a due checkpoint is noticed within a quarter second), and no
+    /// longer than the idle close needs.
+    private func pollTimeoutMs() -> Int32 {
+        var ms = 250.0
+        if let idle = options.idleCloseSeconds {
+            let left = idle - Date().timeIntervalSince(lastArrival)
+            ms = min(ms, max(1, left * 1000))
+        }
+        return Int32(ms)
+    }
+
+    private func handle(_ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line: Int64) throws {
+        if rowsToSkip > 0 {
+            rowsToSkip -= 1
+            return
+        }
+        live.rowsRead += 1
+        switch outcome {
+        case .rejected(let reason):
+            try reject(line: line, reason: reason, raw: raw)
+        case .accepted(let event, let day, let disagrees):
+            if let first = live.firstDay ?? live.dayEvents.keys.min(),
+                abs(first.distance(to: day)) >= options.maxPanelDays
+            {
+                try reject(line: line, reason: .dateOutOfRange, raw: raw)
+                return
+            }
+            if let lastClosed = live.lastClosed, day <= lastClosed {
+                try late(event, day: day, lastClosed: lastClosed, raw: raw, line: line, disagrees: disagrees)
+                return
+            }
+            if engine.userIndex[event.userID] == nil {
+                _ = try engine.addUser(event.userID, closedThrough: live.lastClosed)
+            }
+            try buckets.append(event, day: day)
+            live.dayEvents[day, default: 0] += 1
+            live.rowsAccepted += 1
+            if disagrees { live.dateLabelDisagreements += 1 }
+            if live.maxDay.map({ day > $0 }) ?? true { live.maxDay = day }
+            if event.timestampMs != Interaction.missingTimestamp, live.maxEventMs.map({ event.timestampMs > $0 }) ?? true {
+                live.maxEventMs = event.timestampMs
+                try advanceWatermark()
+            }
+        }
+    }
+
+    private func reject(line: Int64, reason: RejectReason, raw: UnsafeRawBufferPointer) throws {
+        live.rejected[reason.rawValue, default: 0] += 1
+        try rejects.reject(line: line, reason: reason, raw: raw)
+    }
+
+    /// A row for a closed day: revised in when the policy and the window allow, else rejected `late`.
+    private func late(
+        _ event: Interaction, day: CalendarDay, lastClosed: CalendarDay, raw: UnsafeRawBufferPointer, line: Int64,
+        disagrees: Bool
+    ) throws {
+        live.lateRows += 1
+        let lateness = event.timestampMs == Interaction.missingTimestamp ? nil : live.maxEventMs.map { $0 - event.timestampMs }
+        var note: String? = nil
+        if options.latePolicy == .revise {
+            if let first = live.firstDay, day < first {
+                note = "its day is before the panel's first day \(first)"
+            } else if day.distance(to: lastClosed) >= options.reviseWindowDays {
+                note = "its day is older than the revise window (the last \(options.reviseWindowDays) closed days)"
+            } else {
+                try revise(with: event, day: day, lastClosed: lastClosed)
+                live.revisedRows += 1
+                live.rowsAccepted += 1
+                if disagrees { live.dateLabelDisagreements += 1 }
+                return
+            }
+        }
+        live.rejected[RejectReason.late.rawValue, default: 0] += 1
+        try rejects.rejectLate(line: line, raw: raw, day: day, latenessMs: lateness, note: note)
+    }
+
+    /// Puts a late event into its closed day (kept in the day's file) and re-aggregates the user's day
+    /// in replay order, as the archive replay would have.
+    private func revise(with event: Interaction, day: CalendarDay, lastClosed: CalendarDay) throws {
+        let user = event.userID
+        if engine.userIndex[user] == nil { _ = try engine.addUser(user, closedThrough: lastClosed) }
+        try buckets.append(event, day: day)
+        live.dayEvents[day, default: 0] += 1
+        try buckets.flush()
+        var aggregate = DayAggregate()
+        let events = try buckets.sortedEvents(for: day).filter { $0.userID == user }
+        for (i, e) in events.enumerated() where !(options.dedupe && Interaction.isExactDuplicateOfEarlier(events, at: i)) {
+            aggregate.add(e)
+        }
+        guard try engine.revise(user: user, day: day, daily: aggregate.dailyValues(), lastClosed: lastClosed) else {
+            preconditionFailure("a day inside the revise window must be revisable")
+        }
+        engine.progress.eventsReplayed += 1
+    }
+
+    /// Closes every day whose midnight the watermark has passed.
+    private func advanceWatermark() throws {
+        guard let newest = live.maxEventMs else { return }
+        let watermark = newest - options.allowedLatenessMs
+        while let next = nextDayToClose(), endOfDay(next) <= watermark {
+            try close(next)
+        }
+    }
+
+    /// Closes every day up to and including `target` (end of input, idle close).
+    private func closeDays(through target: CalendarDay) throws {
+        while let next = nextDayToClose(), next <= target {
+            try close(next)
+        }
+    }
+
+    /// The day after the last closed one; before the first close, the earliest day with events.
+    private func nextDayToClose() -> CalendarDay? {
+        if let last = live.lastClosed { return last.adding(1) }
+        return live.dayEvents.keys.min()
+    }
+
+    private func close(_ day: CalendarDay) throws {
+        if engine.firstDay == nil {
+            engine.firstDay = day
+            live.firstDay = day
+        }
+        if live.dayEvents[day] != nil { try buckets.flush() }
+        let events = live.dayEvents[day] == nil ? [] : try buckets.sortedEvents(for: day)
+        var cachedUser: Int32 = -1
+        var cachedIndex = 0
+        var duplicates = 0
+        for i in events.indices {
+            let e = events[i]
+            if Interaction.isExactDuplicateOfEarlier(events, at: i) {
+                duplicates += 1
+                if options.dedupe { continue }
+            }
+            if e.userID != cachedUser {
+                cachedUser = e.userID
+                cachedIndex = engine.userIndex[e.userID]!
+            }
+            engine.timelines[cachedIndex].open.add(e)
+        }
+        if options.dedupe {
+            live.rejected[RejectReason.duplicate.rawValue, default: 0] += duplicates
+            live.rowsAccepted -= duplicates
+        } else {
+            engine.progress.duplicateRows += duplicates
+        }
+        engine.progress.eventsReplayed += events.count
+        try engine.close(day)
+        live.lastClosed = day
+        engine.progress.nextDay = day.adding(1)
+        // Day files a revision can no longer reach are deleted, with their thresholds.
+        let oldestKept = day.adding(1 - options.revisableDays)
+        for old in live.dayEvents.keys where old < oldestKept {
+            try buckets.removeDay(old)
+            live.dayEvents.removeValue(forKey: old)
+        }
+        for old in engine.dayThresholds.keys where old < oldestKept { engine.dayThresholds.removeValue(forKey: old) }
+        onProgress?(engine.progress, live)
+    }
+
+    /// Commits a checkpoint: the day files and the rejects made durable first, then the timelines,
+    /// the output length and this feed's state in one transaction.
+    private func checkpoint(wait: Bool = false) throws {
+        try buckets.flushAndSync()
+        live.rejectsBytes = try rejects.flush()
+        try rejects.sync()
+        live.dayThresholds = engine.dayThresholds
+        try engine.checkpoint(wait: wait, live: live)
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+
+/// The formats live input may come in.
+public enum LiveInputFormat: String, Sendable, CaseIterable {
+    /// CSV with KuaiRec's header (the header line first).
+    case csv
+    /// JSON lines, one flat object per row, with KuaiRec's column names as keys.
+    case jsonl
+}
+
+/// Reads interaction rows from a pipe (stdin) as they arrive, in arrival order, and decodes each
+/// with the archive path's ``InteractionDecoder``: the contract per row is the spine's.
+///
+/// It waits with `poll(2)` and a timeout, so the caller gets control back when the feed is quiet
+/// (idle closes, checkpoints, stop requests) instead of blocking in `read`.
+public final class LiveInput {
+    /// What one ``pump(timeoutMs:_:)`` call saw.
+    public enum Poll: Equatable {
+        /// Bytes arrived (and every complete row in them was handed over).
+        case data
+        /// Nothing arrived before the timeout (or a signal interrupted the wait).
+        case idle
+        /// End of input: the last rows were handed over.
+        case end
+    }
+
+    private let fd: Int32
+    /// The format: given, or detected from the first byte (`{` means JSON lines).
+    public private(set) var format: LiveInputFormat?
+    private let timeZone: TimeZone
+    /// The input's name in messages (`stdin`).
+    public let name: String
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var assembler = CSVRecordAssembler()
+    private var splitter = CSVFieldSplitter()
+    private var decoder: InteractionDecoder?
+    private var jsonCarry: [UInt8] = []
+    private var jsonLine: Int64 = 0
+    private var synthetic: [UInt8] = []
+    private var values = [[UInt8]?](repeating: nil, count: InteractionColumns.required.count)
+    /// Bytes read so far.
+    public private(set) var bytesRead: Int64 = 0
+    /// True once the CSV header (or the first JSON object) was read.
+    public var sawHeader: Bool { decoder != nil }
+
+    /// Reads from `fd` (not closed here). `format` nil detects it from the first non-blank byte.
+    public init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {
+        self.fd = fd
+        self.format = format
+        self.timeZone = timeZone
+        self.name = name
+        if format == .jsonl { startJSON() }
+    }
+
+    private func startJSON() {
+        // JSON members are laid out as a synthetic CSV record in the required columns' order.
+        decoder = InteractionDecoder(
+            columns: try! InteractionColumns(header: InteractionColumns.required), timeZone: timeZone)
+    }
+
+    /// Waits up to `timeoutMs` for input, reads what is there, and calls `row(outcome, raw, line)` for
+    /// every complete row (`raw` is valid only during the call; `line` is its line in this input).
+    /// - Throws: ``CSVFormatError`` (a bad header, an over-long line), `POSIXFileError` when reading fails,
+    ///   and `row`'s errors.
+    public func pump(
+        timeoutMs: Int32, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws -> Poll {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMs)
+        if ready < 0 {
+            if errno == EINTR { return .idle }
+            throw POSIXFileError(path: name, operation: "poll", code: errno)
+        }
+        if ready == 0 { return .idle }
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return .idle }
+            throw POSIXFileError(path: name, operation: "read", code: errno)
+        }
+        if n == 0 {
+            try finish(row)
+            return .end
+        }
+        bytesRead += Int64(n)
+        try buffer.withUnsafeBytes { all in
+            try feed(UnsafeRawBufferPointer(rebasing: all[0..<n]), row)
+        }
+        return .data
+    }
+
+    private func feed(
+        _ block: UnsafeRawBufferPointer, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        if format == nil {
+            guard let first = block.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }) else {
+                // Only blank bytes so far: kept for the CSV assembler (blank lines are skipped anyway).
+                _ = try assembler.feed(block) { _, _ in true }
+                return
+            }
+            format = first == 0x7B ? .jsonl : .csv
+            if format == .jsonl { startJSON() }
+        }
+        switch format! {
+        case .csv:
+            do {
+                _ = try assembler.feed(block) { record, line in
+                    try csvRecord(record, line: line, row)
+                    return true
+                }
+            } catch var error as CSVFormatError {
+                error.source = name
+                throw error
+            }
+        case .jsonl:
+            try feedJSON(block, row)
+        }
+    }
+
+    private func finish(_ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void) throws {
+        switch format {
+        case .csv?, nil:
+            do {
+                try assembler.finish { record, line in
+                    try csvRecord(record, line: line, row)
+                    return true
+                }
+            } catch var error as CSVFormatError {
+                error.source = name
+                throw error
+            }
+        case .jsonl?:
+            if !jsonCarry.isEmpty {
+                let line = jsonCarry
+                jsonCarry = []
+                jsonLine += 1
+                try line.withUnsafeBytes { try jsonRecord($0, line: jsonLine, row) }
+            }
+        }
+    }
+
+    private func csvRecord(
+        _ record: UnsafeRawBufferPointer, line: Int64,
+        _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        if record.isEmpty { return }  // blank lines are skipped, as pandas does
+        guard decoder != nil else {
+            let columns = try Ingest.readHeader(record, line: line, splitter: &splitter)
+            decoder = InteractionDecoder(columns: columns, timeZone: timeZone)
+            return
+        }
+        let ok = splitter.split(record)
+        try row(decoder!.decode(record, fields: splitter, fieldsOK: ok), record, line)
+    }
+
+    private func feedJSON(
+        _ block: UnsafeRawBufferPointer, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        guard let base = block.baseAddress else { return }
+        var start = 0
+        while start < block.count {
+            guard let nl = memchr(base + start, 0x0A, block.count - start) else {
+                jsonCarry.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start...]))
+                if jsonCarry.count > assembler.maxRecordBytes {
+                    throw CSVFormatError(
+                        line: jsonLine + 1,
+                        message: "a line is longer than \(assembler.maxRecordBytes) bytes; this is not a JSON lines interaction feed",
+                        source: name)
+                }
+                return
+            }
+            let end = base.distance(to: UnsafeRawPointer(nl))
+            jsonLine += 1
+            if jsonCarry.isEmpty {
+                try jsonRecord(UnsafeRawBufferPointer(rebasing: block[start..<end]), line: jsonLine, row)
+            } else {
+                jsonCarry.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<end]))
+                let line = jsonCarry
+                jsonCarry.removeAll(keepingCapacity: true)
+                try line.withUnsafeBytes { try jsonRecord($0, line: jsonLine, row) }
+            }
+            start = end + 1
+        }
+    }
+
+    /// One JSON line: its members are laid out as a CSV record in ``InteractionColumns/required``
+    /// order (missing and null members as empty fields) and decoded as the CSV path would.
+    private func jsonRecord(
+        _ rawLine: UnsafeRawBufferPointer, line: Int64,
+        _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        let record = CSVRecordAssembler.trimCR(rawLine)
+        if record.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+        for i in values.indices { values[i] = nil }
+        let flat = FlatJSONObject.scan(record) { key, value in
+            guard let value, let i = LiveInput.requiredIndex(key) else { return }
+            values[i] = Array(value)
+        }
+        guard flat else {
+            try row(.rejected(.malformedJSON), record, line)
+            return
+        }
+        synthetic.removeAll(keepingCapacity: true)
+        for (i, value) in values.enumerated() {
+            if i > 0 { synthetic.append(0x2C) }
+            guard let value else { continue }
+            if value.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+                synthetic.append(0x22)
+                for b in value {
+                    if b == 0x22 { synthetic.append(0x22) }
+                    synthetic.append(b)
+                }
+                synthetic.append(0x22)
+            } else {
+                synthetic.append(contentsOf: value)
+            }
+        }
+        let outcome = synthetic.withUnsafeBytes { csv -> InteractionDecoder.Outcome in
+            let ok = splitter.split(csv)
+            return decoder!.decode(csv, fields: splitter, fieldsOK: ok)
+        }
+        try row(outcome, record, line)
+    }
+
+    private static let requiredKeys: [[UInt8]] = InteractionColumns.required.map { Array($0.utf8) }
+
+    private static func requiredIndex(_ key: UnsafeRawBufferPointer) -> Int? {
+        requiredKeys.firstIndex { $0.count == key.count && $0.elementsEqual(key) }
+    }
+}
