@@ -25,11 +25,20 @@ extension Replay {
                 return
             }
             print("state:            \(state)")
-            print("input:            \(identity.inputPath) (\(identity.inputSize) bytes, matrix \(identity.matrix), rows \(identity.rowLimit.map(String.init) ?? "all"))")
+            if let live = identity.live {
+                print("input:            a live feed on stdin (\(live))")
+            } else {
+                print("input:            \(identity.inputPath) (\(identity.inputSize) bytes, matrix \(identity.matrix), rows \(identity.rowLimit.map(String.init) ?? "all"))")
+            }
             print("output:           \(identity.output)")
             print("time zone:        \(identity.timeZone)")
             print("thresholds mode:  \(identity.thresholds)")
-            if let ingest = try store.ingestSummary() {
+            if let live = try store.liveFeed() {
+                print("rows consumed:    \(live.rowsRead) (\(live.rowsAccepted) in the panel, \(live.rowsRejected) rejected, \(live.lateRows) late of which \(live.revisedRows) revised in); a resumed feed continues after them (--skip-rows \(live.rowsRead) when re-sent from the start)")
+                print("open days:        \(live.lastClosed.map { "from \($0.adding(1))" } ?? "all (none closed yet)") through \(live.maxDay.map { "\($0)" } ?? "-")")
+            } else if identity.live != nil {
+                print("rows consumed:    0 (no checkpoint yet)")
+            } else if let ingest = try store.ingestSummary() {
                 print("ingest:           complete: \(ingest.rowsRead) rows read, \(ingest.rowsAccepted) accepted, \(ingest.rowsRejected) rejected; days \(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"), \(ingest.users.count) users")
             } else {
                 print("ingest:           not complete")

@@ -24,7 +24,9 @@ enum Harness {
     /// Runs the binary with `arguments` in `directory`; `prefix` is a command to run it through
     /// (`setpriv --reuid=...`), whose first element is an absolute path.
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL, prefix: [String] = []) throws -> CommandResult {
+    static func run(
+        _ arguments: [String], in directory: URL, prefix: [String] = [], stdin: URL? = nil
+    ) throws -> CommandResult {
         let process = Process()
         if let first = prefix.first {
             process.executableURL = URL(fileURLWithPath: first)
@@ -37,6 +39,7 @@ enum Harness {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        if let stdin { process.standardInput = try FileHandle(forReadingFrom: stdin) }
         try process.run()
         // Read both pipes fully before waiting, so a chatty child never blocks on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }

@@ -1,0 +1,355 @@
+import Foundation
+import Testing
+
+/// `replay run -`: a live feed on stdin, in arrival order, against the archive replay of the same rows.
+@Suite(.serialized) struct LiveFeedTests {
+    /// A generated log's small_matrix.csv, its header, and its data lines.
+    struct Log {
+        var header: String
+        var rows: [String]
+    }
+
+    static func log(in dir: URL) throws -> (outer: URL, log: Log) {
+        let outer = try Harness.archive(users: 40, videos: 200, days: 18, seed: 11)
+        let folder = dir.appendingPathComponent("unpacked")
+        try Harness.unpack(outer, innerZip: dir.appendingPathComponent("KuaiRec.zip"), folder: folder)
+        let text = try String(
+            contentsOf: folder.appendingPathComponent("KuaiRec 2.0/data/small_matrix.csv"), encoding: .utf8)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        let header = lines.removeFirst()
+        return (outer, Log(header: header, rows: lines))
+    }
+
+    /// A deterministic generator (the tests' own: SplitMix64).
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    }
+
+    /// The rows in an arrival order: each row arrives at its event time plus a delay of up to
+    /// `maxDelay` seconds; a fraction `lateShare` is delayed by up to `lateDelay` seconds instead.
+    /// Rows without a timestamp arrive at noon (UTC+8) of their date label.
+    static func arrivalOrder(
+        _ log: Log, maxDelay: Double, lateShare: Double = 0, lateDelay: Double = 0, seed: UInt64 = 1
+    ) -> [String] {
+        var random = Random(state: seed)
+        let keyed = log.rows.enumerated().map { i, row -> (Double, Int, String) in
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            var at: Double
+            if let ts = Double(fields[6]) {
+                at = ts
+            } else if let labelValue = Double(fields[5]), labelValue > 0 {
+                let label = Int(labelValue)
+                var c = DateComponents()
+                (c.year, c.month, c.day, c.hour) = (label / 10_000, label / 100 % 100, label % 100, 4)
+                c.timeZone = TimeZone(identifier: "UTC")
+                at = Calendar(identifier: .gregorian).date(from: c)!.timeIntervalSince1970
+            } else {
+                at = 0
+            }
+            let delay = random.uniform() < lateShare ? random.uniform() * lateDelay : random.uniform() * maxDelay
+            return (at + delay, i, row)
+        }
+        return keyed.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+    }
+
+    static func write(_ header: String, _ rows: [String], to url: URL) throws {
+        try ([header] + rows).joined(separator: "\n").appending("\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// The same rows as JSON lines: numbers as written, text quoted, empty fields null.
+    static func jsonLines(_ header: String, _ rows: [String]) -> [String] {
+        let names = header.split(separator: ",").map(String.init)
+        return rows.map { row in
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            let members = zip(names, fields).map { name, value -> String in
+                if value.isEmpty { return "\"\(name)\":null" }
+                if name == "time" { return "\"\(name)\":\"\(value)\"" }
+                return "\"\(name)\":\(value)"
+            }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+    }
+
+    /// The last revision of each key, without `revision` and `final`; every one must be final.
+    static func compacted(_ url: URL) throws -> [String: NSDictionary] {
+        var out: [String: NSDictionary] = [:]
+        var revisions: [String: Int] = [:]
+        for record in try Harness.jsonLines(url) {
+            let key = "\(record["user_id"]!)/\(record["event_date"]!)"
+            let revision = record["revision"] as! Int
+            #expect(revision > (revisions[key] ?? -1), "revisions of \(key) must rise")
+            revisions[key] = revision
+            var values = record
+            #expect(values.removeValue(forKey: "final") != nil)
+            values.removeValue(forKey: "revision")
+            out[key] = NSDictionary(dictionary: values)
+            if record["final"] as? Bool != true { out[key] = nil; out[key + " (not final)"] = NSDictionary() }
+        }
+        return out
+    }
+
+    static func expectSamePanel(_ a: URL, _ b: URL, _ comment: Comment) throws {
+        let x = try compacted(a), y = try compacted(b)
+        #expect(x.count == y.count && Set(x.keys) == Set(y.keys), comment)
+        let differing = x.keys.filter { y[$0] != nil && x[$0] != y[$0] }.sorted()
+        #expect(differing.isEmpty, "\(comment): \(differing.count) keys differ, e.g. \(differing.prefix(3))")
+    }
+
+    static func summary(_ dir: URL, _ name: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(name))) as! [String: Any]
+    }
+
+    @Test func withinTheAllowedLatenessTheFeedGivesTheArchivePanel() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (outer, log) = try Self.log(in: dir)
+        #expect(
+            try Harness.run(
+                ["run", outer.path, "--state", "a", "--out", "archive.jsonl", "--thresholds", "expanding", "--quiet"], in: dir
+            ).status == 0)
+        let shuffled = Self.arrivalOrder(log, maxDelay: 300)
+        #expect(shuffled != log.rows)
+        let csv = dir.appendingPathComponent("feed.csv")
+        try Self.write(log.header, shuffled, to: csv)
+        // An hour of allowed lateness covers the 5-minute arrival delays and the generated rows whose date
+        // label ends before their timestamp (sessions running past midnight: up to ~30 minutes here).
+        let run = try Harness.run(
+            ["run", "-", "--state", "b", "--out", "live.jsonl", "--allowed-lateness", "1h", "--summary-json", "b.json"],
+            in: dir, stdin: csv)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("late rows:        0"))
+        try Self.expectSamePanel(dir.appendingPathComponent("archive.jsonl"), dir.appendingPathComponent("live.jsonl"), "csv feed")
+        let s = try Self.summary(dir, "b.json")
+        #expect(s["rows_read"] as? Int == log.rows.count)
+        #expect((s["rows_accepted"] as! Int) + (s["rows_rejected"] as! Int) == log.rows.count)
+        #expect(s["thresholds_mode"] as? String == "expanding", "expanding is the live default")
+
+        // The same rows as JSON lines (detected from the first byte).
+        let jsonl = dir.appendingPathComponent("feed.jsonl")
+        try Self.jsonLines(log.header, shuffled).joined(separator: "\n").appending("\n")
+            .write(to: jsonl, atomically: true, encoding: .utf8)
+        let json = try Harness.run(
+            ["run", "-", "--state", "c", "--out", "json.jsonl", "--allowed-lateness", "1h", "--quiet"], in: dir, stdin: jsonl)
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("json.jsonl"))
+                == Data(contentsOf: dir.appendingPathComponent("live.jsonl")), "JSON lines and CSV give the same bytes")
+    }
+
+    @Test func rowsBeyondTheLatenessAreRejectedAsLateAndNothingIsLost() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, log) = try Self.log(in: dir)
+        let shuffled = Self.arrivalOrder(log, maxDelay: 300, lateShare: 0.03, lateDelay: 2 * 86_400, seed: 2)
+        let csv = dir.appendingPathComponent("feed.csv")
+        try Self.write(log.header, shuffled, to: csv)
+        let run = try Harness.run(
+            ["run", "-", "--state", "s", "--out", "live.jsonl", "--allowed-lateness", "10m", "--summary-json", "s.json", "--quiet"],
+            in: dir, stdin: csv)
+        #expect(run.status == 0, "\(run.stderr)")
+        let rejects = try Harness.jsonLines(dir.appendingPathComponent("s/rejects.jsonl"))
+        let late = rejects.filter { $0["reason"] as? String == "late" }
+        #expect(late.count > 50, "the shuffle pushes some rows beyond the lateness")
+        for r in late { #expect(r["day"] is String && r["lateness_ms"] is Int && r["raw"] is String) }
+        #expect(late.filter { ($0["lateness_ms"] as! Int) > 600_000 }.count > late.count / 2, "most were pushed hours late")
+        let s = try Self.summary(dir, "s.json")
+        #expect(s["late_rows"] as? Int == late.count)
+        #expect((s["rejected_by_reason"] as! [String: Int])["late"] == late.count)
+        #expect((s["rows_accepted"] as! Int) + (s["rows_rejected"] as! Int) == log.rows.count)
+        #expect(rejects.count == s["rows_rejected"] as! Int)
+
+        // The panel is the archive replay of the rows that were not late.
+        let lateRaw = Set(late.map { $0["raw"] as! String })
+        let kept = dir.appendingPathComponent("kept.csv")
+        try Self.write(log.header, log.rows.filter { !lateRaw.contains($0) }, to: kept)
+        #expect(
+            try Harness.run(
+                ["run", kept.path, "--state", "k", "--out", "kept.jsonl", "--thresholds", "expanding", "--quiet"], in: dir
+            ).status == 0)
+        try Self.expectSamePanel(dir.appendingPathComponent("kept.jsonl"), dir.appendingPathComponent("live.jsonl"), "late rejected")
+    }
+
+    @Test(arguments: ["expanding", "fixed:12,0.5"])
+    func revisedLateRowsGiveTheArchivePanel(thresholds: String) throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (outer, log) = try Self.log(in: dir)
+        #expect(
+            try Harness.run(
+                ["run", outer.path, "--state", "a", "--out", "archive.jsonl", "--thresholds", thresholds, "--quiet"], in: dir
+            ).status == 0)
+        let shuffled = Self.arrivalOrder(log, maxDelay: 300, lateShare: 0.03, lateDelay: 2 * 86_400, seed: 3)
+        let csv = dir.appendingPathComponent("feed.csv")
+        try Self.write(log.header, shuffled, to: csv)
+        let run = try Harness.run(
+            [
+                "run", "-", "--state", "s", "--out", "live.jsonl", "--allowed-lateness", "10m", "--late-policy", "revise",
+                "--thresholds", thresholds, "--summary-json", "s.json", "--quiet",
+            ], in: dir, stdin: csv)
+        #expect(run.status == 0, "\(run.stderr)")
+        let s = try Self.summary(dir, "s.json")
+        #expect((s["late_rows_revised"] as! Int) > 50)
+        #expect(s["late_rows_revised"] as? Int == s["late_rows"] as? Int, "two days of lateness fit the 7-day window")
+        try Self.expectSamePanel(dir.appendingPathComponent("archive.jsonl"), dir.appendingPathComponent("live.jsonl"), "revise")
+        // Every revision is a new line with a higher revision number (checked in compacted); final records
+        // revised again stay final.
+        let lines = try Harness.jsonLines(dir.appendingPathComponent("live.jsonl"))
+        #expect(lines.count > (try Harness.jsonLines(dir.appendingPathComponent("archive.jsonl"))).count)
+    }
+
+    @Test func aStoppedFeedResumesWhereItStopped() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, log) = try Self.log(in: dir)
+        let shuffled = Self.arrivalOrder(log, maxDelay: 300, lateShare: 0.02, lateDelay: 86_400, seed: 4)
+        let csv = dir.appendingPathComponent("feed.csv")
+        try Self.write(log.header, shuffled, to: csv)
+        let common = ["run", "-", "--allowed-lateness", "10m", "--late-policy", "revise", "--quiet"]
+        #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir, stdin: csv).status == 0)
+
+        // A producer that keeps the pipe open; SIGINT part-way: checkpoint, exit 130, the end of input not declared.
+        let script = """
+            mkfifo feed
+            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state s --out live.jsonl < feed &
+            pid=$!
+            exec 3>feed
+            head -n 3000 feed.csv >&3
+            for i in $(seq 1 100); do
+              sleep 0.1
+              [ -s live.jsonl ] && break
+            done
+            sleep 0.5
+            kill -INT $pid
+            wait $pid
+            echo "exit=$?"
+            exec 3>&-
+            """
+        let stop = Process()
+        stop.executableURL = URL(fileURLWithPath: "/bin/bash")
+        stop.arguments = ["-c", script]
+        stop.currentDirectoryURL = dir
+        let out = Pipe()
+        stop.standardOutput = out
+        try stop.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        stop.waitUntilExit()
+        #expect(printed.contains("exit=130"), "\(printed)")
+        let status = try Harness.run(["status", "--state", "s"], in: dir)
+        #expect(status.stdout.contains("rows consumed:    2999"), "\(status.stdout)")
+        #expect(status.stdout.contains("finished:         no"))
+        // The feed re-sent from its start skips the rows already consumed.
+        let resumed = try Harness.run(common + ["--state", "s", "--out", "live.jsonl", "--skip-rows", "2999"], in: dir, stdin: csv)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("live.jsonl"))
+                == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")), "the resumed output is the uninterrupted one, byte for byte")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("s/rejects.jsonl"))
+                == Data(contentsOf: dir.appendingPathComponent("ref/rejects.jsonl")))
+        // kill -9 part-way: the state holds the rows up to its last checkpoint; `status` says how many, and
+        // the feed re-sent from its start with --skip-rows gives the uninterrupted bytes again.
+        let crash = """
+            mkfifo feed9
+            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state k --out crash.jsonl --checkpoint-every 0.05 < feed9 &
+            pid=$!
+            exec 3>feed9
+            head -n 5000 feed.csv >&3
+            for i in $(seq 1 100); do
+              sleep 0.1
+              [ -s crash.jsonl ] && break
+            done
+            sleep 0.3
+            kill -9 $pid
+            wait $pid
+            echo "exit=$?"
+            exec 3>&-
+            """
+        let nine = Process()
+        nine.executableURL = URL(fileURLWithPath: "/bin/bash")
+        nine.arguments = ["-c", crash]
+        nine.currentDirectoryURL = dir
+        let nineOut = Pipe()
+        nine.standardOutput = nineOut
+        try nine.run()
+        let nineText = String(decoding: nineOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        nine.waitUntilExit()
+        #expect(nineText.contains("exit=137"), "\(nineText)")
+        let crashed = try Harness.run(["status", "--state", "k"], in: dir).stdout
+        let consumed = crashed.split(separator: "\n").first { $0.hasPrefix("rows consumed:") }
+            .flatMap { Int($0.split(separator: " ")[2]) }
+        #expect(consumed != nil && consumed! > 0 && consumed! <= 4999, "\(crashed)")
+        let afterCrash = try Harness.run(
+            common + ["--state", "k", "--out", "crash.jsonl", "--skip-rows", "\(consumed ?? 0)"], in: dir, stdin: csv)
+        #expect(afterCrash.status == 0, "\(afterCrash.stderr)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("crash.jsonl"))
+                == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")), "kill -9 then resume gives the uninterrupted bytes")
+
+        // A feed that ended stays ended.
+        let again = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: csv)
+        #expect(again.status == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
+    }
+
+    @Test func aQuietFeedClosesItsDaysAfterTheIdleTime() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, log) = try Self.log(in: dir)
+        // The first day's rows, then silence with the pipe open, then one more row of that day, then EOF.
+        let firstDay = log.rows.filter { $0.contains(",20200705.0,") }
+        try Self.write(log.header, Array(firstDay.dropLast()), to: dir.appendingPathComponent("day1.csv"))
+        try firstDay.last!.appending("\n").write(to: dir.appendingPathComponent("last.csv"), atomically: true, encoding: .utf8)
+        let script = """
+            (cat day1.csv; sleep 2; grep -c '"event_date":"2020-07-05"' live.jsonl > seen.txt; cat last.csv) \
+              | '\(Harness.binary.path)' run - --state s --out live.jsonl --idle-close 0.5s --checkpoint-every 0.1 --summary-json s.json --quiet
+            echo "exit=$?"
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = dir
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(printed.contains("exit=0"), "\(printed)")
+        let seen = Int(try String(contentsOf: dir.appendingPathComponent("seen.txt"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(seen > 0, "the day's records were written while the pipe was still open")
+        let rejects = try Harness.jsonLines(dir.appendingPathComponent("s/rejects.jsonl"))
+        #expect(rejects.contains { $0["reason"] as? String == "late" && $0["day"] as? String == "2020-07-05" })
+        let s = try Self.summary(dir, "s.json")
+        #expect(s["late_rows"] as? Int == 1 && s["finished"] as? Bool == true)
+    }
+
+    @Test func liveOptionsAreChecked() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.csv")
+        try "".write(to: empty, atomically: true, encoding: .utf8)
+        for (arguments, message) in [
+            (["--thresholds", "batch"], "needs the whole log"),
+            (["--allowed-lateness", "soon"], "--allowed-lateness must be a duration"),
+            (["--late-policy", "keep"], "--late-policy must be reject or revise"),
+            (["--rows", "10"], "--rows applies to archive input"),
+        ] {
+            let r = try Harness.run(["run", "-", "--state", "s"] + arguments, in: dir, stdin: empty)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+        let archive = try Harness.run(["run", "x.zip", "--idle-close", "1s"], in: dir)
+        #expect(archive.status == 64 && archive.stderr.contains("applies to a live feed"))
+        // A bad header on stdin is an input error (exit 3).
+        let bad = dir.appendingPathComponent("bad.csv")
+        try "a,b,c\n1,2,3\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["run", "-", "--state", "s", "--input-format", "csv"], in: dir, stdin: bad)
+        #expect(r.status == 3 && r.stderr.contains("lacks the column"), "\(r.stderr)")
+    }
+}
