@@ -7,8 +7,8 @@ import ReplayStream
 /// Lines come from a ``ChangelogReader`` and are identified by ``ChangelogReader/info(of:)``, as
 /// `replay tail --latest` does; ``PanelCSVWriter`` copies their values. A line replaces the key's row
 /// when its revision is not lower than the kept one's (a repeated line, as stdout gives on resume, is
-/// the same row). Memory: one CSV row per key, about the size of the CSV written (~0.5 KB per key),
-/// never every revision nor the JSON text.
+/// the same row). Memory: one CSV row per key, never every revision nor the JSON text: about 0.65 KB
+/// per key with the dictionary (measured: 290 MB peak for 453,600 keys, a 3.3 GB file, 180 MB of CSV).
 public final class CompactedPanel {
     /// What reading a panel file found.
     public struct ReadSummary: Sendable, Equatable {
@@ -35,7 +35,7 @@ public final class CompactedPanel {
     }
 
     private var entries: [Key: Entry] = [:]
-    private var rowWriter = PanelCSVWriter()
+    private let rowWriter = PanelCSVWriter()
     private var scratch: [UInt8] = []
 
     /// An empty panel.
@@ -102,12 +102,13 @@ public final class CompactedPanel {
     @discardableResult
     public func add(_ line: UnsafeRawBufferPointer, lineNumber: Int, source: String) throws(PanelExportError) -> Bool {
         scratch.removeAll(keepingCapacity: true)
+        let day: CalendarDay
         do {
-            try rowWriter.appendRow(of: line, to: &scratch)
+            day = try rowWriter.appendRow(of: line, to: &scratch)
         } catch {
             throw PanelExportError.notARecord(source, line: lineNumber, error.reason)
         }
-        guard let info = ChangelogReader.info(of: line), let day = CalendarDay(iso: info.eventDate) else {
+        guard let info = ChangelogReader.info(of: line) else {
             throw PanelExportError.notARecord(
                 source, line: lineNumber, "user_id, revision or final do not hold an integer, an integer, true/false")
         }

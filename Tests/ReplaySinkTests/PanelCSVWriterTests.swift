@@ -25,18 +25,18 @@ import Testing
     func line(_ r: UserDayRecord) -> [UInt8] { Array(JSONLinesSink.render(r).dropLast()) }
 
     func row(_ line: [UInt8]) throws -> [String] {
-        var writer = PanelCSVWriter()
+        let writer = PanelCSVWriter()
         var out: [UInt8] = []
-        try line.withUnsafeBytes { try writer.appendRow(of: $0, to: &out) }
+        _ = try line.withUnsafeBytes { try writer.appendRow(of: $0, to: &out) }
         return String(decoding: out, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false).map(
             String.init)
     }
 
     func problem(_ text: String) -> String? {
-        var writer = PanelCSVWriter()
+        let writer = PanelCSVWriter()
         var out: [UInt8] = []
         do {
-            try Array(text.utf8).withUnsafeBytes { try writer.appendRow(of: $0, to: &out) }
+            _ = try Array(text.utf8).withUnsafeBytes { try writer.appendRow(of: $0, to: &out) }
             return nil
         } catch let error as PanelCSVWriter.LineProblem {
             #expect(out.isEmpty)
@@ -57,6 +57,9 @@ import Testing
         #expect(value["lag_1_interactions"] == "23" && value["avg_video_duration_ms"] == "0.0")
         #expect(value["lead_1_active_day"] == "" && value["future_7day_play_duration_sec"] == "")
         #expect(value["treatment_high_watch_exposure"] == "1")
+        var out: [UInt8] = []
+        let day = try line(record(day: 20200731)).withUnsafeBytes { try PanelCSVWriter().appendRow(of: $0, to: &out) }
+        #expect(day == CalendarDay(yyyymmdd: 20200731), "appendRow returns the line's event_date")
         #expect(
             String(decoding: PanelCSVWriter.header(withRevision: false), as: UTF8.self) == columns.joined(
                 separator: ",") + "\n")
