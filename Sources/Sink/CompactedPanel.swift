@@ -166,6 +166,11 @@ public final class CompactedPanel {
                 throw PanelExportError.writeFailed("standard output", error)
             }
         }
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw PanelExportError(
+                .output, "\(path): it is a folder; --csv needs a file name (or - for standard output)")
+        }
         let partial = path + ".partial"
         do {
             let rows: Int
