@@ -12,11 +12,12 @@ extension Replay {
                 Columns in the notebook's order (user_id, event_date, …, treatment_high_watch_exposure; with \
                 --with-revision also revision,final), one row per (user_id, event_date) ordered by user_id then \
                 event_date, as the notebook's panel. Numbers are the JSON text of the record (they read back bit \
-                for bit with pd.read_csv(..., float_precision="round_trip")), null is an empty field (NaN), \
+                for bit with pd.read_csv; before pandas 3.1 add float_precision="round_trip"), null is an empty \
+                field (NaN), \
                 dates are YYYY-MM-DD. A file is written whole (OUT.partial, fsynced, renamed) or not at all. A \
                 partly written last line (a run in progress) is ignored, with a note on stderr. Exit codes: 0 \
-                done, 1 unexpected failure, 2 bad usage, 3 the panel file is missing, unreadable or holds a line \
-                that is not a record, 5 disk full (docs/ERRORS.md).
+                done, 1 the CSV cannot be written (or an unexpected failure), 2 bad usage, 3 the panel file is \
+                missing, unreadable or holds a line that is not a record, 5 disk full (docs/ERRORS.md).
                 """)
 
         @Argument(help: "The panel file (replay run --out), or - for standard input.")

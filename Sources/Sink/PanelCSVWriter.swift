@@ -6,7 +6,7 @@ import ReplayStream
 /// A row holds the columns of ``UserDayRecord/columnNames`` (the notebook's order, the order the
 /// sink writes them) separated by commas: numbers as their JSON text, byte for byte (the sink
 /// writes the shortest round-trip form, so nothing is reparsed or reprinted and a value read back
-/// with `pd.read_csv(..., float_precision="round_trip")` is the record's value bit for bit),
+/// with `pd.read_csv` (pandas < 3.1: `float_precision="round_trip"`) is the record's value bit for bit),
 /// `null` as an empty field (pandas reads NaN), `event_date` as `YYYY-MM-DD` without its quotes.
 /// No field needs CSV quoting: every value is a number, empty, or a date.
 ///
