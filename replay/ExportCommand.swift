@@ -16,7 +16,7 @@ extension Replay {
                 field (NaN), \
                 dates are YYYY-MM-DD. A file is written whole (OUT.partial, fsynced, renamed) or not at all. A \
                 partly written last line (a run in progress) is ignored, with a note on stderr. Exit codes: 0 \
-                done, 1 the CSV cannot be written (or an unexpected failure), 2 bad usage, 3 the panel file is \
+                done, 1 the CSV cannot be written (or an unexpected failure), 64 bad usage, 3 the panel file is \
                 missing, unreadable or holds a line that is not a record, 5 disk full (docs/ERRORS.md).
                 """)
 
