@@ -19,7 +19,7 @@ struct Replay: ParsableCommand {
             """,
         subcommands: [
             RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
-            InspectCommand.self,
+            InspectCommand.self, ExportCommand.self,
         ]
     )
 }

@@ -16,6 +16,8 @@ public final class ChangelogReader {
 
     private let path: String
     private var fd: Int32 = -1
+    /// True for a pipe or terminal (standard input): read sequentially, never closed by the reader.
+    private let isStream: Bool
     private var offset: Int64 = 0
     private var partial: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -23,19 +25,32 @@ public final class ChangelogReader {
     /// Opens `path` for reading from its start.
     public init(path: String) throws {
         self.path = path
+        isStream = false
         fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    /// Reads standard input sequentially (a pipe need not be seekable); `name` is used in errors.
+    /// Standard input is left open when the reader goes away.
+    public init(standardInputNamed name: String = "-") {
+        path = name
+        isStream = true
+        fd = STDIN_FILENO
+    }
 
-    /// Reads what is there now and calls `body` for every complete line (without its newline).
+    deinit { if fd >= 0 && !isStream { close(fd) } }
+
+    /// Reads what is there now (from standard input: up to its end) and calls `body` for every
+    /// complete line (without its newline).
     /// Returns the number of lines delivered; `body` returning false stops early.
     @discardableResult
     public func readAvailable(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         var delivered = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(offset)) }
+            let n = chunk.withUnsafeMutableBytes { buffer in
+                if isStream { return read(fd, buffer.baseAddress!, buffer.count) }
+                return pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw POSIXFileError(path: path, operation: "read", code: errno)
@@ -68,6 +83,10 @@ public final class ChangelogReader {
             if stop { return delivered }
         }
     }
+
+    /// Bytes after the last newline read so far: a line still being written (or a file whose last
+    /// line has no newline). They are delivered once their newline arrives.
+    public var heldBackBytes: Int { partial.count }
 
     /// The file's current size (it may be below the reader's position right after a resume cut it back).
     public var fileSize: Int64 {
