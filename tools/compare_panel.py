@@ -12,7 +12,7 @@ Usage:
 Stream checks on --actual (per key, in file order):
   * revisions are 0, 1, 2, ... in file order (no gap, no repeat, no reordering);
   * exactly one line has final == true, and it is the key's last revision;
-  * every revision-0 line has all lead_*, next_day_*, future_* fields null (with --live, unless it is final);
+  * every revision-0 line has all lead_*, next_day_*, future_* fields null (not with --live);
   * all lag_1_*, prior_3day_*, treatment_* fields are identical across the key's revisions;
   * every line is strict JSON (no NaN/Infinity tokens) with an int revision and a bool final.
 Panel checks (the last revision per key against --expected):
@@ -188,8 +188,8 @@ def read_actual(path, problems, live=False):
             seen[key] = count + 1
             if final is True:
                 finals[key] += 1
-            # A live feed writes a user first seen after days closed with those days at once: final, leads known.
-            if revision == 0 and not (live and final is True):
+            # A live feed writes a user first seen after days closed with those days at once, leads known so far.
+            if revision == 0 and not live:
                 lead_values = list(map(record.get, my_lead))
                 if lead_values.count(None) != len(my_lead):
                     bad = [c for c, v in zip(my_lead, lead_values) if v is not None]
@@ -354,7 +354,7 @@ def main(argv=None):
     parser.add_argument("--actual", required=True, help="replay's JSON lines (with revision/final)")
     parser.add_argument("--tolerance", type=float, default=1e-9, help="relative tolerance, |a-b| <= tol*max(1,|b|)")
     parser.add_argument("--report", default=None, help="write a JSON report here")
-    parser.add_argument("--live", action="store_true", help="a live feed's output: a revision 0 that is final may carry leads")
+    parser.add_argument("--live", action="store_true", help="a live feed's output: a revision 0 may carry the leads known when it was written (users first seen after days closed)")
     args = parser.parse_args(argv)
 
     problems = Problems()
