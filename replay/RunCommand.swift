@@ -272,6 +272,7 @@ extension Replay {
                 let rejectsOutput = try ByteOutput(path: partialRejects, resumeAt: nil)
                 let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
                 let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
+                let metadata = MetadataTables.Pending(input: input)
                 logger.info("ingest", metadata: ["input": "\(source.location)"])
                 do {
                     summary = try Ingest.run(
@@ -291,11 +292,19 @@ extension Replay {
                     throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
                 }
                 let diagnosticsStarted = Date()
+                let metadataTables = metadata.wait()
+                let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
                 try store.recordInteractionDiagnostics(
                     diagnostics.finish(
                         buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
-                        metadata: MetadataTables.read(input: input)))
-                logger.info("diagnostics", metadata: ["finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))"])
+                        metadata: metadataTables))
+                logger.info(
+                    "diagnostics",
+                    metadata: [
+                        "pass_seconds": "\(diagnosticsStarted.timeIntervalSince(ingestStarted))",
+                        "metadata_wait_seconds": "\(metadataWait)",
+                        "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
+                    ])
                 // After the interaction diagnostics, which are over the rows as read (their second pass reads
                 // the buckets as the first pass saw them).
                 if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }

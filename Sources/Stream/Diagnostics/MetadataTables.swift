@@ -26,6 +26,29 @@ public struct MetadataTables: Sendable {
     /// Reads the three tables from `input` (an archive, a folder, or a bare CSV, which has none).
     /// A missing or unreadable file leaves its part empty and says why in ``problems``: the
     /// interaction log was readable, so its diagnostics do not depend on these.
+    /// Starts ``read(input:)`` on a background thread (it needs only the input, so it runs beside the
+    /// ingest pass); `wait()` returns the tables.
+    public final class Pending: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var tables: MetadataTables?
+
+        public init(input: String) {
+            let thread = Thread { [self] in
+                tables = MetadataTables.read(input: input)
+                done.signal()
+            }
+            thread.stackSize = 1 << 22
+            thread.start()
+        }
+
+        /// Blocks until the tables are read.
+        public func wait() -> MetadataTables {
+            done.wait()
+            done.signal()
+            return tables!
+        }
+    }
+
     public static func read(input: String) -> MetadataTables {
         var tables = MetadataTables(
             userActiveDegree: nil, itemCategories: nil,
@@ -34,7 +57,7 @@ public struct MetadataTables: Sendable {
         do {
             var degrees: [Int32: String?] = [:]
             try forEachRow(input: input, fileName: "user_features.csv", required: ["user_id", "user_active_degree"])
-            { value in
+            { value, _ in
                 guard let user = value(0).flatMap({ Int32($0) }) else { return }
                 let degree = value(1)
                 if degrees[user] == nil { degrees[user] = .some(degree.flatMap { $0.isEmpty ? nil : $0 }) }
@@ -45,7 +68,7 @@ public struct MetadataTables: Sendable {
         }
         do {
             var categories: [Int32: (count: Int, first: Int?)] = [:]
-            try forEachRow(input: input, fileName: "item_categories.csv", required: ["video_id", "feat"]) { value in
+            try forEachRow(input: input, fileName: "item_categories.csv", required: ["video_id", "feat"]) { value, _ in
                 guard let video = value(0).flatMap({ Int32($0) }) else { return }
                 let list = parseCategoryList(value(1) ?? "")
                 if categories[video] == nil { categories[video] = (list.count, list.first) }
@@ -59,9 +82,9 @@ public struct MetadataTables: Sendable {
             try forEachRow(
                 input: input, fileName: "item_daily_features.csv", required: itemDailyColumns,
                 rowLimit: itemDailySampleRows
-            ) { value in
+            ) { _, number in
                 var row = [Double](repeating: .nan, count: itemDailyColumns.count)
-                for i in row.indices { row[i] = value(i).flatMap { Double($0) } ?? .nan }
+                for i in row.indices { row[i] = number(i) ?? .nan }
                 for i in row.indices { columns[i].append(row[i]) }
                 let show = row[0], play = row[2], like = row[5]
                 columns[itemDailyColumns.count].append(show > 0 ? play / show : .nan)
@@ -102,20 +125,21 @@ public struct MetadataTables: Sendable {
     /// - Throws: ``InputError`` when the file is absent or lacks a column, archive and CSV errors.
     static func forEachRow(
         input: String, fileName: String, required: [String], rowLimit: Int? = nil,
-        _ body: (_ value: (Int) -> String?) throws -> Void
+        _ body: (_ value: (Int) -> String?, _ number: (Int) -> Double?) throws -> Void
     ) throws {
         let source = try MatrixSource.open(input: input, fileName: fileName)
         var assembler = CSVRecordAssembler()
         var splitter = CSVFieldSplitter()
         var positions: [Int]?
+        var scratch = [CChar](repeating: 0, count: 64)
         var rows = 0
         let limit = rowLimit ?? Int.max
         let onRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, _ in
             _ = splitter.split(record)
-            let fields = (0..<splitter.fieldCount).map { i in
-                splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) }
-            }
             guard let cols = positions else {
+                let fields = (0..<splitter.fieldCount).map { i in
+                    splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) }
+                }
                 var index: [String: Int] = [:]
                 for (i, name) in fields.enumerated() where index[name] == nil {
                     index[name.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{FEFF}", with: "")] = i
@@ -130,11 +154,20 @@ public struct MetadataTables: Sendable {
             if record.isEmpty { return true }
             if rows >= limit { return false }
             rows += 1
-            try body { i in
-                let p = cols[i]
-                guard p < fields.count, !fields[p].isEmpty else { return nil }
-                return fields[p]
-            }
+            // Only the asked-for fields become Strings (item_daily_features has 50-odd columns, 10 used).
+            let count = splitter.fieldCount
+            try body(
+                { i in
+                    let p = cols[i]
+                    guard p < count else { return nil }
+                    return splitter.withField(p, in: record) { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) }
+                },
+                { i in
+                    // Straight from the bytes (the decimal fast path, else strtod): no String per number.
+                    let p = cols[i]
+                    guard p < count else { return nil }
+                    return splitter.withField(p, in: record) { $0.isEmpty ? nil : InteractionDecoder.parseDouble($0, scratch: &scratch) }
+                })
             return true
         }
         var stopped = false
