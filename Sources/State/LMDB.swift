@@ -33,7 +33,11 @@ public struct LMDBError: Error, CustomStringConvertible, Equatable {
     /// The memory map is full (`MDB_MAP_FULL`). ``LMDBEnvironment/withWriteTransaction(_:)`` handles this itself by growing the map.
     public var isMapFull: Bool { code == Code.mapFull.rawValue }
     /// The file system is out of space or quota (`ENOSPC`, `EDQUOT`, `EFBIG`).
-    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG }
+    ///
+    /// LMDB reports a short page write as `EIO` (`mdb_page_flush`: written != asked), which is what a full
+    /// disk or a file-size limit gives part-way through a commit: counted as full too. The commit is
+    /// atomic either way, so the previous checkpoint stays.
+    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG || code == EIO }
     /// The key or database does not exist (`MDB_NOTFOUND`).
     public var isNotFound: Bool { code == Code.notFound.rawValue }
 

@@ -6,13 +6,17 @@ import ReplayStream
 ///
 /// A checkpoint (progress, thresholds state, every user's timeline, the output's committed
 /// length) is one LMDB write transaction: after a crash either the previous or the new checkpoint
-/// is there, never a mix.
+/// is there, never a mix. The timelines (megabytes, rewritten whole at every checkpoint) are written
+/// beside the database, to `snapshots/timelines-N.bin`, made durable first, and named by the
+/// transaction with their size and hash: kept inside LMDB, each commit's copy-on-write pages made the
+/// file (and the process's mapped memory) grow to several snapshots' worth.
 public final class StateStore: StateBackend {
     /// The folder.
     public let directory: String
     private let environment: LMDBEnvironment
     private let meta: LMDBDatabase
-    private let timelines: LMDBDatabase
+    /// The number of the last snapshot file written (the next gets the following one).
+    private var snapshotNumber = 0
 
     private static let identityKey = Array("identity".utf8)
     private static let ingestKey = Array("ingest".utf8)
@@ -20,6 +24,14 @@ public final class StateStore: StateBackend {
     private static let interactionDiagnosticsKey = Array("interaction_diagnostics".utf8)
     private static let panelDiagnosticsKey = Array("panel_diagnostics".utf8)
     private static let liveKey = Array("live".utf8)
+    private static let snapshotKey = Array("timelines_snapshot".utf8)
+
+    /// Where the checkpoint's timelines are: a file in `snapshots/`, its size and hash.
+    struct SnapshotReference: Codable {
+        var file: String
+        var size: Int
+        var hash: UInt64
+    }
 
     /// Opens (creating) the state folder's database. `readOnly` opens without writing (for `status`).
     public init(directory: String, readOnly: Bool = false) throws {
@@ -33,16 +45,23 @@ public final class StateStore: StateBackend {
         do {
             environment = try LMDBEnvironment(directory: lmdbPath, readOnly: readOnly)
             meta = try environment.database(named: "meta", create: !readOnly)
-            timelines = try environment.database(named: "timelines", create: !readOnly)
         } catch let error as LMDBError {
             throw StateError(
                 directory: directory,
                 message: "the state database cannot be opened (\(error)); it may be damaged or from another program — rerun with --fresh to start over")
         }
+        if let reference = try? readJSON(SnapshotReference.self, key: StateStore.snapshotKey),
+            let number = Int(reference.file.dropFirst("timelines-".count).dropLast(".bin".count))
+        {
+            snapshotNumber = number
+        }
+        if !readOnly { removeUnreferencedSnapshots() }
     }
 
     /// The names replay keeps in a state folder; anything else means the folder is not (only) replay's.
-    public static let ownEntries: Set<String> = ["lmdb", "events", "rejects.jsonl", "rejects.jsonl.partial", "lock"]
+    public static let ownEntries: Set<String> = [
+        "lmdb", "events", "snapshots", "rejects.jsonl", "rejects.jsonl.partial", "lock",
+    ]
 
     /// Entries of `directory` that replay did not make (empty for a new, empty or replay-made folder).
     public static func foreignEntries(in directory: String) -> [String] {
@@ -61,6 +80,74 @@ public final class StateStore: StateBackend {
 
     /// The folder holding the day buckets.
     public var bucketsDirectory: URL { URL(fileURLWithPath: directory).appendingPathComponent("events") }
+
+    /// The folder holding the checkpoints' timeline snapshots.
+    var snapshotsDirectory: String { (directory as NSString).appendingPathComponent("snapshots") }
+
+    /// Deletes snapshot files no checkpoint names (a crash between writing one and committing it).
+    private func removeUnreferencedSnapshots() {
+        let kept = (try? readJSON(SnapshotReference.self, key: StateStore.snapshotKey))?.file
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: snapshotsDirectory)) ?? []
+        for name in names where name != kept {
+            try? FileManager.default.removeItem(atPath: (snapshotsDirectory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    /// FNV-1a over 64-bit words (and the tail bytes): detects a damaged snapshot file cheaply.
+    static func hash(_ bytes: [UInt8]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        bytes.withUnsafeBytes { raw in
+            let words = raw.count / 8
+            for i in 0..<words {
+                h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3
+            }
+            for i in (words * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
+        }
+        return h
+    }
+
+    /// Writes a snapshot file and makes it durable (file and folder).
+    private func writeSnapshot(_ bytes: [UInt8], named name: String) throws {
+        try FileManager.default.createDirectory(atPath: snapshotsDirectory, withIntermediateDirectories: true)
+        let path = (snapshotsDirectory as NSString).appendingPathComponent(name)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw POSIXFileError(path: path, operation: "write", code: errno)
+                }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw POSIXFileError(path: path, operation: "fsync", code: errno) }
+        let dir = open(snapshotsDirectory, O_RDONLY)
+        if dir >= 0 {
+            _ = fsync(dir)
+            close(dir)
+        }
+    }
+
+    /// Reads the snapshot a checkpoint names, checking its size and hash.
+    private func readSnapshot(_ reference: SnapshotReference) throws -> TimelineSnapshot {
+        let path = (snapshotsDirectory as NSString).appendingPathComponent(reference.file)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StateError(
+                directory: directory,
+                message: "the checkpoint's timelines (snapshots/\(reference.file)) are missing — rerun with --fresh to start over")
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count == reference.size, StateStore.hash(bytes) == reference.hash else {
+            throw StateError(
+                directory: directory,
+                message: "the checkpoint's timelines (snapshots/\(reference.file)) are damaged (\(bytes.count) bytes, \(reference.size) expected, or a wrong hash) — rerun with --fresh to start over")
+        }
+        return TimelineSnapshot(bytes: bytes)
+    }
 
     /// The default rejects file.
     public var defaultRejectsPath: String { (directory as NSString).appendingPathComponent("rejects.jsonl") }
@@ -105,11 +192,11 @@ public final class StateStore: StateBackend {
             // The interaction-level diagnostics belong to the ingest pass: kept with it.
             let interaction = keepingIngest ? try txn.get(StateStore.interactionDiagnosticsKey, in: meta) : nil
             try txn.removeAll(in: meta)
-            try txn.removeAll(in: timelines)
             try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
             if let ingest { try txn.put(ingest, forKey: StateStore.ingestKey, in: meta) }
             if let interaction { try txn.put(interaction, forKey: StateStore.interactionDiagnosticsKey, in: meta) }
         }
+        removeUnreferencedSnapshots()
     }
 
     /// The ingest summary, once the ingest pass has completed.
@@ -126,15 +213,9 @@ public final class StateStore: StateBackend {
     /// The last committed checkpoint, or nil.
     public func loadCheckpoint() throws -> PanelCheckpoint? {
         guard let progress = try progress() else { return nil }
-        var states: [Int32: [UInt8]] = [:]
-        try environment.withReadTransaction { txn in
-            try txn.forEach(in: timelines) { key, value in
-                guard let user = LMDBKey.int64(from: Array(key)) else { return }
-                states[Int32(user)] = Array(value)
-            }
-        }
+        let timelines = try readJSON(SnapshotReference.self, key: StateStore.snapshotKey).map(readSnapshot) ?? .empty
         return PanelCheckpoint(
-            progress: progress, timelines: states, diagnostics: try panelDiagnostics(), live: try liveFeed())
+            progress: progress, timelines: timelines, diagnostics: try panelDiagnostics(), live: try liveFeed())
     }
 
     /// The live feed's state of the last checkpoint (nil for an archive run).
@@ -185,16 +266,31 @@ public final class StateStore: StateBackend {
 
     public func commit(_ checkpoint: PanelCheckpoint) throws {
         do {
+            // The timelines first, in a new file: the transaction below names it only once it is durable.
+            let previous = try readJSON(SnapshotReference.self, key: StateStore.snapshotKey)
+            snapshotNumber += 1
+            let bytes = checkpoint.timelines.bytes
+            let reference = SnapshotReference(
+                file: "timelines-\(snapshotNumber).bin", size: bytes.count, hash: StateStore.hash(bytes))
+            try writeSnapshot(bytes, named: reference.file)
             try environment.withWriteTransaction { txn in
-                for (user, bytes) in checkpoint.timelines {
-                    try txn.put(bytes, forKey: LMDBKey.int64(Int64(user)), in: timelines)
-                }
+                try writeJSON(reference, key: StateStore.snapshotKey, txn: &txn)
                 try writeJSON(checkpoint.progress, key: StateStore.progressKey, txn: &txn)
                 if let diagnostics = checkpoint.diagnostics {
                     try writeJSON(diagnostics, key: StateStore.panelDiagnosticsKey, txn: &txn)
                 }
                 if let live = checkpoint.live { try writeJSON(live, key: StateStore.liveKey, txn: &txn) }
             }
+            if let previous, previous.file != reference.file {
+                try? FileManager.default.removeItem(atPath: (snapshotsDirectory as NSString).appendingPathComponent(previous.file))
+            }
+        } catch let error as POSIXFileError where error.isDiskFull {
+            try? FileManager.default.removeItem(
+                atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber).bin"))
+            throw StateError(
+                directory: directory,
+                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
+                isDiskFull: true)
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(
                 directory: directory,

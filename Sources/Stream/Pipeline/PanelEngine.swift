@@ -32,6 +32,8 @@ final class PanelEngine {
     var dayThresholds: [CalendarDay: TreatmentThresholds] = [:]
     var progress: ReplayProgress
     private(set) var checkpointsCommitted = 0
+    /// The last snapshot's size, to reserve the next one's buffer at once.
+    private var lastSnapshotSize = 0
 
     /// Checkpoints are made durable (output fsync, LMDB commit) on this queue, one at a time, while
     /// the replay goes on: the fsync of a large output would otherwise stall the event loop.
@@ -56,7 +58,7 @@ final class PanelEngine {
         progress = checkpoint?.progress ?? ReplayProgress(nextDay: firstDay ?? CalendarDay(rawValue: 0))
         for user in users { _ = appendUser(user) }
         if let checkpoint {
-            for (user, bytes) in checkpoint.timelines {
+            try checkpoint.timelines.forEach { user, bytes in
                 let i = userIndex[user] ?? appendUser(user)
                 timelines[i] = try UserTimeline(decoding: bytes, historyLength: historyLength)
             }
@@ -251,10 +253,20 @@ final class PanelEngine {
         try waitForPendingCommit()
         progress.outputBytes = try sink.flush()
         progress.committedAt = Date().timeIntervalSince1970
-        var encoded: [Int32: [UInt8]] = [:]
+        var encoded = TimelineSnapshot.empty
         if state != nil {
-            encoded.reserveCapacity(users.count)
-            for i in timelines.indices { encoded[users[i]] = timelines[i].encoded() }
+            var w = ByteWriter()
+            w.bytes.reserveCapacity(lastSnapshotSize + 4096)
+            w.int(users.count)
+            for i in timelines.indices {
+                w.int(Int(users[i]))
+                let lengthAt = w.bytes.count
+                w.int(0)
+                timelines[i].encode(into: &w)
+                w.patch(w.bytes.count - lengthAt - 8, at: lengthAt)
+            }
+            lastSnapshotSize = w.bytes.count
+            encoded = TimelineSnapshot(bytes: w.bytes)
         }
         let snapshot = PanelCheckpoint(
             progress: progress, timelines: encoded, diagnostics: observer?.checkpointState(), live: live)

@@ -27,15 +27,15 @@ public protocol StateBackend: AnyObject {
 public struct PanelCheckpoint: Sendable, Equatable {
     /// Progress counters and positions.
     public var progress: ReplayProgress
-    /// Each user's serialized rolling state.
-    public var timelines: [Int32: [UInt8]]
+    /// Every user's serialized rolling state, in one buffer.
+    public var timelines: TimelineSnapshot
     /// The live diagnostics' running state (nil when the replay has no ``PanelObserver``).
     public var diagnostics: PanelDiagnosticsState?
     /// The live feed's own state (nil for an archive replay).
     public var live: LiveFeedState?
 
     public init(
-        progress: ReplayProgress, timelines: [Int32: [UInt8]], diagnostics: PanelDiagnosticsState? = nil,
+        progress: ReplayProgress, timelines: TimelineSnapshot, diagnostics: PanelDiagnosticsState? = nil,
         live: LiveFeedState? = nil
     ) {
         self.progress = progress
@@ -73,4 +73,38 @@ public struct ReplayProgress: Sendable, Equatable, Codable {
     public var committedAt: Double = 0
 
     public init(nextDay: CalendarDay) { self.nextDay = nextDay }
+}
+
+/// Every user's serialized timeline, one after another in a single buffer: `count`, then per user its
+/// id, its length and its bytes (little-endian 64-bit integers). One allocation per checkpoint instead
+/// of one per user; the state module writes it to a file as it is.
+public struct TimelineSnapshot: Sendable, Equatable {
+    /// The encoded buffer.
+    public var bytes: [UInt8]
+
+    /// Wraps an encoded buffer (as read back from a file).
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// An empty snapshot (no users).
+    public static let empty: TimelineSnapshot = {
+        var w = ByteWriter()
+        w.int(0)
+        return TimelineSnapshot(bytes: w.bytes)
+    }()
+
+    /// Calls `body(user, encodedTimeline)` for every user.
+    /// - Throws: when the buffer is truncated or malformed, and `body`'s errors.
+    public func forEach(_ body: (Int32, ArraySlice<UInt8>) throws -> Void) throws {
+        var r = ByteReader(bytes: bytes)
+        let count = try r.int()
+        guard count >= 0, count <= bytes.count / 16 else { throw ByteReader.Truncated() }
+        for _ in 0..<count {
+            let user = Int32(truncatingIfNeeded: try r.int())
+            let length = try r.int()
+            guard length >= 0, r.offset + length <= bytes.count else { throw ByteReader.Truncated() }
+            try body(user, bytes[r.offset..<(r.offset + length)])
+            r.offset += length
+        }
+        guard r.offset == bytes.count else { throw ByteReader.Truncated() }
+    }
 }

@@ -3,6 +3,13 @@
 struct ByteWriter {
     var bytes: [UInt8] = []
 
+    /// Writes `v` at `offset` (already written), for a length known only later.
+    mutating func patch(_ v: Int, at offset: Int) {
+        withUnsafeBytes(of: Int64(v).littleEndian) { raw in
+            for k in 0..<8 { bytes[offset + k] = raw[k] }
+        }
+    }
+
     mutating func int(_ v: Int) { int64(Int64(v)) }
     mutating func int64(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func double(_ v: Double) { int64(Int64(bitPattern: v.bitPattern)) }
@@ -39,6 +46,12 @@ extension UserTimeline {
     /// Serializes the user's state, the open day's aggregates included.
     func encoded() -> [UInt8] {
         var w = ByteWriter()
+        encode(into: &w)
+        return w.bytes
+    }
+
+    /// Appends the user's state to `w`.
+    func encode(into w: inout ByteWriter) {
         w.int(open.interactions)
         w.int(open.videos.count)
         for v in open.videos.sorted() { w.int(Int(v)) }
@@ -75,11 +88,11 @@ extension UserTimeline {
             w.int(c.rollingAfter?.count ?? 0)
             for r in c.rollingAfter ?? [] { w.rollingSum(r) }
         }
-        return w.bytes
     }
 
     /// Restores what ``encoded()`` wrote, for a timeline keeping `historyLength` closed days.
-    init(decoding bytes: [UInt8], historyLength: Int = UserTimeline.leadHistoryLength) throws {
+    init<Bytes: Collection<UInt8>>(decoding encoded: Bytes, historyLength: Int = UserTimeline.leadHistoryLength) throws {
+        let bytes = Array(encoded)
         self.historyLength = historyLength
         keepsRevisionState = historyLength > UserTimeline.leadHistoryLength
         var r = ByteReader(bytes: bytes)
