@@ -42,7 +42,7 @@ extension Replay.RunCommand {
         let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: checkpoint?.live?.rejectsBytes)
         let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
         let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)
-        let sink = JSONLinesSink(output: output)
+        let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
         let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
         let feed = try LiveFeed(
             options: options, mode: mode, sink: sink, state: store, buckets: buckets, rejects: rejectWriter,

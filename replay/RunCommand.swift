@@ -320,7 +320,7 @@ extension Replay {
                     "replay: resuming from \(checkpoint.progress.nextDay) (\(checkpoint.progress.daysClosed) days closed, \(checkpoint.progress.outputBytes) output bytes committed)")
             }
             let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)
-            let sink = JSONLinesSink(output: output)
+            let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
             let replayer = try Replayer(
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
