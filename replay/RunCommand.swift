@@ -163,6 +163,10 @@ extension Replay {
         var thresholdsArgument: String { thresholds ?? (isLive ? "expanding" : "batch") }
 
         func run() throws {
+            // One malloc arena: the event loop allocates records that the rendering thread frees, and with
+            // glibc's per-thread arenas that pattern left big's peak RSS ~70 MB higher (313 vs 237 MB), at no
+            // measurable cost in time.
+            _ = glibcMallopt(glibcArenaMax, 1)
             let level = Logger.Level(rawValue: logLevel) ?? .notice
             let logger = bootstrapLogging(level: quiet ? .error : level)
             installStopHandlers()
@@ -325,12 +329,7 @@ extension Replay {
                 summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
             if let speed { replayer.pacer = Pacer(speed: speed) }
-            replayer.endOfDay = { day in
-                // The instant local midnight after `day` in --tz.
-                let naive = Double(day.adding(1).rawValue) * 86_400
-                let offset = Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
-                return Int64((naive - offset) * 1000)
-            }
+            replayer.endOfDay = { $0.endMilliseconds(in: timeZone) }
             let rejectedRows = summary.rowsRejected
             replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
             replayer.observer = PanelDiagnostics(
@@ -386,3 +385,9 @@ struct ByteCount {
         bytes = product
     }
 }
+
+/// glibc's `mallopt(3)`; `<malloc.h>` is not part of Swift's Glibc module, so it is declared here.
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+/// `M_ARENA_MAX` from `<malloc.h>`.
+let glibcArenaMax: Int32 = -8

@@ -133,17 +133,7 @@ public final class ByteOutput {
     }
 
     private func writeAll(_ chunk: [UInt8]) throws {
-        try chunk.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw POSIXFileError(path: path, operation: "write", code: errno)
-                }
-                offset += n
-            }
-        }
+        try chunk.withUnsafeBytes { try POSIXFileError.writeFully(fd, $0, path: path) }
     }
 
     /// Fsyncs what has been flushed; safe to call from another thread than the writer's.

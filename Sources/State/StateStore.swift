@@ -113,17 +113,7 @@ public final class StateStore: StateBackend {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw POSIXFileError(path: path, operation: "write", code: errno)
-                }
-                offset += n
-            }
-        }
+        try bytes.withUnsafeBytes { try POSIXFileError.writeFully(fd, $0, path: path) }
         guard fsync(fd) == 0 else { throw POSIXFileError(path: path, operation: "fsync", code: errno) }
         let dir = open(snapshotsDirectory, O_RDONLY)
         if dir >= 0 {

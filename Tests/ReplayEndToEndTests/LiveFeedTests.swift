@@ -1,4 +1,5 @@
 import Foundation
+import ReplayStream
 import Testing
 
 /// `replay run -`: a live feed on stdin, in arrival order, against the archive replay of the same rows.
@@ -20,17 +21,25 @@ import Testing
         return (outer, Log(header: header, rows: lines))
     }
 
-    /// A deterministic generator (the tests' own: SplitMix64).
+    /// Reproducible uniform numbers in [0, 1) from the generator's SplitMix64.
     struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+        var bits: SplitMix64
+        init(state: UInt64) { bits = SplitMix64(seed: state) }
+        mutating func uniform() -> Double { Double(bits.next() >> 11) / Double(1 << 53) }
+    }
+
+    /// Runs a bash script in `dir`; returns what it printed on stdout.
+    static func bash(_ script: String, in dir: URL) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = dir
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return printed
     }
 
     /// The rows in an arrival order: each row arrives at its event time plus a delay of up to
@@ -232,15 +241,7 @@ import Testing
             echo "exit=$?"
             exec 3>&-
             """
-        let stop = Process()
-        stop.executableURL = URL(fileURLWithPath: "/bin/bash")
-        stop.arguments = ["-c", script]
-        stop.currentDirectoryURL = dir
-        let out = Pipe()
-        stop.standardOutput = out
-        try stop.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        stop.waitUntilExit()
+        let printed = try Self.bash(script, in: dir)
         #expect(printed.contains("exit=130"), "\(printed)")
         let status = try Harness.run(["status", "--state", "s"], in: dir)
         #expect(status.stdout.contains("rows consumed:    2999"), "\(status.stdout)")
@@ -272,15 +273,7 @@ import Testing
             echo "exit=$?"
             exec 3>&-
             """
-        let nine = Process()
-        nine.executableURL = URL(fileURLWithPath: "/bin/bash")
-        nine.arguments = ["-c", crash]
-        nine.currentDirectoryURL = dir
-        let nineOut = Pipe()
-        nine.standardOutput = nineOut
-        try nine.run()
-        let nineText = String(decoding: nineOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        nine.waitUntilExit()
+        let nineText = try Self.bash(crash, in: dir)
         #expect(nineText.contains("exit=137"), "\(nineText)")
         let crashed = try Harness.run(["status", "--state", "k"], in: dir).stdout
         let consumed = crashed.split(separator: "\n").first { $0.hasPrefix("rows consumed:") }
@@ -312,15 +305,7 @@ import Testing
               | '\(Harness.binary.path)' run - --state s --out live.jsonl --idle-close 0.5s --checkpoint-every 0.1 --summary-json s.json --quiet
             echo "exit=$?"
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", script]
-        p.currentDirectoryURL = dir
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let printed = try Self.bash(script, in: dir)
         #expect(printed.contains("exit=0"), "\(printed)")
         let seen = Int(try String(contentsOf: dir.appendingPathComponent("seen.txt"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(seen > 0, "the day's records were written while the pipe was still open")

@@ -10,13 +10,15 @@
 // (The deflate bytes of the archive still depend on the zlib build.)
 
 /// SplitMix64 (Steele, Lea, Flood 2014). Used to expand seeds and to derive
-/// independent per-stream seeds.
-struct SplitMix64 {
+/// independent per-stream seeds (and by tests that need reproducible shuffles).
+public struct SplitMix64 {
     var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// Starts the sequence at `seed`.
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -150,11 +150,7 @@ public final class LiveFeed {
         try buckets.restore(counts: live.dayEvents)
         rowsToSkip = options.skipRows
         let zone = options.timeZone
-        endOfDay = { day in
-            let naive = Double(day.adding(1).rawValue) * 86_400
-            let offset = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
-            return Int64((naive - offset) * 1000)
-        }
+        endOfDay = { $0.endMilliseconds(in: zone) }
     }
 
     /// Reads `input` until it ends or a stop is requested.

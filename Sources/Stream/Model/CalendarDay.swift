@@ -1,3 +1,5 @@
+import Foundation
+
 /// A calendar day as a count of days since 1970-01-01 (proleptic Gregorian), the panel's time index.
 ///
 /// Days are plain integers so that ordering, arithmetic (`day + 7`) and storage are cheap; the
@@ -39,6 +41,13 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// Number of days from `self` to `other`.
     public func distance(to other: CalendarDay) -> Int { Int(other.rawValue - rawValue) }
+
+    /// The instant (Unix ms) the day ends in `zone`: its next local midnight.
+    public func endMilliseconds(in zone: TimeZone) -> Int64 {
+        let naive = Double(adding(1).rawValue) * 86_400
+        let offset = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: naive)))
+        return Int64((naive - offset) * 1000)
+    }
 
     /// The civil date of this day.
     public var civil: (year: Int, month: Int, day: Int) {

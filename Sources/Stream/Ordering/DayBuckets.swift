@@ -233,15 +233,7 @@ public final class DayBuckets {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: url.path, operation: "open", code: errno) }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXFileError(path: url.path, operation: "write", code: errno)
-            }
-            offset += n
-        }
+        try POSIXFileError.writeFully(fd, bytes, path: url.path)
     }
 }
 
@@ -258,6 +250,19 @@ public struct POSIXFileError: Error, CustomStringConvertible, Sendable {
         self.path = path
         self.operation = operation
         self.code = code
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); throws the failed write's error.
+    public static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFileError(path: path, operation: "write", code: errno)
+            }
+            offset += n
+        }
     }
 
     /// True when the disk (or the file-size limit) is full.
