@@ -52,6 +52,11 @@ enum DiagnosticsReportLoader {
         guard let identity = try store.identity() else {
             throw StateError(directory: store.directory, message: "no run recorded here yet; start one with replay run --state")
         }
+        if identity.live != nil {
+            throw StateError(
+                directory: store.directory,
+                message: "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs only; export the panel with replay export and analyse it, or replay the archive")
+        }
         let snapshot = try store.reportSnapshot()
         return DiagnosticsReport.assemble(
             ingest: snapshot.ingest, progress: snapshot.progress, thresholdsMode: identity.thresholds,

@@ -35,7 +35,11 @@ extension Replay {
             print("thresholds mode:  \(identity.thresholds)")
             if let live = try store.liveFeed() {
                 print("rows consumed:    \(live.rowsRead) (\(live.rowsAccepted) in the panel, \(live.rowsRejected) rejected, \(live.lateRows) late of which \(live.revisedRows) revised in); a resumed feed continues after them (--skip-rows \(live.rowsRead) when re-sent from the start)")
-                print("open days:        \(live.lastClosed.map { "from \($0.adding(1))" } ?? "all (none closed yet)") through \(live.maxDay.map { "\($0)" } ?? "-")")
+                if let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true {
+                    print("open days:        \(live.lastClosed.map { "\($0.adding(1))" } ?? "every day seen (none closed yet)") .. \(maxDay)")
+                } else {
+                    print("open days:        none")
+                }
             } else if identity.live != nil {
                 print("rows consumed:    0 (no checkpoint yet)")
             } else if let ingest = try store.ingestSummary() {

@@ -140,6 +140,10 @@ import Testing
         #expect(s["rows_read"] as? Int == log.rows.count)
         #expect((s["rows_accepted"] as! Int) + (s["rows_rejected"] as! Int) == log.rows.count)
         #expect(s["thresholds_mode"] as? String == "expanding", "expanding is the live default")
+        let report = try Harness.run(["report", "--state", "b"], in: dir)
+        #expect(report.status == 4 && report.stderr.contains("archive runs only"), "\(report.stderr)")
+        let status = try Harness.run(["status", "--state", "b"], in: dir).stdout
+        #expect(status.contains("rows consumed:    \(log.rows.count)") && status.contains("open days:        none"))
 
         // The same rows as JSON lines (detected from the first byte).
         let jsonl = dir.appendingPathComponent("feed.jsonl")
