@@ -278,7 +278,7 @@ public final class LiveFeed {
         live.dayEvents[day, default: 0] += 1
         try buckets.flush()
         var aggregate = DayAggregate()
-        let events = try buckets.sortedEvents(for: day).filter { $0.userID == user }
+        let events = try buckets.sortedEvents(for: day, user: user)
         for (i, e) in events.enumerated() where !(options.dedupe && Interaction.isExactDuplicateOfEarlier(events, at: i)) {
             aggregate.add(e)
         }

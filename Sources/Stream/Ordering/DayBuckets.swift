@@ -176,6 +176,29 @@ public final class DayBuckets {
         return sorted
     }
 
+    /// One user's events of a day in replay order (the order ``sortedEvents(for:)`` gives them), without
+    /// sorting the whole day: a late row's revision needs only its user's.
+    public func sortedEvents(for day: CalendarDay, user: Int32) throws -> [Interaction] {
+        let path = fileURL(for: day).path
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+        guard data.count % DayBuckets.recordSize == 0 else {
+            throw POSIXFileError(path: path, operation: "read (the bucket is truncated; rerun with --fresh)", code: EIO)
+        }
+        var mine: [(event: Interaction, position: Int)] = []
+        data.withUnsafeBytes { raw in
+            let events = raw.bindMemory(to: Interaction.self)
+            for i in events.indices where events[i].userID == user { mine.append((events[i], i)) }
+        }
+        mine.sort { a, b in
+            let x = a.event, y = b.event
+            if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
+            if x.videoID != y.videoID { return x.videoID < y.videoID }
+            return a.position < b.position
+        }
+        return mine.map(\.event)
+    }
+
     /// Removes exact duplicates (``Interaction/isExactDuplicateOfEarlier(_:at:)``, the rule the replay counts
     /// duplicates by) from every day's file, rewriting each file in
     /// replay order. Calls `kept(day, events)` with each day's remaining events. Returns the number removed.
