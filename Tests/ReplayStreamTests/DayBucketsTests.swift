@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+@testable import ReplayStream
+
+/// The day buckets' reads: one user's events of a day come in the whole day's replay order.
+struct DayBucketsTests {
+    @Test func oneUsersEventsComeInTheWholeDaysOrder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: 4096)
+        let day = CalendarDay(rawValue: 18_448)
+        var random = SplitMix64(seed: 9)
+        for _ in 0..<5_000 {
+            // Few distinct timestamps, users and videos: many ties, broken by file order.
+            let e = Interaction(
+                timestampMs: 1_593_900_000_000 + Int64(random.next() % 50), userID: Int32(random.next() % 7),
+                videoID: Int32(random.next() % 5), playDurationMs: Int64(random.next() % 1000), videoDurationMs: 1000,
+                watchRatio: Double(random.next() % 100) / 10)
+            try buckets.append(e, day: day)
+        }
+        try buckets.flush()
+        let whole = try buckets.sortedEvents(for: day)
+        #expect(whole.count == 5_000)
+        for user in Int32(0)..<8 {
+            #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user })
+        }
+        #expect(try buckets.sortedEvents(for: day.adding(1), user: 0).isEmpty)
+    }
+
+    @Test func restoreCutsDaysBackToTheCheckpoint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir)
+        let a = CalendarDay(rawValue: 100), b = CalendarDay(rawValue: 101)
+        let e = Interaction(timestampMs: 1, userID: 1, videoID: 1, playDurationMs: 1, videoDurationMs: 1, watchRatio: 1)
+        for _ in 0..<10 { try buckets.append(e, day: a) }
+        for _ in 0..<3 { try buckets.append(e, day: b) }
+        try buckets.flush()
+        // The checkpoint knew 4 events of day a and nothing of day b.
+        try buckets.restore(counts: [a: 4])
+        #expect(try buckets.sortedEvents(for: a).count == 4)
+        #expect(try buckets.sortedEvents(for: b).isEmpty)
+        #expect(throws: POSIXFileError.self) { try buckets.restore(counts: [a: 9]) }
+    }
+}
