@@ -42,6 +42,29 @@ import Testing
         return printed
     }
 
+    /// Runs `replay` with `command` reading a FIFO that stays open, writes the first `lines` lines of
+    /// feed.csv into it, waits until `output` has bytes, sends `signal`, and prints `exit=STATUS`.
+    static func signalledFeed(command: [String], lines: Int, output: String, signal: String, in dir: URL) throws -> String {
+        try bash(
+            """
+            fifo=$(mktemp -u fifo.XXXXXX)
+            mkfifo $fifo
+            '\(Harness.binary.path)' \(command.joined(separator: " ")) < $fifo &
+            pid=$!
+            exec 3>$fifo
+            head -n \(lines) feed.csv >&3
+            for i in $(seq 1 100); do
+              sleep 0.1
+              [ -s \(output) ] && break
+            done
+            sleep 0.4
+            kill -\(signal) $pid
+            wait $pid
+            echo "exit=$?"
+            exec 3>&-
+            """, in: dir)
+    }
+
     /// The rows in an arrival order: each row arrives at its event time plus a delay of up to
     /// `maxDelay` seconds; a fraction `lateShare` is delayed by up to `lateDelay` seconds instead.
     /// Rows without a timestamp arrive at noon (UTC+8) of their date label.
@@ -229,23 +252,8 @@ import Testing
         #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir, stdin: csv).status == 0)
 
         // A producer that keeps the pipe open; SIGINT part-way: checkpoint, exit 130, the end of input not declared.
-        let script = """
-            mkfifo feed
-            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state s --out live.jsonl < feed &
-            pid=$!
-            exec 3>feed
-            head -n 3000 feed.csv >&3
-            for i in $(seq 1 100); do
-              sleep 0.1
-              [ -s live.jsonl ] && break
-            done
-            sleep 0.5
-            kill -INT $pid
-            wait $pid
-            echo "exit=$?"
-            exec 3>&-
-            """
-        let printed = try Self.bash(script, in: dir)
+        let printed = try Self.signalledFeed(
+            command: common + ["--state", "s", "--out", "live.jsonl"], lines: 3000, output: "live.jsonl", signal: "INT", in: dir)
         #expect(printed.contains("exit=130"), "\(printed)")
         let status = try Harness.run(["status", "--state", "s"], in: dir)
         #expect(status.stdout.contains("rows consumed:    2999"), "\(status.stdout)")
@@ -261,23 +269,9 @@ import Testing
                 == Data(contentsOf: dir.appendingPathComponent("ref/rejects.jsonl")))
         // kill -9 part-way: the state holds the rows up to its last checkpoint; `status` says how many, and
         // the feed re-sent from its start with --skip-rows gives the uninterrupted bytes again.
-        let crash = """
-            mkfifo feed9
-            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state k --out crash.jsonl --checkpoint-every 0.05 < feed9 &
-            pid=$!
-            exec 3>feed9
-            head -n 5000 feed.csv >&3
-            for i in $(seq 1 100); do
-              sleep 0.1
-              [ -s crash.jsonl ] && break
-            done
-            sleep 0.3
-            kill -9 $pid
-            wait $pid
-            echo "exit=$?"
-            exec 3>&-
-            """
-        let nineText = try Self.bash(crash, in: dir)
+        let nineText = try Self.signalledFeed(
+            command: common + ["--state", "k", "--out", "crash.jsonl", "--checkpoint-every", "0.05"], lines: 5000,
+            output: "crash.jsonl", signal: "9", in: dir)
         #expect(nineText.contains("exit=137"), "\(nineText)")
         let crashed = try Harness.run(["status", "--state", "k"], in: dir).stdout
         let consumed = crashed.split(separator: "\n").first { $0.hasPrefix("rows consumed:") }
