@@ -90,9 +90,6 @@ public struct LiveFeedState: Codable, Sendable, Equatable {
 
     /// Rows rejected, all reasons together.
     public var rowsRejected: Int { rejected.values.reduce(0, +) }
-
-    /// Rows read = rows accepted + rows rejected (late rows revised in count as accepted).
-    public var reconciles: Bool { rowsRead == rowsAccepted + rowsRejected }
 }
 
 /// The live event loop: rows arrive from a pipe in arrival order; each day closes when the watermark

@@ -40,8 +40,6 @@ public final class LiveInput {
     private var values = [[UInt8]?](repeating: nil, count: InteractionColumns.required.count)
     /// Bytes read so far.
     public private(set) var bytesRead: Int64 = 0
-    /// True once the CSV header (or the first JSON object) was read.
-    public var sawHeader: Bool { decoder != nil }
 
     /// Reads from `fd` (not closed here). `format` nil detects it from the first non-blank byte.
     public init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {

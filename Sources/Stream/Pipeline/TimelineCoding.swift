@@ -43,14 +43,7 @@ struct ByteReader {
 }
 
 extension UserTimeline {
-    /// Serializes the user's state, the open day's aggregates included.
-    func encoded() -> [UInt8] {
-        var w = ByteWriter()
-        encode(into: &w)
-        return w.bytes
-    }
-
-    /// Appends the user's state to `w`.
+    /// Appends the user's state, the open day's aggregates included, to `w`.
     func encode(into w: inout ByteWriter) {
         w.int(open.interactions)
         w.int(open.videos.count)
@@ -90,7 +83,7 @@ extension UserTimeline {
         }
     }
 
-    /// Restores what ``encoded()`` wrote, for a timeline keeping `historyLength` closed days.
+    /// Restores what ``encode(into:)`` wrote, for a timeline keeping `historyLength` closed days.
     init<Bytes: Collection<UInt8>>(decoding encoded: Bytes, historyLength: Int = UserTimeline.leadHistoryLength) throws {
         let bytes = Array(encoded)
         self.historyLength = historyLength
