@@ -326,10 +326,10 @@ extension Replay {
             let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)
             let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
             let replayer = try Replayer(
-                summary: summary, buckets: buckets, mode: mode, sink: sink, state: store, resumeFrom: checkpoint,
+                summary: summary, buckets: buckets, mode: mode, timeZone: timeZone, sink: sink, state: store,
+                resumeFrom: checkpoint,
                 checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
             if let speed { replayer.pacer = Pacer(speed: speed) }
-            replayer.endOfDay = { $0.endMilliseconds(in: timeZone) }
             let rejectedRows = summary.rowsRejected
             replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
             replayer.observer = PanelDiagnostics(

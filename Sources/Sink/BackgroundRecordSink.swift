@@ -5,25 +5,20 @@ import ReplayStream
 /// second core while the event loop computes the next records (perf: rendering was a third of the
 /// replay phase).
 ///
-/// Order is kept: every operation (``write(_:)``, ``forget(userID:day:)``, ``flush()``) runs on one serial
+/// Order is kept: every operation (``write(_:)``, ``flush()``) runs on one serial
 /// queue in the order it was asked for. At most `maxBatchesInFlight` batches wait, so memory stays bounded
 /// when the renderer is the slower side. An error of the wrapped sink stops the rendering and is thrown by
 /// the next call here.
 public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
-    private enum Operation {
-        case write(UserDayRecord)
-        case forget(Int32, CalendarDay)
-    }
-
     private let inner: RecordSink
     private let queue = DispatchQueue(label: "replay.render")
     private let slots: DispatchSemaphore
     private let batchSize: Int
-    private var batch: [Operation] = []
+    private var batch: [UserDayRecord] = []
     private let errorLock = NSLock()
     private var failure: Error?
 
-    /// Wraps `inner`; its `write`, `forget` and `flush` are called on the background queue only.
+    /// Wraps `inner`; its `write` and `flush` are called on the background queue only.
     public init(wrapping inner: RecordSink, batchSize: Int = 1024, maxBatchesInFlight: Int = 4) {
         self.inner = inner
         self.batchSize = batchSize
@@ -32,12 +27,8 @@ public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
     }
 
     public func write(_ record: UserDayRecord) throws {
-        batch.append(.write(record))
+        batch.append(record)
         if batch.count >= batchSize { try handOff() }
-    }
-
-    public func forget(userID: Int32, day: CalendarDay) {
-        batch.append(.forget(userID, day))
     }
 
     /// Renders everything written so far, then flushes the wrapped sink; returns its length.
@@ -61,7 +52,7 @@ public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
     private func handOff() throws {
         try checkFailure()
         guard !batch.isEmpty else { return }
-        let operations = batch
+        let records = batch
         batch = []
         batch.reserveCapacity(batchSize)
         slots.wait()
@@ -72,12 +63,7 @@ public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
             errorLock.unlock()
             if failed { return }
             do {
-                for operation in operations {
-                    switch operation {
-                    case .write(let record): try inner.write(record)
-                    case .forget(let user, let day): inner.forget(userID: user, day: day)
-                    }
-                }
+                for record in records { try inner.write(record) }
             } catch {
                 errorLock.lock()
                 failure = failure ?? error

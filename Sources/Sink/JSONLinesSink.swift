@@ -7,6 +7,9 @@ import ReplayStream
 /// change between revisions (aggregates, lags, treatment flags) are rendered once and kept until the
 /// record's final revision, and so is each day's `total_play_duration_sec`, which later records
 /// reuse as a lead. Memory: at most eight days of records per user.
+///
+/// A kept rendering is used only for a record whose values it was rendered from, compared bit for bit,
+/// so a record re-issued with other values (a late row revised its day) is rendered anew.
 public final class JSONLinesSink: RecordSink {
     private let output: ByteOutput
     private let keys: [UnsafeBufferPointer<UInt8>]
@@ -14,12 +17,22 @@ public final class JSONLinesSink: RecordSink {
 
     /// The bytes of a record that are the same in every revision.
     struct CachedRecord {
+        /// The record the parts were rendered from (its leads, revision and finality are not used).
+        var source: UserDayRecord
         /// From `{"user_id":` through the `prior_3day_high_watch_share` value.
         var prefix: [UInt8]
         /// `total_play_duration_sec` of this day, as text (a lead of earlier records).
         var playSeconds: [UInt8]
         /// `,"treatment_high_intensity":…,"treatment_high_watch_exposure":…`.
         var treatments: [UInt8]
+
+        /// True when the parts render `record`: its aggregates, lags and flags are the source's.
+        func renders(_ record: UserDayRecord) -> Bool { source.hasSameStateAndTreatment(as: record) }
+
+        /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
+        func playSeconds(ifValue value: Double) -> [UInt8]? {
+            source.daily.totalPlayDurationSec.bitPattern == value.bitPattern ? playSeconds : nil
+        }
     }
 
     /// Writes to `output`.
@@ -47,7 +60,7 @@ public final class JSONLinesSink: RecordSink {
     public func write(_ record: UserDayRecord) throws {
         let key = JSONLinesSink.cacheKey(record.userID, record.day)
         let cached: CachedRecord
-        if let hit = cache[key] {
+        if let hit = cache[key], hit.renders(record) {
             cached = hit
         } else {
             cached = JSONLinesSink.renderConstantParts(record, keys: keys)
@@ -55,7 +68,8 @@ public final class JSONLinesSink: RecordSink {
         }
         try output.append { out in
             JSONLinesSink.renderRevision(record, cached: cached, keys: self.keys, into: &out) { h in
-                self.cache[JSONLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds
+                self.cache[JSONLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds(
+                    ifValue: record.lead(h, column: 2))
             }
         }
         if record.isFinal { cache.removeValue(forKey: key) }
@@ -67,10 +81,6 @@ public final class JSONLinesSink: RecordSink {
     }
 
     public func sync() throws { try output.fsyncFlushed() }
-
-    public func forget(userID: Int32, day: CalendarDay) {
-        cache.removeValue(forKey: JSONLinesSink.cacheKey(userID, day))
-    }
 
     /// Renders one record (for tests and tools).
     public static func render(_ record: UserDayRecord) -> [UInt8] {
@@ -142,7 +152,7 @@ public final class JSONLinesSink: RecordSink {
         JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &treatments)
         treatments.append(contentsOf: keys[57])
         JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &treatments)
-        return CachedRecord(prefix: out, playSeconds: play, treatments: treatments)
+        return CachedRecord(source: r, prefix: out, playSeconds: play, treatments: treatments)
     }
 
     private static let revisionKey = Array(",\"revision\":".utf8)

@@ -82,6 +82,41 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         #expect(object["final"] == .bool(true))
     }
 
+    /// A record re-issued with other values (a late row revised its day), and an earlier record whose
+    /// lead changed with it, are rendered from their own values, not from the renderings kept of
+    /// earlier revisions: every line equals the record rendered alone.
+    @Test func reissuedRecordsAreRenderedFromTheirOwnValues() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("panel.jsonl").path
+        let sink = JSONLinesSink(output: try ByteOutput(path: path, resumeAt: nil))
+        var earlier = record(revision: 0)
+        earlier.isFinal = false
+        var later = earlier
+        later.day = earlier.day.adding(1)
+        var written = [earlier, later]
+        // The later day is revised: other aggregates and flags.
+        var revisedLater = later
+        revisedLater.daily.interactions += 1
+        revisedLater.daily.totalPlayDurationSec = 250.5
+        revisedLater.treatmentHighIntensity = 1
+        revisedLater.revision = 1
+        // The earlier day's lead_1 now carries the revised play time (not the text kept of the first one).
+        var earlierWithLead = earlier
+        earlierWithLead.leads[2 * 7] = 250.5
+        earlierWithLead.leads[0] = 1
+        earlierWithLead.leads[7] = 27
+        earlierWithLead.revision = 1
+        written += [earlierWithLead, revisedLater]
+        for r in written { try sink.write(r) }
+        _ = try sink.flush()
+        let expected = written.flatMap { JSONLinesSink.render($0) }
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        let object = try decodeLine(JSONLinesSink.render(earlierWithLead))
+        #expect(object["lead_1_total_play_duration_sec"] == .double(250.5))
+    }
+
     @Test func rejectsEscapeAnyBytes() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

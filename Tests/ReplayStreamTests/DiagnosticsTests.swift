@@ -71,7 +71,7 @@ struct PanelDiagnosticsTests {
         let buckets = try log.buckets(in: dir)
         let sink = CollectingSink()
         let r = try Replayer(
-            summary: log.summary, buckets: buckets, mode: .batch, sink: sink, state: nil, resumeFrom: nil, logger: logger)
+            summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: nil, resumeFrom: nil, logger: logger)
         let observer = PanelDiagnostics(users: log.summary.users, firstDay: log.summary.firstDay)
         r.observer = observer
         #expect(try r.run() == .finished)
@@ -155,7 +155,7 @@ struct PanelDiagnosticsTests {
         var day = log.summary.firstDay!.adding(4)
         while true {
             let r = try Replayer(
-                summary: log.summary, buckets: buckets, mode: .batch, sink: CollectingSink(), state: memory,
+                summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!, sink: CollectingSink(), state: memory,
                 resumeFrom: memory.last, logger: logger)
             r.observer = PanelDiagnostics(
                 users: log.summary.users, firstDay: log.summary.firstDay, restoring: memory.last?.diagnostics)

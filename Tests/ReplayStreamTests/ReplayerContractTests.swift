@@ -88,7 +88,7 @@ func temporaryDirectory() -> URL {
     func replay(_ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL) throws -> [UserDayRecord] {
         let sink = CollectingSink()
         let r = try Replayer(
-            summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, sink: sink, state: MemoryState(),
+            summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
             resumeFrom: nil, logger: logger)
         #expect(try r.run() == .finished)
         return sink.records
@@ -166,7 +166,7 @@ func temporaryDirectory() -> URL {
         let log = RandomLog(seed: 4, users: 8, days: 14)
         let buckets = try log.buckets(in: dir)
         let whole = CollectingSink()
-        _ = try Replayer(summary: log.summary, buckets: buckets, mode: mode, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
+        _ = try Replayer(summary: log.summary, buckets: buckets, mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
         // Stop after every day in turn, resume from the checkpoint, and compare the concatenation.
         var day = log.summary.firstDay!
         var pieces: [UserDayRecord] = []
@@ -174,7 +174,7 @@ func temporaryDirectory() -> URL {
         while true {
             let sink = CollectingSink()
             let state = MemoryState()
-            let r = try Replayer(summary: log.summary, buckets: buckets, mode: mode, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
+            let r = try Replayer(summary: log.summary, buckets: buckets, mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
             let outcome = try r.run(until: day)
             pieces += sink.records
             checkpoint = state.last
@@ -194,7 +194,7 @@ func temporaryDirectory() -> URL {
         let log = RandomLog(seed: 6, users: 8, days: 12)
         let buckets = try log.buckets(in: dir)
         let whole = CollectingSink()
-        _ = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
+        _ = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, timeZone: TimeZone(identifier: "UTC")!, sink: whole, state: nil, resumeFrom: nil, logger: logger).run()
         // Stop after every 3rd check (chunks of 5 events), resume from the checkpoint each time.
         var pieces: [UserDayRecord] = []
         var checkpoint: PanelCheckpoint?
@@ -202,7 +202,7 @@ func temporaryDirectory() -> URL {
         for _ in 0..<10_000 {
             let sink = CollectingSink()
             let state = MemoryState()
-            let r = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
+            let r = try Replayer(summary: log.summary, buckets: buckets, mode: .expanding, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
             r.chunkSize = 5
             var checks = 0
             let outcome = try r.run(shouldStop: {

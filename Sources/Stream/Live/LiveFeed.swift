@@ -123,8 +123,6 @@ public final class LiveFeed {
     public var users: [Int32] { engine.emissionOrder.map { engine.users[$0] } }
     /// Called after each read and each closed day, for progress lines.
     public var onProgress: ((ReplayProgress, LiveFeedState) -> Void)?
-    /// The instant (Unix ms) a day ends: its next midnight in the time zone.
-    public let endOfDay: (CalendarDay) -> Int64
     private var rowsToSkip: Int
     private var lastArrival = Date()
 
@@ -141,14 +139,15 @@ public final class LiveFeed {
         self.checkpointPolicy = checkpointPolicy
         live = checkpoint?.live ?? LiveFeedState()
         engine = try PanelEngine(
-            users: [], firstDay: live.firstDay, mode: mode, batchDistribution: nil, sink: sink, state: state,
-            resumeFrom: checkpoint, reviseWindowDays: options.revisableDays, logger: logger)
-        engine.dayThresholds = live.dayThresholds
+            users: [], firstDay: live.firstDay, mode: mode, batchDistribution: nil, timeZone: options.timeZone,
+            sink: sink, state: state, resumeFrom: checkpoint, reviseWindowDays: options.revisableDays,
+            dayThresholds: live.dayThresholds, logger: logger)
         try buckets.restore(counts: live.dayEvents)
         rowsToSkip = options.skipRows
-        let zone = options.timeZone
-        endOfDay = { $0.endMilliseconds(in: zone) }
     }
+
+    /// The instant (Unix ms) a day ends: its next midnight in the time zone.
+    public func endOfDay(_ day: CalendarDay) -> Int64 { engine.endOfDay(day) }
 
     /// Reads `input` until it ends or a stop is requested.
     public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
@@ -175,9 +174,8 @@ public final class LiveFeed {
                 }
             case .end:
                 if let maxDay = live.maxDay { try closeDays(through: maxDay) }
-                if let last = live.lastClosed { try engine.finishAll(lastDay: last) }
+                try engine.finish(through: live.lastClosed)
                 live.ended = true
-                engine.progress.finished = true
                 try checkpoint(wait: true)
                 onProgress?(engine.progress, live)
                 return .finished
@@ -221,9 +219,7 @@ public final class LiveFeed {
                 try late(event, day: day, lastClosed: lastClosed, raw: raw, line: line, disagrees: disagrees)
                 return
             }
-            if engine.userIndex[event.userID] == nil {
-                _ = try engine.addUser(event.userID, closedThrough: live.lastClosed)
-            }
+            try engine.addUser(event.userID, closedThrough: live.lastClosed)
             try buckets.append(event, day: day)
             live.dayEvents[day, default: 0] += 1
             live.rowsAccepted += 1
@@ -270,19 +266,13 @@ public final class LiveFeed {
     /// in replay order, as the archive replay would have.
     private func revise(with event: Interaction, day: CalendarDay, lastClosed: CalendarDay) throws {
         let user = event.userID
-        if engine.userIndex[user] == nil { _ = try engine.addUser(user, closedThrough: lastClosed) }
+        try engine.addUser(user, closedThrough: lastClosed)
         try buckets.append(event, day: day)
         live.dayEvents[day, default: 0] += 1
         try buckets.flush()
-        var aggregate = DayAggregate()
         let events = try buckets.sortedEvents(for: day, user: user)
-        for (i, e) in events.enumerated() where !(options.dedupe && Interaction.isExactDuplicateOfEarlier(events, at: i)) {
-            aggregate.add(e)
-        }
-        guard try engine.revise(user: user, day: day, daily: aggregate.dailyValues(), lastClosed: lastClosed) else {
-            preconditionFailure("a day inside the revise window must be revisable")
-        }
-        engine.progress.eventsReplayed += 1
+        guard try engine.revise(user: user, day: day, events: events, dropDuplicates: options.dedupe, lastClosed: lastClosed)
+        else { preconditionFailure("a day inside the revise window must be revisable") }
     }
 
     /// Closes every day whose midnight the watermark has passed.
@@ -307,45 +297,24 @@ public final class LiveFeed {
         return live.dayEvents.keys.min()
     }
 
+    /// Plays `day`'s events through the engine and closes it; day files a revision can no longer reach
+    /// are deleted.
     private func close(_ day: CalendarDay) throws {
-        if engine.firstDay == nil {
-            engine.firstDay = day
-            live.firstDay = day
-        }
+        if live.firstDay == nil { live.firstDay = day }
         if live.dayEvents[day] != nil { try buckets.flush() }
         let events = live.dayEvents[day] == nil ? [] : try buckets.sortedEvents(for: day)
-        var cachedUser: Int32 = -1
-        var cachedIndex = 0
-        var duplicates = 0
-        for i in events.indices {
-            let e = events[i]
-            if Interaction.isExactDuplicateOfEarlier(events, at: i) {
-                duplicates += 1
-                if options.dedupe { continue }
-            }
-            if e.userID != cachedUser {
-                cachedUser = e.userID
-                cachedIndex = engine.userIndex[e.userID]!
-            }
-            engine.timelines[cachedIndex].open.add(e)
-        }
+        let duplicates = engine.play(events, events.indices, dropDuplicates: options.dedupe)
         if options.dedupe {
             live.rejected[RejectReason.duplicate.rawValue, default: 0] += duplicates
             live.rowsAccepted -= duplicates
-        } else {
-            engine.progress.duplicateRows += duplicates
         }
-        engine.progress.eventsReplayed += events.count
         try engine.close(day)
         live.lastClosed = day
-        engine.progress.nextDay = day.adding(1)
-        // Day files a revision can no longer reach are deleted, with their thresholds.
         let oldestKept = day.adding(1 - options.revisableDays)
         for old in live.dayEvents.keys where old < oldestKept {
             try buckets.removeDay(old)
             live.dayEvents.removeValue(forKey: old)
         }
-        for old in engine.dayThresholds.keys where old < oldestKept { engine.dayThresholds.removeValue(forKey: old) }
         onProgress?(engine.progress, live)
     }
 

@@ -71,25 +71,35 @@ public struct UserDayRecord: Sendable, Equatable {
         return names
     }()
 
-    /// The columns with `lag_1_*` and `prior_3day_*`.
     /// True when both records carry the same key and values, bit for bit (NaN equals NaN; revision
     /// and finality not compared).
     public func hasSameValues(as other: UserDayRecord) -> Bool {
-        func same(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+        hasSameStateAndTreatment(as: other) && UserDayRecord.sameBits(leads, other.leads)
+    }
+
+    /// True when both records carry the same key, aggregates, `lag_1_*`, `prior_3day_*` and treatment
+    /// flags, bit for bit (NaN equals NaN): everything but the leads, revision and finality.
+    public func hasSameStateAndTreatment(as other: UserDayRecord) -> Bool {
+        @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
         let d = daily, e = other.daily
         return userID == other.userID && day == other.day && d.interactions == e.interactions
             && d.uniqueVideos == e.uniqueVideos && d.totalPlayDurationMs == e.totalPlayDurationMs
-            && same(
-                [d.avgPlayDurationMs, d.avgVideoDurationMs, d.avgWatchRatio, d.totalPlayDurationSec, d.avgPlayDurationSec,
-                 d.avgVideoDurationSec, d.highWatchShare, d.completeOrRewatchShare],
-                [e.avgPlayDurationMs, e.avgVideoDurationMs, e.avgWatchRatio, e.totalPlayDurationSec, e.avgPlayDurationSec,
-                 e.avgVideoDurationSec, e.highWatchShare, e.completeOrRewatchShare])
+            && same(d.avgPlayDurationMs, e.avgPlayDurationMs) && same(d.avgVideoDurationMs, e.avgVideoDurationMs)
+            && same(d.avgWatchRatio, e.avgWatchRatio) && same(d.totalPlayDurationSec, e.totalPlayDurationSec)
+            && same(d.avgPlayDurationSec, e.avgPlayDurationSec) && same(d.avgVideoDurationSec, e.avgVideoDurationSec)
+            && same(d.highWatchShare, e.highWatchShare) && same(d.completeOrRewatchShare, e.completeOrRewatchShare)
             && d.highWatchCount == e.highWatchCount && d.completeOrRewatchCount == e.completeOrRewatchCount
-            && d.activeDay == e.activeDay && same(lag1, other.lag1) && same(prior3, other.prior3)
-            && same(leads, other.leads) && treatmentHighIntensity == other.treatmentHighIntensity
+            && d.activeDay == e.activeDay && UserDayRecord.sameBits(lag1, other.lag1)
+            && UserDayRecord.sameBits(prior3, other.prior3)
+            && treatmentHighIntensity == other.treatmentHighIntensity
             && treatmentHighWatchExposure == other.treatmentHighWatchExposure
     }
 
+    private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+
+    /// The columns with `lag_1_*` and `prior_3day_*`.
     public static let lagColumns = [
         "active_day", "interactions", "total_play_duration_sec", "avg_watch_ratio", "high_watch_share",
     ]

@@ -1,17 +1,20 @@
 import Foundation
 import Logging
 
-/// The part of the event loop that archive replay (``Replayer``) and live input (``LiveFeed``) share:
-/// the users' timelines, closing a day for every user, emitting revisions, late-row revisions, and
-/// committing checkpoints.
+/// The one fold of the panel: the users' timelines, the thresholds and the progress, and the only way
+/// to change them. Every driver (the archive ``Replayer``, the ``LiveFeed``) calls it the same way: play a
+/// day's events in replay order, close the day, revise a closed day for a late row, add a late user,
+/// checkpoint.
 ///
 /// It does not decide *when* a day closes or where events come from: the archive replay closes a day
-/// when its bucket is played; the live feed when the watermark passes the day's midnight.
+/// when its bucket is played; the live feed when the watermark passes the day's midnight in the engine's
+/// time zone. Its one reason to change is the notebook's panel rules as a fold over days.
 final class PanelEngine {
     let mode: ThresholdsMode
     let sink: RecordSink
-    let state: StateBackend?
     let logger: Logger
+    /// The zone whose midnights end days.
+    let timeZone: TimeZone
     /// The whole log's distribution, for batch thresholds (nil when the mode is not batch).
     let batchDistribution: ThresholdDistribution?
     /// Sees every emitted record (the live diagnostics); its state goes into every checkpoint.
@@ -21,40 +24,37 @@ final class PanelEngine {
     private(set) var userIndex: [Int32: Int] = [:]
     /// Indexes into ``users``/``timelines``, ascending by user id: the order records are written in.
     private(set) var emissionOrder: [Int] = []
-    var timelines: [UserTimeline] = []
+    private(set) var timelines: [UserTimeline] = []
     /// The panel's first day (nil until known: a live feed learns it when its first day closes).
-    var firstDay: CalendarDay?
+    private(set) var firstDay: CalendarDay?
     /// Closed days each timeline keeps (8 for the leads; more when late rows may revise older days).
     let historyLength: Int
-    /// True when timelines keep what a late-row revision needs (rolling-sum snapshots).
-    let keepsRevisionState: Bool
+    /// Closed days a late row may still revise (0: none).
+    let reviseWindowDays: Int
     /// Thresholds each closed day was given, for the days a revision can still reach (day → thresholds).
-    var dayThresholds: [CalendarDay: TreatmentThresholds] = [:]
-    var progress: ReplayProgress
-    private(set) var checkpointsCommitted = 0
-    /// The last snapshot's size, to reserve the next one's buffer at once.
-    private var lastSnapshotSize = 0
+    private(set) var dayThresholds: [CalendarDay: TreatmentThresholds] = [:]
+    private(set) var progress: ReplayProgress
+    /// Checkpoints made durable on a queue beside the fold.
+    let committer: CheckpointCommitter
 
-    /// Checkpoints are made durable (output fsync, LMDB commit) on this queue, one at a time, while
-    /// the replay goes on: the fsync of a large output would otherwise stall the event loop.
-    private let committer = DispatchQueue(label: "replay.checkpoint")
-    private let pendingCommit = DispatchGroup()
-    private let commitErrorLock = NSLock()
-    private var commitError: Error?
-
+    /// An engine for `users` (more may be added), fresh or restored from `checkpoint`.
+    /// `dayThresholds` restores the thresholds of the closed days a revision can still reach.
+    /// - Throws: when a checkpoint's timelines cannot be decoded.
     init(
         users: [Int32], firstDay: CalendarDay?, mode: ThresholdsMode, batchDistribution: ThresholdDistribution?,
-        sink: RecordSink, state: StateBackend?, resumeFrom checkpoint: PanelCheckpoint?, reviseWindowDays: Int = 0,
-        logger: Logger
+        timeZone: TimeZone, sink: RecordSink, state: StateBackend?, resumeFrom checkpoint: PanelCheckpoint?,
+        reviseWindowDays: Int = 0, dayThresholds: [CalendarDay: TreatmentThresholds] = [:], logger: Logger
     ) throws {
         self.mode = mode
         self.batchDistribution = batchDistribution
+        self.timeZone = timeZone
         self.sink = sink
-        self.state = state
         self.logger = logger
         self.firstDay = firstDay
+        self.reviseWindowDays = reviseWindowDays
+        self.dayThresholds = dayThresholds
         historyLength = UserTimeline.leadHistoryLength + reviseWindowDays
-        keepsRevisionState = reviseWindowDays > 0
+        committer = CheckpointCommitter(sink: sink, state: state, logger: logger)
         progress = checkpoint?.progress ?? ReplayProgress(nextDay: firstDay ?? CalendarDay(rawValue: 0))
         for user in users { _ = appendUser(user) }
         if let checkpoint {
@@ -64,6 +64,12 @@ final class PanelEngine {
             }
         }
     }
+
+    /// True when timelines keep what a late-row revision needs (rolling-sum snapshots).
+    var keepsRevisionState: Bool { reviseWindowDays > 0 }
+
+    /// The instant (Unix ms) `day` ends: its next midnight in the engine's time zone.
+    func endOfDay(_ day: CalendarDay) -> Int64 { day.endMilliseconds(in: timeZone) }
 
     /// Adds a user with an empty timeline; returns its index.
     private func appendUser(_ user: Int32) -> Int {
@@ -84,9 +90,108 @@ final class PanelEngine {
         return i
     }
 
+    // MARK: The fold
+
+    /// Folds `events[range]` into the open day (``ReplayProgress/nextDay``): `events` is the whole day in
+    /// replay order, `range` starts at ``ReplayProgress/dayEventOffset`` (a day may be played in chunks).
+    /// An exact duplicate of an earlier event of the day is dropped when `dropDuplicates`, else counted
+    /// in ``ReplayProgress/duplicateRows``. Every event's user must have been added. Returns the
+    /// duplicates met.
+    @discardableResult
+    func play(_ events: [Interaction], _ range: Range<Int>, dropDuplicates: Bool = false) -> Int {
+        var cachedUser: Int32 = -1
+        var cachedIndex = 0
+        var duplicates = 0
+        for i in range {
+            let e = events[i]
+            if Interaction.isExactDuplicateOfEarlier(events, at: i) {
+                duplicates += 1
+                if dropDuplicates { continue }
+            }
+            if e.userID != cachedUser {
+                cachedUser = e.userID
+                cachedIndex = userIndex[e.userID]!
+            }
+            timelines[cachedIndex].open.add(e)
+        }
+        if !dropDuplicates { progress.duplicateRows += duplicates }
+        progress.eventsReplayed += range.count
+        progress.dayEventOffset = range.upperBound
+        return duplicates
+    }
+
+    /// The thresholds for closing a day whose users' values are `dailies`.
+    private func thresholds(closing dailies: [DailyValues]) -> TreatmentThresholds {
+        switch mode {
+        case .batch:
+            var distribution = batchDistribution ?? ThresholdDistribution()
+            return progress.thresholds ?? distribution.thresholds()
+        case .expanding:
+            for d in dailies where d.activeDay == 1 {
+                progress.expanding.add(interactions: d.interactions, highWatchCount: d.highWatchCount)
+            }
+            return progress.expanding.thresholds()
+        case .fixed(let a, let b):
+            return TreatmentThresholds(highIntensity: a, highWatchShare: b)
+        }
+    }
+
+    /// Closes `day` (the open day) for every user: the open aggregates become the day's values, each
+    /// user's revision 0 is written, and the revisions of the days whose leads this day completes. The
+    /// first day closed is the panel's first day when it was not known.
+    func close(_ day: CalendarDay) throws {
+        if firstDay == nil { firstDay = day }
+        var dailies = [DailyValues]()
+        dailies.reserveCapacity(users.count)
+        for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
+        let thresholds = thresholds(closing: dailies)
+        progress.thresholds = thresholds
+        for i in emissionOrder {
+            _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
+            if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
+                try emit(record)
+            }
+        }
+        for h in PanelRules.revisionHorizons {
+            let target = day.adding(-h)
+            guard let first = firstDay, target >= first else { continue }
+            for i in emissionOrder {
+                if let record = timelines[i].nextRevision(of: target, userID: users[i], final: h == 7) {
+                    try emit(record)
+                }
+            }
+        }
+        progress.daysClosed += 1
+        progress.nextDay = day.adding(1)
+        progress.dayEventOffset = 0
+        if keepsRevisionState {
+            dayThresholds[day] = thresholds
+            let oldestRevisable = day.adding(1 - reviseWindowDays)
+            for old in dayThresholds.keys where old < oldestRevisable { dayThresholds.removeValue(forKey: old) }
+        }
+    }
+
+    /// End of input: every pending record through `lastDay` gets its final revision, day by day, user by
+    /// user, and the progress is marked finished. `nil`: the input held no day.
+    func finish(through lastDay: CalendarDay?) throws {
+        if let first = firstDay, let lastDay {
+            var day = max(first, lastDay.adding(-6))
+            while day <= lastDay {
+                for i in emissionOrder {
+                    if let record = timelines[i].nextRevision(of: day, userID: users[i], final: true) {
+                        try emit(record)
+                    }
+                }
+                day = day.adding(1)
+            }
+        }
+        progress.finished = true
+    }
+
     /// Adds a user first seen after days have closed: the dense panel holds every user on every day, so
     /// the user's earlier days are closed as inactive and their records written (final at once when
     /// all seven leads are known, else revision 0, revised as later days close). Returns its index.
+    @discardableResult
     func addUser(_ user: Int32, closedThrough lastClosed: CalendarDay?) throws -> Int {
         if let i = userIndex[user] { return i }
         let i = appendUser(user)
@@ -111,134 +216,6 @@ final class PanelEngine {
         return i
     }
 
-    /// The thresholds for closing a day whose users' values are `dailies`.
-    private func thresholds(closing dailies: [DailyValues]) -> TreatmentThresholds {
-        switch mode {
-        case .batch:
-            var distribution = batchDistribution ?? ThresholdDistribution()
-            return progress.thresholds ?? distribution.thresholds()
-        case .expanding:
-            for d in dailies where d.activeDay == 1 {
-                progress.expanding.add(interactions: d.interactions, highWatchCount: d.highWatchCount)
-            }
-            return progress.expanding.thresholds()
-        case .fixed(let a, let b):
-            return TreatmentThresholds(highIntensity: a, highWatchShare: b)
-        }
-    }
-
-    /// Closes `day` for every user (the open day's aggregates become the day's values), writes each
-    /// user's revision 0, and the revisions of the days whose leads this day completes.
-    func close(_ day: CalendarDay) throws {
-        var dailies = [DailyValues]()
-        dailies.reserveCapacity(users.count)
-        for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
-        let thresholds = thresholds(closing: dailies)
-        progress.thresholds = thresholds
-        if keepsRevisionState { dayThresholds[day] = thresholds }
-        for i in emissionOrder {
-            _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
-            if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
-                try emit(record)
-            }
-        }
-        for h in PanelRules.revisionHorizons {
-            let target = day.adding(-h)
-            guard let first = firstDay, target >= first else { continue }
-            for i in emissionOrder {
-                if let record = timelines[i].nextRevision(of: target, userID: users[i], final: h == 7) {
-                    try emit(record)
-                }
-            }
-        }
-        progress.daysClosed += 1
-    }
-
-    /// End of input: every pending record gets its final revision, day by day, user by user.
-    func finishAll(lastDay: CalendarDay) throws {
-        guard let first = firstDay else { return }
-        var day = max(first, lastDay.adding(-6))
-        while day <= lastDay {
-            for i in emissionOrder {
-                if let record = timelines[i].nextRevision(of: day, userID: users[i], final: true) {
-                    try emit(record)
-                }
-            }
-            day = day.adding(1)
-        }
-    }
-
-    /// A late row's revision: `user`'s closed `day` gets the values `daily` (re-aggregated with the late
-    /// row), and every record whose values change is written again with the next revision number: the
-    /// day, the lags of the following days, the leads of the seven before, and, under expanding
-    /// thresholds, the treatment flags of any user on a day from `day` on whose thresholds moved (the
-    /// revised user-day is part of every later day's distribution). False when the day is beyond the
-    /// revision window (nothing changes).
-    func revise(user: Int32, day: CalendarDay, daily: DailyValues, lastClosed: CalendarDay) throws -> Bool {
-        guard keepsRevisionState, let i = userIndex[user], let first = firstDay else { return false }
-        guard let dayThreshold = dayThresholds[day] else { return false }
-        let from = max(first, day.adding(-7))
-        var before: [CalendarDay: UserDayRecord] = [:]
-        var d = from
-        while d <= lastClosed {
-            guard let record = timelines[i].currentRecord(of: d, userID: user) else { return false }
-            before[d] = record
-            d = d.adding(1)
-        }
-        let old = before[day]!.daily
-        guard timelines[i].revise(day: day, daily: daily, thresholds: dayThreshold) else { return false }
-        var changed: [CalendarDay: Set<Int>] = [:]
-        if case .expanding = mode {
-            if old.activeDay == 1 {
-                progress.expanding.remove(interactions: old.interactions, highWatchCount: old.highWatchCount)
-            }
-            if daily.activeDay == 1 {
-                progress.expanding.add(interactions: daily.interactions, highWatchCount: daily.highWatchCount)
-            }
-            // Each day from `day` on closed with the distribution of the user-days closed up to it: walk
-            // back from the last closed day, taking each day's active user-days out as we go.
-            var asOf = progress.expanding
-            var x = lastClosed
-            while x >= day {
-                let t = asOf.thresholds()
-                if t != dayThresholds[x] {
-                    dayThresholds[x] = t
-                    for j in timelines.indices where timelines[j].applyThresholds(t, to: x) {
-                        changed[x, default: []].insert(j)
-                    }
-                }
-                if x > day {
-                    for j in timelines.indices {
-                        if let c = timelines[j].closedDay(x), c.daily.activeDay == 1 {
-                            asOf.remove(interactions: c.daily.interactions, highWatchCount: c.daily.highWatchCount)
-                        }
-                    }
-                }
-                x = x.adding(-1)
-            }
-            progress.thresholds = dayThresholds[lastClosed]
-        }
-        d = from
-        while d <= lastClosed {
-            if let now = timelines[i].currentRecord(of: d, userID: user), !now.hasSameValues(as: before[d]!) {
-                changed[d, default: []].insert(i)
-            }
-            d = d.adding(1)
-        }
-        // The sink's kept renderings of every changed record go first: a record's leads reuse later days' text.
-        for (day, indexes) in changed { for j in indexes { sink.forget(userID: users[j], day: day) } }
-        d = from
-        while d <= lastClosed {
-            if let indexes = changed[d] {
-                for j in emissionOrder where indexes.contains(j) {
-                    if let record = timelines[j].reissue(of: d, userID: users[j]) { try emit(record) }
-                }
-            }
-            d = d.adding(1)
-        }
-        return true
-    }
-
     @inline(__always)
     func emit(_ record: UserDayRecord) throws {
         try sink.write(record)
@@ -247,80 +224,142 @@ final class PanelEngine {
         if record.isFinal { progress.finalRecords += 1 }
     }
 
-    /// Takes a checkpoint: snapshots the state now, makes it durable on the checkpoint queue.
-    /// `wait` blocks until it is durable (when the run stops). `live` is the live feed's own state.
+    // MARK: Checkpoints
+
+    /// Takes a checkpoint: snapshots the state now and makes it durable on the commit queue. `wait`
+    /// blocks until it is durable (when the run stops). `live` is the live feed's own state.
     func checkpoint(wait: Bool = false, live: LiveFeedState? = nil) throws {
-        try waitForPendingCommit()
+        try committer.waitForPending()
         progress.outputBytes = try sink.flush()
         progress.committedAt = Date().timeIntervalSince1970
-        var encoded = TimelineSnapshot.empty
-        if state != nil {
-            var w = ByteWriter()
-            w.bytes.reserveCapacity(lastSnapshotSize + 4096)
-            w.int(users.count)
-            for i in timelines.indices {
-                w.int(Int(users[i]))
-                let lengthAt = w.bytes.count
-                w.int(0)
-                timelines[i].encode(into: &w)
-                w.patch(w.bytes.count - lengthAt - 8, at: lengthAt)
-            }
-            lastSnapshotSize = w.bytes.count
-            encoded = TimelineSnapshot(bytes: w.bytes)
-        }
         let snapshot = PanelCheckpoint(
-            progress: progress, timelines: encoded, diagnostics: observer?.checkpointState(), live: live)
-        let sink = self.sink, state = self.state, logger = self.logger
-        pendingCommit.enter()
-        committer.async { [self] in
-            do {
-                // The output first: the checkpoint must never promise bytes that are not on disk.
-                try sink.sync()
-                try state?.commit(snapshot)
-                logger.debug(
-                    "checkpoint",
-                    metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
-            } catch {
-                commitErrorLock.lock()
-                commitError = commitError ?? error
-                commitErrorLock.unlock()
-            }
-            pendingCommit.leave()
-        }
-        checkpointsCommitted += 1
-        if wait { try waitForPendingCommit() }
+            progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty,
+            diagnostics: observer?.checkpointState(), live: live)
+        committer.commit(snapshot)
+        if wait { try committer.waitForPending() }
     }
 
-    private func waitForPendingCommit() throws {
-        pendingCommit.wait()
-        commitErrorLock.lock()
-        defer { commitErrorLock.unlock() }
-        if let error = commitError { throw error }
+    /// Every timeline, serialized into one buffer (see ``TimelineSnapshot``).
+    private func encodedTimelines() -> TimelineSnapshot {
+        var w = ByteWriter()
+        w.bytes.reserveCapacity(committer.lastSnapshotSize + 4096)
+        w.int(users.count)
+        for i in timelines.indices {
+            w.int(Int(users[i]))
+            let lengthAt = w.bytes.count
+            w.int(0)
+            timelines[i].encode(into: &w)
+            w.patch(w.bytes.count - lengthAt - 8, at: lengthAt)
+        }
+        committer.lastSnapshotSize = w.bytes.count
+        return TimelineSnapshot(bytes: w.bytes)
     }
+
+    /// Checkpoints committed.
+    var checkpointsCommitted: Int { committer.committed }
 }
 
-/// Decides when a checkpoint is due under a ``CheckpointPolicy``.
-struct CheckpointClock {
-    var policy: CheckpointPolicy
-    private var last = Date()
-    private var eventsAtLast: Int
+// MARK: Late rows
 
-    init(policy: CheckpointPolicy, events: Int) {
-        self.policy = policy
-        eventsAtLast = events
-    }
-
-    /// True when the interval has passed since the last ``taken(events:)``.
-    func isDue(events: Int) -> Bool {
-        switch policy {
-        case .seconds(let s): return Date().timeIntervalSince(last) >= s
-        case .events(let n): return events - eventsAtLast >= n
+/// Late rows: revising a closed day of one user, and everything that depends on it.
+extension PanelEngine {
+    /// A late row joined `user`'s closed `day`: `events` is that user's day, the late row included, in
+    /// replay order; they are folded as ``play(_:_:dropDuplicates:)`` folds a day, and every record whose
+    /// values change is written again with the next revision number: the day, the lags of the following
+    /// days, the leads of the seven before, and, under expanding thresholds, the treatment flags of any
+    /// user on a day from `day` on whose thresholds moved (the revised user-day is part of every later
+    /// day's distribution). False when the day is beyond the revision window (nothing changes).
+    func revise(
+        user: Int32, day: CalendarDay, events: [Interaction], dropDuplicates: Bool, lastClosed: CalendarDay
+    ) throws -> Bool {
+        guard keepsRevisionState, let i = userIndex[user], let first = firstDay,
+            let dayThreshold = dayThresholds[day]
+        else { return false }
+        var aggregate = DayAggregate()
+        for (k, e) in events.enumerated()
+        where !(dropDuplicates && Interaction.isExactDuplicateOfEarlier(events, at: k)) {
+            aggregate.add(e)
         }
+        let daily = aggregate.dailyValues()
+        let from = max(first, day.adding(-7))
+        guard let before = currentRecords(of: i, from: from, through: lastClosed) else { return false }
+        let old = before[day]!.daily
+        guard timelines[i].revise(day: day, daily: daily, thresholds: dayThreshold) else { return false }
+        var changed: [CalendarDay: Set<Int>] = [:]
+        if case .expanding = mode {
+            changed = reviseExpandingThresholds(replacing: old, with: daily, from: day, through: lastClosed)
+        }
+        var d = from
+        while d <= lastClosed {
+            if let now = timelines[i].currentRecord(of: d, userID: user), !now.hasSameValues(as: before[d]!) {
+                changed[d, default: []].insert(i)
+            }
+            d = d.adding(1)
+        }
+        try reissue(changed, from: from, through: lastClosed)
+        progress.eventsReplayed += 1
+        return true
     }
 
-    /// Notes a checkpoint taken now, at `events` replayed.
-    mutating func taken(events: Int) {
-        last = Date()
-        eventsAtLast = events
+    /// User `i`'s current records of the days `from...through` (nil when one is no longer kept).
+    private func currentRecords(of i: Int, from: CalendarDay, through last: CalendarDay) -> [CalendarDay: UserDayRecord]? {
+        var records: [CalendarDay: UserDayRecord] = [:]
+        var d = from
+        while d <= last {
+            guard let record = timelines[i].currentRecord(of: d, userID: users[i]) else { return nil }
+            records[d] = record
+            d = d.adding(1)
+        }
+        return records
+    }
+
+    /// Expanding thresholds after one user-day's values went from `old` to `new`: each day from `day` on
+    /// closed with the distribution of the user-days closed up to it, so the days are walked back from
+    /// the last closed one, taking each day's active user-days out as we go. Returns the users whose
+    /// treatment flags moved, by day.
+    private func reviseExpandingThresholds(
+        replacing old: DailyValues, with new: DailyValues, from day: CalendarDay, through lastClosed: CalendarDay
+    ) -> [CalendarDay: Set<Int>] {
+        if old.activeDay == 1 {
+            progress.expanding.remove(interactions: old.interactions, highWatchCount: old.highWatchCount)
+        }
+        if new.activeDay == 1 {
+            progress.expanding.add(interactions: new.interactions, highWatchCount: new.highWatchCount)
+        }
+        var changed: [CalendarDay: Set<Int>] = [:]
+        var asOf = progress.expanding
+        var x = lastClosed
+        while x >= day {
+            let t = asOf.thresholds()
+            if t != dayThresholds[x] {
+                dayThresholds[x] = t
+                for j in timelines.indices where timelines[j].applyThresholds(t, to: x) {
+                    changed[x, default: []].insert(j)
+                }
+            }
+            if x > day {
+                for j in timelines.indices {
+                    if let c = timelines[j].closedDay(x), c.daily.activeDay == 1 {
+                        asOf.remove(interactions: c.daily.interactions, highWatchCount: c.daily.highWatchCount)
+                    }
+                }
+            }
+            x = x.adding(-1)
+        }
+        progress.thresholds = dayThresholds[lastClosed]
+        return changed
+    }
+
+    /// Writes the next revision of every changed record, day by day, users in emission order.
+    private func reissue(_ changed: [CalendarDay: Set<Int>], from: CalendarDay, through last: CalendarDay) throws {
+        var d = from
+        while d <= last {
+            if let indexes = changed[d] {
+                for j in emissionOrder where indexes.contains(j) {
+                    if let record = timelines[j].reissue(of: d, userID: users[j]) { try emit(record) }
+                }
+            }
+            d = d.adding(1)
+        }
     }
 }

@@ -8,12 +8,6 @@ public protocol RecordSink: AnyObject {
     /// Makes every flushed byte durable (fsync). Called from the checkpoint thread while the replay
     /// thread may go on writing.
     func sync() throws
-    /// Drops whatever the sink keeps of a record's earlier revisions (a late row revised its values).
-    func forget(userID: Int32, day: CalendarDay)
-}
-
-extension RecordSink {
-    public func forget(userID: Int32, day: CalendarDay) {}
 }
 
 /// Where the replay's checkpoints are kept (LMDB in the state module, memory in tests).

@@ -28,9 +28,9 @@ public enum CheckpointPolicy: Equatable, Sendable {
     }
 }
 
-/// The event loop: replays the ordered events day by day through each user's timeline, closes each
-/// user-day at the day boundary, emits revision 0 at once and later revisions as leads mature, and
-/// commits checkpoints.
+/// The archive driver: plays the ingested log's day buckets through the ``PanelEngine`` in order and
+/// closes each day when its bucket is played (after the paced clock passes the day's end, with
+/// `--speed`), taking checkpoints as it goes. It folds nothing itself.
 ///
 /// The loop knows nothing of files or LMDB: records go to a ``RecordSink`` and checkpoints to a
 /// ``StateBackend``, so tests can drive it with in-memory ones.
@@ -60,24 +60,24 @@ public final class Replayer {
     /// Number of checkpoints committed.
     public var checkpointsCommitted: Int { engine.checkpointsCommitted }
 
-    /// Prepares a replay of the ingested log, from the start or from a checkpoint.
+    /// Prepares a replay of the ingested log, from the start or from a checkpoint. Days end at midnight in
+    /// `timeZone` (the paced clock waits for it).
     /// - Throws: when a checkpoint's user state cannot be decoded.
     public init(
-        summary: IngestSummary, buckets: DayBuckets, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?,
-        resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1), logger: Logger
+        summary: IngestSummary, buckets: DayBuckets, mode: ThresholdsMode, timeZone: TimeZone, sink: RecordSink,
+        state: StateBackend?, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1),
+        logger: Logger
     ) throws {
         self.summary = summary
         self.buckets = buckets
         self.checkpointPolicy = checkpointPolicy
         engine = try PanelEngine(
             users: summary.users, firstDay: summary.firstDay, mode: mode, batchDistribution: summary.distribution,
-            sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
+            timeZone: timeZone, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
     }
 
     /// Paces the replay to event time (`--speed`); nil replays as fast as possible.
     public var pacer: Pacer?
-    /// The instant (Unix ms) a day ends: the replay's clock must pass it before the day closes when paced.
-    public var endOfDay: (CalendarDay) -> Int64 = { Int64($0.adding(1).rawValue) * 86_400_000 }
     /// Called every few thousand events and after each closed day, with the progress and the
     /// simulated clock (Unix ms of the last event replayed). For progress lines.
     public var onProgress: ((ReplayProgress, Int64) -> Void)?
@@ -90,11 +90,7 @@ public final class Replayer {
     /// state), so a stop or a crash loses at most one checkpoint interval even when a paced day lasts long.
     public func run(until: CalendarDay? = nil, shouldStop: () -> Bool = { false }) throws -> Outcome {
         guard !engine.progress.finished else { return .finished }
-        guard summary.firstDay != nil, let lastDay = summary.lastDay else {
-            engine.progress.finished = true
-            try engine.checkpoint(wait: true)
-            return .finished
-        }
+        guard summary.firstDay != nil, let lastDay = summary.lastDay else { return try finish(through: nil) }
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
         func checkpointIfDue() throws {
             if clock.isDue(events: engine.progress.eventsReplayed) {
@@ -104,69 +100,64 @@ public final class Replayer {
         }
         while engine.progress.nextDay <= lastDay {
             let day = engine.progress.nextDay
-            let events = try buckets.sortedEvents(for: day)
-            while engine.progress.dayEventOffset < events.count {
-                let end = min(events.count, engine.progress.dayEventOffset + chunkSize)
-                let reached = replay(events, from: engine.progress.dayEventOffset, to: end, shouldStop: shouldStop)
-                engine.progress.dayEventOffset = reached
-                if reached < events.count {
-                    if shouldStop() {
-                        try engine.checkpoint(wait: true)
-                        return .interrupted
-                    }
-                    onProgress?(engine.progress, simulatedClock)
-                    try checkpointIfDue()
-                }
-            }
-            if let pacer, !pacer.wait(untilSimulatedMs: endOfDay(day), shouldStop: shouldStop) {
-                try engine.checkpoint(wait: true)
-                return .interrupted
-            }
+            guard try play(day, shouldStop: shouldStop, checkpointIfDue: checkpointIfDue),
+                pacer?.wait(untilSimulatedMs: engine.endOfDay(day), shouldStop: shouldStop) ?? true
+            else { return try stop(.interrupted) }
             try engine.close(day)
-            engine.progress.nextDay = day.adding(1)
-            engine.progress.dayEventOffset = 0
             onProgress?(engine.progress, simulatedClock)
             if engine.progress.nextDay > lastDay { break }
-            if let until, day >= until {
-                try engine.checkpoint(wait: true)
-                return .reachedUntil(day)
-            }
-            if shouldStop() {
-                try engine.checkpoint(wait: true)
-                return .interrupted
-            }
+            if let until, day >= until { return try stop(.reachedUntil(day)) }
+            if shouldStop() { return try stop(.interrupted) }
             try checkpointIfDue()
         }
-        try engine.finishAll(lastDay: lastDay)
-        engine.progress.finished = true
+        return try finish(through: lastDay)
+    }
+
+    /// Plays the open `day`'s bucket from where it stands, in chunks; false when a stop was requested
+    /// before the day was played whole.
+    private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
+        let events = try buckets.sortedEvents(for: day)
+        while engine.progress.dayEventOffset < events.count {
+            let end = min(events.count, engine.progress.dayEventOffset + chunkSize)
+            play(events, to: end, shouldStop: shouldStop)
+            if engine.progress.dayEventOffset < events.count {
+                if shouldStop() { return false }
+                onProgress?(engine.progress, simulatedClock)
+                try checkpointIfDue()
+            }
+        }
+        return true
+    }
+
+    /// Takes a checkpoint and waits for it to be durable, then returns `outcome`.
+    private func stop(_ outcome: Outcome) throws -> Outcome {
         try engine.checkpoint(wait: true)
-        return .finished
+        return outcome
+    }
+
+    /// Every record final, and a last checkpoint.
+    private func finish(through lastDay: CalendarDay?) throws -> Outcome {
+        try engine.finish(through: lastDay)
+        return try stop(.finished)
     }
 
     /// Unix ms of the last event replayed (the simulated clock).
     public private(set) var simulatedClock: Int64 = 0
 
-    /// Replays `events[from..<to]`; returns where it stopped (before `to` only when a paced wait was
-    /// interrupted by a stop request).
-    private func replay(_ events: [Interaction], from: Int, to: Int, shouldStop: () -> Bool) -> Int {
-        var cachedUser: Int32 = -1
-        var cachedIndex = 0
-        var i = from
-        var duplicates = 0
-        while i < to {
-            let e = events[i]
-            if let pacer, !pacer.wait(untilSimulatedMs: e.timestampMs, shouldStop: shouldStop) { break }
-            if Interaction.isExactDuplicateOfEarlier(events, at: i) { duplicates += 1 }
-            if e.userID != cachedUser {
-                cachedUser = e.userID
-                cachedIndex = engine.userIndex[e.userID]!
+    /// Plays the open day's `events` from the engine's position up to `end`; a paced replay waits for each
+    /// event's time and stops early when a stop is requested during a wait.
+    private func play(_ events: [Interaction], to end: Int, shouldStop: () -> Bool) {
+        let from = engine.progress.dayEventOffset
+        var reached = end
+        if let pacer {
+            reached = from
+            while reached < end, pacer.wait(untilSimulatedMs: events[reached].timestampMs, shouldStop: shouldStop) {
+                reached += 1
             }
-            engine.timelines[cachedIndex].open.add(e)
-            if e.timestampMs != Interaction.missingTimestamp { simulatedClock = e.timestampMs }
-            i += 1
         }
-        engine.progress.duplicateRows += duplicates
-        engine.progress.eventsReplayed += i - from
-        return i
+        engine.play(events, from..<reached)
+        if let last = events[from..<reached].last(where: { $0.timestampMs != Interaction.missingTimestamp }) {
+            simulatedClock = last.timestampMs
+        }
     }
 }

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+
+/// Makes checkpoints durable (the output's fsync, then the state backend's commit) on its own queue, one at
+/// a time, while the fold goes on: the fsync of a large output would otherwise stall the event loop.
+///
+/// Its one reason to change is how a checkpoint becomes durable. The first failure is kept and thrown by
+/// the next ``waitForPending()``.
+final class CheckpointCommitter {
+    private let sink: RecordSink
+    private let state: StateBackend?
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "replay.checkpoint")
+    private let pending = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: Error?
+    /// Checkpoints handed to the queue.
+    private(set) var committed = 0
+    /// The last timeline snapshot's size, to reserve the next one's buffer at once.
+    var lastSnapshotSize = 0
+
+    init(sink: RecordSink, state: StateBackend?, logger: Logger) {
+        self.sink = sink
+        self.state = state
+        self.logger = logger
+    }
+
+    /// True when checkpoints are kept (a state backend is set), so timelines must be serialized.
+    var needsTimelines: Bool { state != nil }
+
+    /// Queues `snapshot`: the output is made durable first (a checkpoint must never promise bytes that are
+    /// not on disk), then the snapshot is committed.
+    func commit(_ snapshot: PanelCheckpoint) {
+        let sink = self.sink, state = self.state, logger = self.logger
+        pending.enter()
+        queue.async { [self] in
+            do {
+                try sink.sync()
+                try state?.commit(snapshot)
+                logger.debug(
+                    "checkpoint",
+                    metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
+            } catch {
+                lock.lock()
+                failure = failure ?? error
+                lock.unlock()
+            }
+            pending.leave()
+        }
+        committed += 1
+    }
+
+    /// Blocks until every queued checkpoint is durable; throws the first failure.
+    func waitForPending() throws {
+        pending.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+    }
+}
+
+/// Decides when a checkpoint is due under a ``CheckpointPolicy``.
+struct CheckpointClock {
+    var policy: CheckpointPolicy
+    private var last = Date()
+    private var eventsAtLast: Int
+
+    init(policy: CheckpointPolicy, events: Int) {
+        self.policy = policy
+        eventsAtLast = events
+    }
+
+    /// True when the interval has passed since the last ``taken(events:)``.
+    func isDue(events: Int) -> Bool {
+        switch policy {
+        case .seconds(let s): return Date().timeIntervalSince(last) >= s
+        case .events(let n): return events - eventsAtLast >= n
+        }
+    }
+
+    /// Notes a checkpoint taken now, at `events` replayed.
+    mutating func taken(events: Int) {
+        last = Date()
+        eventsAtLast = events
+    }
+}
