@@ -123,32 +123,53 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             event = e
             if !dateEmpty { eventDate = day }
         case .rejected:
-            guard fields.fieldCount == c.count,
-                let user = fields.withField(c.userID, in: record, InteractionDecoder.parseID),
-                let video = fields.withField(c.videoID, in: record, InteractionDecoder.parseID),
-                let play = fields.withField(c.playDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
-                let length = fields.withField(c.videoDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
-                let ratio = fields.withField(c.watchRatio, in: record, InteractionDecoder.parseDoubleStatic), ratio.isFinite
+            guard let e = rowOfRejected(record, fields: fields, columns: c, dateEmpty: dateEmpty, eventDate: &eventDate)
             else {
                 leftOut += 1
                 return
             }
-            var ts = Interaction.missingTimestamp
-            if case .some(.some(let t)) = fields.withField(c.timestamp, in: record, InteractionDecoder.parseTimestampMs) {
-                ts = t
-            }
-            if !dateEmpty, case .some(.some(let label)) = fields.withField(c.date, in: record, InteractionDecoder.parseDateLabel)
-            {
-                eventDate = CalendarDay(yyyymmdd: label)
-            }
-            event = Interaction(
-                timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: length,
-                watchRatio: ratio)
+            event = e
             spill.append(event)
             if spill.count >= 16_384 { try flushSpill() }
         }
         rows += 1
-        // Time fields.
+        tallyTimes(record, fields: fields, columns: c, event: event, eventDate: eventDate, dateEmpty: dateEmpty)
+        tallyEngagement(event)
+        tallyUserAndVideo(event, eventDate: eventDate)
+    }
+
+    /// A rejected row's values as the notebook reads them (it reads every row the decoder rejects for its
+    /// date or time), or nil when its ids or numbers cannot be read (the notebook could not either).
+    @inline(__always)
+    private func rowOfRejected(
+        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, dateEmpty: Bool,
+        eventDate: inout CalendarDay?
+    ) -> Interaction? {
+        guard fields.fieldCount == c.count,
+            let user = fields.withField(c.userID, in: record, InteractionDecoder.parseID),
+            let video = fields.withField(c.videoID, in: record, InteractionDecoder.parseID),
+            let play = fields.withField(c.playDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
+            let length = fields.withField(c.videoDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
+            let ratio = fields.withField(c.watchRatio, in: record, InteractionDecoder.parseDoubleStatic), ratio.isFinite
+        else { return nil }
+        var ts = Interaction.missingTimestamp
+        if case .some(.some(let t)) = fields.withField(c.timestamp, in: record, InteractionDecoder.parseTimestampMs) {
+            ts = t
+        }
+        if !dateEmpty, case .some(.some(let label)) = fields.withField(c.date, in: record, InteractionDecoder.parseDateLabel) {
+            eventDate = CalendarDay(yyyymmdd: label)
+        }
+        return Interaction(
+            timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: length,
+            watchRatio: ratio)
+    }
+
+    /// The time fields' missingness and the event-time range.
+    @inline(__always)
+    private func tallyTimes(
+        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, event: Interaction,
+        eventDate: CalendarDay?, dateEmpty: Bool
+    ) {
         let timestampEmpty = fields.withField(c.timestamp, in: record) { $0.isEmpty }
         if timestampEmpty { missingTimestamp += 1 }
         let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
@@ -171,7 +192,11 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         } else {
             missingEventTime += 1
         }
-        // Engagement.
+    }
+
+    /// The engagement columns' sums, extremes and histogram bins.
+    @inline(__always)
+    private func tallyEngagement(_ event: Interaction) {
         let values = InteractionDiagnosticsCollector.engagementValues(event)
         for i in 0..<4 {
             let x = values[i]
@@ -180,7 +205,11 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             if x > maxima[i] { maxima[i] = x }
         }
         for i in 0..<3 { bins[i][InteractionDiagnosticsCollector.bin(values[i])] &+= 1 }
-        // Per user and per video.
+    }
+
+    /// Per-user and per-video tallies: rows, watch ratio, play time, distinct videos and dates.
+    @inline(__always)
+    private func tallyUserAndVideo(_ event: Interaction, eventDate: CalendarDay?) {
         if event.userID != cachedUser {
             cachedUser = event.userID
             cachedUserSlot = userSlots.slot(of: event.userID) { users.append(UserTally(id: event.userID)) }
