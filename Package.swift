@@ -26,15 +26,19 @@ let package = Package(
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
         .target(name: "ReplayStream", dependencies: ["CArchive", logging], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
-        .target(name: "ReplaySink", dependencies: ["ReplayStream"], path: "Sources/Sink", swiftSettings: hotPath),
+        .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics"),
+        .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics"], path: "Sources/Sink", swiftSettings: hotPath),
         .executableTarget(
             name: "replay",
-            dependencies: ["ReplayStream", "ReplayState", "ReplaySink", argumentParser, logging],
+            dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", argumentParser, logging],
             path: "replay"
         ),
-        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream"]),
+        .target(name: "ReplayTestSupport", dependencies: ["ReplayStream"], path: "Tests/Support"),
+        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport"]),
+        .testTarget(
+            name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
-        .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayStream"]),
+        .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayDiagnostics", "ReplayStream"]),
         .testTarget(
             name: "ReplayEndToEndTests",
             dependencies: ["replay", "ReplayStream", "ReplaySink"]

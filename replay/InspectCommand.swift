@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayDiagnostics
 import ReplaySink
 import ReplayStream
 

@@ -29,17 +29,18 @@ extension Replay.RunCommand {
         let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
         defer { progressLine.finish() }
 
-        let checkpoint = try store.loadCheckpoint()
+        let checkpoint = try store.loadCheckpoint(payloads: [LiveFeedState.payloadName])
+        let resumedLive = try LiveFeedState(checkpoint: checkpoint)
         if let checkpoint, !quiet {
-            if checkpoint.live?.ended == true {
+            if resumedLive?.ended == true {
                 printError("replay: this live feed already ended (its input was read to the end); use --fresh to start a new one")
-            } else if let live = checkpoint.live {
+            } else if let live = resumedLive {
                 printError(
                     "replay: resuming a live feed after \(live.rowsRead) input rows (\(checkpoint.progress.daysClosed) days closed); the input should continue after them (or pass --skip-rows \(live.rowsRead) when re-sending it from the start)")
             }
         }
         let rejectsPath = rejects ?? store.defaultRejectsPath
-        let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: checkpoint?.live?.rejectsBytes)
+        let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: resumedLive?.rejectsBytes)
         let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
         let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))

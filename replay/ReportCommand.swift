@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayDiagnostics
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -57,10 +58,16 @@ enum DiagnosticsReportLoader {
                 directory: store.directory,
                 message: "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs only; export the panel with replay export and analyse it, or replay the archive")
         }
-        let snapshot = try store.reportSnapshot()
-        return DiagnosticsReport.assemble(
-            ingest: snapshot.ingest, progress: snapshot.progress, thresholdsMode: identity.thresholds,
-            interaction: snapshot.interaction, panel: snapshot.panel)
+        let snapshot = try store.reportSnapshot(payloads: DiagnosticsPayloads.all)
+        do {
+            return try DiagnosticsReport.assemble(
+                ingest: snapshot.ingest, progress: snapshot.progress, thresholdsMode: identity.thresholds,
+                payloads: snapshot.payloads)
+        } catch {
+            throw StateError(
+                directory: store.directory,
+                message: "its diagnostics cannot be read (\(error)); they were written by another version or program — rerun the run with --fresh")
+        }
     }
 }
 

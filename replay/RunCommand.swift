@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReplayDiagnostics
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -211,7 +212,7 @@ extension Replay {
                 {
                     keep = false
                 }
-                try store.reset(for: identity, keepingIngest: keep)
+                try store.reset(for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction])
             } else {
                 store = try StateStore(directory: state)
                 if let stored = try store.identity() {
@@ -298,10 +299,11 @@ extension Replay {
                 let diagnosticsStarted = Date()
                 let metadataTables = metadata.wait()
                 let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
-                try store.recordInteractionDiagnostics(
-                    diagnostics.finish(
-                        buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
-                        metadata: metadataTables))
+                let interactionDiagnostics = try diagnostics.finish(
+                    buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+                    metadata: metadataTables)
+                try store.recordPayload(
+                    DiagnosticsPayloads.encode(interactionDiagnostics), named: DiagnosticsPayloads.interaction)
                 logger.info(
                     "diagnostics",
                     metadata: [
@@ -318,7 +320,7 @@ extension Replay {
             let ingestSeconds = Date().timeIntervalSince(ingestStarted)
             // 2. Replay.
             let replayStarted = Date()
-            let checkpoint = try store.loadCheckpoint()
+            let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
             if let checkpoint, !quiet, !checkpoint.progress.finished {
                 printError(
                     "replay: resuming from \(checkpoint.progress.nextDay) (\(checkpoint.progress.daysClosed) days closed, \(checkpoint.progress.outputBytes) output bytes committed)")
@@ -332,8 +334,8 @@ extension Replay {
             if let speed { replayer.pacer = Pacer(speed: speed) }
             let rejectedRows = summary.rowsRejected
             replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
-            replayer.observer = PanelDiagnostics(
-                users: summary.users, firstDay: summary.firstDay, restoring: checkpoint?.diagnostics)
+            replayer.observer = try PanelDiagnostics(
+                users: summary.users, firstDay: summary.firstDay, restoringFrom: checkpoint)
             var liveReport: LiveReportWriter?
             if let reportPath, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
                 liveReport = LiveReportWriter(store: store, path: reportPath, interval: every)

@@ -33,7 +33,7 @@ extension Replay {
             print("output:           \(identity.output)")
             print("time zone:        \(identity.timeZone)")
             print("thresholds mode:  \(identity.thresholds)")
-            if let live = try store.liveFeed() {
+            if let live = try LiveFeedState(payload: store.payload(named: LiveFeedState.payloadName)) {
                 print("rows consumed:    \(live.rowsRead) (\(live.rowsAccepted) in the panel, \(live.rowsRejected) rejected, \(live.lateRows) late of which \(live.revisedRows) revised in); a resumed feed continues after them (--skip-rows \(live.rowsRead) when re-sent from the start)")
                 if let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true {
                     print("open days:        \(live.lastClosed.map { "\($0.adding(1))" } ?? "every day seen (none closed yet)") .. \(maxDay)")

@@ -1,4 +1,5 @@
 import Foundation
+import ReplayDiagnostics
 import ReplayStream
 
 /// Renders a ``DiagnosticsReport`` as JSON: one key per table, named after the notebook's variable,

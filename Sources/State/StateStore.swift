@@ -21,9 +21,6 @@ public final class StateStore: StateBackend {
     private static let identityKey = Array("identity".utf8)
     private static let ingestKey = Array("ingest".utf8)
     private static let progressKey = Array("progress".utf8)
-    private static let interactionDiagnosticsKey = Array("interaction_diagnostics".utf8)
-    private static let panelDiagnosticsKey = Array("panel_diagnostics".utf8)
-    private static let liveKey = Array("live".utf8)
     private static let snapshotKey = Array("timelines_snapshot".utf8)
 
     /// Where the checkpoint's timelines are: a file in `snapshots/`, its size and hash.
@@ -175,16 +172,15 @@ public final class StateStore: StateBackend {
     }
 
     /// Starts the folder anew for `identity`: removes the checkpoint and timelines, and the ingest
-    /// summary unless `keepingIngest` (the ordered event log of the same input is then reused).
-    public func reset(for identity: RunIdentity, keepingIngest: Bool = false) throws {
+    /// summary unless `keepingIngest` (the ordered event log of the same input is then reused), with the
+    /// payloads named in `ingestPayloads` (those recorded with the ingest pass).
+    public func reset(for identity: RunIdentity, keepingIngest: Bool = false, ingestPayloads: [String] = []) throws {
         try environment.withWriteTransaction { txn in
-            let ingest = keepingIngest ? try txn.get(StateStore.ingestKey, in: meta) : nil
-            // The interaction-level diagnostics belong to the ingest pass: kept with it.
-            let interaction = keepingIngest ? try txn.get(StateStore.interactionDiagnosticsKey, in: meta) : nil
+            let keptKeys = keepingIngest ? [StateStore.ingestKey] + ingestPayloads.map(StateStore.payloadKey) : []
+            let kept = try keptKeys.map { try txn.get($0, in: meta) }
             try txn.removeAll(in: meta)
             try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
-            if let ingest { try txn.put(ingest, forKey: StateStore.ingestKey, in: meta) }
-            if let interaction { try txn.put(interaction, forKey: StateStore.interactionDiagnosticsKey, in: meta) }
+            for (key, value) in zip(keptKeys, kept) { if let value { try txn.put(value, forKey: key, in: meta) } }
         }
         removeUnreferencedSnapshots()
     }
@@ -200,43 +196,33 @@ public final class StateStore: StateBackend {
     /// The last committed progress, without the timelines (cheap; for `status`).
     public func progress() throws -> ReplayProgress? { try readJSON(ReplayProgress.self, key: StateStore.progressKey) }
 
-    /// The last committed checkpoint, or nil.
-    public func loadCheckpoint() throws -> PanelCheckpoint? {
+    /// The last committed checkpoint with the payloads named (those stored), or nil.
+    public func loadCheckpoint(payloads names: [String]) throws -> PanelCheckpoint? {
         guard let progress = try progress() else { return nil }
         let timelines = try readJSON(SnapshotReference.self, key: StateStore.snapshotKey).map(readSnapshot) ?? .empty
-        return PanelCheckpoint(
-            progress: progress, timelines: timelines, diagnostics: try panelDiagnostics(), live: try liveFeed())
+        var payloads: [String: [UInt8]] = [:]
+        for name in names { payloads[name] = try payload(named: name) }
+        return PanelCheckpoint(progress: progress, timelines: timelines, payloads: payloads)
     }
 
-    /// The live feed's state of the last checkpoint (nil for an archive run).
-    public func liveFeed() throws -> LiveFeedState? { try readJSON(LiveFeedState.self, key: StateStore.liveKey) }
-
-    /// The interaction-level diagnostic tables, stored when the ingest pass completed (nil before).
-    public func interactionDiagnostics() throws -> InteractionDiagnostics? {
-        try readJSON(InteractionDiagnostics.self, key: StateStore.interactionDiagnosticsKey)
+    /// A feature's payload (opaque bytes stored under its name), as of the last checkpoint or as recorded
+    /// with ``recordPayload(_:named:)``; nil when none is stored.
+    public func payload(named name: String) throws -> [UInt8]? {
+        try environment.withReadTransaction { txn in try txn.get(StateStore.payloadKey(name), in: meta) }
     }
 
-    /// Stores the interaction-level diagnostic tables (before ``recordIngest(_:)`` marks the ingest complete).
-    public func recordInteractionDiagnostics(_ diagnostics: InteractionDiagnostics) throws {
-        try environment.withWriteTransaction { txn in
-            try writeJSON(diagnostics, key: StateStore.interactionDiagnosticsKey, txn: &txn)
-        }
+    /// Stores a payload outside a checkpoint (one that belongs to the ingest pass, stored before
+    /// ``recordIngest(_:)`` marks the ingest complete).
+    public func recordPayload(_ bytes: [UInt8], named name: String) throws {
+        try environment.withWriteTransaction { txn in try txn.put(bytes, forKey: StateStore.payloadKey(name), in: meta) }
     }
 
-    /// The panel diagnostics' state as of the last checkpoint (nil before the first).
-    public func panelDiagnostics() throws -> PanelDiagnosticsState? {
-        try readJSON(PanelDiagnosticsState.self, key: StateStore.panelDiagnosticsKey)
-    }
-
-    /// Everything a report needs, read in one transaction so the parts belong to the same checkpoint.
-    public func reportSnapshot() throws -> (
-        ingest: IngestSummary?, progress: ReplayProgress?, interaction: InteractionDiagnostics?,
-        panel: PanelDiagnosticsState?
+    /// What a report needs, read in one transaction so the parts belong to the same checkpoint: the
+    /// ingest summary, the progress, and the payloads named.
+    public func reportSnapshot(payloads names: [String]) throws -> (
+        ingest: IngestSummary?, progress: ReplayProgress?, payloads: [String: [UInt8]]
     ) {
-        let keys = [
-            StateStore.ingestKey, StateStore.progressKey, StateStore.interactionDiagnosticsKey,
-            StateStore.panelDiagnosticsKey,
-        ]
+        let keys = [StateStore.ingestKey, StateStore.progressKey] + names.map(StateStore.payloadKey)
         let values = try environment.withReadTransaction { txn in try keys.map { try txn.get($0, in: meta) } }
         func decode<T: Decodable>(_ type: T.Type, _ i: Int) throws -> T? {
             guard let bytes = values[i] else { return nil }
@@ -248,10 +234,16 @@ public final class StateStore: StateBackend {
                     message: "the state's \(String(decoding: keys[i], as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun the run with --fresh")
             }
         }
-        return (
-            try decode(IngestSummary.self, 0), try decode(ReplayProgress.self, 1),
-            try decode(InteractionDiagnostics.self, 2), try decode(PanelDiagnosticsState.self, 3)
-        )
+        var payloads: [String: [UInt8]] = [:]
+        for (i, name) in names.enumerated() { payloads[name] = values[i + 2] }
+        return (try decode(IngestSummary.self, 0), try decode(ReplayProgress.self, 1), payloads)
+    }
+
+    /// A payload's key in the `meta` database: its name, which must not be one of the store's own keys.
+    private static func payloadKey(_ name: String) -> [UInt8] {
+        let key = Array(name.utf8)
+        precondition(![identityKey, ingestKey, progressKey, snapshotKey].contains(key), "payload name \(name) is reserved")
+        return key
     }
 
     public func commit(_ checkpoint: PanelCheckpoint) throws {
@@ -266,10 +258,7 @@ public final class StateStore: StateBackend {
             try environment.withWriteTransaction { txn in
                 try writeJSON(reference, key: StateStore.snapshotKey, txn: &txn)
                 try writeJSON(checkpoint.progress, key: StateStore.progressKey, txn: &txn)
-                if let diagnostics = checkpoint.diagnostics {
-                    try writeJSON(diagnostics, key: StateStore.panelDiagnosticsKey, txn: &txn)
-                }
-                if let live = checkpoint.live { try writeJSON(live, key: StateStore.liveKey, txn: &txn) }
+                for (name, bytes) in checkpoint.payloads { try txn.put(bytes, forKey: StateStore.payloadKey(name), in: meta) }
             }
             if let previous, previous.file != reference.file {
                 try? FileManager.default.removeItem(atPath: (snapshotsDirectory as NSString).appendingPathComponent(previous.file))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ReplaySink
+import ReplayDiagnostics
 import ReplayStream
 
 struct DiagnosticsRenderingTests {

@@ -46,7 +46,9 @@ public struct InteractionColumns: Sendable, Equatable {
     public static let required = [
         "user_id", "video_id", "play_duration", "video_duration", "time", "date", "timestamp", "watch_ratio",
     ]
-    var userID = 0, videoID = 0, playDuration = 0, videoDuration = 0, time = 0, date = 0, timestamp = 0, watchRatio = 0
+    /// Each required column's index in a row.
+    public internal(set) var userID = 0, videoID = 0, playDuration = 0, videoDuration = 0, time = 0, date = 0,
+        timestamp = 0, watchRatio = 0
     /// Number of columns in the header.
     public var count = 0
 
@@ -182,7 +184,7 @@ public struct InteractionDecoder {
     // MARK: - Number parsing from bytes
 
     /// nil for an empty field; .some(nil) for a field that is not a number.
-    static func parseDateLabel(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
+    public static func parseDateLabel(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
         if bytes.isEmpty { return nil }
         // `20200705` or `20200705.0`: the notebook rounds (half to even) before formatting %Y%m%d.
         if let whole = parseIntegerWithZeroFraction(bytes) { return .some(whole) }
@@ -191,7 +193,7 @@ public struct InteractionDecoder {
     }
 
     /// Unix seconds with up to three decimals, into exact milliseconds. nil = empty, .some(nil) = invalid.
-    static func parseTimestampMs(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
+    public static func parseTimestampMs(_ bytes: UnsafeRawBufferPointer) -> Int64?? {
         if bytes.isEmpty { return nil }
         var seconds: Int64 = 0
         var i = 0
@@ -236,19 +238,19 @@ public struct InteractionDecoder {
     }
 
     /// A non-negative integer id that fits in 31 bits (`123` or `123.0`).
-    static func parseID(_ bytes: UnsafeRawBufferPointer) -> Int32? {
+    public static func parseID(_ bytes: UnsafeRawBufferPointer) -> Int32? {
         guard let v = parseIntegerWithZeroFraction(bytes), v >= 0, v <= Int64(Int32.max) else { return nil }
         return Int32(v)
     }
 
     /// A non-negative integer duration in milliseconds (`4381` or `4381.0`).
-    static func parseDuration(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+    public static func parseDuration(_ bytes: UnsafeRawBufferPointer) -> Int64? {
         guard let v = parseIntegerWithZeroFraction(bytes), v >= 0 else { return nil }
         return v
     }
 
     /// Digits with an optional `-` and an optional all-zero fraction; nil otherwise or on overflow.
-    static func parseIntegerWithZeroFraction(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+    public static func parseIntegerWithZeroFraction(_ bytes: UnsafeRawBufferPointer) -> Int64? {
         let n = bytes.count
         guard n > 0 else { return nil }
         // Fast path: up to 18 plain digits cannot overflow.
@@ -293,7 +295,7 @@ public struct InteractionDecoder {
         Self.parseDouble(bytes, scratch: &scratch)
     }
 
-    static func parseDoubleStatic(_ bytes: UnsafeRawBufferPointer) -> Double? {
+    public static func parseDoubleStatic(_ bytes: UnsafeRawBufferPointer) -> Double? {
         var scratch = [CChar](repeating: 0, count: 64)
         return parseDouble(bytes, scratch: &scratch)
     }
@@ -335,7 +337,7 @@ public struct InteractionDecoder {
     }
 
     /// A decimal number, correctly rounded (`strtod`), the whole field consumed. nil for empty or invalid.
-    static func parseDouble(_ bytes: UnsafeRawBufferPointer, scratch: inout [CChar]) -> Double? {
+    public static func parseDouble(_ bytes: UnsafeRawBufferPointer, scratch: inout [CChar]) -> Double? {
         let n = bytes.count
         guard n > 0 else { return nil }
         if let fast = parseSimpleDecimal(bytes) { return fast }

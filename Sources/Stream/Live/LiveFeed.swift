@@ -88,6 +88,25 @@ public struct LiveFeedState: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The name a checkpoint stores this state under.
+    public static let payloadName = "live"
+
+    /// The state a checkpoint holds (nil when it holds none: an archive run's, or none yet).
+    /// - Throws: when the stored state cannot be decoded.
+    public init?(checkpoint: PanelCheckpoint?) throws {
+        try self.init(payload: checkpoint?.payloads[LiveFeedState.payloadName])
+    }
+
+    /// The state stored as `payload` (nil when none is).
+    /// - Throws: when the stored state cannot be decoded.
+    public init?(payload: [UInt8]?) throws {
+        guard let payload else { return nil }
+        self = try JSONDecoder().decode(LiveFeedState.self, from: Data(payload))
+    }
+
+    /// This state as a checkpoint payload.
+    func payload() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
+
     /// Rows rejected, all reasons together.
     public var rowsRejected: Int { rejected.values.reduce(0, +) }
 }
@@ -137,7 +156,7 @@ public final class LiveFeed {
         self.buckets = buckets
         self.rejects = rejects
         self.checkpointPolicy = checkpointPolicy
-        live = checkpoint?.live ?? LiveFeedState()
+        live = try LiveFeedState(checkpoint: checkpoint) ?? LiveFeedState()
         engine = try PanelEngine(
             users: [], firstDay: live.firstDay, mode: mode, batchDistribution: nil, timeZone: options.timeZone,
             sink: sink, state: state, resumeFrom: checkpoint, reviseWindowDays: options.revisableDays,
@@ -325,6 +344,6 @@ public final class LiveFeed {
         live.rejectsBytes = try rejects.flush()
         try rejects.sync()
         live.dayThresholds = engine.dayThresholds
-        try engine.checkpoint(wait: wait, live: live)
+        try engine.checkpoint(wait: wait, payloads: [LiveFeedState.payloadName: try live.payload()])
     }
 }

@@ -227,14 +227,16 @@ final class PanelEngine {
     // MARK: Checkpoints
 
     /// Takes a checkpoint: snapshots the state now and makes it durable on the commit queue. `wait`
-    /// blocks until it is durable (when the run stops). `live` is the live feed's own state.
-    func checkpoint(wait: Bool = false, live: LiveFeedState? = nil) throws {
+    /// blocks until it is durable (when the run stops). `payloads` are the driver's own states, stored
+    /// beside the observer's.
+    func checkpoint(wait: Bool = false, payloads: [String: [UInt8]] = [:]) throws {
         try committer.waitForPending()
         progress.outputBytes = try sink.flush()
         progress.committedAt = Date().timeIntervalSince1970
+        var payloads = payloads
+        if let observer { payloads[observer.payloadName] = try observer.checkpointPayload() }
         let snapshot = PanelCheckpoint(
-            progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty,
-            diagnostics: observer?.checkpointState(), live: live)
+            progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty, payloads: payloads)
         committer.commit(snapshot)
         if wait { try committer.waitForPending() }
     }

@@ -23,19 +23,14 @@ public struct PanelCheckpoint: Sendable, Equatable {
     public var progress: ReplayProgress
     /// Every user's serialized rolling state, in one buffer.
     public var timelines: TimelineSnapshot
-    /// The live diagnostics' running state (nil when the replay has no ``PanelObserver``).
-    public var diagnostics: PanelDiagnosticsState?
-    /// The live feed's own state (nil for an archive replay).
-    public var live: LiveFeedState?
+    /// The states of the features that ride along (a ``PanelObserver``'s, a driver's own), by name, as
+    /// opaque bytes: the engine and the state backend store them without knowing what they are.
+    public var payloads: [String: [UInt8]]
 
-    public init(
-        progress: ReplayProgress, timelines: TimelineSnapshot, diagnostics: PanelDiagnosticsState? = nil,
-        live: LiveFeedState? = nil
-    ) {
+    public init(progress: ReplayProgress, timelines: TimelineSnapshot, payloads: [String: [UInt8]] = [:]) {
         self.progress = progress
         self.timelines = timelines
-        self.diagnostics = diagnostics
-        self.live = live
+        self.payloads = payloads
     }
 }
 

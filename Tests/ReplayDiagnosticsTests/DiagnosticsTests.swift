@@ -1,7 +1,9 @@
 import Foundation
 import Logging
 import Testing
-@testable import ReplayStream
+@testable import ReplayDiagnostics
+import ReplayStream
+import ReplayTestSupport
 
 struct DiagnosticMathTests {
     @Test func numpyLinearQuantileAndMedian() {
@@ -157,11 +159,11 @@ struct PanelDiagnosticsTests {
             let r = try Replayer(
                 summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!, sink: CollectingSink(), state: memory,
                 resumeFrom: memory.last, logger: logger)
-            r.observer = PanelDiagnostics(
-                users: log.summary.users, firstDay: log.summary.firstDay, restoring: memory.last?.diagnostics)
+            r.observer = try PanelDiagnostics(
+                users: log.summary.users, firstDay: log.summary.firstDay, restoringFrom: memory.last)
             if try r.run(until: day) == .finished { break }
             day = day.adding(4)
         }
-        #expect(memory.last?.diagnostics == whole)
+        #expect(try DiagnosticsPayloads.decode(PanelDiagnosticsState.self, from: memory.last?.payloads[DiagnosticsPayloads.panel]) == whole)
     }
 }

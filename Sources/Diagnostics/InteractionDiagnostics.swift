@@ -1,4 +1,5 @@
 import Foundation
+import ReplayStream
 
 /// The notebook's interaction-level tables, final once the ingest pass has read every row:
 /// `coverage_summary`, `missingness`, `engagement_summary`, `user_activity`, `item_activity`,

@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// A Neumaier-compensated running sum: the error of the result is about one rounding of the
 /// total, independent of the number of terms (pandas' own sums are pairwise or Kahan, so the two
 /// agree to about 1e-15 relative). Integer-valued terms are summed exactly while the total stays

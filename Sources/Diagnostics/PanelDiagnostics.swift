@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// The state of the panel-level diagnostics: running counts and sums per date, per treatment group
 /// and per user, updated as records are emitted. Stored in every checkpoint, so a resumed run's
 /// report equals an uninterrupted one's.
@@ -79,7 +81,17 @@ public final class PanelDiagnostics: PanelObserver {
         userIndex = Dictionary(uniqueKeysWithValues: state.users.enumerated().map { ($0.element, $0.offset) })
     }
 
-    public func checkpointState() -> PanelDiagnosticsState { state }
+    /// Starts from `checkpoint`'s payload, or from nothing when it holds none.
+    /// - Throws: when the payload cannot be decoded.
+    public convenience init(users: [Int32], firstDay: CalendarDay?, restoringFrom checkpoint: PanelCheckpoint?) throws {
+        let restored = try DiagnosticsPayloads.decode(
+            PanelDiagnosticsState.self, from: checkpoint?.payloads[DiagnosticsPayloads.panel])
+        self.init(users: users, firstDay: firstDay, restoring: restored)
+    }
+
+    public var payloadName: String { DiagnosticsPayloads.panel }
+
+    public func checkpointPayload() throws -> [UInt8] { try DiagnosticsPayloads.encode(state) }
 
     @inline(__always)
     static func treatmentFlag(_ record: UserDayRecord, _ t: Int) -> Int {

@@ -19,6 +19,10 @@ public protocol IngestObserver: AnyObject {
 public protocol PanelObserver: AnyObject {
     /// Called for each emitted revision, right after the sink took it.
     func recordEmitted(_ record: UserDayRecord)
-    /// The observer's state as of now, for the checkpoint being taken (restored on resume).
-    func checkpointState() -> PanelDiagnosticsState
+    /// The name the observer's state is stored under in a checkpoint (one name per feature).
+    var payloadName: String { get }
+    /// The observer's state as of now, for the checkpoint being taken: opaque bytes the observer reads
+    /// back on resume.
+    /// - Throws: when the state cannot be encoded.
+    func checkpointPayload() throws -> [UInt8]
 }

@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// One cell of a diagnostic table: what the notebook's DataFrame holds in that cell.
 ///
 /// `NaN` never appears: ``DiagnosticValue/number(_:)`` turns it into ``null`` (pandas shows NaN,

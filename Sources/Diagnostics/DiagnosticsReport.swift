@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// Every diagnostic table of the notebook as of one moment of a run, with where the run stood.
 /// Assembled from what the state folder holds (``assemble(ingest:progress:thresholdsMode:interaction:panel:)``);
 /// rendered to JSON, HTML and CSV by the sink module.

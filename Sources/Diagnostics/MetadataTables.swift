@@ -1,4 +1,5 @@
 import Foundation
+import ReplayStream
 
 /// The notebook's metadata tables, read from the same input as the interaction log:
 /// `user_features.csv` (activity segment per user), `item_categories.csv` (category list per video)
