@@ -1,33 +1,6 @@
 import Foundation
 import Logging
 
-/// How often the replay commits a checkpoint. Checkpoints are taken at day boundaries, the first
-/// boundary after the interval has passed.
-public enum CheckpointPolicy: Equatable, Sendable {
-    /// At least this many seconds of wall time apart.
-    case seconds(Double)
-    /// At least this many replayed events apart.
-    case events(Int)
-
-    /// Parses `1`, `0.5s`, `500ms` (seconds) or `100000ev` / `100000events`.
-    public init?(argument text: String) {
-        for suffix in ["events", "ev"] where text.hasSuffix(suffix) {
-            guard let n = Int(text.dropLast(suffix.count)), n > 0 else { return nil }
-            self = .events(n)
-            return
-        }
-        if text.hasSuffix("ms"), let v = Double(text.dropLast(2)), v > 0 {
-            self = .seconds(v / 1000)
-        } else if text.hasSuffix("s"), let v = Double(text.dropLast()), v > 0 {
-            self = .seconds(v)
-        } else if let v = Double(text), v > 0 {
-            self = .seconds(v)
-        } else {
-            return nil
-        }
-    }
-}
-
 /// The event loop: replays the ordered events day by day through each user's timeline, closes each
 /// user-day at the day boundary, emits revision 0 at once and later revisions as leads mature, and
 /// commits checkpoints.
