@@ -38,7 +38,7 @@ extension Replay.RunCommand {
                     "replay: resuming a live feed after \(live.rowsRead) input rows (\(checkpoint.progress.daysClosed) days closed); the input should continue after them (or pass --skip-rows \(live.rowsRead) when re-sending it from the start)")
             }
         }
-        let rejectsPath = rejects ?? store.defaultRejectsPath
+        let rejectsPath = rejects ?? RunFiles.defaultRejectsPath(in: state)
         let rejectsOutput = try ByteOutput(path: rejectsPath, resumeAt: checkpoint?.live?.rejectsBytes)
         let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
         let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)

@@ -45,27 +45,35 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
 
 /// Prints `error` for the user and returns its documented exit code (see the command's discussion).
 func userFacingExit(_ error: Error) -> ExitCode {
+    if let message = UserMessage.text(for: error) { printError("replay: \(message)") }
     switch error {
     case let code as ExitCode:
         return code
     case is IngestInterrupted:
-        printError("replay: \(error)")
         return ExitCode(ExitCodes.interrupted)
-    case is InputError, is ArchiveReadError, is CSVFormatError:
-        printError("replay: \(error)")
+    case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError:
         return ExitCode(ExitCodes.input)
     case let e as StateError:
-        printError("replay: \(e)")
         return ExitCode(e.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
     case let e as POSIXFileError where e.isDiskFull:
-        printError("replay: \(e)")
         return ExitCode(ExitCodes.diskFull)
     case let e as LMDBError where e.isDiskFull || e.isMapFull:
-        printError("replay: the state database could not grow: \(e); free some space and rerun the same command to resume")
         return ExitCode(ExitCodes.diskFull)
     default:
-        printError("replay: \(error)")
         return ExitCode(ExitCodes.failure)
+    }
+}
+
+/// The files a run keeps in its state folder beside the state store's own.
+enum RunFiles {
+    /// The default rejects file.
+    static let defaultRejectsName = "rejects.jsonl"
+    /// The names a run may leave in the state folder (the default rejects file and its partial form).
+    static let names: Set<String> = [defaultRejectsName, defaultRejectsName + ".partial"]
+
+    /// The default rejects file in the state folder `directory`.
+    static func defaultRejectsPath(in directory: String) -> String {
+        (directory as NSString).appendingPathComponent(defaultRejectsName)
     }
 }
 

@@ -31,8 +31,7 @@ extension Replay {
                 let store = try StateStore(directory: state, readOnly: true)
                 report = try DiagnosticsReportLoader.load(from: store)
             } catch let error as StateError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
+                throw userFacingExit(error)
             }
             if json == nil && html == nil && readinessCsv == nil {
                 FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
@@ -50,13 +49,9 @@ enum DiagnosticsReportLoader {
     /// - Throws: ``StateError`` when the folder holds no run or cannot be read.
     static func load(from store: StateStore) throws -> DiagnosticsReport {
         guard let identity = try store.identity() else {
-            throw StateError(directory: store.directory, message: "no run recorded here yet; start one with replay run --state")
+            throw StateError(directory: store.directory, kind: .noRunRecorded)
         }
-        if identity.live != nil {
-            throw StateError(
-                directory: store.directory,
-                message: "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs only; export the panel with replay export and analyse it, or replay the archive")
-        }
+        if identity.live != nil { throw StateError(directory: store.directory, kind: .liveFeedHasNoDiagnostics) }
         let snapshot = try store.reportSnapshot()
         return DiagnosticsReport.assemble(
             ingest: snapshot.ingest, progress: snapshot.progress, thresholdsMode: identity.thresholds,

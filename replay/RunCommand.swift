@@ -182,15 +182,10 @@ extension Replay {
         func openState(for identity: RunIdentity) throws -> (StateStore, ProcessLock) {
             var stateIsDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: state, isDirectory: &stateIsDirectory), !stateIsDirectory.boolValue {
-                throw StateError(directory: state, message: "it is a file, not a folder; choose a folder for --state")
+                throw StateError(directory: state, kind: .notAFolder)
             }
-            let foreign = StateStore.foreignEntries(in: state)
-            if !foreign.isEmpty && !fresh {
-                let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? ", …" : "")
-                throw StateError(
-                    directory: state,
-                    message: "the folder holds files replay did not make (\(shown)); it is not a replay state folder. Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside them and deletes none of them)")
-            }
+            let foreign = StateStore.foreignEntries(in: state, besides: RunFiles.names)
+            if !foreign.isEmpty && !fresh { throw StateError(directory: state, kind: .foreignEntries(foreign)) }
             try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
             let lock = try ProcessLock(directory: state)
             let store: StateStore
@@ -200,7 +195,7 @@ extension Replay {
                 do {
                     store = try StateStore(directory: state)
                 } catch is StateError {
-                    try StateStore.discardOwnFiles(in: state)
+                    try StateStore.discardOwnFiles(in: state, besides: RunFiles.names)
                     store = try StateStore(directory: state)
                 }
                 // A fresh run of the same input keeps the ordered event log (no second ingest), if it is whole.
@@ -216,11 +211,7 @@ extension Replay {
                 store = try StateStore(directory: state)
                 if let stored = try store.identity() {
                     let differences = identity.differences(from: stored)
-                    if !differences.isEmpty {
-                        throw StateError(
-                            directory: state,
-                            message: "it was made by a different run — \(differences.joined(separator: "; ")). Use the same options to resume, another --state, or --fresh to discard it")
-                    }
+                    if !differences.isEmpty { throw StateError(directory: state, kind: .madeByDifferentRun(differences)) }
                 } else {
                     try store.reset(for: identity)
                 }
@@ -248,7 +239,7 @@ extension Replay {
             let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
             defer { progressLine.finish() }
             let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
-            let rejectsPath = rejects ?? store.defaultRejectsPath
+            let rejectsPath = rejects ?? RunFiles.defaultRejectsPath(in: state)
             let maxBytesValue = ByteCount(argument: maxBytes)!.bytes
 
             // 1. Ingest, once: the ordering step and the batch thresholds' counts.
@@ -256,9 +247,7 @@ extension Replay {
             let ingestStarted = Date()
             if let done = try store.ingestSummary() {
                 if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
-                    throw StateError(
-                        directory: state,
-                        message: "its ordered events (events/) are damaged or truncated: \(damage). Rerun with --fresh to start over")
+                    throw StateError(directory: state, kind: .eventsDamaged(detail: damage))
                 }
                 summary = done
                 if !quiet {

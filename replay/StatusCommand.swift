@@ -17,8 +17,7 @@ extension Replay {
             do {
                 store = try StateStore(directory: state, readOnly: true)
             } catch let error as StateError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
+                throw userFacingExit(error)
             }
             guard let identity = try store.identity() else {
                 print("state \(state): empty (no run recorded)")

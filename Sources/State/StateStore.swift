@@ -2,7 +2,7 @@ import Foundation
 import ReplayStream
 
 /// The state folder of a run: LMDB for the run's identity, the ingest summary and checkpoints;
-/// beside it the ordering step's day buckets and the default rejects file.
+/// beside it the ordering step's day buckets (and whatever files the run keeps there, see ``ownEntries``).
 ///
 /// A checkpoint (progress, thresholds state, every user's timeline, the output's committed
 /// length) is one LMDB write transaction: after a crash either the previous or the new checkpoint
@@ -40,15 +40,13 @@ public final class StateStore: StateBackend {
         if !readOnly {
             try FileManager.default.createDirectory(atPath: lmdbPath, withIntermediateDirectories: true)
         } else if !FileManager.default.fileExists(atPath: (lmdbPath as NSString).appendingPathComponent("data.mdb")) {
-            throw StateError(directory: directory, message: "no state here (no lmdb/data.mdb); was a run started with this --state?")
+            throw StateError(directory: directory, kind: .noDatabase)
         }
         do {
             environment = try LMDBEnvironment(directory: lmdbPath, readOnly: readOnly)
             meta = try environment.database(named: "meta", create: !readOnly)
         } catch let error as LMDBError {
-            throw StateError(
-                directory: directory,
-                message: "the state database cannot be opened (\(error)); it may be damaged or from another program — rerun with --fresh to start over")
+            throw StateError(directory: directory, kind: .unopenable(cause: "\(error)"))
         }
         if let reference = try? readJSON(SnapshotReference.self, key: StateStore.snapshotKey),
             let number = Int(reference.file.dropFirst("timelines-".count).dropLast(".bin".count))
@@ -58,21 +56,22 @@ public final class StateStore: StateBackend {
         if !readOnly { removeUnreferencedSnapshots() }
     }
 
-    /// The names replay keeps in a state folder; anything else means the folder is not (only) replay's.
-    public static let ownEntries: Set<String> = [
-        "lmdb", "events", "snapshots", "rejects.jsonl", "rejects.jsonl.partial", "lock",
-    ]
+    /// The names the state store keeps in its folder. A run may keep files of its own there too (its
+    /// default rejects file): it passes their names as `runFiles` below.
+    public static let ownEntries: Set<String> = ["lmdb", "events", "snapshots", "lock"]
 
-    /// Entries of `directory` that replay did not make (empty for a new, empty or replay-made folder).
-    public static func foreignEntries(in directory: String) -> [String] {
+    /// Entries of `directory` that neither the store nor the run made (empty for a new, empty or
+    /// replay-made folder); `runFiles` are the names the run keeps there.
+    public static func foreignEntries(in directory: String, besides runFiles: Set<String> = []) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { !ownEntries.contains($0) }.sorted()
+        return names.filter { !ownEntries.contains($0) && !runFiles.contains($0) }.sorted()
     }
 
-    /// Removes what replay keeps in `directory` (database, ordered events, default rejects), for `--fresh`:
-    /// works on a damaged database that cannot be opened. Other files are left alone; the lock stays.
-    public static func discardOwnFiles(in directory: String) throws {
-        for name in ownEntries where name != "lock" {
+    /// Removes what the store keeps in `directory` (database, ordered events, snapshots) and the run's
+    /// `runFiles`, to start over: works on a damaged database that cannot be opened. Other files are left
+    /// alone; the lock stays.
+    public static func discardOwnFiles(in directory: String, besides runFiles: Set<String> = []) throws {
+        for name in ownEntries.union(runFiles) where name != "lock" {
             let path = (directory as NSString).appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         }
@@ -126,21 +125,16 @@ public final class StateStore: StateBackend {
     private func readSnapshot(_ reference: SnapshotReference) throws -> TimelineSnapshot {
         let path = (snapshotsDirectory as NSString).appendingPathComponent(reference.file)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StateError(
-                directory: directory,
-                message: "the checkpoint's timelines (snapshots/\(reference.file)) are missing — rerun with --fresh to start over")
+            throw StateError(directory: directory, kind: .snapshotMissing(file: reference.file))
         }
         let bytes = [UInt8](data)
         guard bytes.count == reference.size, StateStore.hash(bytes) == reference.hash else {
             throw StateError(
                 directory: directory,
-                message: "the checkpoint's timelines (snapshots/\(reference.file)) are damaged (\(bytes.count) bytes, \(reference.size) expected, or a wrong hash) — rerun with --fresh to start over")
+                kind: .snapshotDamaged(file: reference.file, size: bytes.count, expected: reference.size))
         }
         return TimelineSnapshot(bytes: bytes)
     }
-
-    /// The default rejects file.
-    public var defaultRejectsPath: String { (directory as NSString).appendingPathComponent("rejects.jsonl") }
 
     /// Number of LMDB readers active (a run in progress has none; `status` has one).
     public var readerCount: Int { environment.readerCount }
@@ -152,8 +146,7 @@ public final class StateStore: StateBackend {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {
             throw StateError(
-                directory: directory,
-                message: "the state's \(String(decoding: key, as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun with --fresh")
+                directory: directory, kind: .unreadableRecord(name: String(decoding: key, as: UTF8.self), cause: "\(error)"))
         }
     }
 
@@ -169,7 +162,7 @@ public final class StateStore: StateBackend {
         guard version.formatVersion == RunIdentity.currentFormatVersion else {
             throw StateError(
                 directory: directory,
-                message: "it was written by state format version \(version.formatVersion); this replay reads version \(RunIdentity.currentFormatVersion) only. Rerun with --fresh to start over (the old state and output are discarded)")
+                kind: .formatVersion(found: version.formatVersion, supported: RunIdentity.currentFormatVersion))
         }
         return try readJSON(RunIdentity.self, key: StateStore.identityKey)
     }
@@ -245,7 +238,7 @@ public final class StateStore: StateBackend {
             } catch {
                 throw StateError(
                     directory: directory,
-                    message: "the state's \(String(decoding: keys[i], as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun the run with --fresh")
+                    kind: .unreadableRecord(name: String(decoding: keys[i], as: UTF8.self), cause: "\(error)"))
             }
         }
         return (
@@ -277,15 +270,9 @@ public final class StateStore: StateBackend {
         } catch let error as POSIXFileError where error.isDiskFull {
             try? FileManager.default.removeItem(
                 atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber).bin"))
-            throw StateError(
-                directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
-                isDiskFull: true)
+            throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         } catch let error as LMDBError where error.isDiskFull {
-            throw StateError(
-                directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
-                isDiskFull: true)
+            throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         }
     }
 }
