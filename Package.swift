@@ -27,14 +27,16 @@ let package = Package(
         .target(name: "ReplayStream", dependencies: ["CArchive", logging], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
         .target(name: "ReplaySink", dependencies: ["ReplayStream"], path: "Sources/Sink", swiftSettings: hotPath),
+        .target(name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplaySink", logging], path: "Sources/Run"),
         .executableTarget(
             name: "replay",
-            dependencies: ["ReplayStream", "ReplayState", "ReplaySink", argumentParser, logging],
+            dependencies: ["ReplayRun", "ReplayStream", "ReplayState", "ReplaySink", argumentParser, logging],
             path: "replay"
         ),
         .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayStream"]),
+        .testTarget(name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
             dependencies: ["replay", "ReplayStream", "ReplaySink"]

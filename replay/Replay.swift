@@ -64,18 +64,6 @@ func userFacingExit(_ error: Error) -> ExitCode {
     }
 }
 
-/// The files a run keeps in its state folder beside the state store's own.
-enum RunFiles {
-    /// The default rejects file.
-    static let defaultRejectsName = "rejects.jsonl"
-    /// The names a run may leave in the state folder (the default rejects file and its partial form).
-    static let names: Set<String> = [defaultRejectsName, defaultRejectsName + ".partial"]
-
-    /// The default rejects file in the state folder `directory`.
-    static func defaultRejectsPath(in directory: String) -> String {
-        (directory as NSString).appendingPathComponent(defaultRejectsName)
-    }
-}
 
 /// Prints a line to stderr.
 func printError(_ text: String) {
