@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReplayState
-import ReplayStream
 
 /// The `replay` command line: a thin layer that parses options and puts the library pieces together.
 @main
@@ -24,15 +22,6 @@ struct Replay: ParsableCommand {
     )
 }
 
-/// Documented exit codes.
-enum ExitCodes {
-    static let failure: Int32 = 1
-    static let input: Int32 = 3
-    static let state: Int32 = 4
-    static let diskFull: Int32 = 5
-    static let interrupted: Int32 = 130
-}
-
 /// Sets up logging to stderr once, at the requested level.
 func bootstrapLogging(level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { label in
@@ -42,28 +31,6 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
     }
     return Logger(label: "replay")
 }
-
-/// Prints `error` for the user and returns its documented exit code (see the command's discussion).
-func userFacingExit(_ error: Error) -> ExitCode {
-    if let message = UserMessage.text(for: error) { printError("replay: \(message)") }
-    switch error {
-    case let code as ExitCode:
-        return code
-    case is IngestInterrupted:
-        return ExitCode(ExitCodes.interrupted)
-    case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError:
-        return ExitCode(ExitCodes.input)
-    case let e as StateError:
-        return ExitCode(e.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
-    case let e as POSIXFileError where e.isDiskFull:
-        return ExitCode(ExitCodes.diskFull)
-    case let e as LMDBError where e.isDiskFull || e.isMapFull:
-        return ExitCode(ExitCodes.diskFull)
-    default:
-        return ExitCode(ExitCodes.failure)
-    }
-}
-
 
 /// Prints a line to stderr.
 func printError(_ text: String) {

@@ -27,19 +27,15 @@ extension Replay {
         var readinessCsv: String?
 
         func run() throws {
-            let report: DiagnosticsReport
-            do {
-                let store = try StateStore(directory: state, readOnly: true)
-                report = try DiagnosticsReportLoader.load(from: store)
-            } catch let error as StateError {
-                throw userFacingExit(error)
+            try runReportingErrors {
+                let report = try DiagnosticsReportLoader.load(from: try StateStore(directory: state, readOnly: true))
+                if json == nil && html == nil && readinessCsv == nil {
+                    FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
+                }
+                if let json { try AtomicFile.write(DiagnosticsJSON.render(report), to: json) }
+                if let html { try AtomicFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
+                if let readinessCsv { try AtomicFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
             }
-            if json == nil && html == nil && readinessCsv == nil {
-                FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
-            }
-            if let json { try AtomicFile.write(DiagnosticsJSON.render(report), to: json) }
-            if let html { try AtomicFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
-            if let readinessCsv { try AtomicFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
         }
     }
 }

@@ -160,7 +160,7 @@ extension Replay {
             _ = glibcMallopt(glibcArenaMax, 1)
             let logger = bootstrapLogging(level: quiet ? .error : logLevel)
             installStopHandlers()
-            do {
+            try runReportingErrors {
                 let reporter = RunReporter(
                     quiet: quiet, showProgress: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: tz.zone)
                 let result = try reporter.whileRunning {
@@ -173,8 +173,6 @@ extension Replay {
                         .run(shouldStop: shouldStop, onEvent: reporter.handle)
                 }
                 try reporter.finish(result, summaryJSON: summaryJson)
-            } catch {
-                throw userFacingExit(error)
             }
         }
 

@@ -61,7 +61,7 @@ final class RunReporter {
             } else {
                 printError("replay: stopped with a checkpoint at \(summary.progress.nextDay); rerun the same command to resume")
             }
-            throw ExitCode(ExitCodes.interrupted)
+            throw ExitStatus.interrupted.code
         }
     }
 
