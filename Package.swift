@@ -28,9 +28,12 @@ let package = Package(
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics"),
         .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics"], path: "Sources/Sink", swiftSettings: hotPath),
+        .target(
+            name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],
+            path: "Sources/Run"),
         .executableTarget(
             name: "replay",
-            dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", argumentParser, logging],
+            dependencies: ["ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", argumentParser, logging],
             path: "replay"
         ),
         .target(name: "ReplayTestSupport", dependencies: ["ReplayStream"], path: "Tests/Support"),
@@ -39,6 +42,7 @@ let package = Package(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayDiagnostics", "ReplayStream"]),
+        .testTarget(name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
             dependencies: ["replay", "ReplayStream", "ReplaySink"]

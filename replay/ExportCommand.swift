@@ -42,7 +42,7 @@ extension Replay {
         func run() throws {
             signal(SIGPIPE, SIG_IGN)
             let source = file == "-" ? "standard input" : file
-            do throws(PanelExportError) {
+            try runReportingErrors {
                 let panel = CompactedPanel()
                 let read = try panel.read(try CompactedPanel.openReader(path: file), source: source)
                 if read.ignoredTailBytes > 0 {
@@ -57,20 +57,6 @@ extension Replay {
                         "replay export: \(read.lines) lines, \(panel.keyCount) keys (\(panel.finalKeyCount) final) → "
                             + "\(rows) rows in \(csv == "-" ? "standard output" : csv)"
                             + (left > 0 ? "; \(left) keys not final left out" : ""))
-                }
-            } catch {
-                switch error.kind {
-                case .outputClosed:
-                    return  // `| head`: a clean stop
-                case .input, .notARecord:
-                    printError("replay: \(error)")
-                    throw ExitCode(ExitCodes.input)
-                case .diskFull:
-                    printError("replay: \(error)")
-                    throw ExitCode(ExitCodes.diskFull)
-                case .output:
-                    printError("replay: \(error)")
-                    throw ExitCode(ExitCodes.failure)
                 }
             }
         }

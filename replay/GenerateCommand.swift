@@ -11,24 +11,22 @@ extension Replay {
 
         @Option(name: .long, help: "The archive to write.")
         var out: String = "data/Kuairec/18164998.zip"
-        @Option(name: .long, help: "Users in small_matrix.")
-        var users: Int = 1411
-        @Option(name: .long, help: "Videos in small_matrix.")
-        var videos: Int = 3327
-        @Option(name: .long, help: "Days in the log.")
-        var days: Int = 63
+        @Option(name: .long, help: ArgumentHelp("Users in small_matrix (at least 1).", valueName: "users"))
+        var users = PositiveCount(1411)
+        @Option(name: .long, help: ArgumentHelp("Videos in small_matrix (at least 1).", valueName: "videos"))
+        var videos = PositiveCount(3327)
+        @Option(name: .long, help: ArgumentHelp("Days in the log (at least 1).", valueName: "days"))
+        var days = PositiveCount(63)
         @Option(name: .long, help: "Random seed.")
         var seed: UInt64 = 7
 
-        func validate() throws {
-            guard users >= 1, videos >= 1, days >= 1 else { throw ValidationError("--users, --videos and --days must be positive") }
-        }
-
         func run() throws {
-            let started = Date()
-            let config = GeneratorConfig(users: users, videos: videos, days: days, seed: seed)
-            let summary = try KuaiRecGenerator.write(config, to: out)
-            printError("replay: wrote \(out) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
+            try runReportingErrors {
+                let started = Date()
+                let config = GeneratorConfig(users: users.value, videos: videos.value, days: days.value, seed: seed)
+                let summary = try KuaiRecGenerator.write(config, to: out)
+                printError("replay: wrote \(out) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
+            }
         }
     }
 }

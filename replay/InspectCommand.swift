@@ -18,15 +18,16 @@ extension Replay {
         var json: String?
 
         func run() throws {
-            let inventory: ArchiveInventory
-            do {
+            try runReportingErrors {
                 guard FileManager.default.fileExists(atPath: input) else {
                     throw InputError(input: input, message: "no such file")
                 }
-                inventory = try ArchiveInventory.read(input: input)
-            } catch {
-                throw userFacingExit(error)
+                try show(try ArchiveInventory.read(input: input))
             }
+        }
+
+        /// Prints the inventory in the notebook's order, and writes it as JSON when asked.
+        private func show(_ inventory: ArchiveInventory) throws {
             // The notebook's order: outer by size (largest first), inner by member name.
             let outer = inventory.outer.enumerated().sorted {
                 ($0.element.bytes ?? -1, -$0.offset) > ($1.element.bytes ?? -1, -$1.offset)

@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReplayState
-import ReplayStream
 
 /// The `replay` command line: a thin layer that parses options and puts the library pieces together.
 @main
@@ -24,15 +22,6 @@ struct Replay: ParsableCommand {
     )
 }
 
-/// Documented exit codes.
-enum ExitCodes {
-    static let failure: Int32 = 1
-    static let input: Int32 = 3
-    static let state: Int32 = 4
-    static let diskFull: Int32 = 5
-    static let interrupted: Int32 = 130
-}
-
 /// Sets up logging to stderr once, at the requested level.
 func bootstrapLogging(level: Logger.Level) -> Logger {
     LoggingSystem.bootstrap { label in
@@ -41,32 +30,6 @@ func bootstrapLogging(level: Logger.Level) -> Logger {
         return handler
     }
     return Logger(label: "replay")
-}
-
-/// Prints `error` for the user and returns its documented exit code (see the command's discussion).
-func userFacingExit(_ error: Error) -> ExitCode {
-    switch error {
-    case let code as ExitCode:
-        return code
-    case is IngestInterrupted:
-        printError("replay: \(error)")
-        return ExitCode(ExitCodes.interrupted)
-    case is InputError, is ArchiveReadError, is CSVFormatError:
-        printError("replay: \(error)")
-        return ExitCode(ExitCodes.input)
-    case let e as StateError:
-        printError("replay: \(e)")
-        return ExitCode(e.isDiskFull ? ExitCodes.diskFull : ExitCodes.state)
-    case let e as POSIXFileError where e.isDiskFull:
-        printError("replay: \(e)")
-        return ExitCode(ExitCodes.diskFull)
-    case let e as LMDBError where e.isDiskFull || e.isMapFull:
-        printError("replay: the state database could not grow: \(e); free some space and rerun the same command to resume")
-        return ExitCode(ExitCodes.diskFull)
-    default:
-        printError("replay: \(error)")
-        return ExitCode(ExitCodes.failure)
-    }
 }
 
 /// Prints a line to stderr.

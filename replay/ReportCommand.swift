@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ReplayDiagnostics
+import ReplayRun
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -27,84 +27,15 @@ extension Replay {
         var readinessCsv: String?
 
         func run() throws {
-            let report: DiagnosticsReport
-            do {
-                let store = try StateStore(directory: state, readOnly: true)
-                report = try DiagnosticsReportLoader.load(from: store)
-            } catch let error as StateError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
+            try runReportingErrors {
+                let report = try DiagnosticsReportLoader.load(from: try StateStore(directory: state, readOnly: true))
+                if json == nil && html == nil && readinessCsv == nil {
+                    FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
+                }
+                if let json { try AtomicFile.write(DiagnosticsJSON.render(report), to: json) }
+                if let html { try AtomicFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
+                if let readinessCsv { try AtomicFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
             }
-            if json == nil && html == nil && readinessCsv == nil {
-                FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
-            }
-            if let json { try AtomicFile.write(DiagnosticsJSON.render(report), to: json) }
-            if let html { try AtomicFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
-            if let readinessCsv { try AtomicFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
         }
-    }
-}
-
-/// Reads a report out of a state folder.
-enum DiagnosticsReportLoader {
-    /// The report as of the folder's last checkpoint.
-    /// - Throws: ``StateError`` when the folder holds no run or cannot be read.
-    static func load(from store: StateStore) throws -> DiagnosticsReport {
-        guard let identity = try store.identity() else {
-            throw StateError(directory: store.directory, message: "no run recorded here yet; start one with replay run --state")
-        }
-        if identity.live != nil {
-            throw StateError(
-                directory: store.directory,
-                message: "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs only; export the panel with replay export and analyse it, or replay the archive")
-        }
-        let snapshot = try store.reportSnapshot(payloads: DiagnosticsPayloads.all)
-        do {
-            return try DiagnosticsReport.assemble(
-                ingest: snapshot.ingest, progress: snapshot.progress, thresholdsMode: identity.thresholds,
-                payloads: snapshot.payloads)
-        } catch {
-            throw StateError(
-                directory: store.directory,
-                message: "its diagnostics cannot be read (\(error)); they were written by another version or program — rerun the run with --fresh")
-        }
-    }
-}
-
-/// Keeps an HTML report fresh during a run (`replay run --report FILE --report-every 5s`): every
-/// interval, on its own thread, it reads the last checkpoint through a read transaction (the
-/// writer is not disturbed) and replaces the file atomically. The page reloads itself at the same
-/// interval.
-final class LiveReportWriter: @unchecked Sendable {
-    private let store: StateStore
-    private let path: String
-    private let interval: Double
-    private let timer: DispatchSourceTimer
-    private let queue = DispatchQueue(label: "replay.report")
-
-    init(store: StateStore, path: String, interval: Double) {
-        self.store = store
-        self.path = path
-        self.interval = interval
-        timer = DispatchSource.makeTimerSource(queue: queue)
-    }
-
-    /// Starts the periodic writes (the first one at once).
-    func start() {
-        timer.schedule(deadline: .now(), repeating: interval)
-        timer.setEventHandler { [self] in try? write() }
-        timer.resume()
-    }
-
-    /// Stops the periodic writes and writes the report one last time (the run's final state).
-    func stop() throws {
-        timer.cancel()
-        try queue.sync { try write() }
-    }
-
-    private func write() throws {
-        let report = try DiagnosticsReportLoader.load(from: store)
-        let refresh = report.status.phase == "finished" ? nil : interval
-        try AtomicFile.write(Array(DiagnosticsHTML.render(report, refreshSeconds: refresh).utf8), to: path)
     }
 }

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReplayDiagnostics
-import ReplaySink
-import ReplayState
+import ReplayRun
 import ReplayStream
 
 extension Replay {
@@ -21,28 +19,42 @@ extension Replay {
                 field names, in arrival order. A day closes when the watermark (the newest event time minus \
                 --allowed-lateness) passes its midnight in --tz, or after --idle-close without rows; rows for a \
                 closed day are late (--late-policy). End of input closes every day and writes every record final.
+
+                A duration is 500ms, 5s, 10m, 1h, 2d, or a bare number of seconds.
                 """)
 
         @Argument(help: "The archive, folder or CSV to replay, or - for a live feed on stdin.")
         var input: String
 
-        @Option(name: .long, help: "Live input's format: csv or jsonl (default: detected from the first byte).")
-        var inputFormat: String?
+        @Option(name: .long, help: "Live input's format (default: detected from the first byte).")
+        var inputFormat: LiveInputFormat?
 
-        @Option(name: .long, help: "Live input: how far behind the newest event time a row may arrive and still count (10m, 30s, 1h, 500ms, 0).")
-        var allowedLateness: String = "10m"
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Live input: how far behind the newest event time a row may arrive and still count (a duration: 10m, 30s, 1h, 500ms, 0).",
+                valueName: "duration"))
+        var allowedLateness = TimeSpan(seconds: 600)!
 
-        @Option(name: .long, help: "Live input: also close the open days after this long without a row (wall time: 30s, 5m).")
-        var idleClose: String?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Live input: also close the open days after this long without a row (wall time, a positive duration: 30s, 5m).",
+                valueName: "duration"))
+        var idleClose: PositiveTimeSpan?
 
         @Option(name: .long, help: "Live input: what to do with a row whose day has closed: reject (to the rejects file, reason late) or revise (re-emit what it changes).")
-        var latePolicy: String = "reject"
+        var latePolicy: LatePolicy = .reject
 
-        @Option(name: .long, help: "Live input with --late-policy revise: how many of the last closed days a late row may still revise.")
-        var reviseWindow: Int = 7
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Live input with --late-policy revise: how many of the last closed days (1 to \(LiveOptions.maxReviseWindowDays)) a late row may still revise.",
+                valueName: "days"))
+        var reviseWindow = ReviseWindow(days: 7)
 
-        @Option(name: .long, help: "Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run).")
-        var skipRows: Int = 0
+        @Option(name: .long, help: ArgumentHelp("Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run).", valueName: "rows"))
+        var skipRows = Count(0)
 
         @Option(name: .long, help: "The state folder (checkpoints, ordered events, rejects).")
         var state: String = "replay.state"
@@ -50,35 +62,47 @@ extension Replay {
         @Option(name: .long, help: "Where to write the JSON lines (- for stdout).")
         var out: String = "panel.jsonl"
 
-        @Option(name: .long, help: "Which interaction matrix: small or big.")
-        var matrix: String = "small"
+        @Option(name: .long, help: "Which interaction matrix.")
+        var matrix: MatrixChoice = .small
 
-        @Option(name: .long, help: "Keep only the first N data rows in file order (the notebook used 300000).")
-        var rows: Int?
+        @Option(name: .long, help: ArgumentHelp("Keep only the first N data rows in file order (the notebook used 300000).", valueName: "rows"))
+        var rows: Count?
 
-        @Option(name: .long, help: "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE (default batch; expanding for live input).")
-        var thresholds: String?
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE (default batch; expanding for live input).",
+                valueName: "mode"))
+        var thresholds: ThresholdsMode?
 
-        @Option(name: .long, help: "IANA time zone for days of rows without a date label.")
-        var tz: String = "Asia/Shanghai"
+        @Option(name: .long, help: ArgumentHelp("IANA time zone for days of rows without a date label.", valueName: "zone"))
+        var tz = NamedTimeZone("Asia/Shanghai")!
 
-        @Option(name: .long, help: "Rejected rows as JSON lines (default: rejects.jsonl in the state folder).")
+        @Option(name: .long, help: "Rejected rows as JSON lines (default: \(RunFiles.defaultRejectsName) in the state folder).")
         var rejects: String?
 
         @Option(name: .long, help: "Also write the run's summary as JSON to this file.")
         var summaryJson: String?
 
-        @Option(name: .long, help: "Stop cleanly after this day (YYYY-MM-DD) closes; a later run continues.")
-        var until: String?
+        @Option(name: .long, help: ArgumentHelp("Stop cleanly after this day (YYYY-MM-DD) closes; a later run continues.", valueName: "date"))
+        var until: CalendarDay?
 
-        @Option(name: .long, help: "Checkpoint interval: seconds (1, 0.5s, 500ms) or events (100000ev); taken at the next day boundary.")
-        var checkpointEvery: String = "1s"
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Checkpoint interval: a duration (1, 0.5s, 500ms, 1m) or events (100000ev); taken at the next day boundary.",
+                valueName: "interval"))
+        var checkpointEvery: CheckpointPolicy = .seconds(1)
 
-        @Option(name: .long, help: "Memory for the ordering step's write buffers, in MiB.")
-        var memoryBudget: Int = 32
+        @Option(name: .long, help: ArgumentHelp("Memory for the ordering step's write buffers, in MiB (at least 1).", valueName: "MiB"))
+        var memoryBudget = PositiveCount(32)
 
-        @Option(name: .long, help: "The most bytes the CSV may expand to (a zip bomb guard): bytes or 500M, 2G, 64G.")
-        var maxBytes: String = "64G"
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The most bytes the CSV may expand to (a zip bomb guard): a positive number of bytes, or with K, M, G or T: 500M, 2G, 64G.",
+                valueName: "bytes"))
+        var maxBytes = ByteCount(bytes: IngestOptions.defaultMaxBytes)!
 
         @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
         var dedupe = false
@@ -86,11 +110,13 @@ extension Replay {
         @Option(name: .customLong("report"), help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
         var reportPath: String?
 
-        @Option(name: .long, help: "How often --report is rewritten (seconds: 5, 5s, 500ms).")
-        var reportEvery: String = "5s"
+        @Option(name: .long, help: ArgumentHelp("How often --report is rewritten (a positive duration: 5, 5s, 500ms).", valueName: "duration"))
+        var reportEvery = PositiveTimeSpan(seconds: 5)!
 
-        @Option(name: .long, help: "Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).")
-        var speed: Double?
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).", valueName: "x"))
+        var speed: PlaybackSpeed?
 
         @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
         var progress = false
@@ -101,290 +127,90 @@ extension Replay {
         @Flag(name: .long, help: "Print only errors.")
         var quiet = false
 
-        @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-        var logLevel: String = "notice"
+        @Option(name: .long, help: ArgumentHelp("Log level.", valueName: "level"))
+        var logLevel: Logger.Level = .notice
 
+        /// The rules between options: which apply to an archive and which to a live feed.
         func validate() throws {
-            guard MatrixChoice(rawValue: matrix) != nil else { throw ValidationError("--matrix must be small or big") }
-            guard ThresholdsMode(argument: thresholdsArgument) != nil else {
-                throw ValidationError("--thresholds must be batch, expanding or fixed:INTERACTIONS,SHARE (e.g. fixed:70,0.48)")
-            }
             if isLive {
-                if ThresholdsMode(argument: thresholdsArgument) == .batch {
+                if thresholds == .batch {
                     throw ValidationError(
                         "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
                 }
-                if let inputFormat, LiveInputFormat(rawValue: inputFormat) == nil {
-                    throw ValidationError("--input-format must be csv or jsonl")
-                }
-                guard DurationArgument(allowedLateness) != nil else {
-                    throw ValidationError("--allowed-lateness must be a duration: 0, 500ms, 30s, 10m, 1h or 2d")
-                }
-                if let idleClose, (DurationArgument(idleClose)?.seconds ?? 0) <= 0 {
-                    throw ValidationError("--idle-close must be a positive duration: 500ms, 30s, 10m, 1h")
-                }
-                guard LatePolicy(rawValue: latePolicy) != nil else {
-                    throw ValidationError("--late-policy must be reject or revise")
-                }
-                guard (1...LiveOptions.maxReviseWindowDays).contains(reviseWindow) else {
-                    throw ValidationError("--revise-window must be 1 to \(LiveOptions.maxReviseWindowDays) days")
-                }
-                guard skipRows >= 0 else { throw ValidationError("--skip-rows must be at least 0") }
                 for (given, name) in [(rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"), (reportPath != nil, "--report")] where given {
                     throw ValidationError("\(name) applies to archive input, not to a live feed on stdin")
                 }
             } else {
                 for (given, name) in [
-                    (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows != 0, "--skip-rows"),
-                    (latePolicy != "reject", "--late-policy"),
+                    (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows.value != 0, "--skip-rows"),
+                    (latePolicy != .reject, "--late-policy"),
                 ] where given {
                     throw ValidationError("\(name) applies to a live feed on stdin (INPUT -), not to an archive, which is replayed in order")
                 }
             }
-            guard TimeZone(identifier: tz) != nil else { throw ValidationError("--tz \(tz) is not an IANA time zone") }
-            if let rows, rows < 0 { throw ValidationError("--rows must be at least 0") }
-            if let until, CalendarDay(iso: until) == nil { throw ValidationError("--until must be a date YYYY-MM-DD") }
-            guard CheckpointPolicy(argument: checkpointEvery) != nil else {
-                throw ValidationError("--checkpoint-every must be seconds (1, 0.5s, 500ms) or events (100000ev)")
-            }
-            guard ByteCount(argument: maxBytes) != nil else {
-                throw ValidationError("--max-bytes must be a positive number of bytes, optionally with K, M, G or T (e.g. 64G)")
-            }
-            guard case .seconds = CheckpointPolicy(argument: reportEvery) else {
-                throw ValidationError("--report-every must be seconds (5, 5s, 500ms)")
-            }
-            if let speed, !(speed > 0 && speed.isFinite) { throw ValidationError("--speed must be a positive number") }
-            guard memoryBudget >= 1 else { throw ValidationError("--memory-budget must be at least 1 (MiB)") }
         }
 
         /// True when the input is a live feed on stdin.
         var isLive: Bool { input == "-" }
-
-        /// `--thresholds`, or the default for the input (batch for an archive, expanding for a live feed).
-        var thresholdsArgument: String { thresholds ?? (isLive ? "expanding" : "batch") }
 
         func run() throws {
             // One malloc arena: the event loop allocates records that the rendering thread frees, and with
             // glibc's per-thread arenas that pattern left big's peak RSS ~70 MB higher (313 vs 237 MB), at no
             // measurable cost in time.
             _ = glibcMallopt(glibcArenaMax, 1)
-            let level = Logger.Level(rawValue: logLevel) ?? .notice
-            let logger = bootstrapLogging(level: quiet ? .error : level)
+            let logger = bootstrapLogging(level: quiet ? .error : logLevel)
             installStopHandlers()
-            do {
-                if isLive { try executeLive(logger: logger) } else { try execute(logger: logger) }
-            } catch {
-                throw userFacingExit(error)
-            }
-        }
-
-        /// Opens (creating, resetting with --fresh) the state folder for a run of `identity`, locked
-        /// against a second process. Refuses a folder made by a different run, naming the differences.
-        func openState(for identity: RunIdentity) throws -> (StateStore, ProcessLock) {
-            var stateIsDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: state, isDirectory: &stateIsDirectory), !stateIsDirectory.boolValue {
-                throw StateError(directory: state, message: "it is a file, not a folder; choose a folder for --state")
-            }
-            let foreign = StateStore.foreignEntries(in: state)
-            if !foreign.isEmpty && !fresh {
-                let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? ", …" : "")
-                throw StateError(
-                    directory: state,
-                    message: "the folder holds files replay did not make (\(shown)); it is not a replay state folder. Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside them and deletes none of them)")
-            }
-            try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
-            let lock = try ProcessLock(directory: state)
-            let store: StateStore
-            if fresh {
-                // --fresh also recovers a database that cannot be opened (damaged, truncated, another
-                // program's): replay's own files are removed and the folder starts empty.
-                do {
-                    store = try StateStore(directory: state)
-                } catch is StateError {
-                    try StateStore.discardOwnFiles(in: state)
-                    store = try StateStore(directory: state)
-                }
-                // A fresh run of the same input keeps the ordered event log (no second ingest), if it is whole.
-                let stored = try? store.identity()
-                var keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
-                if keep, let done = try? store.ingestSummary(),
-                    DayBuckets.verify(directory: store.bucketsDirectory, expectedEvents: done.rowsAccepted) != nil
-                {
-                    keep = false
-                }
-                try store.reset(for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction])
-            } else {
-                store = try StateStore(directory: state)
-                if let stored = try store.identity() {
-                    let differences = identity.differences(from: stored)
-                    if !differences.isEmpty {
-                        throw StateError(
-                            directory: state,
-                            message: "it was made by a different run — \(differences.joined(separator: "; ")). Use the same options to resume, another --state, or --fresh to discard it")
+            try runReportingErrors {
+                let reporter = RunReporter(
+                    quiet: quiet, showProgress: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: tz.zone)
+                let result = try reporter.whileRunning {
+                    let shouldStop = { stopSignalReceived != 0 }
+                    if isLive {
+                        return try LiveRun(configuration: liveConfiguration, logger: logger)
+                            .run(shouldStop: shouldStop, onEvent: reporter.handle)
                     }
-                } else {
-                    try store.reset(for: identity)
+                    return try ArchiveRun(configuration: archiveConfiguration, logger: logger)
+                        .run(shouldStop: shouldStop, onEvent: reporter.handle)
                 }
+                try reporter.finish(result, summaryJSON: summaryJson)
             }
-            return (store, lock)
         }
 
-        private func execute(logger: Logger) throws {
-            let started = Date()
-            let matrixChoice = MatrixChoice(rawValue: matrix)!
-            let mode = ThresholdsMode(argument: thresholdsArgument)!
-            let timeZone = TimeZone(identifier: tz)!
-            // The input is checked before the state folder is touched: a bad input leaves the state as it was.
-            try MatrixSource.preflight(input: input)
-            let attributes = try FileManager.default.attributesOfItem(atPath: input)
-            var identity = RunIdentity(
-                inputPath: (input as NSString).standardizingPath,
-                inputSize: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
-                inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
-                matrix: matrix, rowLimit: rows, thresholds: mode.description, timeZone: tz, output: out)
-            identity.dedupe = dedupe ? true : nil
-
-            let (store, lock) = try openState(for: identity)
-            defer { withExtendedLifetime(lock) {} }
-            let progressLine = ProgressLine(enabled: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: timeZone)
-            defer { progressLine.finish() }
-            let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: memoryBudget << 20)
-            let rejectsPath = rejects ?? store.defaultRejectsPath
-            let maxBytesValue = ByteCount(argument: maxBytes)!.bytes
-
-            // 1. Ingest, once: the ordering step and the batch thresholds' counts.
-            var summary: IngestSummary
-            let ingestStarted = Date()
-            if let done = try store.ingestSummary() {
-                if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
-                    throw StateError(
-                        directory: state,
-                        message: "its ordered events (events/) are damaged or truncated: \(damage). Rerun with --fresh to start over")
-                }
-                summary = done
-                if !quiet {
-                    printError(
-                        fresh
-                            ? "replay: reusing the ordered event log of an earlier run of the same input (\(done.rowsRead) rows)"
-                            : "replay: resuming; ingest already complete (\(done.rowsRead) rows)")
-                }
-            } else {
-                try buckets.removeAll()
-                let source = try MatrixSource.open(input: input, matrix: matrixChoice)
-                // Rejects go to a .partial file, renamed when the ingest completes: a failed ingest leaves no
-                // half-written rejects file (a previous complete one stays as it was).
-                let partialRejects = rejectsPath == "-" ? rejectsPath : rejectsPath + ".partial"
-                let rejectsOutput = try ByteOutput(path: partialRejects, resumeAt: nil)
-                let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
-                let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
-                let metadata = MetadataTables.Pending(input: input)
-                logger.info("ingest", metadata: ["input": "\(source.location)"])
-                do {
-                    summary = try Ingest.run(
-                        source: source,
-                        options: IngestOptions(rowLimit: rows, timeZone: timeZone, maxBytes: maxBytesValue),
-                        buckets: buckets, rejects: rejectWriter, shouldStop: { stopSignalReceived != 0 },
-                        progress: { bytes, rows in
-                            progressLine.ingest(bytesRead: bytes, total: source.inputFileSize, rows: rows)
-                        },
-                        observer: diagnostics)
-                    try rejectWriter.sync()
-                } catch {
-                    if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
-                    throw error
-                }
-                if partialRejects != rejectsPath, rename(partialRejects, rejectsPath) != 0 {
-                    throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
-                }
-                let diagnosticsStarted = Date()
-                let metadataTables = metadata.wait()
-                let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
-                let interactionDiagnostics = try diagnostics.finish(
-                    buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
-                    metadata: metadataTables)
-                try store.recordPayload(
-                    DiagnosticsPayloads.encode(interactionDiagnostics), named: DiagnosticsPayloads.interaction)
-                logger.info(
-                    "diagnostics",
-                    metadata: [
-                        "pass_seconds": "\(diagnosticsStarted.timeIntervalSince(ingestStarted))",
-                        "metadata_wait_seconds": "\(metadataWait)",
-                        "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
-                    ])
-                // After the interaction diagnostics, which are over the rows as read (their second pass reads
-                // the buckets as the first pass saw them).
-                if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
-                try store.recordIngest(summary)
-            }
-
-            let ingestSeconds = Date().timeIntervalSince(ingestStarted)
-            // 2. Replay.
-            let replayStarted = Date()
-            let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
-            if let checkpoint, !quiet, !checkpoint.progress.finished {
-                printError(
-                    "replay: resuming from \(checkpoint.progress.nextDay) (\(checkpoint.progress.daysClosed) days closed, \(checkpoint.progress.outputBytes) output bytes committed)")
-            }
-            let output = try ByteOutput(path: out, resumeAt: checkpoint?.progress.outputBytes)
-            let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
-            let replayer = try Replayer(
-                summary: summary, buckets: buckets, mode: mode, timeZone: timeZone, sink: sink, state: store,
-                resumeFrom: checkpoint,
-                checkpointPolicy: CheckpointPolicy(argument: checkpointEvery)!, logger: logger)
-            if let speed { replayer.pacer = Pacer(speed: speed) }
-            let rejectedRows = summary.rowsRejected
-            replayer.onProgress = { p, clock in progressLine.replay(p, simulatedMs: clock, rejected: rejectedRows) }
-            replayer.observer = try PanelDiagnostics(
-                users: summary.users, firstDay: summary.firstDay, restoringFrom: checkpoint)
-            var liveReport: LiveReportWriter?
-            if let reportPath, case .seconds(let every) = CheckpointPolicy(argument: reportEvery) {
-                liveReport = LiveReportWriter(store: store, path: reportPath, interval: every)
-                liveReport?.start()
-            }
-            let outcome = try replayer.run(
-                until: until.flatMap { CalendarDay(iso: $0) }, shouldStop: { stopSignalReceived != 0 })
-            try liveReport?.stop()
-
-            let report = RunSummary(
-                ingest: summary, progress: replayer.progress, mode: mode, outcome: outcome, output: out,
-                rejects: rejectsPath, elapsed: Date().timeIntervalSince(started), ingestSeconds: ingestSeconds,
-                replaySeconds: Date().timeIntervalSince(replayStarted))
-            progressLine.finish()
-            if !quiet { printError(report.text) }
-            if let summaryJson {
-                try report.json().write(to: URL(fileURLWithPath: summaryJson), options: .atomic)
-            }
-            switch outcome {
-            case .finished: break
-            case .reachedUntil(let day):
-                if !quiet { printError("replay: stopped after \(day) (--until); rerun with a later --until, or none, to continue") }
-            case .interrupted:
-                printError("replay: stopped with a checkpoint at \(replayer.progress.nextDay); rerun the same command to resume")
-                throw ExitCode(ExitCodes.interrupted)
-            }
+        /// The options every run takes.
+        var commonConfiguration: RunConfiguration {
+            var common = RunConfiguration(
+                stateDirectory: state, output: out, thresholds: thresholds ?? (isLive ? .expanding : .batch), timeZone: tz)
+            common.rejects = rejects
+            common.checkpointPolicy = checkpointEvery
+            common.memoryBudgetBytes = memoryBudget.value << 20
+            common.dedupe = dedupe
+            common.fresh = fresh
+            return common
         }
-    }
-}
 
-
-/// A byte count given on the command line: `1000`, `500K`, `64M`, `2G`, `1T` (binary multiples).
-struct ByteCount {
-    /// The number of bytes.
-    var bytes: Int64
-
-    /// Parses the argument; nil when it is not a positive count.
-    init?(argument text: String) {
-        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        var digits = Substring(text)
-        var scale: Int64 = 1
-        if let last = digits.last?.uppercased().first, let unit = units[last] {
-            scale = unit
-            digits = digits.dropLast()
+        /// The options of a run over an archive.
+        var archiveConfiguration: ArchiveRunConfiguration {
+            var configuration = ArchiveRunConfiguration(common: commonConfiguration, input: input)
+            configuration.matrix = matrix
+            configuration.rowLimit = rows?.value
+            configuration.maxBytes = maxBytes
+            configuration.until = until
+            configuration.speed = speed?.factor
+            configuration.report = reportPath.map { .init(path: $0, interval: reportEvery.span) }
+            return configuration
         }
-        guard let n = Int64(digits), n > 0 else { return nil }
-        let (product, overflow) = n.multipliedReportingOverflow(by: scale)
-        guard !overflow else { return nil }
-        bytes = product
+
+        /// The options of a live feed.
+        var liveConfiguration: LiveRunConfiguration {
+            var configuration = LiveRunConfiguration(common: commonConfiguration)
+            configuration.inputFormat = inputFormat
+            configuration.allowedLateness = allowedLateness
+            configuration.idleClose = idleClose?.span
+            configuration.latePolicy = latePolicy
+            configuration.reviseWindowDays = reviseWindow.days
+            configuration.skipRows = skipRows.value
+            return configuration
+        }
     }
 }
 

@@ -13,13 +13,11 @@ extension Replay {
         var state: String
 
         func run() throws {
-            let store: StateStore
-            do {
-                store = try StateStore(directory: state, readOnly: true)
-            } catch let error as StateError {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.state)
-            }
+            try runReportingErrors { try show(try StateStore(directory: state, readOnly: true)) }
+        }
+
+        /// Prints the folder's identity, input position and last checkpoint.
+        private func show(_ store: StateStore) throws {
             guard let identity = try store.identity() else {
                 print("state \(state): empty (no run recorded)")
                 return

@@ -22,31 +22,32 @@ extension Replay {
         var follow = false
         @Option(name: .long, parsing: .upToNextOption, help: "Only these user ids.")
         var user: [Int64] = []
-        @Option(name: .long, parsing: .upToNextOption, help: "Only these days (YYYY-MM-DD).")
-        var date: [String] = []
+        @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Only these days (YYYY-MM-DD).", valueName: "date"))
+        var date: [CalendarDay] = []
         @Flag(name: .long, help: "Only final revisions.")
         var finalOnly = false
         @Flag(name: .long, help: "Each key once: when final (with --follow), or its latest revision at the end.")
         var latest = false
-        @Option(name: .long, help: "Seconds between polls with --follow.")
-        var pollInterval: Double = 0.1
-
-        func validate() throws {
-            for d in date where CalendarDay(iso: d) == nil { throw ValidationError("--date \(d) is not YYYY-MM-DD") }
-            guard pollInterval > 0 else { throw ValidationError("--poll-interval must be positive") }
-        }
+        @Option(name: .long, help: ArgumentHelp("How long to wait between polls with --follow (a positive duration: 100ms, 1s; a bare number is seconds).", valueName: "duration"))
+        var pollInterval = PositiveTimeSpan(seconds: 0.1)!
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)
             installStopHandlers()
-            let reader: ChangelogReader
-            do {
-                reader = try ChangelogReader(path: file)
-            } catch {
-                printError("replay: \(error)")
-                throw ExitCode(ExitCodes.input)
+            try runReportingErrors {
+                let reader: ChangelogReader
+                do {
+                    reader = try ChangelogReader(path: file)
+                } catch {
+                    throw UnusableInput(cause: error)
+                }
+                try printRecords(of: reader)
             }
-            let users = Set(user), dates = Set(date)
+        }
+
+        /// Prints the file's records through the filters, following it when asked.
+        private func printRecords(of reader: ChangelogReader) throws {
+            let users = Set(user), dates = Set(date.map { "\($0)" })
             let out = StandardOutput()
             var latestLines: [String: (date: String, user: Int64, line: [UInt8])] = [:]
             let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
@@ -73,7 +74,7 @@ extension Replay {
                     return keep
                 }
                 if stopped || !out.flush() { return }  // closed pipe: a clean stop
-                if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval) }
+                if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
             }
             if latest && !follow {
                 for entry in latestLines.values.sorted(by: { ($0.date, $0.user) < ($1.date, $1.user) }) {

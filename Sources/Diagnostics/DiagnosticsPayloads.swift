@@ -22,16 +22,3 @@ public enum DiagnosticsPayloads {
         return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 }
-
-extension DiagnosticsReport {
-    /// The report as of a state folder's snapshot: its ingest summary, progress and payloads.
-    /// - Throws: when a payload cannot be decoded.
-    public static func assemble(
-        ingest: IngestSummary?, progress: ReplayProgress?, thresholdsMode: String, payloads: [String: [UInt8]]
-    ) throws -> DiagnosticsReport {
-        assemble(
-            ingest: ingest, progress: progress, thresholdsMode: thresholdsMode,
-            interaction: try DiagnosticsPayloads.decode(InteractionDiagnostics.self, from: payloads[DiagnosticsPayloads.interaction]),
-            panel: try DiagnosticsPayloads.decode(PanelDiagnosticsState.self, from: payloads[DiagnosticsPayloads.panel]))
-    }
-}

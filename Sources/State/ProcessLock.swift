@@ -14,14 +14,12 @@ public final class ProcessLock {
         path = (directory as NSString).appendingPathComponent("lock")
         let opened = open(path, O_RDWR | O_CREAT, 0o644)
         guard opened >= 0 else {
-            throw StateError(directory: directory, message: "cannot open the lock file: \(String(cString: strerror(errno)))")
+            throw StateError(directory: directory, kind: .lockUnavailable(reason: String(cString: strerror(errno))))
         }
         if flock(opened, LOCK_EX | LOCK_NB) != 0 {
             let holder = ProcessLock.holder(of: directory) ?? "another process"
             close(opened)
-            throw StateError(
-                directory: directory,
-                message: "it is in use by \(holder); wait for that run to end (or stop it) — two runs on one state folder would corrupt it")
+            throw StateError(directory: directory, kind: .inUse(holder: holder))
         }
         fd = opened
         let text = "pid \(getpid())\n"

@@ -51,40 +51,148 @@ public struct RunIdentity: Codable, Sendable, Equatable {
             && timeZone == other.timeZone && (dedupe ?? false) == (other.dedupe ?? false)
     }
 
-    /// Human-readable differences between a stored identity and this one (empty when equal).
-    public func differences(from stored: RunIdentity) -> [String] {
-        var out: [String] = []
-        func check<T: Equatable>(_ name: String, _ a: T, _ b: T, _ show: (T) -> String) {
-            if a != b { out.append("\(name): the state has \(show(a)), this run has \(show(b))") }
+    /// One way a stored identity differs from this run's.
+    public enum Difference: Sendable, Equatable {
+        /// Another input path.
+        case inputPath(stored: String, current: String)
+        /// The input's size changed (bytes).
+        case inputSize(stored: Int64, current: Int64)
+        /// The input's modification time changed (seconds since 1970).
+        case inputModified(stored: Double, current: Double)
+        /// Another matrix.
+        case matrix(stored: String, current: String)
+        /// Another row limit (nil: all rows).
+        case rowLimit(stored: Int?, current: Int?)
+        /// Another thresholds mode.
+        case thresholds(stored: String, current: String)
+        /// Another time zone.
+        case timeZone(stored: String, current: String)
+        /// Another output path.
+        case output(stored: String, current: String)
+        /// Exact duplicates dropped in one run and kept in the other.
+        case dedupe(stored: Bool, current: Bool)
+        /// Other live input options (nil: an archive).
+        case liveOptions(stored: String?, current: String?)
+    }
+
+    /// How `stored` differs from this identity, in field order (empty when a run of this identity may resume it).
+    public func differences(from stored: RunIdentity) -> [Difference] {
+        var out: [Difference] = []
+        func check<T: Equatable>(_ a: T, _ b: T, _ difference: (T, T) -> Difference) {
+            if a != b { out.append(difference(a, b)) }
         }
-        check("input", stored.inputPath, inputPath) { $0 }
-        check("input size", stored.inputSize, inputSize) { "\($0) bytes" }
-        check("input modification time", stored.inputModified, inputModified) { "\(Date(timeIntervalSince1970: $0))" }
-        check("--matrix", stored.matrix, matrix) { $0 }
-        check("--rows", stored.rowLimit, rowLimit) { $0.map(String.init) ?? "all rows" }
-        check("--thresholds", stored.thresholds, thresholds) { $0 }
-        check("--tz", stored.timeZone, timeZone) { $0 }
-        check("--out", stored.output, output) { $0 }
-        check("--dedupe", stored.dedupe ?? false, dedupe ?? false) { $0 ? "--dedupe" : "no --dedupe" }
-        check("live input options", stored.live, live) { $0 ?? "none (an archive)" }
+        check(stored.inputPath, inputPath, Difference.inputPath)
+        check(stored.inputSize, inputSize, Difference.inputSize)
+        check(stored.inputModified, inputModified, Difference.inputModified)
+        check(stored.matrix, matrix, Difference.matrix)
+        check(stored.rowLimit, rowLimit, Difference.rowLimit)
+        check(stored.thresholds, thresholds, Difference.thresholds)
+        check(stored.timeZone, timeZone, Difference.timeZone)
+        check(stored.output, output, Difference.output)
+        check(stored.dedupe ?? false, dedupe ?? false, Difference.dedupe)
+        check(stored.live, live, Difference.liveOptions)
         return out
     }
 }
 
-/// A state folder cannot be used as asked.
+/// A state folder cannot be used as asked: what is wrong, as facts. Which option or command fixes it is
+/// for the caller to say (the command line words each ``Kind``).
 public struct StateError: Error, CustomStringConvertible, Sendable {
-    /// The state folder.
-    public var directory: String
-    /// What is wrong and what to do.
-    public var message: String
-    /// True when the disk (or the file-size limit) was full: exit code 5, not 4.
-    public var isDiskFull: Bool
-
-    public init(directory: String, message: String, isDiskFull: Bool = false) {
-        self.directory = directory
-        self.message = message
-        self.isDiskFull = isDiskFull
+    /// What is wrong with the folder.
+    public enum Kind: Sendable, Equatable {
+        /// The path names a file, not a folder.
+        case notAFolder
+        /// The folder holds entries replay did not make (sorted names).
+        case foreignEntries([String])
+        /// The folder was made by a run with another input or other options.
+        case madeByDifferentRun([RunIdentity.Difference])
+        /// Another process holds the folder's lock (`holder` names it: `pid 1234`).
+        case inUse(holder: String)
+        /// The lock file cannot be opened (`reason` is the system's).
+        case lockUnavailable(reason: String)
+        /// There is no state database (a read-only open of a folder no run used).
+        case noDatabase
+        /// No run is recorded in the folder yet.
+        case noRunRecorded
+        /// The database cannot be opened: damaged, truncated or another program's.
+        case unopenable(cause: String)
+        /// A stored record does not decode (another version or program wrote it).
+        case unreadableRecord(name: String, cause: String)
+        /// The folder was written by another state format version.
+        case formatVersion(found: Int, supported: Int)
+        /// The checkpoint's timelines file is missing.
+        case snapshotMissing(file: String)
+        /// The checkpoint's timelines file has the wrong size or hash.
+        case snapshotDamaged(file: String, size: Int, expected: Int)
+        /// The ordered events (`events/`) are damaged or truncated.
+        case eventsDamaged(detail: String)
+        /// The folder holds a live feed, which keeps no diagnostics.
+        case liveFeedHasNoDiagnostics
+        /// The disk (or the file-size limit) filled while committing a checkpoint; the previous one is intact.
+        case diskFullAtCheckpoint(cause: String)
     }
 
-    public var description: String { "state \(directory): \(message)" }
+    /// The state folder.
+    public var directory: String
+    /// What is wrong.
+    public var kind: Kind
+
+    public init(directory: String, kind: Kind) {
+        self.directory = directory
+        self.kind = kind
+    }
+
+    /// True when the disk (or the file-size limit) was full.
+    public var isDiskFull: Bool {
+        if case .diskFullAtCheckpoint = kind { return true }
+        return false
+    }
+
+    /// What is wrong, as facts without advice (the command line words its own message with what to do).
+    public var description: String { "state \(directory): \(kind)" }
+}
+
+extension StateError.Kind: CustomStringConvertible {
+    /// The facts, in plain words.
+    public var description: String {
+        switch self {
+        case .notAFolder: return "it is a file, not a folder"
+        case .foreignEntries(let names): return "the folder holds files replay did not make (\(names.joined(separator: ", ")))"
+        case .madeByDifferentRun(let differences):
+            return "it was made by a different run (\(differences.map(\.field).joined(separator: ", ")) differ)"
+        case .inUse(let holder): return "it is in use by \(holder)"
+        case .lockUnavailable(let reason): return "cannot open the lock file: \(reason)"
+        case .noDatabase: return "no state here (no lmdb/data.mdb)"
+        case .noRunRecorded: return "no run recorded here yet"
+        case .unopenable(let cause): return "the state database cannot be opened (\(cause))"
+        case .unreadableRecord(let name, let cause): return "the state's \(name) record cannot be read (\(cause))"
+        case .formatVersion(let found, let supported):
+            return "it was written by state format version \(found); this replay reads version \(supported) only"
+        case .snapshotMissing(let file): return "the checkpoint's timelines (snapshots/\(file)) are missing"
+        case .snapshotDamaged(let file, let size, let expected):
+            return "the checkpoint's timelines (snapshots/\(file)) are damaged (\(size) bytes, \(expected) expected, or a wrong hash)"
+        case .eventsDamaged(let detail): return "its ordered events (events/) are damaged or truncated: \(detail)"
+        case .liveFeedHasNoDiagnostics: return "it holds a live feed, whose runs keep no diagnostics"
+        case .diskFullAtCheckpoint(let cause):
+            return "the disk is full while committing a checkpoint (\(cause)); the previous checkpoint is intact"
+        }
+    }
+}
+
+extension RunIdentity.Difference {
+    /// The identity field that differs, in plain words (`input size`, `thresholds`).
+    public var field: String {
+        switch self {
+        case .inputPath: return "input"
+        case .inputSize: return "input size"
+        case .inputModified: return "input modification time"
+        case .matrix: return "matrix"
+        case .rowLimit: return "row limit"
+        case .thresholds: return "thresholds"
+        case .timeZone: return "time zone"
+        case .output: return "output"
+        case .dedupe: return "dedupe"
+        case .liveOptions: return "live input options"
+        }
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import ReplayStream
 
 /// The state folder of a run: LMDB for the run's identity, the ingest summary and checkpoints;
-/// beside it the ordering step's day buckets and the default rejects file.
+/// beside it the ordering step's day buckets (and whatever files the run keeps there, see ``ownEntries``).
 ///
 /// A checkpoint (progress, thresholds state, every user's timeline, the output's committed
 /// length) is one LMDB write transaction: after a crash either the previous or the new checkpoint
@@ -37,15 +37,13 @@ public final class StateStore: StateBackend {
         if !readOnly {
             try FileManager.default.createDirectory(atPath: lmdbPath, withIntermediateDirectories: true)
         } else if !FileManager.default.fileExists(atPath: (lmdbPath as NSString).appendingPathComponent("data.mdb")) {
-            throw StateError(directory: directory, message: "no state here (no lmdb/data.mdb); was a run started with this --state?")
+            throw StateError(directory: directory, kind: .noDatabase)
         }
         do {
             environment = try LMDBEnvironment(directory: lmdbPath, readOnly: readOnly)
             meta = try environment.database(named: "meta", create: !readOnly)
         } catch let error as LMDBError {
-            throw StateError(
-                directory: directory,
-                message: "the state database cannot be opened (\(error)); it may be damaged or from another program — rerun with --fresh to start over")
+            throw StateError(directory: directory, kind: .unopenable(cause: "\(error)"))
         }
         if let reference = try? readJSON(SnapshotReference.self, key: StateStore.snapshotKey),
             let number = Int(reference.file.dropFirst("timelines-".count).dropLast(".bin".count))
@@ -55,21 +53,22 @@ public final class StateStore: StateBackend {
         if !readOnly { removeUnreferencedSnapshots() }
     }
 
-    /// The names replay keeps in a state folder; anything else means the folder is not (only) replay's.
-    public static let ownEntries: Set<String> = [
-        "lmdb", "events", "snapshots", "rejects.jsonl", "rejects.jsonl.partial", "lock",
-    ]
+    /// The names the state store keeps in its folder. A run may keep files of its own there too (its
+    /// default rejects file): it passes their names as `runFiles` below.
+    public static let ownEntries: Set<String> = ["lmdb", "events", "snapshots", "lock"]
 
-    /// Entries of `directory` that replay did not make (empty for a new, empty or replay-made folder).
-    public static func foreignEntries(in directory: String) -> [String] {
+    /// Entries of `directory` that neither the store nor the run made (empty for a new, empty or
+    /// replay-made folder); `runFiles` are the names the run keeps there.
+    public static func foreignEntries(in directory: String, besides runFiles: Set<String> = []) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return names.filter { !ownEntries.contains($0) }.sorted()
+        return names.filter { !ownEntries.contains($0) && !runFiles.contains($0) }.sorted()
     }
 
-    /// Removes what replay keeps in `directory` (database, ordered events, default rejects), for `--fresh`:
-    /// works on a damaged database that cannot be opened. Other files are left alone; the lock stays.
-    public static func discardOwnFiles(in directory: String) throws {
-        for name in ownEntries where name != "lock" {
+    /// Removes what the store keeps in `directory` (database, ordered events, snapshots) and the run's
+    /// `runFiles`, to start over: works on a damaged database that cannot be opened. Other files are left
+    /// alone; the lock stays.
+    public static func discardOwnFiles(in directory: String, besides runFiles: Set<String> = []) throws {
+        for name in ownEntries.union(runFiles) where name != "lock" {
             let path = (directory as NSString).appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         }
@@ -123,34 +122,33 @@ public final class StateStore: StateBackend {
     private func readSnapshot(_ reference: SnapshotReference) throws -> TimelineSnapshot {
         let path = (snapshotsDirectory as NSString).appendingPathComponent(reference.file)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StateError(
-                directory: directory,
-                message: "the checkpoint's timelines (snapshots/\(reference.file)) are missing — rerun with --fresh to start over")
+            throw StateError(directory: directory, kind: .snapshotMissing(file: reference.file))
         }
         let bytes = [UInt8](data)
         guard bytes.count == reference.size, StateStore.hash(bytes) == reference.hash else {
             throw StateError(
                 directory: directory,
-                message: "the checkpoint's timelines (snapshots/\(reference.file)) are damaged (\(bytes.count) bytes, \(reference.size) expected, or a wrong hash) — rerun with --fresh to start over")
+                kind: .snapshotDamaged(file: reference.file, size: bytes.count, expected: reference.size))
         }
         return TimelineSnapshot(bytes: bytes)
     }
-
-    /// The default rejects file.
-    public var defaultRejectsPath: String { (directory as NSString).appendingPathComponent("rejects.jsonl") }
 
     /// Number of LMDB readers active (a run in progress has none; `status` has one).
     public var readerCount: Int { environment.readerCount }
 
     private func readJSON<T: Decodable>(_ type: T.Type, key: [UInt8]) throws -> T? {
-        let bytes = try environment.withReadTransaction { txn in try txn.get(key, in: meta) }
+        try decodeRecord(T.self, from: try environment.withReadTransaction { txn in try txn.get(key, in: meta) }, key: key)
+    }
+
+    /// A stored JSON record's value (nil when none is stored); a record that does not decode is a
+    /// ``StateError`` naming it.
+    private func decodeRecord<T: Decodable>(_ type: T.Type, from bytes: [UInt8]?, key: [UInt8]) throws -> T? {
         guard let bytes else { return nil }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch {
             throw StateError(
-                directory: directory,
-                message: "the state's \(String(decoding: key, as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun with --fresh")
+                directory: directory, kind: .unreadableRecord(name: String(decoding: key, as: UTF8.self), cause: "\(error)"))
         }
     }
 
@@ -166,7 +164,7 @@ public final class StateStore: StateBackend {
         guard version.formatVersion == RunIdentity.currentFormatVersion else {
             throw StateError(
                 directory: directory,
-                message: "it was written by state format version \(version.formatVersion); this replay reads version \(RunIdentity.currentFormatVersion) only. Rerun with --fresh to start over (the old state and output are discarded)")
+                kind: .formatVersion(found: version.formatVersion, supported: RunIdentity.currentFormatVersion))
         }
         return try readJSON(RunIdentity.self, key: StateStore.identityKey)
     }
@@ -224,19 +222,12 @@ public final class StateStore: StateBackend {
     ) {
         let keys = [StateStore.ingestKey, StateStore.progressKey] + names.map(StateStore.payloadKey)
         let values = try environment.withReadTransaction { txn in try keys.map { try txn.get($0, in: meta) } }
-        func decode<T: Decodable>(_ type: T.Type, _ i: Int) throws -> T? {
-            guard let bytes = values[i] else { return nil }
-            do {
-                return try JSONDecoder().decode(T.self, from: Data(bytes))
-            } catch {
-                throw StateError(
-                    directory: directory,
-                    message: "the state's \(String(decoding: keys[i], as: UTF8.self)) record cannot be read (\(error)); it was written by another version or program — rerun the run with --fresh")
-            }
-        }
         var payloads: [String: [UInt8]] = [:]
         for (i, name) in names.enumerated() { payloads[name] = values[i + 2] }
-        return (try decode(IngestSummary.self, 0), try decode(ReplayProgress.self, 1), payloads)
+        return (
+            try decodeRecord(IngestSummary.self, from: values[0], key: keys[0]),
+            try decodeRecord(ReplayProgress.self, from: values[1], key: keys[1]), payloads
+        )
     }
 
     /// A payload's key in the `meta` database: its name, which must not be one of the store's own keys.
@@ -266,15 +257,9 @@ public final class StateStore: StateBackend {
         } catch let error as POSIXFileError where error.isDiskFull {
             try? FileManager.default.removeItem(
                 atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber).bin"))
-            throw StateError(
-                directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
-                isDiskFull: true)
+            throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         } catch let error as LMDBError where error.isDiskFull {
-            throw StateError(
-                directory: directory,
-                message: "the disk is full while committing a checkpoint (\(error)); the previous checkpoint is intact — free some space and rerun the same command to resume",
-                isDiskFull: true)
+            throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         }
     }
 }

@@ -320,8 +320,8 @@ import Testing
         try "".write(to: empty, atomically: true, encoding: .utf8)
         for (arguments, message) in [
             (["--thresholds", "batch"], "needs the whole log"),
-            (["--allowed-lateness", "soon"], "--allowed-lateness must be a duration"),
-            (["--late-policy", "keep"], "--late-policy must be reject or revise"),
+            (["--allowed-lateness", "soon"], "The value 'soon' is invalid for '--allowed-lateness <duration>'"),
+            (["--late-policy", "keep"], "Please provide one of 'reject' and 'revise'"),
             (["--rows", "10"], "--rows applies to archive input"),
         ] {
             let r = try Harness.run(["run", "-", "--state", "s"] + arguments, in: dir, stdin: empty)

@@ -111,7 +111,10 @@ final class RecordingRejects: RejectWriter {
         #expect {
             _ = try ingest(Array(text.utf8), options: options)
         } throws: { error in
-            (error as? InputError)?.message.contains("--max-bytes 4096") == true
+            switch (error as? IngestLimitError)?.limit {
+            case .statedSize(_, let maxBytes), .expandedSize(let maxBytes, _): return maxBytes == 4096
+            default: return false
+            }
         }
         options.maxBytes = Int64(text.utf8.count)
         #expect(try ingest(Array(text.utf8), options: options).summary.rowsAccepted == 200)
@@ -172,7 +175,8 @@ final class RecordingRejects: RejectWriter {
         #expect {
             _ = try ingest(Array(text.utf8))
         } throws: { error in
-            (error as? InputError)?.message.contains("span 28670 days") == true
+            guard case .panelSpan(let days, _, _, let users, let maxDays) = (error as? IngestLimitError)?.limit else { return false }
+            return days == 28670 && users == 1 && maxDays == IngestOptions.defaultMaxPanelDays
         }
     }
 

@@ -52,7 +52,7 @@ public struct IngestOptions: Sendable {
     public var rowLimit: Int?
     /// The zone whose calendar days rows without a `date` fall on.
     public var timeZone: TimeZone
-    /// The most decompressed CSV bytes to read (a zip bomb guard): more is an ``InputError``.
+    /// The most decompressed CSV bytes to read (a zip bomb guard): more is an ``IngestLimitError``.
     public var maxBytes: Int64
     /// Check every few blocks, and at the end, that the input file has not changed.
     public var watchInput: Bool
@@ -83,8 +83,8 @@ public enum Ingest {
     /// Runs the pass over `source`.
     /// - Parameter shouldStop: polled between blocks; returning true abandons the pass (throws ``IngestInterrupted``).
     /// - Throws: ``CSVFormatError`` (bad header, over-long record), ``ArchiveReadError`` (damaged data, with how
-    ///   far the pass got), ``InputError`` (more than `maxBytes`, the file changed, the panel spans too many days),
-    ///   and the bucket and rejects writers' errors.
+    ///   far the pass got), ``InputError`` (the file changed), ``IngestLimitError`` (more than `maxBytes`, the
+    ///   panel spans too many days), and the bucket and rejects writers' errors.
     public static func run(
         source: MatrixSource, options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter,
         shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in },
@@ -119,9 +119,7 @@ public enum Ingest {
 
         let watch = options.watchInput ? try InputFileWatch(path: source.filePath) : nil
         if let stated = source.memberSize, stated > options.maxBytes {
-            throw InputError(
-                input: source.location,
-                message: "the member says it expands to \(stated) bytes, more than --max-bytes \(options.maxBytes); if the file is genuine, raise --max-bytes")
+            throw IngestLimitError(input: source.location, limit: .statedSize(stated: stated, maxBytes: options.maxBytes))
         }
 
         let handleRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { rawRecord, line in
@@ -186,9 +184,8 @@ public enum Ingest {
             guard let block = next else { break }
             csvBytes += Int64(block.count)
             if csvBytes > options.maxBytes {
-                throw InputError(
-                    input: source.location,
-                    message: "the CSV expands beyond --max-bytes \(options.maxBytes) bytes (\(summary.rowsRead) data rows read); this looks like a zip bomb or not a KuaiRec file — if it is genuine, raise --max-bytes")
+                throw IngestLimitError(
+                    input: source.location, limit: .expandedSize(maxBytes: options.maxBytes, rowsRead: summary.rowsRead))
             }
             do {
                 if try !assembler.feed(block, handleRecord) { break reading }
@@ -222,9 +219,11 @@ public enum Ingest {
             summary.lastDay = CalendarDay(rawValue: lastDay)
             let span = Int(lastDay) - Int(firstDay) + 1
             if span > options.maxPanelDays {
-                throw InputError(
+                throw IngestLimitError(
                     input: source.location,
-                    message: "the accepted rows span \(span) days (\(summary.firstDay!) .. \(summary.lastDay!)), more than \(options.maxPanelDays); KuaiRec spans 63. A few rows with stray dates would make a panel of \(users.count) users × \(span) days: check the date labels, or cut the log with --rows")
+                    limit: .panelSpan(
+                        days: span, first: summary.firstDay!, last: summary.lastDay!, users: users.count,
+                        maxDays: options.maxPanelDays))
             }
         }
         for value in dayCounts.values {
@@ -294,6 +293,42 @@ extension Ingest {
             throw CSVFormatError(
                 line: line,
                 message: "the file is neither an archive replay reads (zip, tar, 7z, gzip, xz, zstd, bzip2, ...) nor a text CSV (it starts with bytes \(hex)); pass the KuaiRec download, KuaiRec.zip or the matrix CSV")
+        }
+    }
+}
+
+/// The input goes beyond one of the ingest's limits: it expands to more bytes than allowed (a zip bomb
+/// guard), or its accepted rows span more days than a panel may. Nothing was recorded.
+public struct IngestLimitError: Error, CustomStringConvertible, Sendable {
+    /// Which limit, with the numbers.
+    public enum Limit: Sendable, Equatable {
+        /// The member's header says it expands to `stated` bytes, more than `maxBytes`.
+        case statedSize(stated: Int64, maxBytes: Int64)
+        /// More than `maxBytes` were decompressed, after `rowsRead` data rows.
+        case expandedSize(maxBytes: Int64, rowsRead: Int)
+        /// The accepted rows span `days` days (`first` ... `last`, over `users` users), more than `maxDays`.
+        case panelSpan(days: Int, first: CalendarDay, last: CalendarDay, users: Int, maxDays: Int)
+    }
+
+    /// The input (or nested member path).
+    public var input: String
+    /// Which limit was passed.
+    public var limit: Limit
+
+    public init(input: String, limit: Limit) {
+        self.input = input
+        self.limit = limit
+    }
+
+    /// The facts, without advice (the command line adds which option changes the limit).
+    public var description: String {
+        switch limit {
+        case .statedSize(let stated, let maxBytes):
+            return "\(input): the member says it expands to \(stated) bytes, more than the limit of \(maxBytes)"
+        case .expandedSize(let maxBytes, let rowsRead):
+            return "\(input): the CSV expands beyond the limit of \(maxBytes) bytes (\(rowsRead) data rows read)"
+        case .panelSpan(let days, let first, let last, _, let maxDays):
+            return "\(input): the accepted rows span \(days) days (\(first) .. \(last)), more than \(maxDays)"
         }
     }
 }

@@ -1,33 +1,6 @@
 import Foundation
 import Logging
 
-/// How often the replay commits a checkpoint. Checkpoints are taken at day boundaries, the first
-/// boundary after the interval has passed.
-public enum CheckpointPolicy: Equatable, Sendable {
-    /// At least this many seconds of wall time apart.
-    case seconds(Double)
-    /// At least this many replayed events apart.
-    case events(Int)
-
-    /// Parses `1`, `0.5s`, `500ms` (seconds) or `100000ev` / `100000events`.
-    public init?(argument text: String) {
-        for suffix in ["events", "ev"] where text.hasSuffix(suffix) {
-            guard let n = Int(text.dropLast(suffix.count)), n > 0 else { return nil }
-            self = .events(n)
-            return
-        }
-        if text.hasSuffix("ms"), let v = Double(text.dropLast(2)), v > 0 {
-            self = .seconds(v / 1000)
-        } else if text.hasSuffix("s"), let v = Double(text.dropLast()), v > 0 {
-            self = .seconds(v)
-        } else if let v = Double(text), v > 0 {
-            self = .seconds(v)
-        } else {
-            return nil
-        }
-    }
-}
-
 /// The archive driver: plays the ingested log's day buckets through the ``PanelEngine`` in order and
 /// closes each day when its bucket is played (after the paced clock passes the day's end, with
 /// `--speed`), taking checkpoints as it goes. It folds nothing itself.

@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import ReplayDiagnostics
+import ReplaySink
+import ReplayState
+import ReplayStream
+
+extension ArchiveRun {
+    /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
+    /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
+    /// and records the ingest as complete.
+    func ingestOnce(
+        into buckets: DayBuckets, store: StateStore, shouldStop: () -> Bool, onEvent: (RunEvent) -> Void
+    ) throws -> IngestSummary {
+        let common = configuration.common
+        if let done = try store.ingestSummary() {
+            if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
+                throw StateError(directory: common.stateDirectory, kind: .eventsDamaged(detail: damage))
+            }
+            onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
+            return done
+        }
+        try buckets.removeAll()
+        let started = Date()
+        let pass = try readInput(into: buckets, store: store, shouldStop: shouldStop, onEvent: onEvent)
+        var summary = pass.summary
+        let diagnosticsStarted = Date()
+        let metadataTables = pass.metadata.wait()
+        let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
+        let interaction = try pass.diagnostics.finish(
+            buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+            metadata: metadataTables)
+        try store.recordPayload(DiagnosticsPayloads.encode(interaction), named: DiagnosticsPayloads.interaction)
+        logger.info(
+            "diagnostics",
+            metadata: [
+                "pass_seconds": "\(diagnosticsStarted.timeIntervalSince(started))",
+                "metadata_wait_seconds": "\(metadataWait)",
+                "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
+            ])
+        // After the interaction diagnostics, which are over the rows as read (their second pass reads
+        // the buckets as the first pass saw them).
+        if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
+        try store.recordIngest(summary)
+        return summary
+    }
+
+    /// What the ingest pass leaves for the rest of the phase.
+    struct IngestPass {
+        var summary: IngestSummary
+        var diagnostics: InteractionDiagnosticsCollector
+        var metadata: MetadataTables.Pending
+    }
+
+    /// The ingest pass over the input. Rejects go to a `.partial` file, renamed when the pass completes: a
+    /// failed pass leaves no half-written rejects file (a previous complete one stays as it was). The side
+    /// tables the diagnostics need are read on their own thread meanwhile.
+    private func readInput(
+        into buckets: DayBuckets, store: StateStore, shouldStop: () -> Bool, onEvent: (RunEvent) -> Void
+    ) throws -> IngestPass {
+        let common = configuration.common
+        let rejectsPath = common.rejectsPath
+        let source = try MatrixSource.open(input: configuration.input, matrix: configuration.matrix)
+        let partialRejects = rejectsPath == "-" ? rejectsPath : rejectsPath + ".partial"
+        let rejectWriter = JSONRejectsWriter(output: try ByteOutput(path: partialRejects, resumeAt: nil))
+        let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
+        let metadata = MetadataTables.Pending(input: configuration.input)
+        logger.info("ingest", metadata: ["input": "\(source.location)"])
+        let summary: IngestSummary
+        do {
+            summary = try Ingest.run(
+                source: source,
+                options: IngestOptions(
+                    rowLimit: configuration.rowLimit, timeZone: common.timeZone.zone,
+                    maxBytes: configuration.maxBytes.bytes),
+                buckets: buckets, rejects: rejectWriter, shouldStop: shouldStop,
+                progress: { bytes, rows in
+                    onEvent(.ingesting(bytesRead: bytes, total: source.inputFileSize, rows: rows))
+                },
+                observer: diagnostics)
+            try rejectWriter.sync()
+        } catch {
+            if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
+            throw error
+        }
+        if partialRejects != rejectsPath, rename(partialRejects, rejectsPath) != 0 {
+            throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
+        }
+        return IngestPass(summary: summary, diagnostics: diagnostics, metadata: metadata)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+import ReplayDiagnostics
+import ReplaySink
+import ReplayState
+import ReplayStream
+
+/// A run over an archive, a folder or an interactions CSV: opens (or resumes) the state folder, ingests the
+/// input once into ordered day buckets, then replays them day by day into the panel file, checkpointing as it
+/// goes. Rerunning the same configuration resumes from the last checkpoint.
+public struct ArchiveRun {
+    /// What to run.
+    public let configuration: ArchiveRunConfiguration
+    /// Where the run logs (the ingest's timings, the replay's checkpoints).
+    public let logger: Logger
+
+    public init(configuration: ArchiveRunConfiguration, logger: Logger = Logger(label: "replay")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until the end of the log, the ``ArchiveRunConfiguration/until`` day, or a stop request.
+    /// - Parameters:
+    ///   - shouldStop: polled at safe points (between ingest blocks, inside and between days); true stops the
+    ///     run there (an ingest is abandoned and throws ``IngestInterrupted``, a replay commits a checkpoint).
+    ///   - onEvent: told where the run starts from and how it progresses, on the calling thread.
+    /// - Throws: ``InputError``, ``ArchiveReadError``, ``CSVFormatError``, ``IngestLimitError`` (the input is
+    ///   unusable; checked before the state folder is touched where it can be), ``StateError`` (the folder is
+    ///   refused), ``IngestInterrupted``, and the writers' ``POSIXFileError``s.
+    public func run(
+        shouldStop: @escaping () -> Bool = { false }, onEvent: @escaping (RunEvent) -> Void = { _ in }
+    ) throws -> RunResult {
+        let started = Date()
+        let common = configuration.common
+        // The input is checked before the state folder is touched: a bad input leaves the state as it was.
+        try MatrixSource.preflight(input: configuration.input)
+        let folder = try StateFolder.open(directory: common.stateDirectory, for: try identity(), fresh: common.fresh)
+        defer { withExtendedLifetime(folder) {} }
+        let buckets = try DayBuckets(
+            directory: folder.store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
+
+        let ingestStarted = Date()
+        let ingest = try ingestOnce(into: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
+        let replayStarted = Date()
+        let (outcome, progress) = try replay(
+            ingest, from: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
+
+        let summary = RunSummary(
+            ingest: ingest, progress: progress, mode: common.thresholds, output: common.output,
+            rejects: common.rejectsPath, elapsed: Date().timeIntervalSince(started),
+            ingestSeconds: replayStarted.timeIntervalSince(ingestStarted),
+            replaySeconds: Date().timeIntervalSince(replayStarted))
+        return RunResult(outcome: outcome, summary: summary)
+    }
+
+    /// What produced the state folder: the input as it is now and every option that changes the output.
+    private func identity() throws -> RunIdentity {
+        let common = configuration.common
+        let attributes = try FileManager.default.attributesOfItem(atPath: configuration.input)
+        var identity = RunIdentity(
+            inputPath: (configuration.input as NSString).standardizingPath,
+            inputSize: (attributes[.size] as? NSNumber)?.int64Value ?? 0,
+            inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
+            matrix: configuration.matrix.rawValue, rowLimit: configuration.rowLimit,
+            thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
+        identity.dedupe = common.dedupe ? true : nil
+        return identity
+    }
+
+    /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request.
+    private func replay(
+        _ ingest: IngestSummary, from buckets: DayBuckets, store: StateStore, shouldStop: @escaping () -> Bool,
+        onEvent: @escaping (RunEvent) -> Void
+    ) throws -> (RunOutcome, ReplayProgress) {
+        let common = configuration.common
+        let timeZone = common.timeZone.zone
+        let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
+        if let checkpoint, !checkpoint.progress.finished { onEvent(.resuming(checkpoint.progress)) }
+        let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
+        let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
+        let replayer = try Replayer(
+            summary: ingest, buckets: buckets, mode: common.thresholds, timeZone: timeZone, sink: sink, state: store,
+            resumeFrom: checkpoint,
+            checkpointPolicy: common.checkpointPolicy,
+            logger: logger)
+        if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
+        let rejected = ingest.rowsRejected
+        replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
+        replayer.observer = try PanelDiagnostics(
+            users: ingest.users, firstDay: ingest.firstDay, restoringFrom: checkpoint)
+        let report = configuration.report.map {
+            LiveReportWriter(store: store, path: $0.path, interval: $0.interval.seconds)
+        }
+        report?.start()
+        defer { report?.cancel() }
+        let outcome = try replayer.run(until: configuration.until, shouldStop: shouldStop)
+        try report?.stop()
+        return (RunOutcome(outcome), replayer.progress)
+    }
+}
+
+extension RunOutcome {
+    /// The run's outcome for the replayer's.
+    init(_ outcome: Replayer.Outcome) {
+        switch outcome {
+        case .finished: self = .finished
+        case .reachedUntil(let day): self = .reachedUntil(day)
+        case .interrupted: self = .interrupted
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import ReplaySink
+import ReplayState
+import ReplayStream
+
+/// A live feed: rows in arrival order from a descriptor (standard input), through the watermark and the same
+/// event loop as an archive. A day closes when the newest event time minus the allowed lateness passes its
+/// midnight, or after the idle close without rows; the end of input closes every day. Rerunning the same
+/// configuration resumes after the rows the last checkpoint consumed.
+public struct LiveRun {
+    /// What to run.
+    public let configuration: LiveRunConfiguration
+    /// Where the run logs.
+    public let logger: Logger
+
+    public init(configuration: LiveRunConfiguration, logger: Logger = Logger(label: "replay")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Reads the feed until its end or a stop request.
+    /// - Parameters:
+    ///   - shouldStop: polled between reads and days; true stops the feed with a checkpoint committed.
+    ///   - onEvent: told where the feed resumes from and how it progresses, on the calling thread.
+    /// - Throws: ``CSVFormatError`` (a bad header, an over-long line), ``StateError`` (the folder is refused),
+    ///   and the writers' ``POSIXFileError``s.
+    public func run(
+        shouldStop: @escaping () -> Bool = { false }, onEvent: @escaping (RunEvent) -> Void = { _ in }
+    ) throws -> RunResult {
+        let started = Date()
+        let common = configuration.common
+        let options = configuration.liveOptions
+        let folder = try StateFolder.open(
+            directory: common.stateDirectory, for: identity(options), fresh: common.fresh)
+        defer { withExtendedLifetime(folder) {} }
+        let store = folder.store
+        let checkpoint = try store.loadCheckpoint(payloads: [LiveFeedState.payloadName])
+        let resumed = try LiveFeedState(checkpoint: checkpoint)
+        if let checkpoint, let live = resumed {
+            onEvent(
+                live.ended
+                    ? .liveFeedAlreadyEnded
+                    : .liveFeedResuming(rowsRead: live.rowsRead, daysClosed: checkpoint.progress.daysClosed))
+        }
+        let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
+        let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
+        let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
+        let feed = try LiveFeed(
+            options: options, mode: common.thresholds, sink: BackgroundRecordSink(wrapping: JSONLinesSink(output: output)),
+            state: store, buckets: buckets, rejects: JSONRejectsWriter(output: rejectsOutput),
+            resumeFrom: checkpoint,
+            checkpointPolicy: common.checkpointPolicy,
+            logger: logger)
+        feed.onProgress = { p, live in onEvent(.live(p, live)) }
+        let input = LiveInput(
+            fd: configuration.inputDescriptor, format: configuration.inputFormat, timeZone: common.timeZone.zone,
+            name: configuration.inputName)
+        logger.info("live feed", metadata: ["lateness_ms": "\(options.allowedLatenessMs)", "policy": "\(options.latePolicy)"])
+        let outcome = try feed.run(input: input, shouldStop: shouldStop)
+        return RunResult(
+            outcome: outcome == .finished ? .finished : .interrupted,
+            summary: summary(of: feed, input: input, started: started))
+    }
+
+    /// What produced the state folder: a live feed with these options.
+    private func identity(_ options: LiveOptions) -> RunIdentity {
+        let common = configuration.common
+        var identity = RunIdentity(
+            inputPath: "-", inputSize: 0, inputModified: 0, matrix: "-", rowLimit: nil,
+            thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
+        identity.dedupe = common.dedupe ? true : nil
+        identity.live = options.identity
+        return identity
+    }
+
+    /// The run's summary, its ingest counts taken from the feed's own.
+    private func summary(of feed: LiveFeed, input: LiveInput, started: Date) -> RunSummary {
+        let live = feed.live
+        var ingest = IngestSummary()
+        ingest.inputLocation = "\(configuration.inputName) (\(input.format?.rawValue ?? "no rows"))"
+        ingest.rowsRead = live.rowsRead
+        ingest.rowsAccepted = live.rowsAccepted
+        ingest.rejected = live.rejected
+        ingest.dateLabelDisagreements = live.dateLabelDisagreements
+        ingest.firstDay = live.firstDay
+        ingest.lastDay = live.lastClosed
+        ingest.users = feed.users
+        let elapsed = Date().timeIntervalSince(started)
+        return RunSummary(
+            ingest: ingest, progress: feed.progress, mode: configuration.common.thresholds,
+            output: configuration.common.output, rejects: configuration.common.rejectsPath, elapsed: elapsed,
+            ingestSeconds: 0, replaySeconds: elapsed, live: live)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import ReplayStream
+
+/// What every run needs, over an archive or a live feed: where its state and output go and the options that
+/// shape the panel.
+public struct RunConfiguration: Sendable {
+    /// The state folder (checkpoints, ordered events, the default rejects file).
+    public var stateDirectory: String
+    /// Where the panel's JSON lines go (`-` for standard output).
+    public var output: String
+    /// Where rejected rows go as JSON lines; nil for ``RunFiles/defaultRejectsName`` in the state folder.
+    public var rejects: String?
+    /// How the treatment thresholds are chosen.
+    public var thresholds: ThresholdsMode
+    /// The zone whose calendar days rows without a date label fall on (and whose midnights close days).
+    public var timeZone: NamedTimeZone
+    /// How often a checkpoint is committed.
+    public var checkpointPolicy: CheckpointPolicy = .seconds(1)
+    /// Memory for the ordering step's write buffers, in bytes.
+    public var memoryBudgetBytes = 32 << 20
+    /// Drop exact duplicate rows (the notebook keeps them).
+    public var dedupe = false
+    /// Discard an existing state folder (replay's files in it) and the output, and start over.
+    public var fresh = false
+
+    public init(stateDirectory: String, output: String, thresholds: ThresholdsMode, timeZone: NamedTimeZone) {
+        self.stateDirectory = stateDirectory
+        self.output = output
+        self.thresholds = thresholds
+        self.timeZone = timeZone
+    }
+
+    /// The rejects file: the one asked for, or the default one in the state folder.
+    public var rejectsPath: String {
+        rejects ?? (stateDirectory as NSString).appendingPathComponent(RunFiles.defaultRejectsName)
+    }
+}
+
+/// A run over an archive, a folder holding `KuaiRec 2.0/data/`, or an interactions CSV: ingest once, then
+/// replay day by day.
+public struct ArchiveRunConfiguration: Sendable {
+    /// What every run needs.
+    public var common: RunConfiguration
+    /// The archive, folder or CSV.
+    public var input: String
+    /// Which interaction matrix.
+    public var matrix: MatrixChoice = .small
+    /// Keep only the first N data rows in file order (nil: all).
+    public var rowLimit: Int?
+    /// The most bytes the CSV may expand to (a zip bomb guard).
+    public var maxBytes = ByteCount(bytes: IngestOptions.defaultMaxBytes)!
+    /// Stop cleanly after this day closes (a later run continues).
+    public var until: CalendarDay?
+    /// Play the log at this many simulated seconds per wall second (nil: as fast as it goes).
+    public var speed: Double?
+    /// Keep an HTML report of the diagnostics fresh in a file during the run.
+    public var report: LiveReport?
+
+    /// A report file rewritten every `interval` during the run.
+    public struct LiveReport: Sendable {
+        /// The HTML file.
+        public var path: String
+        /// How often it is rewritten.
+        public var interval: TimeSpan
+
+        public init(path: String, interval: TimeSpan) {
+            self.path = path
+            self.interval = interval
+        }
+    }
+
+    public init(common: RunConfiguration, input: String) {
+        self.common = common
+        self.input = input
+    }
+}
+
+/// A live feed: rows in arrival order from a file descriptor (standard input), days closed by the watermark.
+public struct LiveRunConfiguration: Sendable {
+    /// What every run needs.
+    public var common: RunConfiguration
+    /// The descriptor the rows are read from.
+    public var inputDescriptor: Int32 = STDIN_FILENO
+    /// The input's name in messages.
+    public var inputName = "stdin"
+    /// CSV or JSON lines; nil to detect it from the first byte.
+    public var inputFormat: LiveInputFormat?
+    /// How far behind the newest event time a row may arrive and still count.
+    public var allowedLateness = TimeSpan(seconds: 600)!
+    /// Also close the open days after this long (wall time) without a row; nil: never.
+    public var idleClose: TimeSpan?
+    /// What happens to a row whose day has closed.
+    public var latePolicy: LatePolicy = .reject
+    /// Under ``LatePolicy/revise``: how many of the last closed days a late row may still revise.
+    public var reviseWindowDays = 7
+    /// Skip this many data rows first (a feed re-sent from its start after an interrupted run).
+    public var skipRows = 0
+
+    public init(common: RunConfiguration) { self.common = common }
+
+    /// The live feed's options.
+    var liveOptions: LiveOptions {
+        var options = LiveOptions(timeZone: common.timeZone.zone)
+        options.allowedLatenessMs = allowedLateness.milliseconds
+        options.idleCloseSeconds = idleClose?.seconds
+        options.latePolicy = latePolicy
+        options.reviseWindowDays = reviseWindowDays
+        options.dedupe = common.dedupe
+        options.skipRows = skipRows
+        return options
+    }
+}
+
+/// The files a run keeps in its state folder beside the state store's own.
+public enum RunFiles {
+    /// The default rejects file.
+    public static let defaultRejectsName = "rejects.jsonl"
+    /// The names a run may leave in the state folder (the default rejects file and its partial form).
+    static let names: Set<String> = [defaultRejectsName, defaultRejectsName + ".partial"]
+}

@@ -1,0 +1,39 @@
+import ReplayStream
+
+/// What a run tells its caller while it goes: where it starts from, and its progress. The caller decides
+/// what to show (the command line prints the first kind and draws a progress line from the second).
+public enum RunEvent: Sendable {
+    /// The ordered event log of an earlier ingest of the same input is reused: `rows` data rows were read
+    /// then. `afterReset` when the run started the folder anew (``RunConfiguration/fresh``) and kept it.
+    case ingestReused(rows: Int, afterReset: Bool)
+    /// The ingest pass: `bytesRead` of the input's `total` bytes, `rows` data rows parsed.
+    case ingesting(bytesRead: Int64, total: Int64?, rows: Int)
+    /// The replay resumes from a checkpoint that has not finished.
+    case resuming(ReplayProgress)
+    /// The replay: its progress, the simulated clock (Unix ms of the last event), rows rejected at ingest.
+    case replaying(ReplayProgress, simulatedMs: Int64, rowsRejected: Int)
+    /// The live feed in the state folder already ended (its input was read to the end): nothing more is read.
+    case liveFeedAlreadyEnded
+    /// A live feed resumes after `rowsRead` input rows, with `daysClosed` days closed.
+    case liveFeedResuming(rowsRead: Int, daysClosed: Int)
+    /// A live feed's progress.
+    case live(ReplayProgress, LiveFeedState)
+}
+
+/// Why a run returned.
+public enum RunOutcome: Equatable, Sendable {
+    /// Every day closed and every record written final.
+    case finished
+    /// Stopped after closing the ``ArchiveRunConfiguration/until`` day.
+    case reachedUntil(CalendarDay)
+    /// Stopped at a safe point because a stop was requested, with a checkpoint committed.
+    case interrupted
+}
+
+/// What a run returns: why it stopped, and its summary.
+public struct RunResult: Sendable {
+    /// Why it stopped.
+    public var outcome: RunOutcome
+    /// The summary.
+    public var summary: RunSummary
+}

@@ -1,0 +1,67 @@
+import Foundation
+import ReplayDiagnostics
+import ReplayState
+import ReplayStream
+
+/// A run's state folder, opened and locked against a second process for the length of the run.
+struct StateFolder {
+    /// The state store.
+    let store: StateStore
+    /// The folder's lock, held while this value lives.
+    let lock: ProcessLock
+
+    /// Opens (creating) the folder at `directory` for a run of `identity`. With `fresh`, replay's own files in
+    /// it are discarded (a damaged database included) and the run starts over, keeping the ordered events of
+    /// an ingest of the same input when they are whole.
+    /// - Throws: ``StateError``: `notAFolder`, `foreignEntries` (unless `fresh`), `inUse`, `madeByDifferentRun`
+    ///   (unless `fresh`), or any error opening the store.
+    static func open(directory: String, for identity: RunIdentity, fresh: Bool) throws -> StateFolder {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StateError(directory: directory, kind: .notAFolder)
+        }
+        let foreign = StateStore.foreignEntries(in: directory, besides: RunFiles.names)
+        if !foreign.isEmpty && !fresh { throw StateError(directory: directory, kind: .foreignEntries(foreign)) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let lock = try ProcessLock(directory: directory)
+        let store = fresh ? try startOver(directory, for: identity) : try resume(directory, for: identity)
+        return StateFolder(store: store, lock: lock)
+    }
+
+    /// Opens the store and checks that it was made by a run of `identity` (a new folder is marked for it).
+    private static func resume(_ directory: String, for identity: RunIdentity) throws -> StateStore {
+        let store = try StateStore(directory: directory)
+        if let stored = try store.identity() {
+            let differences = identity.differences(from: stored)
+            if !differences.isEmpty {
+                throw StateError(directory: directory, kind: .madeByDifferentRun(differences))
+            }
+        } else {
+            try store.reset(for: identity)
+        }
+        return store
+    }
+
+    /// Opens the store, or removes replay's files and opens it empty when it cannot be opened (damaged,
+    /// truncated, another program's), and resets it for `identity`.
+    private static func startOver(_ directory: String, for identity: RunIdentity) throws -> StateStore {
+        let store: StateStore
+        do {
+            store = try StateStore(directory: directory)
+        } catch is StateError {
+            try StateStore.discardOwnFiles(in: directory, besides: RunFiles.names)
+            store = try StateStore(directory: directory)
+        }
+        // A fresh run of the same input keeps the ordered event log (no second ingest), if it is whole.
+        let stored = try? store.identity()
+        var keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
+        if keep, let done = try? store.ingestSummary(),
+            DayBuckets.verify(directory: store.bucketsDirectory, expectedEvents: done.rowsAccepted) != nil
+        {
+            keep = false
+        }
+        // The interaction diagnostics belong to the ingest pass: kept with it.
+        try store.reset(for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction])
+        return store
+    }
+}

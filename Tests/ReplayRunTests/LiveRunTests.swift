@@ -1,0 +1,42 @@
+import Foundation
+import ReplayRun
+import ReplayStream
+import Testing
+
+/// Live runs, in process, reading the rows from a file descriptor.
+struct LiveRunTests {
+    @Test func aFeedIsReadToItsEndReconcilesAndARerunSaysItEnded() throws {
+        let dir = RunFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try RunFixtures.smallMatrixCSV(in: dir)
+        func run() throws -> (RunResult, [RunEvent]) {
+            let fd = open(csv.path, O_RDONLY)
+            defer { close(fd) }
+            var common = RunConfiguration(
+                stateDirectory: dir.appendingPathComponent("s").path, output: dir.appendingPathComponent("live.jsonl").path,
+                thresholds: .expanding, timeZone: NamedTimeZone("Asia/Shanghai")!)
+            common.checkpointPolicy = .events(5000)
+            var configuration = LiveRunConfiguration(common: common)
+            configuration.inputDescriptor = fd
+            configuration.inputName = "small_matrix.csv"
+            configuration.allowedLateness = TimeSpan("1d")!
+            var events: [RunEvent] = []
+            let result = try LiveRun(configuration: configuration, logger: RunFixtures.quietLogger).run(onEvent: { events.append($0) })
+            return (result, events)
+        }
+        let (result, _) = try run()
+        #expect(result.outcome == .finished)
+        let s = result.summary
+        let live = try #require(s.live)
+        #expect(s.ingest.inputLocation == "small_matrix.csv (csv)")
+        #expect(s.ingest.rowsRead > 0 && s.ingest.rowsRead == s.ingest.rowsAccepted + s.ingest.rowsRejected)
+        #expect(live.ended && s.progress.finished && s.progress.recordsWritten > 0)
+        let panel = try Data(contentsOf: dir.appendingPathComponent("live.jsonl"))
+        #expect(panel.count == s.progress.outputBytes)
+
+        let (again, events) = try run()
+        #expect(again.outcome == .finished && again.summary.progress.outputBytes == s.progress.outputBytes)
+        #expect(events.contains { if case .liveFeedAlreadyEnded = $0 { return true } else { return false } })
+        #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == panel)
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import ReplayRun
+import ReplayStream
+
+/// Shows a run on stderr: its messages (unless quiet), the progress line, and at the end the summary and
+/// what stopped it.
+final class RunReporter {
+    private let quiet: Bool
+    private let progressLine: ProgressLine
+
+    init(quiet: Bool, showProgress: Bool, timeZone: TimeZone) {
+        self.quiet = quiet
+        progressLine = ProgressLine(enabled: showProgress, timeZone: timeZone)
+    }
+
+    /// Runs `body`, ending the progress line however it ends, so that later messages start on a fresh line.
+    func whileRunning<T>(_ body: () throws -> T) throws -> T {
+        defer { progressLine.finish() }
+        return try body()
+    }
+
+    /// Shows one event of the run.
+    func handle(_ event: RunEvent) {
+        switch event {
+        case .ingestReused(let rows, let afterReset):
+            say(
+                afterReset
+                    ? "reusing the ordered event log of an earlier run of the same input (\(rows) rows)"
+                    : "resuming; ingest already complete (\(rows) rows)")
+        case .ingesting(let bytesRead, let total, let rows):
+            progressLine.ingest(bytesRead: bytesRead, total: total, rows: rows)
+        case .resuming(let p):
+            say("resuming from \(p.nextDay) (\(p.daysClosed) days closed, \(p.outputBytes) output bytes committed)")
+        case .replaying(let p, let clock, let rejected):
+            progressLine.replay(p, simulatedMs: clock, rejected: rejected)
+        case .liveFeedAlreadyEnded:
+            say("this live feed already ended (its input was read to the end); use --fresh to start a new one")
+        case .liveFeedResuming(let rows, let days):
+            say(
+                "resuming a live feed after \(rows) input rows (\(days) days closed); the input should continue after them (or pass --skip-rows \(rows) when re-sending it from the start)")
+        case .live(let p, let live):
+            progressLine.live(p, live)
+        }
+    }
+
+    /// Prints the summary (unless quiet), writes it as JSON to `summaryJSON`, and says what stopped the run.
+    /// - Throws: the exit code 130 when the run was interrupted.
+    func finish(_ result: RunResult, summaryJSON: String?) throws {
+        let summary = result.summary
+        say(summary.text, prefixed: false)
+        if let summaryJSON { try summary.json().write(to: URL(fileURLWithPath: summaryJSON), options: .atomic) }
+        switch result.outcome {
+        case .finished: break
+        case .reachedUntil(let day):
+            say("stopped after \(day) (--until); rerun with a later --until, or none, to continue")
+        case .interrupted:
+            if let live = summary.live {
+                printError(
+                    "replay: stopped with a checkpoint after \(live.rowsRead) input rows (the end of input was not declared); rerun the same command with the rest of the feed, or re-send it from the start with --skip-rows \(live.rowsRead)")
+            } else {
+                printError("replay: stopped with a checkpoint at \(summary.progress.nextDay); rerun the same command to resume")
+            }
+            throw ExitStatus.interrupted.code
+        }
+    }
+
+    /// Prints `text` on stderr unless quiet.
+    private func say(_ text: String, prefixed: Bool = true) {
+        if !quiet { printError(prefixed ? "replay: \(text)" : text) }
+    }
+}
+
+extension RunSummary {
+    /// The summary as the run prints it.
+    var text: String {
+        var lines = ["replay summary"]
+        lines.append("  input:            \(ingest.inputLocation)")
+        lines.append("  rows read:        \(ingest.rowsRead) = \(ingest.rowsAccepted) in the panel + \(ingest.rowsRejected) rejected")
+        for (reason, n) in ingest.rejected.sorted(by: { $0.key < $1.key }) {
+            lines.append("    rejected \(reason): \(n)")
+        }
+        if let live {
+            lines.append("  late rows:        \(live.lateRows) (\(live.revisedRows) revised into their day, \(live.lateRows - live.revisedRows) rejected as late)")
+        }
+        lines.append("  rejects file:     \(rejects)")
+        lines.append("  date label ≠ timestamp day: \(ingest.dateLabelDisagreements) rows (the date label is used)")
+        if ingest.duplicatesDropped > 0 {
+            lines.append("  exact duplicates: \(ingest.duplicatesDropped) rows dropped (--dedupe: counted as rejected duplicate, not in the rejects file; the notebook keeps them)")
+        } else {
+            lines.append("  exact duplicates: \(progress.duplicateRows) rows (kept, as the notebook does)")
+        }
+        lines.append("  panel:            \(ingest.users.count) users × \(days) days (\(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"))")
+        lines.append("  days closed:      \(progress.daysClosed)")
+        lines.append("  records written:  \(progress.recordsWritten) lines, \(progress.finalRecords) final, \(progress.outputBytes) bytes → \(output)")
+        if let t = progress.thresholds {
+            lines.append("  thresholds (\(mode)): interactions >= \(t.highIntensity), high_watch_share >= \(t.highWatchShare)")
+        }
+        lines.append(
+            "  elapsed:          \(String(format: "%.3f", elapsed)) s (ingest \(String(format: "%.3f", ingestSeconds)) s, replay \(String(format: "%.3f", replaySeconds)) s)")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import ReplaySink
+import ReplayState
+import ReplayStream
+
+/// The words the user reads for an error. Library errors carry facts; the command line says what to do,
+/// naming its own options (`--fresh`, `--state`, `--max-bytes`).
+enum UserMessage {
+    /// The message for `error` (without the `replay: ` prefix), or nil when nothing is printed (an exit code
+    /// thrown on purpose, a reader that went away).
+    static func text(for error: Error) -> String? {
+        switch error {
+        case is ExitCode: return nil
+        case let e as PanelExportError where e.kind == .outputClosed: return nil
+        case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
+        case let e as IngestLimitError: return beyondLimit(e)
+        case let e as LMDBError where e.isDiskFull || e.isMapFull:
+            return "the state database could not grow: \(e); free some space and rerun the same command to resume"
+        default: return "\(error)"
+        }
+    }
+
+    /// A refused state folder: what is wrong and what to do.
+    static func refusal(_ kind: StateError.Kind) -> String {
+        let startOver = " — rerun with --fresh to start over"
+        switch kind {
+        case .notAFolder: return "\(kind); choose a folder for --state"
+        case .foreignEntries(let names):
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+            return "the folder holds files replay did not make (\(shown)); it is not a replay state folder. "
+                + "Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside "
+                + "them and deletes none of them)"
+        case .madeByDifferentRun(let differences):
+            return "it was made by a different run — \(differences.map(difference).joined(separator: "; ")). "
+                + "Use the same options to resume, another --state, or --fresh to discard it"
+        case .inUse: return "\(kind); wait for that run to end (or stop it) — two runs on one state folder would corrupt it"
+        case .lockUnavailable: return "\(kind)"
+        case .noDatabase: return "\(kind); was a run started with this --state?"
+        case .noRunRecorded: return "\(kind); start one with replay run --state"
+        case .unopenable: return "\(kind); it may be damaged or from another program\(startOver)"
+        case .unreadableRecord: return "\(kind); it was written by another version or program — rerun the run with --fresh"
+        case .formatVersion:
+            return "\(kind). Rerun with --fresh to start over (the old state and output are discarded)"
+        case .snapshotMissing, .snapshotDamaged: return "\(kind)\(startOver)"
+        case .eventsDamaged: return "\(kind). Rerun with --fresh to start over"
+        case .liveFeedHasNoDiagnostics:
+            return "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs "
+                + "only; export the panel with replay export and analyse it, or replay the archive"
+        case .diskFullAtCheckpoint: return "\(kind) — free some space and rerun the same command to resume"
+        }
+    }
+
+    /// One way a state folder's run differs from this one, named by the option that differs.
+    static func difference(_ difference: RunIdentity.Difference) -> String {
+        func line(_ name: String, _ stored: String, _ current: String) -> String {
+            "\(name): the state has \(stored), this run has \(current)"
+        }
+        switch difference {
+        case .inputPath(let a, let b): return line("input", a, b)
+        case .inputSize(let a, let b): return line("input size", "\(a) bytes", "\(b) bytes")
+        case .inputModified(let a, let b):
+            return line("input modification time", "\(Date(timeIntervalSince1970: a))", "\(Date(timeIntervalSince1970: b))")
+        case .matrix(let a, let b): return line("--matrix", a, b)
+        case .rowLimit(let a, let b):
+            return line("--rows", a.map(String.init) ?? "all rows", b.map(String.init) ?? "all rows")
+        case .thresholds(let a, let b): return line("--thresholds", a, b)
+        case .timeZone(let a, let b): return line("--tz", a, b)
+        case .output(let a, let b): return line("--out", a, b)
+        case .dedupe(let a, let b): return line("--dedupe", a ? "--dedupe" : "no --dedupe", b ? "--dedupe" : "no --dedupe")
+        case .liveOptions(let a, let b):
+            return line("live input options", a ?? "none (an archive)", b ?? "none (an archive)")
+        }
+    }
+
+    /// An input beyond the ingest's limits: what and which option changes the limit.
+    static func beyondLimit(_ error: IngestLimitError) -> String {
+        switch error.limit {
+        case .statedSize(let stated, let maxBytes):
+            return "\(error.input): the member says it expands to \(stated) bytes, more than --max-bytes \(maxBytes); "
+                + "if the file is genuine, raise --max-bytes"
+        case .expandedSize(let maxBytes, let rowsRead):
+            return "\(error.input): the CSV expands beyond --max-bytes \(maxBytes) bytes (\(rowsRead) data rows read); "
+                + "this looks like a zip bomb or not a KuaiRec file — if it is genuine, raise --max-bytes"
+        case .panelSpan(let days, let first, let last, let users, let maxDays):
+            return "\(error.input): the accepted rows span \(days) days (\(first) .. \(last)), more than \(maxDays); "
+                + "KuaiRec spans 63. A few rows with stray dates would make a panel of \(users) users × \(days) days: "
+                + "check the date labels, or cut the log with --rows"
+        }
+    }
+}
