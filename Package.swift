@@ -27,14 +27,14 @@ let package = Package(
         .target(name: "ReplayStream", dependencies: ["CArchive", logging], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
         .target(name: "ReplaySink", dependencies: ["ReplayStream"], path: "Sources/Sink", swiftSettings: hotPath),
-        .target(name: "KuaiRecFixtures", dependencies: ["CArchive"], path: "Sources/Fixtures"),
+        .target(name: "KuaiRecFixtures", dependencies: ["ReplayStream", "CArchive"], path: "Sources/Fixtures"),
         .executableTarget(
             name: "replay",
             dependencies: ["ReplayStream", "ReplayState", "ReplaySink", "KuaiRecFixtures", argumentParser, logging],
             path: "replay"
         ),
         .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "KuaiRecFixtures"]),
-        .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "ReplayStream", "CArchive"]),
+        .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "CArchive"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayStream"]),
         .testTarget(
