@@ -31,21 +31,27 @@ let package = Package(
         .target(
             name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],
             path: "Sources/Run"),
+        .target(name: "KuaiRecFixtures", dependencies: ["ReplayStream", "CArchive"], path: "Sources/Fixtures"),
         .executableTarget(
             name: "replay",
-            dependencies: ["ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", argumentParser, logging],
+            dependencies: [
+                "ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", "KuaiRecFixtures",
+                argumentParser, logging,
+            ],
             path: "replay"
         ),
         .target(name: "ReplayTestSupport", dependencies: ["ReplayStream"], path: "Tests/Support"),
-        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport"]),
+        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport", "KuaiRecFixtures"]),
         .testTarget(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
+        .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "CArchive"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayDiagnostics", "ReplayStream"]),
-        .testTarget(name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", logging]),
+        .testTarget(
+            name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "KuaiRecFixtures", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
-            dependencies: ["replay", "ReplayStream", "ReplaySink"]
+            dependencies: ["replay", "ReplayStream", "ReplaySink", "KuaiRecFixtures"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ReplayStream
+import KuaiRecFixtures
 
 extension Replay {
     /// `replay generate`: writes a synthetic archive in KuaiRec's exact layout.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import KuaiRecFixtures
 import ReplayStream
 
 /// Broken archives and files, broken rows, broken state folders: each ends with a clear message and

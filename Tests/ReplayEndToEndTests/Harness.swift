@@ -1,4 +1,5 @@
 import Foundation
+import KuaiRecFixtures
 import ReplayStream
 
 /// Runs the built `replay` binary and captures what it prints.

@@ -1,4 +1,5 @@
 import Foundation
+import KuaiRecFixtures
 import ReplayStream
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import KuaiRecFixtures
 import ReplayRun
 import ReplayStream
 

@@ -1,4 +1,5 @@
 import Foundation
+import KuaiRecFixtures
 import Testing
 
 @testable import ReplayStream

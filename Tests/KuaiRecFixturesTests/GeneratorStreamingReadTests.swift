@@ -2,7 +2,7 @@ import CArchive
 import Foundation
 import Testing
 
-@testable import ReplayStream
+@testable import KuaiRecFixtures
 
 /// Reads generated archives the way a streaming consumer does: the outer zip through a
 /// read callback with no seek callback, and the inner KuaiRec.zip through a second

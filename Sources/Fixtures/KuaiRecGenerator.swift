@@ -1,6 +1,7 @@
 import Foundation
 
-/// Writes synthetic KuaiRec 2.0 archives (`replay generate`).
+/// Writes synthetic KuaiRec 2.0 archives in KuaiRec's exact layout: a test fixture and a demo tool
+/// (`replay generate`, the tests, the benchmark and the differential test), not part of the engine.
 ///
 /// The archive has the layout of the Zenodo "download all" zip: an outer zip with
 /// `KuaiRec.zip`, `kuairec_caption_category.csv`, `video_raw_categories_multi.csv`,

@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// The smaller KuaiRec tables: user_features.csv, item_categories.csv,
 /// item_daily_features.csv, social_network.csv, kuairec_caption_category.csv and the
 /// two extra CSVs of the outer zip (whose real formats are unknown: placeholders).
@@ -297,7 +299,7 @@ extension KuaiRecModel {
             let author = rng.int(below: max(1, bigVideos * 78 / 100))
             let isAd = rng.bernoulli(0.03)
             let upload = uploadDay[v]
-            let (uy, um, ud) = civilFromDayNumber(firstDayNumber + upload)
+            let (uy, um, ud) = Self.firstDay.adding(upload).civil
             let ut = rng.uniform()
             let uploadType = Self.uploadTypes[ut < 0.6 ? 0 : ut < 0.75 ? 1 : ut < 0.95 ? 2 : 3 + rng.int(below: 3)]
             let vs = rng.uniform()

@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// A growable byte buffer for CSV text with hand-written number formatting, flushed
 /// to a sink in large blocks.
 ///
@@ -116,7 +118,7 @@ struct CSVBuffer {
         let local = Int(ms) + 8 * 3_600_000
         let dayNumber = local / 86_400_000
         let msOfDay = local % 86_400_000
-        let (y, mo, d) = civilFromDayNumber(dayNumber)
+        let (y, mo, d) = CalendarDay(rawValue: Int32(dayNumber)).civil
         int(y)
         bytes.append(UInt8(ascii: "-"))
         twoDigits(mo)
@@ -138,30 +140,4 @@ struct CSVBuffer {
     mutating func double(_ value: Double) {
         text(value.description)
     }
-}
-
-/// (year, month, day) of a day number counted from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, proleptic Gregorian).
-@inline(__always)
-func civilFromDayNumber(_ z0: Int) -> (Int, Int, Int) {
-    let z = z0 + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    let y = yoe + era * 400
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    return (m <= 2 ? y + 1 : y, m, d)
-}
-
-/// Day number (from 1970-01-01) of a civil date (Hinnant's `days_from_civil`).
-func dayNumberFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-    let y = m <= 2 ? y0 - 1 : y0
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    return era * 146_097 + doe - 719_468
 }

@@ -27,7 +27,8 @@ public struct ArchiveWriteError: Error, CustomStringConvertible, Sendable, Equat
 }
 
 /// Writes a zip archive through libarchive (`archive_write_new` +
-/// `archive_write_set_format_zip`).
+/// `archive_write_set_format_zip`): the fixtures' writer, with which ``KuaiRecGenerator`` and the tests
+/// build the archives that replay reads.
 ///
 /// Entries are written in call order. Every entry gets the same fixed metadata
 /// (``modificationTime``, uid/gid 0, no user/group names, mode 0644 for files and

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import ReplayStream
+@testable import KuaiRecFixtures
 
 /// Tests of the synthetic KuaiRec generator and the zip writer. Each test works in its
 /// own temporary directory. Format oracles that need Python's `repr` run python3.

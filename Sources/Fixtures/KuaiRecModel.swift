@@ -1,3 +1,5 @@
+import ReplayStream
+
 /// The fixed "world" behind one generated archive: which users and videos exist, which
 /// of them form the small matrix, per-video durations/popularity/upload days, and a
 /// per-user activity profile. Everything is a pure function of the config, and every
@@ -30,19 +32,19 @@ struct KuaiRecModel {
     let nonSmallVideos: [Int32]
     let nonSmallCDF: [Double]
 
-    static let firstDate = (2020, 7, 5)
+    /// The first date label, 2020-07-05.
+    static let firstDay = CalendarDay(year: 2020, month: 7, day: 5)!
 
     init(config: GeneratorConfig) {
         self.config = config
         days = config.days
         bigUsers = config.effectiveBigUsers
         bigVideos = config.effectiveBigVideos
-        firstDayNumber = dayNumberFromCivil(Self.firstDate.0, Self.firstDate.1, Self.firstDate.2)
+        firstDayNumber = Int(Self.firstDay.rawValue)
         var labels: [Int] = []
         var starts: [Int64] = []
         for d in 0...config.days {
-            let (y, m, dd) = civilFromDayNumber(firstDayNumber + d)
-            if d < config.days { labels.append(y * 10000 + m * 100 + dd) }
+            if d < config.days { labels.append(Self.firstDay.adding(d).yyyymmdd) }
             starts.append(Int64(firstDayNumber + d) * 86_400_000 - 8 * 3_600_000)
         }
         dateLabels = labels
