@@ -142,9 +142,6 @@ public final class StateStore: StateBackend {
     /// The default rejects file.
     public var defaultRejectsPath: String { (directory as NSString).appendingPathComponent("rejects.jsonl") }
 
-    /// Number of LMDB readers active (a run in progress has none; `status` has one).
-    public var readerCount: Int { environment.readerCount }
-
     private func readJSON<T: Decodable>(_ type: T.Type, key: [UInt8]) throws -> T? {
         let bytes = try environment.withReadTransaction { txn in try txn.get(key, in: meta) }
         guard let bytes else { return nil }
