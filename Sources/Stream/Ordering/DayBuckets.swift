@@ -158,13 +158,7 @@ public final class DayBuckets {
             initialized = count
         }
         events.withUnsafeBufferPointer { ev in
-            order.sort { a, b in
-                let x = ev[Int(a)], y = ev[Int(b)]
-                if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
-                if x.userID != y.userID { return x.userID < y.userID }
-                if x.videoID != y.videoID { return x.videoID < y.videoID }
-                return a < b
-            }
+            order.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
         }
         let sorted = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
             events.withUnsafeBufferPointer { ev in
@@ -190,12 +184,7 @@ public final class DayBuckets {
             let events = raw.bindMemory(to: Interaction.self)
             for i in events.indices where events[i].userID == user { mine.append((events[i], i)) }
         }
-        mine.sort { a, b in
-            let x = a.event, y = b.event
-            if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
-            if x.videoID != y.videoID { return x.videoID < y.videoID }
-            return a.position < b.position
-        }
+        mine.sort { a, b in Interaction.replayPrecedes(a.event, a.position, b.event, b.position) }
         return mine.map(\.event)
     }
 
