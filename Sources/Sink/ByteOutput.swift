@@ -182,26 +182,9 @@ public enum JSONBytes {
         }
     }
 
-    /// Appends `YYYY-MM-DD`.
+    /// Appends `YYYY-MM-DD` (``CalendarDay/appendISO(to:)``).
     @inline(__always)
-    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) {
-        let c = day.civil
-        @inline(__always) func digits(_ v: Int, _ n: Int) {
-            var divisor = 1
-            for _ in 1..<n { divisor *= 10 }
-            var rest = v
-            while divisor > 0 {
-                out.append(UInt8(rest / divisor) + 0x30)
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(c.year, 4)
-        out.append(0x2D)
-        digits(c.month, 2)
-        out.append(0x2D)
-        digits(c.day, 2)
-    }
+    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) { day.appendISO(to: &out) }
 
     /// Appends a double in its shortest round-trip form, or `null` for NaN and infinities.
     @inline(__always)
