@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplaySink
 import ReplayStream
+import SystemPackage
 
 extension Replay {
     /// `replay tail FILE`: prints the records of a panel file as JSON lines, optionally following a run.
@@ -104,15 +105,11 @@ final class StandardOutput {
     @discardableResult
     func flush() -> Bool {
         if closed { return false }
-        var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                closed = true
-                return false
-            }
-            offset += n
+        do {
+            try buffer.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0, path: "standard output") }
+        } catch {
+            closed = true
+            return false
         }
         buffer.removeAll(keepingCapacity: true)
         return true

@@ -149,8 +149,8 @@ public final class CompactedPanel {
 
     /// Writes the CSV (see ``writeCSV(to:withRevision:finalOnly:)``) to `path`, or to standard output for `-`.
     ///
-    /// A file is written whole or not at all: into `PATH.partial`, fsynced, then renamed over `path`
-    /// (the folder is fsynced too); on failure the `.partial` file is removed and `path` is left as it was.
+    /// A file is written whole or not at all (``AtomicFile``: `PATH.partial`, fsynced, renamed over `path`,
+    /// the folder fsynced); on failure the `.partial` file is removed and `path` is left as it was.
     /// Returns the rows written.
     /// - Throws: ``PanelExportError``: `.diskFull`, `.outputClosed` (standard output's reader went away),
     ///   or `.output`.
@@ -171,24 +171,14 @@ public final class CompactedPanel {
             throw PanelExportError(
                 .output, "\(path): it is a folder; --csv needs a file name (or - for standard output)")
         }
-        let partial = path + ".partial"
         do {
-            let rows: Int
-            do {
+            return try AtomicFile.replace(path) { partial in
                 let output = try ByteOutput(path: partial, resumeAt: nil)
-                rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
+                let rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
                 _ = try output.sync()
+                return rows
             }
-            guard rename(partial, path) == 0 else { throw POSIXFileError(path: path, operation: "rename", code: errno) }
-            let folder = (path as NSString).deletingLastPathComponent
-            let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
-            if fd >= 0 {
-                _ = fsync(fd)
-                close(fd)
-            }
-            return rows
         } catch {
-            unlink(partial)
             throw PanelExportError.writeFailed(path, error)
         }
     }

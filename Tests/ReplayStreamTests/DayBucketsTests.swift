@@ -47,6 +47,6 @@ struct DayBucketsTests {
         try buckets.restore(counts: [a: 4])
         #expect(try buckets.sortedEvents(for: a).count == 4)
         #expect(try buckets.sortedEvents(for: b).isEmpty)
-        #expect(throws: POSIXFileError.self) { try buckets.restore(counts: [a: 9]) }
+        #expect(throws: DamagedFileError.self) { try buckets.restore(counts: [a: 9]) }
     }
 }
