@@ -47,9 +47,9 @@ extension Replay {
                 printError("replay: \(error)")
                 throw ExitCode(ExitCodes.input)
             }
-            let users = Set(user), dates = Set(date)
+            let users = Set(user), dates = Set(date.compactMap { CalendarDay(iso: $0) })
             let out = StandardOutput()
-            var latestLines: [String: (date: String, user: Int64, line: [UInt8])] = [:]
+            var latestLines: [RecordKey: [UInt8]] = [:]
             let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
                 guard let info = ChangelogReader.info(of: line) else { return true }
                 if !users.isEmpty && !users.contains(info.userID) { return true }
@@ -59,7 +59,7 @@ extension Replay {
                     if follow {
                         if info.isFinal { return out.write(line) }
                     } else {
-                        latestLines["\(info.eventDate)/\(info.userID)"] = (info.eventDate, info.userID, Array(line))
+                        latestLines[RecordKey(day: info.eventDate, user: info.userID)] = Array(line)
                     }
                     return true
                 }
@@ -77,14 +77,21 @@ extension Replay {
                 if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval) }
             }
             if latest && !follow {
-                for entry in latestLines.values.sorted(by: { ($0.date, $0.user) < ($1.date, $1.user) }) {
-                    let ok = entry.line.withUnsafeBytes { out.write($0) }
+                let ordered = latestLines.sorted { ($0.key.day, $0.key.user) < ($1.key.day, $1.key.user) }
+                for (_, line) in ordered {
+                    let ok = line.withUnsafeBytes { out.write($0) }
                     if !ok { return }
                 }
             }
             _ = out.flush()
         }
     }
+}
+
+/// A record's key: the day and the user.
+private struct RecordKey: Hashable {
+    var day: CalendarDay
+    var user: Int64
 }
 
 /// Buffered standard output that reports a closed pipe instead of dying of SIGPIPE.

@@ -98,21 +98,18 @@ public final class CompactedPanel {
     }
 
     /// Adds one record line; returns false when the key already holds a later revision (the line is dropped).
+    /// The line is read once, by ``PanelCSVWriter/appendRow(of:to:)``, which also gives its key and revision.
     /// - Throws: ``PanelExportError`` (`.notARecord`) naming `source` and `lineNumber`.
     @discardableResult
     public func add(_ line: UnsafeRawBufferPointer, lineNumber: Int, source: String) throws(PanelExportError) -> Bool {
         scratch.removeAll(keepingCapacity: true)
-        let day: CalendarDay
+        let info: ChangelogReader.LineInfo
         do {
-            day = try rowWriter.appendRow(of: line, to: &scratch)
+            info = try rowWriter.appendRow(of: line, to: &scratch)
         } catch {
             throw PanelExportError.notARecord(source, line: lineNumber, error.reason)
         }
-        guard let info = ChangelogReader.info(of: line) else {
-            throw PanelExportError.notARecord(
-                source, line: lineNumber, "user_id, revision or final do not hold an integer, an integer, true/false")
-        }
-        let key = Key(user: info.userID, day: day.rawValue)
+        let key = Key(user: info.userID, day: info.eventDate.rawValue)
         if let kept = entries[key], kept.revision > info.revision { return false }
         let row = [UInt8](unsafeUninitializedCapacity: scratch.count) { buffer, count in
             _ = buffer.initialize(from: scratch)
