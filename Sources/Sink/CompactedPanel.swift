@@ -172,7 +172,7 @@ public final class CompactedPanel {
             return try AtomicFile.replace(path) { partial in
                 let output = try ByteOutput(path: partial, resumeAt: nil)
                 let rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
-                _ = try output.sync()
+                try output.drain()  // AtomicFile fsyncs the file before renaming it
                 return rows
             }
         } catch {

@@ -47,6 +47,24 @@ struct FileIOTests {
         #expect(rows == 1 && text == "new")
     }
 
+    @Test func aFIFOIsWrittenInPlaceNotReplaced() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/fifo"
+        #expect(mkfifo(path, 0o600) == 0)
+        // A reader first, so that opening the FIFO for writing does not wait.
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        try AtomicFile.write(Array("through".utf8), to: path)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = read(reader, &buffer, 16)
+        #expect(n == 7 && Array(buffer.prefix(7)) == Array("through".utf8))
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "still a FIFO")
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+    }
+
     @Test func writeAllWritesEverythingAndNamesTheFileOnFailure() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -7,6 +7,7 @@ import SystemPackage
 /// half a file.
 ///
 /// One writer per path: two processes replacing the same path at once share its `.partial` file.
+/// A device or a FIFO (`/dev/null`, `/dev/stdout`) cannot be replaced: it is written in place.
 public enum AtomicFile {
     /// The name the new contents of `path` are written under before ``commit(_:)`` renames them.
     public static func partialPath(for path: String) -> String { path + ".partial" }
@@ -30,9 +31,15 @@ public enum AtomicFile {
 
     /// Replaces `path` with what `body` writes to the file it is given (`PATH.partial`, absent when
     /// `body` starts), then ``commit(_:)``s it. Returns what `body` returns.
+    ///
+    /// When `path` is a device or a FIFO, `body` is given `path` itself, and nothing is renamed.
     /// - Throws: `body`'s errors and ``POSIXFileError``; on any failure the `.partial` file is removed and
     ///   `path` is left as it was.
     public static func replace<Result>(_ path: String, _ body: (_ partial: String) throws -> Result) throws -> Result {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFCHR || status.st_mode & S_IFMT == S_IFIFO {
+            return try body(path)
+        }
         let partial = partialPath(for: path)
         if unlink(partial) != 0 && errno != ENOENT {
             throw POSIXFileError(path: partial, operation: "unlink", code: errno)
