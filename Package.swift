@@ -4,6 +4,7 @@ import PackageDescription
 // Dependencies are the versions served offline on this machine kind (see docs/DEVELOPING.md).
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let system: Target.Dependency = .product(name: "SystemPackage", package: "swift-system")
 // Release builds of the hot modules skip the run-time exclusivity checks on class properties: perf showed
 // swift_beginAccess/endAccess at ~9% of a run. Debug builds (and so the tests) keep them, so a violation
 // still traps there.
@@ -20,14 +21,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(name: "CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
-        .target(name: "ReplayStream", dependencies: ["CArchive", logging], path: "Sources/Stream", swiftSettings: hotPath),
-        .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging], path: "Sources/State"),
+        .target(name: "ReplayStream", dependencies: ["CArchive", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
+        .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics"),
-        .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics"], path: "Sources/Sink", swiftSettings: hotPath),
+        .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics", system], path: "Sources/Sink", swiftSettings: hotPath),
         .target(
             name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],
             path: "Sources/Run"),
@@ -36,7 +38,7 @@ let package = Package(
             name: "replay",
             dependencies: [
                 "ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", "KuaiRecFixtures",
-                argumentParser, logging,
+                argumentParser, logging, system,
             ],
             path: "replay"
         ),

@@ -1,12 +1,18 @@
-// libFuzzer target over the CSV reader (CSVRecordAssembler, CSVFieldSplitter) and the row decoder
-// (InteractionColumns, InteractionDecoder). Built by tools/fuzz together with those source files
-// (not part of the package build): swiftc -sanitize=fuzzer,address.
+// libFuzzer target over the CSV reader (CSVRecordAssembler, CSVFieldSplitter), the row decoder
+// (InteractionColumns, InteractionDecoder), the line splitter (LineSplitter) and the JSON line scanner
+// (FlatJSONObject). Built by tools/fuzz together with those source files (not part of the package build):
+// swiftc -sanitize=fuzzer,address.
 //
-// Input: byte 0 chooses a block size (1...64) and a time zone; the rest is CSV text. Checked on every input:
+// Input: byte 0 chooses a block size (1...64) and a time zone; the rest is CSV text, and also JSON lines.
+// Checked on every input:
 // - no crash, no sanitizer report, no hang (libFuzzer's -timeout);
 // - the records are the same whether the bytes come in one block or in small blocks (and so is an error);
 // - every accepted row satisfies the decoder's documented rules (ids and durations non-negative,
-//   video_duration > 0, watch_ratio finite and >= 0, day and timestamp inside the accepted ranges).
+//   video_duration > 0, watch_ratio finite and >= 0, day and timestamp inside the accepted ranges);
+// - the line splitter gives the lines of a plain split at "\n" whatever the block size;
+// - every line the JSON scanner accepts has members whose offsets lie in order inside the line, and
+//   round-trips: written back as JSON (keys and strings re-escaped, other values as written), it is
+//   accepted again with the same decoded members; a line it refuses is refused the same way twice.
 import Foundation
 
 private let defaultHeader = InteractionColumns.required
@@ -96,6 +102,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
     }
+    checkLines(bytes, blockSize: blockSize)
     // Every record also decodes (or is rejected) under KuaiRec's own header.
     var decoder = InteractionDecoder(columns: try! InteractionColumns(header: defaultHeader), timeZone: zone)
     for record in chunked.records {
@@ -107,4 +114,102 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// One member as the scanner's caller sees it: key and value decoded, nil for null.
+private struct DecodedMember: Equatable {
+    var key: [UInt8]
+    var kind: FlatJSONObject.ValueKind
+    var value: [UInt8]
+}
+
+/// The decoded members of `line`, or the syntax error.
+private func scan(_ line: UnsafeRawBufferPointer) -> Result<[DecodedMember], FlatJSONObject.SyntaxError> {
+    var object = FlatJSONObject(line)
+    var out: [DecodedMember] = []
+    var previousEnd = 0
+    do throws(FlatJSONObject.SyntaxError) {
+        while let m = try object.next() {
+            precondition(
+                previousEnd <= m.keyStart && m.keyStart <= m.keyEnd && m.keyEnd < m.valueStart
+                    && m.valueStart <= m.valueEnd && m.valueEnd <= line.count, "member offsets out of order")
+            previousEnd = m.valueEnd
+            var member = DecodedMember(key: [], kind: m.kind, value: [])
+            let key = UnsafeRawBufferPointer(rebasing: line[m.keyStart..<m.keyEnd])
+            let value = UnsafeRawBufferPointer(rebasing: line[m.valueStart..<m.valueEnd])
+            precondition(key.firstIndex(of: 0x5C) == nil || m.keyHasEscapes, "an escaped key not flagged")
+            if m.keyHasEscapes { FlatJSONObject.decodeString(key, into: &member.key) } else { member.key = Array(key) }
+            if m.valueHasEscapes { FlatJSONObject.decodeString(value, into: &member.value) } else { member.value = Array(value) }
+            out.append(member)
+        }
+        return .success(out)
+    } catch {
+        precondition(error.offset >= 0 && error.offset <= line.count, "error offset outside the line")
+        return .failure(error)
+    }
+}
+
+/// `members` written back as one JSON line: keys and strings escaped (`\"`, `\\`, `\uXXXX` below U+0020).
+private func encode(_ members: [DecodedMember]) -> [UInt8] {
+    func string(_ bytes: [UInt8], into out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(0x22)
+        for b in bytes {
+            switch b {
+            case 0x22, 0x5C: out.append(contentsOf: [0x5C, b])
+            case 0..<0x20: out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+    var out: [UInt8] = [0x7B]
+    for (i, m) in members.enumerated() {
+        if i > 0 { out.append(0x2C) }
+        string(m.key, into: &out)
+        out.append(0x3A)
+        if m.kind == .string { string(m.value, into: &out) } else { out.append(contentsOf: m.value) }
+    }
+    out.append(0x7D)
+    return out
+}
+
+/// The lines of `bytes` fed in blocks of `blockSize` (with the last one `finish` gives).
+private func splitLines(_ bytes: UnsafeRawBufferPointer, blockSize: Int) -> [[UInt8]] {
+    var splitter = LineSplitter()
+    var lines: [[UInt8]] = []
+    var i = 0
+    while i < bytes.count {
+        let end = min(bytes.count, i + blockSize)
+        let keepGoing = try! splitter.feed(UnsafeRawBufferPointer(rebasing: bytes[i..<end])) { line, number in
+            precondition(number == Int64(lines.count + 1), "line numbers skip")
+            lines.append(Array(line))
+            return true
+        }
+        precondition(keepGoing)
+        i = end
+    }
+    splitter.finish { line, _ in lines.append(Array(line)) }
+    return lines
+}
+
+private func checkLines(_ bytes: UnsafeRawBufferPointer, blockSize: Int) {
+    let lines = splitLines(bytes, blockSize: blockSize)
+    var plain = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { Array($0) }
+    if plain.last?.isEmpty == true { plain.removeLast() }
+    precondition(lines == plain, "the line splitter differs from a plain split")
+    precondition(splitLines(bytes, blockSize: max(1, bytes.count)) == lines, "lines differ between block sizes")
+    for line in lines {
+        line.withUnsafeBytes { raw in
+            switch scan(raw) {
+            case .success(let members):
+                let again = encode(members).withUnsafeBytes { scan($0) }
+                guard case .success(let same) = again else { preconditionFailure("a re-encoded object is refused") }
+                precondition(same == members, "members differ after a round trip")
+            case .failure(let error):
+                guard case .failure(let same) = scan(raw) else { preconditionFailure("scanning is not repeatable") }
+                precondition(same == error, "scanning is not repeatable")
+            }
+        }
+    }
 }

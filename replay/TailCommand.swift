@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReplaySink
 import ReplayStream
+import SystemPackage
 
 extension Replay {
     /// `replay tail FILE`: prints the records of a panel file as JSON lines, optionally following a run.
@@ -47,9 +48,9 @@ extension Replay {
 
         /// Prints the file's records through the filters, following it when asked.
         private func printRecords(of reader: ChangelogReader) throws {
-            let users = Set(user), dates = Set(date.map { "\($0)" })
+            let users = Set(user), dates = Set(date)
             let out = StandardOutput()
-            var latestLines: [String: (date: String, user: Int64, line: [UInt8])] = [:]
+            var latestLines: [RecordKey: [UInt8]] = [:]
             let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
                 guard let info = ChangelogReader.info(of: line) else { return true }
                 if !users.isEmpty && !users.contains(info.userID) { return true }
@@ -59,7 +60,7 @@ extension Replay {
                     if follow {
                         if info.isFinal { return out.write(line) }
                     } else {
-                        latestLines["\(info.eventDate)/\(info.userID)"] = (info.eventDate, info.userID, Array(line))
+                        latestLines[RecordKey(day: info.eventDate, user: info.userID)] = Array(line)
                     }
                     return true
                 }
@@ -77,14 +78,21 @@ extension Replay {
                 if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
             }
             if latest && !follow {
-                for entry in latestLines.values.sorted(by: { ($0.date, $0.user) < ($1.date, $1.user) }) {
-                    let ok = entry.line.withUnsafeBytes { out.write($0) }
+                let ordered = latestLines.sorted { ($0.key.day, $0.key.user) < ($1.key.day, $1.key.user) }
+                for (_, line) in ordered {
+                    let ok = line.withUnsafeBytes { out.write($0) }
                     if !ok { return }
                 }
             }
             _ = out.flush()
         }
     }
+}
+
+/// A record's key: the day and the user.
+private struct RecordKey: Hashable {
+    var day: CalendarDay
+    var user: Int64
 }
 
 /// Buffered standard output that reports a closed pipe instead of dying of SIGPIPE.
@@ -105,15 +113,11 @@ final class StandardOutput {
     @discardableResult
     func flush() -> Bool {
         if closed { return false }
-        var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                closed = true
-                return false
-            }
-            offset += n
+        do {
+            try buffer.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0, path: "standard output") }
+        } catch {
+            closed = true
+            return false
         }
         buffer.removeAll(keepingCapacity: true)
         return true

@@ -69,43 +69,6 @@ public struct RunningMoments: Codable, Equatable, Sendable {
     }
 }
 
-/// numpy's order statistics, as pandas calls them.
-public enum NumpyQuantile {
-    /// `numpy.quantile(values, q, method="linear")` for `count` sorted values read through `element`,
-    /// bit for bit with numpy 2.4 (pandas' `quantile` and `describe` call it): virtual index `(n-1)*q`,
-    /// then `a + (b-a)*g`, or `b - (b-a)*(1-g)` when `g >= 0.5`. NaN when empty.
-    public static func linear(_ q: Double, count n: Int, element: (Int) -> Double) -> Double {
-        guard n > 0 else { return .nan }
-        let virtualIndex = Double(n - 1) * q
-        if virtualIndex >= Double(n - 1) { return element(n - 1) }
-        if virtualIndex < 0 { return element(0) }
-        let previous = virtualIndex.rounded(.down)
-        let gamma = virtualIndex - previous
-        let a = element(Int(previous))
-        let b = element(Int(previous) + 1)
-        let diff = b - a
-        return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma
-    }
-
-    /// The ranks (0-based) that ``linear(_:count:element:)`` reads for `q` over `n` values.
-    public static func ranks(_ q: Double, count n: Int) -> [Int] {
-        guard n > 0 else { return [] }
-        let virtualIndex = Double(n - 1) * q
-        if virtualIndex >= Double(n - 1) { return [n - 1] }
-        if virtualIndex < 0 { return [0] }
-        let previous = Int(virtualIndex.rounded(.down))
-        return [previous, previous + 1]
-    }
-
-    /// numpy's median: the middle value, or `(a + b) / 2` of the two middle values. NaN when empty.
-    public static func median(sorted values: [Double]) -> Double {
-        let n = values.count
-        guard n > 0 else { return .nan }
-        if n % 2 == 1 { return values[n / 2] }
-        return (values[n / 2 - 1] + values[n / 2]) / 2
-    }
-}
-
 /// One row of pandas' `describe()` for a numeric column: count, mean, std, min, percentiles, max.
 public struct DescribedColumn: Codable, Equatable, Sendable {
     /// The column's name (the row label of `describe().T`).

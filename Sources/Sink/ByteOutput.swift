@@ -1,5 +1,6 @@
 import Foundation
 import ReplayStream
+import SystemPackage
 
 /// An append-only output file (or stdout) with a large write buffer, that can be cut back to a
 /// committed length on resume and made durable at a checkpoint.
@@ -19,6 +20,8 @@ public final class ByteOutput {
     /// Opens `path` for a run. A fresh run (`resumeAt == nil`) starts the file anew; a resumed run
     /// cuts it back to `resumeAt` bytes (the committed length) and continues there.
     /// `-` means standard output (at-least-once on resume: nothing can be cut back).
+    /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
+    ///   ``DamagedFileError`` when it is shorter than `resumeAt`.
     public init(path: String, resumeAt: Int64?, bufferLimit: Int = 1 << 20) throws {
         self.path = path
         self.bufferLimit = bufferLimit
@@ -41,10 +44,10 @@ public final class ByteOutput {
             fstat(fd, &st)
             if Int64(st.st_size) < resumeAt {
                 close(fd)
-                throw POSIXFileError(
+                throw DamagedFileError(
                     path: path,
-                    operation: "resume (the file is shorter than the checkpoint says: \(st.st_size) < \(resumeAt) bytes; it was changed by someone else — rerun with --fresh)",
-                    code: EIO)
+                    problem: "the file is shorter than the checkpoint says (\(st.st_size) < \(resumeAt) bytes): it was changed by someone else",
+                    remedy: "rerun with --fresh")
             }
             guard ftruncate(fd, off_t(resumeAt)) == 0 else {
                 let e = errno
@@ -133,7 +136,7 @@ public final class ByteOutput {
     }
 
     private func writeAll(_ chunk: [UInt8]) throws {
-        try chunk.withUnsafeBytes { try POSIXFileError.writeFully(fd, $0, path: path) }
+        try chunk.withUnsafeBytes { try FileDescriptor(rawValue: fd).writeAll($0, path: path) }
     }
 
     /// Fsyncs what has been flushed; safe to call from another thread than the writer's.
@@ -182,26 +185,9 @@ public enum JSONBytes {
         }
     }
 
-    /// Appends `YYYY-MM-DD`.
+    /// Appends `YYYY-MM-DD` (``CalendarDay/appendISO(to:)``).
     @inline(__always)
-    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) {
-        let c = day.civil
-        @inline(__always) func digits(_ v: Int, _ n: Int) {
-            var divisor = 1
-            for _ in 1..<n { divisor *= 10 }
-            var rest = v
-            while divisor > 0 {
-                out.append(UInt8(rest / divisor) + 0x30)
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(c.year, 4)
-        out.append(0x2D)
-        digits(c.month, 2)
-        out.append(0x2D)
-        digits(c.day, 2)
-    }
+    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) { day.appendISO(to: &out) }
 
     /// Appends a double in its shortest round-trip form, or `null` for NaN and infinities.
     @inline(__always)

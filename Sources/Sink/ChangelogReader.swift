@@ -1,5 +1,6 @@
 import Foundation
 import ReplayStream
+import SystemPackage
 
 /// Reads a panel file written by ``JSONLinesSink`` line by line, optionally following it as a run
 /// writes: a partly written last line is held back until its newline arrives, and when the writer
@@ -9,25 +10,37 @@ public final class ChangelogReader {
     /// The identity of a record line: its key and revision.
     public struct LineInfo: Equatable, Sendable {
         public var userID: Int64
-        public var eventDate: String
+        public var eventDate: CalendarDay
         public var revision: Int
         public var isFinal: Bool
+
+        /// The identity of the record of `userID` on `eventDate`, revision `revision`.
+        public init(userID: Int64, eventDate: CalendarDay, revision: Int, isFinal: Bool) {
+            self.userID = userID
+            self.eventDate = eventDate
+            self.revision = revision
+            self.isFinal = isFinal
+        }
     }
 
     private let path: String
-    private var fd: Int32 = -1
+    private let fd: FileDescriptor
     /// True for a pipe or terminal (standard input): read sequentially, never closed by the reader.
     private let isStream: Bool
     private var offset: Int64 = 0
-    private var partial: [UInt8] = []
+    private var lines = LineSplitter()
     private var chunk = [UInt8](repeating: 0, count: 1 << 20)
 
     /// Opens `path` for reading from its start.
+    /// - Throws: ``POSIXFileError`` when it cannot be opened.
     public init(path: String) throws {
         self.path = path
         isStream = false
-        fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly)
+        } catch {
+            throw POSIXFileError(path: path, operation: "open", (error as? Errno) ?? .ioError)
+        }
     }
 
     /// Reads standard input sequentially (a pipe need not be seekable); `name` is used in errors.
@@ -35,119 +48,88 @@ public final class ChangelogReader {
     public init(standardInputNamed name: String = "-") {
         path = name
         isStream = true
-        fd = STDIN_FILENO
+        fd = .standardInput
     }
 
-    deinit { if fd >= 0 && !isStream { close(fd) } }
+    deinit { if !isStream { try? fd.close() } }
 
     /// Reads what is there now (from standard input: up to its end) and calls `body` for every
     /// complete line (without its newline).
     /// Returns the number of lines delivered; `body` returning false stops early.
+    /// - Throws: ``POSIXFileError`` when reading fails, and `body`'s errors.
     @discardableResult
     public func readAvailable(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         var delivered = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { buffer in
-                if isStream { return read(fd, buffer.baseAddress!, buffer.count) }
-                return pread(fd, buffer.baseAddress!, buffer.count, off_t(offset))
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXFileError(path: path, operation: "read", code: errno)
+            let n: Int
+            do {
+                n = try chunk.withUnsafeMutableBytes { buffer in
+                    isStream ? try fd.read(into: buffer) : try fd.read(fromAbsoluteOffset: offset, into: buffer)
+                }
+            } catch {
+                throw POSIXFileError(path: path, operation: "read", (error as? Errno) ?? .ioError)
             }
             if n == 0 { return delivered }
             offset += Int64(n)
-            var start = 0
-            var stop = false
-            try chunk.withUnsafeBytes { raw in
-                let base = raw.baseAddress!
-                while start < n, let nl = memchr(base + start, 0x0A, n - start) {
-                    let end = base.distance(to: UnsafeRawPointer(nl))
-                    let keepGoing: Bool
-                    if partial.isEmpty {
-                        keepGoing = try body(UnsafeRawBufferPointer(start: base + start, count: end - start))
-                    } else {
-                        partial.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: end - start))
-                        keepGoing = try partial.withUnsafeBytes { try body($0) }
-                        partial.removeAll(keepingCapacity: true)
-                    }
+            let keepGoing = try chunk.withUnsafeBytes { all in
+                try lines.feed(UnsafeRawBufferPointer(rebasing: all[0..<n])) { line, _ in
                     delivered += 1
-                    start = end + 1
-                    if !keepGoing {
-                        stop = true
-                        return
-                    }
+                    return try body(line)
                 }
-                if start < n { partial.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: n - start)) }
             }
-            if stop { return delivered }
+            if !keepGoing { return delivered }
         }
     }
 
     /// Bytes after the last newline read so far: a line still being written (or a file whose last
     /// line has no newline). They are delivered once their newline arrives.
-    public var heldBackBytes: Int { partial.count }
+    public var heldBackBytes: Int { lines.heldBackBytes }
 
     /// The file's current size (it may be below the reader's position right after a resume cut it back).
     public var fileSize: Int64 {
         var st = stat()
-        return fstat(fd, &st) == 0 ? Int64(st.st_size) : 0
+        return fstat(fd.rawValue, &st) == 0 ? Int64(st.st_size) : 0
     }
 
-    /// Extracts key, revision and final flag from a line in the sink's fixed layout, falling back to
-    /// a JSON parser for anything else. nil for a line that is not a record.
+    /// The key, revision and final flag of a record line (a flat JSON object holding `user_id` and
+    /// `revision` as integers, `event_date` as `YYYY-MM-DD` and `final` as true or false, among other
+    /// members); nil for a line that is not one.
     public static func info(of line: UnsafeRawBufferPointer) -> LineInfo? {
-        if let fast = fastInfo(line) { return fast }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-            let user = (object["user_id"] as? NSNumber)?.int64Value, let date = object["event_date"] as? String,
-            let revision = (object["revision"] as? NSNumber)?.intValue, let final = object["final"] as? Bool
-        else { return nil }
-        return LineInfo(userID: user, eventDate: date, revision: revision, isFinal: final)
-    }
-
-    private static let userPrefix = Array("{\"user_id\":".utf8)
-    private static let datePrefix = Array(",\"event_date\":\"".utf8)
-    private static let finalTrue = Array(",\"final\":true}".utf8)
-    private static let finalFalse = Array(",\"final\":false}".utf8)
-    private static let revisionKey = Array(",\"revision\":".utf8)
-
-    private static func fastInfo(_ line: UnsafeRawBufferPointer) -> LineInfo? {
-        let n = line.count
-        guard n > 40, line.starts(with: userPrefix) else { return nil }
-        var i = userPrefix.count
-        var user: Int64 = 0
-        var digits = 0
-        while i < n, line[i] >= 0x30, line[i] <= 0x39 {
-            user = user * 10 + Int64(line[i] - 0x30)
-            i += 1
-            digits += 1
-        }
-        guard digits > 0, i + datePrefix.count + 11 <= n,
-            UnsafeRawBufferPointer(rebasing: line[i..<(i + datePrefix.count)]).elementsEqual(datePrefix)
-        else { return nil }
-        i += datePrefix.count
-        let date = String(decoding: UnsafeRawBufferPointer(rebasing: line[i..<(i + 10)]), as: UTF8.self)
-        let isFinal: Bool
-        var end: Int
-        if line.suffix(finalTrue.count).elementsEqual(finalTrue) {
-            isFinal = true
-            end = n - finalTrue.count
-        } else if line.suffix(finalFalse.count).elementsEqual(finalFalse) {
-            isFinal = false
-            end = n - finalFalse.count
-        } else {
+        var object = FlatJSONObject(line)
+        var info = LineInfo(userID: 0, eventDate: CalendarDay(rawValue: 0), revision: 0, isFinal: false)
+        var found = 0
+        do {
+            while let m = try object.next() {
+                let key = UnsafeRawBufferPointer(rebasing: line[m.keyStart..<m.keyEnd])
+                let value = UnsafeRawBufferPointer(rebasing: line[m.valueStart..<m.valueEnd])
+                if key.elementsEqual(userKey) {
+                    guard m.kind == .number, let user = Int64(String(decoding: value, as: UTF8.self)) else { return nil }
+                    info.userID = user
+                    found |= 1
+                } else if key.elementsEqual(dateKey) {
+                    guard m.kind == .string, let day = CalendarDay(iso: value) else { return nil }
+                    info.eventDate = day
+                    found |= 2
+                } else if key.elementsEqual(revisionKey) {
+                    guard m.kind == .number, let revision = Int(String(decoding: value, as: UTF8.self)) else {
+                        return nil
+                    }
+                    info.revision = revision
+                    found |= 4
+                } else if key.elementsEqual(finalKey) {
+                    guard m.kind == .true || m.kind == .false else { return nil }
+                    info.isFinal = m.kind == .true
+                    found |= 8
+                }
+            }
+        } catch {
             return nil
         }
-        var revision = 0
-        var scale = 1
-        while end > 0, line[end - 1] >= 0x30, line[end - 1] <= 0x39 {
-            revision += Int(line[end - 1] - 0x30) * scale
-            scale *= 10
-            end -= 1
-        }
-        guard scale > 1, end >= revisionKey.count,
-            UnsafeRawBufferPointer(rebasing: line[(end - revisionKey.count)..<end]).elementsEqual(revisionKey)
-        else { return nil }
-        return LineInfo(userID: user, eventDate: date, revision: revision, isFinal: isFinal)
+        return found == 15 ? info : nil
     }
+
+    private static let userKey = Array("user_id".utf8)
+    private static let dateKey = Array("event_date".utf8)
+    private static let revisionKey = Array("revision".utf8)
+    private static let finalKey = Array("final".utf8)
 }

@@ -98,21 +98,18 @@ public final class CompactedPanel {
     }
 
     /// Adds one record line; returns false when the key already holds a later revision (the line is dropped).
+    /// The line is read once, by ``PanelCSVWriter/appendRow(of:to:)``, which also gives its key and revision.
     /// - Throws: ``PanelExportError`` (`.notARecord`) naming `source` and `lineNumber`.
     @discardableResult
     public func add(_ line: UnsafeRawBufferPointer, lineNumber: Int, source: String) throws(PanelExportError) -> Bool {
         scratch.removeAll(keepingCapacity: true)
-        let day: CalendarDay
+        let info: ChangelogReader.LineInfo
         do {
-            day = try rowWriter.appendRow(of: line, to: &scratch)
+            info = try rowWriter.appendRow(of: line, to: &scratch)
         } catch {
             throw PanelExportError.notARecord(source, line: lineNumber, error.reason)
         }
-        guard let info = ChangelogReader.info(of: line) else {
-            throw PanelExportError.notARecord(
-                source, line: lineNumber, "user_id, revision or final do not hold an integer, an integer, true/false")
-        }
-        let key = Key(user: info.userID, day: day.rawValue)
+        let key = Key(user: info.userID, day: info.eventDate.rawValue)
         if let kept = entries[key], kept.revision > info.revision { return false }
         let row = [UInt8](unsafeUninitializedCapacity: scratch.count) { buffer, count in
             _ = buffer.initialize(from: scratch)
@@ -149,8 +146,8 @@ public final class CompactedPanel {
 
     /// Writes the CSV (see ``writeCSV(to:withRevision:finalOnly:)``) to `path`, or to standard output for `-`.
     ///
-    /// A file is written whole or not at all: into `PATH.partial`, fsynced, then renamed over `path`
-    /// (the folder is fsynced too); on failure the `.partial` file is removed and `path` is left as it was.
+    /// A file is written whole or not at all (``AtomicFile``: `PATH.partial`, fsynced, renamed over `path`,
+    /// the folder fsynced); on failure the `.partial` file is removed and `path` is left as it was.
     /// Returns the rows written.
     /// - Throws: ``PanelExportError``: `.diskFull`, `.outputClosed` (standard output's reader went away),
     ///   or `.output`.
@@ -171,24 +168,14 @@ public final class CompactedPanel {
             throw PanelExportError(
                 .output, "\(path): it is a folder; --csv needs a file name (or - for standard output)")
         }
-        let partial = path + ".partial"
         do {
-            let rows: Int
-            do {
+            return try AtomicFile.replace(path) { partial in
                 let output = try ByteOutput(path: partial, resumeAt: nil)
-                rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
-                _ = try output.sync()
+                let rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
+                try output.drain()  // AtomicFile fsyncs the file before renaming it
+                return rows
             }
-            guard rename(partial, path) == 0 else { throw POSIXFileError(path: path, operation: "rename", code: errno) }
-            let folder = (path as NSString).deletingLastPathComponent
-            let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
-            if fd >= 0 {
-                _ = fsync(fd)
-                close(fd)
-            }
-            return rows
         } catch {
-            unlink(partial)
             throw PanelExportError.writeFailed(path, error)
         }
     }

@@ -167,39 +167,3 @@ public enum DiagnosticsHTML {
         return svg + "</svg>\n"
     }
 }
-
-/// Writes a file atomically: a temporary file beside it, fsynced, then renamed over it, so a reader
-/// (a browser reloading the report) never sees half a file.
-public enum AtomicFile {
-    /// Replaces `path` with `bytes`.
-    /// - Throws: ``POSIXFileError`` naming the file and the failed call.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw POSIXFileError(path: temporary, operation: "open", code: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                throw POSIXFileError(path: temporary, operation: "write", code: code)
-            }
-            offset += n
-        }
-        guard fsync(fd) == 0 else {
-            let code = errno
-            close(fd)
-            unlink(temporary)
-            throw POSIXFileError(path: temporary, operation: "fsync", code: code)
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw POSIXFileError(path: path, operation: "rename", code: code)
-        }
-    }
-}

@@ -10,9 +10,9 @@ import ReplayStream
 /// `null` as an empty field (pandas reads NaN), `event_date` as `YYYY-MM-DD` without its quotes.
 /// No field needs CSV quoting: every value is a number, empty, or a date.
 ///
-/// A line is any flat JSON object with exactly the panel's columns plus `revision` and `final`, in any
-/// key order and with any whitespace; the sink's own layout is the fast case (keys compared in order,
-/// no lookup). Work per line: one pass over its bytes, no allocation.
+/// A line is any flat JSON object (read by ``FlatJSONObject``) with exactly the panel's columns plus
+/// `revision` and `final`, in any key order and with any whitespace; the sink's own layout is the fast
+/// case (keys compared in order, no lookup). Work per line: one pass over its bytes, no allocation.
 public final class PanelCSVWriter {
     /// What is wrong with a line that is not a panel record (without the line number, which the caller adds).
     public struct LineProblem: Error, CustomStringConvertible, Sendable {
@@ -73,20 +73,20 @@ public final class PanelCSVWriter {
         Array(((withRevision ? keys : columns).joined(separator: ",") + "\n").utf8)
     }
 
-    private enum ValueKind { case number, string, null, boolean }
-
     /// Appends the CSV fields of `line`'s panel columns to `out`, comma-separated, without a newline,
-    /// and returns the line's `event_date`.
+    /// and returns the line's key, revision and final flag.
     ///
-    /// Checks that the line is one JSON object holding each panel column once (numbers or null;
-    /// `user_id` a number, `event_date` a `YYYY-MM-DD` string), `revision` and `final`, and nothing else.
-    /// The values of `revision` and `final` are not copied (``ChangelogReader/info(of:)`` reads them).
+    /// Checks that the line is one flat JSON object (``FlatJSONObject``) holding each panel column once
+    /// (numbers or null; `user_id` an integer, `event_date` a `YYYY-MM-DD` string), `revision` (an integer)
+    /// and `final` (true or false), and nothing else.
     /// - Throws: ``LineProblem`` saying what is wrong; `out` is left as it was.
     @discardableResult
-    public func appendRow(of line: UnsafeRawBufferPointer, to out: inout [UInt8]) throws(LineProblem) -> CalendarDay {
+    public func appendRow(of line: UnsafeRawBufferPointer, to out: inout [UInt8]) throws(LineProblem)
+        -> ChangelogReader.LineInfo
+    {
         guard let base = line.baseAddress, !line.isEmpty else { throw LineProblem(reason: "the line is empty") }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        let day = try scan(bytes, count: line.count)
+        let info = try scan(line, bytes)
         var needed = columnCount - 1
         for c in 0..<columnCount { needed += fieldEnd[c] - fieldStart[c] }
         out.reserveCapacity(out.count + needed)
@@ -97,187 +97,117 @@ public final class PanelCSVWriter {
                     contentsOf: UnsafeBufferPointer(start: bytes + fieldStart[c], count: fieldEnd[c] - fieldStart[c]))
             }
         }
-        return day
+        return info
     }
 
-    /// Finds every field of the line, checking the object's structure and the values' kinds; returns `event_date`.
-    private func scan(_ line: UnsafePointer<UInt8>, count n: Int) throws(LineProblem) -> CalendarDay {
+    /// Finds every field of the line, checking the values' kinds; returns the line's identity.
+    private func scan(_ line: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>) throws(LineProblem)
+        -> ChangelogReader.LineInfo
+    {
         for k in 0..<keyCount { fieldStart[k] = -1 }
-        var day = CalendarDay(rawValue: 0)
-        var i = 0
-        @inline(__always) func skipSpace() {
-            while i < n, line[i] == 0x20 || line[i] == 0x09 || line[i] == 0x0D { i += 1 }
-        }
-        func name(_ k: Int) -> String { Self.keys[k] }
-        skipSpace()
-        guard i < n, line[i] == 0x7B else {
-            throw LineProblem(reason: "it is not a JSON object (it does not start with '{')")
-        }
-        i += 1
-        skipSpace()
-        var closed = false
-        if i < n, line[i] == 0x7D {
-            i += 1
-            closed = true
-        }
+        var info = ChangelogReader.LineInfo(userID: 0, eventDate: CalendarDay(rawValue: 0), revision: 0, isFinal: false)
+        var object = FlatJSONObject(line)
         var expected = 0  // the key the sink writes next: a key equal to it needs no lookup
-        while !closed {
-            skipSpace()
-            guard i < n, line[i] == 0x22 else {
-                throw LineProblem(reason: "a key in quotes was expected at byte \(i + 1)")
+        var last = -1
+        while true {
+            let member: FlatJSONObject.Member
+            do {
+                guard let next = try object.next() else { break }
+                member = next
+            } catch {
+                let after = last >= 0 ? " (after the member \"\(name(last))\")" : ""
+                throw LineProblem(reason: "\(error)\(after)")
             }
-            let keyStart = i + 1
-            i = keyStart
-            while i < n, line[i] != 0x22, line[i] != 0x5C { i += 1 }
-            guard i < n, line[i] == 0x22 else {
-                throw LineProblem(
-                    reason: "the key at byte \(keyStart) is not closed or holds an escape; no panel column does")
-            }
-            let keyLength = i - keyStart
-            i += 1
-            let column: Int
-            if expected < keyCount, keyOffset[expected + 1] - keyOffset[expected] == keyLength,
-                memcmp(line + keyStart, keyText + keyOffset[expected], keyLength) == 0
-            {
-                column = expected
-            } else {
-                let key = String(decoding: UnsafeBufferPointer(start: line + keyStart, count: keyLength), as: UTF8.self)
-                guard let found = Self.keyIndex[key] else {
-                    throw LineProblem(reason: "it has the key \"\(key)\", which is no panel column")
-                }
-                column = found
-            }
-            expected = column + 1
+            let column = try self.column(of: member, in: bytes, expected: expected)
             guard fieldStart[column] < 0 else { throw LineProblem(reason: "the key \"\(name(column))\" appears twice") }
-            skipSpace()
-            guard i < n, line[i] == 0x3A else {
-                throw LineProblem(reason: "':' was expected after the key \"\(name(column))\"")
-            }
-            i += 1
-            skipSpace()
-            var start = i
-            guard let kind = Self.scanValue(line, count: n, at: &i) else {
-                throw LineProblem(
-                    reason: "the value of \"\(name(column))\" is not a JSON number, null, true, false or a plain string"
-                )
-            }
-            var end = i
-            switch kind {
-            case .number where column == revisionColumn, .boolean where column == finalColumn:
-                break
+            expected = column + 1
+            last = column
+            var start = member.valueStart
+            let end = member.valueEnd
+            switch member.kind {
+            case .number where column == revisionColumn:
+                guard let revision = Self.integer(bytes, start, end), revision >= 0 else {
+                    throw LineProblem(reason: "\"revision\" is not a whole number")
+                }
+                info.revision = Int(revision)
+            case .true where column == finalColumn, .false where column == finalColumn:
+                info.isFinal = member.kind == .true
             case _ where column == revisionColumn:
                 throw LineProblem(reason: "\"revision\" is not a number")
             case _ where column == finalColumn:
                 throw LineProblem(reason: "\"final\" is not true or false")
             case .string where column == dateColumn:
-                start += 1
-                end -= 1
-                guard let parsed = Self.isoDate(line + start, count: end - start) else {
-                    throw LineProblem(reason: "\"event_date\" is not a date YYYY-MM-DD")
-                }
-                day = parsed
+                guard !member.valueHasEscapes,
+                    let day = CalendarDay(iso: UnsafeRawBufferPointer(start: bytes + start, count: end - start))
+                else { throw LineProblem(reason: "\"event_date\" is not a date YYYY-MM-DD") }
+                info.eventDate = day
             case _ where column == dateColumn:
                 throw LineProblem(reason: "\"event_date\" is not a string YYYY-MM-DD")
-            case .number:
-                break
+            case .number where column == userColumn:
+                guard let user = Self.integer(bytes, start, end) else {
+                    throw LineProblem(reason: "\"user_id\" is not a whole number")
+                }
+                info.userID = user
             case _ where column == userColumn:
                 throw LineProblem(reason: "\"user_id\" is not a number")
+            case .number:
+                break
             case .null:
-                end = start  // an empty field
-            case .string, .boolean:
+                start = end  // an empty field
+            case .string, .true, .false:
                 throw LineProblem(reason: "\"\(name(column))\" is not a number or null")
             }
             fieldStart[column] = start
             fieldEnd[column] = end
-            skipSpace()
-            guard i < n else {
-                throw LineProblem(reason: "the line ends inside the object (after \"\(name(column))\")")
-            }
-            if line[i] == 0x2C {
-                i += 1
-            } else if line[i] == 0x7D {
-                i += 1
-                closed = true
-            } else {
-                throw LineProblem(
-                    reason: "',' or '}' was expected after the value of \"\(name(column))\" (byte \(i + 1))")
-            }
         }
-        skipSpace()
-        guard i == n else { throw LineProblem(reason: "there is text after the object's closing '}' (byte \(i + 1))") }
         var missing: [String] = []
         for k in 0..<keyCount where fieldStart[k] < 0 { missing.append(name(k)) }
         guard missing.isEmpty else {
             let more = missing.count > 5 ? ", … (\(missing.count) in all)" : ""
             throw LineProblem(reason: "the key(s) \(missing.prefix(5).joined(separator: ", "))\(more) are missing")
         }
-        return day
+        return info
     }
 
-    /// Moves `i` past one JSON scalar (number, string without escapes, null, true, false); nil if there is none.
+    /// The column a member's key names: the expected one when its bytes match (memcmp), else a lookup.
     @inline(__always)
-    private static func scanValue(_ line: UnsafePointer<UInt8>, count n: Int, at i: inout Int) -> ValueKind? {
-        guard i < n else { return nil }
-        @inline(__always) func literal(_ text: StaticString) -> Bool {
-            let count = text.utf8CodeUnitCount
-            guard i + count <= n, memcmp(line + i, text.utf8Start, count) == 0 else { return false }
-            i += count
-            return true
+    private func column(of member: FlatJSONObject.Member, in bytes: UnsafePointer<UInt8>, expected: Int)
+        throws(LineProblem) -> Int
+    {
+        let keyLength = member.keyEnd - member.keyStart
+        if expected < keyCount, keyOffset[expected + 1] - keyOffset[expected] == keyLength,
+            memcmp(bytes + member.keyStart, keyText + keyOffset[expected], keyLength) == 0
+        {
+            return expected
         }
-        @inline(__always) func digits() -> Int {
-            let from = i
-            while i < n, line[i] >= 0x30, line[i] <= 0x39 { i += 1 }
-            return i - from
+        guard !member.keyHasEscapes else {
+            throw LineProblem(reason: "the key at byte \(member.keyStart) holds an escape; no panel column does")
         }
-        switch line[i] {
-        case 0x22:
-            i += 1
-            while i < n, line[i] != 0x22, line[i] != 0x5C { i += 1 }
-            guard i < n, line[i] == 0x22 else { return nil }
-            i += 1
-            return .string
-        case 0x6E:
-            return literal("null") ? .null : nil
-        case 0x74:
-            return literal("true") ? .boolean : nil
-        case 0x66:
-            return literal("false") ? .boolean : nil
-        case 0x2D, 0x30...0x39:
-            // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
-            if line[i] == 0x2D { i += 1 }
-            guard i < n else { return nil }
-            if line[i] == 0x30 {
-                i += 1
-            } else if digits() == 0 {
-                return nil
-            }
-            if i < n, line[i] == 0x2E {
-                i += 1
-                guard digits() > 0 else { return nil }
-            }
-            if i < n, line[i] == 0x65 || line[i] == 0x45 {
-                i += 1
-                if i < n, line[i] == 0x2B || line[i] == 0x2D { i += 1 }
-                guard digits() > 0 else { return nil }
-            }
-            return .number
-        default:
-            return nil
+        let key = String(decoding: UnsafeBufferPointer(start: bytes + member.keyStart, count: keyLength), as: UTF8.self)
+        guard let found = Self.keyIndex[key] else {
+            throw LineProblem(reason: "it has the key \"\(key)\", which is no panel column")
         }
+        return found
     }
 
-    /// The day of `YYYY-MM-DD`, or nil when the text is not one.
-    private static func isoDate(_ text: UnsafePointer<UInt8>, count: Int) -> CalendarDay? {
-        guard count == 10, text[4] == 0x2D, text[7] == 0x2D else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for k in range {
-                guard text[k] >= 0x30, text[k] <= 0x39 else { return nil }
-                value = value * 10 + Int(text[k] - 0x30)
-            }
-            return value
+    private func name(_ k: Int) -> String { Self.keys[k] }
+
+    /// The value of a JSON number that is an integer (`-?[0-9]+`) fitting in 64 bits, else nil.
+    private static func integer(_ bytes: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
+        var i = start
+        let negative = bytes[i] == 0x2D
+        if negative { i += 1 }
+        guard i < end else { return nil }
+        var value: Int64 = 0
+        while i < end {
+            let digit = bytes[i] &- 0x30
+            guard digit < 10 else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(Int64(digit))
+            guard !o1, !o2 else { return nil }
+            value = sum
+            i += 1
         }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
-        return CalendarDay(year: year, month: month, day: day)
+        return negative ? -value : value
     }
 }

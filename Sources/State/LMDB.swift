@@ -52,20 +52,8 @@ public struct LMDBError: Error, CustomStringConvertible, Equatable {
         public static let mapFull = Code(MDB_MAP_FULL)
         /// `MDB_NOTFOUND`: key or named database not found.
         public static let notFound = Code(MDB_NOTFOUND)
-        /// `MDB_MAP_RESIZED`: another process grew the map.
-        public static let mapResized = Code(MDB_MAP_RESIZED)
-        /// `MDB_DBS_FULL`: more named databases than `maxDatabases`.
-        public static let databasesFull = Code(MDB_DBS_FULL)
-        /// `MDB_READERS_FULL`: all reader slots are in use.
-        public static let readersFull = Code(MDB_READERS_FULL)
         /// `MDB_BAD_VALSIZE`: key empty or longer than the maximum key size (511 bytes by default).
         public static let badValueSize = Code(MDB_BAD_VALSIZE)
-        /// `ENOSPC`: no space left on device.
-        public static let noSpace = Code(ENOSPC)
-        /// `EDQUOT`: disk quota exceeded.
-        public static let quotaExceeded = Code(EDQUOT)
-        /// `EFBIG`: file too large for the file system.
-        public static let fileTooLarge = Code(EFBIG)
         /// `EBUSY`: this wrapper refused a nested or conflicting transaction on the same thread.
         public static let busy = Code(EBUSY)
 
@@ -228,29 +216,6 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         var info = MDB_envinfo()
         _ = mdb_env_info(env, &info)
         return info.me_mapsize
-    }
-
-    /// Number of reader slots currently holding a live read transaction (any process).
-    ///
-    /// Good enough for status output; it is a snapshot. (`mdb_env_info`'s `me_numreaders`
-    /// is a high-water mark, not the number in use, so it is not used here.)
-    /// The corresponding C function is `mdb_reader_list`.
-    public var readerCount: Int {
-        var lines = 0
-        var none = false
-        withUnsafeMutablePointer(to: &lines) { linesPtr in
-            withUnsafeMutablePointer(to: &none) { nonePtr in
-                var ctx = (linesPtr, nonePtr)
-                _ = mdb_reader_list(env, { msg, ctx in
-                    let c = ctx!.assumingMemoryBound(to: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Bool>).self).pointee
-                    if let msg, String(cString: msg).contains("(no active readers)") { c.1.pointee = true }
-                    c.0.pointee += 1
-                    return 0
-                }, &ctx)
-            }
-        }
-        // One header line ("pid thread txnid"), then one line per live reader.
-        return none ? 0 : max(0, lines - 1)
     }
 
     /// Opens or creates a named database.
@@ -465,20 +430,6 @@ private func lmdbGet(_ txn: OpaquePointer, _ key: some ContiguousBytes, _ db: LM
     }
 }
 
-private func lmdbForEach(_ txn: OpaquePointer, _ db: LMDBDatabase,
-                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-    var cursor: OpaquePointer?
-    try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open")
-    defer { mdb_cursor_close(cursor) }
-    var k = MDB_val(), v = MDB_val()
-    var rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST)
-    while rc == MDB_SUCCESS {
-        try body(lmdbBuffer(k), lmdbBuffer(v))
-        rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
-    }
-    if rc != MDB_NOTFOUND { try check(rc, "mdb_cursor_get") }
-}
-
 private func lmdbCount(_ txn: OpaquePointer, _ db: LMDBDatabase) throws -> Int {
     var stat = MDB_stat()
     try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat")
@@ -544,31 +495,10 @@ public struct LMDBWriteTransaction: ~Copyable {
         }
     }
 
-    /// Deletes `key`; returns false when it was absent.
-    /// The corresponding C function is `mdb_del`.
-    @discardableResult
-    public func delete(forKey key: some ContiguousBytes, in db: LMDBDatabase) throws -> Bool {
-        try lmdbWithVal(key) { k in
-            let rc = mdb_del(handle, db.dbi, &k, nil)
-            if rc == MDB_NOTFOUND { return false }
-            try checkWrite(rc, "mdb_del")
-            return true
-        }
-    }
-
     /// Removes every entry of `db` (the database itself stays).
     /// The corresponding C function is `mdb_drop` (with `del = 0`).
     public func removeAll(in db: LMDBDatabase) throws {
         try checkWrite(mdb_drop(handle, db.dbi, 0), "mdb_drop")
-    }
-
-    /// Calls `body` with each key and value in key order (byte-wise, see ``LMDBKey``).
-    ///
-    /// - Warning: do not escape the pointers: they point into the map and are valid only until
-    ///   `body` returns. Do not modify `db` from `body`.
-    /// The corresponding C functions are `mdb_cursor_open`, `mdb_cursor_get` and `mdb_cursor_close`.
-    public func forEach(in db: LMDBDatabase, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        try lmdbForEach(handle, db, body)
     }
 
     /// Number of entries in `db`.
@@ -607,44 +537,9 @@ public struct LMDBReadTransaction: ~Copyable {
         try lmdbGet(handle, key, db)
     }
 
-    /// Calls `body` with each key and value in key order (byte-wise, see ``LMDBKey``).
-    ///
-    /// - Warning: do not escape the pointers: they point into the map and are valid only until
-    ///   `body` returns.
-    /// The corresponding C functions are `mdb_cursor_open`, `mdb_cursor_get` and `mdb_cursor_close`.
-    public func forEach(in db: LMDBDatabase, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
-        try lmdbForEach(handle, db, body)
-    }
-
     /// Number of entries in `db`.
     /// The corresponding C function is `mdb_stat`.
     public func count(in db: LMDBDatabase) throws -> Int {
         try lmdbCount(handle, db)
-    }
-}
-
-// MARK: - Keys
-
-/// Key encoding helpers: big-endian, so LMDB's byte-wise key order equals numeric order.
-public enum LMDBKey {
-    /// 8 big-endian bytes.
-    public static func uint64(_ v: UInt64) -> [UInt8] {
-        withUnsafeBytes(of: v.bigEndian) { Array($0) }
-    }
-
-    /// 8 big-endian bytes with the sign bit flipped, so negative numbers sort before positive ones.
-    public static func int64(_ v: Int64) -> [UInt8] {
-        uint64(UInt64(bitPattern: v) ^ (1 << 63))
-    }
-
-    /// Decodes ``uint64(_:)``; nil unless exactly 8 bytes.
-    public static func uint64(from bytes: some Collection<UInt8>) -> UInt64? {
-        guard bytes.count == 8 else { return nil }
-        return bytes.reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
-    /// Decodes ``int64(_:)``; nil unless exactly 8 bytes.
-    public static func int64(from bytes: some Collection<UInt8>) -> Int64? {
-        uint64(from: bytes).map { Int64(bitPattern: $0 ^ (1 << 63)) }
     }
 }

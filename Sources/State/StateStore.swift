@@ -1,5 +1,6 @@
 import Foundation
 import ReplayStream
+import SystemPackage
 
 /// The state folder of a run: LMDB for the run's identity, the ingest summary and checkpoints;
 /// beside it the ordering step's day buckets (and whatever files the run keeps there, see ``ownEntries``).
@@ -109,7 +110,7 @@ public final class StateStore: StateBackend {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
-        try bytes.withUnsafeBytes { try POSIXFileError.writeFully(fd, $0, path: path) }
+        try bytes.withUnsafeBytes { try FileDescriptor(rawValue: fd).writeAll($0, path: path) }
         guard fsync(fd) == 0 else { throw POSIXFileError(path: path, operation: "fsync", code: errno) }
         let dir = open(snapshotsDirectory, O_RDONLY)
         if dir >= 0 {
@@ -132,9 +133,6 @@ public final class StateStore: StateBackend {
         }
         return TimelineSnapshot(bytes: bytes)
     }
-
-    /// Number of LMDB readers active (a run in progress has none; `status` has one).
-    public var readerCount: Int { environment.readerCount }
 
     private func readJSON<T: Decodable>(_ type: T.Type, key: [UInt8]) throws -> T? {
         try decodeRecord(T.self, from: try environment.withReadTransaction { txn in try txn.get(key, in: meta) }, key: key)

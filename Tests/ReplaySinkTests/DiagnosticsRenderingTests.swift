@@ -51,13 +51,4 @@ struct DiagnosticsRenderingTests {
         #expect(live.contains("<h2>readiness_checks</h2>"))
         #expect(!DiagnosticsHTML.render(sampleReport()).contains("http-equiv"))
     }
-
-    @Test func atomicWriteReplacesTheFile() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("atomic-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try AtomicFile.write(Array("one".utf8), to: path)
-        try AtomicFile.write(Array("two".utf8), to: path)
-        #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
-        #expect(throws: POSIXFileError.self) { try AtomicFile.write([1], to: "/nonexistent-dir/x") }
-    }
 }

@@ -152,7 +152,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         try resumed.append(Array("second\n".utf8))
         _ = try resumed.sync()
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "first\nsecond\n")
-        #expect(throws: POSIXFileError.self) { _ = try ByteOutput(path: path, resumeAt: 1000) }
+        #expect(throws: DamagedFileError.self) { _ = try ByteOutput(path: path, resumeAt: 1000) }
         // A fresh run starts the file anew.
         _ = try ByteOutput(path: path, resumeAt: nil)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "")

@@ -58,8 +58,11 @@ import Testing
         #expect(value["lead_1_active_day"] == "" && value["future_7day_play_duration_sec"] == "")
         #expect(value["treatment_high_watch_exposure"] == "1")
         var out: [UInt8] = []
-        let day = try line(record(day: 20200731)).withUnsafeBytes { try PanelCSVWriter().appendRow(of: $0, to: &out) }
-        #expect(day == CalendarDay(yyyymmdd: 20200731), "appendRow returns the line's event_date")
+        let info = try line(record(day: 20200731)).withUnsafeBytes { try PanelCSVWriter().appendRow(of: $0, to: &out) }
+        #expect(
+            info == ChangelogReader.LineInfo(
+                userID: 14, eventDate: CalendarDay(yyyymmdd: 20200731)!, revision: 0, isFinal: false),
+            "appendRow returns the line's key, revision and final flag")
         #expect(
             String(decoding: PanelCSVWriter.header(withRevision: false), as: UTF8.self) == columns.joined(
                 separator: ",") + "\n")

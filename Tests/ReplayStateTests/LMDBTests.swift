@@ -11,6 +11,9 @@ private func lmdbWithTempDirectory<R>(_ body: (String) throws -> R) throws -> R 
 
 private func lmdbBytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
+/// A key made of `i`'s 8 big-endian bytes.
+private func lmdbKey(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } }
+
 private struct LMDBTestBoom: Error, Equatable {}
 
 /// Shared mutable state for the cross-thread tests (synchronized by semaphores in the tests).
@@ -21,7 +24,7 @@ private final class LMDBTestBox<T>: @unchecked Sendable {
 
 @Suite("LMDB wrapper")
 struct LMDBTests {
-    @Test func putGetDeleteOverwrite() throws {
+    @Test func putGetOverwriteRemoveAll() throws {
         try lmdbWithTempDirectory { dir in
             let env = try LMDBEnvironment(directory: dir)
             let db = try env.database(named: "kv")
@@ -38,15 +41,6 @@ struct LMDBTests {
                 #expect(try txn.get(lmdbBytes("empty"), in: db) == [])
                 #expect(try txn.get(lmdbBytes("zzz"), in: db) == nil)
                 #expect(try txn.count(in: db) == 3)
-            }
-            try env.withWriteTransaction { txn throws in
-                #expect(try txn.delete(forKey: lmdbBytes("b"), in: db) == true)
-                #expect(try txn.delete(forKey: lmdbBytes("b"), in: db) == false)
-                #expect(try txn.get(lmdbBytes("b"), in: db) == nil)
-            }
-            try env.withReadTransaction { txn throws in
-                #expect(try txn.get(lmdbBytes("b"), in: db) == nil)
-                #expect(try txn.count(in: db) == 2)
             }
             try env.withWriteTransaction { txn in try txn.removeAll(in: db) }
             #expect(try env.withReadTransaction { try $0.count(in: db) } == 0)
@@ -67,31 +61,6 @@ struct LMDBTests {
         }
     }
 
-    @Test func keysIterateInNumericOrder() throws {
-        try lmdbWithTempDirectory { dir in
-            let env = try LMDBEnvironment(directory: dir)
-            let u = try env.database(named: "u"), s = try env.database(named: "s")
-            let unsigned: [UInt64] = [300, 1, 256, 0, UInt64.max, 255, 70_000, 1 << 40]
-            let signed: [Int64] = [5, -1, 0, Int64.min, Int64.max, -300, 256, -256]
-            try env.withWriteTransaction { txn in
-                for v in unsigned { try txn.put(LMDBKey.uint64(v), forKey: LMDBKey.uint64(v), in: u) }
-                for v in signed { try txn.put(LMDBKey.int64(v), forKey: LMDBKey.int64(v), in: s) }
-            }
-            try env.withReadTransaction { txn throws in
-                var seenU: [UInt64] = [], seenS: [Int64] = []
-                try txn.forEach(in: u) { k, v in
-                    seenU.append(try #require(LMDBKey.uint64(from: k)))
-                    #expect(Array(k) == Array(v))
-                }
-                try txn.forEach(in: s) { k, _ in seenS.append(try #require(LMDBKey.int64(from: k))) }
-                #expect(seenU == unsigned.sorted())
-                #expect(seenS == signed.sorted())
-            }
-            #expect(LMDBKey.uint64(1) == [0, 0, 0, 0, 0, 0, 0, 1])
-            #expect(LMDBKey.uint64(from: [1, 2, 3]) == nil)
-        }
-    }
-
     @Test func abortedTransactionLeavesNoTrace() throws {
         try lmdbWithTempDirectory { dir in
             let env = try LMDBEnvironment(directory: dir)
@@ -100,7 +69,7 @@ struct LMDBTests {
             #expect(throws: LMDBTestBoom.self) {
                 try env.withWriteTransaction { txn in
                     try txn.put(lmdbBytes("new"), forKey: lmdbBytes("new"), in: db)
-                    _ = try txn.delete(forKey: lmdbBytes("old"), in: db)
+                    try txn.put(lmdbBytes("changed"), forKey: lmdbBytes("old"), in: db)
                     throw LMDBTestBoom()
                 }
             }
@@ -125,7 +94,7 @@ struct LMDBTests {
             try env.withWriteTransaction { txn in
                 runs += 1
                 for i in 0..<2000 {  // ~6 MB in one transaction
-                    try txn.put(value, forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                    try txn.put(value, forKey: lmdbKey(i), in: db)
                 }
             }
             #expect(runs > 1)
@@ -133,7 +102,7 @@ struct LMDBTests {
             #expect(env.mapSize >= 6_000_000)
             try env.withReadTransaction { txn throws in
                 #expect(try txn.count(in: db) == 2000)
-                #expect(try txn.get(LMDBKey.uint64(1999), in: db) == value)
+                #expect(try txn.get(lmdbKey(1999), in: db) == value)
             }
         }
     }
@@ -147,7 +116,7 @@ struct LMDBTests {
             try env.withWriteTransaction { txn in
                 for i in 0..<500 {
                     do {
-                        try txn.put(value, forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                        try txn.put(value, forKey: lmdbKey(i), in: db)
                     } catch LMDBError.Code.mapFull {
                         sawMapFull = true
                         return  // swallow it and return normally
@@ -167,7 +136,7 @@ struct LMDBTests {
                 let db = try env.database(named: "kv")
                 try env.withWriteTransaction { txn in
                     for i in 0..<1000 {  // ~12 MB: more than LMDB's 10 MiB default map size
-                        try txn.put([UInt8](repeating: UInt8(i % 256), count: 12_000), forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                        try txn.put([UInt8](repeating: UInt8(i % 256), count: 12_000), forKey: lmdbKey(i), in: db)
                     }
                 }
                 try env.sync()
@@ -179,7 +148,7 @@ struct LMDBTests {
             let db = try env.database(named: "kv", create: false)
             try env.withReadTransaction { txn throws in
                 #expect(try txn.count(in: db) == 1000)
-                #expect(try txn.get(LMDBKey.uint64(999), in: db) == [UInt8](repeating: UInt8(999 % 256), count: 12_000))
+                #expect(try txn.get(lmdbKey(999), in: db) == [UInt8](repeating: UInt8(999 % 256), count: 12_000))
             }
             try env.withWriteTransaction { txn in try txn.put(lmdbBytes("x"), forKey: lmdbBytes("more"), in: db) }
         }
@@ -260,7 +229,6 @@ struct LMDBTests {
             let env = try LMDBEnvironment(directory: dir)
             let db = try env.database(named: "kv")
             try env.withWriteTransaction { txn in try txn.put(lmdbBytes("old"), forKey: lmdbBytes("k"), in: db) }
-            #expect(env.readerCount == 0)
 
             let readerStarted = DispatchSemaphore(value: 0)
             let writerDone = DispatchSemaphore(value: 0)
@@ -279,7 +247,6 @@ struct LMDBTests {
             }
             thread.start()
             readerStarted.wait()
-            #expect(env.readerCount == 1)
             try env.withWriteTransaction { txn in try txn.put(lmdbBytes("new"), forKey: lmdbBytes("k"), in: db) }
             #expect(try env.withReadTransaction { try $0.get(lmdbBytes("k"), in: db) } == lmdbBytes("new"))
             writerDone.signal()
@@ -287,7 +254,6 @@ struct LMDBTests {
             #expect(readerError.value == nil)
             #expect(before.value == lmdbBytes("old"))
             #expect(after.value == lmdbBytes("old"))
-            #expect(env.readerCount == 0)
         }
     }
 
@@ -313,7 +279,7 @@ struct LMDBTests {
             readerStarted.wait()
             try env.withWriteTransaction { txn in
                 for i in 0..<500 {
-                    try txn.put([UInt8](repeating: 7, count: 4000), forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                    try txn.put([UInt8](repeating: 7, count: 4000), forKey: lmdbKey(i), in: db)
                 }
             }
             let writerEnd = Date()
@@ -334,7 +300,7 @@ struct LMDBTests {
                 #expect(throws: LMDBError(code: LMDBError.Code.busy.rawValue, operation: "mdb_env_set_mapsize")) {
                     try env.withWriteTransaction { txn in
                         for i in 0..<500 {
-                            try txn.put([UInt8](repeating: 7, count: 4000), forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                            try txn.put([UInt8](repeating: 7, count: 4000), forKey: lmdbKey(i), in: db)
                         }
                     }
                 }
@@ -342,7 +308,7 @@ struct LMDBTests {
             // And it works once the read transaction is over.
             try env.withWriteTransaction { txn in
                 for i in 0..<500 {
-                    try txn.put([UInt8](repeating: 7, count: 4000), forKey: LMDBKey.uint64(UInt64(i)), in: db)
+                    try txn.put([UInt8](repeating: 7, count: 4000), forKey: lmdbKey(i), in: db)
                 }
             }
         }

@@ -23,4 +23,18 @@ import Testing
         #expect(CalendarDay(yyyymmdd: 20200700) == nil)
         #expect(CalendarDay(iso: "2020-7-05") == nil)
     }
+
+    @Test func isoDatesAreTenBytesOfDigitsAndDashes() {
+        #expect(CalendarDay(iso: "2020-07-05")?.rawValue == 18448)
+        #expect(CalendarDay(iso: "0001-01-01")?.description == "0001-01-01")
+        for text in ["+020-07-05", "2020-07-5 ", "2020-07-05 ", " 2020-07-05", "2020/07/05", "2020-02-30", "2020-13-01", ""] {
+            #expect(CalendarDay(iso: text) == nil, "\(text)")
+        }
+        let bytes = Array("x2020-07-05x".utf8)
+        let day = bytes.withUnsafeBytes { CalendarDay(iso: UnsafeRawBufferPointer(rebasing: $0[1..<11])) }
+        #expect(day == CalendarDay(yyyymmdd: 20200705))
+        var out: [UInt8] = []
+        CalendarDay(yyyymmdd: 20200705)!.appendISO(to: &out)
+        #expect(out == Array("2020-07-05".utf8))
+    }
 }

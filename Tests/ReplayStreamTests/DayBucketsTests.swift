@@ -12,6 +12,7 @@ struct DayBucketsTests {
         let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: 4096)
         let day = CalendarDay(rawValue: 18_448)
         var random = SplitMix64(seed: 9)
+        var appended: [Interaction] = []
         for _ in 0..<5_000 {
             // Few distinct timestamps, users and videos: many ties, broken by file order.
             let e = Interaction(
@@ -19,10 +20,15 @@ struct DayBucketsTests {
                 videoID: Int32(random.next() % 5), playDurationMs: Int64(random.next() % 1000), videoDurationMs: 1000,
                 watchRatio: Double(random.next() % 100) / 10)
             try buckets.append(e, day: day)
+            appended.append(e)
         }
         try buckets.flush()
         let whole = try buckets.sortedEvents(for: day)
-        #expect(whole.count == 5_000)
+        let replayOrder = appended.enumerated().sorted {
+            ($0.element.timestampMs, $0.element.userID, $0.element.videoID, $0.offset)
+                < ($1.element.timestampMs, $1.element.userID, $1.element.videoID, $1.offset)
+        }
+        #expect(whole == replayOrder.map(\.element), "timestamp, user, video, then file order")
         for user in Int32(0)..<8 {
             #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user })
         }
@@ -42,6 +48,6 @@ struct DayBucketsTests {
         try buckets.restore(counts: [a: 4])
         #expect(try buckets.sortedEvents(for: a).count == 4)
         #expect(try buckets.sortedEvents(for: b).isEmpty)
-        #expect(throws: POSIXFileError.self) { try buckets.restore(counts: [a: 9]) }
+        #expect(throws: DamagedFileError.self) { try buckets.restore(counts: [a: 9]) }
     }
 }

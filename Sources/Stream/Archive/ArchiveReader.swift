@@ -229,8 +229,6 @@ public final class ArchiveReader {
         return ArchiveEntryInfo(path: path, size: size, isDirectory: isDirectory)
     }
 
-    private var expectedOffset: Int64 = 0
-
     /// Returns the next block of the current member's data, or nil at the member's end.
     ///
     /// - Warning: The block is valid only until the next call on this reader; do not keep the pointer.

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 internal import CArchive
 
 /// A byte range of a file, readable and seekable through libarchive's callbacks.
@@ -29,18 +30,19 @@ final class FileRange {
         close(fd)
     }
 
+    /// Reads the next bytes of the range into `buffer` (`pread`, retried on `EINTR`); returns how many,
+    /// 0 at the range's end, or -1 with `failure` set to the `errno`.
     func read() -> Int {
         let want = Int(min(Int64(bufferSize), length - position))
         guard want > 0 else { return 0 }
-        while true {
-            let n = pread(fd, buffer, want, off_t(start + position))
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-                return -1
-            }
+        do {
+            let n = try FileDescriptor(rawValue: fd).read(
+                fromAbsoluteOffset: start + position, into: UnsafeMutableRawBufferPointer(start: buffer, count: want))
             position += Int64(n)
             return n
+        } catch {
+            failure = (error as? Errno)?.rawValue ?? EIO
+            return -1
         }
     }
 

@@ -34,8 +34,8 @@ public final class LiveInput {
     private var assembler = CSVRecordAssembler()
     private var splitter = CSVFieldSplitter()
     private var decoder: InteractionDecoder?
-    private var jsonCarry: [UInt8] = []
-    private var jsonLine: Int64 = 0
+    /// JSON lines are as long as a CSV record may be.
+    private var jsonLines = LineSplitter(maxLineBytes: CSVRecordAssembler().maxRecordBytes)
     private var synthetic: [UInt8] = []
     private var values = [[UInt8]?](repeating: nil, count: InteractionColumns.required.count)
     /// Bytes read so far.
@@ -127,12 +127,7 @@ public final class LiveInput {
                 throw error
             }
         case .jsonl?:
-            if !jsonCarry.isEmpty {
-                let line = jsonCarry
-                jsonCarry = []
-                jsonLine += 1
-                try line.withUnsafeBytes { try jsonRecord($0, line: jsonLine, row) }
-            }
+            try jsonLines.finish { line, number in try jsonRecord(line, line: number, row) }
         }
     }
 
@@ -153,30 +148,16 @@ public final class LiveInput {
     private func feedJSON(
         _ block: UnsafeRawBufferPointer, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
     ) throws {
-        guard let base = block.baseAddress else { return }
-        var start = 0
-        while start < block.count {
-            guard let nl = memchr(base + start, 0x0A, block.count - start) else {
-                jsonCarry.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start...]))
-                if jsonCarry.count > assembler.maxRecordBytes {
-                    throw CSVFormatError(
-                        line: jsonLine + 1,
-                        message: "a line is longer than \(assembler.maxRecordBytes) bytes; this is not a JSON lines interaction feed",
-                        source: name)
-                }
-                return
+        do {
+            _ = try jsonLines.feed(block) { line, number in
+                try jsonRecord(line, line: number, row)
+                return true
             }
-            let end = base.distance(to: UnsafeRawPointer(nl))
-            jsonLine += 1
-            if jsonCarry.isEmpty {
-                try jsonRecord(UnsafeRawBufferPointer(rebasing: block[start..<end]), line: jsonLine, row)
-            } else {
-                jsonCarry.append(contentsOf: UnsafeRawBufferPointer(rebasing: block[start..<end]))
-                let line = jsonCarry
-                jsonCarry.removeAll(keepingCapacity: true)
-                try line.withUnsafeBytes { try jsonRecord($0, line: jsonLine, row) }
-            }
-            start = end + 1
+        } catch let error as LineTooLongError {
+            throw CSVFormatError(
+                line: error.line,
+                message: "a line is longer than \(error.limit) bytes; this is not a JSON lines interaction feed",
+                source: name)
         }
     }
 
@@ -189,9 +170,9 @@ public final class LiveInput {
         let record = CSVRecordAssembler.trimCR(rawLine)
         if record.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         for i in values.indices { values[i] = nil }
-        let flat = FlatJSONObject.scan(record) { key, value in
+        let flat = FlatJSONObject.forEachMember(of: record) { key, value in
             guard let value, let i = LiveInput.requiredIndex(key) else { return }
-            values[i] = Array(value)
+            values[i] = value
         }
         guard flat else {
             try row(.rejected(.malformedJSON), record, line)
@@ -221,7 +202,5 @@ public final class LiveInput {
 
     private static let requiredKeys: [[UInt8]] = InteractionColumns.required.map { Array($0.utf8) }
 
-    private static func requiredIndex(_ key: UnsafeRawBufferPointer) -> Int? {
-        requiredKeys.firstIndex { $0.count == key.count && $0.elementsEqual(key) }
-    }
+    private static func requiredIndex(_ key: [UInt8]) -> Int? { requiredKeys.firstIndex(of: key) }
 }

@@ -25,13 +25,27 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         self.init(year: Int(value / 10_000), month: Int(value / 100 % 100), day: Int(value % 100))
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// Parses `YYYY-MM-DD`: exactly ten bytes, digits and two dashes, naming a date that exists.
+    public init?(iso text: UnsafeRawBufferPointer) {
+        guard text.count == 10, text[4] == 0x2D, text[7] == 0x2D else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for k in range {
+                let digit = text[k] &- 0x30
+                guard digit < 10 else { return nil }
+                value = value * 10 + Int(digit)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    /// Parses `YYYY-MM-DD` (see ``init(iso:)-(UnsafeRawBufferPointer)``).
     public init?(iso text: String) {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2])
-        else { return nil }
-        self.init(year: y, month: m, day: d)
+        var text = text
+        guard let day = text.withUTF8({ CalendarDay(iso: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = day
     }
 
     public static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -50,6 +64,7 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 
     /// The civil date of this day.
+    @inlinable
     public var civil: (year: Int, month: Int, day: Int) {
         // Howard Hinnant's civil_from_days, valid for the whole proleptic Gregorian calendar.
         let z = Int(rawValue) + 719_468
@@ -63,14 +78,37 @@ public struct CalendarDay: Hashable, Comparable, Sendable, CustomStringConvertib
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
+    /// Appends `YYYY-MM-DD` to `out` (a year outside 0...9999 as its decimal text).
+    @inlinable
+    public func appendISO(to out: inout [UInt8]) {
+        let c = civil
+        @inline(__always) func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(rest / divisor) + 0x30)
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        if (0...9999).contains(c.year) {
+            digits(c.year, 4)
+        } else {
+            out.append(contentsOf: String(c.year).utf8)
+        }
+        out.append(0x2D)
+        digits(c.month, 2)
+        out.append(0x2D)
+        digits(c.day, 2)
+    }
+
     /// `YYYY-MM-DD`.
     public var description: String {
-        let c = civil
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+        var text: [UInt8] = []
+        text.reserveCapacity(10)
+        appendISO(to: &text)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// `YYYYMMDD` as an integer.

@@ -33,12 +33,14 @@ public struct Interaction: Equatable, Sendable {
         self.watchRatio = watchRatio
     }
 
-    /// The replay order within a day: timestamp, then user, then video (file order breaks the remaining ties).
+    /// The replay order within a day: timestamp (rows without one last), then user, then video, then
+    /// file order (`a` is the `aPosition`-th event of the day's file, `b` the `bPosition`-th). A strict total order.
     @inline(__always)
-    static func replayPrecedes(_ a: Interaction, _ b: Interaction) -> Bool {
+    static func replayPrecedes(_ a: Interaction, _ aPosition: Int, _ b: Interaction, _ bPosition: Int) -> Bool {
         if a.timestampMs != b.timestampMs { return a.timestampMs < b.timestampMs }
         if a.userID != b.userID { return a.userID < b.userID }
-        return a.videoID < b.videoID
+        if a.videoID != b.videoID { return a.videoID < b.videoID }
+        return aPosition < bPosition
     }
 
     /// True when two events are the same row of the log (every column equal).

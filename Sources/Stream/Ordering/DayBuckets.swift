@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// The ordering step's spill: accepted events appended to one file per day, in file order.
 ///
@@ -87,7 +88,7 @@ public final class DayBuckets {
             let fd = open(fileURL(for: day).path, O_RDONLY)
             guard fd >= 0 else { throw POSIXFileError(path: fileURL(for: day).path, operation: "open", code: errno) }
             defer { close(fd) }
-            guard fsync(fd) == 0 else { throw POSIXFileError(path: fileURL(for: day).path, operation: "fsync", code: errno) }
+            try FileDescriptor(rawValue: fd).sync(path: fileURL(for: day).path)
         }
     }
 
@@ -120,9 +121,9 @@ public final class DayBuckets {
             let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
             let wanted = count * DayBuckets.recordSize
             guard size >= wanted else {
-                throw POSIXFileError(
-                    path: path, operation: "restore (it holds \(size / DayBuckets.recordSize) events, the checkpoint \(count); rerun with --fresh)",
-                    code: EIO)
+                throw DamagedFileError(
+                    path: path, problem: "it holds \(size / DayBuckets.recordSize) events, the checkpoint \(count)",
+                    remedy: "rerun with --fresh")
             }
             if size > wanted, truncate(path, off_t(wanted)) != 0 {
                 throw POSIXFileError(path: path, operation: "truncate", code: errno)
@@ -142,9 +143,7 @@ public final class DayBuckets {
         let path = fileURL(for: day).path
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        guard data.count % DayBuckets.recordSize == 0 else {
-            throw POSIXFileError(path: path, operation: "read (the bucket is truncated; rerun with --fresh)", code: EIO)
-        }
+        guard data.count % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: data.count) }
         let count = data.count / DayBuckets.recordSize
         var events = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
             _ = data.withUnsafeBytes { raw in
@@ -158,13 +157,7 @@ public final class DayBuckets {
             initialized = count
         }
         events.withUnsafeBufferPointer { ev in
-            order.sort { a, b in
-                let x = ev[Int(a)], y = ev[Int(b)]
-                if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
-                if x.userID != y.userID { return x.userID < y.userID }
-                if x.videoID != y.videoID { return x.videoID < y.videoID }
-                return a < b
-            }
+            order.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
         }
         let sorted = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
             events.withUnsafeBufferPointer { ev in
@@ -182,20 +175,13 @@ public final class DayBuckets {
         let path = fileURL(for: day).path
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        guard data.count % DayBuckets.recordSize == 0 else {
-            throw POSIXFileError(path: path, operation: "read (the bucket is truncated; rerun with --fresh)", code: EIO)
-        }
+        guard data.count % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: data.count) }
         var mine: [(event: Interaction, position: Int)] = []
         data.withUnsafeBytes { raw in
             let events = raw.bindMemory(to: Interaction.self)
             for i in events.indices where events[i].userID == user { mine.append((events[i], i)) }
         }
-        mine.sort { a, b in
-            let x = a.event, y = b.event
-            if x.timestampMs != y.timestampMs { return x.timestampMs < y.timestampMs }
-            if x.videoID != y.videoID { return x.videoID < y.videoID }
-            return a.position < b.position
-        }
+        mine.sort { a, b in Interaction.replayPrecedes(a.event, a.position, b.event, b.position) }
         return mine.map(\.event)
     }
 
@@ -216,12 +202,8 @@ public final class DayBuckets {
             try kept(day, unique)
             guard unique.count < events.count else { continue }
             removed += events.count - unique.count
-            let url = fileURL(for: day)
-            let temporary = url.appendingPathExtension("dedupe")
-            try? FileManager.default.removeItem(at: temporary)
-            try unique.withUnsafeBytes { try appendBytes($0, to: temporary) }
-            guard rename(temporary.path, url.path) == 0 else {
-                throw POSIXFileError(path: url.path, operation: "rename", code: errno)
+            try AtomicFile.replace(fileURL(for: day).path) { partial in
+                try unique.withUnsafeBytes { try appendBytes($0, to: URL(fileURLWithPath: partial)) }
             }
             eventCounts[day] = unique.count
         }
@@ -256,44 +238,12 @@ public final class DayBuckets {
         let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: url.path, operation: "open", code: errno) }
         defer { close(fd) }
-        try POSIXFileError.writeFully(fd, bytes, path: url.path)
-    }
-}
-
-/// A system call on a file failed.
-public struct POSIXFileError: Error, CustomStringConvertible, Sendable {
-    /// The file.
-    public var path: String
-    /// The operation (`open`, `write`, `fsync`, ...).
-    public var operation: String
-    /// The `errno` value.
-    public var code: Int32
-
-    public init(path: String, operation: String, code: Int32) {
-        self.path = path
-        self.operation = operation
-        self.code = code
+        try FileDescriptor(rawValue: fd).writeAll(bytes, path: url.path)
     }
 
-    /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); throws the failed write's error.
-    public static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw POSIXFileError(path: path, operation: "write", code: errno)
-            }
-            offset += n
-        }
-    }
-
-    /// True when the disk (or the file-size limit) is full.
-    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG }
-
-    public var description: String {
-        let reason = String(cString: strerror(code))
-        let hint = isDiskFull ? " — free some space and rerun the same command; the run resumes from its last checkpoint" : ""
-        return "\(path): \(operation) failed: \(reason)\(hint)"
+    private func truncated(_ path: String, bytes: Int) -> DamagedFileError {
+        DamagedFileError(
+            path: path, problem: "it is \(bytes) bytes, not a whole number of \(DayBuckets.recordSize)-byte events",
+            remedy: "rerun with --fresh")
     }
 }

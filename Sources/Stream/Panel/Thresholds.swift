@@ -96,12 +96,8 @@ public struct ValueHistogram: Sendable, Equatable, Codable {
         total -= 1
     }
 
-    /// The k-th smallest value (0-based).
-    mutating func element(at k: Int) -> Double {
-        if !sortedKeysValid {
-            sortedKeys = counts.keys.sorted()
-            sortedKeysValid = true
-        }
+    /// The k-th smallest value (0-based). The distinct values must be sorted (``sortKeys()``).
+    private func element(at k: Int) -> Double {
         var seen = 0
         for key in sortedKeys {
             seen += counts[key]!
@@ -110,30 +106,23 @@ public struct ValueHistogram: Sendable, Equatable, Codable {
         return sortedKeys.last!
     }
 
-    /// numpy's `quantile(q, method="linear")` (pandas' default), bit for bit: virtual index
-    /// `n*q + (1 + q*(1-1-1)) - 1`, then `a + (b-a)*g`, or `b - (b-a)*(1-g)` when `g >= 0.5`.
-    /// NaN when empty.
-    public mutating func quantileLinear(_ q: Double) -> Double {
-        guard total > 0 else { return .nan }
-        let n = total
-        let virtualIndex = Double(n) * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0
-        if virtualIndex >= Double(n - 1) { return element(at: n - 1) }
-        if virtualIndex < 0 { return element(at: 0) }
-        let previous = virtualIndex.rounded(.down)
-        let gamma = virtualIndex - previous
-        let a = element(at: Int(previous))
-        let b = element(at: Int(previous) + 1)
-        let diff = b - a
-        return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma
+    private mutating func sortKeys() {
+        guard !sortedKeysValid else { return }
+        sortedKeys = counts.keys.sorted()
+        sortedKeysValid = true
     }
 
-    /// numpy's median: the middle value, or `(a + b) / 2` of the two middle values. NaN when empty.
+    /// numpy's `quantile(q, method="linear")` (pandas' default) over the values (``NumpyQuantile/linear(_:count:element:)``).
+    /// NaN when empty.
+    public mutating func quantileLinear(_ q: Double) -> Double {
+        sortKeys()
+        return NumpyQuantile.linear(q, count: total) { element(at: $0) }
+    }
+
+    /// numpy's median over the values (``NumpyQuantile/median(count:element:)``). NaN when empty.
     public mutating func median() -> Double {
-        guard total > 0 else { return .nan }
-        if total % 2 == 1 { return element(at: total / 2) }
-        let a = element(at: total / 2 - 1)
-        let b = element(at: total / 2)
-        return (a + b) / 2
+        sortKeys()
+        return NumpyQuantile.median(count: total) { element(at: $0) }
     }
 }
 

@@ -21,7 +21,7 @@ struct ClosedDay: Equatable {
 /// days (a record's leads need the seven days after it).
 ///
 /// Its size does not depend on the log's length.
-struct UserTimeline: Equatable {
+struct UserTimeline {
     var open = DayAggregate()
     var rolling = [PandasRollingSum](repeating: PandasRollingSum(), count: 5)
     /// The previous closed day's five lag columns (nil before the first closed day).
@@ -37,11 +37,6 @@ struct UserTimeline: Equatable {
     static let leadHistoryLength = 8
     /// The most closed days a timeline may keep (the revise window is at most this minus 8).
     static let maxHistoryLength = 64
-
-    static func == (a: UserTimeline, b: UserTimeline) -> Bool {
-        a.rolling == b.rolling && a.previousLagBase == b.previousLagBase && a.history == b.history
-            && a.open.interactions == b.open.interactions
-    }
 
     /// Closes the open day as `day`, computing its lags and treatment flags; returns the day's values.
     mutating func close(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> ClosedDay {

@@ -1,0 +1,101 @@
+import Foundation
+import SystemPackage
+
+/// Replaces a file whole or not at all, durably: the new contents go to `PATH.partial` beside it, which is
+/// fsynced and renamed over `PATH`, and then the folder is fsynced, so that after a crash `PATH` holds
+/// either its old bytes or all of the new ones, and a reader (a browser reloading a report) never sees
+/// half a file.
+///
+/// One writer per path: two processes replacing the same path at once share its `.partial` file.
+/// A device or a FIFO (`/dev/null`, `/dev/stdout`) cannot be replaced: it is written in place.
+public enum AtomicFile {
+    /// The name the new contents of `path` are written under before ``commit(_:)`` renames them.
+    public static func partialPath(for path: String) -> String { path + ".partial" }
+
+    /// Replaces `path` with `bytes`.
+    /// - Throws: ``POSIXFileError`` naming the file and the failed call; `path` is then left as it was
+    ///   and no `.partial` file is left behind.
+    public static func write(_ bytes: [UInt8], to path: String) throws(POSIXFileError) {
+        do {
+            try replace(path) { partial in
+                let fd = try open(partial)
+                defer { try? fd.close() }
+                try bytes.withUnsafeBytes { try fd.writeAll($0, path: partial) }
+            }
+        } catch let error as POSIXFileError {
+            throw error
+        } catch {
+            preconditionFailure("AtomicFile.write: unexpected \(error)")
+        }
+    }
+
+    /// Replaces `path` with what `body` writes to the file it is given (`PATH.partial`, absent when
+    /// `body` starts), then ``commit(_:)``s it. Returns what `body` returns.
+    ///
+    /// When `path` is a device or a FIFO, `body` is given `path` itself, and nothing is renamed.
+    /// - Throws: `body`'s errors and ``POSIXFileError``; on any failure the `.partial` file is removed and
+    ///   `path` is left as it was.
+    public static func replace<Result>(_ path: String, _ body: (_ partial: String) throws -> Result) throws -> Result {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFCHR || status.st_mode & S_IFMT == S_IFIFO {
+            return try body(path)
+        }
+        let partial = partialPath(for: path)
+        if unlink(partial) != 0 && errno != ENOENT {
+            throw POSIXFileError(path: partial, operation: "unlink", code: errno)
+        }
+        do {
+            let result = try body(partial)
+            try commit(path)
+            return result
+        } catch {
+            unlink(partial)
+            throw error
+        }
+    }
+
+    /// Makes `PATH.partial` the file `path`: fsyncs it, renames it over `path`, and fsyncs the folder.
+    /// - Throws: ``POSIXFileError``; `path` is left as it was unless the rename happened.
+    public static func commit(_ path: String) throws(POSIXFileError) {
+        let partial = partialPath(for: path)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(partial), .readOnly)
+        } catch {
+            throw POSIXFileError(path: partial, operation: "open", (error as? Errno) ?? .ioError)
+        }
+        defer { try? fd.close() }
+        try fd.sync(path: partial)
+        try valueOrErrno(path: path, operation: "rename from \(partial)") { rename(partial, path) }
+        try syncFolder(containing: path)
+    }
+
+    /// Fsyncs the folder holding `path`, so that a rename or a new name in it survives a crash.
+    /// - Throws: ``POSIXFileError`` naming the folder.
+    public static func syncFolder(containing path: String) throws(POSIXFileError) {
+        let parent = (path as NSString).deletingLastPathComponent
+        let folder = parent.isEmpty ? "." : parent
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(folder), .readOnly, options: .directory)
+        } catch {
+            throw POSIXFileError(path: folder, operation: "open", (error as? Errno) ?? .ioError)
+        }
+        defer { try? fd.close() }
+        do {
+            try fd.sync(path: folder)
+        } catch where error.code == EINVAL {
+            // The file system cannot sync a folder (fsync(2): EINVAL); its renames are as durable as it makes them.
+        }
+    }
+
+    /// Creates (or empties) `path` for writing.
+    private static func open(_ path: String) throws(POSIXFileError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(
+                FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw POSIXFileError(path: path, operation: "open", (error as? Errno) ?? .ioError)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import SystemPackage
+
+/// A system call on a file failed: which call, on which file, and the `errno` it set.
+public struct POSIXFileError: Error, CustomStringConvertible, Sendable {
+    /// The file (or `standard input`, `standard output`).
+    public var path: String
+    /// The call that failed, in words (`open`, `write`, `fsync`, `rename from X`, ...).
+    public var operation: String
+    /// The `errno` value the call set.
+    public var code: Int32
+
+    /// The failure of `operation` on `path` with `errno` value `code`.
+    public init(path: String, operation: String, code: Int32) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+    }
+
+    /// The failure of `operation` on `path` with `errno`.
+    public init(path: String, operation: String, _ errno: Errno) {
+        self.init(path: path, operation: operation, code: errno.rawValue)
+    }
+
+    /// The error code as swift-system's type.
+    public var errno: Errno { Errno(rawValue: code) }
+
+    /// True when the disk (or a quota, or the file-size limit) is full.
+    public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT || code == EFBIG }
+
+    public var description: String {
+        let reason = String(cString: strerror(code))
+        let hint = isDiskFull ? " — free some space and rerun the same command; the run resumes from its last checkpoint" : ""
+        return "\(path): \(operation) failed: \(reason)\(hint)"
+    }
+}
+
+/// A file does not hold what the program wrote there or what a checkpoint promised (it was cut short,
+/// or changed by someone else). No system call failed: the contents are wrong.
+public struct DamagedFileError: Error, CustomStringConvertible, Sendable {
+    /// The file.
+    public var path: String
+    /// What is wrong with it, e.g. `it is 17 bytes, not a whole number of 40-byte events`.
+    public var problem: String
+    /// What the user can do about it, e.g. `rerun with --fresh`.
+    public var remedy: String
+
+    /// `path` is damaged: `problem`; `remedy` says what to do.
+    public init(path: String, problem: String, remedy: String) {
+        self.path = path
+        self.problem = problem
+        self.remedy = remedy
+    }
+
+    public var description: String { "\(path): \(problem) — \(remedy)" }
+}

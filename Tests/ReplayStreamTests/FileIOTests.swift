@@ -1,0 +1,88 @@
+import Foundation
+import SystemPackage
+import Testing
+
+@testable import ReplayStream
+
+/// The file layer: durable replace and write-all.
+struct FileIOTests {
+    func temporaryFolder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fileio-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func atomicWriteReplacesTheFileWholeAndLeavesNoPartialFile() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/report.json"
+        try AtomicFile.write(Array("one".utf8), to: path)
+        try AtomicFile.write(Array("two".utf8), to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["report.json"])
+        #expect(throws: POSIXFileError.self) { try AtomicFile.write([1], to: folder + "/missing/x") }
+    }
+
+    @Test func aFailedReplaceLeavesTheOldFileAndRemovesThePartialOne() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/panel.csv"
+        try AtomicFile.write(Array("old".utf8), to: path)
+        // A stale partial file from a crash is replaced, not appended to.
+        #expect(FileManager.default.createFile(atPath: path + ".partial", contents: Data("stale".utf8)))
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try AtomicFile.replace(path) { partial in
+                #expect(!FileManager.default.fileExists(atPath: partial))
+                try AtomicFile.write(Array("half".utf8), to: partial + ".x")
+                throw Stop()
+            }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old")
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        let rows = try AtomicFile.replace(path) { partial in
+            FileManager.default.createFile(atPath: partial, contents: Data("new".utf8)) ? 1 : 0
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(rows == 1 && text == "new")
+    }
+
+    @Test func aFIFOIsWrittenInPlaceNotReplaced() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/fifo"
+        #expect(mkfifo(path, 0o600) == 0)
+        // A reader first, so that opening the FIFO for writing does not wait.
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        try AtomicFile.write(Array("through".utf8), to: path)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let n = read(reader, &buffer, 16)
+        #expect(n == 7 && Array(buffer.prefix(7)) == Array("through".utf8))
+        var status = stat()
+        #expect(stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "still a FIFO")
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+    }
+
+    @Test func writeAllWritesEverythingAndNamesTheFileOnFailure() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/big"
+        let fd = try FileDescriptor.open(
+            FilePath(path), .writeOnly, options: [.create], permissions: [.ownerReadWrite])
+        let bytes = [UInt8](repeating: 7, count: 3 << 20)
+        try bytes.withUnsafeBytes { try fd.writeAll($0, path: path) }
+        try fd.sync(path: path)
+        try fd.close()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count == 3 << 20)
+        let readOnly = try FileDescriptor.open(FilePath(path), .readOnly)
+        defer { try? readOnly.close() }
+        do {
+            try bytes.withUnsafeBytes { try readOnly.writeAll($0, path: path) }
+            Issue.record("a write to a read-only descriptor succeeded")
+        } catch let error as POSIXFileError {
+            #expect(error.path == path && error.operation == "write" && error.code == EBADF)
+        }
+    }
+}
