@@ -71,14 +71,7 @@ public enum KuaiRecGenerator {
     ///   `ArchiveWriteError` for libarchive failures.
     public static func write(_ config: GeneratorConfig, to path: String) throws -> GeneratorSummary {
         try config.validate()
-        let fm = FileManager.default
-        let url = URL(fileURLWithPath: path)
-        let parent = url.deletingLastPathComponent()
-        do {
-            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        } catch {
-            throw GeneratorError(message: "cannot create directory \(parent.path): \(error)")
-        }
+        try createParentDirectory(of: path)
         let innerPath = path + ".inner.tmp"
         let outerPath = path + ".tmp"
         var succeeded = false
@@ -88,72 +81,104 @@ public enum KuaiRecGenerator {
         }
 
         let model = KuaiRecModel(config: config)
-        var summary = GeneratorSummary(
-            users: config.users, videos: config.videos, bigUsers: model.bigUsers, bigVideos: model.bigVideos,
-            days: config.days, firstDate: model.dateLabels[0], lastDate: model.dateLabels[config.days - 1],
-            smallRows: 0, smallTimelessRows: 0, bigRows: 0, bigDuplicateRows: 0, mislabeledRows: 0,
-            itemDailyRows: 0, socialRows: 0, smallCSVBytes: 0, bigCSVBytes: 0, innerArchiveBytes: 0, outputBytes: 0)
-
-        // Inner KuaiRec.zip.
+        var summary = emptySummary(config, model: model)
         let captions = try render { try model.writeCaptionCategory(into: &$0) }
-        do {
-            let inner = try ArchiveWriter(path: innerPath, compressionLevel: config.compressionLevel)
-            let root = "KuaiRec 2.0/"
-            try inner.addDirectory(root)
-            try inner.addFile(path: root + "LICENSE", contents: Array(Placeholders.license.utf8))
-            try inner.addFile(path: root + "Statistics_KuaiRec.ipynb", contents: Array(Placeholders.notebook.utf8))
-            try inner.addDirectory(root + "data/")
-
-            let big = try stream(to: inner, path: root + "data/big_matrix.csv") { try model.writeBigMatrix(into: &$0) }
-            summary.bigRows = big.rows
-            summary.bigDuplicateRows = big.duplicateRows
-            summary.bigCSVBytes = big.bytes
-
-            try inner.addFile(path: root + "data/item_categories.csv",
-                              contents: try render { try model.writeItemCategories(into: &$0) })
-            summary.itemDailyRows = try stream(to: inner, path: root + "data/item_daily_features.csv") {
-                try model.writeItemDailyFeatures(into: &$0)
-            }
-            try inner.addFile(path: root + "data/kuairec_caption_category.csv", contents: captions)
-
-            let small = try stream(to: inner, path: root + "data/small_matrix.csv") { try model.writeSmallMatrix(into: &$0) }
-            summary.smallRows = small.rows
-            summary.smallTimelessRows = small.timelessRows
-            summary.smallCSVBytes = small.bytes
-            summary.mislabeledRows = small.mislabeledRows + big.mislabeledRows
-
-            var socialRows = 0
-            let social = try render { socialRows = try model.writeSocialNetwork(into: &$0) }
-            summary.socialRows = socialRows
-            try inner.addFile(path: root + "data/social_network.csv", contents: social)
-            try inner.addFile(path: root + "data/user_features.csv",
-                              contents: try render { try model.writeUserFeatures(into: &$0, raw: false) })
-            try inner.addDirectory(root + "figs/")
-            try inner.addFile(path: root + "figs/KuaiRec.png", contents: Placeholders.png)
-            try inner.addFile(path: root + "figs/colab-badge.svg", contents: Array(Placeholders.svg.utf8))
-            try inner.addFile(path: root + "loaddata.py", contents: Array(Placeholders.loaddata.utf8))
-            try inner.close()
-        }
+        try writeInnerArchive(model, captions: captions, to: innerPath, summary: &summary)
         summary.innerArchiveBytes = try fileSize(innerPath)
-
-        // Outer archive.
-        do {
-            let outer = try ArchiveWriter(path: outerPath, compressionLevel: config.compressionLevel)
-            try outer.addFile(path: "KuaiRec.zip", contentsOf: URL(fileURLWithPath: innerPath),
-                              compression: config.outerCompression)
-            try outer.addFile(path: "kuairec_caption_category.csv", contents: captions)
-            try outer.addFile(path: "video_raw_categories_multi.csv",
-                              contents: try render { try model.writeRawCategoriesMulti(into: &$0) })
-            try outer.addFile(path: "user_features_raw.csv",
-                              contents: try render { try model.writeUserFeatures(into: &$0, raw: true) })
-            try outer.close()
-        }
+        try writeOuterArchive(model, captions: captions, innerPath: innerPath, to: outerPath)
         if rename(outerPath, path) != 0 {
             throw GeneratorError(message: "cannot rename \(outerPath) to \(path): errno \(errno)")
         }
         succeeded = true
         summary.outputBytes = try fileSize(path)
         return summary
+    }
+
+    /// Creates the directory that will hold `path` (and its parents) if missing.
+    private static func createParentDirectory(of path: String) throws {
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw GeneratorError(message: "cannot create directory \(parent.path): \(error)")
+        }
+    }
+
+    /// The summary's config-derived fields, with every count and byte size still zero.
+    private static func emptySummary(_ config: GeneratorConfig, model: KuaiRecModel) -> GeneratorSummary {
+        GeneratorSummary(
+            users: config.users, videos: config.videos, bigUsers: model.bigUsers, bigVideos: model.bigVideos,
+            days: config.days, firstDate: model.dateLabels[0], lastDate: model.dateLabels[config.days - 1],
+            smallRows: 0, smallTimelessRows: 0, bigRows: 0, bigDuplicateRows: 0, mislabeledRows: 0,
+            itemDailyRows: 0, socialRows: 0, smallCSVBytes: 0, bigCSVBytes: 0, innerArchiveBytes: 0, outputBytes: 0)
+    }
+
+    /// Writes the inner KuaiRec.zip (members in ``innerMembers`` order) to `innerPath`,
+    /// recording the data tables' row and byte counts in `summary`.
+    private static func writeInnerArchive(
+        _ model: KuaiRecModel, captions: [UInt8], to innerPath: String, summary: inout GeneratorSummary
+    ) throws {
+        let inner = try ArchiveWriter(path: innerPath, compressionLevel: model.config.compressionLevel)
+        let root = "KuaiRec 2.0/"
+        try inner.addDirectory(root)
+        try inner.addFile(path: root + "LICENSE", contents: Array(Placeholders.license.utf8))
+        try inner.addFile(path: root + "Statistics_KuaiRec.ipynb", contents: Array(Placeholders.notebook.utf8))
+        try inner.addDirectory(root + "data/")
+        try addDataMembers(model, captions: captions, to: inner, under: root + "data/", summary: &summary)
+        try inner.addDirectory(root + "figs/")
+        try inner.addFile(path: root + "figs/KuaiRec.png", contents: Placeholders.png)
+        try inner.addFile(path: root + "figs/colab-badge.svg", contents: Array(Placeholders.svg.utf8))
+        try inner.addFile(path: root + "loaddata.py", contents: Array(Placeholders.loaddata.utf8))
+        try inner.close()
+    }
+
+    /// Adds the seven CSVs of `KuaiRec 2.0/data/` to `inner` in name order, streaming the
+    /// large ones, and records their row and byte counts in `summary`.
+    private static func addDataMembers(
+        _ model: KuaiRecModel, captions: [UInt8], to inner: ArchiveWriter, under data: String,
+        summary: inout GeneratorSummary
+    ) throws {
+        let big = try stream(to: inner, path: data + "big_matrix.csv") { try model.writeBigMatrix(into: &$0) }
+        summary.bigRows = big.rows
+        summary.bigDuplicateRows = big.duplicateRows
+        summary.bigCSVBytes = big.bytes
+
+        try inner.addFile(path: data + "item_categories.csv",
+                          contents: try render { try model.writeItemCategories(into: &$0) })
+        summary.itemDailyRows = try stream(to: inner, path: data + "item_daily_features.csv") {
+            try model.writeItemDailyFeatures(into: &$0)
+        }
+        try inner.addFile(path: data + "kuairec_caption_category.csv", contents: captions)
+
+        let small = try stream(to: inner, path: data + "small_matrix.csv") { try model.writeSmallMatrix(into: &$0) }
+        summary.smallRows = small.rows
+        summary.smallTimelessRows = small.timelessRows
+        summary.smallCSVBytes = small.bytes
+        summary.mislabeledRows = small.mislabeledRows + big.mislabeledRows
+
+        var socialRows = 0
+        let social = try render { socialRows = try model.writeSocialNetwork(into: &$0) }
+        summary.socialRows = socialRows
+        try inner.addFile(path: data + "social_network.csv", contents: social)
+        try inner.addFile(path: data + "user_features.csv",
+                          contents: try render { try model.writeUserFeatures(into: &$0, raw: false) })
+    }
+
+    /// Writes the outer zip (members in ``outerMembers`` order) to `outerPath`, embedding
+    /// the finished inner archive at `innerPath` as KuaiRec.zip.
+    private static func writeOuterArchive(
+        _ model: KuaiRecModel, captions: [UInt8], innerPath: String, to outerPath: String
+    ) throws {
+        let config = model.config
+        let outer = try ArchiveWriter(path: outerPath, compressionLevel: config.compressionLevel)
+        try outer.addFile(path: "KuaiRec.zip", contentsOf: URL(fileURLWithPath: innerPath),
+                          compression: config.outerCompression)
+        try outer.addFile(path: "kuairec_caption_category.csv", contents: captions)
+        try outer.addFile(path: "video_raw_categories_multi.csv",
+                          contents: try render { try model.writeRawCategoriesMulti(into: &$0) })
+        try outer.addFile(path: "user_features_raw.csv",
+                          contents: try render { try model.writeUserFeatures(into: &$0, raw: true) })
+        try outer.close()
     }
 
     /// Writes one matrix as a bare CSV file (no zip), exactly the bytes that

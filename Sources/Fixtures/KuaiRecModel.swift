@@ -41,66 +41,115 @@ struct KuaiRecModel {
         bigUsers = config.effectiveBigUsers
         bigVideos = config.effectiveBigVideos
         firstDayNumber = Int(Self.firstDay.rawValue)
-        var labels: [Int] = []
-        var starts: [Int64] = []
-        for d in 0...config.days {
-            if d < config.days { labels.append(Self.firstDay.adding(d).yyyymmdd) }
-            starts.append(Int64(firstDayNumber + d) * 86_400_000 - 8 * 3_600_000)
-        }
-        dateLabels = labels
-        dayStartMs = starts
+        let calendar = Self.dayCalendar(days: days, firstDayNumber: firstDayNumber)
+        dateLabels = calendar.labels
+        dayStartMs = calendar.starts
 
         var rng = SeededRandom(seed: config.seed, stream: .ids)
         smallUsers = rng.sample(config.users, from: bigUsers)
         smallVideos = rng.sample(config.videos, from: bigVideos)
-        var su = [Bool](repeating: false, count: bigUsers)
-        for u in smallUsers { su[u] = true }
-        isSmallUser = su
-        var sv = [Bool](repeating: false, count: bigVideos)
-        for v in smallVideos { sv[v] = true }
-        isSmallVideo = sv
+        isSmallUser = Self.membership(of: smallUsers, count: bigUsers)
+        isSmallVideo = Self.membership(of: smallVideos, count: bigVideos)
 
-        var vr = SeededRandom(seed: config.seed, stream: .videos)
-        var durations = [Int32](repeating: 0, count: bigVideos)
-        var offsets = [Double](repeating: 0, count: bigVideos)
-        var uploads = [Int](repeating: 0, count: bigVideos)
-        var weights = [Double](repeating: 0, count: bigVideos)
-        let d = config.days
-        for v in 0..<bigVideos {
-            // Durations: most 5-15 s (median ~9.6 s), 10% long (up to 315 s).
-            var dur: Double
-            if vr.bernoulli(0.10) {
-                dur = vr.logNormal(mu: detLog(38_000), sigma: 0.8)
-            } else {
-                dur = vr.logNormal(mu: detLog(9_500), sigma: 0.32)
-            }
-            let minDur = sv[v] ? 3_067.0 : 140.0
-            if !sv[v] && vr.bernoulli(0.002) { dur = vr.uniform(140, 3_000) }
-            dur = min(315_072, max(minDur, dur))
-            durations[v] = Int32(dur.rounded())
-            offsets[v] = vr.normal(mean: 0, sd: 0.22)
-            // Upload days grow with the id; the first 15% predate the window.
-            let frac = Double(v) / Double(bigVideos)
-            // (Non-decreasing in v from 15% on, so the videos online on a day are a prefix.)
-            if frac < 0.15 || d == 1 {
-                uploads[v] = -1 - vr.int(below: 200)
-            } else {
-                let pos = (frac - 0.15) / 0.85 * Double(d)
-                uploads[v] = min(d - 1, max(0, Int(pos)))
-            }
-            weights[v] = vr.logNormal(mu: 0, sigma: 1.0)
+        let videos = Self.drawVideos(config: config, isSmallVideo: isSmallVideo)
+        videoDuration = videos.durations
+        videoRatioOffset = videos.offsets
+        uploadDay = videos.uploads
+
+        let popularity = Self.popularity(weights: videos.weights, isSmallVideo: isSmallVideo)
+        popularityCDF = popularity.cdf
+        nonSmallVideos = popularity.nonSmallVideos
+        nonSmallCDF = popularity.nonSmallCDF
+        let online = Self.onlineCounts(uploads: videos.uploads, nonSmallVideos: popularity.nonSmallVideos, days: days)
+        onlineCount = online.all
+        nonSmallOnlineCount = online.nonSmall
+    }
+
+    /// The YYYYMMDD label of each day index and the epoch ms of the Beijing midnight
+    /// starting each day index (one more start than labels: index `days` is included).
+    private static func dayCalendar(days: Int, firstDayNumber: Int) -> (labels: [Int], starts: [Int64]) {
+        var labels: [Int] = []
+        var starts: [Int64] = []
+        for d in 0...days {
+            if d < days { labels.append(firstDay.adding(d).yyyymmdd) }
+            starts.append(Int64(firstDayNumber + d) * 86_400_000 - 8 * 3_600_000)
         }
-        if bigVideos > 0 { uploads[bigVideos - 1] = d - 1 }
-        videoDuration = durations
-        videoRatioOffset = offsets
-        uploadDay = uploads
+        return (labels, starts)
+    }
 
-        var cdf = [Double](repeating: 0, count: bigVideos)
+    /// A flag per id in 0..<count, true for the ids in `members`.
+    private static func membership(of members: [Int], count: Int) -> [Bool] {
+        var flags = [Bool](repeating: false, count: count)
+        for m in members { flags[m] = true }
+        return flags
+    }
+
+    /// The per-video attributes drawn from the `.videos` stream, indexed by big video id.
+    private struct VideoDraws {
+        var durations: [Int32]
+        var offsets: [Double]
+        var uploads: [Int]
+        /// Relative popularity (not normalized).
+        var weights: [Double]
+    }
+
+    /// Draws every big video's duration, ratio offset, upload day and popularity weight
+    /// from one `.videos` stream, video by video in that order.
+    private static func drawVideos(config: GeneratorConfig, isSmallVideo sv: [Bool]) -> VideoDraws {
+        let bigVideos = sv.count
+        let d = config.days
+        var vr = SeededRandom(seed: config.seed, stream: .videos)
+        var draws = VideoDraws(
+            durations: [Int32](repeating: 0, count: bigVideos), offsets: [Double](repeating: 0, count: bigVideos),
+            uploads: [Int](repeating: 0, count: bigVideos), weights: [Double](repeating: 0, count: bigVideos))
+        for v in 0..<bigVideos {
+            draws.durations[v] = drawDuration(isSmall: sv[v], rng: &vr)
+            draws.offsets[v] = vr.normal(mean: 0, sd: 0.22)
+            draws.uploads[v] = drawUploadDay(video: v, of: bigVideos, days: d, rng: &vr)
+            draws.weights[v] = vr.logNormal(mu: 0, sigma: 1.0)
+        }
+        if bigVideos > 0 { draws.uploads[bigVideos - 1] = d - 1 }
+        return draws
+    }
+
+    /// A video duration in ms: most 5-15 s (median ~9.6 s), 10% long (up to 315 s); small
+    /// videos last at least 3,067 ms, and a few other videos are very short.
+    private static func drawDuration(isSmall: Bool, rng vr: inout SeededRandom) -> Int32 {
+        var dur: Double
+        if vr.bernoulli(0.10) {
+            dur = vr.logNormal(mu: detLog(38_000), sigma: 0.8)
+        } else {
+            dur = vr.logNormal(mu: detLog(9_500), sigma: 0.32)
+        }
+        let minDur = isSmall ? 3_067.0 : 140.0
+        if !isSmall && vr.bernoulli(0.002) { dur = vr.uniform(140, 3_000) }
+        dur = min(315_072, max(minDur, dur))
+        return Int32(dur.rounded())
+    }
+
+    /// The upload day index of video `v`: growing with the id, before the window (negative)
+    /// for the first 15% (or for all when there is one day).
+    private static func drawUploadDay(video v: Int, of bigVideos: Int, days d: Int, rng vr: inout SeededRandom) -> Int {
+        let frac = Double(v) / Double(bigVideos)
+        // (Non-decreasing in v from 15% on, so the videos online on a day are a prefix.)
+        if frac < 0.15 || d == 1 {
+            return -1 - vr.int(below: 200)
+        }
+        let pos = (frac - 0.15) / 0.85 * Double(d)
+        return min(d - 1, max(0, Int(pos)))
+    }
+
+    /// Cumulative popularity over all big videos, and over the big videos outside the
+    /// small set (with those videos' ids).
+    private static func popularity(weights: [Double], isSmallVideo sv: [Bool])
+        -> (cdf: [Double], nonSmallVideos: [Int32], nonSmallCDF: [Double])
+    {
+        var cdf = [Double](repeating: 0, count: weights.count)
         var acc = 0.0
         var nsVideos: [Int32] = []
         var nsCDF: [Double] = []
         var nsAcc = 0.0
-        for v in 0..<bigVideos {
+        for v in 0..<weights.count {
             acc += weights[v]
             cdf[v] = acc
             if !sv[v] {
@@ -109,10 +158,15 @@ struct KuaiRecModel {
                 nsCDF.append(nsAcc)
             }
         }
-        popularityCDF = cdf
-        nonSmallVideos = nsVideos
-        nonSmallCDF = nsCDF
-        // Prefix lengths: videos uploaded on or before each day.
+        return (cdf, nsVideos, nsCDF)
+    }
+
+    /// Per day, the prefix lengths of the big videos and of the non-small videos uploaded
+    /// on or before that day (at least 1 each).
+    private static func onlineCounts(uploads: [Int], nonSmallVideos nsVideos: [Int32], days d: Int)
+        -> (all: [Int], nonSmall: [Int])
+    {
+        let bigVideos = uploads.count
         var online: [Int] = []
         var nsOnline: [Int] = []
         for day in 0..<d {
@@ -123,8 +177,7 @@ struct KuaiRecModel {
             while m < nsVideos.count && uploads[Int(nsVideos[m])] <= day { m += 1 }
             nsOnline.append(max(1, m))
         }
-        onlineCount = online
-        nonSmallOnlineCount = nsOnline
+        return (online, nsOnline)
     }
 
     /// Per day: how many of the first big videos (resp. non-small videos) are online.

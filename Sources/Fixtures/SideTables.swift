@@ -293,28 +293,41 @@ extension KuaiRecModel {
     func writeItemDailyFeatures(into buf: inout CSVBuffer) throws -> Int {
         buf.text(Self.itemDailyHeader)
         var rows = 0
-        let collectFrom = 20_200_728
         for v in 0..<bigVideos {
             var rng = SeededRandom(seed: config.seed, stream: .itemDaily, index: v)
-            let author = rng.int(below: max(1, bigVideos * 78 / 100))
-            let isAd = rng.bernoulli(0.03)
-            let upload = uploadDay[v]
-            let (uy, um, ud) = Self.firstDay.adding(upload).civil
-            let ut = rng.uniform()
-            let uploadType = Self.uploadTypes[ut < 0.6 ? 0 : ut < 0.75 ? 1 : ut < 0.95 ? 2 : 3 + rng.int(below: 3)]
-            let vs = rng.uniform()
-            let visible = vs < 0.9925 ? "public" : vs < 0.997 ? "friend" : "private"
-            let hasDuration = !rng.bernoulli(0.03)
-            let (w, h) = Self.resolutions[rng.int(below: Self.resolutions.count)]
-            let music = Int(rng.uniform() * 4_431_043_509)
-            let hasTag = !rng.bernoulli(0.094)
-            let tagID = hasTag ? 1 + rng.int(below: 2891) : -124
-            let tagName = Self.categoryNames[tagID >= 0 ? tagID % Self.categoryNames.count : 0]
-            let base = rng.logNormal(mu: detLog(1_400), sigma: 1.8)
-            let progressBase = rng.uniform(0.35, 0.95)
-            let dur = Double(videoDuration[v])
+            let video = itemDailyVideo(v, rng: &rng)
+            let prefix = video.prefixBytes()
+            for day in max(0, video.upload)..<days {
+                try writeItemDailyRow(video: v, day: day, attributes: video, prefix: prefix, rng: &rng, into: &buf)
+                rows += 1
+            }
+        }
+        return rows
+    }
 
-            // Static prefix for all rows of this video (after video_id,date).
+    /// The attributes of one video that item_daily_features.csv repeats on every date.
+    struct ItemDailyVideo {
+        var author: Int
+        var isAd: Bool
+        var upload: Int
+        var uploadType: String
+        var visible: String
+        var hasDuration: Bool
+        var duration: Int32
+        var width: Int
+        var height: Int
+        var music: Int
+        var tagID: Int
+        var tagName: String?
+        /// Typical show count on the upload day (decays with age).
+        var base: Double
+        /// Typical play_progress.
+        var progressBase: Double
+
+        /// The row bytes after `video_id,date`, from the comma before author_id through the
+        /// comma after video_tag_name.
+        func prefixBytes() -> [UInt8] {
+            let (uy, um, ud) = KuaiRecModel.firstDay.adding(upload).civil
             var prefix = CSVBuffer(sink: nil)
             prefix.comma()
             prefix.int(author); prefix.comma()
@@ -323,65 +336,125 @@ extension KuaiRecModel {
             prefix.byte(UInt8(ascii: "-")); prefix.twoDigits(ud); prefix.comma()
             prefix.text(uploadType); prefix.comma()
             prefix.text(visible); prefix.comma()
-            if hasDuration { prefix.int(Int(videoDuration[v])); prefix.text(".0") }
+            if hasDuration { prefix.int(Int(duration)); prefix.text(".0") }
             prefix.comma()
-            prefix.int(w); prefix.comma(); prefix.int(h); prefix.comma()
+            prefix.int(width); prefix.comma(); prefix.int(height); prefix.comma()
             prefix.int(music); prefix.comma()
             prefix.int(tagID); prefix.comma()
-            if hasTag { prefix.text(tagName) }
+            if let tagName { prefix.text(tagName) }
             prefix.comma()
-            let prefixBytes = prefix.bytes
-
-            for day in max(0, upload)..<days {
-                let age = Double(day - upload)
-                let decay = upload >= 0 ? 1.0 / (1.0 + age * 0.15) : 0.25
-                let show = Int(base * decay * rng.logNormal(mu: 0, sigma: 0.35))
-                let showUsers = Int(Double(show) * rng.uniform(0.7, 0.85))
-                let play = Int(Double(show) * rng.uniform(0.4, 0.8))
-                let playUsers = Int(Double(play) * rng.uniform(0.65, 0.8))
-                let complete = Int(Double(play) * rng.uniform(0.3, 0.6))
-                let valid = Int(Double(play) * rng.uniform(0.4, 0.7))
-                let long = Int(Double(valid) * rng.uniform(0.8, 1.0))
-                let short = Int(Double(play) * rng.uniform(0.1, 0.3))
-                let like = Int(Double(play) * rng.uniform(0.01, 0.06))
-                let comment = Int(Double(play) * rng.uniform(0, 0.004))
-                let c: [Int] = [
-                    show, showUsers, play, playUsers, Int(Double(play) * dur * rng.uniform(0.6, 1.1)),
-                    complete, Int(Double(complete) * 0.85), valid, Int(Double(valid) * 0.87),
-                    long, Int(Double(long) * 0.87), short, Int(Double(short) * 0.76),
-                ]
-                buf.int(v); buf.comma()
-                buf.int(dateLabels[day])
-                buf.bytesAppend(prefixBytes)
-                for x in c { buf.int(x); buf.comma() }
-                buf.double(play > 0 ? min(1.0, progressBase * rng.uniform(0.9, 1.1)) : 0.0); buf.comma()
-                buf.int(Int(Double(comment) * rng.uniform(5_000, 600_000))); buf.comma()
-                let likeUsers = Int(Double(like) * 0.99)
-                let clickLike = Int(Double(like) * rng.uniform(0.4, 0.6))
-                let rest: [Int] = [
-                    like, likeUsers, clickLike, like - clickLike, Int(Double(like) * 0.15), Int(Double(like) * 0.15),
-                    comment, Int(Double(comment) * 0.95), Int(Double(comment) * 0.7), comment - Int(Double(comment) * 0.7),
-                    0, 0, Int(Double(comment) * rng.uniform(0, 10)), Int(Double(comment) * rng.uniform(0, 5)),
-                    Int(Double(play) * rng.uniform(0, 0.03)), Int(Double(play) * rng.uniform(0, 0.03)),
-                    0, 0, Int(Double(play) * rng.uniform(0, 0.001)), Int(Double(play) * rng.uniform(0, 0.001)),
-                    Int(Double(play) * rng.uniform(0, 0.002)), Int(Double(play) * rng.uniform(0, 0.002)),
-                    0, 0, Int(Double(play) * rng.uniform(0, 0.0005)), Int(Double(play) * rng.uniform(0, 0.0005)),
-                ]
-                for x in rest { buf.int(x); buf.comma() }
-                if dateLabels[day] >= collectFrom {
-                    let collect = Int(Double(play) * rng.uniform(0, 0.003))
-                    buf.int(collect); buf.text(".0,")
-                    buf.int(Int(Double(collect) * 0.98)); buf.text(".0,")
-                    buf.int(collect / 20); buf.text(".0,")
-                    buf.int(collect / 20); buf.text(".0")
-                } else {
-                    buf.text(",,,")
-                }
-                buf.newline()
-                rows += 1
-                try buf.maybeFlush()
-            }
+            return prefix.bytes
         }
-        return rows
+    }
+
+    /// Draws video `v`'s per-video attributes: the first draws of its `.itemDaily` stream.
+    func itemDailyVideo(_ v: Int, rng: inout SeededRandom) -> ItemDailyVideo {
+        let author = rng.int(below: max(1, bigVideos * 78 / 100))
+        let isAd = rng.bernoulli(0.03)
+        let ut = rng.uniform()
+        let uploadType = Self.uploadTypes[ut < 0.6 ? 0 : ut < 0.75 ? 1 : ut < 0.95 ? 2 : 3 + rng.int(below: 3)]
+        let vs = rng.uniform()
+        let visible = vs < 0.9925 ? "public" : vs < 0.997 ? "friend" : "private"
+        let hasDuration = !rng.bernoulli(0.03)
+        let (w, h) = Self.resolutions[rng.int(below: Self.resolutions.count)]
+        let music = Int(rng.uniform() * 4_431_043_509)
+        let hasTag = !rng.bernoulli(0.094)
+        let tagID = hasTag ? 1 + rng.int(below: 2891) : -124
+        let tagName = Self.categoryNames[tagID >= 0 ? tagID % Self.categoryNames.count : 0]
+        let base = rng.logNormal(mu: detLog(1_400), sigma: 1.8)
+        let progressBase = rng.uniform(0.35, 0.95)
+        return ItemDailyVideo(
+            author: author, isAd: isAd, upload: uploadDay[v], uploadType: uploadType, visible: visible,
+            hasDuration: hasDuration, duration: videoDuration[v], width: w, height: h, music: music,
+            tagID: tagID, tagName: hasTag ? tagName : nil, base: base, progressBase: progressBase)
+    }
+
+    /// The play and engagement counts of one (video, date) row that later columns derive from.
+    struct ItemDailyCounts {
+        var show, showUsers, play, playUsers, complete, valid, long, short, like, comment: Int
+    }
+
+    /// Draws one day's base counts of a video, decaying with the days since its upload.
+    static func drawItemDailyCounts(_ video: ItemDailyVideo, day: Int, rng: inout SeededRandom) -> ItemDailyCounts {
+        let age = Double(day - video.upload)
+        let decay = video.upload >= 0 ? 1.0 / (1.0 + age * 0.15) : 0.25
+        let show = Int(video.base * decay * rng.logNormal(mu: 0, sigma: 0.35))
+        let showUsers = Int(Double(show) * rng.uniform(0.7, 0.85))
+        let play = Int(Double(show) * rng.uniform(0.4, 0.8))
+        let playUsers = Int(Double(play) * rng.uniform(0.65, 0.8))
+        let complete = Int(Double(play) * rng.uniform(0.3, 0.6))
+        let valid = Int(Double(play) * rng.uniform(0.4, 0.7))
+        let long = Int(Double(valid) * rng.uniform(0.8, 1.0))
+        let short = Int(Double(play) * rng.uniform(0.1, 0.3))
+        let like = Int(Double(play) * rng.uniform(0.01, 0.06))
+        let comment = Int(Double(play) * rng.uniform(0, 0.004))
+        return ItemDailyCounts(show: show, showUsers: showUsers, play: play, playUsers: playUsers, complete: complete,
+                               valid: valid, long: long, short: short, like: like, comment: comment)
+    }
+
+    /// Writes the row of video `v` on day index `day` (the video's static `prefix` included).
+    func writeItemDailyRow(
+        video v: Int, day: Int, attributes video: ItemDailyVideo, prefix: [UInt8],
+        rng: inout SeededRandom, into buf: inout CSVBuffer
+    ) throws {
+        let counts = Self.drawItemDailyCounts(video, day: day, rng: &rng)
+        buf.int(v); buf.comma()
+        buf.int(dateLabels[day])
+        buf.bytesAppend(prefix)
+        Self.writeItemDailyPlayColumns(counts, video: video, rng: &rng, into: &buf)
+        Self.writeItemDailyInteractionColumns(counts, rng: &rng, into: &buf)
+        Self.writeItemDailyCollectColumns(counts, date: dateLabels[day], rng: &rng, into: &buf)
+        buf.newline()
+        try buf.maybeFlush()
+    }
+
+    /// Writes show_cnt through comment_stay_duration, each followed by a comma.
+    static func writeItemDailyPlayColumns(
+        _ n: ItemDailyCounts, video: ItemDailyVideo, rng: inout SeededRandom, into buf: inout CSVBuffer
+    ) {
+        let dur = Double(video.duration)
+        let c: [Int] = [
+            n.show, n.showUsers, n.play, n.playUsers, Int(Double(n.play) * dur * rng.uniform(0.6, 1.1)),
+            n.complete, Int(Double(n.complete) * 0.85), n.valid, Int(Double(n.valid) * 0.87),
+            n.long, Int(Double(n.long) * 0.87), n.short, Int(Double(n.short) * 0.76),
+        ]
+        for x in c { buf.int(x); buf.comma() }
+        buf.double(n.play > 0 ? min(1.0, video.progressBase * rng.uniform(0.9, 1.1)) : 0.0); buf.comma()
+        buf.int(Int(Double(n.comment) * rng.uniform(5_000, 600_000))); buf.comma()
+    }
+
+    /// Writes like_cnt through reduce_similar_user_num, each followed by a comma.
+    static func writeItemDailyInteractionColumns(
+        _ n: ItemDailyCounts, rng: inout SeededRandom, into buf: inout CSVBuffer
+    ) {
+        let (play, like, comment) = (n.play, n.like, n.comment)
+        let likeUsers = Int(Double(like) * 0.99)
+        let clickLike = Int(Double(like) * rng.uniform(0.4, 0.6))
+        let rest: [Int] = [
+            like, likeUsers, clickLike, like - clickLike, Int(Double(like) * 0.15), Int(Double(like) * 0.15),
+            comment, Int(Double(comment) * 0.95), Int(Double(comment) * 0.7), comment - Int(Double(comment) * 0.7),
+            0, 0, Int(Double(comment) * rng.uniform(0, 10)), Int(Double(comment) * rng.uniform(0, 5)),
+            Int(Double(play) * rng.uniform(0, 0.03)), Int(Double(play) * rng.uniform(0, 0.03)),
+            0, 0, Int(Double(play) * rng.uniform(0, 0.001)), Int(Double(play) * rng.uniform(0, 0.001)),
+            Int(Double(play) * rng.uniform(0, 0.002)), Int(Double(play) * rng.uniform(0, 0.002)),
+            0, 0, Int(Double(play) * rng.uniform(0, 0.0005)), Int(Double(play) * rng.uniform(0, 0.0005)),
+        ]
+        for x in rest { buf.int(x); buf.comma() }
+    }
+
+    /// Writes the four collect_* columns (the last ones): drawn from 20200728 on, empty before.
+    static func writeItemDailyCollectColumns(
+        _ n: ItemDailyCounts, date: Int, rng: inout SeededRandom, into buf: inout CSVBuffer
+    ) {
+        let collectFrom = 20_200_728
+        if date >= collectFrom {
+            let collect = Int(Double(n.play) * rng.uniform(0, 0.003))
+            buf.int(collect); buf.text(".0,")
+            buf.int(Int(Double(collect) * 0.98)); buf.text(".0,")
+            buf.int(collect / 20); buf.text(".0,")
+            buf.int(collect / 20); buf.text(".0")
+        } else {
+            buf.text(",,,")
+        }
     }
 }
