@@ -4,7 +4,7 @@ a limit (default 80 lines), for the rule that no function in Sources/ or replay/
 
 Usage: tools/long_functions.py [--limit 80] PATH...   (exit 1 when any is found)
 A body is counted from the line of its declaration to its closing brace; strings and comments are skipped
-when matching braces.
+when matching braces, and so are braces inside the parameter list (closures given as default values).
 """
 import argparse
 import os
@@ -54,14 +54,18 @@ def scan(path, limit):
         m = DECL.match(code[n])
         if not m:
             continue
-        depth, started = 0, False
+        depth, parens, started = 0, 0, False
         for k in range(n, len(code)):
             if not started and k > n and DECL.match(code[k]):
                 break  # a requirement without a body (a protocol's)
             for ch in code[k]:
-                if ch == '{':
+                if not started and ch in '([':
+                    parens += 1
+                elif not started and ch in ')]':
+                    parens -= 1
+                elif ch == '{' and (started or parens == 0):
                     depth, started = depth + 1, True
-                elif ch == '}':
+                elif ch == '}' and started:
                     depth -= 1
             if depth < 0:
                 break

@@ -90,86 +90,15 @@ public enum Ingest {
         shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in },
         observer: IngestObserver? = nil
     ) throws -> IngestSummary {
-        var summary = IngestSummary()
-        summary.inputLocation = source.location
         let prefetcher = BlockPrefetcher(source: source)
         defer { prefetcher.stop() }
-        var assembler = CSVRecordAssembler()
-        var splitter = CSVFieldSplitter()
-        var decoder: InteractionDecoder?
-        var columns: InteractionColumns?
-        var users = Set<Int32>()
-        var lastUser: Int32 = -1
-        // The running user-day (rows arrive grouped by user and time): flushed into the map on change.
-        var dayCounts: [UInt64: (count: Int32, highWatch: Int32)] = [:]
-        var currentKey: UInt64 = .max
-        var currentCount: Int32 = 0
-        var currentHighWatch: Int32 = 0
-        var firstDay = Int32.max
-        var lastDay = Int32.min
-        var rejected: [RejectReason: Int] = [:]
-        var limitReached = false
-        let limit = options.rowLimit ?? Int.max
-
-        func flushCurrent() {
-            guard currentKey != .max else { return }
-            let old = dayCounts[currentKey] ?? (0, 0)
-            dayCounts[currentKey] = (old.count + currentCount, old.highWatch + currentHighWatch)
-        }
-
+        var pass = IngestRowHandler(options: options, buckets: buckets, rejects: rejects, observer: observer)
+        pass.summary.inputLocation = source.location
         let watch = options.watchInput ? try InputFileWatch(path: source.filePath) : nil
         if let stated = source.memberSize, stated > options.maxBytes {
             throw IngestLimitError(input: source.location, limit: .statedSize(stated: stated, maxBytes: options.maxBytes))
         }
-
-        let handleRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { rawRecord, line in
-            guard let cols = columns else {
-                // The header; blank lines before it are skipped, as pandas does.
-                if rawRecord.isEmpty { return true }
-                let found = try Self.readHeader(rawRecord, line: line, splitter: &splitter)
-                columns = found
-                decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
-                try observer?.begin(columns: found)
-                return true
-            }
-            _ = cols
-            let record = rawRecord
-            if record.isEmpty { return true }  // blank line: pandas skips it and so do we
-            if summary.rowsRead >= limit {
-                limitReached = true
-                return false
-            }
-            summary.rowsRead += 1
-            let ok = splitter.split(record)
-            let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
-            try observer?.observe(row: record, fields: splitter, outcome: outcome)
-            switch outcome {
-            case .accepted(let event, let day, let disagrees):
-                summary.rowsAccepted += 1
-                if disagrees { summary.dateLabelDisagreements += 1 }
-                try buckets.append(event, day: day)
-                if event.userID != lastUser {
-                    users.insert(event.userID)
-                    lastUser = event.userID
-                }
-                let key = UInt64(UInt32(bitPattern: event.userID)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
-                if key != currentKey {
-                    flushCurrent()
-                    currentKey = key
-                    currentCount = 0
-                    currentHighWatch = 0
-                }
-                currentCount += 1
-                if event.watchRatio >= PanelRules.highWatchThreshold { currentHighWatch += 1 }
-                if day.rawValue < firstDay { firstDay = day.rawValue }
-                if day.rawValue > lastDay { lastDay = day.rawValue }
-            case .rejected(let reason):
-                rejected[reason, default: 0] += 1
-                try rejects.reject(line: line, reason: reason, raw: record)
-            }
-            return true
-        }
-
+        var assembler = CSVRecordAssembler()
         var csvBytes: Int64 = 0
         var blocks = 0
         reading: while true {
@@ -178,41 +107,124 @@ public enum Ingest {
                 next = try prefetcher.nextBlock()
             } catch var error as ArchiveReadError {
                 error.progress =
-                    "it failed after \(source.bytesDelivered) bytes of the CSV had been decompressed (\(summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
+                    "it failed after \(source.bytesDelivered) bytes of the CSV had been decompressed (\(pass.summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
                 throw error
             }
             guard let block = next else { break }
             csvBytes += Int64(block.count)
             if csvBytes > options.maxBytes {
                 throw IngestLimitError(
-                    input: source.location, limit: .expandedSize(maxBytes: options.maxBytes, rowsRead: summary.rowsRead))
+                    input: source.location, limit: .expandedSize(maxBytes: options.maxBytes, rowsRead: pass.summary.rowsRead))
             }
-            do {
-                if try !assembler.feed(block, handleRecord) { break reading }
-            } catch var error as CSVFormatError {
-                error.source = source.location
-                throw error
-            }
-            progress(prefetcher.bytesConsumed, summary.rowsRead)
+            let goOn = try withSource(source.location) { try assembler.feed(block) { try pass.handle($0, line: $1) } }
+            if !goOn { break reading }
+            progress(prefetcher.bytesConsumed, pass.summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
             blocks += 1
             if blocks % 64 == 0 { try watch?.check() }
         }
-        if !limitReached {
-            do {
-                try assembler.finish(handleRecord)
-            } catch var error as CSVFormatError {
-                error.source = source.location
-                throw error
-            }
+        if !pass.limitReached {
+            try withSource(source.location) { try assembler.finish { try pass.handle($0, line: $1) } }
         }
-        if columns == nil {
+        if pass.columns == nil {
             throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
         }
         try watch?.check()
-        flushCurrent()
         try buckets.flushAndSync()
+        var summary = try pass.finish(source: source)
+        prefetcher.stop()
+        summary.bytesRead = source.bytesConsumed
+        return summary
+    }
 
+    /// Runs `body`, naming `location` in a ``CSVFormatError`` it throws.
+    private static func withSource<T>(_ location: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as CSVFormatError {
+            error.source = location
+            throw error
+        }
+    }
+}
+
+/// One ingest pass's state: the header, the decoder, and what the summary counts, row by row.
+private struct IngestRowHandler {
+    let options: IngestOptions
+    let buckets: DayBuckets
+    let rejects: RejectWriter
+    let observer: IngestObserver?
+    let limit: Int
+    var summary = IngestSummary()
+    var splitter = CSVFieldSplitter()
+    var decoder: InteractionDecoder?
+    var columns: InteractionColumns?
+    var users = Set<Int32>()
+    var lastUser: Int32 = -1
+    var userDays = UserDayTally()
+    var firstDay = Int32.max
+    var lastDay = Int32.min
+    var rejected: [RejectReason: Int] = [:]
+    /// True once `--rows` data rows were read (the rest of the input is not read).
+    var limitReached = false
+
+    init(options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?) {
+        self.options = options
+        self.buckets = buckets
+        self.rejects = rejects
+        self.observer = observer
+        limit = options.rowLimit ?? Int.max
+    }
+
+    /// Takes one CSV record (the header first); false once the row limit is reached.
+    mutating func handle(_ record: UnsafeRawBufferPointer, line: Int64) throws -> Bool {
+        guard columns != nil else {
+            // The header; blank lines before it are skipped, as pandas does.
+            if record.isEmpty { return true }
+            let found = try Ingest.readHeader(record, line: line, splitter: &splitter)
+            columns = found
+            decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
+            try observer?.begin(columns: found)
+            return true
+        }
+        if record.isEmpty { return true }  // blank line: pandas skips it and so do we
+        if summary.rowsRead >= limit {
+            limitReached = true
+            return false
+        }
+        summary.rowsRead += 1
+        let ok = splitter.split(record)
+        let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
+        try observer?.observe(row: record, fields: splitter, outcome: outcome)
+        switch outcome {
+        case .accepted(let event, let day, let disagrees):
+            try accept(event, day: day, disagrees: disagrees)
+        case .rejected(let reason):
+            rejected[reason, default: 0] += 1
+            try rejects.reject(line: line, reason: reason, raw: record)
+        }
+        return true
+    }
+
+    /// An accepted row: into its day's bucket, and counted for the summary and the batch thresholds.
+    @inline(__always)
+    private mutating func accept(_ event: Interaction, day: CalendarDay, disagrees: Bool) throws {
+        summary.rowsAccepted += 1
+        if disagrees { summary.dateLabelDisagreements += 1 }
+        try buckets.append(event, day: day)
+        if event.userID != lastUser {
+            users.insert(event.userID)
+            lastUser = event.userID
+        }
+        userDays.add(user: event.userID, day: day, highWatch: event.watchRatio >= PanelRules.highWatchThreshold)
+        if day.rawValue < firstDay { firstDay = day.rawValue }
+        if day.rawValue > lastDay { lastDay = day.rawValue }
+    }
+
+    /// The pass's summary, once every record was handled.
+    /// - Throws: ``IngestLimitError`` when the panel would span more than `maxPanelDays`.
+    mutating func finish(source: MatrixSource) throws -> IngestSummary {
+        userDays.flush()
         summary.users = users.sorted()
         if firstDay <= lastDay {
             summary.firstDay = CalendarDay(rawValue: firstDay)
@@ -226,13 +238,40 @@ public enum Ingest {
                         maxDays: options.maxPanelDays))
             }
         }
-        for value in dayCounts.values {
+        for value in userDays.counts.values {
             summary.distribution.add(interactions: Int(value.count), highWatchCount: Int(value.highWatch))
         }
         summary.rejected = Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) })
-        prefetcher.stop()
-        summary.bytesRead = source.bytesConsumed
         return summary
+    }
+}
+
+/// Rows and high-watch rows per user-day, for the batch thresholds. Rows arrive grouped by user and
+/// time, so the running user-day is counted apart and added to the map when the key changes.
+private struct UserDayTally {
+    var counts: [UInt64: (count: Int32, highWatch: Int32)] = [:]
+    private var currentKey: UInt64 = .max
+    private var currentCount: Int32 = 0
+    private var currentHighWatch: Int32 = 0
+
+    @inline(__always)
+    mutating func add(user: Int32, day: CalendarDay, highWatch: Bool) {
+        let key = UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
+        if key != currentKey {
+            flush()
+            currentKey = key
+            currentCount = 0
+            currentHighWatch = 0
+        }
+        currentCount += 1
+        if highWatch { currentHighWatch += 1 }
+    }
+
+    /// Adds the running user-day to the map.
+    mutating func flush() {
+        guard currentKey != .max else { return }
+        let old = counts[currentKey] ?? (0, 0)
+        counts[currentKey] = (old.count + currentCount, old.highWatch + currentHighWatch)
     }
 }
 
