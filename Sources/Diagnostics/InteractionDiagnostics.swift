@@ -270,7 +270,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             let data = try Data(contentsOf: url, options: .alwaysMapped)
             let size = MemoryLayout<Interaction>.stride
             guard data.count % size == 0 else {
-                throw POSIXFileError(path: url.path, operation: "read (truncated; rerun with --fresh)", code: EIO)
+                throw DamagedFileError(
+                    path: url.path, problem: "it is \(data.count) bytes, not a whole number of \(size)-byte rows",
+                    remedy: "rerun with --fresh")
             }
             data.withUnsafeBytes { raw in
                 for i in 0..<(data.count / size) {

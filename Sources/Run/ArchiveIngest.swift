@@ -5,7 +5,7 @@ import ReplaySink
 import ReplayState
 import ReplayStream
 
-extension ArchiveRun {
+extension Run<ArchiveRunConfiguration> {
     /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
     /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
     /// and records the ingest as complete.
@@ -61,14 +61,12 @@ extension ArchiveRun {
         let common = configuration.common
         let rejectsPath = common.rejectsPath
         let source = try MatrixSource.open(input: configuration.input, matrix: configuration.matrix)
-        let partialRejects = rejectsPath == "-" ? rejectsPath : rejectsPath + ".partial"
-        let rejectWriter = JSONRejectsWriter(output: try ByteOutput(path: partialRejects, resumeAt: nil))
         let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
         let metadata = MetadataTables.Pending(input: configuration.input)
         logger.info("ingest", metadata: ["input": "\(source.location)"])
-        let summary: IngestSummary
-        do {
-            summary = try Ingest.run(
+        func pass(rejectingTo path: String) throws -> IngestSummary {
+            let rejectWriter = JSONRejectsWriter(output: try ByteOutput(path: path, resumeAt: nil))
+            let summary = try Ingest.run(
                 source: source,
                 options: IngestOptions(
                     rowLimit: configuration.rowLimit, timeZone: common.timeZone.zone,
@@ -79,13 +77,11 @@ extension ArchiveRun {
                 },
                 observer: diagnostics)
             try rejectWriter.sync()
-        } catch {
-            if partialRejects != rejectsPath { try? FileManager.default.removeItem(atPath: partialRejects) }
-            throw error
+            return summary
         }
-        if partialRejects != rejectsPath, rename(partialRejects, rejectsPath) != 0 {
-            throw POSIXFileError(path: rejectsPath, operation: "rename from \(partialRejects)", code: errno)
-        }
+        let summary =
+            rejectsPath == "-"
+            ? try pass(rejectingTo: rejectsPath) : try AtomicFile.replace(rejectsPath) { try pass(rejectingTo: $0) }
         return IngestPass(summary: summary, diagnostics: diagnostics, metadata: metadata)
     }
 }

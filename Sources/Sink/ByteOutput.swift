@@ -185,10 +185,6 @@ public enum JSONBytes {
         }
     }
 
-    /// Appends `YYYY-MM-DD` (``CalendarDay/appendISO(to:)``).
-    @inline(__always)
-    public static func appendISODate(_ day: CalendarDay, to out: inout [UInt8]) { day.appendISO(to: &out) }
-
     /// Appends a double in its shortest round-trip form, or `null` for NaN and infinities.
     @inline(__always)
     public static func appendDouble(_ value: Double, to out: inout [UInt8]) {

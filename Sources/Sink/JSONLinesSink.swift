@@ -119,7 +119,7 @@ public final class JSONLinesSink: RecordSink {
         int(Int64(r.userID))
         key()
         out.append(0x22)
-        JSONBytes.appendISODate(r.day, to: &out)
+        r.day.appendISO(to: &out)
         out.append(0x22)
         int(Int64(d.interactions))
         int(Int64(d.uniqueVideos))
@@ -240,7 +240,7 @@ public final class JSONRejectsWriter: LiveRejectWriter {
             out.append(contentsOf: Array("{\"line\":".utf8))
             JSONBytes.appendInt(line, to: &out)
             out.append(contentsOf: Array(",\"reason\":\"late\",\"day\":\"".utf8))
-            JSONBytes.appendISODate(day, to: &out)
+            day.appendISO(to: &out)
             out.append(contentsOf: Array("\",\"lateness_ms\":".utf8))
             if let latenessMs { JSONBytes.appendInt(latenessMs, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
             if let note {

@@ -106,17 +106,7 @@ public final class StateStore: StateBackend {
     /// Writes a snapshot file and makes it durable (file and folder).
     private func writeSnapshot(_ bytes: [UInt8], named name: String) throws {
         try FileManager.default.createDirectory(atPath: snapshotsDirectory, withIntermediateDirectories: true)
-        let path = (snapshotsDirectory as NSString).appendingPathComponent(name)
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
-        defer { close(fd) }
-        try bytes.withUnsafeBytes { try FileDescriptor(rawValue: fd).writeAll($0, path: path) }
-        guard fsync(fd) == 0 else { throw POSIXFileError(path: path, operation: "fsync", code: errno) }
-        let dir = open(snapshotsDirectory, O_RDONLY)
-        if dir >= 0 {
-            _ = fsync(dir)
-            close(dir)
-        }
+        try AtomicFile.write(bytes, to: (snapshotsDirectory as NSString).appendingPathComponent(name))
     }
 
     /// Reads the snapshot a checkpoint names, checking its size and hash.
