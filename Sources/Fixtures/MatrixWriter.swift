@@ -82,21 +82,13 @@ extension KuaiRecModel {
             var seq: Int32 = 0
             for (i, day) in prof.activeDays.enumerated() where counts[i] > 0 {
                 planSessions(day: day, count: counts[i], rng: &rng, into: &sessions)
-                for s in sessions {
-                    let first = events.count
-                    var t = s.startMs
-                    for _ in 0..<s.count {
-                        let v = order[next]
-                        next += 1
-                        let dur = videoDuration[Int(v)]
-                        let ratio = Self.sampleRatio(big: false, duration: dur, offset: prof.ratioOffset + videoRatioOffset[Int(v)], rng: &rng)
-                        let play = Self.playDuration(videoDuration: dur, ratio: ratio)
-                        events.append(PlayEvent(ts: t, seq: seq, video: v, play: play, duration: dur, day: Int32(day)))
-                        seq += 1
-                        t += Self.advance(play: play, rng: &rng)
-                    }
-                    keepInDay(&events, from: first, session: s, day: day, rng: &rng)
-                }
+                playSessions(
+                    sessions, day: day, big: false, ratioOffset: prof.ratioOffset, seq: &seq, rng: &rng, into: &events,
+                    sessionStart: { _ in },
+                    video: { _ in
+                        defer { next += 1 }
+                        return order[next]
+                    })
             }
             Self.sortEvents(&events)
             for e in events {
@@ -156,12 +148,15 @@ extension KuaiRecModel {
             var seq: Int32 = 0
             for (i, day) in prof.activeDays.enumerated() where counts[i] > 0 {
                 planSessions(day: day, count: counts[i], rng: &rng, into: &sessions)
-                for s in sessions {
-                    let first = events.count
-                    var t = s.startMs
-                    let loopVideo: Int32 = rng.bernoulli(0.0008) ? popularVideo(forSmallUser: small, day: day, rng: &rng) : -1
-                    var previous: Int32 = -1
-                    for _ in 0..<s.count {
+                var loopVideo: Int32 = -1
+                var previous: Int32 = -1
+                playSessions(
+                    sessions, day: day, big: true, ratioOffset: prof.ratioOffset, seq: &seq, rng: &rng, into: &events,
+                    sessionStart: { rng in
+                        loopVideo = rng.bernoulli(0.0008) ? popularVideo(forSmallUser: small, day: day, rng: &rng) : -1
+                        previous = -1
+                    },
+                    video: { rng in
                         let v: Int32
                         if loopVideo >= 0 {
                             v = loopVideo
@@ -171,15 +166,8 @@ extension KuaiRecModel {
                             v = popularVideo(forSmallUser: small, day: day, rng: &rng)
                         }
                         previous = v
-                        let dur = videoDuration[Int(v)]
-                        let ratio = Self.sampleRatio(big: true, duration: dur, offset: prof.ratioOffset + videoRatioOffset[Int(v)], rng: &rng)
-                        let play = Self.playDuration(videoDuration: dur, ratio: ratio)
-                        events.append(PlayEvent(ts: t, seq: seq, video: v, play: play, duration: dur, day: Int32(day)))
-                        seq += 1
-                        t += Self.advance(play: play, rng: &rng)
-                    }
-                    keepInDay(&events, from: first, session: s, day: day, rng: &rng)
-                }
+                        return v
+                    })
             }
             Self.sortEvents(&events)
             for e in events {
@@ -213,5 +201,43 @@ extension KuaiRecModel {
         }
         summary.bytes = buf.totalBytes - start
         return summary
+    }
+}
+
+extension KuaiRecModel {
+    /// Plays `sessions` of `day`: for each session, `sessionStart` (its own draws first), then each play's
+    /// video from `video` and its values (``appendPlay(of:big:ratioOffset:day:at:seq:rng:into:)``), then the
+    /// session is kept inside its label day.
+    @inline(__always)
+    func playSessions(
+        _ sessions: [Session], day: Int, big: Bool, ratioOffset: Double, seq: inout Int32, rng: inout SeededRandom,
+        into events: inout [PlayEvent], sessionStart: (inout SeededRandom) -> Void,
+        video: (inout SeededRandom) -> Int32
+    ) {
+        for s in sessions {
+            let first = events.count
+            var t = s.startMs
+            sessionStart(&rng)
+            for _ in 0..<s.count {
+                let v = video(&rng)
+                appendPlay(of: v, big: big, ratioOffset: ratioOffset, day: day, at: &t, seq: &seq, rng: &rng, into: &events)
+            }
+            keepInDay(&events, from: first, session: s, day: day, rng: &rng)
+        }
+    }
+
+    /// One play of video `v` at `t` in a session: its watch ratio (drawn first) and play time, then the gap
+    /// to the next play (drawn after), so both matrices draw in the same order.
+    @inline(__always)
+    func appendPlay(
+        of v: Int32, big: Bool, ratioOffset: Double, day: Int, at t: inout Int64, seq: inout Int32,
+        rng: inout SeededRandom, into events: inout [PlayEvent]
+    ) {
+        let dur = videoDuration[Int(v)]
+        let ratio = Self.sampleRatio(big: big, duration: dur, offset: ratioOffset + videoRatioOffset[Int(v)], rng: &rng)
+        let play = Self.playDuration(videoDuration: dur, ratio: ratio)
+        events.append(PlayEvent(ts: t, seq: seq, video: v, play: play, duration: dur, day: Int32(day)))
+        seq += 1
+        t += Self.advance(play: play, rng: &rng)
     }
 }
