@@ -8,17 +8,9 @@ import ReplayStream
 /// A run over an archive, a folder or an interactions CSV: opens (or resumes) the state folder, ingests the
 /// input once into ordered day buckets, then replays them day by day into the panel file, checkpointing as it
 /// goes. Rerunning the same configuration resumes from the last checkpoint.
-public struct ArchiveRun {
-    /// What to run.
-    public let configuration: ArchiveRunConfiguration
-    /// Where the run logs (the ingest's timings, the replay's checkpoints).
-    public let logger: Logger
+public typealias ArchiveRun = Run<ArchiveRunConfiguration>
 
-    public init(configuration: ArchiveRunConfiguration, logger: Logger = Logger(label: "replay")) {
-        self.configuration = configuration
-        self.logger = logger
-    }
-
+extension Run<ArchiveRunConfiguration> {
     /// Runs until the end of the log, the ``ArchiveRunConfiguration/until`` day, or a stop request.
     /// - Parameters:
     ///   - shouldStop: polled at safe points (between ingest blocks, inside and between days); true stops the

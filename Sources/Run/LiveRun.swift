@@ -8,17 +8,9 @@ import ReplayStream
 /// event loop as an archive. A day closes when the newest event time minus the allowed lateness passes its
 /// midnight, or after the idle close without rows; the end of input closes every day. Rerunning the same
 /// configuration resumes after the rows the last checkpoint consumed.
-public struct LiveRun {
-    /// What to run.
-    public let configuration: LiveRunConfiguration
-    /// Where the run logs.
-    public let logger: Logger
+public typealias LiveRun = Run<LiveRunConfiguration>
 
-    public init(configuration: LiveRunConfiguration, logger: Logger = Logger(label: "replay")) {
-        self.configuration = configuration
-        self.logger = logger
-    }
-
+extension Run<LiveRunConfiguration> {
     /// Reads the feed until its end or a stop request.
     /// - Parameters:
     ///   - shouldStop: polled between reads and days; true stops the feed with a checkpoint committed.
