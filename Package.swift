@@ -5,18 +5,17 @@ import PackageDescription
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let system: Target.Dependency = .product(name: "SystemPackage", package: "swift-system")
-// Release builds of the hot modules skip the run-time exclusivity checks on class properties: perf showed
-// swift_beginAccess/endAccess at ~9% of a run. Debug builds (and so the tests) keep them, so a violation
-// still traps there.
+// Release builds of the two hot modules (the event loop and the JSON rendering) skip the run-time
+// exclusivity checks on class properties: perf showed swift_beginAccess/endAccess at ~9% of a run. Debug
+// builds (and so the tests) keep them, so a violation still traps there. Unsafe flags make a package
+// unusable as another package's dependency, so the package ships the executable only; its modules are
+// libraries inside it (ReplayRun runs in process, as Tests/ReplayRunTests does).
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "replay",
     products: [
-        .executable(name: "replay", targets: ["replay"]),
-        .library(name: "ReplayStream", targets: ["ReplayStream"]),
-        .library(name: "ReplayState", targets: ["ReplayState"]),
-        .library(name: "ReplaySink", targets: ["ReplaySink"]),
+        .executable(name: "replay", targets: ["replay"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
