@@ -1,4 +1,5 @@
 import Foundation
+import ReplayStream
 
 /// Writes synthetic KuaiRec 2.0 archives in KuaiRec's exact layout: a test fixture and a demo tool
 /// (`replay generate`, the tests, the benchmark and the differential test), not part of the engine.
@@ -61,8 +62,8 @@ public enum KuaiRecGenerator {
     /// Writes the two-level archive to `path`.
     ///
     /// Parent directories are created. The inner zip is first written to
-    /// `path + ".inner.tmp"` and the outer one to `path + ".tmp"`, which is renamed to
-    /// `path` when complete; temporary files are removed on success and failure.
+    /// `path + ".inner.tmp"` (removed on success and failure) and the outer one replaces `path`
+    /// whole through ``AtomicFile`` (`path + ".partial"`, fsynced, renamed).
     /// The matrices and item_daily_features.csv are streamed with unknown size (Zip64
     /// local extra + Zip64 data descriptor); all other members have their size in the
     /// local header (plus a 16-byte data descriptor, libarchive always writes one).
@@ -73,23 +74,14 @@ public enum KuaiRecGenerator {
         try config.validate()
         try createParentDirectory(of: path)
         let innerPath = path + ".inner.tmp"
-        let outerPath = path + ".tmp"
-        var succeeded = false
-        defer {
-            unlink(innerPath)
-            if !succeeded { unlink(outerPath) }
-        }
+        defer { unlink(innerPath) }
 
         let model = KuaiRecModel(config: config)
         var summary = emptySummary(config, model: model)
         let captions = try render { try model.writeCaptionCategory(into: &$0) }
         try writeInnerArchive(model, captions: captions, to: innerPath, summary: &summary)
         summary.innerArchiveBytes = try fileSize(innerPath)
-        try writeOuterArchive(model, captions: captions, innerPath: innerPath, to: outerPath)
-        if rename(outerPath, path) != 0 {
-            throw GeneratorError(message: "cannot rename \(outerPath) to \(path): errno \(errno)")
-        }
-        succeeded = true
+        try AtomicFile.replace(path) { try writeOuterArchive(model, captions: captions, innerPath: innerPath, to: $0) }
         summary.outputBytes = try fileSize(path)
         return summary
     }
