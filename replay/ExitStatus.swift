@@ -33,8 +33,8 @@ enum ExitStatus: Int32 {
         case let e as LMDBError where e.isDiskFull || e.isMapFull: self = .diskFull
         case let e as PanelExportError:
             switch e.kind {
-            case .input, .notARecord: self = .input
-            case .output: self = .failure
+            case .input, .inputIsFolder, .notARecord: self = .input
+            case .output, .outputIsFolder: self = .failure
             case .diskFull: self = .diskFull
             case .outputClosed: self = .done
             }

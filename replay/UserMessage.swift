@@ -15,9 +15,21 @@ enum UserMessage {
         case let e as PanelExportError where e.kind == .outputClosed: return nil
         case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
         case let e as IngestLimitError: return beyondLimit(e)
+        case let e as DamagedFileError: return "\(e) — rerun with --fresh"
+        case let e as PanelExportError: return exportFailure(e)
         case let e as LMDBError where e.isDiskFull || e.isMapFull:
             return "the state database could not grow: \(e); free some space and rerun the same command to resume"
         default: return "\(error)"
+        }
+    }
+
+    /// An export that failed: what is wrong, and what `export` reads or writes when the paths were the wrong kind.
+    static func exportFailure(_ error: PanelExportError) -> String {
+        switch error.kind {
+        case .inputIsFolder: return "\(error); pass the panel file that replay run --out wrote"
+        case .outputIsFolder: return "\(error); --csv needs a file name (or - for standard output)"
+        case .notARecord: return "\(error). export reads the JSON lines that replay run --out writes"
+        case .input, .output, .diskFull, .outputClosed: return "\(error)"
         }
     }
 

@@ -271,8 +271,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             let size = MemoryLayout<Interaction>.stride
             guard data.count % size == 0 else {
                 throw DamagedFileError(
-                    path: url.path, problem: "it is \(data.count) bytes, not a whole number of \(size)-byte rows",
-                    remedy: "rerun with --fresh")
+                    path: url.path, problem: "it is \(data.count) bytes, not a whole number of \(size)-byte rows")
             }
             data.withUnsafeBytes { raw in
                 for i in 0..<(data.count / size) {

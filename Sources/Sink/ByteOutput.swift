@@ -46,8 +46,7 @@ public final class ByteOutput {
                 close(fd)
                 throw DamagedFileError(
                     path: path,
-                    problem: "the file is shorter than the checkpoint says (\(st.st_size) < \(resumeAt) bytes): it was changed by someone else",
-                    remedy: "rerun with --fresh")
+                    problem: "the file is shorter than the checkpoint says (\(st.st_size) < \(resumeAt) bytes): it was changed by someone else")
             }
             guard ftruncate(fd, off_t(resumeAt)) == 0 else {
                 let e = errno

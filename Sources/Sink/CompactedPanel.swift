@@ -53,7 +53,7 @@ public final class CompactedPanel {
         if path == "-" { return ChangelogReader(standardInputNamed: "standard input") }
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-            throw PanelExportError(.input, "\(path): it is a folder; pass the panel file that replay run --out wrote")
+            throw PanelExportError(.inputIsFolder, "\(path): it is a folder")
         }
         do {
             return try ChangelogReader(path: path)
@@ -166,7 +166,7 @@ public final class CompactedPanel {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
             throw PanelExportError(
-                .output, "\(path): it is a folder; --csv needs a file name (or - for standard output)")
+                .outputIsFolder, "\(path): it is a folder")
         }
         do {
             return try AtomicFile.replace(path) { partial in
@@ -185,8 +185,12 @@ public final class CompactedPanel {
 public struct PanelExportError: Error, CustomStringConvertible, Sendable {
     /// What failed.
     public enum Kind: Sendable {
-        /// The panel file is missing, unreadable or a folder.
+        /// The panel file is missing or unreadable.
         case input
+        /// The panel file given is a folder.
+        case inputIsFolder
+        /// The CSV's path is a folder.
+        case outputIsFolder
         /// A line is not a panel record.
         case notARecord
         /// The CSV could not be written (other than a full disk).
@@ -224,8 +228,7 @@ public struct PanelExportError: Error, CustomStringConvertible, Sendable {
     static func notARecord(_ path: String, line: Int, _ reason: String) -> PanelExportError {
         PanelExportError(
             .notARecord,
-            "\(path): line \(line): not a panel record: \(reason). "
-                + "export reads the JSON lines that replay run --out writes")
+            "\(path): line \(line): not a panel record: \(reason)")
     }
 
     static func writeFailed(_ path: String, _ error: Error) -> PanelExportError {

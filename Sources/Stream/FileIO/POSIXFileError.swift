@@ -35,22 +35,20 @@ public struct POSIXFileError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A file does not hold what the program wrote there or what a checkpoint promised (it was cut short,
-/// or changed by someone else). No system call failed: the contents are wrong.
+/// A file of a run (its state folder's or its output) does not hold what the run wrote there or what a
+/// checkpoint promised (it was cut short, or changed by someone else). No system call failed: the contents
+/// are wrong, and the run cannot resume from them (the command line says how to start over).
 public struct DamagedFileError: Error, CustomStringConvertible, Sendable {
     /// The file.
     public var path: String
     /// What is wrong with it, e.g. `it is 17 bytes, not a whole number of 40-byte events`.
     public var problem: String
-    /// What the user can do about it, e.g. `rerun with --fresh`.
-    public var remedy: String
 
-    /// `path` is damaged: `problem`; `remedy` says what to do.
-    public init(path: String, problem: String, remedy: String) {
+    /// `path` is damaged: `problem`.
+    public init(path: String, problem: String) {
         self.path = path
         self.problem = problem
-        self.remedy = remedy
     }
 
-    public var description: String { "\(path): \(problem) — \(remedy)" }
+    public var description: String { "\(path): \(problem)" }
 }

@@ -122,8 +122,7 @@ public final class DayBuckets {
             let wanted = count * DayBuckets.recordSize
             guard size >= wanted else {
                 throw DamagedFileError(
-                    path: path, problem: "it holds \(size / DayBuckets.recordSize) events, the checkpoint \(count)",
-                    remedy: "rerun with --fresh")
+                    path: path, problem: "it holds \(size / DayBuckets.recordSize) events, the checkpoint \(count)")
             }
             if size > wanted, truncate(path, off_t(wanted)) != 0 {
                 throw POSIXFileError(path: path, operation: "truncate", code: errno)
@@ -243,7 +242,6 @@ public final class DayBuckets {
 
     private func truncated(_ path: String, bytes: Int) -> DamagedFileError {
         DamagedFileError(
-            path: path, problem: "it is \(bytes) bytes, not a whole number of \(DayBuckets.recordSize)-byte events",
-            remedy: "rerun with --fresh")
+            path: path, problem: "it is \(bytes) bytes, not a whole number of \(DayBuckets.recordSize)-byte events")
     }
 }
