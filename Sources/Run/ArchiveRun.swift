@@ -55,7 +55,7 @@ extension Run<ArchiveRunConfiguration> {
             inputModified: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0,
             matrix: configuration.matrix.rawValue, rowLimit: configuration.rowLimit,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
-        identity.dedupe = common.dedupe ? true : nil
+        identity.dedupe = common.dedupe
         return identity
     }
 

@@ -61,7 +61,7 @@ extension Run<LiveRunConfiguration> {
         var identity = RunIdentity(
             inputPath: "-", inputSize: 0, inputModified: 0, matrix: "-", rowLimit: nil,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
-        identity.dedupe = common.dedupe ? true : nil
+        identity.dedupe = common.dedupe
         identity.live = options.identity
         return identity
     }

@@ -23,10 +23,21 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     public var timeZone: String
     /// The output path (`-` for stdout).
     public var output: String
-    /// `--dedupe` (nil when not given, so that folders written before the option existed still match).
-    public var dedupe: Bool?
+    /// Exact duplicate rows are dropped.
+    public var dedupe: Bool {
+        get { storedDedupe ?? false }
+        set { storedDedupe = newValue ? true : nil }
+    }
+    /// Stored under `dedupe` only when true: an identity without it is one that keeps duplicates.
+    private var storedDedupe: Bool?
     /// Live input's options (`--allowed-lateness`, `--late-policy`, ...) as text; nil for an archive.
     public var live: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case formatVersion, inputPath, inputSize, inputModified, matrix, rowLimit, thresholds, timeZone, output
+        case storedDedupe = "dedupe"
+        case live
+    }
 
     public init(
         inputPath: String, inputSize: Int64, inputModified: Double, matrix: String, rowLimit: Int?,
@@ -48,7 +59,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     public func hasSameIngest(as other: RunIdentity) -> Bool {
         formatVersion == other.formatVersion && inputPath == other.inputPath && inputSize == other.inputSize
             && inputModified == other.inputModified && matrix == other.matrix && rowLimit == other.rowLimit
-            && timeZone == other.timeZone && (dedupe ?? false) == (other.dedupe ?? false)
+            && timeZone == other.timeZone && dedupe == other.dedupe
     }
 
     /// One way a stored identity differs from this run's.
@@ -89,7 +100,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check(stored.thresholds, thresholds, Difference.thresholds)
         check(stored.timeZone, timeZone, Difference.timeZone)
         check(stored.output, output, Difference.output)
-        check(stored.dedupe ?? false, dedupe ?? false, Difference.dedupe)
+        check(stored.dedupe, dedupe, Difference.dedupe)
         check(stored.live, live, Difference.liveOptions)
         return out
     }
