@@ -501,9 +501,9 @@ public struct LMDBWriteTransaction: ~Copyable {
         try checkWrite(mdb_drop(handle, db.dbi, 0), "mdb_drop")
     }
 
-    /// Number of entries in `db`.
+    /// Number of entries in `db` (for the wrapper's tests, which check the map growth rule through it).
     /// The corresponding C function is `mdb_stat`.
-    public func count(in db: LMDBDatabase) throws -> Int {
+    func count(in db: LMDBDatabase) throws -> Int {
         try lmdbCount(handle, db)
     }
 }
@@ -537,9 +537,9 @@ public struct LMDBReadTransaction: ~Copyable {
         try lmdbGet(handle, key, db)
     }
 
-    /// Number of entries in `db`.
+    /// Number of entries in `db` (for the wrapper's tests, which check the map growth rule through it).
     /// The corresponding C function is `mdb_stat`.
-    public func count(in db: LMDBDatabase) throws -> Int {
+    func count(in db: LMDBDatabase) throws -> Int {
         try lmdbCount(handle, db)
     }
 }
