@@ -57,5 +57,5 @@ let package = Package(
             dependencies: ["replay", "ReplayStream", "ReplaySink", "KuaiRecFixtures"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -21,12 +21,17 @@ enum ExitStatus: Int32 {
     case usage = 64
     /// Stopped by SIGINT/SIGTERM, with a checkpoint committed.
     case interrupted = 130
+    /// `run --out -` stopped because standard output's reader went away (`| head`); the last checkpoint
+    /// stands, and the same command resumes from it. 128 + SIGPIPE, the status a shell shows for a pipe
+    /// writer that the signal stopped.
+    case readerGone = 141
 
     /// The status `error` ends the command with.
     init(for error: Error) {
         switch error {
         case let code as ExitCode: self = ExitStatus(rawValue: code.rawValue) ?? .failure
         case is IngestInterrupted: self = .interrupted
+        case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input
         case let e as StateError: self = e.isDiskFull ? .diskFull : .state
         case let e as POSIXFileError where e.isDiskFull: self = .diskFull

@@ -12,7 +12,8 @@ struct Replay: ParsableCommand {
             Exit codes: 0 done (or stopped at --until); 1 unexpected failure; 64 bad usage; 3 unusable input \
             (missing, unreadable, empty, damaged or cut short, no such matrix, beyond --max-bytes, bad header, \
             changed while read); 4 state folder refused (in use, made by another run or version, damaged, not \
-            replay's; --fresh recovers); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed. \
+            replay's; --fresh recovers); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed; \
+            141 run --out - stopped because its reader went away (| head), its last checkpoint standing. \
             Every message: docs/ERRORS.md.
             """,
         subcommands: [

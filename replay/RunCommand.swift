@@ -164,7 +164,7 @@ extension Replay {
                 let reporter = RunReporter(
                     quiet: quiet, showProgress: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: tz.zone)
                 let result = try reporter.whileRunning {
-                    let shouldStop = { stopSignalReceived != 0 }
+                    let shouldStop = { stopSignalReceived }
                     if isLive {
                         return try LiveRun(configuration: liveConfiguration, logger: logger)
                             .run(shouldStop: shouldStop, onEvent: reporter.handle)

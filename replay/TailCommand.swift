@@ -75,7 +75,7 @@ extension Replay {
                     return keep
                 }
                 if stopped || !out.flush() { return }  // closed pipe: a clean stop
-                if !follow || stopSignalReceived != 0 { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
+                if !follow || stopSignalReceived { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
             }
             if latest && !follow {
                 let ordered = latestLines.sorted { ($0.key.day, $0.key.user) < ($1.key.day, $1.key.user) }

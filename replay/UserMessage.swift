@@ -13,6 +13,7 @@ enum UserMessage {
         switch error {
         case is ExitCode: return nil
         case let e as PanelExportError where e.kind == .outputClosed: return nil
+        case let e as POSIXFileError where e.code == EPIPE: return nil
         case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
         case let e as IngestLimitError: return beyondLimit(e)
         case let e as DamagedFileError: return "\(e) — rerun with --fresh"

@@ -246,7 +246,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     private func flushSpill() throws {
         guard !spill.isEmpty else { return }
         if spillHandle == nil {
-            FileManager.default.createFile(atPath: spillURL.path, contents: nil)
+            guard FileManager.default.createFile(atPath: spillURL.path, contents: nil) else {
+                throw POSIXFileError(path: spillURL.path, operation: "create", code: errno)
+            }
             spillHandle = try FileHandle(forWritingTo: spillURL)
         }
         try spill.withUnsafeBytes { try spillHandle!.write(contentsOf: Data($0)) }

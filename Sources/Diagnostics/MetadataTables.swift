@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ReplayStream
 
 /// The notebook's metadata tables, read from the same input as the interaction log:
@@ -29,13 +30,14 @@ public struct MetadataTables: Sendable {
     /// interaction log was readable, so its diagnostics do not depend on these.
     /// Starts ``read(input:)`` on a background thread (it needs only the input, so it runs beside the
     /// ingest pass); `wait()` returns the tables.
-    public final class Pending: @unchecked Sendable {
+    public final class Pending: Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private var tables: MetadataTables?
+        private let tables = Mutex<MetadataTables?>(nil)
 
         public init(input: String) {
             let thread = Thread { [self] in
-                tables = MetadataTables.read(input: input)
+                let read = MetadataTables.read(input: input)
+                tables.withLock { $0 = read }
                 done.signal()
             }
             thread.stackSize = 1 << 22
@@ -46,7 +48,7 @@ public struct MetadataTables: Sendable {
         public func wait() -> MetadataTables {
             done.wait()
             done.signal()
-            return tables!
+            return tables.withLock { $0 }!
         }
     }
 

@@ -98,9 +98,11 @@ public final class ArchiveWriter {
         }
     }
 
+    // An archive still open here was abandoned (an error on the way): it is released without writing its
+    // trailer (archive_write_fail makes archive_write_free skip the close that would write it).
     deinit {
         if let a = archive {
-            // archive_write_free closes (and finishes) the archive if still open.
+            archive_write_fail(a)
             archive_write_free(a)
         }
     }

@@ -1,54 +1,71 @@
 import Foundation
+import ReplayStream
+import Synchronization
 
 /// A bounded hand-off of byte blocks from one producer thread to one consumer, so CSV
 /// generation (producer) runs on a second core while libarchive deflates (consumer).
 /// Deflate at level 6 is the bottleneck (~18 MB/s here); generation is hidden behind it.
-final class BlockPipe: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var blocks: [[UInt8]] = []
-    private var finished = false
-    private var consumerFailed = false
+///
+/// Two semaphores count free slots (for the producer) and queued blocks (for the consumer); the
+/// queue itself and the end flags are behind a mutex, so the type is `Sendable` as checked.
+final class BlockPipe: Sendable {
+    private struct Queue {
+        var blocks: [[UInt8]] = []
+        var finished = false
+        var consumerFailed = false
+    }
+    private let queue = Mutex(Queue())
+    private let freeSlots = DispatchSemaphore(value: 0)
+    private let queued = DispatchSemaphore(value: 0)
     private let depth: Int
 
-    init(depth: Int = 4) { self.depth = depth }
+    init(depth: Int = 4) {
+        self.depth = depth
+        // Signalled up from 0: libdispatch traps when a semaphore is released below its initial value.
+        for _ in 0..<depth { freeSlots.signal() }
+    }
 
     /// Producer: queues a block, waiting while `depth` blocks are pending.
     /// Throws if the consumer gave up.
     func put(_ block: [UInt8]) throws {
-        condition.lock()
-        defer { condition.unlock() }
-        while blocks.count >= depth && !consumerFailed { condition.wait() }
-        if consumerFailed { throw GeneratorError(message: "archive writer stopped") }
-        blocks.append(block)
-        condition.broadcast()
+        freeSlots.wait()
+        let accepted = queue.withLock { queue -> Bool in
+            if queue.consumerFailed { return false }
+            queue.blocks.append(block)
+            return true
+        }
+        guard accepted else {
+            freeSlots.signal()
+            throw GeneratorError(message: "archive writer stopped")
+        }
+        queued.signal()
     }
 
     /// Producer: no more blocks.
     func finish() {
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
+        queue.withLock { $0.finished = true }
+        queued.signal()
     }
 
     /// Consumer: the next block, or nil once the producer finished and the queue is empty.
     func take() -> [UInt8]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while blocks.isEmpty && !finished { condition.wait() }
-        if blocks.isEmpty { return nil }
-        let block = blocks.removeFirst()
-        condition.broadcast()
+        queued.wait()
+        let block = queue.withLock { $0.blocks.isEmpty ? nil : $0.blocks.removeFirst() }
+        guard let block else {
+            queued.signal()  // the end: later calls see it too
+            return nil
+        }
+        freeSlots.signal()
         return block
     }
 
     /// Consumer: stop the producer (its next `put` throws) and drop pending blocks.
     func abandon() {
-        condition.lock()
-        consumerFailed = true
-        blocks.removeAll()
-        condition.broadcast()
-        condition.unlock()
+        queue.withLock {
+            $0.consumerFailed = true
+            $0.blocks.removeAll()
+        }
+        freeSlots.signal()
     }
 
     /// Runs `produce` on a new thread, feeding `consume` with its blocks on the calling
@@ -60,9 +77,10 @@ final class BlockPipe: @unchecked Sendable {
     ) throws -> R {
         let pipe = BlockPipe()
         let done = DispatchSemaphore(value: 0)
-        let box = ResultBox<R>()
+        let outcome = ResultSlot<R>()
+        let producer = HandedOver(produce)
         let thread = Thread {
-            do { box.result = .success(try produce(pipe)) } catch { box.result = .failure(error) }
+            outcome.result = Result { try producer.value(pipe) }
             pipe.finish()
             done.signal()
         }
@@ -78,10 +96,14 @@ final class BlockPipe: @unchecked Sendable {
         }
         done.wait()
         if let consumerError { throw consumerError }
-        return try box.result!.get()
+        return try outcome.result!.get()
     }
 }
 
-private final class ResultBox<R>: @unchecked Sendable {
-    var result: Result<R, Error>?
+/// The producer's result.
+///
+/// `@unchecked Sendable`: written once by the producer thread before it signals `done`, read by the caller
+/// only after `done.wait()` returned (the semaphore orders the two).
+private final class ResultSlot<R>: @unchecked Sendable {
+    var result: Result<R, any Error>?
 }

@@ -65,7 +65,9 @@ extension Run<ArchiveRunConfiguration> {
         let metadata = MetadataTables.Pending(input: configuration.input)
         logger.info("ingest", metadata: ["input": "\(source.location)"])
         func pass(rejectingTo path: String) throws -> IngestSummary {
-            let rejectWriter = JSONRejectsWriter(output: try ByteOutput(path: path, resumeAt: nil))
+            let rejectsOutput = try ByteOutput(path: path, resumeAt: nil)
+            defer { try? rejectsOutput.close() }  // after the sync below on success; a failed pass's are dropped
+            let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
             let summary = try Ingest.run(
                 source: source,
                 options: IngestOptions(

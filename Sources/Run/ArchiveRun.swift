@@ -70,6 +70,12 @@ extension Run<ArchiveRunConfiguration> {
         if let checkpoint, !checkpoint.progress.finished { onEvent(.resuming(checkpoint.progress)) }
         let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
+        // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
+        // and the replayer waits for its checkpoints before it returns or throws).
+        defer {
+            sink.stop()
+            try? output.close()
+        }
         let replayer = try Replayer(
             summary: ingest, buckets: buckets, mode: common.thresholds, timeZone: timeZone, sink: sink, state: store,
             resumeFrom: checkpoint,
@@ -83,7 +89,6 @@ extension Run<ArchiveRunConfiguration> {
         let report = configuration.report.map {
             LiveReportWriter(store: store, path: $0.path, interval: $0.interval.seconds)
         }
-        report?.start()
         defer { report?.cancel() }
         let outcome = try replayer.run(until: configuration.until, shouldStop: shouldStop)
         try report?.stop()

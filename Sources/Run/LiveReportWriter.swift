@@ -2,45 +2,49 @@ import Foundation
 import ReplaySink
 import ReplayState
 import ReplayStream
+import Synchronization
 
-/// Keeps an HTML report fresh during a run: every interval, on its own queue, it reads the last checkpoint
+/// Keeps an HTML report fresh during a run: every interval, on its own thread, it reads the last checkpoint
 /// through a read transaction (the writer is not disturbed) and replaces the file atomically. The page
 /// reloads itself at the same interval until the run has finished.
 ///
-/// `@unchecked Sendable`: after `init` its state is touched only on `queue` (the timer's handler, and
-/// `stop()` through `queue.sync`); the store is read there through LMDB read transactions, which may run
-/// beside the run's writes.
-final class LiveReportWriter: @unchecked Sendable {
+/// The owner ends it on every path: ``stop()`` after a run that finished its work (one last write),
+/// ``cancel()`` otherwise. Everything it holds is constant or atomic, so it is `Sendable` as checked.
+final class LiveReportWriter: Sendable {
     private let store: StateStore
     private let path: String
     private let interval: Double
-    private let timer: DispatchSourceTimer
-    private let queue = DispatchQueue(label: "replay.report")
+    /// Signalled to end the thread's wait early (a stop).
+    private let wake = DispatchSemaphore(value: 0)
+    /// Signalled by the thread as it ends.
+    private let finished = DispatchSemaphore(value: 0)
+    private let ended = Atomic<Bool>(false)
 
+    /// Starts the periodic writes (the first one at once) on a thread of its own.
     init(store: StateStore, path: String, interval: Double) {
         self.store = store
         self.path = path
         self.interval = interval
-        timer = DispatchSource.makeTimerSource(queue: queue)
-    }
-
-    /// Starts the periodic writes (the first one at once).
-    func start() {
-        timer.schedule(deadline: .now(), repeating: interval)
-        timer.setEventHandler { [self] in try? write() }
-        timer.resume()
+        let thread = Thread { [self] in
+            repeat { try? write() } while wake.wait(timeout: .now() + interval) == .timedOut
+            finished.signal()
+        }
+        thread.name = "replay.report"
+        thread.start()
     }
 
     /// Stops the periodic writes and writes the report one last time (the run's final state).
     func stop() throws {
-        timer.cancel()
-        try queue.sync { try write() }
+        cancel()
+        try write()
     }
 
     /// Stops the periodic writes without a last one (a run that failed); waits for a write in progress.
+    /// Idempotent.
     func cancel() {
-        timer.cancel()
-        queue.sync {}
+        guard !ended.exchange(true, ordering: .relaxed) else { return }
+        wake.signal()
+        finished.wait()
     }
 
     private func write() throws {

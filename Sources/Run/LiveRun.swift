@@ -36,10 +36,18 @@ extension Run<LiveRunConfiguration> {
                     : .liveFeedResuming(rowsRead: live.rowsRead, daysClosed: checkpoint.progress.daysClosed))
         }
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
+        defer { try? rejectsOutput.close() }
         let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
+        let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
+        // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
+        // and the feed waits for its checkpoints before it returns or throws).
+        defer {
+            sink.stop()
+            try? output.close()
+        }
         let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
         let feed = try LiveFeed(
-            options: options, mode: common.thresholds, sink: BackgroundRecordSink(wrapping: JSONLinesSink(output: output)),
+            options: options, mode: common.thresholds, sink: sink,
             state: store, buckets: buckets, rejects: JSONRejectsWriter(output: rejectsOutput),
             resumeFrom: checkpoint,
             checkpointPolicy: common.checkpointPolicy,

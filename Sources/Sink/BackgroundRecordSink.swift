@@ -8,19 +8,21 @@ import ReplayStream
 /// Order is kept: every operation (``write(_:)``, ``flush()``) runs on one serial
 /// queue in the order it was asked for. At most `maxBatchesInFlight` batches wait, so memory stays bounded
 /// when the renderer is the slower side. An error of the wrapped sink stops the rendering and is thrown by
-/// the next call here.
-public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
-    private let inner: RecordSink
+/// the next call here. The owner calls ``stop()`` before closing what the wrapped sink writes to.
+public final class BackgroundRecordSink: RecordSink {
+    /// The wrapped sink: used on `queue` only, from `init` on.
+    private let inner: HandedOver<RecordSink>
     private let queue = DispatchQueue(label: "replay.render")
     private let slots: DispatchSemaphore
     private let batchSize: Int
     private var batch: [UserDayRecord] = []
-    private let errorLock = NSLock()
-    private var failure: Error?
+    private let failure = FirstFailure()
+    public let durability: any OutputDurability
 
     /// Wraps `inner`; its `write` and `flush` are called on the background queue only.
     public init(wrapping inner: RecordSink, batchSize: Int = 1024, maxBatchesInFlight: Int = 4) {
-        self.inner = inner
+        durability = inner.durability
+        self.inner = HandedOver(inner)
         self.batchSize = batchSize
         slots = DispatchSemaphore(value: maxBatchesInFlight)
         batch.reserveCapacity(batchSize)
@@ -34,40 +36,34 @@ public final class BackgroundRecordSink: RecordSink, @unchecked Sendable {
     /// Renders everything written so far, then flushes the wrapped sink; returns its length.
     public func flush() throws -> Int64 {
         try handOff()
-        var length: Result<Int64, Error> = .success(0)
-        queue.sync { length = Result { try inner.flush() } }
-        try checkFailure()
+        let inner = self.inner
+        let length = queue.sync { Result { try inner.value.flush() } }
+        try failure.check()
         return try length.get()
     }
 
-    /// The wrapped sink's `sync` (safe from another thread: it fsyncs what was flushed).
-    public func sync() throws { try inner.sync() }
-
-    private func checkFailure() throws {
-        errorLock.lock()
-        defer { errorLock.unlock() }
-        if let failure { throw failure }
+    /// Waits until the batches handed over are rendered (or dropped after a failure); records written
+    /// but not handed over are dropped. Call it on every path before the wrapped sink's output is closed.
+    public func stop() {
+        batch.removeAll()
+        queue.sync {}
     }
 
     private func handOff() throws {
-        try checkFailure()
+        try failure.check()
         guard !batch.isEmpty else { return }
         let records = batch
         batch = []
         batch.reserveCapacity(batchSize)
         slots.wait()
-        queue.async { [self] in
+        let inner = self.inner, failure = self.failure
+        queue.async { [slots] in
             defer { slots.signal() }
-            errorLock.lock()
-            let failed = failure != nil
-            errorLock.unlock()
-            if failed { return }
+            if failure.hasFailed { return }
             do {
-                for record in records { try inner.write(record) }
+                for record in records { try inner.value.write(record) }
             } catch {
-                errorLock.lock()
-                failure = failure ?? error
-                errorLock.unlock()
+                failure.record(error)
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import ReplayStream
+import Synchronization
 import SystemPackage
 
 /// An append-only output file (or stdout) with a large write buffer, that can be cut back to a
@@ -7,13 +8,18 @@ import SystemPackage
 ///
 /// Hand-written over POSIX `write`/`fsync`/`ftruncate` because the exactly-once contract needs
 /// precise control of what has reached the disk and where the file ends.
+///
+/// The write system calls run on a writer queue, so that copying hundreds of MB into the page cache
+/// overlaps with rendering the next records; at most two buffers are in flight. The owner calls
+/// ``close()`` on every path (errors included): it waits for the writes in flight and closes the file.
+/// Releasing an output that was not closed is a programming error, caught by an assertion in debug builds.
 public final class ByteOutput {
-    private let fd: Int32
-    private let ownsDescriptor: Bool
     /// The path, or `-` for stdout.
     public let path: String
+    private let channel: WriteChannel
     private var buffer: [UInt8] = []
     private let bufferLimit: Int
+    private var closed = false
     /// Bytes written (buffered included) since the start of the file.
     public private(set) var length: Int64
 
@@ -26,45 +32,46 @@ public final class ByteOutput {
         self.path = path
         self.bufferLimit = bufferLimit
         buffer.reserveCapacity(bufferLimit + 4096)
+        length = resumeAt ?? 0
         if path == "-" {
-            fd = STDOUT_FILENO
-            ownsDescriptor = false
-            length = resumeAt ?? 0
+            channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, path: path)
             return
         }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let flags = O_WRONLY | O_CREAT | (resumeAt == nil ? O_TRUNC : 0)
-        let opened = open(path, flags, 0o644)
-        guard opened >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
-        fd = opened
-        ownsDescriptor = true
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
+        do {
+            try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
+        } catch {
+            Foundation.close(fd)
+            throw error
+        }
+        channel = WriteChannel(fd: fd, ownsDescriptor: true, path: path)
+    }
+
+    /// Cuts a resumed file back to `resumeAt` and seeks there (the start for a fresh file).
+    private static func position(_ fd: Int32, path: String, resumeAt: Int64?) throws {
         if let resumeAt {
             var st = stat()
             fstat(fd, &st)
             if Int64(st.st_size) < resumeAt {
-                close(fd)
                 throw DamagedFileError(
                     path: path,
                     problem: "the file is shorter than the checkpoint says (\(st.st_size) < \(resumeAt) bytes): it was changed by someone else")
             }
             guard ftruncate(fd, off_t(resumeAt)) == 0 else {
-                let e = errno
-                close(fd)
-                throw POSIXFileError(path: path, operation: "truncate to the checkpoint", code: e)
+                throw POSIXFileError(path: path, operation: "truncate to the checkpoint", code: errno)
             }
         }
         guard lseek(fd, off_t(resumeAt ?? 0), SEEK_SET) >= 0 else {
-            let e = errno
-            close(fd)
-            throw POSIXFileError(path: path, operation: "seek", code: e)
+            throw POSIXFileError(path: path, operation: "seek", code: errno)
         }
-        length = resumeAt ?? 0
     }
 
     deinit {
-        try? drain()
-        if ownsDescriptor { close(fd) }
+        assert(closed, "ByteOutput(\(path)) released without close(): \(buffer.count) bytes were never written")
     }
 
     /// Appends bytes (buffered).
@@ -84,74 +91,115 @@ public final class ByteOutput {
         if buffer.count >= bufferLimit { try flush() }
     }
 
-    // The write system calls run on a writer queue, so that copying hundreds of MB into the page
-    // cache overlaps with rendering the next records. At most two buffers are in flight.
-    private let writer = DispatchQueue(label: "replay.output")
-    private let inFlight = DispatchSemaphore(value: 2)
-    private let pending = DispatchGroup()
-    private let errorLock = NSLock()
-    private var writeError: Error?
-    private var spareBuffers: [[UInt8]] = []
-
-    private func checkWriteError() throws {
-        errorLock.lock()
-        defer { errorLock.unlock() }
-        if let writeError { throw writeError }
-    }
-
     /// Hands the buffer to the writer queue (asynchronously).
     public func flush() throws {
-        try checkWriteError()
+        precondition(!closed, "ByteOutput(\(path)) written after close()")
+        try channel.failure.check()
         guard !buffer.isEmpty else { return }
-        inFlight.wait()
         let chunk = buffer
-        errorLock.lock()
-        buffer = spareBuffers.popLast() ?? []
-        errorLock.unlock()
-        buffer.removeAll(keepingCapacity: true)
+        buffer = channel.send(chunk)
         buffer.reserveCapacity(bufferLimit + 4096)
-        pending.enter()
-        writer.async { [self] in
-            do {
-                try writeAll(chunk)
-            } catch {
-                errorLock.lock()
-                writeError = writeError ?? error
-                errorLock.unlock()
-            }
-            errorLock.lock()
-            if spareBuffers.count < 2 { spareBuffers.append(chunk) }
-            errorLock.unlock()
-            pending.leave()
-            inFlight.signal()
-        }
     }
 
     /// Flushes and waits until every byte appended so far has been handed to the operating system.
     public func drain() throws {
         try flush()
-        pending.wait()
-        try checkWriteError()
+        channel.waitForWrites()
+        try channel.failure.check()
     }
 
-    private func writeAll(_ chunk: [UInt8]) throws {
-        try chunk.withUnsafeBytes { try FileDescriptor(rawValue: fd).writeAll($0, path: path) }
-    }
-
-    /// Fsyncs what has been flushed; safe to call from another thread than the writer's.
-    public func fsyncFlushed() throws {
-        if ownsDescriptor, fsync(fd) != 0 {
-            throw POSIXFileError(path: path, operation: "fsync", code: errno)
-        }
-    }
+    /// What makes this output's flushed bytes durable, for the checkpoint thread.
+    public var durability: FileDurability { channel.durability }
 
     /// Flushes and fsyncs; returns the durable length.
     public func sync() throws -> Int64 {
         try drain()
+        try channel.durability.sync()
+        return length
+    }
+
+    /// Writes what is buffered, waits for the writes in flight and closes the file (idempotent). The file is
+    /// closed even when a write fails; the first write error is thrown.
+    public func close() throws {
+        guard !closed else { return }
+        defer {
+            closed = true
+            channel.closeDescriptor()
+        }
+        try drain()
+    }
+}
+
+/// Makes the flushed bytes of an output file durable (`fsync`); a value the checkpoint thread may hold.
+///
+/// The owner of the file closes it only after the checkpoints that hold this have committed (the
+/// checkpoint committer is drained before the output is closed), so the descriptor stays the file's.
+public struct FileDurability: OutputDurability {
+    let fd: Int32
+    let ownsDescriptor: Bool
+    let path: String
+
+    public func sync() throws {
         if ownsDescriptor, fsync(fd) != 0 {
             throw POSIXFileError(path: path, operation: "fsync", code: errno)
         }
-        return length
+    }
+}
+
+/// The descriptor and the writer queue of a ``ByteOutput``: what the queue's blocks share with the
+/// appending thread. Every stored property is a constant or lock-protected, so it is `Sendable` as checked.
+private final class WriteChannel: Sendable {
+    let durability: FileDurability
+    let failure = FirstFailure()
+    private let writer = DispatchQueue(label: "replay.output")
+    private let inFlight = DispatchSemaphore(value: 2)
+    private let pending = DispatchGroup()
+    /// Buffers the writer is done with, reused by the appending thread (at most two).
+    private let spareBuffers = Mutex<[[UInt8]]>([])
+    private let descriptorClosed = Atomic<Bool>(false)
+
+    init(fd: Int32, ownsDescriptor: Bool, path: String) {
+        durability = FileDurability(fd: fd, ownsDescriptor: ownsDescriptor, path: path)
+    }
+
+    // Only when an owner failed to close its output (an assertion in debug builds): the descriptor is
+    // released, nothing is written.
+    deinit {
+        if durability.ownsDescriptor, !descriptorClosed.load(ordering: .relaxed) { Foundation.close(durability.fd) }
+    }
+
+    /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
+    func send(_ chunk: [UInt8]) -> [UInt8] {
+        inFlight.wait()
+        var next = spareBuffers.withLock { $0.popLast() } ?? []
+        next.removeAll(keepingCapacity: true)
+        pending.enter()
+        writer.async { [self] in
+            defer {
+                pending.leave()
+                inFlight.signal()
+            }
+            if failure.hasFailed { return }
+            do {
+                try chunk.withUnsafeBytes {
+                    try FileDescriptor(rawValue: durability.fd).writeAll($0, path: durability.path)
+                }
+            } catch {
+                failure.record(error)
+            }
+            spareBuffers.withLock { if $0.count < 2 { $0.append(chunk) } }
+        }
+        return next
+    }
+
+    /// Blocks until every queued chunk has been written (or has failed).
+    func waitForWrites() { pending.wait() }
+
+    /// Closes the descriptor after the writes in flight (once; standard output stays open).
+    func closeDescriptor() {
+        pending.wait()
+        guard durability.ownsDescriptor, !descriptorClosed.exchange(true, ordering: .relaxed) else { return }
+        Foundation.close(durability.fd)
     }
 }
 

@@ -28,7 +28,10 @@ public final class ChangelogReader {
     /// True for a pipe or terminal (standard input): read sequentially, never closed by the reader.
     private let isStream: Bool
     private var offset: Int64 = 0
-    private var lines = LineSplitter()
+    /// The longest line read (a panel record's line is about 2 KB): a longer one means the file is not a
+    /// panel, and reading stops there instead of holding an ever-growing line in memory.
+    public static let maxLineBytes = 1 << 20
+    private var lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
     private var chunk = [UInt8](repeating: 0, count: 1 << 20)
 
     /// Opens `path` for reading from its start.
@@ -56,7 +59,8 @@ public final class ChangelogReader {
     /// Reads what is there now (from standard input: up to its end) and calls `body` for every
     /// complete line (without its newline).
     /// Returns the number of lines delivered; `body` returning false stops early.
-    /// - Throws: ``POSIXFileError`` when reading fails, and `body`'s errors.
+    /// - Throws: ``POSIXFileError`` when reading fails, ``InputError`` for a line longer than
+    ///   ``maxLineBytes``, and `body`'s errors.
     @discardableResult
     public func readAvailable(_ body: (UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         var delivered = 0
@@ -71,11 +75,18 @@ public final class ChangelogReader {
             }
             if n == 0 { return delivered }
             offset += Int64(n)
-            let keepGoing = try chunk.withUnsafeBytes { all in
-                try lines.feed(UnsafeRawBufferPointer(rebasing: all[0..<n])) { line, _ in
-                    delivered += 1
-                    return try body(line)
+            let keepGoing: Bool
+            do {
+                keepGoing = try chunk.withUnsafeBytes { all in
+                    try lines.feed(UnsafeRawBufferPointer(rebasing: all[0..<n])) { line, _ in
+                        delivered += 1
+                        return try body(line)
+                    }
                 }
+            } catch let error as LineTooLongError {
+                throw InputError(
+                    input: path,
+                    message: "line \(error.line) is longer than \(error.limit >> 20) MiB (a panel record's line is about 2 KB): it is not a panel file")
             }
             if !keepGoing { return delivered }
         }

@@ -89,6 +89,8 @@ public final class CompactedPanel {
             throw error
         } catch let error as POSIXFileError {
             throw PanelExportError.unreadable(source, error)
+        } catch let error as InputError {
+            throw PanelExportError(.input, "\(error)")
         } catch {
             throw PanelExportError(.input, "\(source): \(error)")
         }
@@ -156,8 +158,9 @@ public final class CompactedPanel {
         if path == "-" {
             do {
                 let output = try ByteOutput(path: "-", resumeAt: nil)
+                defer { try? output.close() }
                 let rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
-                try output.drain()
+                try output.close()
                 return rows
             } catch {
                 throw PanelExportError.writeFailed("standard output", error)
@@ -171,8 +174,9 @@ public final class CompactedPanel {
         do {
             return try AtomicFile.replace(path) { partial in
                 let output = try ByteOutput(path: partial, resumeAt: nil)
+                defer { try? output.close() }
                 let rows = try writeCSV(to: output, withRevision: withRevision, finalOnly: finalOnly)
-                try output.drain()  // AtomicFile fsyncs the file before renaming it
+                try output.close()  // AtomicFile fsyncs the file before renaming it
                 return rows
             }
         } catch {

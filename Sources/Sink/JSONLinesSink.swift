@@ -44,15 +44,23 @@ public final class JSONLinesSink: RecordSink {
     /// Each column's `,"name":` text. Kept in memory allocated once for the process and never freed,
     /// and handed out as buffer pointers: appending a `[UInt8]` element of an array retains and releases
     /// it, which was ~25% of the rendering thread's time in perf (58 keys per line).
-    static func keyPrefixes() -> [UnsafeBufferPointer<UInt8>] { sharedKeyPrefixes }
+    static func keyPrefixes() -> [UnsafeBufferPointer<UInt8>] { sharedKeyPrefixes.buffers }
 
-    private static let sharedKeyPrefixes: [UnsafeBufferPointer<UInt8>] = UserDayRecord.columnNames.enumerated().map {
-        i, name in
-        let bytes = Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8)
-        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
-        _ = storage.initialize(from: bytes)
-        return UnsafeBufferPointer(storage)
+    /// The key texts, for every thread that renders.
+    ///
+    /// `@unchecked Sendable`: the buffers are written once, while the lazily initialized static below is
+    /// built (Swift runs that once, before any thread can read it), and never written or freed afterwards.
+    private struct KeyPrefixes: @unchecked Sendable {
+        let buffers: [UnsafeBufferPointer<UInt8>]
     }
+
+    private static let sharedKeyPrefixes = KeyPrefixes(
+        buffers: UserDayRecord.columnNames.enumerated().map { i, name in
+            let bytes = Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8)
+            let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+            _ = storage.initialize(from: bytes)
+            return UnsafeBufferPointer(storage)
+        })
 
     /// Bytes written so far.
     public var length: Int64 { output.length }
@@ -80,7 +88,7 @@ public final class JSONLinesSink: RecordSink {
         return output.length
     }
 
-    public func sync() throws { try output.fsyncFlushed() }
+    public var durability: any OutputDurability { output.durability }
 
     /// Renders one record (for tests and tools).
     public static func render(_ record: UserDayRecord) -> [UInt8] {

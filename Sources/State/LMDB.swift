@@ -5,6 +5,7 @@
 // or as buffers that are only valid inside a closure.
 
 import Foundation
+import Synchronization
 internal import CLMDB
 
 // MARK: - Errors
@@ -125,7 +126,11 @@ public struct LMDBDatabase: Sendable, Hashable {
 ///
 /// lmdb.h: "Do not have open an LMDB database twice in the same process at the same time."
 /// Keep exactly one `LMDBEnvironment` per directory per process.
-public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state is guarded by `lock`
+///
+/// `@unchecked Sendable`: the one stored C handle, `env`, is made for use from several threads
+/// (`MDB_NOTLS`); what LMDB leaves to the caller (one writer at a time, no map resize while a read
+/// transaction is open) is enforced by `writerLock` and `registry`, Swift state is in those mutexes only.
+public final class LMDBEnvironment: @unchecked Sendable {
     private let env: OpaquePointer
     /// The directory the environment lives in.
     public let path: String
@@ -133,12 +138,15 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
     public let isReadOnly: Bool
 
     /// Serializes write transactions, `mdb_dbi_open` and map resizes within this process.
-    private let writerLock = NSLock()
-    /// Guards `readers`, `resizing` and `writerThread`.
-    private let lock = NSLock()
-    private var readers: [pthread_t: Int] = [:]
-    private var resizing = false
-    private var writerThread: pthread_t?
+    private let writerLock = Mutex(())
+    /// The process's open read transactions by thread, whether a resize is under way, and the thread
+    /// inside a write transaction.
+    private struct Registry {
+        var readers: [pthread_t: Int] = [:]
+        var resizing = false
+        var writerThread: pthread_t?
+    }
+    private let registry = Mutex(Registry())
 
     /// Opens (creating the directory if needed) an environment in directory `path`.
     ///
@@ -228,14 +236,15 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         // lmdb.h: "This function must not be called from multiple concurrent transactions in the
         // same process." — writerLock serializes it.
         if isReadOnly {
-            writerLock.lock(); defer { writerLock.unlock() }
             // lmdb.h: "The database handle will be private to the current transaction until the
             // transaction is successfully committed." — hence commit (not abort) this read transaction.
-            return try withReadTransaction({ txn in
-                var dbi: UInt32 = 0
-                try check(mdb_dbi_open(txn.handle, name, 0, &dbi), "mdb_dbi_open")
-                return LMDBDatabase(dbi: dbi, name: name)
-            }, commit: true)
+            var dbi: UInt32 = 0
+            try writerLock.withLock { _ in
+                try withReadTransaction({ txn in
+                    try check(mdb_dbi_open(txn.handle, name, 0, &dbi), "mdb_dbi_open")
+                }, commit: true)
+            }
+            return LMDBDatabase(dbi: dbi, name: name)
         }
         return try withWriteTransaction { txn in
             var dbi: UInt32 = 0
@@ -266,14 +275,21 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
     @discardableResult
     public func withWriteTransaction<R>(_ body: (inout LMDBWriteTransaction) throws -> R) throws -> R {
         let me = pthread_self()
-        let nested = lock.withLock { writerThread.map { pthread_equal($0, me) != 0 } ?? false }
+        let nested = registry.withLock { $0.writerThread.map { pthread_equal($0, me) != 0 } ?? false }
         if nested { throw LMDBError(code: EBUSY, operation: "mdb_txn_begin") }
-        writerLock.lock()
-        lock.withLock { writerThread = me }
-        defer {
-            lock.withLock { writerThread = nil }
-            writerLock.unlock()
+        // The result leaves the lock through a local: `Mutex.withLock` returns only values it can send.
+        var result: R?
+        try writerLock.withLock { _ in
+            registry.withLock { $0.writerThread = me }
+            defer { registry.withLock { $0.writerThread = nil } }
+            result = try writeTransactionGrowingMap(body)
         }
+        return result!
+    }
+
+    /// The body of ``withWriteTransaction(_:)``, with `writerLock` held: runs `body`, growing the map and
+    /// running it again while LMDB reports the map full.
+    private func writeTransactionGrowingMap<R>(_ body: (inout LMDBWriteTransaction) throws -> R) throws -> R {
 
         var growths = 0
         while true {
@@ -324,17 +340,17 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         let me = pthread_self()
         // Register as a reader; wait while a resize is in progress.
         while true {
-            let registered = lock.withLock { () -> Bool in
-                if resizing { return false }
-                readers[me, default: 0] += 1
+            let registered = registry.withLock { registry -> Bool in
+                if registry.resizing { return false }
+                registry.readers[me, default: 0] += 1
                 return true
             }
             if registered { break }
             usleep(1000)
         }
         defer {
-            lock.withLock {
-                if let n = readers[me], n > 1 { readers[me] = n - 1 } else { readers[me] = nil }
+            registry.withLock {
+                if let n = $0.readers[me], n > 1 { $0.readers[me] = n - 1 } else { $0.readers[me] = nil }
             }
         }
         let txn = LMDBReadTransaction(handle: try beginTransaction(flags: UInt32(MDB_RDONLY)))
@@ -380,14 +396,14 @@ public final class LMDBEnvironment: @unchecked Sendable {  // all mutable state 
         // in this process. Note that the library does not check for this condition, the caller
         // must ensure it explicitly." Readers on other threads are drained; one on this thread
         // would deadlock, so refuse.
-        let ownReader = lock.withLock { () -> Bool in
-            if readers.keys.contains(where: { pthread_equal($0, me) != 0 }) { return true }
-            resizing = true
+        let ownReader = registry.withLock { registry -> Bool in
+            if registry.readers.keys.contains(where: { pthread_equal($0, me) != 0 }) { return true }
+            registry.resizing = true
             return false
         }
         if ownReader { throw LMDBError(code: EBUSY, operation: "mdb_env_set_mapsize") }
-        defer { lock.withLock { resizing = false } }
-        while !lock.withLock({ readers.isEmpty }) { usleep(1000) }
+        defer { registry.withLock { $0.resizing = false } }
+        while !registry.withLock({ $0.readers.isEmpty }) { usleep(1000) }
         try check(mdb_env_set_mapsize(env, size), "mdb_env_set_mapsize")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ReplayStream
 import SystemPackage
 
@@ -17,7 +18,7 @@ public final class StateStore: StateBackend {
     private let environment: LMDBEnvironment
     private let meta: LMDBDatabase
     /// The number of the last snapshot file written (the next gets the following one).
-    private var snapshotNumber = 0
+    private let snapshotNumber = Atomic<Int>(0)
 
     private static let identityKey = Array("identity".utf8)
     private static let ingestKey = Array("ingest".utf8)
@@ -49,7 +50,7 @@ public final class StateStore: StateBackend {
         if let reference = try? readJSON(SnapshotReference.self, key: StateStore.snapshotKey),
             let number = Int(reference.file.dropFirst("timelines-".count).dropLast(".bin".count))
         {
-            snapshotNumber = number
+            snapshotNumber.store(number, ordering: .relaxed)
         }
         if !readOnly { removeUnreferencedSnapshots() }
     }
@@ -229,10 +230,10 @@ public final class StateStore: StateBackend {
         do {
             // The timelines first, in a new file: the transaction below names it only once it is durable.
             let previous = try readJSON(SnapshotReference.self, key: StateStore.snapshotKey)
-            snapshotNumber += 1
+            let number = snapshotNumber.add(1, ordering: .relaxed).newValue
             let bytes = checkpoint.timelines.bytes
             let reference = SnapshotReference(
-                file: "timelines-\(snapshotNumber).bin", size: bytes.count, hash: StateStore.hash(bytes))
+                file: "timelines-\(number).bin", size: bytes.count, hash: StateStore.hash(bytes))
             try writeSnapshot(bytes, named: reference.file)
             try environment.withWriteTransaction { txn in
                 try writeJSON(reference, key: StateStore.snapshotKey, txn: &txn)
@@ -244,7 +245,7 @@ public final class StateStore: StateBackend {
             }
         } catch let error as POSIXFileError where error.isDiskFull {
             try? FileManager.default.removeItem(
-                atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber).bin"))
+                atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber.load(ordering: .relaxed)).bin"))
             throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))

@@ -86,7 +86,7 @@ enum Harness {
     /// Copies the current member of `reader` into a file.
     static func extractCurrentMember(_ reader: ArchiveReader, to url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         while let block = try reader.readBlock() { handle.write(Data(block)) }

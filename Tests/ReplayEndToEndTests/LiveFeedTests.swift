@@ -314,6 +314,51 @@ import Testing
         #expect(s["late_rows"] as? Int == 1 && s["finished"] as? Bool == true)
     }
 
+    /// kill -9 after a day closed and before the next checkpoint: the closed day's file is still listed by the
+    /// last committed checkpoint, so it must still be there; the resume gives the uninterrupted bytes.
+    @Test func aKillBetweenADayClosingAndTheNextCheckpointResumes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (_, log) = try Self.log(in: dir)
+        let firstDay = log.rows.filter { $0.contains(",20200705.0,") }
+        let later = try #require(log.rows.first { $0.contains(",20200707.0,") && !$0.contains(",,") })
+        try Self.write(log.header, firstDay, to: dir.appendingPathComponent("day1.csv"))
+        try later.appending("\n").write(to: dir.appendingPathComponent("later.csv"), atomically: true, encoding: .utf8)
+        try Self.write(log.header, firstDay + [later], to: dir.appendingPathComponent("feed.csv"))
+        let common = ["run", "-", "--quiet"]
+        #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir, stdin: dir.appendingPathComponent("feed.csv")).status == 0)
+        // The first day, a pause (a checkpoint lists the day as open), a row two days later (the day closes and
+        // leaves the revision window), kill -9 at once: no later checkpoint commits.
+        let printed = try Self.bash(
+            """
+            fifo=$(mktemp -u fifo.XXXXXX)
+            mkfifo $fifo
+            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state k --out crash.jsonl --checkpoint-every 1s < $fifo &
+            pid=$!
+            exec 3>$fifo
+            cat day1.csv >&3
+            sleep 1.6
+            cat later.csv >&3
+            sleep 0.2
+            kill -9 $pid
+            wait $pid
+            echo "exit=$?"
+            exec 3>&-
+            """, in: dir)
+        #expect(printed.contains("exit=137"), "\(printed)")
+        let crashed = try Harness.run(["status", "--state", "k"], in: dir).stdout
+        let consumed = crashed.split(separator: "\n").first { $0.hasPrefix("rows consumed:") }
+            .flatMap { Int($0.split(separator: " ")[2]) }
+        #expect(consumed == firstDay.count, "\(crashed)")
+        let resumed = try Harness.run(
+            common + ["--state", "k", "--out", "crash.jsonl", "--skip-rows", "\(consumed ?? 0)"], in: dir,
+            stdin: dir.appendingPathComponent("feed.csv"))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("crash.jsonl"))
+                == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")), "kill -9 then resume gives the uninterrupted bytes")
+    }
+
     @Test func liveOptionsAreChecked() throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

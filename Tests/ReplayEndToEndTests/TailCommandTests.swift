@@ -44,7 +44,7 @@ import Testing
         tail.executableURL = Harness.binary
         tail.arguments = ["tail", "p.jsonl", "--follow", "--final-only", "--poll-interval", "0.005"]
         tail.currentDirectoryURL = dir
-        FileManager.default.createFile(atPath: dir.appendingPathComponent("tail.out").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("tail.out").path, contents: nil)
         tail.standardOutput = try FileHandle(forWritingTo: dir.appendingPathComponent("tail.out"))
         try tail.run()
         // Kill the writer a few times mid-run; each rerun cuts the file back and rewrites the same bytes.

@@ -90,7 +90,9 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("panel.jsonl").path
-        let sink = JSONLinesSink(output: try ByteOutput(path: path, resumeAt: nil))
+        let output = try ByteOutput(path: path, resumeAt: nil)
+        defer { try? output.close() }
+        let sink = JSONLinesSink(output: output)
         var earlier = record(revision: 0)
         earlier.isFinal = false
         var later = earlier
@@ -122,7 +124,9 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("rejects.jsonl").path
-        let writer = JSONRejectsWriter(output: try ByteOutput(path: path, resumeAt: nil))
+        let output = try ByteOutput(path: path, resumeAt: nil)
+        defer { try? output.close() }
+        let writer = JSONRejectsWriter(output: output)
         let nasty: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x0A, 0xFF, 0xC3, 0x28, 0xE4, 0xB8, 0xAD, 0x7F]
         try nasty.withUnsafeBytes { try writer.reject(line: 7, reason: .invalidID, raw: $0) }
         try writer.sync()
@@ -145,16 +149,17 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
             try out.append(Array("first\n".utf8))
             #expect(try out.sync() == 6)
             try out.append(Array("torn li".utf8))
-            // The torn line reaches the file before the resume opens it (a flush alone only queues it).
-            try out.drain()
+            // The torn line reaches the file before the resume opens it (closing writes what is buffered).
+            try out.close()
         }
         let resumed = try ByteOutput(path: path, resumeAt: 6)
         try resumed.append(Array("second\n".utf8))
         _ = try resumed.sync()
+        try resumed.close()
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "first\nsecond\n")
         #expect(throws: DamagedFileError.self) { _ = try ByteOutput(path: path, resumeAt: 1000) }
         // A fresh run starts the file anew.
-        _ = try ByteOutput(path: path, resumeAt: nil)
+        try ByteOutput(path: path, resumeAt: nil).close()
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ReplayStream
+import Synchronization
 
 /// In-memory sinks and state backends, and random logs, for tests that drive the engine without files.
 
@@ -9,17 +10,22 @@ public final class CollectingSink: RecordSink {
     public init() {}
     public func write(_ record: UserDayRecord) throws { records.append(record) }
     public func flush() throws -> Int64 { Int64(records.count) }
-    public func sync() throws {}
+    public var durability: any OutputDurability { NothingToSync() }
 }
 
-/// Keeps the last checkpoint in memory.
+/// Keeps the last checkpoint in memory (committed on the checkpoint thread, read by the test's).
 public final class MemoryState: StateBackend {
-    public var last: PanelCheckpoint?
-    public var commits = 0
+    private let kept = Mutex<(last: PanelCheckpoint?, commits: Int)>((nil, 0))
     public init() {}
+    /// The last checkpoint committed.
+    public var last: PanelCheckpoint? { kept.withLock { $0.last } }
+    /// Checkpoints committed.
+    public var commits: Int { kept.withLock { $0.commits } }
     public func commit(_ checkpoint: PanelCheckpoint) throws {
-        last = checkpoint
-        commits += 1
+        kept.withLock {
+            $0.last = checkpoint
+            $0.commits += 1
+        }
     }
 }
 

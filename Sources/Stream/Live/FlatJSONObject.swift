@@ -120,11 +120,9 @@ public struct FlatJSONObject {
         count = line.count
     }
 
-    @usableFromInline static let emptyLine: UnsafePointer<UInt8> = {
-        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
-        p.initialize(to: 0)
-        return UnsafePointer(p)
-    }()
+    /// A valid pointer for an empty line: the empty literal's bytes (its NUL terminator), in constant
+    /// memory, never written.
+    @usableFromInline static var emptyLine: UnsafePointer<UInt8> { ("" as StaticString).utf8Start }
 
     /// The next member, or nil after the object's closing brace (then the rest of the line has been
     /// checked to be blank).

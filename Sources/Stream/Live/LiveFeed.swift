@@ -143,6 +143,10 @@ public final class LiveFeed {
     /// Called after each read and each closed day, for progress lines.
     public var onProgress: ((ReplayProgress, LiveFeedState) -> Void)?
     private var rowsToSkip: Int
+    /// Closed days retired since the last checkpoint: their files go once a checkpoint without them is durable.
+    private var retiredSinceCheckpoint: [CalendarDay] = []
+    /// Days retired before the checkpoint being committed (whose commit may not be durable yet).
+    private var retiredBeforeInFlightCheckpoint: [CalendarDay] = []
     private var lastArrival = Date()
 
     /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it).
@@ -170,6 +174,7 @@ public final class LiveFeed {
 
     /// Reads `input` until it ends or a stop is requested.
     public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
+        defer { engine.settleCheckpoints() }
         if live.ended { return .finished }
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
         lastArrival = Date()
@@ -317,7 +322,7 @@ public final class LiveFeed {
     }
 
     /// Plays `day`'s events through the engine and closes it; day files a revision can no longer reach
-    /// are deleted.
+    /// are retired (deleted once a checkpoint that no longer lists them is durable).
     private func close(_ day: CalendarDay) throws {
         if live.firstDay == nil { live.firstDay = day }
         if live.dayEvents[day] != nil { try buckets.flush() }
@@ -331,8 +336,9 @@ public final class LiveFeed {
         live.lastClosed = day
         let oldestKept = day.adding(1 - options.revisableDays)
         for old in live.dayEvents.keys where old < oldestKept {
-            try buckets.removeDay(old)
+            buckets.retireDay(old)
             live.dayEvents.removeValue(forKey: old)
+            retiredSinceCheckpoint.append(old)
         }
         onProgress?(engine.progress, live)
     }
@@ -344,6 +350,20 @@ public final class LiveFeed {
         live.rejectsBytes = try rejects.flush()
         try rejects.sync()
         live.dayThresholds = engine.dayThresholds
+        let retired = retiredSinceCheckpoint
+        retiredSinceCheckpoint = []
         try engine.checkpoint(wait: wait, payloads: [LiveFeedState.payloadName: try live.payload()])
+        // engine.checkpoint waited for the previous checkpoint before queuing this one (and for this one too
+        // when `wait`): the files that only checkpoints before those listed can go now.
+        try deleteDayFiles(retiredBeforeInFlightCheckpoint)
+        retiredBeforeInFlightCheckpoint = retired
+        if wait {
+            try deleteDayFiles(retiredBeforeInFlightCheckpoint)
+            retiredBeforeInFlightCheckpoint = []
+        }
+    }
+
+    private func deleteDayFiles(_ days: [CalendarDay]) throws {
+        for day in days { try buckets.deleteFile(of: day) }
     }
 }

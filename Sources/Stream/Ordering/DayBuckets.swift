@@ -92,9 +92,15 @@ public final class DayBuckets {
         }
     }
 
-    /// Deletes one day's file (a live feed no longer needs a closed day). Buffered events must have been flushed.
-    public func removeDay(_ day: CalendarDay) throws {
+    /// Stops tracking one day (a live feed no longer needs a closed day): later syncs skip it. Its file stays
+    /// until ``deleteFile(of:)``, as a checkpoint already committed may still list it. Buffered events must
+    /// have been flushed.
+    public func retireDay(_ day: CalendarDay) {
         eventCounts.removeValue(forKey: day)
+    }
+
+    /// Deletes a retired day's file, once no committed checkpoint lists it.
+    public func deleteFile(of day: CalendarDay) throws {
         if unlink(fileURL(for: day).path) != 0 && errno != ENOENT {
             throw POSIXFileError(path: fileURL(for: day).path, operation: "unlink", code: errno)
         }

@@ -107,7 +107,7 @@ public enum Ingest {
                 next = try prefetcher.nextBlock()
             } catch var error as ArchiveReadError {
                 error.progress =
-                    "it failed after \(source.bytesDelivered) bytes of the CSV had been decompressed (\(pass.summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
+                    "it failed after \(prefetcher.bytesDecompressed) bytes of the CSV had been decompressed (\(pass.summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
                 throw error
             }
             guard let block = next else { break }

@@ -5,22 +5,22 @@ import Logging
 /// a time, while the fold goes on: the fsync of a large output would otherwise stall the event loop.
 ///
 /// Its one reason to change is how a checkpoint becomes durable. The first failure is kept and thrown by
-/// the next ``waitForPending()``.
+/// the next ``waitForPending()``. Only `Sendable` values cross to the queue: the output's durability,
+/// the state backend, the snapshot.
 final class CheckpointCommitter {
-    private let sink: RecordSink
+    private let durability: any OutputDurability
     private let state: StateBackend?
     private let logger: Logger
     private let queue = DispatchQueue(label: "replay.checkpoint")
     private let pending = DispatchGroup()
-    private let lock = NSLock()
-    private var failure: Error?
+    private let failure = FirstFailure()
     /// Checkpoints handed to the queue.
     private(set) var committed = 0
     /// The last timeline snapshot's size, to reserve the next one's buffer at once.
     var lastSnapshotSize = 0
 
     init(sink: RecordSink, state: StateBackend?, logger: Logger) {
-        self.sink = sink
+        durability = sink.durability
         self.state = state
         self.logger = logger
     }
@@ -29,23 +29,22 @@ final class CheckpointCommitter {
     var needsTimelines: Bool { state != nil }
 
     /// Queues `snapshot`: the output is made durable first (a checkpoint must never promise bytes that are
-    /// not on disk), then the snapshot is committed.
+    /// not on disk), then the snapshot is committed. After a failure, later checkpoints are not committed.
     func commit(_ snapshot: PanelCheckpoint) {
-        let sink = self.sink, state = self.state, logger = self.logger
+        let durability = self.durability, state = self.state, logger = self.logger, failure = self.failure
         pending.enter()
-        queue.async { [self] in
+        queue.async { [pending] in
+            defer { pending.leave() }
+            if failure.hasFailed { return }
             do {
-                try sink.sync()
+                try durability.sync()
                 try state?.commit(snapshot)
                 logger.debug(
                     "checkpoint",
                     metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
             } catch {
-                lock.lock()
-                failure = failure ?? error
-                lock.unlock()
+                failure.record(error)
             }
-            pending.leave()
         }
         committed += 1
     }
@@ -53,9 +52,7 @@ final class CheckpointCommitter {
     /// Blocks until every queued checkpoint is durable; throws the first failure.
     func waitForPending() throws {
         pending.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        if let failure { throw failure }
+        try failure.check()
     }
 }
 

@@ -259,6 +259,10 @@ final class PanelEngine {
 
     /// Checkpoints committed.
     var checkpointsCommitted: Int { committer.committed }
+
+    /// Waits for the checkpoints in flight, ignoring their errors: a driver calls it on its way out (a
+    /// failed run included), so that no checkpoint is still syncing the output when its owner closes it.
+    func settleCheckpoints() { try? committer.waitForPending() }
 }
 
 // MARK: Late rows

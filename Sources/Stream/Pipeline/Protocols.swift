@@ -5,13 +5,25 @@ public protocol RecordSink: AnyObject {
     /// Hands every buffered byte to the operating system and returns the output's length in bytes
     /// (the length a resumed run cuts the output back to, once made durable by ``sync()``).
     func flush() throws -> Int64
-    /// Makes every flushed byte durable (fsync). Called from the checkpoint thread while the replay
-    /// thread may go on writing.
+    /// What makes every flushed byte durable (fsync): handed to the checkpoint thread, which uses it
+    /// while the replay thread goes on writing.
+    var durability: any OutputDurability { get }
+}
+
+/// Makes an output's flushed bytes durable. Used from the checkpoint thread, so it is `Sendable`.
+public protocol OutputDurability: Sendable {
+    /// Makes every byte flushed so far durable.
     func sync() throws
 }
 
+/// The durability of an output that keeps nothing on disk (memory, tests).
+public struct NothingToSync: OutputDurability {
+    public init() {}
+    public func sync() {}
+}
+
 /// Where the replay's checkpoints are kept (LMDB in the state module, memory in tests).
-public protocol StateBackend: AnyObject {
+public protocol StateBackend: AnyObject, Sendable {
     /// Commits a checkpoint atomically: either all of it is durable, or the previous one stays.
     /// Called from the checkpoint thread, one commit at a time.
     func commit(_ checkpoint: PanelCheckpoint) throws

@@ -62,6 +62,7 @@ public final class Replayer {
     /// Checkpoints are taken inside a day too (the open day's aggregates are part of each user's
     /// state), so a stop or a crash loses at most one checkpoint interval even when a paced day lasts long.
     public func run(until: CalendarDay? = nil, shouldStop: () -> Bool = { false }) throws -> Outcome {
+        defer { engine.settleCheckpoints() }
         guard !engine.progress.finished else { return .finished }
         guard summary.firstDay != nil, let lastDay = summary.lastDay else { return try finish(through: nil) }
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
