@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KuaiRecFixtures
 import ReplayStream
 
@@ -43,17 +44,17 @@ enum Harness {
         if let stdin { process.standardInput = try FileHandle(forReadingFrom: stdin) }
         try process.run()
         // Read both pipes fully before waiting, so a chatty child never blocks on a full pipe.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let outBox = Box()
+        let outBox = Mutex(Data())
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            outBox.data = out.fileHandleForReading.readDataToEndOfFile()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            outBox.withLock { $0 = data }
             group.leave()
         }
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        let outData = outBox.data
+        let outData = outBox.withLock { $0 }
         process.waitUntilExit()
         return CommandResult(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
@@ -67,13 +68,15 @@ enum Harness {
         return url
     }
 
-    private static let generationLock = NSLock()
+    private static let generationLock = Mutex(())
 
     /// Generates a small archive once per test process (generation is deterministic). Suites run in
     /// parallel, so generation is serialized.
     static func archive(users: Int = 25, videos: Int = 160, days: Int = 15, seed: UInt64 = 3) throws -> URL {
-        generationLock.lock()
-        defer { generationLock.unlock() }
+        try generationLock.withLock { _ in try generate(users: users, videos: videos, days: days, seed: seed) }
+    }
+
+    private static func generate(users: Int, videos: Int, days: Int, seed: UInt64) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-e2e-archives")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent("kuairec-\(users)-\(videos)-\(days)-\(seed)-\(getpid()).zip")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import KuaiRecFixtures
 import ReplayRun
@@ -6,12 +7,14 @@ import ReplayStream
 
 /// Archives and folders for the run tests, made in the test.
 enum RunFixtures {
-    private static let generationLock = NSLock()
+    private static let generationLock = Mutex(())
 
     /// A small generated archive, made once per test process (generation is deterministic).
     static func archive() throws -> URL {
-        generationLock.lock()
-        defer { generationLock.unlock() }
+        try generationLock.withLock { _ in try generate() }
+    }
+
+    private static func generate() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-run-tests-\(getpid()).zip")
         if !FileManager.default.fileExists(atPath: url.path) {
             _ = try KuaiRecGenerator.write(GeneratorConfig(users: 20, videos: 120, days: 9, seed: 5), to: url.path)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ReplayState
 
@@ -16,10 +17,14 @@ private func lmdbKey(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(i).bigEnd
 
 private struct LMDBTestBoom: Error, Equatable {}
 
-/// Shared mutable state for the cross-thread tests (synchronized by semaphores in the tests).
-private final class LMDBTestBox<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
+/// Shared mutable state for the cross-thread tests.
+private final class LMDBTestBox<T: Sendable>: Sendable {
+    private let stored: Mutex<T>
+    init(_ value: T) { stored = Mutex(value) }
+    var value: T {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
 }
 
 @Suite("LMDB wrapper")
