@@ -61,6 +61,7 @@ enum UserMessage {
             return "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs "
                 + "only; export the panel with replay export and analyse it, or replay the archive"
         case .diskFullAtCheckpoint: return "\(kind) — free some space and rerun the same command to resume"
+        case .diskFullAtOpen: return "\(kind) — free some space and rerun the same command"
         }
     }
 

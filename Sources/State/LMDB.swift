@@ -74,6 +74,8 @@ public struct LMDBError: Error, CustomStringConvertible, Equatable {
             hint = "the LMDB map size is exhausted; it could not be grown further — free disk/address space or open the environment with a larger initialMapSize"
         case ENOSPC, EDQUOT, EFBIG:
             hint = "the disk (or quota) holding the state directory is full — free space or move the state directory, then retry"
+        case EIO:
+            hint = "a write to the state directory was cut short (how LMDB reports a disk that filled mid-write, or a failing disk) — free space or move the state directory, then retry"
         case MDB_NOTFOUND:
             hint = "the key or named database does not exist — create it first (a read-only environment cannot create databases)"
         case MDB_DBS_FULL:
@@ -165,6 +167,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
                 throw LMDBError(code: errno, operation: "mkdir")
             }
         }
+        if !readOnly { try LMDBEnvironment.reserveLockFile(in: path) }
+        let dataFile = (path as NSString).appendingPathComponent("data.mdb")
+        let isNew = ((try? FileManager.default.attributesOfItem(atPath: dataFile))?[.size] as? NSNumber)?.intValue ?? 0 == 0
         var handle: OpaquePointer?
         try check(mdb_env_create(&handle), "mdb_env_create")
         guard let env = handle else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
@@ -189,11 +194,34 @@ public final class LMDBEnvironment: @unchecked Sendable {
             }
         } catch {
             mdb_env_close(env)
+            // A new environment whose first meta pages did not all reach the disk (it filled) would read as
+            // "not an LMDB file" next time: it held nothing, so it goes, and the next open starts it anew.
+            if isNew, !readOnly { unlink(dataFile) }
             throw error
         }
         self.env = env
         self.path = path
         self.isReadOnly = readOnly
+    }
+
+    /// Allocates the disk blocks of a new `lock.mdb` before LMDB maps it. LMDB extends the lock file with
+    /// `ftruncate` (a sparse file) and writes its reader table through a shared memory map: on a full file
+    /// system (tmpfs above all) the first write to a page without a block kills the process with SIGBUS.
+    /// Reserved here, a full disk is ENOSPC before anything is mapped. The size is the one LMDB gives the file
+    /// for its default 126 readers (8 KiB): a lock file of another size would change how many reader slots
+    /// each process sees. A lock file that already has its size is left alone (another process may map it).
+    private static func reserveLockFile(in directory: String) throws {
+        let lockFileSize: off_t = 8 << 10
+        let path = (directory as NSString).appendingPathComponent("lock.mdb")
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open lock.mdb") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size < lockFileSize else { return }
+        let rc = posix_fallocate(fd, 0, lockFileSize)  // returns the error number; does not set errno
+        if rc != 0, rc != EOPNOTSUPP, rc != EINVAL {
+            throw LMDBError(code: rc, operation: "reserve lock.mdb")
+        }
     }
 
     /// Refuses a data file shorter than its last used page: LMDB maps the file, and reading a page past its

@@ -141,6 +141,8 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
         case liveFeedHasNoDiagnostics
         /// The disk (or the file-size limit) filled while committing a checkpoint; the previous one is intact.
         case diskFullAtCheckpoint(cause: String)
+        /// The disk is full: the state database cannot be created or opened.
+        case diskFullAtOpen(cause: String)
     }
 
     /// The state folder.
@@ -155,8 +157,10 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
 
     /// True when the disk (or the file-size limit) was full.
     public var isDiskFull: Bool {
-        if case .diskFullAtCheckpoint = kind { return true }
-        return false
+        switch kind {
+        case .diskFullAtCheckpoint, .diskFullAtOpen: return true
+        default: return false
+        }
     }
 
     /// What is wrong, as facts without advice (the command line words its own message with what to do).
@@ -186,6 +190,7 @@ extension StateError.Kind: CustomStringConvertible {
         case .liveFeedHasNoDiagnostics: return "it holds a live feed, whose runs keep no diagnostics"
         case .diskFullAtCheckpoint(let cause):
             return "the disk is full while committing a checkpoint (\(cause)); the previous checkpoint is intact"
+        case .diskFullAtOpen(let cause): return "the disk is full: the state database cannot be opened or created (\(cause))"
         }
     }
 }

@@ -44,6 +44,8 @@ public final class StateStore: StateBackend {
         do {
             environment = try LMDBEnvironment(directory: lmdbPath, readOnly: readOnly)
             meta = try environment.database(named: "meta", create: !readOnly)
+        } catch let error as LMDBError where error.isDiskFull {
+            throw StateError(directory: directory, kind: .diskFullAtOpen(cause: "\(error)"))
         } catch let error as LMDBError {
             throw StateError(directory: directory, kind: .unopenable(cause: "\(error)"))
         }
