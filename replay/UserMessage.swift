@@ -59,8 +59,13 @@ enum UserMessage {
         case .foreignEntries(let names):
             let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "the folder holds files replay did not make (\(shown)); it is not a replay state folder. "
-                + "Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside "
-                + "them and deletes none of them)"
+                + "Choose a new --state folder (or --fresh to start over in it anyway: replay deletes only its own "
+                + "files, none of these)"
+        case .notReplays(let names):
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+            return "the folder is not empty and replay did not make it (no \(StateStore.markerName) file); it holds "
+                + "\(shown), which are not replay's. replay uses a new or empty folder, or one it made: choose another "
+                + "--state (--fresh does not change this; nothing in the folder was touched)"
         case .madeByDifferentRun(let differences):
             return "it was made by a different run — \(differences.map(difference).joined(separator: "; ")). "
                 + "Use the same options to resume, another --state, or --fresh to discard it"
