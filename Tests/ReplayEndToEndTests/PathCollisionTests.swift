@@ -30,6 +30,18 @@ import Testing
         #expect(try snapshot(dir) == before, "\(arguments) changed files", sourceLocation: sourceLocation)
     }
 
+    /// ``expectRefused(_:naming:in:sourceLocation:)`` in a new folder of its own (``folder()``), prepared by
+    /// `setup`: each case shows its own collision, whatever an earlier one did.
+    private static func expectRefusedInAFolderOfItsOwn(
+        _ arguments: [String], naming options: [String], setup: (URL) throws -> Void = { _ in },
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try setup(dir)
+        try expectRefused(arguments, naming: options, in: dir, sourceLocation: sourceLocation)
+    }
+
     /// Every file under `dir` with its bytes (symlinks by their destination).
     private static func snapshot(_ dir: URL) throws -> [String: Data] {
         var files: [String: Data] = [:]
@@ -48,42 +60,52 @@ import Testing
     }
 
     @Test func anOutputThatIsTheInputOrAnotherOutputIsRefused() throws {
+        let run = ["run", "--quiet"]
+        let refused = { (arguments: [String], options: [String]) in
+            try Self.expectRefusedInAFolderOfItsOwn(arguments, naming: options)
+        }
+        try refused(run + ["in.csv", "--out", "in.csv"], ["--out and INPUT", "same file"])
+        try refused(run + ["in.zip", "--rejects", "in.zip"], ["--rejects and INPUT"])
+        try refused(run + ["in.csv", "--summary-json", "./in.csv"], ["--summary-json and INPUT"])
+        try refused(run + ["in.zip", "--out", "p.jsonl", "--summary-json", "p.jsonl"], ["--summary-json and --out"])
+        try refused(run + ["in.zip", "--out", "p.jsonl", "--report", "x/../p.jsonl"], ["--report and --out"])
+        try refused(run + ["in.zip", "--out", "p.jsonl", "--rejects", "p.jsonl"], ["--rejects and --out"])
+        try refused(run + ["-", "--out", "p.jsonl", "--rejects", "p.jsonl"], ["--rejects and --out"])
+        try refused(run + ["in.zip", "--out", "-", "--summary-json", "-"], ["--summary-json and --out", "standard output"])
+        try refused(["inspect", "in.zip", "--json", "./in.zip"], ["--json and INPUT"])
+        // A symlink and a hard link to the input.
+        try Self.expectRefusedInAFolderOfItsOwn(run + ["in.csv", "--out", "link.csv"], naming: ["--out and INPUT"]) { dir in
+            try FileManager.default.createSymbolicLink(atPath: dir.path + "/link.csv", withDestinationPath: "in.csv")
+        }
+        try Self.expectRefusedInAFolderOfItsOwn(run + ["in.csv", "--out", "hard.csv"], naming: ["--out and INPUT"]) { dir in
+            try FileManager.default.linkItem(atPath: dir.path + "/in.csv", toPath: dir.path + "/hard.csv")
+        }
+        // Devices are written in place and collide with nothing.
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let run = ["run", "--quiet"]
-        try Self.expectRefused(run + ["in.csv", "--out", "in.csv"], naming: ["--out and INPUT", "same file"], in: dir)
-        try Self.expectRefused(run + ["in.zip", "--rejects", "in.zip"], naming: ["--rejects and INPUT"], in: dir)
-        try Self.expectRefused(run + ["in.csv", "--summary-json", "./in.csv"], naming: ["--summary-json and INPUT"], in: dir)
-        try Self.expectRefused(run + ["in.zip", "--out", "p.jsonl", "--summary-json", "p.jsonl"], naming: ["--summary-json and --out"], in: dir)
-        try Self.expectRefused(run + ["in.zip", "--out", "p.jsonl", "--report", "x/../p.jsonl"], naming: ["--report and --out"], in: dir)
-        try Self.expectRefused(run + ["in.zip", "--out", "p.jsonl", "--rejects", "p.jsonl"], naming: ["--rejects and --out"], in: dir)
-        try Self.expectRefused(run + ["-", "--out", "p.jsonl", "--rejects", "p.jsonl"], naming: ["--rejects and --out"], in: dir)
-        try Self.expectRefused(run + ["in.zip", "--out", "-", "--summary-json", "-"], naming: ["--summary-json and --out", "standard output"], in: dir)
-        // A symlink and a hard link to the input.
-        try FileManager.default.createSymbolicLink(atPath: dir.path + "/link.csv", withDestinationPath: "in.csv")
-        try FileManager.default.linkItem(atPath: dir.path + "/in.csv", toPath: dir.path + "/hard.csv")
-        try Self.expectRefused(run + ["in.csv", "--out", "link.csv"], naming: ["--out and INPUT"], in: dir)
-        try Self.expectRefused(run + ["in.csv", "--out", "hard.csv"], naming: ["--out and INPUT"], in: dir)
-        try Self.expectRefused(["inspect", "in.zip", "--json", "./in.zip"], naming: ["--json and INPUT"], in: dir)
-        // Devices are written in place and collide with nothing.
         let devices = try Harness.run(
             run + ["in.zip", "--out", "p.jsonl", "--summary-json", "/dev/null", "--report", "/dev/null", "--state", "d"], in: dir)
         #expect(devices.status == 0, "\(devices.stderr)")
     }
 
     @Test func anOutputInsideTheStateFolderIsRefusedAndTheStateStillResumes() throws {
+        // A new state folder: the output would be made inside it.
+        for inside in ["s/lmdb/data.mdb", "s/lock", "s/snapshots/x", "./s", "s/sub/panel.jsonl"] {
+            try Self.expectRefusedInAFolderOfItsOwn(
+                ["run", "in.zip", "--state", "s", "--quiet", "--out", inside],
+                naming: ["--out \(inside) is inside the state folder --state s"])
+        }
+        // An existing state folder (a stopped run), with the run's own --out: other outputs inside it are refused.
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try Harness.run(["run", "in.zip", "--state", "s", "--out", "p.jsonl", "--until", "2020-07-07", "--quiet"], in: dir)
+        let run = ["run", "in.zip", "--state", "s", "--out", "p.jsonl", "--quiet"]
+        let first = try Harness.run(run + ["--until", "2020-07-07"], in: dir)
         #expect(first.status == 0, "\(first.stderr)")
-        let run = ["run", "in.zip", "--state", "s", "--quiet"]
-        for inside in ["s/lmdb/data.mdb", "s/lock", "s/snapshots/x", "./s", "s/sub/panel.jsonl"] {
-            try Self.expectRefused(run + ["--out", inside], naming: ["--out \(inside) is inside the state folder --state s"], in: dir)
-        }
-        try Self.expectRefused(run + ["--out", "p.jsonl", "--summary-json", "s/summary.json"], naming: ["--summary-json", "--state"], in: dir)
-        try Self.expectRefused(run + ["--out", "p.jsonl", "--rejects", "s/events/r.jsonl"], naming: ["--rejects", "--state"], in: dir)
+        try Self.expectRefused(run + ["--summary-json", "s/summary.json"], naming: ["--summary-json", "--state"], in: dir)
+        try Self.expectRefused(run + ["--rejects", "s/events/r.jsonl"], naming: ["--rejects", "--state"], in: dir)
+        try Self.expectRefused(run + ["--report", "s/lock"], naming: ["--report", "--state"], in: dir)
         try Self.expectRefused(["report", "--state", "s", "--json", "s/lmdb/data.mdb"], naming: ["--json", "--state"], in: dir)
-        let resumed = try Harness.run(run + ["--out", "p.jsonl"], in: dir)
+        let resumed = try Harness.run(run, in: dir)
         #expect(resumed.status == 0, "\(resumed.stderr)")
     }
 
