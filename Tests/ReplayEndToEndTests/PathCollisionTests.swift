@@ -125,6 +125,9 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
         #expect(summary?["finished"] as? Bool == true)
+        // A one-letter file name (Foundation's deletingLastPathComponent trapped on it).
+        let oneLetter = try Harness.run(["run", "in.zip", "--state", "s", "--out", "p.jsonl", "--summary-json", "j", "--quiet"], in: dir)
+        #expect(oneLetter.status == 0 && FileManager.default.fileExists(atPath: dir.path + "/j"), "\(oneLetter.stderr)")
         for option in ["--json", "--html", "--readiness-csv"] {
             let r = try Harness.run(["report", "--state", "s", option, "-"], in: dir)
             #expect(r.status == 0 && !r.stdout.isEmpty, "\(option): \(r.stderr)")

@@ -94,6 +94,13 @@ struct FileIOTests {
         #expect(AtomicFile.replaceableFile("/dev/stdout") == nil && AtomicFile.replaceableFile("/proc/self/fd/1") == nil)
     }
 
+    @Test func theFolderOfAOneCharacterNameIsTheCurrentFolder() {
+        // NSString.deletingLastPathComponent traps on "j" (Foundation 6.3): `--summary-json j` crashed
+        // (end to end: PathCollisionTests.dashIsStandardOutputForEveryOutputOption).
+        #expect(AtomicFile.folder(containing: "j") == "." && AtomicFile.folder(containing: "/j") == "/")
+        #expect(AtomicFile.folder(containing: "a/b/c") == "a/b" && AtomicFile.folder(containing: "./x") == ".")
+    }
+
     @Test func writeAllWritesEverythingAndNamesTheFileOnFailure() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -98,8 +98,7 @@ public enum AtomicFile {
     /// Fsyncs the folder holding `path`, so that a rename or a new name in it survives a crash.
     /// - Throws: ``POSIXFileError`` naming the folder.
     public static func syncFolder(containing path: String) throws(POSIXFileError) {
-        let parent = (path as NSString).deletingLastPathComponent
-        let folder = parent.isEmpty ? "." : parent
+        let folder = folder(containing: path)
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(FilePath(folder), .readOnly, options: .directory)
@@ -112,6 +111,13 @@ public enum AtomicFile {
         } catch where error.code == EINVAL {
             // The file system cannot sync a folder (fsync(2): EINVAL); its renames are as durable as it makes them.
         }
+    }
+
+    /// The folder holding `path`: the text before its last `/` (`.` for a bare name, `/` for a name at the
+    /// root). Not `NSString.deletingLastPathComponent`, which traps on a one-character path in Foundation 6.3.
+    static func folder(containing path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Creates (or empties) `path` for writing.
