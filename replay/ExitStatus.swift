@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayRun
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -32,6 +33,7 @@ enum ExitStatus: Int32 {
         case let code as ExitCode: self = ExitStatus(rawValue: code.rawValue) ?? .failure
         case is IngestInterrupted: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
+        case is PathCollision: self = .usage
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input
         case let e as StateError: self = e.isDiskFull ? .diskFull : .state
         case let e as POSIXFileError where e.isDiskFull: self = .diskFull

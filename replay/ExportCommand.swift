@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayRun
 import ReplaySink
 
 extension Replay {
@@ -33,16 +34,16 @@ extension Replay {
 
         func validate() throws {
             guard !csv.isEmpty else { throw ValidationError("--csv needs a file name, or - for standard output") }
-            let standardized = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
-            if csv != "-" && file != "-" && standardized(csv) == standardized(file) {
-                throw ValidationError("--csv \(csv) would overwrite the panel file it reads; choose another name")
-            }
         }
 
         func run() throws {
             signal(SIGPIPE, SIG_IGN)
             let source = file == "-" ? "standard input" : file
             try runReportingErrors {
+                var claims = PathClaims()
+                claims.reads(file, as: "FILE")
+                claims.writes(csv, as: "--csv")
+                try claims.check()
                 let panel = CompactedPanel()
                 let read = try panel.read(try CompactedPanel.openReader(path: file), source: source)
                 if read.ignoredTailBytes > 0 {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuaiRecFixtures
+import ReplayStream
 
 extension Replay {
     /// `replay generate`: writes a synthetic archive in KuaiRec's exact layout.
@@ -9,7 +10,7 @@ extension Replay {
             commandName: "generate",
             abstract: "Write a deterministic synthetic KuaiRec 2.0 archive (18164998.zip layout).")
 
-        @Option(name: .long, help: "The archive to write.")
+        @Option(name: .long, help: "The archive to write (- for stdout).")
         var out: String = "data/Kuairec/18164998.zip"
         @Option(name: .long, help: ArgumentHelp("Users in small_matrix (at least 1).", valueName: "users"))
         var users = PositiveCount(1411)
@@ -24,9 +25,24 @@ extension Replay {
             try runReportingErrors {
                 let started = Date()
                 let config = GeneratorConfig(users: users.value, videos: videos.value, days: days.value, seed: seed)
-                let summary = try KuaiRecGenerator.write(config, to: out)
-                printError("replay: wrote \(out) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
+                let summary = try write(config)
+                printError("replay: wrote \(OutputFile.name(out)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
             }
+        }
+
+        /// Writes the archive to `out`; for `-`, to a temporary file first (the generator writes a file and
+        /// reads its size back), then copied to standard output.
+        private func write(_ config: GeneratorConfig) throws -> GeneratorSummary {
+            guard out == "-" else { return try KuaiRecGenerator.write(config, to: out) }
+            let temporary = FileManager.default.temporaryDirectory
+                .appendingPathComponent("replay-generate-\(getpid())-\(UUID().uuidString).zip").path
+            defer { unlink(temporary) }
+            let summary = try KuaiRecGenerator.write(config, to: temporary)
+            guard let data = FileManager.default.contents(atPath: temporary) else {
+                throw POSIXFileError(path: temporary, operation: "read", code: errno)
+            }
+            try OutputFile.write(Array(data), to: "-")
+            return summary
         }
     }
 }

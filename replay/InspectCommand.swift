@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReplayDiagnostics
+import ReplayRun
 import ReplaySink
 import ReplayStream
 
@@ -14,11 +15,17 @@ extension Replay {
         @Argument(help: "The KuaiRec download (18164998.zip) or the inner KuaiRec.zip.")
         var input: String
 
-        @Option(name: .long, help: "Also write the inventory as JSON (outer_inventory, inner_inventory) to this file.")
+        @Option(
+            name: .long,
+            help: "Also write the inventory as JSON (outer_inventory, inner_inventory) to this file (- for stdout, instead of the listing).")
         var json: String?
 
         func run() throws {
             try runReportingErrors {
+                var claims = PathClaims()
+                claims.reads(input, as: "INPUT")
+                claims.writes(json, as: "--json")
+                try claims.check()
                 guard FileManager.default.fileExists(atPath: input) else {
                     throw InputError(input: input, message: "no such file")
                 }
@@ -36,10 +43,12 @@ extension Replay {
             func megabytes(_ m: ArchiveInventory.Member) -> String {
                 m.bytes.map { String(format: "%.4f", Double($0) / 1_000_000) } ?? "unknown"
             }
-            print("Outer archive contents")
-            for m in outer { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
-            print("Inner KuaiRec data files")
-            for m in inner { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
+            if json != "-" {  // stdout carries the JSON instead
+                print("Outer archive contents")
+                for m in outer { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
+                print("Inner KuaiRec data files")
+                for m in inner { print("  \(megabytes(m).leftPadded(12)) MB  \(m.path)") }
+            }
             if let json {
                 func table(_ name: String, _ members: [ArchiveInventory.Member]) -> DiagnosticTable {
                     DiagnosticTable(
@@ -49,7 +58,7 @@ extension Replay {
                 let report = DiagnosticsReport(
                     status: .init(phase: "inspect"),
                     tables: [table("outer_inventory", outer), table("inner_inventory", inner)])
-                try AtomicFile.write(DiagnosticsJSON.render(report), to: json)
+                try OutputFile.write(DiagnosticsJSON.render(report), to: json)
             }
         }
     }

@@ -9,11 +9,13 @@ struct Replay: ParsableCommand {
         commandName: "replay",
         abstract: "Replay a KuaiRec interaction log into the notebook's user-day causal panel, streamed as JSON lines.",
         discussion: """
-            Exit codes: 0 done (or stopped at --until); 1 unexpected failure; 64 bad usage; 3 unusable input \
+            Exit codes: 0 done (or stopped at --until); 1 unexpected failure; 64 bad usage (also an output that is \
+            an input, another output or inside the state folder); 3 unusable input \
             (missing, unreadable, empty, damaged or cut short, no such matrix, beyond --max-bytes, bad header, \
-            changed while read); 4 state folder refused (in use, made by another run or version, damaged, not \
-            replay's; --fresh recovers); 5 disk full; 130 stopped by SIGINT/SIGTERM with a checkpoint committed; \
-            141 run --out - stopped because its reader went away (| head), its last checkpoint standing. \
+            changed while read); 4 state folder refused (in use, made by another run or version, damaged: \
+            --fresh recovers; a folder replay did not make, --fresh included); 5 disk full; 130 stopped by \
+            SIGINT/SIGTERM with a checkpoint committed; 141 run --out - stopped because its reader went away \
+            (| head), its last checkpoint standing. \
             Every message: docs/ERRORS.md.
             """,
         subcommands: [

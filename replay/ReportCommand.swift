@@ -12,7 +12,7 @@ extension Replay {
         static let configuration = CommandConfiguration(
             commandName: "report",
             abstract: "Write the notebook's diagnostic tables as of the last checkpoint (works while a run is going).",
-            discussion: "Without --json, --html or --readiness-csv the JSON goes to stdout.")
+            discussion: "Without --json, --html or --readiness-csv the JSON goes to stdout; - names stdout for any one of them.")
 
         @Option(name: .long, help: "The state folder.")
         var state: String
@@ -28,13 +28,19 @@ extension Replay {
 
         func run() throws {
             try runReportingErrors {
+                var claims = PathClaims()
+                claims.stateFolder(state, as: "--state")
+                claims.writes(json, as: "--json")
+                claims.writes(html, as: "--html")
+                claims.writes(readinessCsv, as: "--readiness-csv")
+                try claims.check()
                 let report = try DiagnosticsReportLoader.load(from: try StateStore(directory: state, readOnly: true))
                 if json == nil && html == nil && readinessCsv == nil {
-                    FileHandle.standardOutput.write(Data(DiagnosticsJSON.render(report)))
+                    try OutputFile.write(DiagnosticsJSON.render(report), to: "-")
                 }
-                if let json { try AtomicFile.write(DiagnosticsJSON.render(report), to: json) }
-                if let html { try AtomicFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
-                if let readinessCsv { try AtomicFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
+                if let json { try OutputFile.write(DiagnosticsJSON.render(report), to: json) }
+                if let html { try OutputFile.write(Array(DiagnosticsHTML.render(report).utf8), to: html) }
+                if let readinessCsv { try OutputFile.write(Array(ReadinessCSV.render(report).utf8), to: readinessCsv) }
             }
         }
     }

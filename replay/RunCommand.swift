@@ -132,6 +132,9 @@ extension Replay {
 
         /// The rules between options: which apply to an archive and which to a live feed.
         func validate() throws {
+            if reportPath == "-" {
+                throw ValidationError("--report rewrites an HTML page during the run; it needs a file name, not -")
+            }
             if isLive {
                 if thresholds == .batch {
                     throw ValidationError(
@@ -161,6 +164,7 @@ extension Replay {
             let logger = bootstrapLogging(level: quiet ? .error : logLevel)
             installStopHandlers()
             try runReportingErrors {
+                try pathClaims.check()
                 let reporter = RunReporter(
                     quiet: quiet, showProgress: !quiet && (progress || isatty(STDERR_FILENO) == 1), timeZone: tz.zone)
                 let result = try reporter.whileRunning {
@@ -174,6 +178,18 @@ extension Replay {
                 }
                 try reporter.finish(result, summaryJSON: summaryJson)
             }
+        }
+
+        /// Every path the run reads or writes, by the option that names it (checked before anything is touched).
+        var pathClaims: PathClaims {
+            var claims = PathClaims()
+            if !isLive { claims.reads(input, as: "INPUT") }
+            claims.stateFolder(state, as: "--state")
+            claims.writes(out, as: "--out")
+            claims.writes(rejects, as: "--rejects")
+            claims.writes(summaryJson, as: "--summary-json")
+            claims.writes(reportPath, as: "--report")
+            return claims
         }
 
         /// The options every run takes.

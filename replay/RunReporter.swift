@@ -49,7 +49,7 @@ final class RunReporter {
     func finish(_ result: RunResult, summaryJSON: String?) throws {
         let summary = result.summary
         say(summary.text, prefixed: false)
-        if let summaryJSON { try AtomicFile.write(Array(summary.json()), to: summaryJSON) }
+        if let summaryJSON { try OutputFile.write(Array(summary.json()), to: summaryJSON) }
         switch result.outcome {
         case .finished: break
         case .reachedUntil(let day):

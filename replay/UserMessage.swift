@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayRun
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -15,12 +16,29 @@ enum UserMessage {
         case let e as PanelExportError where e.kind == .outputClosed: return nil
         case let e as POSIXFileError where e.code == EPIPE: return nil
         case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
+        case let e as PathCollision: return collision(e)
         case let e as IngestLimitError: return beyondLimit(e)
         case let e as DamagedFileError: return "\(e) — rerun with --fresh"
         case let e as PanelExportError: return exportFailure(e)
         case let e as LMDBError where e.isDiskFull || e.isMapFull:
             return "the state database could not grow: \(e); free some space and rerun the same command to resume"
         default: return "\(error)"
+        }
+    }
+
+    /// Two paths of one command that are the same file, or an output inside the state folder: what would
+    /// happen, and what to change.
+    static func collision(_ e: PathCollision) -> String {
+        switch (e.kind, e.other.role) {
+        case (.bothStandardOutput, _):
+            return "\(e): their bytes would be mixed — give one of them a file name"
+        case (.insideStateFolder, _):
+            return "\(e), which holds replay's own files (the next run would delete, cut back or refuse it) — "
+                + "write \(e.output.option) outside the state folder"
+        case (.sameFile, .read):
+            return "\(e): \(e.output.option) would overwrite what replay reads — give \(e.output.option) another name"
+        case (.sameFile, _):
+            return "\(e): both would write it and one would destroy the other — give each its own file"
         }
     }
 
@@ -42,8 +60,13 @@ enum UserMessage {
         case .foreignEntries(let names):
             let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "the folder holds files replay did not make (\(shown)); it is not a replay state folder. "
-                + "Choose a new --state folder (or --fresh to use it anyway: replay then adds its own files beside "
-                + "them and deletes none of them)"
+                + "Choose a new --state folder (or --fresh to start over in it anyway: replay deletes only its own "
+                + "files, none of these)"
+        case .notReplays(let names):
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
+            return "the folder is not empty and replay did not make it (no \(StateStore.markerName) file); it holds "
+                + "\(shown), which are not replay's. replay uses a new or empty folder, or one it made: choose another "
+                + "--state (--fresh does not change this; nothing in the folder was touched)"
         case .madeByDifferentRun(let differences):
             return "it was made by a different run — \(differences.map(difference).joined(separator: "; ")). "
                 + "Use the same options to resume, another --state, or --fresh to discard it"

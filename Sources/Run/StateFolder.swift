@@ -10,19 +10,26 @@ struct StateFolder {
     /// The folder's lock, held while this value lives.
     let lock: ProcessLock
 
-    /// Opens (creating) the folder at `directory` for a run of `identity`. With `fresh`, replay's own files in
-    /// it are discarded (a damaged database included) and the run starts over, keeping the ordered events of
-    /// an ingest of the same input when they are whole.
-    /// - Throws: ``StateError``: `notAFolder`, `foreignEntries` (unless `fresh`), `inUse`, `madeByDifferentRun`
-    ///   (unless `fresh`), or any error opening the store.
+    /// Opens (creating) the folder at `directory` for a run of `identity`. Only a folder replay owns is used
+    /// (``StateStore/ownership(of:)``: new or empty, marked, or an older replay's state, which gets the
+    /// marker). With `fresh`, replay's own files in it are discarded (a damaged database included) and the
+    /// run starts over, keeping the ordered events of an ingest of the same input when they are whole.
+    /// - Throws: ``StateError``: `notAFolder`, `notReplays` (`fresh` or not), `foreignEntries` (a marked
+    ///   folder holding other entries, unless `fresh`), `inUse`, `madeByDifferentRun` (unless `fresh`), or any
+    ///   error opening the store.
     static func open(directory: String, for identity: RunIdentity, fresh: Bool) throws -> StateFolder {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw StateError(directory: directory, kind: .notAFolder)
         }
+        if case .other(let entries) = StateStore.ownership(of: directory) {
+            throw StateError(directory: directory, kind: .notReplays(entries))  // --fresh included
+        }
         let foreign = StateStore.foreignEntries(in: directory, besides: RunFiles.names)
         if !foreign.isEmpty && !fresh { throw StateError(directory: directory, kind: .foreignEntries(foreign)) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // The marker first: a folder holding replay's lock or database but no marker would not be replay's.
+        if !StateStore.hasMarker(directory) { try StateStore.mark(directory) }
         let lock = try ProcessLock(directory: directory)
         let store = fresh ? try startOver(directory, for: identity) : try resume(directory, for: identity)
         return StateFolder(store: store, lock: lock)

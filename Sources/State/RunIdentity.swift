@@ -115,6 +115,8 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
         case notAFolder
         /// The folder holds entries replay did not make (sorted names).
         case foreignEntries([String])
+        /// The folder is not replay's: it has entries (sorted names) but no marker and no replay state.
+        case notReplays([String])
         /// The folder was made by a run with another input or other options.
         case madeByDifferentRun([RunIdentity.Difference])
         /// Another process holds the folder's lock (`holder` names it: `pid 1234`).
@@ -173,6 +175,8 @@ extension StateError.Kind: CustomStringConvertible {
         switch self {
         case .notAFolder: return "it is a file, not a folder"
         case .foreignEntries(let names): return "the folder holds files replay did not make (\(names.joined(separator: ", ")))"
+        case .notReplays(let names):
+            return "the folder is not empty and replay did not make it (no \(StateStore.markerName) file): it holds \(names.joined(separator: ", "))"
         case .madeByDifferentRun(let differences):
             return "it was made by a different run (\(differences.map(\.field).joined(separator: ", ")) differ)"
         case .inUse(let holder): return "it is in use by \(holder)"

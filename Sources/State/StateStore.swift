@@ -59,7 +59,9 @@ public final class StateStore: StateBackend {
 
     /// The names the state store keeps in its folder. A run may keep files of its own there too (its
     /// default rejects file): it passes their names as `runFiles` below.
-    public static let ownEntries: Set<String> = ["lmdb", "events", "snapshots", "lock"]
+    public static let ownEntries: Set<String> = [
+        "lmdb", "events", "snapshots", "lock", markerName, AtomicFile.partialPath(for: markerName),
+    ]
 
     /// Entries of `directory` that neither the store nor the run made (empty for a new, empty or
     /// replay-made folder); `runFiles` are the names the run keeps there.
@@ -69,10 +71,10 @@ public final class StateStore: StateBackend {
     }
 
     /// Removes what the store keeps in `directory` (database, ordered events, snapshots) and the run's
-    /// `runFiles`, to start over: works on a damaged database that cannot be opened. Other files are left
-    /// alone; the lock stays.
+    /// `runFiles`, to start over: works on a damaged database that cannot be opened. Call it only on a
+    /// folder replay owns (``ownership(of:)``): other files are left alone; the lock and the marker stay.
     public static func discardOwnFiles(in directory: String, besides runFiles: Set<String> = []) throws {
-        for name in ownEntries.union(runFiles) where name != "lock" {
+        for name in ownEntries.union(runFiles) where name != "lock" && name != markerName {
             let path = (directory as NSString).appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         }

@@ -198,12 +198,12 @@ import ReplayStream
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("s/lmdb"), withIntermediateDirectories: true)
         try Data("not lmdb".utf8).write(to: dataFile)
         try expectRefusedThenFreshRecovers(["state s:"])
-        // A folder from another program: refused; --fresh adds replay's files and deletes none of the others.
-        try? FileManager.default.removeItem(at: dir.appendingPathComponent("s"))
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("s"), withIntermediateDirectories: true)
+        // A replay state folder holding another file: refused; --fresh starts over and deletes none of the others.
+        try partialRun()
         try Data("keep me".utf8).write(to: dir.appendingPathComponent("s/notes.txt"))
         try expectRefusedThenFreshRecovers(["not a replay state folder", "notes.txt"])
         #expect(try String(contentsOf: dir.appendingPathComponent("s/notes.txt"), encoding: .utf8) == "keep me")
+        // A folder from another program (StateOwnershipTests): refused, --fresh included.
         // A file where the folder should be.
         try Data().write(to: dir.appendingPathComponent("f"))
         let file = try Harness.run(["run", outer, "--state", "f", "--out", "q.jsonl"], in: dir)

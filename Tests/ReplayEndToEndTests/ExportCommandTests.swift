@@ -228,8 +228,8 @@ import Testing
         let folder = try Harness.run(["export", ".", "--csv", "panel.csv"], in: dir)
         #expect(folder.status == 3 && folder.stderr.contains("it is a folder"))
         let itself = try Harness.run(["export", "p.jsonl", "--csv", "./p.jsonl"], in: dir)
-        // A usage error, reported by the argument parser: exit 64 (EX_USAGE), as for every subcommand.
-        #expect(itself.status == 64 && itself.stderr.contains("would overwrite the panel file"))
+        // A usage error: exit 64 (EX_USAGE), as for every subcommand (PathClaims, docs/ERRORS.md).
+        #expect(itself.status == 64 && itself.stderr.contains("--csv and FILE are the same file"))
 
         let toFolder = try Harness.run(["export", "p.jsonl", "--csv", "s"], in: dir)
         #expect(toFolder.status == 1 && toFolder.stderr.contains("replay: s: it is a folder; --csv needs a file name"))

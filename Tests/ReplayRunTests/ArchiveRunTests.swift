@@ -96,16 +96,41 @@ struct ArchiveRunTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: folder.appendingPathComponent("notes.txt"))
         let configuration = try RunFixtures.archiveConfiguration(in: dir)
-        #expect {
-            _ = try Self.run(configuration)
-        } throws: { error in
-            (error as? StateError)?.kind == .foreignEntries(["notes.txt"])
+        for fresh in [false, true] {
+            var configuration = configuration
+            configuration.common.fresh = fresh
+            #expect {
+                _ = try Self.run(configuration)
+            } throws: { error in
+                (error as? StateError)?.kind == .notReplays(["notes.txt"])
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["notes.txt"])
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["notes.txt"])
         try Data().write(to: dir.appendingPathComponent("f"))
         var onAFile = configuration
         onAFile.common.stateDirectory = dir.appendingPathComponent("f").path
         #expect { _ = try Self.run(onAFile) } throws: { error in (error as? StateError)?.kind == .notAFolder }
+    }
+
+    @Test func aStateFolderIsMarkedAndAnOlderReplaysUnmarkedStateIsAdopted() throws {
+        let dir = RunFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var configuration = try RunFixtures.archiveConfiguration(in: dir)
+        configuration.until = CalendarDay(iso: "2020-07-07")!
+        _ = try Self.run(configuration)
+        let folder = configuration.common.stateDirectory
+        #expect(StateStore.hasMarker(folder) && StateStore.ownership(of: folder) == .replays(marked: true))
+        // An older replay wrote no marker: its state (lmdb/ with a run's identity) is still replay's.
+        try FileManager.default.removeItem(atPath: folder + "/" + StateStore.markerName)
+        #expect(StateStore.ownership(of: folder) == .replays(marked: false))
+        configuration.until = nil
+        #expect(try Self.run(configuration).result.outcome == .finished)
+        #expect(StateStore.hasMarker(folder))
+        // A folder holding only replay's names, but no marker and no database of replay's, is not replay's.
+        let other = dir.appendingPathComponent("other").path
+        try FileManager.default.createDirectory(atPath: other + "/events", withIntermediateDirectories: true)
+        #expect(StateStore.ownership(of: other) == .other(entries: ["events"]))
+        #expect(StateStore.ownership(of: dir.appendingPathComponent("missing").path) == .new)
     }
 
     @Test func aMissingInputIsRefusedBeforeTheStateFolderIsMade() throws {

@@ -65,6 +65,42 @@ struct FileIOTests {
         #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
     }
 
+    @Test func aSymlinkKeepsPointingAtTheFileItNamesWhichIsReplaced() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try AtomicFile.write(Array("old".utf8), to: folder + "/target.json")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link.json", withDestinationPath: "target.json")
+        try AtomicFile.write(Array("new".utf8), to: folder + "/link.json")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/link.json") == "target.json")
+        #expect(try String(contentsOfFile: folder + "/target.json", encoding: .utf8) == "new")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["link.json", "target.json"])
+    }
+
+    @Test func aPathThroughProcOrDevIsWrittenInPlaceNotRenamedOver() throws {
+        // `/dev/stdout` is a symlink to /proc/self/fd/1: with stdout redirected to a regular file, renaming a
+        // new file over the path replaced the link (as root, the node under /dev). Here a link of the test's
+        // own to a descriptor stands for it.
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let file = folder + "/redirected.txt"
+        let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/stdout", withDestinationPath: "/proc/self/fd/\(fd)")
+        try AtomicFile.write(Array("summary".utf8), to: folder + "/stdout")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/stdout") == "/proc/self/fd/\(fd)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "summary")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/stdout.partial"))
+        #expect(AtomicFile.replaceableFile("/dev/stdout") == nil && AtomicFile.replaceableFile("/proc/self/fd/1") == nil)
+    }
+
+    @Test func theFolderOfAOneCharacterNameIsTheCurrentFolder() {
+        // NSString.deletingLastPathComponent traps on "j" (Foundation 6.3): `--summary-json j` crashed
+        // (end to end: PathCollisionTests.dashIsStandardOutputForEveryOutputOption).
+        #expect(AtomicFile.folder(containing: "j") == "." && AtomicFile.folder(containing: "/j") == "/")
+        #expect(AtomicFile.folder(containing: "a/b/c") == "a/b" && AtomicFile.folder(containing: "./x") == ".")
+    }
+
     @Test func writeAllWritesEverythingAndNamesTheFileOnFailure() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

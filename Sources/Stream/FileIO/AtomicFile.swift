@@ -7,7 +7,8 @@ import SystemPackage
 /// half a file.
 ///
 /// One writer per path: two processes replacing the same path at once share its `.partial` file.
-/// A device or a FIFO (`/dev/null`, `/dev/stdout`) cannot be replaced: it is written in place.
+/// A device or a FIFO (`/dev/null`, `/dev/stdout`) cannot be replaced: it is written in place (see
+/// ``replace(_:_:)``).
 public enum AtomicFile {
     /// The name the new contents of `path` are written under before ``commit(_:)`` renames them.
     public static func partialPath(for path: String) -> String { path + ".partial" }
@@ -35,23 +36,47 @@ public enum AtomicFile {
     /// When `path` is a device or a FIFO, `body` is given `path` itself, and nothing is renamed.
     /// - Throws: `body`'s errors and ``POSIXFileError``; on any failure the `.partial` file is removed and
     ///   `path` is left as it was.
+    ///
+    /// A symlink to a regular file is kept: the file it points to is replaced. A path reached through `/dev`
+    /// or `/proc` (`/dev/stdout`, `/proc/self/fd/1`, whatever the descriptor is) is written in place too:
+    /// renaming a file over it would replace the link (or, as root, a node under `/dev`).
     public static func replace<Result>(_ path: String, _ body: (_ partial: String) throws -> Result) throws -> Result {
-        var status = stat()
-        if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFCHR || status.st_mode & S_IFMT == S_IFIFO {
-            return try body(path)
-        }
-        let partial = partialPath(for: path)
+        guard let target = replaceableFile(path) else { return try body(path) }
+        let partial = partialPath(for: target)
         if unlink(partial) != 0 && errno != ENOENT {
             throw POSIXFileError(path: partial, operation: "unlink", code: errno)
         }
         do {
             let result = try body(partial)
-            try commit(path)
+            try commit(target)
             return result
         } catch {
             unlink(partial)
             throw error
         }
+    }
+
+    /// The file to replace for `path` (`path` itself, or the regular file a symlink at `path` points to), or
+    /// nil when `path` must be written in place: an existing device, FIFO or socket, or a path that reaches
+    /// `/dev` or `/proc` through its symlinks.
+    static func replaceableFile(_ path: String) -> String? {
+        var status = stat()
+        if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return nil }
+        var current = path
+        for _ in 0..<40 {
+            let absolute = current.hasPrefix("/") ? current : FileManager.default.currentDirectoryPath + "/" + current
+            let parent = (absolute as NSString).deletingLastPathComponent
+            if let real = realpath(parent, nil) {
+                let folder = String(cString: real)
+                free(real)
+                if ["/dev", "/proc"].contains(where: { folder == $0 || folder.hasPrefix($0 + "/") }) { return nil }
+            }
+            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: absolute) else {
+                return current
+            }
+            current = link.hasPrefix("/") ? link : parent + "/" + link
+        }
+        return path  // a symlink loop: rename fails or replaces the link, as the system decides
     }
 
     /// Makes `PATH.partial` the file `path`: fsyncs it, renames it over `path`, and fsyncs the folder.
@@ -73,8 +98,7 @@ public enum AtomicFile {
     /// Fsyncs the folder holding `path`, so that a rename or a new name in it survives a crash.
     /// - Throws: ``POSIXFileError`` naming the folder.
     public static func syncFolder(containing path: String) throws(POSIXFileError) {
-        let parent = (path as NSString).deletingLastPathComponent
-        let folder = parent.isEmpty ? "." : parent
+        let folder = folder(containing: path)
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(FilePath(folder), .readOnly, options: .directory)
@@ -87,6 +111,13 @@ public enum AtomicFile {
         } catch where error.code == EINVAL {
             // The file system cannot sync a folder (fsync(2): EINVAL); its renames are as durable as it makes them.
         }
+    }
+
+    /// The folder holding `path`: the text before its last `/` (`.` for a bare name, `/` for a name at the
+    /// root). Not `NSString.deletingLastPathComponent`, which traps on a one-character path in Foundation 6.3.
+    static func folder(containing path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Creates (or empties) `path` for writing.
