@@ -25,7 +25,8 @@ public final class ByteOutput {
 
     /// Opens `path` for a run. A fresh run (`resumeAt == nil`) starts the file anew; a resumed run
     /// cuts it back to `resumeAt` bytes (the committed length) and continues there.
-    /// `-` means standard output (at-least-once on resume: nothing can be cut back).
+    /// `-` means standard output; a device or a FIFO is written in place, like standard output (nothing is cut
+    /// back or positioned, so a resume is at-least-once there, and nothing is fsynced).
     /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
     ///   ``DamagedFileError`` when it is shorter than `resumeAt`.
     public init(path: String, resumeAt: Int64?, bufferLimit: Int = 1 << 20) throws {
@@ -34,21 +35,25 @@ public final class ByteOutput {
         buffer.reserveCapacity(bufferLimit + 4096)
         length = resumeAt ?? 0
         if path == "-" {
-            channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, path: path)
+            channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, isRegularFile: false, path: path)
             return
         }
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let dir = AtomicFile.folder(containing: path)
+        if dir != "." { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let flags = O_WRONLY | O_CREAT | (resumeAt == nil ? O_TRUNC : 0)
         let fd = open(path, flags, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
-        do {
-            try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
-        } catch {
-            Foundation.close(fd)
-            throw error
+        var st = stat()
+        let isRegular = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        if isRegular {
+            do {
+                try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
+            } catch {
+                Foundation.close(fd)
+                throw error
+            }
         }
-        channel = WriteChannel(fd: fd, ownsDescriptor: true, path: path)
+        channel = WriteChannel(fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path)
     }
 
     /// Cuts a resumed file back to `resumeAt` and seeks there (the start for a fresh file).
@@ -136,11 +141,13 @@ public final class ByteOutput {
 /// checkpoint committer is drained before the output is closed), so the descriptor stays the file's.
 public struct FileDurability: OutputDurability {
     let fd: Int32
-    let ownsDescriptor: Bool
+    /// Only a regular file of the output's own is fsynced (standard output, devices and FIFOs have nothing
+    /// to make durable; `fsync` fails on some of them).
+    let syncs: Bool
     let path: String
 
     public func sync() throws {
-        if ownsDescriptor, fsync(fd) != 0 {
+        if syncs, fsync(fd) != 0 {
             throw POSIXFileError(path: path, operation: "fsync", code: errno)
         }
     }
@@ -158,14 +165,17 @@ private final class WriteChannel: Sendable {
     private let spareBuffers = Mutex<[[UInt8]]>([])
     private let descriptorClosed = Atomic<Bool>(false)
 
-    init(fd: Int32, ownsDescriptor: Bool, path: String) {
-        durability = FileDurability(fd: fd, ownsDescriptor: ownsDescriptor, path: path)
+    private let ownsDescriptor: Bool
+
+    init(fd: Int32, ownsDescriptor: Bool, isRegularFile: Bool, path: String) {
+        durability = FileDurability(fd: fd, syncs: ownsDescriptor && isRegularFile, path: path)
+        self.ownsDescriptor = ownsDescriptor
     }
 
     // Only when an owner failed to close its output (an assertion in debug builds): the descriptor is
     // released, nothing is written.
     deinit {
-        if durability.ownsDescriptor, !descriptorClosed.load(ordering: .relaxed) { Foundation.close(durability.fd) }
+        if ownsDescriptor, !descriptorClosed.load(ordering: .relaxed) { Foundation.close(durability.fd) }
     }
 
     /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
@@ -198,7 +208,7 @@ private final class WriteChannel: Sendable {
     /// Closes the descriptor after the writes in flight (once; standard output stays open).
     func closeDescriptor() {
         pending.wait()
-        guard durability.ownsDescriptor, !descriptorClosed.exchange(true, ordering: .relaxed) else { return }
+        guard ownsDescriptor, !descriptorClosed.exchange(true, ordering: .relaxed) else { return }
         Foundation.close(durability.fd)
     }
 }

@@ -42,4 +42,39 @@ import Testing
         let rerun = try Harness.run(arguments, in: dir)
         #expect(rerun.status == 0, "\(rerun.stderr)")
     }
+
+    /// Outputs that are not regular files are written in place: /dev/null is a null sink, a FIFO a stream
+    /// (nothing cut back or fsynced); a one-letter file name is an ordinary name.
+    @Test func specialOutputsAreWrittenInPlace() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let null = try Harness.run(
+            ["run", outer.path, "--state", "n", "--out", "/dev/null", "--rejects", "/dev/null", "--quiet"], in: dir)
+        #expect(null.status == 0, "\(null.stderr)")
+        let short = try Harness.run(["run", outer.path, "--state", "o", "--out", "p", "--rejects", "r", "--quiet"], in: dir)
+        #expect(short.status == 0, "\(short.stderr)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [
+            "-c",
+            """
+            mkfifo f
+            cat f > from-fifo.jsonl &
+            '\(Harness.binary.path)' run '\(outer.path)' --state fi --out f --quiet
+            echo "exit=$?"
+            wait
+            """,
+        ]
+        p.currentDirectoryURL = dir
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(printed.contains("exit=0"), "\(printed)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("from-fifo.jsonl")) == Data(contentsOf: dir.appendingPathComponent("p")))
+        #expect(FileManager.default.fileExists(atPath: "/dev/null"))
+    }
 }

@@ -152,7 +152,7 @@ import Testing
         // Standard output redirected to a regular file, reached through a symlink as /dev/stdout is.
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/stdout", withDestinationPath: "/proc/self/fd/1")
         let redirected = dir.appendingPathComponent("redirected.json")
-        FileManager.default.createFile(atPath: redirected.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: redirected.path, contents: nil)
         let process = Process()
         process.executableURL = Harness.binary
         process.arguments = ["run", "in.zip", "--state", "s", "--out", "p.jsonl", "--summary-json", "stdout", "--quiet"]

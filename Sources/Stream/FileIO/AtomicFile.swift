@@ -115,7 +115,7 @@ public enum AtomicFile {
 
     /// The folder holding `path`: the text before its last `/` (`.` for a bare name, `/` for a name at the
     /// root). Not `NSString.deletingLastPathComponent`, which traps on a one-character path in Foundation 6.3.
-    static func folder(containing path: String) -> String {
+    public static func folder(containing path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
