@@ -61,6 +61,12 @@ enum Harness {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// True when the binary is a sanitizer build (`REPLAY_BIN_SANITIZER`, set by tools/test for its
+    /// ThreadSanitizer pass). ThreadSanitizer's runtime cannot start under a file-size limit below ~256 KiB
+    /// (`ulimit -f`), so the tests that simulate a full disk with one leave that part out there; the fault
+    /// harness (tools/fault-test) covers full disks on a tmpfs.
+    static var binaryIsSanitized: Bool { ProcessInfo.processInfo.environment["REPLAY_BIN_SANITIZER"] != nil }
+
     /// A fresh temporary folder.
     static func temporaryDirectory() -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-e2e-\(UUID().uuidString)")

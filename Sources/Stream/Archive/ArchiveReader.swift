@@ -136,6 +136,8 @@ public final class ArchiveReader {
         }
         ArchiveReader.enableFormats(a)
         let displayName = "\(outer.name) ▸ \(memberName)"
+        // Unretained: the nested reader keeps `outer` alive (stored below) and frees its handle before it lets
+        // `outer` go, so the callback never sees a freed reader.
         let context = Unmanaged.passUnretained(outer).toOpaque()
         // libarchive calls this whenever it needs more bytes; the block stays valid until the next call,
         // which is what archive_read_data_block guarantees for the outer reader's block too.

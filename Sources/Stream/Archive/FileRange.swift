@@ -12,6 +12,8 @@ final class FileRange {
     let start: Int64
     let length: Int64
     var position: Int64 = 0
+    /// The bytes of the last read, handed to libarchive; allocated once here, freed in deinit (after the
+    /// owning reader freed the handle that points into it).
     var buffer: UnsafeMutableRawPointer
     let bufferSize = 1 << 20
     var failure: Int32 = 0
@@ -75,6 +77,8 @@ final class FileRange {
             let before = range.position
             return range.seek(request, whence: SEEK_CUR) - before
         }
+        // Unretained: the ArchiveReader that owns `handle` also owns this range and frees the handle first (its
+        // deinit), so libarchive never calls back after the range is gone.
         archive_read_set_callback_data(handle, Unmanaged.passUnretained(self).toOpaque())
         return archive_read_open1(handle)
     }
