@@ -14,7 +14,7 @@ enum ExitStatus: Int32 {
     case failure = 1
     /// Unusable input: the file, the archive, or the CSV's header or structure.
     case input = 3
-    /// The state folder is refused.
+    /// The state folder is refused, or the output or the input it would take belongs to another run.
     case state = 4
     /// The disk is full (output, state, rejects).
     case diskFull = 5
@@ -34,6 +34,7 @@ enum ExitStatus: Int32 {
         case is IngestInterrupted: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
         case is PathCollision: self = .usage
+        case is FeedPositionError, is OutputOwnershipError: self = .state
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input
         case let e as StateError: self = e.isDiskFull ? .diskFull : .state
         case let e as POSIXFileError where e.isDiskFull: self = .diskFull

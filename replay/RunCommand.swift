@@ -53,8 +53,8 @@ extension Replay {
                 valueName: "days"))
         var reviseWindow = ReviseWindow(days: 7)
 
-        @Option(name: .long, help: ArgumentHelp("Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run).", valueName: "rows"))
-        var skipRows = Count(0)
+        @Option(name: .long, help: ArgumentHelp("Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run; it must be the count `replay status` prints). Without it a feed re-sent from its start is recognised and skipped by itself.", valueName: "rows"))
+        var skipRows: Count?
 
         @Option(name: .long, help: "The state folder (checkpoints, ordered events, rejects).")
         var state: String = "replay.state"
@@ -145,7 +145,7 @@ extension Replay {
                 }
             } else {
                 for (given, name) in [
-                    (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows.value != 0, "--skip-rows"),
+                    (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows != nil, "--skip-rows"),
                     (latePolicy != .reject, "--late-policy"),
                 ] where given {
                     throw ValidationError("\(name) applies to a live feed on stdin (INPUT -), not to an archive, which is replayed in order")
@@ -224,7 +224,7 @@ extension Replay {
             configuration.idleClose = idleClose?.span
             configuration.latePolicy = latePolicy
             configuration.reviseWindowDays = reviseWindow.days
-            configuration.skipRows = skipRows.value
+            configuration.skipRows = skipRows?.value
             return configuration
         }
     }

@@ -38,7 +38,7 @@ final class RunReporter {
             say("this live feed already ended (its input was read to the end); use --fresh to start a new one")
         case .liveFeedResuming(let rows, let days):
             say(
-                "resuming a live feed after \(rows) input rows (\(days) days closed); the input should continue after them (or pass --skip-rows \(rows) when re-sending it from the start)")
+                "resuming a live feed after \(rows) input rows (\(days) days closed); send the rest of the feed (a CSV feed with its header line first), or the whole feed again: its first \(rows) rows are then recognised and skipped")
         case .live(let p, let live):
             progressLine.live(p, live)
         }

@@ -12,7 +12,9 @@ extension Replay {
             abstract: "Print the records of a panel file as JSON lines (--follow to keep printing as a run writes).",
             discussion: """
                 With --follow, a partly written last line is held back until complete, and a resumed run that \
-                cuts the file back to its checkpoint is followed without printing a line twice. --latest prints \
+                cuts the file back to its checkpoint is followed without printing a line twice; when another run \
+                replaces or rewrites the file (a --fresh rerun), tail says so on stderr and starts again from its top \
+                (--no-restart: exits with status 4). --latest prints \
                 each key once it is final; without --follow it prints, at the end, the latest revision of every \
                 key (a compacted view), ordered by event_date then user_id.
                 """)
@@ -21,6 +23,8 @@ extension Replay {
         var file: String
         @Flag(name: .long, help: "Keep printing as the file grows; stop with Ctrl-C.")
         var follow = false
+        @Flag(name: .long, help: "With --follow: exit (status 4) instead of starting again from the top when another run replaces or rewrites the file.")
+        var noRestart = false
         @Option(name: .long, parsing: .upToNextOption, help: "Only these user ids.")
         var user: [Int64] = []
         @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Only these days (YYYY-MM-DD).", valueName: "date"))
@@ -68,6 +72,7 @@ extension Replay {
             }
             var open = true
             while open {
+                if follow { try startAgainIfRewritten(reader) }
                 var stopped = false
                 try reader.readAvailable { line in
                     let keep = try deliver(line)
@@ -86,6 +91,22 @@ extension Replay {
             }
             _ = out.flush()
         }
+    }
+}
+
+extension Replay.TailCommand {
+    /// When another run replaced or rewrote the followed file (a `--fresh` rerun, a new file), says so and
+    /// starts again from its top, or, with `--no-restart`, ends with exit 4: lines of two runs are never spliced.
+    func startAgainIfRewritten(_ reader: ChangelogReader) throws {
+        let change = reader.change()
+        guard change != .none else { return }
+        let what = change == .replaced ? "was replaced by another file" : "was rewritten by another run (the bytes already printed changed)"
+        if noRestart {
+            printError("replay: \(file) \(what); stopping (--no-restart)")
+            throw ExitCode(ExitStatus.state.rawValue)
+        }
+        printError("replay: \(file) \(what): starting again from its top")
+        try reader.restart()
     }
 }
 

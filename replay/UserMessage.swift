@@ -15,6 +15,8 @@ enum UserMessage {
         case is ExitCode: return nil
         case let e as PanelExportError where e.kind == .outputClosed: return nil
         case let e as POSIXFileError where e.code == EPIPE: return nil
+        case let e as FeedPositionError: return feedPosition(e)
+        case let e as OutputOwnershipError: return outputOwnership(e)
         case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
         case let e as PathCollision: return collision(e)
         case let e as IngestLimitError: return beyondLimit(e)
@@ -49,6 +51,30 @@ enum UserMessage {
         case .outputIsFolder: return "\(error); --csv needs a file name (or - for standard output)"
         case .notARecord: return "\(error). export reads the JSON lines that replay run --out writes"
         case .input, .output, .diskFull, .outputClosed: return "\(error)"
+        }
+    }
+
+    /// An output that is not this run's to write: what is wrong and what to do.
+    static func outputOwnership(_ error: OutputOwnershipError) -> String {
+        switch error.kind {
+        case .inUse: return "\(error); wait for that run to end, or give this one another --out"
+        case .replaced, .committedBytesChanged:
+            return "\(error), so the run cannot continue it. Rerun with --fresh to start the run anew (the file is "
+                + "rewritten), or give --out the file the run wrote"
+        case .notThisRunsFile: return "\(error). Rerun with --fresh to replace it, or give --out another file"
+        }
+    }
+
+    /// A live feed's input that does not continue the rows consumed: what is wrong and what to do.
+    static func feedPosition(_ error: FeedPositionError) -> String {
+        switch error.kind {
+        case .skipRowsMismatch(_, let consumed):
+            return "\(error); re-send the feed from its start with --skip-rows \(consumed) (or without --skip-rows: a re-sent "
+                + "feed is recognised), or send the rows after the first \(consumed)"
+        case .resentFeedDiffers:
+            return "\(error): it is another feed. Send this feed's rows, or use --fresh (or another --state) to start a new one"
+        case .feedEnded:
+            return "\(error); they were not taken. Use --fresh (or another --state) to start a new feed"
         }
     }
 

@@ -68,7 +68,7 @@ extension Run<ArchiveRunConfiguration> {
         let timeZone = common.timeZone.zone
         let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
         if let checkpoint, !checkpoint.progress.finished { onEvent(.resuming(checkpoint.progress)) }
-        let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
+        let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the replayer waits for its checkpoints before it returns or throws).

@@ -37,7 +37,7 @@ extension Run<LiveRunConfiguration> {
         }
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
         defer { try? rejectsOutput.close() }
-        let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
+        let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the feed waits for its checkpoints before it returns or throws).

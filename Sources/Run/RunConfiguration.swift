@@ -93,8 +93,9 @@ public struct LiveRunConfiguration: Sendable {
     public var latePolicy: LatePolicy = .reject
     /// Under ``LatePolicy/revise``: how many of the last closed days a late row may still revise.
     public var reviseWindowDays = 7
-    /// Skip this many data rows first (a feed re-sent from its start after an interrupted run).
-    public var skipRows = 0
+    /// Skip this many data rows first (a feed re-sent from its start after an interrupted run); it must be the
+    /// count the state consumed. Nil: a re-sent feed is recognised by its first row and skipped by itself.
+    public var skipRows: Int?
 
     public init(common: RunConfiguration) { self.common = common }
 

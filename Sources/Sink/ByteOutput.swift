@@ -24,12 +24,15 @@ public final class ByteOutput {
     public private(set) var length: Int64
 
     /// Opens `path` for a run. A fresh run (`resumeAt == nil`) starts the file anew; a resumed run
-    /// cuts it back to `resumeAt` bytes (the committed length) and continues there.
+    /// cuts it back to `resumeAt` bytes (the committed length) and continues there, once the file is checked
+    /// against `expected` (the checkpoint's fingerprint: same file, same committed bytes at the end).
+    /// A regular file is locked while it is open (`flock`): a second run writing it is refused.
     /// `-` means standard output; a device or a FIFO is written in place, like standard output (nothing is cut
     /// back or positioned, so a resume is at-least-once there, and nothing is fsynced).
     /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
-    ///   ``DamagedFileError`` when it is shorter than `resumeAt`.
-    public init(path: String, resumeAt: Int64?, bufferLimit: Int = 1 << 20) throws {
+    ///   ``OutputOwnershipError`` when another run holds it, or it is not the file (or the bytes) `expected`
+    ///   names; ``DamagedFileError`` when it is shorter than `resumeAt`.
+    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 1 << 20) throws {
         self.path = path
         self.bufferLimit = bufferLimit
         buffer.reserveCapacity(bufferLimit + 4096)
@@ -40,13 +43,18 @@ public final class ByteOutput {
         }
         let dir = AtomicFile.folder(containing: path)
         if dir != "." { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let flags = O_WRONLY | O_CREAT | (resumeAt == nil ? O_TRUNC : 0)
-        let fd = open(path, flags, 0o644)
+        // Not O_TRUNC: the file is locked (and checked) before it is cut.
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         var st = stat()
         let isRegular = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
         if isRegular {
             do {
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                    if errno == EWOULDBLOCK { throw OutputOwnershipError(path: path, kind: .inUse) }
+                    throw POSIXFileError(path: path, operation: "lock", code: errno)
+                }
+                if let resumeAt, let expected { try ByteOutput.check(fd, path: path, committed: resumeAt, against: expected) }
                 try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
             } catch {
                 Foundation.close(fd)
@@ -56,8 +64,22 @@ public final class ByteOutput {
         channel = WriteChannel(fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path)
     }
 
-    /// Cuts a resumed file back to `resumeAt` and seeks there (the start for a fresh file).
+    /// Checks that the open file is the one `expected` names and still ends its first `committed` bytes with the
+    /// same block.
+    private static func check(_ fd: Int32, path: String, committed: Int64, against expected: OutputFingerprint) throws {
+        guard FileIdentity.of(fd: fd) == expected.file else { throw OutputOwnershipError(path: path, kind: .replaced) }
+        var st = stat()
+        fstat(fd, &st)
+        let changed = OutputOwnershipError(path: path, kind: .committedBytesChanged(committed: committed, size: Int64(st.st_size)))
+        guard Int64(st.st_size) >= committed, try OutputFingerprint.of(fd: fd, length: committed, path: path) == expected
+        else { throw changed }
+    }
+
+    /// Cuts a resumed file back to `resumeAt` and seeks there (a fresh file is emptied).
     private static func position(_ fd: Int32, path: String, resumeAt: Int64?) throws {
+        if resumeAt == nil, ftruncate(fd, 0) != 0 {
+            throw POSIXFileError(path: path, operation: "truncate", code: errno)
+        }
         if let resumeAt {
             var st = stat()
             fstat(fd, &st)
@@ -113,6 +135,9 @@ public final class ByteOutput {
         try channel.failure.check()
     }
 
+    /// The file written, when it is a regular file of its own (not standard output, a device or a FIFO).
+    public var fileIdentity: FileIdentity? { channel.durability.syncs ? FileIdentity.of(fd: channel.durability.fd) : nil }
+
     /// What makes this output's flushed bytes durable, for the checkpoint thread.
     public var durability: FileDurability { channel.durability }
 
@@ -150,6 +175,10 @@ public struct FileDurability: OutputDurability {
         if syncs, fsync(fd) != 0 {
             throw POSIXFileError(path: path, operation: "fsync", code: errno)
         }
+    }
+
+    public func fingerprint(ofFirst length: Int64) throws -> OutputFingerprint? {
+        syncs ? try OutputFingerprint.of(fd: fd, length: length, path: path) : nil
     }
 }
 

@@ -24,7 +24,7 @@ public final class ChangelogReader {
     }
 
     private let path: String
-    private let fd: FileDescriptor
+    private var fd: FileDescriptor
     /// True for a pipe or terminal (standard input): read sequentially, never closed by the reader.
     private let isStream: Bool
     private var offset: Int64 = 0
@@ -33,6 +33,21 @@ public final class ChangelogReader {
     public static let maxLineBytes = 1 << 20
     private var lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
     private var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    /// The last bytes read before `offset` (at most ``windowBytes``): still on disk there while the file grows
+    /// (or is cut back and rewritten with the same bytes, as a resumed run does); different once another run
+    /// rewrote it.
+    private var window: [UInt8] = []
+    private static let windowBytes = 4096
+
+    /// What happened to a followed file since the reader last read it.
+    public enum Change: Equatable, Sendable {
+        /// Nothing the reader can see: it grew, or was cut back to a length it has not reached again yet.
+        case none
+        /// The path names another file now (a new inode: replaced, or deleted and made again).
+        case replaced
+        /// The bytes the reader last read are not what the file holds there now (another run rewrote it).
+        case rewritten
+    }
 
     /// Opens `path` for reading from its start.
     /// - Throws: ``POSIXFileError`` when it cannot be opened.
@@ -56,6 +71,52 @@ public final class ChangelogReader {
 
     deinit { if !isStream { try? fd.close() } }
 
+    /// What happened to the file since the last read (always ``Change/none`` for standard input).
+    public func change() -> Change {
+        guard !isStream else { return .none }
+        var onPath = stat(), open = stat()
+        if stat(path, &onPath) == 0, fstat(fd.rawValue, &open) == 0,
+            onPath.st_dev != open.st_dev || onPath.st_ino != open.st_ino
+        {
+            return .replaced
+        }
+        let start = offset - Int64(window.count)
+        let end = min(fileSize, offset)
+        guard end > start else { return .none }
+        var now = [UInt8](repeating: 0, count: Int(end - start))
+        let n = now.withUnsafeMutableBytes { (try? fd.read(fromAbsoluteOffset: start, into: $0)) ?? 0 }
+        return n == now.count && now.elementsEqual(window.prefix(now.count)) ? .none : .rewritten
+    }
+
+    /// Starts again from the top of the file the path names now (reopened when it was replaced).
+    /// - Throws: ``POSIXFileError`` when the file cannot be opened again.
+    public func restart() throws {
+        precondition(!isStream, "standard input cannot start again")
+        if change() == .replaced {
+            let reopened: FileDescriptor
+            do {
+                reopened = try FileDescriptor.open(FilePath(path), .readOnly)
+            } catch {
+                throw POSIXFileError(path: path, operation: "open", (error as? Errno) ?? .ioError)
+            }
+            try? fd.close()
+            fd = reopened
+        }
+        offset = 0
+        window = []
+        lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
+    }
+
+    /// Keeps the last ``windowBytes`` bytes read.
+    private func remember(_ read: ArraySlice<UInt8>) {
+        if read.count >= ChangelogReader.windowBytes {
+            window = Array(read.suffix(ChangelogReader.windowBytes))
+        } else {
+            window.append(contentsOf: read)
+            if window.count > ChangelogReader.windowBytes { window.removeFirst(window.count - ChangelogReader.windowBytes) }
+        }
+    }
+
     /// Reads what is there now (from standard input: up to its end) and calls `body` for every
     /// complete line (without its newline).
     /// Returns the number of lines delivered; `body` returning false stops early.
@@ -75,6 +136,7 @@ public final class ChangelogReader {
             }
             if n == 0 { return delivered }
             offset += Int64(n)
+            if !isStream { remember(chunk[0..<n]) }
             let keepGoing: Bool
             do {
                 keepGoing = try chunk.withUnsafeBytes { all in

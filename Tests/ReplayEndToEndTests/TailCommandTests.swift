@@ -67,4 +67,50 @@ import Testing
         #expect(got.count == expected.count)
         #expect(got == expected)
     }
+
+    /// A followed file rewritten by another run (a --fresh rerun with other thresholds) or replaced by a new
+    /// file: tail says so and starts again from the top, so its output ends with the new file whole; under
+    /// --no-restart it stops with exit 4.
+    @Test func followStartsAgainWhenAnotherRunRewritesTheFile() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let run = ["run", outer.path, "--state", "s", "--out", "p.jsonl", "--quiet"]
+        #expect(try Harness.run(run, in: dir).status == 0)
+        let first = try lines(dir.appendingPathComponent("p.jsonl"))
+        func follow(_ extra: [String]) throws -> (Process, Pipe, URL) {
+            let tail = Process()
+            tail.executableURL = Harness.binary
+            tail.arguments = ["tail", "p.jsonl", "--follow", "--poll-interval", "0.01"] + extra
+            tail.currentDirectoryURL = dir
+            let out = dir.appendingPathComponent("tail-\(extra.count).out")
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            tail.standardOutput = try FileHandle(forWritingTo: out)
+            let err = Pipe()
+            tail.standardError = err
+            try tail.run()
+            Thread.sleep(forTimeInterval: 0.5)
+            return (tail, err, out)
+        }
+        let (tail, err, out) = try follow([])
+        // Rewritten in place with other thresholds (same file, other bytes).
+        #expect(try Harness.run(run + ["--fresh", "--thresholds", "fixed:10,0.5"], in: dir).status == 0)
+        let second = try lines(dir.appendingPathComponent("p.jsonl"))
+        #expect(second != first)
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(tail.processIdentifier, SIGINT)
+        tail.waitUntilExit()
+        let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(said.contains("p.jsonl was rewritten by another run") && said.contains("starting again from its top"), "\(said)")
+        let printed = try lines(out)
+        #expect(Array(printed.suffix(second.count)) == second, "the new run's records, whole, after the notice")
+
+        // Replaced by another file, under --no-restart: exit 4.
+        let (strict, strictErr, _) = try follow(["--no-restart"])
+        try Data(first.joined(separator: "\n").appending("\n").utf8).write(to: dir.appendingPathComponent("p.jsonl"), options: .atomic)
+        strict.waitUntilExit()
+        #expect(strict.terminationStatus == 4)
+        let stopped = String(decoding: strictErr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stopped.contains("p.jsonl was replaced by another file; stopping (--no-restart)"), "\(stopped)")
+    }
 }

@@ -34,8 +34,9 @@ public struct LiveOptions: Sendable, Equatable {
     public var timeZone: TimeZone
     /// Drop exact duplicates (`--dedupe`).
     public var dedupe = false
-    /// Skip this many data rows of the input first (rows a previous run already consumed).
-    public var skipRows = 0
+    /// Skip this many data rows of the input first (rows a previous run already consumed); it must be the
+    /// count the state consumed. Nil: a feed re-sent from its start is recognised and skipped by itself.
+    public var skipRows: Int?
     /// The most days the panel may span; a row further from the first day is rejected `date_out_of_range`.
     public var maxPanelDays = IngestOptions.defaultMaxPanelDays
 
@@ -67,6 +68,10 @@ public struct LiveFeedState: Codable, Sendable, Equatable {
     public var maxDay: CalendarDay?
     /// Data rows read, over every run of this state folder.
     public var rowsRead = 0
+    /// The digest of every data row read (``RowDigest``; nil in a state folder made before it was kept).
+    public var rowsDigest: UInt64?
+    /// The digest of the first data row read (nil before one was read, or in an older state folder).
+    public var firstRowDigest: UInt64?
     /// Rows in the panel.
     public var rowsAccepted = 0
     /// Rows rejected, by reason (`late` included).
@@ -142,7 +147,19 @@ public final class LiveFeed {
     public var users: [Int32] { engine.emissionOrder.map { engine.users[$0] } }
     /// Called after each read and each closed day, for progress lines.
     public var onProgress: ((ReplayProgress, LiveFeedState) -> Void)?
-    private var rowsToSkip: Int
+    /// How the input's first rows are taken on a resume: a feed re-sent from its start is skipped (and
+    /// checked) up to the rows already consumed; one that continues where it stopped is read as it comes.
+    private enum Resumption {
+        /// Until the first row: a row that digests as the feed's first row means a re-sent feed.
+        case undecided
+        /// Re-sent from the start: `remaining` rows to skip, digested as they go by.
+        case skipping(remaining: Int, digest: RowDigest)
+        /// Every row is new.
+        case reading
+    }
+    private var resumption: Resumption
+    /// The running digest of the rows consumed (nil while continuing an older state folder that kept none).
+    private var rowsDigest: RowDigest?
     /// Closed days retired since the last checkpoint: their files go once a checkpoint without them is durable.
     private var retiredSinceCheckpoint: [CalendarDay] = []
     /// Days retired before the checkpoint being committed (whose commit may not be durable yet).
@@ -166,7 +183,29 @@ public final class LiveFeed {
             sink: sink, state: state, resumeFrom: checkpoint, reviseWindowDays: options.revisableDays,
             dayThresholds: live.dayThresholds, logger: logger)
         try buckets.restore(counts: live.dayEvents)
-        rowsToSkip = options.skipRows
+        (resumption, rowsDigest) = try LiveFeed.resumption(of: live, skipRows: options.skipRows)
+    }
+
+    /// How a run with `skipRows` takes its input after `live`, and the digest it goes on from.
+    /// - Throws: ``FeedPositionError`` when `skipRows` is not the count of rows consumed.
+    private static func resumption(of live: LiveFeedState, skipRows: Int?) throws -> (Resumption, RowDigest?) {
+        let digest: RowDigest?
+        if live.rowsRead == 0 {
+            digest = RowDigest()
+        } else if let stored = live.rowsDigest {
+            var restored = RowDigest()
+            restored.restore(stored)
+            digest = restored
+        } else {
+            digest = nil  // an older state folder: no digest to check against or go on from
+        }
+        if let skip = skipRows {
+            guard skip == live.rowsRead else {
+                throw FeedPositionError(.skipRowsMismatch(given: skip, consumed: live.rowsRead))
+            }
+            return (skip == 0 ? .reading : .skipping(remaining: skip, digest: RowDigest()), digest)
+        }
+        return (live.rowsRead > 0 && live.firstRowDigest != nil ? .undecided : .reading, digest)
     }
 
     /// The instant (Unix ms) a day ends: its next midnight in the time zone.
@@ -175,7 +214,7 @@ public final class LiveFeed {
     /// Reads `input` until it ends or a stop is requested.
     public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
         defer { engine.settleCheckpoints() }
-        if live.ended { return .finished }
+        if live.ended { return try refuseRowsAfterTheEnd(input: input, shouldStop: shouldStop) }
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
         lastArrival = Date()
         while true {
@@ -212,6 +251,18 @@ public final class LiveFeed {
         }
     }
 
+    /// A feed that ended takes no more rows: its input must be empty (a rerun of the finished command).
+    /// - Throws: ``FeedPositionError`` (`.feedEnded`) at the first data row.
+    private func refuseRowsAfterTheEnd(input: LiveInput, shouldStop: () -> Bool) throws -> Outcome {
+        while !shouldStop() {
+            let poll = try input.pump(timeoutMs: 250) { _, _, _ in
+                throw FeedPositionError(.feedEnded(consumed: live.rowsRead))
+            }
+            if poll == .end { return .finished }
+        }
+        return .finished
+    }
+
     /// Short waits (a stop request or a due checkpoint is noticed within a quarter second), and no
     /// longer than the idle close needs.
     private func pollTimeoutMs() -> Int32 {
@@ -224,11 +275,13 @@ public final class LiveFeed {
     }
 
     private func handle(_ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line: Int64) throws {
-        if rowsToSkip > 0 {
-            rowsToSkip -= 1
-            return
-        }
+        if try skipsConsumedRow(raw) { return }
         live.rowsRead += 1
+        if rowsDigest != nil {
+            rowsDigest!.add(raw)
+            live.rowsDigest = rowsDigest!.value
+            if live.rowsRead == 1 { live.firstRowDigest = RowDigest.of(raw) }
+        }
         switch outcome {
         case .rejected(let reason):
             try reject(line: line, reason: reason, raw: raw)
@@ -254,6 +307,27 @@ public final class LiveFeed {
                 try advanceWatermark()
             }
         }
+    }
+
+    /// True when `raw` is a row the feed already consumed (a feed re-sent from its start); checks, once the
+    /// last of them went by, that they were the rows consumed.
+    /// - Throws: ``FeedPositionError`` when a re-sent feed's first rows differ from the ones consumed.
+    private func skipsConsumedRow(_ raw: UnsafeRawBufferPointer) throws -> Bool {
+        if case .undecided = resumption {
+            resumption = RowDigest.of(raw) == live.firstRowDigest
+                ? .skipping(remaining: live.rowsRead, digest: RowDigest()) : .reading
+        }
+        guard case .skipping(let remaining, var digest) = resumption else { return false }
+        digest.add(raw)
+        if remaining > 1 {
+            resumption = .skipping(remaining: remaining - 1, digest: digest)
+            return true
+        }
+        resumption = .reading
+        if let expected = live.rowsDigest, digest.value != expected {
+            throw FeedPositionError(.resentFeedDiffers(consumed: live.rowsRead))
+        }
+        return true
     }
 
     private func reject(line: Int64, reason: RejectReason, raw: UnsafeRawBufferPointer) throws {

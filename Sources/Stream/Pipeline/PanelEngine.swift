@@ -232,6 +232,7 @@ final class PanelEngine {
     func checkpoint(wait: Bool = false, payloads: [String: [UInt8]] = [:]) throws {
         try committer.waitForPending()
         progress.outputBytes = try sink.flush()
+        progress.outputFingerprint = try sink.durability.fingerprint(ofFirst: progress.outputBytes)
         progress.committedAt = Date().timeIntervalSince1970
         var payloads = payloads
         if let observer { payloads[observer.payloadName] = try observer.checkpointPayload() }

@@ -14,6 +14,13 @@ public protocol RecordSink: AnyObject {
 public protocol OutputDurability: Sendable {
     /// Makes every byte flushed so far durable.
     func sync() throws
+    /// The fingerprint of the output's first `length` bytes (flushed), for a checkpoint; nil when the output
+    /// is not a file of its own (standard output, a device, memory).
+    func fingerprint(ofFirst length: Int64) throws -> OutputFingerprint?
+}
+
+extension OutputDurability {
+    public func fingerprint(ofFirst length: Int64) throws -> OutputFingerprint? { nil }
 }
 
 /// The durability of an output that keeps nothing on disk (memory, tests).
@@ -54,6 +61,9 @@ public struct ReplayProgress: Sendable, Equatable, Codable {
     public var dayEventOffset = 0
     /// Output bytes committed.
     public var outputBytes: Int64 = 0
+    /// The output file and the end of its committed bytes (nil for standard output, or in a state folder
+    /// made before it was kept).
+    public var outputFingerprint: OutputFingerprint?
     /// Record lines written (all revisions).
     public var recordsWritten = 0
     /// Records written with `final: true`.

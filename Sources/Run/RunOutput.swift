@@ -1,0 +1,49 @@
+import Foundation
+import ReplaySink
+import ReplayState
+import ReplayStream
+
+/// Opens a run's output file so that it belongs to one run: a resumed run continues the file its checkpoint
+/// names (checked by ``OutputFingerprint``); a first run writes a file that is new, empty, already its own, or
+/// that `--fresh` allows it to start anew; never another run's file. Standard output, devices and FIFOs are
+/// streams: nothing of this applies to them.
+enum RunOutput {
+    /// The payload holding the file a run of the state folder claimed before its first checkpoint.
+    static let claimPayload = "output_claim"
+
+    /// The output at `path` for a run resuming `checkpoint` (nil: a first run) of `store`'s folder.
+    /// - Throws: ``OutputOwnershipError`` when the file is not this run's to write, and what opening it throws.
+    static func open(path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool) throws -> ByteOutput {
+        if let checkpoint {
+            return try ByteOutput(
+                path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint)
+        }
+        if !fresh, let existing = existingFile(path), existing.size > 0, try claimed(by: store) != existing.identity {
+            throw OutputOwnershipError(path: path, kind: .notThisRunsFile(size: existing.size))
+        }
+        let output = try ByteOutput(path: path, resumeAt: nil)
+        do {
+            if let identity = output.fileIdentity {
+                try store.recordPayload(Array(try JSONEncoder().encode(identity)), named: claimPayload)
+            }
+        } catch {
+            try? output.close()
+            throw error
+        }
+        return output
+    }
+
+    /// The regular file at `path` (following symlinks): its identity and size; nil for none, `-`, a device or
+    /// a FIFO.
+    private static func existingFile(_ path: String) -> (identity: FileIdentity, size: Int64)? {
+        var st = stat()
+        guard path != "-", stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return (FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)), Int64(st.st_size))
+    }
+
+    /// The file a run of the folder claimed before its first checkpoint, if any.
+    private static func claimed(by store: StateStore) throws -> FileIdentity? {
+        guard let bytes = try store.payload(named: claimPayload) else { return nil }
+        return try? JSONDecoder().decode(FileIdentity.self, from: Data(bytes))
+    }
+}
