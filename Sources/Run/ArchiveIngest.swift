@@ -17,7 +17,10 @@ extension Run<ArchiveRunConfiguration> {
             if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
                 throw StateError(directory: common.stateDirectory, kind: .eventsDamaged(detail: damage))
             }
-            onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
+            // A run with nothing left to do says so itself (not "resuming"): see ``nothingToDo``.
+            if nothingToDo(done, progress: try store.progress()) == nil {
+                onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
+            }
             return done
         }
         try buckets.removeAll()

@@ -67,7 +67,8 @@ extension Run<ArchiveRunConfiguration> {
         let common = configuration.common
         let timeZone = common.timeZone.zone
         let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
-        if let checkpoint, !checkpoint.progress.finished { onEvent(.resuming(checkpoint.progress)) }
+        if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
+        if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try ByteOutput(path: common.output, resumeAt: checkpoint?.progress.outputBytes)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
@@ -93,6 +94,26 @@ extension Run<ArchiveRunConfiguration> {
         let outcome = try replayer.run(until: configuration.until, shouldStop: shouldStop)
         try report?.stop()
         return (RunOutcome(outcome), replayer.progress)
+    }
+}
+
+extension Run<ArchiveRunConfiguration> {
+    /// The outcome and progress of a run that has nothing to do, said through `onEvent`; nil when it has work.
+    /// A finished run stays finished; a run whose `--until` day is already closed, or before the panel's
+    /// first day, closes nothing (the output is not even opened): rerunning with the same `--until` is a no-op.
+    func nothingToDo(
+        _ ingest: IngestSummary, progress stored: ReplayProgress?, onEvent: (RunEvent) -> Void = { _ in }
+    ) -> (RunOutcome, ReplayProgress)? {
+        if let stored, stored.finished {
+            onEvent(.alreadyFinished(stored))
+            return (.finished, stored)
+        }
+        guard let until = configuration.until, let firstDay = ingest.firstDay else { return nil }
+        let progress = stored ?? ReplayProgress(nextDay: firstDay)
+        // Days before `nextDay` are closed; before any checkpoint, `nextDay` is the first day.
+        guard progress.nextDay > until else { return nil }
+        onEvent(.untilAlreadyReached(until: until, firstDay: firstDay, progress: progress))
+        return (.untilAlreadyReached(until), progress)
     }
 }
 
