@@ -26,13 +26,17 @@ extension Run<ArchiveRunConfiguration> {
         let common = configuration.common
         // The input is checked before the state folder is touched: a bad input leaves the state as it was.
         try MatrixSource.preflight(input: configuration.input)
-        let folder = try StateFolder.open(directory: common.stateDirectory, for: try identity(), fresh: common.fresh)
+        let identity = try identity()
+        let folder = try StateFolder.open(
+            directory: common.stateDirectory, for: identity, fresh: common.fresh,
+            ingestIsReusable: { try ingestIsReusable($0, identity: identity) })
         defer { withExtendedLifetime(folder) {} }
         let buckets = try DayBuckets(
             directory: folder.store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
 
         let ingestStarted = Date()
-        let ingest = try ingestOnce(into: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
+        let ingest = try ingestOnce(
+            into: buckets, store: folder.store, identity: identity, shouldStop: shouldStop, onEvent: onEvent)
         let replayStarted = Date()
         let (outcome, progress) = try replay(
             ingest, from: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
@@ -56,6 +60,10 @@ extension Run<ArchiveRunConfiguration> {
             matrix: configuration.matrix.rawValue, rowLimit: configuration.rowLimit,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
+        // A zip is identified by its central directory at no cost; a bare file by the bytes the ingest hashes.
+        if !(attributes[.type] as? FileAttributeType == .typeDirectory) {
+            identity.inputContent = ZipDirectory.fingerprint(path: configuration.input)
+        }
         return identity
     }
 

@@ -66,4 +66,121 @@ import Testing
             #expect(try Data(contentsOf: dir.appendingPathComponent("p.jsonl")) == done)
         }
     }
+
+    @Test func freshWithAnotherRejectsFileWritesIt() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive().path
+        #expect(try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir).status == 0)
+        let rejects = try Data(contentsOf: dir.appendingPathComponent("s/rejects.jsonl"))
+        #expect(!rejects.isEmpty)
+        let fresh = try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--fresh", "--rejects", "new.jsonl"], in: dir)
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        #expect(fresh.stderr.contains("rejects file:     new.jsonl"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("new.jsonl")) == rejects)
+        // The same rejects file again: the ordered event log is reused.
+        let again = try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--fresh", "--rejects", "new.jsonl"], in: dir)
+        #expect(again.status == 0 && again.stderr.contains("reusing the ordered event log"), "\(again.stderr)")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("new.jsonl")) == rejects)
+        // A rejects file removed since is written again.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("new.jsonl"))
+        #expect(try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--fresh", "--rejects", "new.jsonl", "--quiet"], in: dir).status == 0)
+        #expect(try Data(contentsOf: dir.appendingPathComponent("new.jsonl")) == rejects)
+    }
+
+    /// The generated archive's matrix CSV, extracted to `dir/in.csv`.
+    private static func matrixCSV(in dir: URL) throws -> URL {
+        let unpacked = dir.appendingPathComponent("unpacked")
+        try Harness.unpack(try Harness.archive(), innerZip: unpacked.appendingPathComponent("KuaiRec.zip"), folder: unpacked)
+        let csv = dir.appendingPathComponent("in.csv")
+        try FileManager.default.copyItem(at: unpacked.appendingPathComponent("KuaiRec 2.0/data/small_matrix.csv"), to: csv)
+        return csv
+    }
+
+    /// `csv` with the last digit of the first fully dated row's play_duration changed: same size, another panel.
+    private static func edited(_ csv: [UInt8]) -> [UInt8] {
+        var bytes = csv
+        let headerEnd = bytes.firstIndex(of: 0x0A)!
+        let header = bytes[..<headerEnd].split(separator: 0x2C).map { String(decoding: $0, as: UTF8.self) }
+        let column = header.firstIndex(of: "play_duration")!
+        var lineStart = headerEnd + 1
+        while let end = bytes[lineStart...].firstIndex(of: 0x0A) {
+            let fields = bytes[lineStart..<end].split(separator: 0x2C, omittingEmptySubsequences: false)
+            if fields.count == header.count, fields.allSatisfy({ !$0.isEmpty }) {
+                let last = fields[column].endIndex - 1
+                bytes[last] = bytes[last] == 0x35 ? 0x36 : 0x35
+                return bytes
+            }
+            lineStart = end + 1
+        }
+        Issue.record("no row to edit")
+        return bytes
+    }
+
+    /// Runs a system tool and waits for it.
+    private static func tool(_ path: String, _ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// Replaces `file`'s bytes with `bytes` keeping its size and modification time (to the nanosecond).
+    private static func replaceKeepingSizeAndTime(_ file: URL, with bytes: [UInt8], in dir: URL) throws {
+        let reference = dir.appendingPathComponent("reference-time")
+        try Self.tool("/bin/cp", "-p", file.path, reference.path)
+        #expect(try Data(contentsOf: file).count == bytes.count)
+        try Data(bytes).write(to: file)
+        try Self.tool("/usr/bin/touch", "-r", reference.path, file.path)
+        let a = try FileManager.default.attributesOfItem(atPath: file.path)
+        let b = try FileManager.default.attributesOfItem(atPath: reference.path)
+        #expect(a[.modificationDate] as? Date == b[.modificationDate] as? Date)
+    }
+
+    /// Runs on `input`, edits it keeping size and time, and checks that a resume is refused and `--fresh`
+    /// gives the panel of a new state over the edited input.
+    private static func checkContentIdentity(input: String, edit: () throws -> Void, in dir: URL) throws {
+        let command = ["run", input, "--state", "s", "--out", "p.jsonl"]
+        #expect(try Harness.run(command + ["--quiet"], in: dir).status == 0)
+        let before = try Data(contentsOf: dir.appendingPathComponent("p.jsonl"))
+        try edit()
+        let resume = try Harness.run(command, in: dir)
+        #expect(resume.status == 4, "\(resume.stderr)")
+        #expect(resume.stderr.contains("input content: the state has"), "\(resume.stderr)")
+        let fresh = try Harness.run(command + ["--fresh"], in: dir)
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        #expect(!fresh.stderr.contains("reusing the ordered event log"), "\(fresh.stderr)")
+        #expect(try Harness.run(["run", input, "--state", "t", "--out", "q.jsonl", "--quiet"], in: dir).status == 0)
+        let after = try Data(contentsOf: dir.appendingPathComponent("p.jsonl"))
+        #expect(after == (try Data(contentsOf: dir.appendingPathComponent("q.jsonl"))))
+        #expect(after != before)
+    }
+
+    @Test func aBareCSVEditedKeepingSizeAndTimeIsAnotherInput() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try Self.matrixCSV(in: dir)
+        let original = [UInt8](try Data(contentsOf: csv))
+        try Self.checkContentIdentity(
+            input: "in.csv", edit: { try Self.replaceKeepingSizeAndTime(csv, with: Self.edited(original), in: dir) }, in: dir)
+    }
+
+    @Test func aZipEditedKeepingSizeAndTimeIsAnotherInput() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let original = [UInt8](try Data(contentsOf: try Self.matrixCSV(in: dir)))
+        func zip(_ csv: [UInt8], to name: String) throws -> URL {
+            let url = dir.appendingPathComponent(name)
+            let writer = try ArchiveWriter(path: url.path)
+            try writer.addFile(path: "KuaiRec 2.0/data/small_matrix.csv", contents: csv, compression: .store)
+            try writer.close()
+            return url
+        }
+        let input = try zip(original, to: "in.zip")
+        let edited = [UInt8](try Data(contentsOf: try zip(Self.edited(original), to: "edited.zip")))
+        try Self.checkContentIdentity(
+            input: "in.zip", edit: { try Self.replaceKeepingSizeAndTime(input, with: edited, in: dir) }, in: dir)
+    }
 }
