@@ -183,4 +183,35 @@ import Testing
         try Self.checkContentIdentity(
             input: "in.zip", edit: { try Self.replaceKeepingSizeAndTime(input, with: edited, in: dir) }, in: dir)
     }
+
+    @Test func ambiguousArchivesAreRefusedNamingBothMembers() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = try Self.matrixCSV(in: dir)
+        func zip(_ name: String, _ members: [(String, URL)]) throws -> URL {
+            let url = dir.appendingPathComponent(name)
+            let writer = try ArchiveWriter(path: url.path)
+            for (path, source) in members { try writer.addFile(path: path, contentsOf: source, compression: .store) }
+            try writer.close()
+            return url
+        }
+        let twoMatrices = try zip("two-matrices.zip", [("KuaiRec 2.0/data/small_matrix.csv", csv), ("other/small_matrix.csv", csv)])
+        let inner = try zip("KuaiRec.zip", [("KuaiRec 2.0/data/small_matrix.csv", csv)])
+        _ = try zip("two-inner.zip", [("KuaiRec.zip", inner), ("backup/KuaiRec.zip", inner)])
+        _ = try zip("nested.zip", [("KuaiRec.zip", twoMatrices)])
+        let cases = [
+            ("two-matrices.zip", ["KuaiRec 2.0/data/small_matrix.csv", "other/small_matrix.csv"]),
+            ("two-inner.zip", ["KuaiRec.zip, backup/KuaiRec.zip"]),
+            ("nested.zip", ["nested.zip ▸ KuaiRec.zip", "KuaiRec 2.0/data/small_matrix.csv, other/small_matrix.csv"]),
+        ]
+        for (input, names) in cases {
+            let r = try Harness.run(["run", input, "--state", "s-\(input)", "--out", "p-\(input).jsonl"], in: dir)
+            #expect(r.status == 3, "\(input): \(r.stderr)")
+            #expect(r.stderr.contains("replay cannot tell which one"), "\(r.stderr)")
+            for name in names { #expect(r.stderr.contains(name), "\(name) in \(r.stderr)") }
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("p-\(input).jsonl").path))
+        }
+        // One matrix is read as before.
+        #expect(try Harness.run(["run", "KuaiRec.zip", "--state", "one", "--out", "one.jsonl", "--quiet"], in: dir).status == 0)
+    }
 }
