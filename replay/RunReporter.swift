@@ -32,6 +32,16 @@ final class RunReporter {
             progressLine.ingest(bytesRead: bytesRead, total: total, rows: rows)
         case .resuming(let p):
             say("resuming from \(p.nextDay) (\(p.daysClosed) days closed, \(p.outputBytes) output bytes committed)")
+        case .alreadyFinished(let p):
+            say(
+                "this run already finished (\(p.daysClosed) days closed, every record final): nothing to do; use --fresh to start over")
+        case .untilAlreadyReached(let until, let firstDay, let p):
+            if until < firstDay {
+                say("--until \(until) is before the panel's first day \(firstDay): nothing to close; pass a later --until, or none")
+            } else {
+                say(
+                    "already stopped at --until \(until): nothing to do (\(p.daysClosed) days closed, through \(p.nextDay.adding(-1))); rerun with a later --until, or without it, to go on")
+            }
         case .replaying(let p, let clock, let rejected):
             progressLine.replay(p, simulatedMs: clock, rejected: rejected)
         case .liveFeedAlreadyEnded:
@@ -51,7 +61,7 @@ final class RunReporter {
         say(summary.text, prefixed: false)
         if let summaryJSON { try OutputFile.write(Array(summary.json()), to: summaryJSON) }
         switch result.outcome {
-        case .finished: break
+        case .finished, .untilAlreadyReached: break
         case .reachedUntil(let day):
             say("stopped after \(day) (--until); rerun with a later --until, or none, to continue")
         case .interrupted:

@@ -133,6 +133,7 @@ enum UserMessage {
         case .dedupe(let a, let b): return line("--dedupe", a ? "--dedupe" : "no --dedupe", b ? "--dedupe" : "no --dedupe")
         case .liveOptions(let a, let b):
             return line("live input options", a ?? "none (an archive)", b ?? "none (an archive)")
+        case .inputContent(let a, let b): return line("input content", a, b)
         }
     }
 

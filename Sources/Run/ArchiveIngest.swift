@@ -9,15 +9,29 @@ extension Run<ArchiveRunConfiguration> {
     /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
     /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
     /// and records the ingest as complete.
+    /// - Throws: ``StateError`` `madeByDifferentRun` when a resumed run's bare input file no longer holds the
+    ///   bytes its ingest read (a `--fresh` run ingests again instead: ``StateFolder/open``).
     func ingestOnce(
-        into buckets: DayBuckets, store: StateStore, shouldStop: () -> Bool, onEvent: (RunEvent) -> Void
+        into buckets: DayBuckets, store: StateStore, identity: RunIdentity, shouldStop: () -> Bool,
+        onEvent: (RunEvent) -> Void
     ) throws -> IngestSummary {
         let common = configuration.common
         if let done = try store.ingestSummary() {
             if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
                 throw StateError(directory: common.stateDirectory, kind: .eventsDamaged(detail: damage))
             }
-            onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
+            if !common.fresh, identity.inputContent == nil, let recorded = done.content {
+                let now = try rereadContent(as: recorded)
+                if now != recorded {
+                    throw StateError(
+                        directory: common.stateDirectory,
+                        kind: .madeByDifferentRun([.inputContent(stored: "\(recorded)", current: "\(now)")]))
+                }
+            }
+            // A run with nothing left to do says so itself (not "resuming"): see ``nothingToDo``.
+            if nothingToDo(done, progress: try store.progress()) == nil {
+                onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
+            }
             return done
         }
         try buckets.removeAll()
@@ -41,8 +55,34 @@ extension Run<ArchiveRunConfiguration> {
         // After the interaction diagnostics, which are over the rows as read (their second pass reads
         // the buckets as the first pass saw them).
         if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
+        summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
         try store.recordIngest(summary)
         return summary
+    }
+
+    /// True when `done`, a whole ingest of this run's input and options, may stand for this run's (`--fresh`):
+    /// - its rejects file is the one this run names, and holds what the ingest wrote (same size). A different
+    ///   `--rejects`, or standard output, is not copied but written by ingesting again: the earlier file may
+    ///   have been changed or moved since, while an ingest writes exactly this run's rejects;
+    /// - for a bare file (no zip directory in `identity`), the CSV bytes read again hash as they did.
+    func ingestIsReusable(_ done: IngestSummary, identity: RunIdentity) throws -> Bool {
+        let rejects = configuration.common.rejectsPath
+        guard rejects != "-", let recorded = done.rejects, recorded.path == rejects,
+            Self.fileSize(rejects) == recorded.bytes
+        else { return false }
+        if identity.inputContent != nil { return true }
+        guard let content = done.content else { return false }
+        return try rereadContent(as: content) == content
+    }
+
+    /// The digest of this run's input read again as far as `recorded`'s read went.
+    private func rereadContent(as recorded: ContentDigest) throws -> ContentDigest {
+        try recorded.reread(MatrixSource.open(input: configuration.input, matrix: configuration.matrix))
+    }
+
+    /// The size of the file at `path`, nil when there is none.
+    static func fileSize(_ path: String) -> Int64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
     }
 
     /// What the ingest pass leaves for the rest of the phase.

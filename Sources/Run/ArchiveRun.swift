@@ -26,13 +26,17 @@ extension Run<ArchiveRunConfiguration> {
         let common = configuration.common
         // The input is checked before the state folder is touched: a bad input leaves the state as it was.
         try MatrixSource.preflight(input: configuration.input)
-        let folder = try StateFolder.open(directory: common.stateDirectory, for: try identity(), fresh: common.fresh)
+        let identity = try identity()
+        let folder = try StateFolder.open(
+            directory: common.stateDirectory, for: identity, fresh: common.fresh,
+            ingestIsReusable: { try ingestIsReusable($0, identity: identity) })
         defer { withExtendedLifetime(folder) {} }
         let buckets = try DayBuckets(
             directory: folder.store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
 
         let ingestStarted = Date()
-        let ingest = try ingestOnce(into: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
+        let ingest = try ingestOnce(
+            into: buckets, store: folder.store, identity: identity, shouldStop: shouldStop, onEvent: onEvent)
         let replayStarted = Date()
         let (outcome, progress) = try replay(
             ingest, from: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
@@ -56,6 +60,10 @@ extension Run<ArchiveRunConfiguration> {
             matrix: configuration.matrix.rawValue, rowLimit: configuration.rowLimit,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
+        // A zip is identified by its central directory at no cost; a bare file by the bytes the ingest hashes.
+        if !(attributes[.type] as? FileAttributeType == .typeDirectory) {
+            identity.inputContent = ZipDirectory.fingerprint(path: configuration.input)
+        }
         return identity
     }
 
@@ -67,7 +75,8 @@ extension Run<ArchiveRunConfiguration> {
         let common = configuration.common
         let timeZone = common.timeZone.zone
         let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
-        if let checkpoint, !checkpoint.progress.finished { onEvent(.resuming(checkpoint.progress)) }
+        if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
+        if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
         let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
@@ -93,6 +102,26 @@ extension Run<ArchiveRunConfiguration> {
         let outcome = try replayer.run(until: configuration.until, shouldStop: shouldStop)
         try report?.stop()
         return (RunOutcome(outcome), replayer.progress)
+    }
+}
+
+extension Run<ArchiveRunConfiguration> {
+    /// The outcome and progress of a run that has nothing to do, said through `onEvent`; nil when it has work.
+    /// A finished run stays finished; a run whose `--until` day is already closed, or before the panel's
+    /// first day, closes nothing (the output is not even opened): rerunning with the same `--until` is a no-op.
+    func nothingToDo(
+        _ ingest: IngestSummary, progress stored: ReplayProgress?, onEvent: (RunEvent) -> Void = { _ in }
+    ) -> (RunOutcome, ReplayProgress)? {
+        if let stored, stored.finished {
+            onEvent(.alreadyFinished(stored))
+            return (.finished, stored)
+        }
+        guard let until = configuration.until, let firstDay = ingest.firstDay else { return nil }
+        let progress = stored ?? ReplayProgress(nextDay: firstDay)
+        // Days before `nextDay` are closed; before any checkpoint, `nextDay` is the first day.
+        guard progress.nextDay > until else { return nil }
+        onEvent(.untilAlreadyReached(until: until, firstDay: firstDay, progress: progress))
+        return (.untilAlreadyReached(until), progress)
     }
 }
 

@@ -10,6 +10,11 @@ public enum RunEvent: Sendable {
     case ingesting(bytesRead: Int64, total: Int64?, rows: Int)
     /// The replay resumes from a checkpoint that has not finished.
     case resuming(ReplayProgress)
+    /// The state folder's run already finished (every day closed, every record final): nothing is done.
+    case alreadyFinished(ReplayProgress)
+    /// Every day through `until` is already closed (`progress.nextDay` is past it), or `until` is before the
+    /// panel's first day `firstDay`: nothing is closed or written.
+    case untilAlreadyReached(until: CalendarDay, firstDay: CalendarDay, progress: ReplayProgress)
     /// The replay: its progress, the simulated clock (Unix ms of the last event), rows rejected at ingest.
     case replaying(ReplayProgress, simulatedMs: Int64, rowsRejected: Int)
     /// The live feed in the state folder already ended (its input was read to the end): nothing more is read.
@@ -26,6 +31,9 @@ public enum RunOutcome: Equatable, Sendable {
     case finished
     /// Stopped after closing the ``ArchiveRunConfiguration/until`` day.
     case reachedUntil(CalendarDay)
+    /// Nothing to do: the ``ArchiveRunConfiguration/until`` day was already closed, or is before the panel's
+    /// first day (``RunEvent/untilAlreadyReached(until:firstDay:progress:)`` said so).
+    case untilAlreadyReached(CalendarDay)
     /// Stopped at a safe point because a stop was requested, with a checkpoint committed.
     case interrupted
 }

@@ -16,8 +16,13 @@ struct StateFolder {
     /// run starts over, keeping the ordered events of an ingest of the same input when they are whole.
     /// - Throws: ``StateError``: `notAFolder`, `notReplays` (`fresh` or not), `foreignEntries` (a marked
     ///   folder holding other entries, unless `fresh`), `inUse`, `madeByDifferentRun` (unless `fresh`), or any
-    ///   error opening the store.
-    static func open(directory: String, for identity: RunIdentity, fresh: Bool) throws -> StateFolder {
+    ///   error opening the store, and what `ingestIsReusable` throws.
+    /// - Parameter ingestIsReusable: asked under `fresh` about a whole ingest of the same input and options:
+    ///   true keeps it (an archive run checks a bare file's bytes and the rejects file there).
+    static func open(
+        directory: String, for identity: RunIdentity, fresh: Bool,
+        ingestIsReusable: (IngestSummary) throws -> Bool = { _ in true }
+    ) throws -> StateFolder {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw StateError(directory: directory, kind: .notAFolder)
@@ -31,7 +36,10 @@ struct StateFolder {
         // The marker first: a folder holding replay's lock or database but no marker would not be replay's.
         if !StateStore.hasMarker(directory) { try StateStore.mark(directory) }
         let lock = try ProcessLock(directory: directory)
-        let store = fresh ? try startOver(directory, for: identity) : try resume(directory, for: identity)
+        let store =
+            fresh
+            ? try startOver(directory, for: identity, ingestIsReusable: ingestIsReusable)
+            : try resume(directory, for: identity)
         return StateFolder(store: store, lock: lock)
     }
 
@@ -51,7 +59,9 @@ struct StateFolder {
 
     /// Opens the store, or removes replay's files and opens it empty when it cannot be opened (damaged,
     /// truncated, another program's), and resets it for `identity`.
-    private static func startOver(_ directory: String, for identity: RunIdentity) throws -> StateStore {
+    private static func startOver(
+        _ directory: String, for identity: RunIdentity, ingestIsReusable: (IngestSummary) throws -> Bool
+    ) throws -> StateStore {
         let store: StateStore
         do {
             store = try StateStore(directory: directory)
@@ -62,10 +72,9 @@ struct StateFolder {
         // A fresh run of the same input keeps the ordered event log (no second ingest), if it is whole.
         let stored = try? store.identity()
         var keep = stored.map { identity.hasSameIngest(as: $0) } ?? false
-        if keep, let done = try? store.ingestSummary(),
-            DayBuckets.verify(directory: store.bucketsDirectory, expectedEvents: done.rowsAccepted) != nil
-        {
-            keep = false
+        if keep, let done = try? store.ingestSummary() {
+            keep = DayBuckets.verify(directory: store.bucketsDirectory, expectedEvents: done.rowsAccepted) == nil
+            if keep { keep = try ingestIsReusable(done) }
         }
         // The interaction diagnostics belong to the ingest pass: kept with it.
         try store.reset(for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction])

@@ -32,11 +32,16 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     private var storedDedupe: Bool?
     /// Live input's options (`--allowed-lateness`, `--late-policy`, ...) as text; nil for an archive.
     public var live: String?
+    /// The input's content where it is known before reading it: a zip's central directory (every member's
+    /// CRC-32 and sizes; ``ZipDirectory/fingerprint(path:)``). Nil for a bare file (CSV, gzip, ...), whose
+    /// bytes are hashed by the ingest (``IngestSummary/content``), for a live feed, and in a state made before
+    /// replay recorded it (such a state resumes as before; `--fresh` does not reuse its ingest).
+    public var inputContent: String?
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, inputPath, inputSize, inputModified, matrix, rowLimit, thresholds, timeZone, output
         case storedDedupe = "dedupe"
-        case live
+        case live, inputContent
     }
 
     public init(
@@ -59,7 +64,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     public func hasSameIngest(as other: RunIdentity) -> Bool {
         formatVersion == other.formatVersion && inputPath == other.inputPath && inputSize == other.inputSize
             && inputModified == other.inputModified && matrix == other.matrix && rowLimit == other.rowLimit
-            && timeZone == other.timeZone && dedupe == other.dedupe
+            && timeZone == other.timeZone && dedupe == other.dedupe && inputContent == other.inputContent
     }
 
     /// One way a stored identity differs from this run's.
@@ -84,6 +89,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         case dedupe(stored: Bool, current: Bool)
         /// Other live input options (nil: an archive).
         case liveOptions(stored: String?, current: String?)
+        /// The input's content differs (a zip's central directory, or a bare file's bytes as the ingest read them).
+        case inputContent(stored: String, current: String)
     }
 
     /// How `stored` differs from this identity, in field order (empty when a run of this identity may resume it).
@@ -102,6 +109,10 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check(stored.output, output, Difference.output)
         check(stored.dedupe, dedupe, Difference.dedupe)
         check(stored.live, live, Difference.liveOptions)
+        // A state made before the content was recorded has none: it resumes as before.
+        if let content = stored.inputContent, content != inputContent {
+            out.append(.inputContent(stored: content, current: inputContent ?? "not a zip"))
+        }
         return out
     }
 }
@@ -213,6 +224,7 @@ extension RunIdentity.Difference {
         case .output: return "output"
         case .dedupe: return "dedupe"
         case .liveOptions: return "live input options"
+        case .inputContent: return "input content"
         }
     }
 }

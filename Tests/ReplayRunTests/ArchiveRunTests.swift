@@ -41,7 +41,9 @@ struct ArchiveRunTests {
 
         let (again, againEvents) = try Self.run(configuration)
         #expect(again.outcome == .finished && again.summary.progress == s.progress)
-        #expect(againEvents.contains { if case .ingestReused(s.ingest.rowsRead, false) = $0 { return true } else { return false } })
+        // A finished run says it is finished, not that it resumes.
+        #expect(againEvents.contains { if case .alreadyFinished(s.progress) = $0 { return true } else { return false } })
+        #expect(!againEvents.contains { if case .ingestReused = $0 { return true } else { return false } })
         #expect(try Data(contentsOf: URL(fileURLWithPath: configuration.common.output)) == panel)
     }
 

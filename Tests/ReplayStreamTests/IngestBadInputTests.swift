@@ -66,6 +66,7 @@ final class RecordingRejects: RejectWriter {
         #expect(quirky.summary.rowsRead == 3 && quirky.summary.rowsAccepted == 3 && quirky.rejects.isEmpty)
         var a = quirky.summary, b = plain.summary
         (a.inputLocation, a.bytesRead, b.inputLocation, b.bytesRead) = ("", 0, "", 0)
+        (a.content, b.content) = (nil, nil)  // other bytes, the same rows
         #expect(a == b)
         #expect(quirky.events.values.map(\.count).reduce(0, +) == 3)
         #expect(quirky.events == plain.events)

@@ -9,6 +9,8 @@ internal import CArchive
 /// the wanted member, instead of inflating every member before it as streaming mode must.
 final class FileRange {
     let fd: Int32
+    /// The file the range is in.
+    let path: String
     let start: Int64
     let length: Int64
     var position: Int64 = 0
@@ -22,6 +24,7 @@ final class FileRange {
         let opened = open(path, O_RDONLY)
         guard opened >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         fd = opened
+        self.path = path
         self.start = start
         self.length = length
         buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)

@@ -82,6 +82,9 @@ public final class MatrixSource {
         var path = [input]
         while true {
             let reader = readers.last!
+            if let names = try memberNames(of: reader) {
+                try refuseAmbiguity(names, fileName: fileName, archive: path.joined(separator: " ▸ "))
+            }
             var seen: [String] = []
             var descended = false
             var first = true
@@ -135,6 +138,45 @@ public final class MatrixSource {
 }
 
 extension MatrixSource {
+    /// The file members of the zip `reader` reads, listed by a second reader through the central directory
+    /// (libarchive's seekable zip reader: no member data is read); nil when that is not cheap or not a zip
+    /// (a reader nested in a compressed member, which would inflate every member to list them; a tar; a bare file).
+    private static func memberNames(of reader: ArchiveReader) throws -> [String]? {
+        let lister: ArchiveReader
+        if let file = reader.filePath {
+            lister = try ArchiveReader(path: file)
+        } else if let range = reader.range {
+            lister = try ArchiveReader(path: range.path, start: range.start, length: range.length, name: reader.name)
+        } else {
+            return nil
+        }
+        var names: [String] = []
+        while let entry = try lister.nextEntry() {
+            guard lister.isZipFormat else { return nil }
+            if !entry.isDirectory { names.append(entry.path) }
+        }
+        return names
+    }
+
+    /// Refuses an archive where the member to read is not one: two members named `fileName`, or no such
+    /// member and two zips to look into (two `KuaiRec.zip`). Taking the first would pick one silently.
+    /// - Throws: ``InputError`` naming every candidate.
+    static func refuseAmbiguity(_ names: [String], fileName: String, archive: String) throws {
+        func base(_ path: String) -> String { NSStringPath(path).base }
+        let matrices = names.filter { base($0) == fileName }
+        if matrices.count > 1 {
+            throw InputError(
+                input: archive,
+                message: "the archive holds \(matrices.count) members named \(fileName) (\(matrices.joined(separator: ", "))); replay cannot tell which one to read — pass the one you mean (extract it, or remove the others from the archive)")
+        }
+        let zips = names.filter { base($0).lowercased().hasSuffix(".zip") }
+        if matrices.isEmpty && zips.count > 1 {
+            throw InputError(
+                input: archive,
+                message: "the archive holds no \(fileName) but \(zips.count) zip archives (\(zips.joined(separator: ", "))); replay cannot tell which one holds it — pass the one you mean (extract it, or remove the others from the archive)")
+        }
+    }
+
     /// Checks, before anything else is done, that `input` exists and (for a file) is readable and not empty.
     /// - Throws: ``InputError`` naming the problem and what to do.
     public static func preflight(input: String) throws {

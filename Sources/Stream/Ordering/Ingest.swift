@@ -28,6 +28,12 @@ public struct IngestSummary: Sendable, Equatable, Codable {
     public var inputLocation = ""
     /// Compressed input bytes consumed.
     public var bytesRead: Int64 = 0
+    /// The CSV bytes the pass read and their hash: what a later run checks before it reuses this ingest of a
+    /// bare file. Nil in a state made before replay recorded it (such an ingest is not reused by `--fresh`).
+    public var content: ContentDigest?
+    /// The rejects file the pass wrote (`-` for standard output) and its size then; nil in a state made
+    /// before replay recorded it. Set by the run, which owns the rejects file.
+    public var rejects: RecordedRejects?
 
     public init() {}
 
@@ -43,6 +49,16 @@ extension CalendarDay: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(rawValue)
+    }
+}
+
+/// The rejects file an ingest pass wrote: its path as the run named it and its size when the pass completed.
+public struct RecordedRejects: Sendable, Equatable, Codable {
+    public var path: String
+    public var bytes: Int64
+    public init(path: String, bytes: Int64) {
+        self.path = path
+        self.bytes = bytes
     }
 }
 
@@ -101,6 +117,9 @@ public enum Ingest {
         var assembler = CSVRecordAssembler()
         var csvBytes: Int64 = 0
         var blocks = 0
+        // The bytes' hash, taken on the blocks the pass reads anyway (no second pass over the input).
+        var hasher = XXH64()
+        var readToEnd = false
         reading: while true {
             let next: UnsafeRawBufferPointer?
             do {
@@ -110,7 +129,11 @@ public enum Ingest {
                     "it failed after \(prefetcher.bytesDecompressed) bytes of the CSV had been decompressed (\(pass.summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
                 throw error
             }
-            guard let block = next else { break }
+            guard let block = next else {
+                readToEnd = true
+                break
+            }
+            hasher.update(block)
             csvBytes += Int64(block.count)
             if csvBytes > options.maxBytes {
                 throw IngestLimitError(
@@ -134,6 +157,7 @@ public enum Ingest {
         var summary = try pass.finish(source: source)
         prefetcher.stop()
         summary.bytesRead = source.bytesConsumed
+        summary.content = ContentDigest(bytes: hasher.count, xxh64: hasher.value, readToEnd: readToEnd)
         return summary
     }
 

@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+
+@testable import ReplayStream
+
+@Suite struct ContentDigestTests {
+    private static func xxh64(_ text: String) -> UInt64 {
+        var h = XXH64()
+        h.update(Array(text.utf8))
+        return h.value
+    }
+
+    @Test func xxh64MatchesTheReferenceVectors() {
+        #expect(Self.xxh64("") == 0xEF46_DB37_51D8_E999)
+        #expect(Self.xxh64("a") == 0xD24E_C4F1_A98C_6E5B)
+        #expect(Self.xxh64("abc") == 0x44BC_2CF5_AD77_0999)
+        #expect(Self.xxh64("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
+    }
+
+    @Test func theHashDoesNotDependOnHowTheBytesAreSplit() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var whole = XXH64()
+        whole.update(bytes)
+        for _ in 0..<50 {
+            var split = XXH64()
+            var i = 0
+            while i < bytes.count {
+                let n = min(bytes.count - i, Int.random(in: 0...70, using: &generator))
+                split.update(Array(bytes[i..<(i + n)]))
+                i += n
+            }
+            #expect(split.value == whole.value && split.count == whole.count)
+        }
+    }
+}
