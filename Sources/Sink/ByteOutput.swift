@@ -43,8 +43,11 @@ public final class ByteOutput {
         }
         let dir = AtomicFile.folder(containing: path)
         if dir != "." { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        // Not O_TRUNC: the file is locked (and checked) before it is cut.
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        // Not O_TRUNC: the file is locked (and checked) before it is cut. A regular file (or a new one) is opened
+        // for reading too, to take the fingerprint of its committed bytes; a device or a FIFO for writing only.
+        var existing = stat()
+        let special = stat(path, &existing) == 0 && (existing.st_mode & S_IFMT) != S_IFREG
+        let fd = open(path, (special ? O_WRONLY : O_RDWR) | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         var st = stat()
         let isRegular = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG

@@ -37,6 +37,8 @@ public final class ChangelogReader {
     /// (or is cut back and rewritten with the same bytes, as a resumed run does); different once another run
     /// rewrote it.
     private var window: [UInt8] = []
+    /// The first bytes read (at most ``windowBytes``): a run started anew rewrites the file from its top.
+    private var head: [UInt8] = []
     private static let windowBytes = 4096
 
     /// What happened to a followed file since the reader last read it.
@@ -80,12 +82,18 @@ public final class ChangelogReader {
         {
             return .replaced
         }
-        let start = offset - Int64(window.count)
-        let end = min(fileSize, offset)
-        guard end > start else { return .none }
+        let size = fileSize
+        return stillHolds(head, at: 0, size: size) && stillHolds(window, at: offset - Int64(window.count), size: size)
+            ? .none : .rewritten
+    }
+
+    /// True when the part of `bytes` (read at `start`) that the file still reaches holds the same bytes.
+    private func stillHolds(_ bytes: [UInt8], at start: Int64, size: Int64) -> Bool {
+        let end = min(size, start + Int64(bytes.count))
+        guard end > start else { return true }
         var now = [UInt8](repeating: 0, count: Int(end - start))
         let n = now.withUnsafeMutableBytes { (try? fd.read(fromAbsoluteOffset: start, into: $0)) ?? 0 }
-        return n == now.count && now.elementsEqual(window.prefix(now.count)) ? .none : .rewritten
+        return n == now.count && now.elementsEqual(bytes.prefix(now.count))
     }
 
     /// Starts again from the top of the file the path names now (reopened when it was replaced).
@@ -104,11 +112,13 @@ public final class ChangelogReader {
         }
         offset = 0
         window = []
+        head = []
         lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
     }
 
     /// Keeps the last ``windowBytes`` bytes read.
     private func remember(_ read: ArraySlice<UInt8>) {
+        if head.count < ChangelogReader.windowBytes { head.append(contentsOf: read.prefix(ChangelogReader.windowBytes - head.count)) }
         if read.count >= ChangelogReader.windowBytes {
             window = Array(read.suffix(ChangelogReader.windowBytes))
         } else {

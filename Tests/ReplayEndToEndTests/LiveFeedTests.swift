@@ -285,9 +285,9 @@ import Testing
             try Data(contentsOf: dir.appendingPathComponent("crash.jsonl"))
                 == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")), "kill -9 then resume gives the uninterrupted bytes")
 
-        // A feed that ended stays ended.
+        // A feed that ended stays ended: rows sent to it are refused, and nothing changes.
         let again = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: csv)
-        #expect(again.status == 0)
+        #expect(again.status == 4 && again.stderr.contains("already ended"), "\(again.stderr)")
         #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
     }
 

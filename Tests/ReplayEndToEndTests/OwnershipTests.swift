@@ -52,7 +52,7 @@ import Testing
         // An unrelated, longer file put in its place (a new file): refused, and left as it was.
         #expect(try Harness.run(until + ["--fresh"], in: dir).status == 0)
         let unrelated = Data(repeating: 0x41, count: 10_000_000)
-        try unrelated.write(to: dir.appendingPathComponent("p.jsonl"))
+        try unrelated.write(to: dir.appendingPathComponent("p.jsonl"), options: .atomic)
         let replaced = try Harness.run(resume, in: dir)
         #expect(replaced.status == 4 && replaced.stderr.contains("it is not the file this state's run wrote"), "\(replaced.stderr)")
         #expect(try Data(contentsOf: dir.appendingPathComponent("p.jsonl")) == unrelated)
