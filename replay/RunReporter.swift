@@ -67,7 +67,7 @@ final class RunReporter {
         case .interrupted:
             if let live = summary.live {
                 printError(
-                    "replay: stopped with a checkpoint after \(live.rowsRead) input rows (the end of input was not declared); rerun the same command with the rest of the feed, or re-send it from the start with --skip-rows \(live.rowsRead)")
+                    "replay: stopped with a checkpoint after \(live.rowsRead) input rows (the end of input was not declared); rerun the same command with the rest of the feed (a CSV feed with its header line first), or with the whole feed again: its first \(live.rowsRead) rows are recognised and skipped")
             } else {
                 printError("replay: stopped with a checkpoint at \(summary.progress.nextDay); rerun the same command to resume")
             }
