@@ -159,6 +159,7 @@ import ReplayStream
         let expected = try Data(contentsOf: dir.appendingPathComponent("ref.jsonl"))
         func partialRun() throws {
             try? FileManager.default.removeItem(at: dir.appendingPathComponent("s"))
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("p.jsonl"))  // a new state's run does not take it over
             let r = try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--until", "2020-07-08", "--quiet"], in: dir)
             #expect(r.status == 0, "\(r.stderr)")
         }

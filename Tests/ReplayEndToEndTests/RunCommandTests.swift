@@ -35,7 +35,7 @@ import ReplayStream
         let outer = try Harness.archive()
         for matrix in ["small", "big"] {
             let r = try Harness.run(
-                ["run", outer.path, "--matrix", matrix, "--state", "s-\(matrix)", "--out", "p.jsonl", "--rejects", "rej.jsonl",
+                ["run", outer.path, "--matrix", matrix, "--state", "s-\(matrix)", "--out", "p-\(matrix).jsonl", "--rejects", "rej.jsonl",
                  "--summary-json", "sum.json", "--quiet"], in: dir)
             #expect(r.status == 0, "\(r.stderr)")
             let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("sum.json"))) as! [String: Any]
@@ -51,7 +51,7 @@ import ReplayStream
             for reject in rejects {
                 #expect(reject["line"] is Int && reject["reason"] is String && reject["raw"] is String)
             }
-            let records = try Harness.jsonLines(dir.appendingPathComponent("p.jsonl"))
+            let records = try Harness.jsonLines(dir.appendingPathComponent("p-\(matrix).jsonl"))
             #expect(records.count == summary["records_written"] as! Int)
             let finals = records.filter { $0["final"] as? Bool == true }
             let users = summary["users"] as! Int, days = summary["days"] as! Int

@@ -9,8 +9,8 @@ struct LiveRunTests {
         let dir = RunFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = try RunFixtures.smallMatrixCSV(in: dir)
-        func run() throws -> (RunResult, [RunEvent]) {
-            let fd = open(csv.path, O_RDONLY)
+        func run(_ input: String? = nil) throws -> (RunResult, [RunEvent]) {
+            let fd = open(input ?? csv.path, O_RDONLY)
             defer { close(fd) }
             var common = RunConfiguration(
                 stateDirectory: dir.appendingPathComponent("s").path, output: dir.appendingPathComponent("live.jsonl").path,
@@ -34,9 +34,11 @@ struct LiveRunTests {
         let panel = try Data(contentsOf: dir.appendingPathComponent("live.jsonl"))
         #expect(panel.count == s.progress.outputBytes)
 
-        let (again, events) = try run()
+        // A rerun with nothing to read says the feed ended; rows sent to it are refused, and nothing changes.
+        let (again, events) = try run("/dev/null")
         #expect(again.outcome == .finished && again.summary.progress.outputBytes == s.progress.outputBytes)
         #expect(events.contains { if case .liveFeedAlreadyEnded = $0 { return true } else { return false } })
+        #expect(throws: FeedPositionError.self) { _ = try run() }
         #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == panel)
     }
 }
