@@ -27,7 +27,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
-        .target(name: "ReplayStream", dependencies: ["CArchive", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
+        .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
+        .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics", swiftSettings: hotPath),
         .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics", system], path: "Sources/Sink", swiftSettings: hotPath),

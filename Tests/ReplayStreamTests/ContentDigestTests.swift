@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct ContentDigestTests {
     private static func xxh64(_ text: String) -> UInt64 {
-        var h = XXH64()
+        let h = XXH64()
         h.update(Array(text.utf8))
         return h.value
     }
@@ -20,10 +20,10 @@ import Testing
     @Test func theHashDoesNotDependOnHowTheBytesAreSplit() {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        var whole = XXH64()
+        let whole = XXH64()
         whole.update(bytes)
         for _ in 0..<50 {
-            var split = XXH64()
+            let split = XXH64()
             var i = 0
             while i < bytes.count {
                 let n = min(bytes.count - i, Int.random(in: 0...70, using: &generator))

@@ -43,7 +43,7 @@ public enum ZipDirectory {
             start = Int64(le(record, 48, 8))
         }
         guard start <= size - 22 else { return nil }
-        var hasher = XXH64()
+        let hasher = XXH64()
         var offset = start
         while offset < size {
             guard let block = read(Int(min(1 << 20, size - offset)), at: offset) else { return nil }

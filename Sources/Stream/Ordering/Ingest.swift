@@ -118,7 +118,7 @@ public enum Ingest {
         var csvBytes: Int64 = 0
         var blocks = 0
         // The bytes' hash, taken on the blocks the pass reads anyway (no second pass over the input).
-        var hasher = XXH64()
+        let hasher = XXH64()
         var readToEnd = false
         reading: while true {
             let next: UnsafeRawBufferPointer?
