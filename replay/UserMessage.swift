@@ -134,6 +134,7 @@ enum UserMessage {
         case .liveOptions(let a, let b):
             return line("live input options", a ?? "none (an archive)", b ?? "none (an archive)")
         case .inputContent(let a, let b): return line("input content", a, b)
+        case .rejects(let a, let b): return line("--rejects", a, b)
         }
     }
 

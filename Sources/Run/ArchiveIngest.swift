@@ -20,6 +20,13 @@ extension Run<ArchiveRunConfiguration> {
             if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
                 throw StateError(directory: common.stateDirectory, kind: .eventsDamaged(detail: damage))
             }
+            // The rejects were written by the ingest: a resume naming another file would name a file it never
+            // writes (--fresh ingests again and writes it).
+            if !common.fresh, let recorded = done.rejects, recorded.path != common.rejectsPath {
+                throw StateError(
+                    directory: common.stateDirectory,
+                    kind: .madeByDifferentRun([.rejects(stored: recorded.path, current: common.rejectsPath)]))
+            }
             if !common.fresh, identity.inputContent == nil, let recorded = done.content {
                 let now = try rereadContent(as: recorded)
                 if now != recorded {

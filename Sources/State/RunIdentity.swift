@@ -91,6 +91,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         case liveOptions(stored: String?, current: String?)
         /// The input's content differs (a zip's central directory, or a bare file's bytes as the ingest read them).
         case inputContent(stored: String, current: String)
+        /// Another rejects file than the one the state's ingest wrote.
+        case rejects(stored: String, current: String)
     }
 
     /// How `stored` differs from this identity, in field order (empty when a run of this identity may resume it).
@@ -225,6 +227,7 @@ extension RunIdentity.Difference {
         case .dedupe: return "dedupe"
         case .liveOptions: return "live input options"
         case .inputContent: return "input content"
+        case .rejects: return "rejects file"
         }
     }
 }

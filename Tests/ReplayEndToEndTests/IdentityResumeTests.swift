@@ -82,6 +82,10 @@ import Testing
         let again = try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--fresh", "--rejects", "new.jsonl"], in: dir)
         #expect(again.status == 0 && again.stderr.contains("reusing the ordered event log"), "\(again.stderr)")
         #expect(try Data(contentsOf: dir.appendingPathComponent("new.jsonl")) == rejects)
+        // A resume (no --fresh) naming another rejects file is refused: the ingest would not write it.
+        let other = try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--rejects", "other.jsonl"], in: dir)
+        #expect(other.status == 4 && other.stderr.contains("--rejects: the state has new.jsonl, this run has other.jsonl"), "\(other.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("other.jsonl").path))
         // A rejects file removed since is written again.
         try FileManager.default.removeItem(at: dir.appendingPathComponent("new.jsonl"))
         #expect(try Harness.run(["run", outer, "--state", "s", "--out", "p.jsonl", "--fresh", "--rejects", "new.jsonl", "--quiet"], in: dir).status == 0)
