@@ -1,4 +1,4 @@
-import CXXHash
+internal import CXXHash
 /// XXH64 (seed 0) over a byte stream fed in blocks of any size: the same bytes give the same hash however
 /// they are split. About 10 GB/s, so hashing the blocks the ingest already reads costs next to nothing.
 ///
