@@ -234,7 +234,7 @@ import Testing
         let toFolder = try Harness.run(["export", "p.jsonl", "--csv", "s"], in: dir)
         #expect(toFolder.status == 1 && toFolder.stderr.contains("replay: s: it is a folder; --csv needs a file name"))
         // A file-size limit makes writes fail with EFBIG, as a full disk fails with ENOSPC: exit 5.
-        if !Harness.binaryIsSanitized {
+        if !Harness.binaryStopsUnderAFileSizeLimit {
             let full = try shell("trap '' XFSZ; ulimit -f 8; exec \"$REPLAY\" export p.jsonl --csv panel.csv", in: dir)
             #expect(full.status == 5)
             #expect(full.stderr.contains("replay: panel.csv: write failed: File too large — free some space and rerun"))

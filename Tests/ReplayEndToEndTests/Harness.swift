@@ -61,11 +61,16 @@ enum Harness {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    /// True when the binary is a sanitizer build (`REPLAY_BIN_SANITIZER`, set by tools/test for its
-    /// ThreadSanitizer pass). ThreadSanitizer's runtime cannot start under a file-size limit below ~256 KiB
-    /// (`ulimit -f`), so the tests that simulate a full disk with one leave that part out there; the fault
-    /// harness (tools/fault-test) covers full disks on a tmpfs.
+    /// True when the binary is a ThreadSanitizer build (`REPLAY_BIN_SANITIZER=thread`, set by tools/test), whose
+    /// runtime cannot start under a file-size limit below ~256 KiB (`ulimit -f`): the tests that simulate a full
+    /// disk with one leave that part out there (the AddressSanitizer build runs them; tools/fault-test covers
+    /// full disks on a tmpfs).
+    static var binaryStopsUnderAFileSizeLimit: Bool { ProcessInfo.processInfo.environment["REPLAY_BIN_SANITIZER"] == "thread" }
+
+    /// True when the binary is a sanitizer build (ThreadSanitizer or AddressSanitizer, `REPLAY_BIN_SANITIZER`):
+    /// several times slower, so the longest kill loop is left to the normal build and tools/fault-test.
     static var binaryIsSanitized: Bool { ProcessInfo.processInfo.environment["REPLAY_BIN_SANITIZER"] != nil }
+
 
     /// A fresh temporary folder.
     static func temporaryDirectory() -> URL {
