@@ -114,3 +114,11 @@ struct PlaybackSpeed: ExpressibleByArgument, CustomStringConvertible {
 
     var description: String { "\(factor)" }
 }
+
+/// Refuses a path option given an empty value (`--state ""`), which names no file: bad usage, exit 64.
+/// - Throws: `ValidationError` naming the first such option.
+func refuseEmptyPaths(_ paths: KeyValuePairs<String, String?>) throws {
+    for (option, value) in paths where value?.isEmpty == true {
+        throw ValidationError("\(option) needs a path, not an empty value")
+    }
+}

@@ -34,6 +34,7 @@ extension Replay {
 
         func validate() throws {
             guard !csv.isEmpty else { throw ValidationError("--csv needs a file name, or - for standard output") }
+            try refuseEmptyPaths(["FILE": file])
         }
 
         func run() throws {
@@ -47,9 +48,7 @@ extension Replay {
                 let panel = CompactedPanel()
                 let read = try panel.read(try CompactedPanel.openReader(path: file), source: source)
                 if read.ignoredTailBytes > 0 {
-                    printError(
-                        "replay: \(source): the last line is incomplete (\(read.ignoredTailBytes) bytes without a "
-                            + "newline; a run may still be writing it): ignored")
+                    printError("replay: \(UserMessage.incompleteLastLine(of: source, bytes: read.ignoredTailBytes))")
                 }
                 let rows = try panel.writeCSV(toPath: csv, withRevision: withRevision, finalOnly: finalOnly)
                 if !quiet {

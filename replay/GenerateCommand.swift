@@ -21,10 +21,27 @@ extension Replay {
         @Option(name: .long, help: "Random seed.")
         var seed: UInt64 = 7
 
+        /// The generator's own limits, and an `--out` that names a folder, are bad usage (exit 64).
+        func validate() throws {
+            try refuseEmptyPaths(["--out": out])
+            do {
+                try config.validate()
+            } catch let error as GeneratorError {
+                throw ValidationError("\(error.message)")
+            }
+            var isDirectory: ObjCBool = false
+            if out != "-", FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("--out \(out) is a folder; give the archive a file name (\(out)/18164998.zip)")
+            }
+        }
+
+        private var config: GeneratorConfig {
+            GeneratorConfig(users: users.value, videos: videos.value, days: days.value, seed: seed)
+        }
+
         func run() throws {
             try runReportingErrors {
                 let started = Date()
-                let config = GeneratorConfig(users: users.value, videos: videos.value, days: days.value, seed: seed)
                 let summary = try write(config)
                 printError("replay: wrote \(OutputFile.name(out)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
             }

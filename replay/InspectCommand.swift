@@ -20,14 +20,20 @@ extension Replay {
             help: "Also write the inventory as JSON (outer_inventory, inner_inventory) to this file (- for stdout, instead of the listing).")
         var json: String?
 
+        func validate() throws {
+            try refuseEmptyPaths(["INPUT": input, "--json": json])
+        }
+
         func run() throws {
             try runReportingErrors {
                 var claims = PathClaims()
                 claims.reads(input, as: "INPUT")
                 claims.writes(json, as: "--json")
                 try claims.check()
-                guard FileManager.default.fileExists(atPath: input) else {
-                    throw InputError(input: input, message: "no such file")
+                try MatrixSource.preflight(input: input)
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
+                    throw InputError(input: input, message: "it is a folder; inspect lists an archive's members: pass the KuaiRec download (18164998.zip) or KuaiRec.zip")
                 }
                 try show(try ArchiveInventory.read(input: input))
             }

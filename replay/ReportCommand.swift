@@ -26,6 +26,10 @@ extension Replay {
         @Option(name: .long, help: "Write the readiness checklist as the notebook saves it (CSV) to this file.")
         var readinessCsv: String?
 
+        func validate() throws {
+            try refuseEmptyPaths(["--state": state, "--json": json, "--html": html, "--readiness-csv": readinessCsv])
+        }
+
         func run() throws {
             try runReportingErrors {
                 var claims = PathClaims()

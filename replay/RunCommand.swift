@@ -132,6 +132,7 @@ extension Replay {
 
         /// The rules between options: which apply to an archive and which to a live feed.
         func validate() throws {
+            try refuseEmptyPaths(["INPUT": input, "--state": state, "--out": out, "--rejects": rejects, "--summary-json": summaryJson, "--report": reportPath])
             if reportPath == "-" {
                 throw ValidationError("--report rewrites an HTML page during the run; it needs a file name, not -")
             }

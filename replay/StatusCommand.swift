@@ -12,6 +12,10 @@ extension Replay {
         @Option(name: .long, help: "The state folder.")
         var state: String
 
+        func validate() throws {
+            try refuseEmptyPaths(["--state": state])
+        }
+
         func run() throws {
             try runReportingErrors { try show(try StateStore(directory: state, readOnly: true)) }
         }

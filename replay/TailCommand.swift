@@ -36,17 +36,15 @@ extension Replay {
         @Option(name: .long, help: ArgumentHelp("How long to wait between polls with --follow (a positive duration: 100ms, 1s; a bare number is seconds).", valueName: "duration"))
         var pollInterval = PositiveTimeSpan(seconds: 0.1)!
 
+        func validate() throws {
+            try refuseEmptyPaths(["FILE": file])
+        }
+
         func run() throws {
             signal(SIGPIPE, SIG_IGN)
             installStopHandlers()
             try runReportingErrors {
-                let reader: ChangelogReader
-                do {
-                    reader = try ChangelogReader(path: file)
-                } catch {
-                    throw UnusableInput(cause: error)
-                }
-                try printRecords(of: reader)
+                try printRecords(of: try CompactedPanel.openReader(path: file))
             }
         }
 
@@ -55,8 +53,9 @@ extension Replay {
             let users = Set(user), dates = Set(date)
             let out = StandardOutput()
             var latestLines: [RecordKey: [UInt8]] = [:]
+            let records = PanelRecordLines(source: file)
             let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
-                guard let info = ChangelogReader.info(of: line) else { return true }
+                guard let info = try records.info(of: line) else { return true }
                 if !users.isEmpty && !users.contains(info.userID) { return true }
                 if !dates.isEmpty && !dates.contains(info.eventDate) { return true }
                 if finalOnly && !info.isFinal { return true }
@@ -72,7 +71,7 @@ extension Replay {
             }
             var open = true
             while open {
-                if follow { try startAgainIfRewritten(reader) }
+                if follow, try startAgainIfRewritten(reader) { records.startAgain() }
                 var stopped = false
                 try reader.readAvailable { line in
                     let keep = try deliver(line)
@@ -81,6 +80,9 @@ extension Replay {
                 }
                 if stopped || !out.flush() { return }  // closed pipe: a clean stop
                 if !follow || stopSignalReceived { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
+            }
+            if !follow && reader.heldBackBytes > 0 {
+                printError("replay: \(UserMessage.incompleteLastLine(of: file, bytes: reader.heldBackBytes))")
             }
             if latest && !follow {
                 let ordered = latestLines.sorted { ($0.key.day, $0.key.user) < ($1.key.day, $1.key.user) }
@@ -96,10 +98,11 @@ extension Replay {
 
 extension Replay.TailCommand {
     /// When another run replaced or rewrote the followed file (a `--fresh` rerun, a new file), says so and
-    /// starts again from its top, or, with `--no-restart`, ends with exit 4: lines of two runs are never spliced.
-    func startAgainIfRewritten(_ reader: ChangelogReader) throws {
+    /// starts again from its top (returns true), or, with `--no-restart`, ends with exit 4: lines of two runs
+    /// are never spliced.
+    func startAgainIfRewritten(_ reader: ChangelogReader) throws -> Bool {
         let change = reader.change()
-        guard change != .none else { return }
+        guard change != .none else { return false }
         let what = change == .replaced ? "was replaced by another file" : "was rewritten by another run (the bytes already printed changed)"
         if noRestart {
             printError("replay: \(file) \(what); stopping (--no-restart)")
@@ -107,6 +110,7 @@ extension Replay.TailCommand {
         }
         printError("replay: \(file) \(what): starting again from its top")
         try reader.restart()
+        return true
     }
 }
 

@@ -32,6 +32,8 @@ enum UserMessage {
     /// happen, and what to change.
     static func collision(_ e: PathCollision) -> String {
         switch (e.kind, e.other.role) {
+        case (.folder, _):
+            return "\(e); \(e.output.option) writes a file: give it a file name (\(e.output.path.hasSuffix("/") ? e.output.path : e.output.path + "/")NAME)"
         case (.bothStandardOutput, _):
             return "\(e): their bytes would be mixed — give one of them a file name"
         case (.insideStateFolder, _):
@@ -44,12 +46,17 @@ enum UserMessage {
         }
     }
 
+    /// The note for a panel file whose last line has no newline yet (`export` and `tail` ignore it).
+    static func incompleteLastLine(of source: String, bytes: Int) -> String {
+        "\(source): the last line is incomplete (\(bytes) bytes without a newline; a run may still be writing it): ignored"
+    }
+
     /// An export that failed: what is wrong, and what `export` reads or writes when the paths were the wrong kind.
     static func exportFailure(_ error: PanelExportError) -> String {
         switch error.kind {
         case .inputIsFolder: return "\(error); pass the panel file that replay run --out wrote"
         case .outputIsFolder: return "\(error); --csv needs a file name (or - for standard output)"
-        case .notARecord: return "\(error). export reads the JSON lines that replay run --out writes"
+        case .notARecord: return "\(error). replay reads the JSON lines that replay run --out writes"
         case .input, .output, .diskFull, .outputClosed: return "\(error)"
         }
     }
@@ -83,6 +90,7 @@ enum UserMessage {
         let startOver = " — rerun with --fresh to start over"
         switch kind {
         case .notAFolder: return "\(kind); choose a folder for --state"
+        case .unusablePath: return "\(kind); choose a --state folder replay can create (or an existing folder it made)"
         case .foreignEntries(let names):
             let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : "")
             return "the folder holds files replay did not make (\(shown)); it is not a replay state folder. "
@@ -123,7 +131,7 @@ enum UserMessage {
         case .inputPath(let a, let b): return line("input", a, b)
         case .inputSize(let a, let b): return line("input size", "\(a) bytes", "\(b) bytes")
         case .inputModified(let a, let b):
-            return line("input modification time", "\(Date(timeIntervalSince1970: a))", "\(Date(timeIntervalSince1970: b))")
+            return line("input modification time", preciseTime(a), preciseTime(b))
         case .matrix(let a, let b): return line("--matrix", a, b)
         case .rowLimit(let a, let b):
             return line("--rows", a.map(String.init) ?? "all rows", b.map(String.init) ?? "all rows")
@@ -153,4 +161,17 @@ enum UserMessage {
                 + "check the date labels, or cut the log with --rows"
         }
     }
+}
+
+/// A Unix time in UTC to the microsecond (`2026-11-30 11:23:04.123456 UTC`): two modification times a
+/// fraction of a second apart print differently.
+func preciseTime(_ seconds: Double) -> String {
+    let whole = seconds.rounded(.down)
+    var time = time_t(whole)
+    var parts = tm()
+    gmtime_r(&time, &parts)
+    let micros = Int(((seconds - whole) * 1_000_000).rounded())
+    return String(
+        format: "%04d-%02d-%02d %02d:%02d:%02d.%06d UTC", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+        Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), min(micros, 999_999))
 }

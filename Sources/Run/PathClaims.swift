@@ -52,6 +52,9 @@ public struct PathClaims: Sendable {
     /// - Throws: ``PathCollision`` for the first output that collides, naming both options.
     public func check() throws(PathCollision) {
         let resolved = claims.map { ResolvedPath($0) }
+        for output in resolved where output.claim.role == .write && output.isFolder {
+            throw PathCollision(kind: .folder, output: output.claim, other: output.claim)
+        }
         for (i, output) in resolved.enumerated() where output.claim.role == .write {
             for (j, other) in resolved.enumerated() where j != i {
                 if other.claim.role == .write && j > i { continue }  // each pair of outputs once
@@ -73,6 +76,8 @@ public struct PathCollision: Error, Equatable, CustomStringConvertible, Sendable
         case insideStateFolder
         /// Both outputs are standard output (`-`).
         case bothStandardOutput
+        /// The output names an existing folder (`other` is the output itself): a file cannot be written there.
+        case folder
     }
 
     /// How they collide.
@@ -88,6 +93,7 @@ public struct PathCollision: Error, Equatable, CustomStringConvertible, Sendable
         case .insideStateFolder:
             return "\(output.option) \(output.path) is inside the state folder \(other.option) \(other.path)"
         case .bothStandardOutput: return "\(output.option) and \(other.option) are both standard output (-)"
+        case .folder: return "\(output.option) \(output.path) is a folder"
         }
     }
 }
@@ -104,6 +110,8 @@ private struct ResolvedPath {
     let isSpecial: Bool
     /// True for `-` (standard input or output).
     let isStandardStream: Bool
+    /// True for an existing folder (or a symlink to one).
+    let isFolder: Bool
 
     struct FileID: Equatable {
         var device: UInt64
@@ -119,9 +127,11 @@ private struct ResolvedPath {
             fileID = FileID(device: UInt64(status.st_dev), inode: UInt64(status.st_ino))
             let type = status.st_mode & S_IFMT
             isSpecial = type != S_IFREG && type != S_IFDIR
+            isFolder = type == S_IFDIR
         } else {
             fileID = nil
             isSpecial = false
+            isFolder = false
         }
     }
 

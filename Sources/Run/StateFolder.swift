@@ -32,7 +32,7 @@ struct StateFolder {
         }
         let foreign = StateStore.foreignEntries(in: directory, besides: RunFiles.names)
         if !foreign.isEmpty && !fresh { throw StateError(directory: directory, kind: .foreignEntries(foreign)) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try create(directory)
         // The marker first: a folder holding replay's lock or database but no marker would not be replay's.
         if !StateStore.hasMarker(directory) { try StateStore.mark(directory) }
         let lock = try ProcessLock(directory: directory)
@@ -41,6 +41,30 @@ struct StateFolder {
             ? try startOver(directory, for: identity, ingestIsReusable: ingestIsReusable)
             : try resume(directory, for: identity)
         return StateFolder(store: store, lock: lock)
+    }
+
+    /// Makes the folder and its missing parents.
+    /// - Throws: ``StateError`` (`unusablePath`) naming the part of the path that is a file, or the
+    ///   system's reason (`Permission denied`, `Read-only file system`, `No space left on device`).
+    private static func create(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            var ancestor = AtomicFile.folder(containing: directory)
+            var isDirectory: ObjCBool = false
+            while ancestor != "/" && ancestor != "." {
+                if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) {
+                    if !isDirectory.boolValue {
+                        throw StateError(directory: directory, kind: .unusablePath(reason: "\(ancestor) is a file, not a folder"))
+                    }
+                    break
+                }
+                ancestor = AtomicFile.folder(containing: ancestor)
+            }
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            let reason = underlying.map { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : $0.localizedDescription }
+            throw StateError(directory: directory, kind: .unusablePath(reason: reason ?? "\(error)"))
+        }
     }
 
     /// Opens the store and checks that it was made by a run of `identity` (a new folder is marked for it).

@@ -173,46 +173,4 @@ public final class ChangelogReader {
         var st = stat()
         return fstat(fd.rawValue, &st) == 0 ? Int64(st.st_size) : 0
     }
-
-    /// The key, revision and final flag of a record line (a flat JSON object holding `user_id` and
-    /// `revision` as integers, `event_date` as `YYYY-MM-DD` and `final` as true or false, among other
-    /// members); nil for a line that is not one.
-    public static func info(of line: UnsafeRawBufferPointer) -> LineInfo? {
-        var object = FlatJSONObject(line)
-        var info = LineInfo(userID: 0, eventDate: CalendarDay(rawValue: 0), revision: 0, isFinal: false)
-        var found = 0
-        do {
-            while let m = try object.next() {
-                let key = UnsafeRawBufferPointer(rebasing: line[m.keyStart..<m.keyEnd])
-                let value = UnsafeRawBufferPointer(rebasing: line[m.valueStart..<m.valueEnd])
-                if key.elementsEqual(userKey) {
-                    guard m.kind == .number, let user = Int64(String(decoding: value, as: UTF8.self)) else { return nil }
-                    info.userID = user
-                    found |= 1
-                } else if key.elementsEqual(dateKey) {
-                    guard m.kind == .string, let day = CalendarDay(iso: value) else { return nil }
-                    info.eventDate = day
-                    found |= 2
-                } else if key.elementsEqual(revisionKey) {
-                    guard m.kind == .number, let revision = Int(String(decoding: value, as: UTF8.self)) else {
-                        return nil
-                    }
-                    info.revision = revision
-                    found |= 4
-                } else if key.elementsEqual(finalKey) {
-                    guard m.kind == .true || m.kind == .false else { return nil }
-                    info.isFinal = m.kind == .true
-                    found |= 8
-                }
-            }
-        } catch {
-            return nil
-        }
-        return found == 15 ? info : nil
-    }
-
-    private static let userKey = Array("user_id".utf8)
-    private static let dateKey = Array("event_date".utf8)
-    private static let revisionKey = Array("revision".utf8)
-    private static let finalKey = Array("final".utf8)
 }

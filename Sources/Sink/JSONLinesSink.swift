@@ -242,12 +242,14 @@ public final class JSONRejectsWriter: LiveRejectWriter {
     }
 
     public func rejectLate(
-        line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?
+        line: Int64, raw: UnsafeRawBufferPointer, reason: RejectReason, day: CalendarDay, latenessMs: Int64?, note: String?
     ) throws {
         try output.append { out in
             out.append(contentsOf: Array("{\"line\":".utf8))
             JSONBytes.appendInt(line, to: &out)
-            out.append(contentsOf: Array(",\"reason\":\"late\",\"day\":\"".utf8))
+            out.append(contentsOf: Array(",\"reason\":".utf8))
+            JSONBytes.appendString(reason.rawValue, to: &out)
+            out.append(contentsOf: Array(",\"day\":\"".utf8))
             day.appendISO(to: &out)
             out.append(contentsOf: Array("\",\"lateness_ms\":".utf8))
             if let latenessMs { JSONBytes.appendInt(latenessMs, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }

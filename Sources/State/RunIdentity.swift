@@ -126,6 +126,9 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         /// The path names a file, not a folder.
         case notAFolder
+        /// The folder cannot be made or entered: a part of its path is a file, or the system refuses
+        /// (`reason` says which, in plain words).
+        case unusablePath(reason: String)
         /// The folder holds entries replay did not make (sorted names).
         case foreignEntries([String])
         /// The folder is not replay's: it has entries (sorted names) but no marker and no replay state.
@@ -187,6 +190,7 @@ extension StateError.Kind: CustomStringConvertible {
     public var description: String {
         switch self {
         case .notAFolder: return "it is a file, not a folder"
+        case .unusablePath(let reason): return "the folder cannot be made: \(reason)"
         case .foreignEntries(let names): return "the folder holds files replay did not make (\(names.joined(separator: ", ")))"
         case .notReplays(let names):
             return "the folder is not empty and replay did not make it (no \(StateStore.markerName) file): it holds \(names.joined(separator: ", "))"

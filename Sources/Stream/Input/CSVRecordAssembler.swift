@@ -83,7 +83,8 @@ public struct CSVRecordAssembler {
     }
 
     private func overlong(line: Int64) -> CSVFormatError {
-        CSVFormatError(
+        if let crOnly = carry.withUnsafeBytes({ CSVFormatError.carriageReturnLineEnds(in: $0, line: line) }) { return crOnly }
+        return CSVFormatError(
             line: line,
             message: "the record is longer than \(maxRecordBytes) bytes (a KuaiRec row is under 200; an unclosed quote also makes one record of many lines); this is not a KuaiRec interaction CSV or the file is damaged")
     }
@@ -121,6 +122,15 @@ public struct CSVFormatError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { (source.map { "\($0): " } ?? "") + "line \(line): \(message)" }
+
+    /// The error for a record holding a carriage return before its end: the file's lines end with CR alone
+    /// (classic Mac OS), so the whole file reads as one line. Nil when the record has no such byte.
+    static func carriageReturnLineEnds(in record: UnsafeRawBufferPointer, line: Int64) -> CSVFormatError? {
+        guard let cr = record.firstIndex(of: 0x0D), cr < record.count - 1 else { return nil }
+        return CSVFormatError(
+            line: line,
+            message: "the lines end with a carriage return alone (CR, byte 0d at byte \(cr + 1)), so the file reads as one line; replay reads lines ending in LF or CR LF — convert the line ends (tr '\\r' '\\n' < IN > OUT) and pass the converted file")
+    }
 }
 
 /// Splits one CSV record into fields, unquoting where needed.

@@ -36,8 +36,18 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, Codable, Custo
     public static let duplicate = RejectReason(rawValue: "duplicate")
     /// A JSON lines row that is not a flat JSON object.
     public static let malformedJSON = RejectReason(rawValue: "malformed_json")
-    /// Live input: the row's day had already closed when it arrived (the rejects line says how late).
+    /// A JSON lines row with a key that appears twice (`{"user_id":5,"user_id":7,...}`): which value is meant
+    /// is unknown.
+    public static let duplicateKey = RejectReason(rawValue: "duplicate_key")
+    /// Live input: the row's day had already closed when it arrived, passed by the watermark (the rejects
+    /// line says how late, in event time).
     public static let late = RejectReason(rawValue: "late")
+    /// Live input: the row's day had been closed by `--idle-close` (after wall-clock silence) before the
+    /// watermark passed it (the rejects line says how long after that close the row arrived).
+    public static let idleClosed = RejectReason(rawValue: "idle_closed")
+    /// Live input: the row's day is as far or further from the feed's first day than a panel may span
+    /// (``IngestOptions/defaultMaxPanelDays``); one such row would stretch the dense panel over years.
+    public static let outsidePanelSpan = RejectReason(rawValue: "outside_panel_span")
 }
 
 /// The header of an interaction CSV: where each required column is.

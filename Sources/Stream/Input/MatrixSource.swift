@@ -185,6 +185,7 @@ extension MatrixSource {
             throw InputError(input: input, message: "no such file or folder")
         }
         if isDirectory.boolValue { return }
+        try checkIsAFile(input)
         try checkReadable(input)
         let size = (try? FileManager.default.attributesOfItem(atPath: input)[.size] as? NSNumber)?.int64Value
         if size == 0 {
@@ -192,6 +193,23 @@ extension MatrixSource {
                 input: input, message: "the file is empty (0 bytes); the download or copy probably failed — fetch it again")
         }
     }
+}
+
+/// Throws when `path` is a named pipe, a socket or a device: an archive run reads a file whose size, time and
+/// bytes stay the same (it is read again to check a resume), which a stream does not keep.
+private func checkIsAFile(_ path: String) throws {
+    var status = stat()
+    guard stat(path, &status) == 0 else { return }  // checkReadable says why
+    let kind: String
+    switch status.st_mode & S_IFMT {
+    case S_IFIFO: kind = "a named pipe (FIFO)"
+    case S_IFSOCK: kind = "a socket"
+    case S_IFCHR, S_IFBLK: kind = "a device"
+    default: return
+    }
+    throw InputError(
+        input: path,
+        message: "it is \(kind), not a file: an archive run needs a file it can read again to check a resume — for a live feed, send the rows to replay run - (replay run - < \(path)); or save them to a file first")
 }
 
 /// Throws unless the current user may read the file at `path`.

@@ -11,9 +11,13 @@ public enum LatePolicy: String, Sendable, CaseIterable, Codable {
 
 /// Where a live feed's rejected rows go (a JSON lines file in the sink module).
 public protocol LiveRejectWriter: RejectWriter {
-    /// Records a late row: its day, how far behind the newest event time it was (ms; nil without a
-    /// timestamp), and why it could not be revised (nil under the reject policy).
-    func rejectLate(line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?) throws
+    /// Records a row whose day had closed: `reason` is ``RejectReason/late`` (then `latenessMs` is how far
+    /// behind the newest event time it was; nil without a timestamp) or ``RejectReason/idleClosed`` (then
+    /// `latenessMs` is how long after the idle close of its day it arrived, in wall-clock ms); `note` says
+    /// why it could not be revised (nil under the reject policy).
+    func rejectLate(
+        line: Int64, raw: UnsafeRawBufferPointer, reason: RejectReason, day: CalendarDay, latenessMs: Int64?, note: String?
+    ) throws
     /// Hands buffered rows to the operating system; returns the file's length in bytes.
     func flush() throws -> Int64
     /// Makes flushed rows durable (fsync).
@@ -37,7 +41,8 @@ public struct LiveOptions: Sendable, Equatable {
     /// Skip this many data rows of the input first (rows a previous run already consumed); it must be the
     /// count the state consumed. Nil: a feed re-sent from its start is recognised and skipped by itself.
     public var skipRows: Int?
-    /// The most days the panel may span; a row further from the first day is rejected `date_out_of_range`.
+    /// The most days the panel may span; a row this far or further from the first day is rejected
+    /// `outside_panel_span`.
     public var maxPanelDays = IngestOptions.defaultMaxPanelDays
 
     /// The most days `reviseWindowDays` may be.
@@ -90,6 +95,13 @@ public struct LiveFeedState: Codable, Sendable, Equatable {
     public var rejectsBytes: Int64 = 0
     /// True once the end of the input was seen and every record written final.
     public var ended = false
+    /// The last input line consumed, counted over every input the feed was given (a run given the rest of
+    /// the feed numbers its lines on from here; a feed re-sent from its start numbers them as before). Nil
+    /// in a state folder made before it was kept.
+    public var linesRead: Int64?
+    /// Days `--idle-close` closed before the watermark passed them, with the wall-clock time of that close
+    /// (Unix ms); a day leaves once the watermark passes it. Nil when none.
+    public var idleClosedAtMs: [CalendarDay: Int64]?
 
     public init() {}
 
@@ -165,6 +177,8 @@ public final class LiveFeed {
     /// Days retired before the checkpoint being committed (whose commit may not be durable yet).
     private var retiredBeforeInFlightCheckpoint: [CalendarDay] = []
     private var lastArrival = Date()
+    /// Added to this input's line numbers: the lines earlier inputs gave, when this one is the rest of the feed.
+    private var lineBase: Int64 = 0
 
     /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it).
     /// - Throws: when the checkpoint cannot be restored.
@@ -184,6 +198,7 @@ public final class LiveFeed {
             dayThresholds: live.dayThresholds, logger: logger)
         try buckets.restore(counts: live.dayEvents)
         (resumption, rowsDigest) = try LiveFeed.resumption(of: live, skipRows: options.skipRows)
+        if case .reading = resumption { lineBase = live.linesRead ?? 0 }
     }
 
     /// How a run with `skipRows` takes its input after `live`, and the digest it goes on from.
@@ -233,7 +248,7 @@ public final class LiveFeed {
                 if let idle = options.idleCloseSeconds, Date().timeIntervalSince(lastArrival) >= idle,
                     let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true
                 {
-                    try closeDays(through: maxDay)
+                    try closeDays(through: maxDay, forIdleness: true)
                 }
             case .end:
                 if let maxDay = live.maxDay { try closeDays(through: maxDay) }
@@ -274,8 +289,13 @@ public final class LiveFeed {
         return Int32(ms)
     }
 
-    private func handle(_ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line: Int64) throws {
-        if try skipsConsumedRow(raw) { return }
+    private func handle(_ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64) throws {
+        if try skipsConsumedRow(raw) {
+            live.linesRead = inputLine  // a re-sent feed: its lines are numbered as the first time
+            return
+        }
+        let line = inputLine + lineBase
+        live.linesRead = line
         live.rowsRead += 1
         if rowsDigest != nil {
             rowsDigest!.add(raw)
@@ -289,7 +309,7 @@ public final class LiveFeed {
             if let first = live.firstDay ?? live.dayEvents.keys.min(),
                 abs(first.distance(to: day)) >= options.maxPanelDays
             {
-                try reject(line: line, reason: .dateOutOfRange, raw: raw)
+                try reject(line: line, reason: .outsidePanelSpan, raw: raw)
                 return
             }
             if let lastClosed = live.lastClosed, day <= lastClosed {
@@ -316,6 +336,7 @@ public final class LiveFeed {
         if case .undecided = resumption {
             resumption = RowDigest.of(raw) == live.firstRowDigest
                 ? .skipping(remaining: live.rowsRead, digest: RowDigest()) : .reading
+            if case .reading = resumption { lineBase = live.linesRead ?? 0 }
         }
         guard case .skipping(let remaining, var digest) = resumption else { return false }
         digest.add(raw)
@@ -341,7 +362,14 @@ public final class LiveFeed {
         disagrees: Bool
     ) throws {
         live.lateRows += 1
-        let lateness = event.timestampMs == Interaction.missingTimestamp ? nil : live.maxEventMs.map { $0 - event.timestampMs }
+        let idleClosedAt = live.idleClosedAtMs?[day]
+        let reason: RejectReason = idleClosedAt == nil ? .late : .idleClosed
+        let lateness: Int64?
+        if let idleClosedAt {
+            lateness = max(0, Self.wallClockMs() - idleClosedAt)
+        } else {
+            lateness = event.timestampMs == Interaction.missingTimestamp ? nil : live.maxEventMs.map { $0 - event.timestampMs }
+        }
         var note: String? = nil
         if options.latePolicy == .revise {
             if let first = live.firstDay, day < first {
@@ -356,8 +384,8 @@ public final class LiveFeed {
                 return
             }
         }
-        live.rejected[RejectReason.late.rawValue, default: 0] += 1
-        try rejects.rejectLate(line: line, raw: raw, day: day, latenessMs: lateness, note: note)
+        live.rejected[reason.rawValue, default: 0] += 1
+        try rejects.rejectLate(line: line, raw: raw, reason: reason, day: day, latenessMs: lateness, note: note)
     }
 
     /// Puts a late event into its closed day (kept in the day's file) and re-aggregates the user's day
@@ -380,14 +408,27 @@ public final class LiveFeed {
         while let next = nextDayToClose(), endOfDay(next) <= watermark {
             try close(next)
         }
-    }
-
-    /// Closes every day up to and including `target` (end of input, idle close).
-    private func closeDays(through target: CalendarDay) throws {
-        while let next = nextDayToClose(), next <= target {
-            try close(next)
+        if let idleClosed = live.idleClosedAtMs {
+            // A day the watermark has passed is one it would have closed: a row for it is late in event time.
+            let kept = idleClosed.filter { endOfDay($0.key) > watermark }
+            live.idleClosedAtMs = kept.isEmpty ? nil : kept
         }
     }
+
+    /// Closes every day up to and including `target` (end of input; an idle close, which records the days
+    /// the watermark had not passed and when).
+    private func closeDays(through target: CalendarDay, forIdleness: Bool = false) throws {
+        let watermark = live.maxEventMs.map { $0 - options.allowedLatenessMs } ?? Int64.min
+        while let next = nextDayToClose(), next <= target {
+            try close(next)
+            if forIdleness && endOfDay(next) > watermark {
+                live.idleClosedAtMs = (live.idleClosedAtMs ?? [:]).merging([next: Self.wallClockMs()]) { $1 }
+            }
+        }
+    }
+
+    /// The wall-clock time, Unix ms.
+    private static func wallClockMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     /// The day after the last closed one; before the first close, the earliest day with events.
     private func nextDayToClose() -> CalendarDay? {

@@ -38,6 +38,10 @@ public final class LiveInput {
     private var jsonLines = LineSplitter(maxLineBytes: CSVRecordAssembler().maxRecordBytes)
     private var synthetic: [UInt8] = []
     private var values = [[UInt8]?](repeating: nil, count: InteractionColumns.required.count)
+    /// The keys of the JSON object being read (a key that appears twice rejects the row).
+    private var keysSeen: Set<[UInt8]> = []
+    /// The stream's first bytes, held until it is known whether they are a UTF-8 byte-order mark (dropped).
+    private var start: [UInt8]? = []
     /// Bytes read so far.
     public private(set) var bytesRead: Int64 = 0
 
@@ -89,6 +93,15 @@ public final class LiveInput {
     private func feed(
         _ block: UnsafeRawBufferPointer, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
     ) throws {
+        if start != nil {
+            // A UTF-8 byte-order mark at the start of the stream is no part of the first row, in either format.
+            start!.append(contentsOf: block)
+            guard let held = start, held.count >= 3 || !Self.byteOrderMark.starts(with: held) else { return }
+            start = nil
+            let rest = held.starts(with: Self.byteOrderMark) ? Array(held.dropFirst(3)) : held
+            try rest.withUnsafeBytes { try feed($0, row) }
+            return
+        }
         if format == nil {
             guard let first = block.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }) else {
                 // Only blank bytes so far: kept for the CSV assembler (blank lines are skipped anyway).
@@ -114,7 +127,15 @@ public final class LiveInput {
         }
     }
 
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
     private func finish(_ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void) throws {
+        if let held = start, !held.isEmpty {
+            // The stream ended within its first three bytes, which began like a byte-order mark.
+            start = nil
+            try held.withUnsafeBytes { try feed($0, row) }
+        }
+        start = nil
         switch format {
         case .csv?, nil:
             do {
@@ -170,12 +191,20 @@ public final class LiveInput {
         let record = CSVRecordAssembler.trimCR(rawLine)
         if record.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
         for i in values.indices { values[i] = nil }
+        keysSeen.removeAll(keepingCapacity: true)
+        var duplicateKey = false
         let flat = FlatJSONObject.forEachMember(of: record) { key, value in
+            if !keysSeen.insert(key).inserted { duplicateKey = true }
             guard let value, let i = LiveInput.requiredIndex(key) else { return }
             values[i] = value
         }
         guard flat else {
             try row(.rejected(.malformedJSON), record, line)
+            return
+        }
+        if duplicateKey {
+            // `replay export` refuses a panel line with a key twice; a row is refused the same way.
+            try row(.rejected(.duplicateKey), record, line)
             return
         }
         synthetic.removeAll(keepingCapacity: true)

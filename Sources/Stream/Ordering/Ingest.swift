@@ -339,6 +339,20 @@ extension Ingest {
         return try InteractionColumns(header: names)
     }
 
+    /// The offset of the first byte that starts no valid UTF-8 sequence (checked by lead byte and
+    /// continuation bytes; 0 when every sequence is well formed, which `String(validating:)` may still refuse
+    /// for an overlong form or a surrogate).
+    static func firstInvalidUTF8Offset(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var i = 0
+        while i < bytes.count {
+            let lead = bytes[i]
+            let length = lead < 0x80 ? 1 : lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3 : lead >= 0xF0 && lead < 0xF5 ? 4 : 0
+            guard length > 0, i + length <= bytes.count, (1..<length).allSatisfy({ bytes[i + $0] & 0xC0 == 0x80 }) else { return i }
+            i += length
+        }
+        return 0
+    }
+
     /// The record without a leading UTF-8 byte-order mark.
     static func withoutByteOrderMark(_ record: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         if record.count >= 3, record[0] == 0xEF, record[1] == 0xBB, record[2] == 0xBF {
@@ -347,10 +361,23 @@ extension Ingest {
         return record
     }
 
-    /// Refuses a first line that is not text: a binary file libarchive read as a raw stream.
+    /// Refuses a first line that is not UTF-8 text: a binary file libarchive read as a raw stream, a file
+    /// whose lines end with CR alone, text in UTF-16 or in an 8-bit encoding.
     static func checkHeaderIsText(_ record: UnsafeRawBufferPointer, line: Int64) throws {
+        if let crOnly = CSVFormatError.carriageReturnLineEnds(in: record, line: line) { throw crOnly }
         let valid = String(validating: record, as: UTF8.self) != nil
-        let control = record.contains { $0 < 0x20 && $0 != 0x09 }
+        let control = record.contains { $0 < 0x20 && $0 != 0x09 && $0 != 0x0D }
+        if record.count >= 2, (record[0], record[1]) == (0xFF, 0xFE) || (record[0], record[1]) == (0xFE, 0xFF) {
+            throw CSVFormatError(
+                line: line,
+                message: "the file is UTF-16 text (it starts with the byte-order mark \(String(format: "%02x %02x", record[0], record[1]))); replay reads UTF-8 — convert it (iconv -f UTF-16 -t UTF-8 < IN > OUT) and pass the converted file")
+        }
+        if !valid && !control {
+            let offset = firstInvalidUTF8Offset(record)
+            throw CSVFormatError(
+                line: line,
+                message: "the header is not UTF-8 text: byte \(String(format: "%02x", record[offset])) at byte \(offset + 1) is not valid UTF-8 (the file is in another encoding, such as Latin-1 or Windows-1252); replay reads UTF-8 — convert it (iconv -f LATIN1 -t UTF-8 < IN > OUT) and pass the converted file")
+        }
         if !valid || control {
             let hex = record.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw CSVFormatError(
