@@ -55,7 +55,7 @@ let package = Package(
             name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "KuaiRecFixtures", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
-            dependencies: ["replay", "ReplayStream", "ReplaySink", "KuaiRecFixtures"]
+            dependencies: ["replay", "ReplayStream", "ReplaySink", "ReplayState", "KuaiRecFixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

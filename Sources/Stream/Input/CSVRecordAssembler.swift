@@ -123,10 +123,14 @@ public struct CSVFormatError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { (source.map { "\($0): " } ?? "") + "line \(line): \(message)" }
 
-    /// The error for a record holding a carriage return before its end: the file's lines end with CR alone
-    /// (classic Mac OS), so the whole file reads as one line. Nil when the record has no such byte.
+    /// The error for a text record holding a carriage return before its end: the file's lines end with CR
+    /// alone (classic Mac OS), so the whole file reads as one line. Nil when the record has no such byte or
+    /// is not UTF-8 text without other control characters.
     static func carriageReturnLineEnds(in record: UnsafeRawBufferPointer, line: Int64) -> CSVFormatError? {
-        guard let cr = record.firstIndex(of: 0x0D), cr < record.count - 1 else { return nil }
+        guard let cr = record.firstIndex(of: 0x0D), cr < record.count - 1,
+            !record.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0D }),
+            String(validating: record, as: UTF8.self) != nil
+        else { return nil }  // no CR inside, or not text (a binary file holds CR bytes too)
         return CSVFormatError(
             line: line,
             message: "the lines end with a carriage return alone (CR, byte 0d at byte \(cr + 1)), so the file reads as one line; replay reads lines ending in LF or CR LF — convert the line ends (tr '\\r' '\\n' < IN > OUT) and pass the converted file")
