@@ -48,13 +48,10 @@ public struct PathClaims: Sendable {
         if let path { claims.append(Claim(option: option, path: path, role: role)) }
     }
 
-    /// Checks every output against every other claim.
-    /// - Throws: ``PathCollision`` for the first output that collides, naming both options.
+    /// Checks every output against every other claim, then that no output names an existing folder.
+    /// - Throws: ``PathCollision`` for the first output that collides (naming both options) or is a folder.
     public func check() throws(PathCollision) {
         let resolved = claims.map { ResolvedPath($0) }
-        for output in resolved where output.claim.role == .write && output.isFolder {
-            throw PathCollision(kind: .folder, output: output.claim, other: output.claim)
-        }
         for (i, output) in resolved.enumerated() where output.claim.role == .write {
             for (j, other) in resolved.enumerated() where j != i {
                 if other.claim.role == .write && j > i { continue }  // each pair of outputs once
@@ -62,6 +59,9 @@ public struct PathClaims: Sendable {
                     throw PathCollision(kind: kind, output: output.claim, other: other.claim)
                 }
             }
+        }
+        for output in resolved where output.claim.role == .write && output.isFolder {
+            throw PathCollision(kind: .folder, output: output.claim, other: output.claim)
         }
     }
 }

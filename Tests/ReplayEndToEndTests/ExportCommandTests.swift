@@ -232,7 +232,7 @@ import Testing
         #expect(itself.status == 64 && itself.stderr.contains("--csv and FILE are the same file"))
 
         let toFolder = try Harness.run(["export", "p.jsonl", "--csv", "s"], in: dir)
-        #expect(toFolder.status == 1 && toFolder.stderr.contains("replay: s: it is a folder; --csv needs a file name"))
+        #expect(toFolder.status == 64 && toFolder.stderr.contains("replay: --csv s is a folder; --csv writes a file: give it a file name (s/NAME)"), "\(toFolder.stderr)")
         // A file-size limit makes writes fail with EFBIG, as a full disk fails with ENOSPC: exit 5.
         if !Harness.binaryStopsUnderAFileSizeLimit {
             let full = try shell("trap '' XFSZ; ulimit -f 8; exec \"$REPLAY\" export p.jsonl --csv panel.csv", in: dir)

@@ -309,7 +309,9 @@ import Testing
         let seen = Int(try String(contentsOf: dir.appendingPathComponent("seen.txt"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(seen > 0, "the day's records were written while the pipe was still open")
         let rejects = try Harness.jsonLines(dir.appendingPathComponent("s/rejects.jsonl"))
-        #expect(rejects.contains { $0["reason"] as? String == "late" && $0["day"] as? String == "2020-07-05" })
+        #expect(rejects.contains {
+            $0["reason"] as? String == "idle_closed" && $0["day"] as? String == "2020-07-05" && ($0["lateness_ms"] as? Int ?? -1) >= 0
+        })
         let s = try Self.summary(dir, "s.json")
         #expect(s["late_rows"] as? Int == 1 && s["finished"] as? Bool == true)
     }

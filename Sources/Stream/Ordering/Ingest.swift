@@ -372,7 +372,7 @@ extension Ingest {
                 line: line,
                 message: "the file is UTF-16 text (it starts with the byte-order mark \(String(format: "%02x %02x", record[0], record[1]))); replay reads UTF-8 — convert it (iconv -f UTF-16 -t UTF-8 < IN > OUT) and pass the converted file")
         }
-        if !valid && !control {
+        if !valid && !control && record.contains(0x2C) {  // a header line in another encoding (it has commas)
             let offset = firstInvalidUTF8Offset(record)
             throw CSVFormatError(
                 line: line,
