@@ -1,6 +1,6 @@
 import Foundation
-import KuaiRecFixtures
 import ReplayStream
+import ReplayTestSupport
 import Testing
 
 /// `replay run -`: a live feed on stdin, in arrival order, against the archive replay of the same rows.
@@ -20,13 +20,6 @@ import Testing
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         let header = lines.removeFirst()
         return (outer, Log(header: header, rows: lines))
-    }
-
-    /// Reproducible uniform numbers in [0, 1) from the generator's SplitMix64.
-    struct Random {
-        var bits: SplitMix64
-        init(state: UInt64) { bits = SplitMix64(seed: state) }
-        mutating func uniform() -> Double { Double(bits.next() >> 11) / Double(1 << 53) }
     }
 
     /// Runs a bash script in `dir`; returns what it printed on stdout.
@@ -72,7 +65,7 @@ import Testing
     static func arrivalOrder(
         _ log: Log, maxDelay: Double, lateShare: Double = 0, lateDelay: Double = 0, seed: UInt64 = 1
     ) -> [String] {
-        var random = Random(state: seed)
+        var random = SeededGenerator(seed: seed)
         let keyed = log.rows.enumerated().map { i, row -> (Double, Int, String) in
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             var at: Double
@@ -87,7 +80,7 @@ import Testing
             } else {
                 at = 0
             }
-            let delay = random.uniform() < lateShare ? random.uniform() * lateDelay : random.uniform() * maxDelay
+            let delay = random.unit() < lateShare ? random.unit() * lateDelay : random.unit() * maxDelay
             return (at + delay, i, row)
         }
         return keyed.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
