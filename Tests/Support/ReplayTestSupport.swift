@@ -44,6 +44,12 @@ public final class CollectingRejects: LiveRejectWriter {
         public var latenessMs: Int64?
         /// Why a late row could not be revised.
         public var note: String?
+
+        public init(
+            line: Int64, reason: String, raw: String, day: CalendarDay? = nil, latenessMs: Int64? = nil, note: String? = nil
+        ) {
+            (self.line, self.reason, self.raw, self.day, self.latenessMs, self.note) = (line, reason, raw, day, latenessMs, note)
+        }
     }
 
     /// Thrown by a write for ``failsOn``'s reason: an interrupted run (a crash) in the middle of a read.
