@@ -45,7 +45,7 @@ let package = Package(
             path: "replay"
         ),
         .target(name: "ReplayTestSupport", dependencies: ["ReplayStream"], path: "Tests/Support"),
-        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport", "KuaiRecFixtures"]),
+        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport"]),
         .testTarget(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
         .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "CArchive"]),
@@ -55,7 +55,7 @@ let package = Package(
             name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "KuaiRecFixtures", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
-            dependencies: ["replay", "ReplayStream", "ReplaySink", "ReplayState", "KuaiRecFixtures"]
+            dependencies: ["replay", "ReplayStream", "ReplaySink", "ReplayState", "KuaiRecFixtures", "ReplayTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

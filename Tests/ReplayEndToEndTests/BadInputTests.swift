@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import KuaiRecFixtures
 import ReplayStream
+import ReplayTestSupport
 
 /// Broken archives and files, broken rows, broken state folders: each ends with a clear message and
 /// a documented exit code (docs/ERRORS.md), never a crash, and never a half-written output.
@@ -60,9 +61,12 @@ import ReplayStream
             return name
         }
         // Not an archive, empty, not there.
-        var noise = SystemRandomNumberGenerator()
+        // The noise's file is named by its seed, which every failure message names.
+        let seed = testSeed(default: 0x5EED_0004)
+        var noise = SeededGenerator(seed: seed)
         let random = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &noise) }
-        try expectFailure(try write("noise.zip", [0x00, 0xFF] + random), in: dir, code: 3, mentions: ["noise.zip", "neither an archive"])
+        let noiseName = try write("noise-seed-\(seed).zip", [0x00, 0xFF] + random)
+        try expectFailure(noiseName, in: dir, code: 3, mentions: [noiseName, "neither an archive"])
         try expectFailure(try write("empty.zip", []), in: dir, code: 3, mentions: ["empty.zip", "empty (0 bytes)"])
         try expectFailure("absent.zip", in: dir, code: 3, mentions: ["absent.zip", "no such file"])
         // The outer zip cut short: inside KuaiRec.zip, and after it (the matrix intact, the download not).

@@ -1,20 +1,9 @@
 import Foundation
+import ReplayTestSupport
 import Testing
 
 /// Kill -9 at random moments, a full disk: the rerun of the same command must give the same bytes.
 @Suite(.serialized) struct CrashResumeTests {
-    /// A deterministic generator for the kill delays, so a failure can be replayed.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
-    }
-
     @Test(.disabled(if: Harness.binaryIsSanitized, "two dozen kills of a big-matrix run are too slow under TSan; tools/fault-test kills 100"))
     func killNineAnywhereThenRerunGivesIdenticalBytes() throws {
         let dir = Harness.temporaryDirectory()
@@ -31,7 +20,9 @@ import Testing
         let duration = max(0.05, Date().timeIntervalSince(started))
         let expected = try Data(contentsOf: dir.appendingPathComponent("ref.jsonl"))
 
-        var rng = SplitMix(state: 42)
+        // The kill delays are seeded fractions of a run's time (the run's own speed still varies).
+        let seed = testSeed(default: 42)
+        var rng = SeededGenerator(seed: seed)
         var kills = 0
         var rounds = 0
         while kills < 24 && rounds < 60 {
@@ -46,7 +37,7 @@ import Testing
                 process.standardError = FileHandle.nullDevice
                 first = false
                 try process.run()
-                Thread.sleep(forTimeInterval: rng.next() * duration)
+                Thread.sleep(forTimeInterval: rng.unit() * duration)
                 // At most three kills a round: under load a run can take longer than every drawn delay, and the
                 // round would never end.
                 if process.isRunning && killedThisRound < 3 {
@@ -59,13 +50,13 @@ import Testing
                     continue
                 }
                 process.waitUntilExit()
-                #expect(process.terminationStatus == 0)
+                #expect(process.terminationStatus == 0, "seed \(seed): round \(rounds)")
                 break
             }
             let got = try Data(contentsOf: dir.appendingPathComponent("k.jsonl"))
-            #expect(got == expected, "round \(rounds) after \(kills) kills")
+            #expect(got == expected, "seed \(seed): round \(rounds) after \(kills) kills")
         }
-        #expect(kills >= 20)
+        #expect(kills >= 20, "seed \(seed): \(kills) kills in \(rounds) rounds")
     }
 
     @Test func sigintStopsWithACheckpointAndSaysHowToResume() throws {

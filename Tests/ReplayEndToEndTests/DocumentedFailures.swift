@@ -1,6 +1,7 @@
 import Foundation
 import KuaiRecFixtures
 import ReplayState
+import ReplayTestSupport
 
 /// How each row of docs/ERRORS.md is brought about, for ``ErrorsDocTests``: a trigger per row (keyed by the
 /// start of the row's first cell) that runs the command in a fresh folder and returns what it printed, and the
@@ -166,7 +167,7 @@ enum DocumentedFailures {
             return try runLog(in: dir, input: "empty.zip")
         },
         "not an archive, not text": { dir in
-            var generator = SplitMix(seed: 41)
+            var generator = SeededGenerator(seed: 41)
             try write([0x00, 0xFF] + (0..<5000).map { _ in UInt8(truncatingIfNeeded: generator.next()) }, "noise.zip", in: dir)
             return try runLog(in: dir, input: "noise.zip")
         },
@@ -528,17 +529,4 @@ enum DocumentedFailures {
         "SIGINT/SIGTERM": "LiveFeedTests (a feed stopped by SIGTERM, then resumed)",
         "a feed re-sent from its start whose first rows differ": "LiveFeedTests (a stopped feed resumed with another feed's rows)",
     ]
-}
-
-/// A small deterministic generator for the noise file (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import KuaiRecFixtures
 import ReplayStream
+import ReplayTestSupport
 import Testing
 
 /// `replay run -`: a live feed on stdin, in arrival order, against the archive replay of the same rows.
@@ -20,13 +20,6 @@ import Testing
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         let header = lines.removeFirst()
         return (outer, Log(header: header, rows: lines))
-    }
-
-    /// Reproducible uniform numbers in [0, 1) from the generator's SplitMix64.
-    struct Random {
-        var bits: SplitMix64
-        init(state: UInt64) { bits = SplitMix64(seed: state) }
-        mutating func uniform() -> Double { Double(bits.next() >> 11) / Double(1 << 53) }
     }
 
     /// Runs a bash script in `dir`; returns what it printed on stdout.
@@ -72,7 +65,7 @@ import Testing
     static func arrivalOrder(
         _ log: Log, maxDelay: Double, lateShare: Double = 0, lateDelay: Double = 0, seed: UInt64 = 1
     ) -> [String] {
-        var random = Random(state: seed)
+        var random = SeededGenerator(seed: seed)
         let keyed = log.rows.enumerated().map { i, row -> (Double, Int, String) in
             let fields = row.split(separator: ",", omittingEmptySubsequences: false)
             var at: Double
@@ -87,7 +80,7 @@ import Testing
             } else {
                 at = 0
             }
-            let delay = random.uniform() < lateShare ? random.uniform() * lateDelay : random.uniform() * maxDelay
+            let delay = random.unit() < lateShare ? random.unit() * lateDelay : random.unit() * maxDelay
             return (at + delay, i, row)
         }
         return keyed.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
@@ -295,12 +288,20 @@ import Testing
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (_, log) = try Self.log(in: dir)
-        // The first day's rows, then silence with the pipe open, then one more row of that day, then EOF.
+        // The first day's rows, then silence with the pipe open until the day's records are in the output (the
+        // idle close; at most 60 s), then one more row of that day, then EOF. The exact idle time is
+        // LiveFeedContractTests' (a manual clock); this checks `--idle-close` end to end.
         let firstDay = log.rows.filter { $0.contains(",20200705.0,") }
         try Self.write(log.header, Array(firstDay.dropLast()), to: dir.appendingPathComponent("day1.csv"))
         try firstDay.last!.appending("\n").write(to: dir.appendingPathComponent("last.csv"), atomically: true, encoding: .utf8)
         let script = """
-            (cat day1.csv; sleep 2; grep -c '"event_date":"2020-07-05"' live.jsonl > seen.txt; cat last.csv) \
+            (cat day1.csv
+             for i in $(seq 1 600); do
+               grep -q '"event_date":"2020-07-05"' live.jsonl 2>/dev/null && break
+               sleep 0.1
+             done
+             grep -c '"event_date":"2020-07-05"' live.jsonl > seen.txt
+             cat last.csv) \
               | '\(Harness.binary.path)' run - --state s --out live.jsonl --idle-close 0.5s --checkpoint-every 0.1 --summary-json s.json --quiet
             echo "exit=$?"
             """
@@ -329,17 +330,22 @@ import Testing
         try Self.write(log.header, firstDay + [later], to: dir.appendingPathComponent("feed.csv"))
         let common = ["run", "-", "--quiet"]
         #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir, stdin: dir.appendingPathComponent("feed.csv")).status == 0)
-        // The first day, a pause (a checkpoint lists the day as open), a row two days later (the day closes and
-        // leaves the revision window), kill -9 at once: no later checkpoint commits.
+        // The first day, then a wait until a checkpoint lists the day as open (`status` says so), a row two days
+        // later (the day closes and leaves the revision window), kill -9 at once: the next checkpoint is due 3 s
+        // after the first, so none commits in between. LiveFeedContractTests checks the same in process, without
+        // timing.
         let printed = try Self.bash(
             """
             fifo=$(mktemp -u fifo.XXXXXX)
             mkfifo $fifo
-            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state k --out crash.jsonl --checkpoint-every 1s < $fifo &
+            '\(Harness.binary.path)' \(common.joined(separator: " ")) --state k --out crash.jsonl --checkpoint-every 3s < $fifo &
             pid=$!
             exec 3>$fifo
             cat day1.csv >&3
-            sleep 1.6
+            for i in $(seq 1 600); do
+              '\(Harness.binary.path)' status --state k 2>/dev/null | grep -q 'rows consumed:    \(firstDay.count) (' && break
+              sleep 0.1
+            done
             cat later.csv >&3
             sleep 0.2
             kill -9 $pid

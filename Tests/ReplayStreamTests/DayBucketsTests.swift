@@ -1,5 +1,5 @@
 import Foundation
-import KuaiRecFixtures
+import ReplayTestSupport
 import Testing
 
 @testable import ReplayStream
@@ -11,7 +11,8 @@ struct DayBucketsTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: 4096)
         let day = CalendarDay(rawValue: 18_448)
-        var random = SplitMix64(seed: 9)
+        let seed = testSeed(default: 9)
+        var random = SeededGenerator(seed: seed)
         var appended: [Interaction] = []
         for _ in 0..<5_000 {
             // Few distinct timestamps, users and videos: many ties, broken by file order.
@@ -28,9 +29,9 @@ struct DayBucketsTests {
             ($0.element.timestampMs, $0.element.userID, $0.element.videoID, $0.offset)
                 < ($1.element.timestampMs, $1.element.userID, $1.element.videoID, $1.offset)
         }
-        #expect(whole == replayOrder.map(\.element), "timestamp, user, video, then file order")
+        #expect(whole == replayOrder.map(\.element), "seed \(seed): timestamp, user, video, then file order")
         for user in Int32(0)..<8 {
-            #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user })
+            #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user }, "seed \(seed): user \(user)")
         }
         #expect(try buckets.sortedEvents(for: day.adding(1), user: 0).isEmpty)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ReplayTestSupport
 import Testing
 @testable import ReplayStream
 
@@ -132,7 +133,10 @@ import Testing
             }
             #expect(e.userID == 14 && e.videoID == 148)
         }
-        guard case .accepted(let e, _, _) = try decode("14,148,3000,4000,x,20200705,1593898068.378,9.5") else { return }
+        guard case .accepted(let e, _, _) = try decode("14,148,3000,4000,x,20200705,1593898068.378,9.5") else {
+            Issue.record("the row with watch_ratio 9.5 was rejected")
+            return
+        }
         #expect(e.watchRatio == 9.5)
     }
 }
@@ -144,11 +148,12 @@ import Testing
     }
 
     @Test func fastPathAgreesWithStrtodOnRandomRatios() {
-        var rng = SystemRandomNumberGenerator()
+        let seed = testSeed(default: 0x5EED_0001)
+        var rng = SeededGenerator(seed: seed)
         for _ in 0..<200_000 {
             let v = Double(Int.random(in: 0...600_000, using: &rng)) / Double(Int.random(in: 1...400_000, using: &rng))
             let text = "\(v)"
-            #expect(parse(text)?.bitPattern == v.bitPattern, "\(text)")
+            #expect(parse(text)?.bitPattern == v.bitPattern, "seed \(seed): \(text)")
         }
         for text in ["0.078", "1.0", "0", "12", "0.1", "0.30000000000000004", "1.2733965215790926", "333.836", "1e-05",
                      "5.0e2", "0000.5", ".5", "5."] {

@@ -144,14 +144,32 @@ import ReplayTestSupport
     }
 
     @Test func pacingFollowsEventTime() throws {
-        let pacer = Pacer(speed: 1000)
-        let start = Date()
+        let clock = ManualClock(now: 500)
+        let pacer = Pacer(speed: 1000, clock: clock)
+        // The first instant is the origin: no wait.
         #expect(pacer.wait(untilSimulatedMs: 1_000_000, shouldStop: { false }))
-        #expect(pacer.wait(untilSimulatedMs: 1_200_000, shouldStop: { false }))  // 200 s simulated = 0.2 s
-        let elapsed = Date().timeIntervalSince(start)
-        #expect(elapsed >= 0.19 && elapsed < 2)
-        #expect(pacer.wait(untilSimulatedMs: 1_100_000, shouldStop: { false }))  // the past: no wait
+        #expect(clock.sleeps.isEmpty && clock.now() == 500)
+        // 200 s simulated at 1000× is 0.2 s of the clock, slept in slices of at most 50 ms.
+        #expect(pacer.wait(untilSimulatedMs: 1_200_000, shouldStop: { false }))
+        #expect(abs(clock.now() - 500.2) < 1e-9, "\(clock.now())")
+        #expect(clock.sleeps.count == 4 && clock.sleeps.allSatisfy { $0 > 0 && $0 <= Pacer.waitSlice }, "\(clock.sleeps)")
+        // The past (a late-labelled event) and a row without a timestamp: no wait.
+        #expect(pacer.wait(untilSimulatedMs: 1_100_000, shouldStop: { false }))
+        #expect(pacer.wait(untilSimulatedMs: Interaction.missingTimestamp, shouldStop: { false }))
+        #expect(clock.sleeps.count == 4)
+        // Time the clock spent elsewhere counts: 0.35 s passed, so 300 s simulated are due at once.
+        clock.advance(by: 0.35)
+        #expect(pacer.wait(untilSimulatedMs: 1_500_000, shouldStop: { false }))
+        #expect(clock.sleeps.count == 4)
+        // A stop request ends the wait at the next slice: two slices slept, then false, the clock 0.1 s on.
+        var checks = 0
+        let before = clock.now()
+        #expect(!pacer.wait(untilSimulatedMs: 9_000_000, shouldStop: { checks += 1; return checks > 2 }))
+        #expect(checks == 3 && clock.sleeps.count == 6)
+        #expect(abs(clock.now() - before - 2 * Pacer.waitSlice) < 1e-9)
+        // A stop already requested: no sleep at all.
         #expect(!pacer.wait(untilSimulatedMs: 9_000_000, shouldStop: { true }))
+        #expect(clock.sleeps.count == 6)
     }
 
     @Test func expandingThresholdsUseOnlyClosedDays() throws {

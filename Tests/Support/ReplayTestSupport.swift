@@ -2,7 +2,8 @@ import Foundation
 import ReplayStream
 import Synchronization
 
-/// In-memory sinks and state backends, and random logs, for tests that drive the engine without files.
+/// In-memory sinks, state backends and rejects, a clock the test moves, seeded random numbers and random
+/// logs, for tests that drive the engine without files or real waiting.
 
 /// Collects records in memory.
 public final class CollectingSink: RecordSink {
@@ -29,20 +30,129 @@ public final class MemoryState: StateBackend {
     }
 }
 
+/// Collects a live feed's rejected rows in memory. ``flush()`` returns the count of rows kept, which a
+/// checkpoint stores as the rejects' length: a resumed test cuts ``rows`` back to it.
+public final class CollectingRejects: LiveRejectWriter {
+    /// One rejected row.
+    public struct Row: Equatable, Sendable {
+        public var line: Int64
+        public var reason: String
+        public var raw: String
+        /// A late row's day (nil for other reasons).
+        public var day: CalendarDay?
+        /// How far a late row was behind the newest event time, in ms.
+        public var latenessMs: Int64?
+        /// Why a late row could not be revised.
+        public var note: String?
+
+        public init(
+            line: Int64, reason: String, raw: String, day: CalendarDay? = nil, latenessMs: Int64? = nil, note: String? = nil
+        ) {
+            (self.line, self.reason, self.raw, self.day, self.latenessMs, self.note) = (line, reason, raw, day, latenessMs, note)
+        }
+    }
+
+    /// Thrown by a write for ``failsOn``'s reason: an interrupted run (a crash) in the middle of a read.
+    public struct SimulatedCrash: Error {}
+
+    public var rows: [Row] = []
+    /// A reason whose next row throws ``SimulatedCrash`` instead of being kept (once).
+    public var failsOn: RejectReason?
+
+    public init() {}
+
+    public func reject(line: Int64, reason: RejectReason, raw: UnsafeRawBufferPointer) throws {
+        try keep(Row(line: line, reason: reason.rawValue, raw: String(decoding: raw, as: UTF8.self)))
+    }
+
+    public func rejectLate(
+        line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?
+    ) throws {
+        try keep(
+            Row(
+                line: line, reason: RejectReason.late.rawValue, raw: String(decoding: raw, as: UTF8.self), day: day,
+                latenessMs: latenessMs, note: note))
+    }
+
+    private func keep(_ row: Row) throws {
+        if let failsOn, row.reason == failsOn.rawValue {
+            self.failsOn = nil
+            throw SimulatedCrash()
+        }
+        rows.append(row)
+    }
+
+    public func flush() throws -> Int64 { Int64(rows.count) }
+    public func sync() throws {}
+}
+
+/// A clock that moves only when told: ``sleep(seconds:)`` advances it at once (no real waiting) and records
+/// the sleep; ``advance(by:)`` moves it from the test. Shared state is behind a `Mutex`, so it is `Sendable`.
+public final class ManualClock: WallClock {
+    private let state: Mutex<(now: Double, sleeps: [Double])>
+
+    /// A clock reading `now`.
+    public init(now: Double = 0) { state = Mutex((now, [])) }
+
+    public func now() -> Double { state.withLock { $0.now } }
+
+    public func sleep(seconds: Double) {
+        state.withLock {
+            $0.sleeps.append(seconds)
+            if seconds > 0 { $0.now += seconds }
+        }
+    }
+
+    /// Moves the clock `seconds` forward.
+    public func advance(by seconds: Double) { state.withLock { $0.now += seconds } }
+
+    /// Every sleep asked for, in order.
+    public var sleeps: [Double] { state.withLock { $0.sleeps } }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small deterministic generator, so that a test drawing random
+/// values draws the same ones for the same seed. Every random test takes its numbers from it, seeded by
+/// ``testSeed(default:)``.
+public struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    /// Starts the sequence at `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), with 53 random bits.
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
+
+/// The environment variable that overrides every random test's seed: a failure message names its seed, and
+/// `REPLAY_TEST_SEED=N swift test --filter NAME` draws the same values again.
+public let testSeedVariable = "REPLAY_TEST_SEED"
+
+/// A random test's seed: `REPLAY_TEST_SEED` when set (decimal, or hexadecimal after `0x`), else `value`.
+/// A value that is not a number stops the test run (a typo would otherwise rerun another seed).
+public func testSeed(default value: UInt64) -> UInt64 {
+    guard let text = ProcessInfo.processInfo.environment[testSeedVariable] else { return value }
+    let parsed = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+    guard let parsed else { preconditionFailure("\(testSeedVariable)=\(text) is not an unsigned 64-bit number") }
+    return parsed
+}
+
 /// A random log: users who start late, stop early, skip days; written straight into day buckets.
 public struct RandomLog {
     public var events: [(CalendarDay, Interaction)] = []
     public var summary = IngestSummary()
 
     public init(seed: UInt64, users: Int, days: Int) {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SeededGenerator(seed: seed)
+        func next() -> UInt64 { random.next() }
         let first = CalendarDay(yyyymmdd: 20200705)!
         var counts: [UInt64: (Int, Int)] = [:]
         var userSet = Set<Int32>()

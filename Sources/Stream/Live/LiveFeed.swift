@@ -176,18 +176,23 @@ public final class LiveFeed {
     private var retiredSinceCheckpoint: [CalendarDay] = []
     /// Days retired before the checkpoint being committed (whose commit may not be durable yet).
     private var retiredBeforeInFlightCheckpoint: [CalendarDay] = []
-    private var lastArrival = Date()
+    /// Measures the idle close and the checkpoint interval.
+    private let clock: any WallClock
+    /// When the last bytes arrived (``WallClock/now()``).
+    private var lastArrival = 0.0
     /// Added to this input's line numbers: the lines earlier inputs gave, when this one is the rest of the feed.
     private var lineBase: Int64 = 0
 
-    /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it).
+    /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it). The idle
+    /// close and a checkpoint interval in seconds are measured on `clock`.
     /// - Throws: when the checkpoint cannot be restored.
     public init(
         options: LiveOptions, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?, buckets: DayBuckets,
         rejects: LiveRejectWriter, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1),
-        logger: Logger
+        logger: Logger, clock: any WallClock = SystemClock()
     ) throws {
         self.options = options
+        self.clock = clock
         self.buckets = buckets
         self.rejects = rejects
         self.checkpointPolicy = checkpointPolicy
@@ -230,8 +235,8 @@ public final class LiveFeed {
     public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
         defer { engine.settleCheckpoints() }
         if live.ended { return try refuseRowsAfterTheEnd(input: input, shouldStop: shouldStop) }
-        var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
-        lastArrival = Date()
+        var checkpoints = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed, clock: clock)
+        lastArrival = clock.now()
         while true {
             if shouldStop() {
                 try checkpoint(wait: true)
@@ -243,9 +248,9 @@ public final class LiveFeed {
             }
             switch poll {
             case .data:
-                lastArrival = Date()
+                lastArrival = clock.now()
             case .idle:
-                if let idle = options.idleCloseSeconds, Date().timeIntervalSince(lastArrival) >= idle,
+                if let idle = options.idleCloseSeconds, clock.now() - lastArrival >= idle,
                     let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true
                 {
                     try closeDays(through: maxDay, forIdleness: true)
@@ -259,9 +264,9 @@ public final class LiveFeed {
                 return .finished
             }
             onProgress?(engine.progress, live)
-            if clock.isDue(events: engine.progress.eventsReplayed) {
+            if checkpoints.isDue(events: engine.progress.eventsReplayed) {
                 try checkpoint()
-                clock.taken(events: engine.progress.eventsReplayed)
+                checkpoints.taken(events: engine.progress.eventsReplayed)
             }
         }
     }
@@ -283,7 +288,7 @@ public final class LiveFeed {
     private func pollTimeoutMs() -> Int32 {
         var ms = 250.0
         if let idle = options.idleCloseSeconds {
-            let left = idle - Date().timeIntervalSince(lastArrival)
+            let left = idle - (clock.now() - lastArrival)
             ms = min(ms, max(1, left * 1000))
         }
         return Int32(ms)
@@ -427,7 +432,8 @@ public final class LiveFeed {
         }
     }
 
-    /// The wall-clock time, Unix ms.
+    /// The calendar time, Unix ms: an idle close's time is kept in the state across runs (and reboots), which
+    /// the monotonic ``WallClock`` does not span.
     private static func wallClockMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     /// The day after the last closed one; before the first close, the earliest day with events.

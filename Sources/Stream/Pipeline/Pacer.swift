@@ -2,19 +2,24 @@ import Foundation
 
 /// Plays event time at a fixed ratio to wall time (`--speed X`: X simulated seconds per wall second).
 ///
-/// The first instant it sees is the origin; each later instant is awaited until the wall clock
-/// reaches `origin + (t - t0) / X`. Instants earlier than the clock (a late-labelled event) do not
-/// wait. Waiting is sliced so that a stop request is noticed within 50 ms.
+/// The first instant it sees is the origin; each later instant is awaited until the clock reaches
+/// `origin + (t - t0) / X`. Instants earlier than the clock (a late-labelled event) do not wait. Waiting
+/// is sliced so that a stop request is noticed within 50 ms of the clock.
 public final class Pacer {
     /// Simulated seconds per wall second.
     public let speed: Double
+    private let clock: any WallClock
     private var originSimulatedMs: Int64?
-    private var originWall = Date()
+    private var originWall = 0.0
 
-    /// Creates a pacer; `speed` must be positive.
-    public init(speed: Double) {
+    /// The longest single sleep: a stop request is noticed within this many seconds.
+    static let waitSlice = 0.05
+
+    /// Creates a pacer waiting on `clock`; `speed` must be positive.
+    public init(speed: Double, clock: any WallClock = SystemClock()) {
         precondition(speed > 0)
         self.speed = speed
+        self.clock = clock
     }
 
     /// Waits until the replay may pass `t` (Unix ms). Returns false when `shouldStop` asked to stop.
@@ -22,15 +27,15 @@ public final class Pacer {
         guard t != Interaction.missingTimestamp else { return true }
         guard let origin = originSimulatedMs else {
             originSimulatedMs = t
-            originWall = Date()
+            originWall = clock.now()
             return true
         }
-        let target = originWall.addingTimeInterval(Double(t - origin) / 1000 / speed)
+        let target = originWall + Double(t - origin) / 1000 / speed
         while true {
-            let remaining = target.timeIntervalSinceNow
+            let remaining = target - clock.now()
             if remaining <= 0 { return true }
             if shouldStop() { return false }
-            Thread.sleep(forTimeInterval: min(remaining, 0.05))
+            clock.sleep(seconds: min(remaining, Pacer.waitSlice))
         }
     }
 }
