@@ -316,11 +316,12 @@ final class FeedRun {
                     let next = d.adding(1)
                     #expect(closed == ["1 \(d) r0 n2", "2 \(d) r0 n0", "1 \(next) r0 n0", "2 \(next) r0 n1", "1 \(d) r1 n2", "2 \(d) r1 n0"])
                     #expect(run.feed.live.lastClosed == next && run.state.commits == 0)
-                    // A row for a day the idle close closed is late.
+                    // A row for a day the idle close closed (the watermark had not passed it), 5 s after the close.
+                    run.clock.advance(by: 5)
                     run.pipe.send([Self.csv(late.1, day: late.0)])
                 case 5:
-                    #expect(run.rejects.rows.map(\.reason) == ["late"] && run.rejects.rows.first?.day == d)
-                    #expect(run.rejects.rows.first?.latenessMs == 12 * Self.hourMs + Self.hourMs / 2)
+                    #expect(run.rejects.rows.map(\.reason) == ["idle_closed"] && run.rejects.rows.first?.day == d)
+                    #expect(run.rejects.rows.first?.latenessMs == 5000)
                     run.pipe.endInput()
                 default:
                     break
@@ -461,7 +462,7 @@ final class FeedRun {
                 ("7162,2267,11908,5467,,,,2.1781", "missing_time"),
                 ("1,2,3,4,\(t),nan", "invalid_watch_ratio"),
                 ("1,2,3,0,\(t),inf", "zero_video_duration"),
-                (Self.csv(far.1, day: far.0), "date_out_of_range"),  // 4000 days after the panel's first day
+                (Self.csv(far.1, day: far.0), "outside_panel_span"),  // 4000 days after the panel's first day
             ]
             let run = try FeedRun(options: LiveOptions(timeZone: Self.utc), mode: .expanding, eventsDirectory: dir.appendingPathComponent("csv"))
             let lines = [Self.header, Self.csv(good[0].1, day: good[0].0)] + bad.map(\.0) + [Self.csv(good[1].1, day: good[1].0)]

@@ -38,7 +38,7 @@ public final class CollectingRejects: LiveRejectWriter {
         public var line: Int64
         public var reason: String
         public var raw: String
-        /// A late row's day (nil for other reasons).
+        /// A late or idle-closed row's day (nil for other reasons).
         public var day: CalendarDay?
         /// How far a late row was behind the newest event time, in ms.
         public var latenessMs: Int64?
@@ -66,11 +66,11 @@ public final class CollectingRejects: LiveRejectWriter {
     }
 
     public func rejectLate(
-        line: Int64, raw: UnsafeRawBufferPointer, day: CalendarDay, latenessMs: Int64?, note: String?
+        line: Int64, raw: UnsafeRawBufferPointer, reason: RejectReason, day: CalendarDay, latenessMs: Int64?, note: String?
     ) throws {
         try keep(
             Row(
-                line: line, reason: RejectReason.late.rawValue, raw: String(decoding: raw, as: UTF8.self), day: day,
+                line: line, reason: reason.rawValue, raw: String(decoding: raw, as: UTF8.self), day: day,
                 latenessMs: latenessMs, note: note))
     }
 
@@ -102,6 +102,9 @@ public final class ManualClock: WallClock {
             if seconds > 0 { $0.now += seconds }
         }
     }
+
+    /// The clock's own time as Unix milliseconds (`now` seconds after 1970).
+    public func calendarMs() -> Int64 { Int64((now() * 1000).rounded()) }
 
     /// Moves the clock `seconds` forward.
     public func advance(by seconds: Double) { state.withLock { $0.now += seconds } }

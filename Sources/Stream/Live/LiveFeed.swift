@@ -180,8 +180,10 @@ public final class LiveFeed {
     private let clock: any WallClock
     /// When the last bytes arrived (``WallClock/now()``).
     private var lastArrival = 0.0
-    /// Added to this input's line numbers: the lines earlier inputs gave, when this one is the rest of the feed.
-    private var lineBase: Int64 = 0
+    /// True when this input is the rest of a feed earlier runs read: its lines are numbered on from theirs.
+    private var continuesFeed = false
+    /// The last line the feed's earlier runs consumed (the state's, when this run started).
+    private let linesReadBefore: Int64
 
     /// Prepares a feed, fresh or from a checkpoint (the day files in `buckets` are cut back to it). The idle
     /// close and a checkpoint interval in seconds are measured on `clock`.
@@ -203,7 +205,8 @@ public final class LiveFeed {
             dayThresholds: live.dayThresholds, logger: logger)
         try buckets.restore(counts: live.dayEvents)
         (resumption, rowsDigest) = try LiveFeed.resumption(of: live, skipRows: options.skipRows)
-        if case .reading = resumption { lineBase = live.linesRead ?? 0 }
+        linesReadBefore = live.linesRead ?? 0
+        if case .reading = resumption { continuesFeed = live.rowsRead > 0 }
     }
 
     /// How a run with `skipRows` takes its input after `live`, and the digest it goes on from.
@@ -244,7 +247,7 @@ public final class LiveFeed {
             }
             let timeout = pollTimeoutMs()
             let poll = try input.pump(timeoutMs: timeout) { outcome, raw, line in
-                try handle(outcome, raw: raw, line: line)
+                try handle(outcome, raw: raw, line: line, headerLine: input.headerLine ?? 0)
             }
             switch poll {
             case .data:
@@ -294,12 +297,17 @@ public final class LiveFeed {
         return Int32(ms)
     }
 
-    private func handle(_ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64) throws {
+    /// Takes one row; `inputLine` is its line in this input, whose CSV header (if any) was `headerLine`. A
+    /// run given the rest of the feed numbers its rows on from the earlier runs' last line, as lines of one
+    /// feed (its repeated header not counted); a feed re-sent from its start keeps its own numbers.
+    private func handle(
+        _ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64, headerLine: Int64
+    ) throws {
         if try skipsConsumedRow(raw) {
-            live.linesRead = inputLine  // a re-sent feed: its lines are numbered as the first time
+            live.linesRead = inputLine
             return
         }
-        let line = inputLine + lineBase
+        let line = continuesFeed ? linesReadBefore + inputLine - headerLine : inputLine
         live.linesRead = line
         live.rowsRead += 1
         if rowsDigest != nil {
@@ -341,7 +349,7 @@ public final class LiveFeed {
         if case .undecided = resumption {
             resumption = RowDigest.of(raw) == live.firstRowDigest
                 ? .skipping(remaining: live.rowsRead, digest: RowDigest()) : .reading
-            if case .reading = resumption { lineBase = live.linesRead ?? 0 }
+            if case .reading = resumption { continuesFeed = true }
         }
         guard case .skipping(let remaining, var digest) = resumption else { return false }
         digest.add(raw)
@@ -371,7 +379,7 @@ public final class LiveFeed {
         let reason: RejectReason = idleClosedAt == nil ? .late : .idleClosed
         let lateness: Int64?
         if let idleClosedAt {
-            lateness = max(0, Self.wallClockMs() - idleClosedAt)
+            lateness = max(0, clock.calendarMs() - idleClosedAt)
         } else {
             lateness = event.timestampMs == Interaction.missingTimestamp ? nil : live.maxEventMs.map { $0 - event.timestampMs }
         }
@@ -427,14 +435,10 @@ public final class LiveFeed {
         while let next = nextDayToClose(), next <= target {
             try close(next)
             if forIdleness && endOfDay(next) > watermark {
-                live.idleClosedAtMs = (live.idleClosedAtMs ?? [:]).merging([next: Self.wallClockMs()]) { $1 }
+                live.idleClosedAtMs = (live.idleClosedAtMs ?? [:]).merging([next: clock.calendarMs()]) { $1 }
             }
         }
     }
-
-    /// The calendar time, Unix ms: an idle close's time is kept in the state across runs (and reboots), which
-    /// the monotonic ``WallClock`` does not span.
-    private static func wallClockMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
     /// The day after the last closed one; before the first close, the earliest day with events.
     private func nextDayToClose() -> CalendarDay? {

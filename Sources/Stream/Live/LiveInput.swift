@@ -44,6 +44,8 @@ public final class LiveInput {
     private var start: [UInt8]? = []
     /// Bytes read so far.
     public private(set) var bytesRead: Int64 = 0
+    /// The line the CSV header was read from (nil before it, and for JSON lines, which have none).
+    public private(set) var headerLine: Int64?
 
     /// Reads from `fd` (not closed here). `format` nil detects it from the first non-blank byte.
     public init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {
@@ -160,6 +162,7 @@ public final class LiveInput {
         guard decoder != nil else {
             let columns = try Ingest.readHeader(record, line: line, splitter: &splitter)
             decoder = InteractionDecoder(columns: columns, timeZone: timeZone)
+            headerLine = line
             return
         }
         let ok = splitter.split(record)

@@ -9,6 +9,9 @@ public protocol WallClock: Sendable {
     func now() -> Double
     /// Returns once `seconds` have passed on this clock (at once when `seconds` is not positive).
     func sleep(seconds: Double)
+    /// The calendar time in Unix milliseconds, for a time kept in the state across runs (and reboots), which
+    /// ``now()`` does not span: the live feed's idle closes.
+    func calendarMs() -> Int64
 }
 
 /// The system's monotonic clock (`CLOCK_MONOTONIC`: a change of the system's date does not move it), and
@@ -25,4 +28,6 @@ public struct SystemClock: WallClock {
     public func sleep(seconds: Double) {
         if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
     }
+
+    public func calendarMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }
