@@ -62,3 +62,11 @@ extension Replay {
         }
     }
 }
+
+extension Replay.ExportCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay export panel.jsonl --csv panel.csv        # the final panel, ordered by user_id, event_date",
+        "replay export panel.jsonl --csv - --final-only | head",
+        "replay export panel.jsonl --csv revisions.csv --with-revision",
+    ]
+}

@@ -63,3 +63,11 @@ extension Replay {
         }
     }
 }
+
+extension Replay.GenerateCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay generate                                  # full size: data/Kuairec/18164998.zip",
+        "replay generate --users 60 --videos 200 --days 14 --seed 3 --out small.zip",
+        "replay generate --out - | wc -c",
+    ]
+}

@@ -74,3 +74,10 @@ extension String {
     /// The string right-aligned in `width` columns.
     func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
 }
+
+extension Replay.InspectCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay inspect data/Kuairec/18164998.zip",
+        "replay inspect KuaiRec.zip --json inventory.json",
+    ]
+}

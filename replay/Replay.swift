@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReplayState
 
 /// The `replay` command line: a thin layer that parses options and puts the library pieces together.
 @main
@@ -18,11 +19,39 @@ struct Replay: ParsableCommand {
             (| head), its last checkpoint standing. \
             Every message: docs/ERRORS.md.
             """,
-        subcommands: [
-            RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
-            InspectCommand.self, ExportCommand.self,
-        ]
+        version: Replay.version,
+        subcommands: Replay.commands
     )
+
+    /// The subcommands, in the order `--help` lists them.
+    static let commands: [any ParsableCommand.Type] = [
+        RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
+        InspectCommand.self, ExportCommand.self,
+    ]
+
+    /// `replay --version`: the program's version and the state format it reads and writes.
+    static let version = "replay 0.9.0 (state format version \(RunIdentity.currentFormatVersion))"
+
+    /// Parses and runs the command; a mistyped subcommand gets the nearest one suggested, and every
+    /// subcommand's `--help` ends with its examples.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let typo = arguments.first, let message = CommandSuggestion.message(for: typo) {
+            printError("Error: \(message)\nUsage: \(Replay.usageString())\n  See 'replay --help' for the subcommands.")
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .success, let examples = CommandSuggestion.examples(for: arguments) {
+                print(String(fullMessage(for: error).reversed().drop { $0 == "\n" }.reversed()))
+                print("\nEXAMPLES:\n" + examples.map { "  \($0)" }.joined(separator: "\n"))
+                Foundation.exit(0)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Sets up logging to stderr once, at the requested level.

@@ -15,7 +15,7 @@ extension Replay {
             discussion: "Without --json, --html or --readiness-csv the JSON goes to stdout; - names stdout for any one of them.")
 
         @Option(name: .long, help: "The state folder.")
-        var state: String
+        var state: String = RunFiles.defaultStateFolder
 
         @Option(name: .long, help: "Write the tables as JSON to this file.")
         var json: String?
@@ -48,4 +48,12 @@ extension Replay {
             }
         }
     }
+}
+
+extension Replay.ReportCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay report --state run.state --html report.html",
+        "replay report --state run.state --json - | jq '.tables[].name'",
+        "replay report --readiness-csv ready.csv          # the notebook's readiness checklist",
+    ]
 }

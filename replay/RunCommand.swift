@@ -26,109 +26,41 @@ extension Replay {
         @Argument(help: "The archive, folder or CSV to replay, or - for a live feed on stdin.")
         var input: String
 
-        @Option(name: .long, help: "Live input's format (default: detected from the first byte).")
-        var inputFormat: LiveInputFormat?
+        @OptionGroup(title: "Input") var inputOptions: InputOptions
+        @OptionGroup(title: "Output") var outputOptions: OutputOptions
+        @OptionGroup(title: "Thresholds") var thresholdOptions: ThresholdOptions
+        @OptionGroup(title: "Pacing and progress") var pacingOptions: PacingOptions
+        @OptionGroup(title: "Live input (INPUT -)") var liveOptions: LiveOptionsGroup
+        @OptionGroup(title: "State and checkpoints") var checkpointOptions: CheckpointOptions
+        @OptionGroup(title: "Diagnostics") var diagnosticsOptions: DiagnosticsOptions
 
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "Live input: how far behind the newest event time a row may arrive and still count (a duration: 10m, 30s, 1h, 500ms, 0).",
-                valueName: "duration"))
-        var allowedLateness = TimeSpan(seconds: 600)!
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "Live input: also close the open days after this long without a row (wall time, a positive duration: 30s, 5m).",
-                valueName: "duration"))
-        var idleClose: PositiveTimeSpan?
-
-        @Option(name: .long, help: "Live input: what to do with a row whose day has closed: reject (to the rejects file, reason late) or revise (re-emit what it changes).")
-        var latePolicy: LatePolicy = .reject
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "Live input with --late-policy revise: how many of the last closed days (1 to \(LiveOptions.maxReviseWindowDays)) a late row may still revise.",
-                valueName: "days"))
-        var reviseWindow = ReviseWindow(days: 7)
-
-        @Option(name: .long, help: ArgumentHelp("Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run; it must be the count `replay status` prints). Without it a feed re-sent from its start is recognised and skipped by itself.", valueName: "rows"))
-        var skipRows: Count?
-
-        @Option(name: .long, help: "The state folder (checkpoints, ordered events, rejects).")
-        var state: String = "replay.state"
-
-        @Option(name: .long, help: "Where to write the JSON lines (- for stdout).")
-        var out: String = "panel.jsonl"
-
-        @Option(name: .long, help: "Which interaction matrix.")
-        var matrix: MatrixChoice = .small
-
-        @Option(name: .long, help: ArgumentHelp("Keep only the first N data rows in file order (the notebook used 300000).", valueName: "rows"))
-        var rows: Count?
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE (default batch; expanding for live input).",
-                valueName: "mode"))
-        var thresholds: ThresholdsMode?
-
-        @Option(name: .long, help: ArgumentHelp("IANA time zone for days of rows without a date label.", valueName: "zone"))
-        var tz = NamedTimeZone("Asia/Shanghai")!
-
-        @Option(name: .long, help: "Rejected rows as JSON lines (default: \(RunFiles.defaultRejectsName) in the state folder).")
-        var rejects: String?
-
-        @Option(name: .long, help: "Also write the run's summary as JSON to this file.")
-        var summaryJson: String?
-
-        @Option(name: .long, help: ArgumentHelp("Stop cleanly after this day (YYYY-MM-DD) closes; a later run continues.", valueName: "date"))
-        var until: CalendarDay?
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "Checkpoint interval: a duration (1, 0.5s, 500ms, 1m) or events (100000ev); taken at the next day boundary.",
-                valueName: "interval"))
-        var checkpointEvery: CheckpointPolicy = .seconds(1)
-
-        @Option(name: .long, help: ArgumentHelp("Memory for the ordering step's write buffers, in MiB (at least 1).", valueName: "MiB"))
-        var memoryBudget = PositiveCount(32)
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp(
-                "The most bytes the CSV may expand to (a zip bomb guard): a positive number of bytes, or with K, M, G or T: 500M, 2G, 64G.",
-                valueName: "bytes"))
-        var maxBytes = ByteCount(bytes: IngestOptions.defaultMaxBytes)!
-
-        @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
-        var dedupe = false
-
-        @Option(name: .customLong("report"), help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
-        var reportPath: String?
-
-        @Option(name: .long, help: ArgumentHelp("How often --report is rewritten (a positive duration: 5, 5s, 500ms).", valueName: "duration"))
-        var reportEvery = PositiveTimeSpan(seconds: 5)!
-
-        @Option(
-            name: .long,
-            help: ArgumentHelp("Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).", valueName: "x"))
-        var speed: PlaybackSpeed?
-
-        @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
-        var progress = false
-
-        @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
-        var fresh = false
-
-        @Flag(name: .long, help: "Print only errors.")
-        var quiet = false
-
-        @Option(name: .long, help: ArgumentHelp("Log level.", valueName: "level"))
-        var logLevel: Logger.Level = .notice
+        // The options by name, wherever their group is.
+        var matrix: MatrixChoice { inputOptions.matrix }
+        var rows: Count? { inputOptions.rows }
+        var tz: NamedTimeZone { inputOptions.tz }
+        var maxBytes: ByteCount { inputOptions.maxBytes }
+        var dedupe: Bool { inputOptions.dedupe }
+        var out: String { outputOptions.out }
+        var rejects: String? { outputOptions.rejects }
+        var summaryJson: String? { outputOptions.summaryJson }
+        var fresh: Bool { outputOptions.fresh }
+        var thresholds: ThresholdsMode? { thresholdOptions.thresholds }
+        var speed: PlaybackSpeed? { pacingOptions.speed }
+        var until: CalendarDay? { pacingOptions.until }
+        var progress: Bool { pacingOptions.progress }
+        var quiet: Bool { pacingOptions.quiet }
+        var logLevel: Logger.Level { pacingOptions.logLevel }
+        var inputFormat: LiveInputFormat? { liveOptions.inputFormat }
+        var allowedLateness: TimeSpan { liveOptions.allowedLateness }
+        var idleClose: PositiveTimeSpan? { liveOptions.idleClose }
+        var latePolicy: LatePolicy { liveOptions.latePolicy }
+        var reviseWindow: ReviseWindow { liveOptions.reviseWindow }
+        var skipRows: Count? { liveOptions.skipRows }
+        var state: String { checkpointOptions.state }
+        var checkpointEvery: CheckpointPolicy { checkpointOptions.checkpointEvery }
+        var memoryBudget: PositiveCount { checkpointOptions.memoryBudget }
+        var reportPath: String? { diagnosticsOptions.reportPath }
+        var reportEvery: PositiveTimeSpan { diagnosticsOptions.reportEvery }
 
         /// The rules between options: which apply to an archive and which to a live feed.
         func validate() throws {
@@ -236,3 +168,12 @@ extension Replay {
 func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 /// `M_ARENA_MAX` from `<malloc.h>`.
 let glibcArenaMax: Int32 = -8
+
+extension Replay.RunCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay run data/Kuairec/18164998.zip --state run.state --out panel.jsonl",
+        "replay run KuaiRec.zip --rows 300000 --until 2020-07-20 --summary-json summary.json   # the notebook's sample, stop after a day",
+        "replay run data/Kuairec/18164998.zip --speed 43200 --out - | replay tail - --final-only   # play a day in 2 s",
+        "tail -f rows.csv | replay run - --state live.state --out live.jsonl --idle-close 30s   # a live feed (CSV or JSON lines)",
+    ]
+}

@@ -31,7 +31,7 @@ final class RunReporter {
         case .ingesting(let bytesRead, let total, let rows):
             progressLine.ingest(bytesRead: bytesRead, total: total, rows: rows)
         case .resuming(let p):
-            say("resuming from \(p.nextDay) (\(p.daysClosed) days closed, \(p.outputBytes) output bytes committed)")
+            say("resuming from \(p.nextDay) (\(p.daysClosed) days closed, \(ByteCount.human(p.outputBytes)) of output committed)")
         case .alreadyFinished(let p):
             say(
                 "this run already finished (\(p.daysClosed) days closed, every record final): nothing to do; use --fresh to start over")
@@ -42,8 +42,10 @@ final class RunReporter {
                 say(
                     "already stopped at --until \(until): nothing to do (\(p.daysClosed) days closed, through \(p.nextDay.adding(-1))); rerun with a later --until, or without it, to go on")
             }
-        case .replaying(let p, let clock, let rejected):
-            progressLine.replay(p, simulatedMs: clock, rejected: rejected)
+        case .replayPlan(let firstDay, let lastDay, let events, let endMs, let speed):
+            progressLine.setPlan(ProgressLine.Plan(firstDay: firstDay, lastDay: lastDay, events: events, endMs: endMs, speed: speed))
+        case .replaying(let p, let clock, _):
+            progressLine.replay(p, simulatedMs: clock)
         case .liveFeedAlreadyEnded:
             say("this live feed already ended (its input was read to the end); use --fresh to start a new one")
         case .liveFeedResuming(let rows, let days):
@@ -82,32 +84,33 @@ final class RunReporter {
 }
 
 extension RunSummary {
-    /// The summary as the run prints it.
+    /// The summary as the run prints it: counts grouped by thousands, sizes in binary units, thresholds to four
+    /// significant digits (`--summary-json` keeps every exact value).
     var text: String {
         var lines = ["replay summary"]
         lines.append("  input:            \(ingest.inputLocation)")
-        lines.append("  rows read:        \(ingest.rowsRead) = \(ingest.rowsAccepted) in the panel + \(ingest.rowsRejected) rejected")
+        lines.append("  rows read:        \(grouped(ingest.rowsRead)) = \(grouped(ingest.rowsAccepted)) in the panel + \(grouped(ingest.rowsRejected)) rejected")
         for (reason, n) in ingest.rejected.sorted(by: { $0.key < $1.key }) {
-            lines.append("    rejected \(reason): \(n)")
+            lines.append("    rejected \(reason): \(grouped(n))")
         }
         if let live {
-            lines.append("  late rows:        \(live.lateRows) (\(live.revisedRows) revised into their day, \(live.lateRows - live.revisedRows) rejected as late)")
+            lines.append("  late rows:        \(grouped(live.lateRows)) (\(grouped(live.revisedRows)) revised into their day, \(grouped(live.lateRows - live.revisedRows)) rejected as late or closed by idleness)")
         }
         lines.append("  rejects file:     \(rejects)")
-        lines.append("  date label ≠ timestamp day: \(ingest.dateLabelDisagreements) rows (the date label is used)")
+        lines.append("  date label ≠ timestamp day: \(grouped(ingest.dateLabelDisagreements)) rows (the date label is used)")
         if ingest.duplicatesDropped > 0 {
-            lines.append("  exact duplicates: \(ingest.duplicatesDropped) rows dropped (--dedupe: counted as rejected duplicate, not in the rejects file; the notebook keeps them)")
+            lines.append("  exact duplicates: \(grouped(ingest.duplicatesDropped)) rows dropped (--dedupe: counted as rejected duplicate, not in the rejects file; the notebook keeps them)")
         } else {
-            lines.append("  exact duplicates: \(progress.duplicateRows) rows (kept, as the notebook does)")
+            lines.append("  exact duplicates: \(grouped(progress.duplicateRows)) rows (kept, as the notebook does)")
         }
-        lines.append("  panel:            \(ingest.users.count) users × \(days) days (\(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"))")
-        lines.append("  days closed:      \(progress.daysClosed)")
-        lines.append("  records written:  \(progress.recordsWritten) lines, \(progress.finalRecords) final, \(progress.outputBytes) bytes → \(output)")
+        lines.append("  panel:            \(grouped(ingest.users.count)) users × \(days) days (\(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"))")
+        lines.append("  days closed:      \(progress.daysClosed)\(progress.finished ? " (finished: every record final)" : "")")
+        lines.append("  records written:  \(grouped(progress.recordsWritten)) lines, \(grouped(progress.finalRecords)) final, \(ByteCount.human(progress.outputBytes)) → \(output)")
         if let t = progress.thresholds {
-            lines.append("  thresholds (\(mode)): interactions >= \(t.highIntensity), high_watch_share >= \(t.highWatchShare)")
+            lines.append("  thresholds (\(mode)): interactions >= \(String(format: "%.4g", t.highIntensity)), high_watch_share >= \(String(format: "%.4g", t.highWatchShare))")
         }
         lines.append(
-            "  elapsed:          \(String(format: "%.3f", elapsed)) s (ingest \(String(format: "%.3f", ingestSeconds)) s, replay \(String(format: "%.3f", replaySeconds)) s)")
+            "  elapsed:          \(ProgressLine.duration(elapsed)) (ingest \(String(format: "%.1f", ingestSeconds)) s, replay \(String(format: "%.1f", replaySeconds)) s)")
         return lines.joined(separator: "\n")
     }
 }

@@ -148,3 +148,11 @@ final class StandardOutput {
         return true
     }
 }
+
+extension Replay.TailCommand: CommandSuggestion.Examples {
+    static let examples = [
+        "replay tail panel.jsonl --follow --final-only    # records as days close",
+        "replay tail panel.jsonl --latest --user 14       # one user's latest revisions",
+        "replay tail panel.jsonl --date 2020-07-05 | jq .interactions",
+    ]
+}

@@ -122,7 +122,7 @@ extension Run<ArchiveRunConfiguration> {
                     maxBytes: configuration.maxBytes.bytes),
                 buckets: buckets, rejects: rejectWriter, shouldStop: shouldStop,
                 progress: { bytes, rows in
-                    onEvent(.ingesting(bytesRead: bytes, total: source.inputFileSize, rows: rows))
+                    onEvent(.ingesting(bytesRead: bytes, total: source.expandedSize, rows: rows))
                 },
                 observer: diagnostics)
             try rejectWriter.sync()

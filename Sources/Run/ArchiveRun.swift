@@ -93,6 +93,12 @@ extension Run<ArchiveRunConfiguration> {
         if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
+        if let firstDay = ingest.firstDay, let lastDay = ingest.lastDay {
+            onEvent(
+                .replayPlan(
+                    firstDay: firstDay, lastDay: lastDay, events: ingest.rowsAccepted,
+                    endMs: lastDay.endMilliseconds(in: timeZone), speed: configuration.speed))
+        }
         replayer.observer = try PanelDiagnostics(
             users: ingest.users, firstDay: ingest.firstDay, restoringFrom: checkpoint)
         let report = configuration.report.map {

@@ -28,6 +28,20 @@ public struct ByteCount: Hashable, Sendable, CustomStringConvertible {
         self.init(bytes: product)
     }
 
+    /// A size for people to read: `512 bytes`, `1.5 KiB`, `95.3 MiB`, `2.91 GiB` (three significant digits,
+    /// binary units). Exact counts belong in JSON.
+    public static func human(_ bytes: Int64) -> String {
+        if bytes < 1024 { return bytes == 1 ? "1 byte" : "\(bytes) bytes" }
+        var value = Double(bytes)
+        var unit = "bytes"
+        for name in ["KiB", "MiB", "GiB", "TiB", "PiB"] where value >= 1024 {
+            value /= 1024
+            unit = name
+        }
+        let digits = value >= 100 ? 0 : value >= 10 ? 1 : 2
+        return String(format: "%.\(digits)f \(unit)", value)
+    }
+
     /// The count in the largest unit that divides it (`64G`, `1000`).
     public var description: String {
         for unit in ByteCount.units where bytes % unit.scale == 0 { return "\(bytes / unit.scale)\(unit.letter)" }

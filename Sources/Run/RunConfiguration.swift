@@ -116,6 +116,8 @@ public struct LiveRunConfiguration: Sendable {
 public enum RunFiles {
     /// The default rejects file.
     public static let defaultRejectsName = "rejects.jsonl"
+    /// The state folder every command uses without `--state`.
+    public static let defaultStateFolder = "replay.state"
     /// The names a run may leave in the state folder (the default rejects file and its partial form).
     static let names: Set<String> = [defaultRejectsName, defaultRejectsName + ".partial"]
 }

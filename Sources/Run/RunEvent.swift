@@ -15,6 +15,9 @@ public enum RunEvent: Sendable {
     /// Every day through `until` is already closed (`progress.nextDay` is past it), or `until` is before the
     /// panel's first day `firstDay`: nothing is closed or written.
     case untilAlreadyReached(until: CalendarDay, firstDay: CalendarDay, progress: ReplayProgress)
+    /// The replay is about to play the panel's days `firstDay` ... `lastDay`, `events` events in all, ending at
+    /// `endMs` (Unix ms: the last day's midnight), paced at `speed` simulated seconds per second when paced.
+    case replayPlan(firstDay: CalendarDay, lastDay: CalendarDay, events: Int, endMs: Int64, speed: Double?)
     /// The replay: its progress, the simulated clock (Unix ms of the last event), rows rejected at ingest.
     case replaying(ReplayProgress, simulatedMs: Int64, rowsRejected: Int)
     /// The live feed in the state folder already ended (its input was read to the end): nothing more is read.

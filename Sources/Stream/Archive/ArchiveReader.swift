@@ -277,6 +277,11 @@ public final class ArchiveReader {
     /// True when libarchive read the input as a single raw stream (not an archive format).
     public var isRawFormat: Bool { archive_format(handle) == ARCHIVE_FORMAT_RAW }
 
+    /// True when the input goes through a decompression filter (gzip, xz, zstd, bzip2, ...).
+    ///
+    /// The corresponding C function is `archive_filter_code` (index 0: the outermost filter).
+    public var isCompressed: Bool { archive_filter_code(handle, 0) != ARCHIVE_FILTER_NONE }
+
     /// Compressed bytes consumed from the underlying file so far (for progress).
     ///
     /// The corresponding C function is `archive_filter_bytes` (index -1: the raw input).

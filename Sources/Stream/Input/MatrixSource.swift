@@ -31,6 +31,13 @@ public final class MatrixSource {
         self.memberSize = memberSize
     }
 
+    /// How many bytes the CSV expands to, when known (for progress): the size its archive header states, or
+    /// the file's size for a plain CSV; nil for a compressed single file (gzip, xz, ...), whose size is read
+    /// only at its end.
+    public var expandedSize: Int64? {
+        memberSize ?? (readers.count == 1 && readers[0].isRawFormat && !readers[0].isCompressed ? inputFileSize : nil)
+    }
+
     /// Returns the next block of CSV bytes, nil at the end.
     ///
     /// - Warning: The block is valid only until the next call.

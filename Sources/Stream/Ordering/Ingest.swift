@@ -141,7 +141,7 @@ public enum Ingest {
             }
             let goOn = try withSource(source.location) { try assembler.feed(block) { try pass.handle($0, line: $1) } }
             if !goOn { break reading }
-            progress(prefetcher.bytesConsumed, pass.summary.rowsRead)
+            progress(prefetcher.bytesDecompressed, pass.summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
             blocks += 1
             if blocks % 64 == 0 { try watch?.check() }

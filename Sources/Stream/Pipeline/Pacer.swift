@@ -23,7 +23,11 @@ public final class Pacer {
     }
 
     /// Waits until the replay may pass `t` (Unix ms). Returns false when `shouldStop` asked to stop.
-    public func wait(untilSimulatedMs t: Int64, shouldStop: () -> Bool) -> Bool {
+    /// `whileWaiting` is called before each slice of a wait with the simulated time the clock has reached
+    /// (Unix ms), so a progress line can show the simulated clock moving between events.
+    public func wait(
+        untilSimulatedMs t: Int64, shouldStop: () -> Bool, whileWaiting: (Int64) -> Void = { _ in }
+    ) -> Bool {
         guard t != Interaction.missingTimestamp else { return true }
         guard let origin = originSimulatedMs else {
             originSimulatedMs = t
@@ -35,6 +39,7 @@ public final class Pacer {
             let remaining = target - clock.now()
             if remaining <= 0 { return true }
             if shouldStop() { return false }
+            whileWaiting(origin + Int64(((clock.now() - originWall) * speed * 1000).rounded(.down)))
             clock.sleep(seconds: min(remaining, Pacer.waitSlice))
         }
     }

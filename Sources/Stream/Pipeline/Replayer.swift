@@ -66,6 +66,7 @@ public final class Replayer {
         guard !engine.progress.finished else { return .finished }
         guard summary.firstDay != nil, let lastDay = summary.lastDay else { return try finish(through: nil) }
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
+        onProgress?(engine.progress, simulatedClock)
         func checkpointIfDue() throws {
             if clock.isDue(events: engine.progress.eventsReplayed) {
                 try engine.checkpoint()
@@ -75,7 +76,7 @@ public final class Replayer {
         while engine.progress.nextDay <= lastDay {
             let day = engine.progress.nextDay
             guard try play(day, shouldStop: shouldStop, checkpointIfDue: checkpointIfDue),
-                pacer?.wait(untilSimulatedMs: engine.endOfDay(day), shouldStop: shouldStop) ?? true
+                pacer?.wait(untilSimulatedMs: engine.endOfDay(day), shouldStop: shouldStop, whileWaiting: reportWaiting) ?? true
             else { return try stop(.interrupted) }
             try engine.close(day)
             onProgress?(engine.progress, simulatedClock)
@@ -91,8 +92,10 @@ public final class Replayer {
     /// before the day was played whole.
     private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
         let events = try buckets.sortedEvents(for: day)
+        // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
+        let step = pacer == nil ? chunkSize : min(chunkSize, 256)
         while engine.progress.dayEventOffset < events.count {
-            let end = min(events.count, engine.progress.dayEventOffset + chunkSize)
+            let end = min(events.count, engine.progress.dayEventOffset + step)
             play(events, to: end, shouldStop: shouldStop)
             if engine.progress.dayEventOffset < events.count {
                 if shouldStop() { return false }
@@ -115,22 +118,33 @@ public final class Replayer {
         return try stop(.finished)
     }
 
+    /// Reports progress during a paced wait, with the simulated time the pacer's clock has reached.
+    private func reportWaiting(_ simulatedMs: Int64) { onProgress?(engine.progress, simulatedMs) }
+
     /// Unix ms of the last event replayed (the simulated clock).
     public private(set) var simulatedClock: Int64 = 0
 
     /// Plays the open day's `events` from the engine's position up to `end`; a paced replay waits for each
-    /// event's time and stops early when a stop is requested during a wait.
+    /// event's time and plays it then (so its counts move as the simulated clock does), and stops early when
+    /// a stop is requested during a wait.
     private func play(_ events: [Interaction], to end: Int, shouldStop: () -> Bool) {
         let from = engine.progress.dayEventOffset
-        var reached = end
-        if let pacer {
-            reached = from
-            while reached < end, pacer.wait(untilSimulatedMs: events[reached].timestampMs, shouldStop: shouldStop) {
-                reached += 1
-            }
+        guard let pacer else {
+            engine.play(events, from..<end)
+            noteClock(events[from..<end])
+            return
         }
-        engine.play(events, from..<reached)
-        if let last = events[from..<reached].last(where: { $0.timestampMs != Interaction.missingTimestamp }) {
+        var next = from
+        while next < end, pacer.wait(untilSimulatedMs: events[next].timestampMs, shouldStop: shouldStop, whileWaiting: reportWaiting) {
+            engine.play(events, next..<(next + 1))
+            noteClock(events[next..<(next + 1)])
+            next += 1
+        }
+    }
+
+    /// Moves the simulated clock to the last timestamp among `played`.
+    private func noteClock(_ played: ArraySlice<Interaction>) {
+        if let last = played.last(where: { $0.timestampMs != Interaction.missingTimestamp }) {
             simulatedClock = last.timestampMs
         }
     }

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Logging
+import ReplayRun
+import ReplayStream
+
+// The options of `replay run`, in the titled groups its help lists them under.
+
+/// `replay run`'s options: input.
+struct InputOptions: ParsableArguments {
+    @Option(name: .long, help: "Which interaction matrix.")
+    var matrix: MatrixChoice = .small
+
+    @Option(name: .long, help: ArgumentHelp("Keep only the first N data rows in file order (the notebook used 300000).", valueName: "rows"))
+    var rows: Count?
+
+    @Option(name: .long, help: ArgumentHelp("IANA time zone for days of rows without a date label.", valueName: "zone"))
+    var tz = NamedTimeZone("Asia/Shanghai")!
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The most bytes the CSV may expand to (a zip bomb guard): a positive number of bytes, or with K, M, G or T: 500M, 2G, 64G.",
+            valueName: "bytes"))
+    var maxBytes = ByteCount(bytes: IngestOptions.defaultMaxBytes)!
+
+    @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
+    var dedupe = false
+}
+
+/// `replay run`'s options: output.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .long, help: "Where to write the JSON lines (- for stdout).")
+    var out: String = "panel.jsonl"
+
+    @Option(name: .long, help: "Rejected rows as JSON lines (default: \(RunFiles.defaultRejectsName) in the state folder).")
+    var rejects: String?
+
+    @Option(name: .long, help: "Also write the run's summary as JSON to this file.")
+    var summaryJson: String?
+
+    @Flag(name: .long, help: "Discard an existing state folder and output and start over.")
+    var fresh = false
+}
+
+/// `replay run`'s options: thresholds.
+struct ThresholdOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Treatment thresholds: batch, expanding, or fixed:INTERACTIONS,SHARE (default batch; expanding for live input).",
+            valueName: "mode"))
+    var thresholds: ThresholdsMode?
+}
+
+/// `replay run`'s options: pacing and progress.
+struct PacingOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Play the log at X simulated seconds per wall second (43200 plays a day in 2 s).", valueName: "x"))
+    var speed: PlaybackSpeed?
+
+    @Option(name: .long, help: ArgumentHelp("Stop cleanly after this day (YYYY-MM-DD) closes; a later run continues.", valueName: "date"))
+    var until: CalendarDay?
+
+    @Flag(name: .long, help: "Show the progress line even when stderr is not a terminal.")
+    var progress = false
+
+    @Flag(name: .long, help: "Print only errors.")
+    var quiet = false
+
+    @Option(name: .long, help: ArgumentHelp("Log level.", valueName: "level"))
+    var logLevel: Logger.Level = .notice
+}
+
+/// `replay run`'s options: live input (input -).
+struct LiveOptionsGroup: ParsableArguments {
+    @Option(name: .long, help: "Live input's format (default: detected from the first byte).")
+    var inputFormat: LiveInputFormat?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Live input: how far behind the newest event time a row may arrive and still count (a duration: 10m, 30s, 1h, 500ms, 0).",
+            valueName: "duration"))
+    var allowedLateness = TimeSpan(seconds: 600)!
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Live input: also close the open days after this long without a row (wall time, a positive duration: 30s, 5m).",
+            valueName: "duration"))
+    var idleClose: PositiveTimeSpan?
+
+    @Option(name: .long, help: "Live input: what to do with a row whose day has closed: reject (to the rejects file, reason late) or revise (re-emit what it changes).")
+    var latePolicy: LatePolicy = .reject
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Live input with --late-policy revise: how many of the last closed days (1 to \(LiveOptions.maxReviseWindowDays)) a late row may still revise.",
+            valueName: "days"))
+    var reviseWindow = ReviseWindow(days: 7)
+
+    @Option(name: .long, help: ArgumentHelp("Live input: skip this many data rows first (a feed re-sent from its start after an interrupted run; it must be the count `replay status` prints). Without it a feed re-sent from its start is recognised and skipped by itself.", valueName: "rows"))
+    var skipRows: Count?
+}
+
+/// `replay run`'s options: state and checkpoints.
+struct CheckpointOptions: ParsableArguments {
+    @Option(name: .long, help: "The state folder (checkpoints, ordered events, rejects).")
+    var state: String = RunFiles.defaultStateFolder
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Checkpoint interval: a duration (1, 0.5s, 500ms, 1m) or events (100000ev); taken at the next day boundary.",
+            valueName: "interval"))
+    var checkpointEvery: CheckpointPolicy = .seconds(1)
+
+    @Option(name: .long, help: ArgumentHelp("Memory for the ordering step's write buffers, in MiB (at least 1).", valueName: "MiB"))
+    var memoryBudget = PositiveCount(32)
+}
+
+/// `replay run`'s options: diagnostics.
+struct DiagnosticsOptions: ParsableArguments {
+    @Option(name: .customLong("report"), help: "Keep an HTML report of the notebook's diagnostics fresh in this file during the run.")
+    var reportPath: String?
+
+    @Option(name: .long, help: ArgumentHelp("How often --report is rewritten (a positive duration: 5, 5s, 500ms).", valueName: "duration"))
+    var reportEvery = PositiveTimeSpan(seconds: 5)!
+}
