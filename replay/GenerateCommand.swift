@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuaiRecFixtures
+import ReplayRun
 import ReplayStream
 
 extension Replay {
@@ -42,8 +43,12 @@ extension Replay {
         func run() throws {
             try runReportingErrors {
                 let started = Date()
+                if out != "-" {
+                    let folder = AtomicFile.folder(containing: out)
+                    if !FileManager.default.fileExists(atPath: folder) { printError("replay: creating the folder \(folder)") }
+                }
                 let summary = try write(config)
-                printError("replay: wrote \(OutputFile.name(out)) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s: \(summary)")
+                printError(Self.describe(summary, to: OutputFile.name(out), seconds: Date().timeIntervalSince(started)))
             }
         }
 
@@ -61,6 +66,19 @@ extension Replay {
             try OutputFile.write(Array(data), to: "-")
             return summary
         }
+    }
+}
+
+extension Replay.GenerateCommand {
+    /// What `generate` made, in a few lines: the matrices' rows and sizes, the archive's size, the time.
+    static func describe(_ s: GeneratorSummary, to name: String, seconds: Double) -> String {
+        func date(_ label: Int) -> String { String(format: "%04d-%02d-%02d", label / 10000, label / 100 % 100, label % 100) }
+        return [
+            "replay: wrote \(name) (\(ByteCount.human(Int64(s.outputBytes)))) in \(String(format: "%.1f", seconds)) s",
+            "  small_matrix.csv: \(grouped(s.smallRows)) rows (\(grouped(s.smallTimelessRows)) without a time), \(grouped(s.users)) users × \(grouped(s.videos)) videos, \(ByteCount.human(Int64(s.smallCSVBytes)))",
+            "  big_matrix.csv:   \(grouped(s.bigRows)) rows (\(grouped(s.bigDuplicateRows)) exact duplicates), \(grouped(s.bigUsers)) users × \(grouped(s.bigVideos)) videos, \(ByteCount.human(Int64(s.bigCSVBytes)))",
+            "  days:             \(s.days) (\(date(s.firstDate)) .. \(date(s.lastDate))); \(grouped(s.mislabeledRows)) rows dated unlike their timestamp",
+        ].joined(separator: "\n")
     }
 }
 

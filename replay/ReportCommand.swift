@@ -53,7 +53,7 @@ extension Replay {
 extension Replay.ReportCommand: CommandSuggestion.Examples {
     static let examples = [
         "replay report --state run.state --html report.html",
-        "replay report --state run.state --json - | jq '.tables[].name'",
+        "replay report --state run.state --json - | jq '.readiness_checks'",
         "replay report --readiness-csv ready.csv          # the notebook's readiness checklist",
     ]
 }
