@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReplayRun
+import ReplaySink
 import ReplayStream
 
 extension Replay {
@@ -41,6 +42,8 @@ extension Replay {
         var maxBytes: ByteCount { inputOptions.maxBytes }
         var dedupe: Bool { inputOptions.dedupe }
         var out: String { outputOptions.out }
+        var format: PanelFormat { outputOptions.format }
+        var emit: EmitPolicy { outputOptions.emit }
         var rejects: String? { outputOptions.rejects }
         var summaryJson: String? { outputOptions.summaryJson }
         var fresh: Bool { outputOptions.fresh }
@@ -133,6 +136,7 @@ extension Replay {
             common.checkpointPolicy = checkpointEvery
             common.memoryBudgetBytes = memoryBudget.value << 20
             common.dedupe = dedupe
+            (common.format, common.emit) = (format, emit)
             common.fresh = fresh
             return common
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ReplayRun
+import ReplaySink
 import ReplayStream
 
 // The options of `replay run`, in the titled groups its help lists them under.
@@ -29,8 +30,14 @@ struct InputOptions: ParsableArguments {
 
 /// `replay run`'s options: output.
 struct OutputOptions: ParsableArguments {
-    @Option(name: .long, help: "Where to write the JSON lines (- for stdout).")
+    @Option(name: .long, help: "Where to write the panel (- for stdout).")
     var out: String = "panel.jsonl"
+
+    @Option(name: .long, help: "How the panel is written: jsonl (one JSON object a line) or csv (a header line, then one row a record; an unknown value is an empty field).")
+    var format: PanelFormat = .jsonl
+
+    @Option(name: .long, help: "Which revisions are written: all (the changelog: each record when its day closes, again as its leads arrive) or final (each record once, when its last lead is known or the input ends).")
+    var emit: EmitPolicy = .all
 
     @Option(name: .long, help: "Rejected rows as JSON lines (default: \(RunFiles.defaultRejectsName) in the state folder).")
     var rejects: String?

@@ -105,7 +105,8 @@ extension RunSummary {
         }
         lines.append("  panel:            \(grouped(ingest.users.count)) users × \(days) days (\(ingest.firstDay.map { "\($0)" } ?? "-") .. \(ingest.lastDay.map { "\($0)" } ?? "-"))")
         lines.append("  days closed:      \(progress.daysClosed)\(progress.finished ? " (finished: every record final)" : "")")
-        lines.append("  records written:  \(grouped(progress.recordsWritten)) lines, \(grouped(progress.finalRecords)) final, \(ByteCount.human(progress.outputBytes)) → \(output)")
+        let form = "\(format.rawValue)\(emit == .final ? ", final records only" : "")"
+        lines.append("  records written:  \(grouped(linesWritten)) lines (\(form)), \(grouped(progress.finalRecords)) final, \(ByteCount.human(progress.outputBytes)) → \(output)")
         if let t = progress.thresholds {
             lines.append("  thresholds (\(mode)): interactions >= \(String(format: "%.4g", t.highIntensity)), high_watch_share >= \(String(format: "%.4g", t.highWatchShare))")
         }

@@ -138,6 +138,8 @@ enum UserMessage {
         case .thresholds(let a, let b): return line("--thresholds", a, b)
         case .timeZone(let a, let b): return line("--tz", a, b)
         case .output(let a, let b): return line("--out", a, b)
+        case .outputForm(let a, let b):
+            return line("--format/--emit", a ?? "jsonl, every revision", b ?? "jsonl, every revision")
         case .dedupe(let a, let b): return line("--dedupe", a ? "--dedupe" : "no --dedupe", b ? "--dedupe" : "no --dedupe")
         case .liveOptions(let a, let b):
             return line("live input options", a ?? "none (an archive)", b ?? "none (an archive)")

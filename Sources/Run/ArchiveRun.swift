@@ -45,7 +45,7 @@ extension Run<ArchiveRunConfiguration> {
             ingest: ingest, progress: progress, mode: common.thresholds, output: common.output,
             rejects: common.rejectsPath, elapsed: Date().timeIntervalSince(started),
             ingestSeconds: replayStarted.timeIntervalSince(ingestStarted),
-            replaySeconds: Date().timeIntervalSince(replayStarted))
+            replaySeconds: Date().timeIntervalSince(replayStarted), format: common.format, emit: common.emit)
         return RunResult(outcome: outcome, summary: summary)
     }
 
@@ -60,6 +60,7 @@ extension Run<ArchiveRunConfiguration> {
             matrix: configuration.matrix.rawValue, rowLimit: configuration.rowLimit,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
+        identity.outputForm = common.outputForm
         // A zip is identified by its central directory at no cost; a bare file by the bytes the ingest hashes.
         if !(attributes[.type] as? FileAttributeType == .typeDirectory) {
             identity.inputContent = ZipDirectory.fingerprint(path: configuration.input)
@@ -78,11 +79,18 @@ extension Run<ArchiveRunConfiguration> {
         if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
+        let records: RecordPipeline
+        do {
+            records = try RecordPipeline(into: output, for: common)
+        } catch {
+            try? output.close()
+            throw error
+        }
+        let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the replayer waits for its checkpoints before it returns or throws).
         defer {
-            sink.stop()
+            records.stop()
             try? output.close()
         }
         let replayer = try Replayer(

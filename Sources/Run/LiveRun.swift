@@ -38,11 +38,18 @@ extension Run<LiveRunConfiguration> {
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
         defer { try? rejectsOutput.close() }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let sink = BackgroundRecordSink(wrapping: JSONLinesSink(output: output))
+        let records: RecordPipeline
+        do {
+            records = try RecordPipeline(into: output, for: common)
+        } catch {
+            try? output.close()
+            throw error
+        }
+        let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the feed waits for its checkpoints before it returns or throws).
         defer {
-            sink.stop()
+            records.stop()
             try? output.close()
         }
         let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
@@ -70,6 +77,7 @@ extension Run<LiveRunConfiguration> {
             inputPath: "-", inputSize: 0, inputModified: 0, matrix: "-", rowLimit: nil,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
+        identity.outputForm = common.outputForm
         identity.live = options.identity
         return identity
     }
@@ -90,6 +98,7 @@ extension Run<LiveRunConfiguration> {
         return RunSummary(
             ingest: ingest, progress: feed.progress, mode: configuration.common.thresholds,
             output: configuration.common.output, rejects: configuration.common.rejectsPath, elapsed: elapsed,
-            ingestSeconds: 0, replaySeconds: elapsed, live: live)
+            ingestSeconds: 0, replaySeconds: elapsed, live: live, format: configuration.common.format,
+            emit: configuration.common.emit)
     }
 }

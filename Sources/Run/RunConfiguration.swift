@@ -1,4 +1,5 @@
 import Foundation
+import ReplaySink
 import ReplayStream
 
 /// What every run needs, over an archive or a live feed: where its state and output go and the options that
@@ -6,8 +7,12 @@ import ReplayStream
 public struct RunConfiguration: Sendable {
     /// The state folder (checkpoints, ordered events, the default rejects file).
     public var stateDirectory: String
-    /// Where the panel's JSON lines go (`-` for standard output).
+    /// Where the panel's lines go (`-` for standard output).
     public var output: String
+    /// How the panel is written: JSON lines or CSV.
+    public var format: PanelFormat = .jsonl
+    /// Which revisions are written: every one, or each record once when final.
+    public var emit: EmitPolicy = .all
     /// Where rejected rows go as JSON lines; nil for ``RunFiles/defaultRejectsName`` in the state folder.
     public var rejects: String?
     /// How the treatment thresholds are chosen.
@@ -28,6 +33,13 @@ public struct RunConfiguration: Sendable {
         self.output = output
         self.thresholds = thresholds
         self.timeZone = timeZone
+    }
+
+    /// The output's form for the state's identity: nil for JSON lines of every revision (the default, which
+    /// older state folders hold), else `csv`, `final` or `csv final`.
+    var outputForm: String? {
+        let words = (format == .jsonl ? [] : [format.rawValue]) + (emit == .all ? [] : [emit.rawValue])
+        return words.isEmpty ? nil : words.joined(separator: " ")
     }
 
     /// The rejects file: the one asked for, or the default one in the state folder.

@@ -47,3 +47,22 @@ enum RunOutput {
         return try? JSONDecoder().decode(FileIdentity.self, from: Data(bytes))
     }
 }
+
+/// The records' way to the output: the engine writes to ``sink``; lines of the run's format are rendered on a
+/// second thread (``BackgroundRecordSink``) into the output, and under `--emit final` only final revisions pass.
+struct RecordPipeline {
+    /// Where the engine writes.
+    let sink: RecordSink
+    /// The rendering thread, stopped by ``stop()``.
+    private let background: BackgroundRecordSink
+
+    /// The pipeline into `output` for `configuration` (a CSV output cut back to nothing gets its header here).
+    /// - Throws: what writing the header throws; `output` is then left for the caller to close.
+    init(into output: ByteOutput, for configuration: RunConfiguration) throws {
+        background = BackgroundRecordSink(wrapping: try PanelLinesSink(output: output, format: configuration.format))
+        sink = configuration.emit == .final ? FinalRecordsOnly(wrapping: background) : background
+    }
+
+    /// Ends the rendering thread (every record handed over is written first).
+    func stop() { background.stop() }
+}

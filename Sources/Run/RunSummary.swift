@@ -1,4 +1,5 @@
 import Foundation
+import ReplaySink
 import ReplayStream
 
 /// The end-of-run summary: rows read, accepted, rejected by reason, duplicates, users, days, records and
@@ -20,6 +21,12 @@ public struct RunSummary: Sendable {
     public var replaySeconds: Double
     /// A live feed's own counters (nil for an archive).
     public var live: LiveFeedState?
+    /// The output's format and which revisions it holds.
+    public var format: PanelFormat = .jsonl
+    public var emit: EmitPolicy = .all
+
+    /// Record lines in the output: every revision, or under `--emit final` the final ones.
+    public var linesWritten: Int { emit == .final ? progress.finalRecords : progress.recordsWritten }
 
     /// Days from the first to the last day of the panel.
     public var days: Int {
@@ -43,7 +50,10 @@ public struct RunSummary: Sendable {
             "first_day": ingest.firstDay.map { "\($0)" } ?? NSNull(),
             "last_day": ingest.lastDay.map { "\($0)" } ?? NSNull(),
             "days_closed": progress.daysClosed,
-            "records_written": progress.recordsWritten,
+            "records_written": linesWritten,
+            "revisions_emitted": progress.recordsWritten,
+            "format": format.rawValue,
+            "emit": emit.rawValue,
             "final_records": progress.finalRecords,
             "output_bytes": progress.outputBytes,
             "events_replayed": progress.eventsReplayed,

@@ -274,21 +274,26 @@ public enum JSONBytes {
         }
     }
 
-    /// Appends a double in its shortest round-trip form, or `null` for NaN and infinities.
+    /// The text of an unknown value in JSON.
+    public static let null: [UInt8] = [0x6E, 0x75, 0x6C, 0x6C]
+
+    /// Appends a double in its shortest round-trip form, or `null` (JSON's; CSV passes an empty one) for NaN
+    /// and infinities.
     @inline(__always)
-    public static func appendDouble(_ value: Double, to out: inout [UInt8]) {
+    public static func appendDouble(_ value: Double, to out: inout [UInt8], null: [UInt8] = JSONBytes.null) {
         guard value.isFinite else {
-            out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            out.append(contentsOf: null)
             return
         }
         out.append(contentsOf: value.description.utf8)
     }
 
-    /// Appends a number that is integer-valued in the panel (a count held as float64 by pandas), or `null` for NaN.
+    /// Appends a number that is integer-valued in the panel (a count held as float64 by pandas), or `null`
+    /// (JSON's; CSV passes an empty one) for NaN.
     @inline(__always)
-    public static func appendCount(_ value: Double, to out: inout [UInt8]) {
+    public static func appendCount(_ value: Double, to out: inout [UInt8], null: [UInt8] = JSONBytes.null) {
         guard value.isFinite else {
-            out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            out.append(contentsOf: null)
             return
         }
         if value == value.rounded(), abs(value) < 9e15 {

@@ -2,7 +2,7 @@ import Foundation
 import ReplayStream
 import SystemPackage
 
-/// Reads a panel file written by ``JSONLinesSink`` line by line, optionally following it as a run
+/// Reads a panel file written by ``PanelLinesSink`` line by line, optionally following it as a run
 /// writes: a partly written last line is held back until its newline arrives, and when the writer
 /// cuts the file back on resume the reader keeps its position (the rewritten bytes are the same
 /// bytes), so no line is delivered twice and none is skipped.

@@ -37,11 +37,14 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     /// bytes are hashed by the ingest (``IngestSummary/content``), for a live feed, and in a state made before
     /// replay recorded it (such a state resumes as before; `--fresh` does not reuse its ingest).
     public var inputContent: String?
+    /// The output's format and the revisions written (`csv`, `final`, `csv final`); nil for JSON lines of every
+    /// revision, the default (a state folder made before other forms existed holds none).
+    public var outputForm: String?
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, inputPath, inputSize, inputModified, matrix, rowLimit, thresholds, timeZone, output
         case storedDedupe = "dedupe"
-        case live, inputContent
+        case live, inputContent, outputForm
     }
 
     public init(
@@ -85,6 +88,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         case timeZone(stored: String, current: String)
         /// Another output path.
         case output(stored: String, current: String)
+        /// Another output format or emit policy (nil: JSON lines, every revision).
+        case outputForm(stored: String?, current: String?)
         /// Exact duplicates dropped in one run and kept in the other.
         case dedupe(stored: Bool, current: Bool)
         /// Other live input options (nil: an archive).
@@ -111,6 +116,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check(stored.output, output, Difference.output)
         check(stored.dedupe, dedupe, Difference.dedupe)
         check(stored.live, live, Difference.liveOptions)
+        check(stored.outputForm, outputForm, Difference.outputForm)
         // A state made before the content was recorded has none: it resumes as before.
         if let content = stored.inputContent, content != inputContent {
             out.append(.inputContent(stored: content, current: inputContent ?? "not a zip"))
@@ -228,6 +234,7 @@ extension RunIdentity.Difference {
         case .thresholds: return "thresholds"
         case .timeZone: return "time zone"
         case .output: return "output"
+        case .outputForm: return "output format"
         case .dedupe: return "dedupe"
         case .liveOptions: return "live input options"
         case .inputContent: return "input content"

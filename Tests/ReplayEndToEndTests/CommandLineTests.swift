@@ -100,7 +100,7 @@ import Testing
         #expect(generated.stderr.contains("small_matrix.csv: 600 rows") && !generated.stderr.contains("GeneratorSummary("))
         let run = try Harness.run(["run", "new/folder/g.zip", "--state", "s", "--out", "p.jsonl"], in: dir)
         #expect(run.status == 0)
-        #expect(run.stderr.firstMatch(of: /records written: +[0-9,]+ lines, [0-9,]+ final, [0-9.]+ (KiB|MiB) → p\.jsonl/) != nil, "\(run.stderr)")
+        #expect(run.stderr.firstMatch(of: /records written: +[0-9,]+ lines \(jsonl\), [0-9,]+ final, [0-9.]+ (KiB|MiB) → p\.jsonl/) != nil, "\(run.stderr)")
         #expect(run.stderr.contains("(finished: every record final)"))
         let again = try Harness.run(["run", "new/folder/g.zip", "--state", "s", "--out", "p.jsonl"], in: dir)
         #expect(again.status == 0 && again.stderr.contains("this run already finished"), "\(again.stderr)")

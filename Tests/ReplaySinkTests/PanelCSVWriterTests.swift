@@ -22,7 +22,7 @@ import Testing
     }
 
     /// The sink's line for `r`, without its newline.
-    func line(_ r: UserDayRecord) -> [UInt8] { Array(JSONLinesSink.render(r).dropLast()) }
+    func line(_ r: UserDayRecord) -> [UInt8] { Array(PanelLinesSink.render(r).dropLast()) }
 
     func row(_ line: [UInt8]) throws -> [String] {
         let writer = PanelCSVWriter()

@@ -21,7 +21,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
     try JSONDecoder().decode([String: JSONValue].self, from: Data(bytes))
 }
 
-@Suite struct JSONLinesSinkTests {
+@Suite struct PanelLinesSinkTests {
     func record(revision: Int = 0, leads: [Double] = Array(repeating: .nan, count: 21)) -> UserDayRecord {
         var d = DailyValues()
         d.interactions = 26
@@ -45,7 +45,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
     }
 
     @Test func linesParseAndKeepTheNotebookColumnOrder() throws {
-        let bytes = JSONLinesSink.render(record())
+        let bytes = PanelLinesSink.render(record())
         #expect(bytes.last == 0x0A)
         let object = try decodeLine(bytes)
         #expect(object.count == UserDayRecord.columnNames.count + 2)
@@ -74,7 +74,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
             leads[7 + h] = Double(10 + h)
             leads[14 + h] = 0.1 * Double(h + 1)
         }
-        let object = try decodeLine(JSONLinesSink.render(record(revision: 3, leads: leads)))
+        let object = try decodeLine(PanelLinesSink.render(record(revision: 3, leads: leads)))
         #expect(object["next_day_interactions"] == .int(10))
         #expect(object["future_3day_interactions"] == .int(33))
         #expect(object["future_7day_active_days"] == .int(7))
@@ -92,7 +92,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         let path = dir.appendingPathComponent("panel.jsonl").path
         let output = try ByteOutput(path: path, resumeAt: nil)
         defer { try? output.close() }
-        let sink = JSONLinesSink(output: output)
+        let sink = try PanelLinesSink(output: output)
         var earlier = record(revision: 0)
         earlier.isFinal = false
         var later = earlier
@@ -113,9 +113,9 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         written += [earlierWithLead, revisedLater]
         for r in written { try sink.write(r) }
         _ = try sink.flush()
-        let expected = written.flatMap { JSONLinesSink.render($0) }
+        let expected = written.flatMap { PanelLinesSink.render($0) }
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
-        let object = try decodeLine(JSONLinesSink.render(earlierWithLead))
+        let object = try decodeLine(PanelLinesSink.render(earlierWithLead))
         #expect(object["lead_1_total_play_duration_sec"] == .double(250.5))
     }
 

@@ -1,7 +1,9 @@
 import ReplayStream
 
-/// Writes user-day records as JSON lines: one object per line, keys in the notebook's column
-/// order, then `revision` and `final`. Counts are integers, unknown values `null`.
+/// Writes user-day records one line each, as JSON lines (``PanelFormat/jsonl``: one object per line, keys in
+/// the notebook's column order, then `revision` and `final`; counts as integers, unknown values `null`) or as
+/// CSV (``PanelFormat/csv``: the same columns in the same order under a header line written once, the same
+/// number text, an unknown value as an empty field, `event_date` unquoted, `true`/`false`).
 ///
 /// A record is written up to four times (revision 0, then as its leads mature); the parts that never
 /// change between revisions (aggregates, lags, treatment flags) are rendered once and kept until the
@@ -10,8 +12,9 @@ import ReplayStream
 ///
 /// A kept rendering is used only for a record whose values it was rendered from, compared bit for bit,
 /// so a record re-issued with other values (a late row revised its day) is rendered anew.
-public final class JSONLinesSink: RecordSink {
+public final class PanelLinesSink: RecordSink {
     private let output: ByteOutput
+    private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache: [UInt64: CachedRecord] = [:]
 
@@ -35,48 +38,77 @@ public final class JSONLinesSink: RecordSink {
         }
     }
 
-    /// Writes to `output`.
-    public init(output: ByteOutput) {
+    /// Writes to `output` in `format`; a CSV output that is empty (new, or cut back to nothing) gets its header.
+    /// - Throws: what writing the header throws.
+    public init(output: ByteOutput, format: PanelFormat = .jsonl) throws {
         self.output = output
-        keys = JSONLinesSink.keyPrefixes()
+        layout = format == .csv ? .csv : .json
+        keys = layout.keys
+        if let header = layout.header, output.length == 0 { try output.append { $0.append(contentsOf: header) } }
     }
 
-    /// Each column's `,"name":` text. Kept in memory allocated once for the process and never freed,
-    /// and handed out as buffer pointers: appending a `[UInt8]` element of an array retains and releases
-    /// it, which was ~25% of the rendering thread's time in perf (58 keys per line).
-    static func keyPrefixes() -> [UnsafeBufferPointer<UInt8>] { sharedKeyPrefixes.buffers }
+    /// What differs between the formats: each column's prefix, the text of an unknown value, the date's
+    /// quotes, the revision and final suffixes, the header.
+    struct Layout: Sendable {
+        let prefixes: KeyPrefixes
+        let null: [UInt8]
+        let dateQuote: [UInt8]
+        let revisionKey: [UInt8]
+        let finalTrue: [UInt8]
+        let finalFalse: [UInt8]
+        let header: [UInt8]?
+        /// Each column's prefix.
+        var keys: [UnsafeBufferPointer<UInt8>] { prefixes.buffers }
 
-    /// The key texts, for every thread that renders.
+        static let json = Layout(
+            prefixes: sharedKeyPrefixes, null: Array("null".utf8), dateQuote: [0x22], revisionKey: Array(",\"revision\":".utf8),
+            finalTrue: Array(",\"final\":true}\n".utf8), finalFalse: Array(",\"final\":false}\n".utf8), header: nil)
+        static let csv = Layout(
+            prefixes: sharedSeparators, null: [], dateQuote: [], revisionKey: [0x2C], finalTrue: Array(",true\n".utf8),
+            finalFalse: Array(",false\n".utf8), header: Array((UserDayRecord.columnNames + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A])
+    }
+
+    /// The column prefixes (JSON's `,"name":`, CSV's `,`), for every thread that renders. Kept in memory
+    /// allocated once for the process and never freed, and handed out as buffer pointers: appending a
+    /// `[UInt8]` element of an array retains and releases it, which was ~25% of the rendering thread's time
+    /// in perf (58 keys per line).
     ///
     /// `@unchecked Sendable`: the buffers are written once, while the lazily initialized static below is
     /// built (Swift runs that once, before any thread can read it), and never written or freed afterwards.
-    private struct KeyPrefixes: @unchecked Sendable {
+    struct KeyPrefixes: @unchecked Sendable {
         let buffers: [UnsafeBufferPointer<UInt8>]
     }
 
     private static let sharedKeyPrefixes = KeyPrefixes(
         buffers: UserDayRecord.columnNames.enumerated().map { i, name in
-            let bytes = Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8)
-            let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
-            _ = storage.initialize(from: bytes)
-            return UnsafeBufferPointer(storage)
+            permanent(Array(((i == 0 ? "{\"" : ",\"") + name + "\":").utf8))
         })
+
+    /// The CSV's column prefixes: nothing before the first, a comma before every other.
+    private static let sharedSeparators = KeyPrefixes(
+        buffers: UserDayRecord.columnNames.indices.map { permanent($0 == 0 ? [] : [0x2C]) })
+
+    private static func permanent(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+        _ = storage.initialize(from: bytes)
+        return UnsafeBufferPointer(rebasing: storage[0..<bytes.count])
+    }
 
     /// Bytes written so far.
     public var length: Int64 { output.length }
 
     public func write(_ record: UserDayRecord) throws {
-        let key = JSONLinesSink.cacheKey(record.userID, record.day)
+        let key = PanelLinesSink.cacheKey(record.userID, record.day)
         let cached: CachedRecord
         if let hit = cache[key], hit.renders(record) {
             cached = hit
         } else {
-            cached = JSONLinesSink.renderConstantParts(record, keys: keys)
+            cached = PanelLinesSink.renderConstantParts(record, layout: layout)
             if !record.isFinal { cache[key] = cached }
         }
         try output.append { out in
-            JSONLinesSink.renderRevision(record, cached: cached, keys: self.keys, into: &out) { h in
-                self.cache[JSONLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds(
+            PanelLinesSink.renderRevision(record, cached: cached, layout: self.layout, into: &out) { h in
+                self.cache[PanelLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds(
                     ifValue: record.lead(h, column: 2))
             }
         }
@@ -90,20 +122,24 @@ public final class JSONLinesSink: RecordSink {
 
     public var durability: any OutputDurability { output.durability }
 
-    /// Renders one record (for tests and tools).
-    public static func render(_ record: UserDayRecord) -> [UInt8] {
-        let keys = keyPrefixes()
+    /// Renders one record as a line of `format` (for tests and tools).
+    public static func render(_ record: UserDayRecord, format: PanelFormat = .jsonl) -> [UInt8] {
+        let layout: Layout = format == .csv ? .csv : .json
         var out: [UInt8] = []
-        renderRevision(record, cached: renderConstantParts(record, keys: keys), keys: keys, into: &out) { _ in nil }
+        renderRevision(record, cached: renderConstantParts(record, layout: layout), layout: layout, into: &out) { _ in nil }
         return out
     }
+
+    /// The CSV header line (with its newline).
+    public static var csvHeader: [UInt8] { Layout.csv.header! }
 
     @inline(__always)
     static func cacheKey(_ user: Int32, _ day: CalendarDay) -> UInt64 {
         UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
     }
 
-    static func renderConstantParts(_ r: UserDayRecord, keys: [UnsafeBufferPointer<UInt8>]) -> CachedRecord {
+    static func renderConstantParts(_ r: UserDayRecord, layout: Layout) -> CachedRecord {
+        let keys = layout.keys
         var out: [UInt8] = []
         out.reserveCapacity(1024)
         var k = 0
@@ -117,18 +153,18 @@ public final class JSONLinesSink: RecordSink {
         }
         @inline(__always) func double(_ v: Double) {
             key()
-            JSONBytes.appendDouble(v, to: &out)
+            JSONBytes.appendDouble(v, to: &out, null: layout.null)
         }
         @inline(__always) func count(_ v: Double) {
             key()
-            JSONBytes.appendCount(v, to: &out)
+            JSONBytes.appendCount(v, to: &out, null: layout.null)
         }
         let d = r.daily
         int(Int64(r.userID))
         key()
-        out.append(0x22)
+        out.append(contentsOf: layout.dateQuote)
         r.day.appendISO(to: &out)
-        out.append(0x22)
+        out.append(contentsOf: layout.dateQuote)
         int(Int64(d.interactions))
         int(Int64(d.uniqueVideos))
         int(d.totalPlayDurationMs)
@@ -154,7 +190,7 @@ public final class JSONLinesSink: RecordSink {
             }
         }
         var play: [UInt8] = []
-        JSONBytes.appendDouble(d.totalPlayDurationSec, to: &play)
+        JSONBytes.appendDouble(d.totalPlayDurationSec, to: &play, null: layout.null)
         var treatments: [UInt8] = []
         treatments.append(contentsOf: keys[56])
         JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &treatments)
@@ -163,17 +199,14 @@ public final class JSONLinesSink: RecordSink {
         return CachedRecord(source: r, prefix: out, playSeconds: play, treatments: treatments)
     }
 
-    private static let revisionKey = Array(",\"revision\":".utf8)
-    private static let finalTrue = Array(",\"final\":true}\n".utf8)
-    private static let finalFalse = Array(",\"final\":false}\n".utf8)
-
     /// Appends one revision: the cached constant parts around the leads, sums and revision.
     /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
-        _ r: UserDayRecord, cached: CachedRecord, keys: [UnsafeBufferPointer<UInt8>], into out: inout [UInt8],
+        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, into out: inout [UInt8],
         playSecondsOfDayAfter: (Int) -> [UInt8]?
     ) {
+        let keys = layout.keys
         out.append(contentsOf: cached.prefix)
         var k = 26
         @inline(__always) func key() {
@@ -182,11 +215,11 @@ public final class JSONLinesSink: RecordSink {
         }
         @inline(__always) func count(_ v: Double) {
             key()
-            JSONBytes.appendCount(v, to: &out)
+            JSONBytes.appendCount(v, to: &out, null: layout.null)
         }
         @inline(__always) func double(_ v: Double) {
             key()
-            JSONBytes.appendDouble(v, to: &out)
+            JSONBytes.appendDouble(v, to: &out, null: layout.null)
         }
         for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
         var play1: [UInt8]? = nil
@@ -197,13 +230,13 @@ public final class JSONLinesSink: RecordSink {
                 out.append(contentsOf: text)
                 if h == 1 { play1 = text }
             } else {
-                JSONBytes.appendDouble(v, to: &out)
+                JSONBytes.appendDouble(v, to: &out, null: layout.null)
             }
         }
         count(r.lead(1, column: 0))
         count(r.lead(1, column: 1))
         key()
-        if let play1 { out.append(contentsOf: play1) } else { JSONBytes.appendDouble(r.lead(1, column: 2), to: &out) }
+        if let play1 { out.append(contentsOf: play1) } else { JSONBytes.appendDouble(r.lead(1, column: 2), to: &out, null: layout.null) }
         count(r.future(3, column: 0))
         count(r.future(3, column: 1))
         double(r.future(3, column: 2))
@@ -211,9 +244,9 @@ public final class JSONLinesSink: RecordSink {
         count(r.future(7, column: 1))
         double(r.future(7, column: 2))
         out.append(contentsOf: cached.treatments)
-        out.append(contentsOf: revisionKey)
+        out.append(contentsOf: layout.revisionKey)
         JSONBytes.appendInt(Int64(r.revision), to: &out)
-        out.append(contentsOf: r.isFinal ? finalTrue : finalFalse)
+        out.append(contentsOf: r.isFinal ? layout.finalTrue : layout.finalFalse)
     }
 }
 
