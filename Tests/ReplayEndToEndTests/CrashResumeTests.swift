@@ -14,7 +14,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let outer = try Harness.archive(users: 40, videos: 300, days: 20, seed: 5)
         let common = ["run", outer.path, "--matrix", "big", "--checkpoint-every", "0.002", "--quiet"] + form
-        let wantedKills = form.isEmpty ? 24 : 10
+        let wantedKills = form.isEmpty ? 24 : 6
         let reference = try Harness.run(common + ["--state", "ref", "--out", "ref.jsonl"], in: dir)
         #expect(reference.status == 0)
         // Each round below starts with --fresh, which reuses the ordered event log: the kill delays are
