@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ReplayRun
+import ReplaySink
 import ReplayStream
 
 // The typed option values. ArgumentParser refuses a value these do not parse with exit 64, naming the option
@@ -14,6 +15,7 @@ extension LiveInputFormat: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 extension ThresholdsMode: ExpressibleByArgument {}
 extension CheckpointPolicy: ExpressibleByArgument {}
+extension PanelFieldSelection.Format: ExpressibleByArgument {}
 
 extension TimeSpan: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
