@@ -35,9 +35,12 @@ extension Replay {
                 field (TSV).
 
                 Examples:
-                  replay tail -n 20 panel.jsonl --user 14
-                  replay tail -f panel.jsonl --state run.state --final-only --fields user_id,event_date,lead_1_active_day
-                  replay tail panel.jsonl --latest -n 100 --format tsv > newest.tsv
+                  The last 20 records of user 14:
+                    replay tail -n 20 panel.jsonl --user 14
+                  The last 10 final records, then each new one, until the run has finished:
+                    replay tail -f panel.jsonl --state run.state --final-only
+                  The 100 newest keys (their latest revisions), two columns, as TSV:
+                    replay tail panel.jsonl --latest -n 100 --format tsv --fields user_id,final
                 """)
 
         @Argument(help: "The panel file (replay run --out); - reads standard input.")
