@@ -267,12 +267,15 @@ import Testing
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let all = try finishedRun(in: dir)
+        // A line being written when tail starts: held back, then printed whole once its newline arrives.
+        let handle = try FileHandle(forWritingTo: dir.appendingPathComponent("p.jsonl"))
+        try handle.seekToEnd()
+        handle.write(Data(all[0].prefix(500).utf8))
         let kept = try Background(["tail", "-f", "p.jsonl", "--state", "s", "--keep-following", "--poll-interval", "0.01"], in: dir)
         Thread.sleep(forTimeInterval: 1)
         #expect(kept.process.isRunning)
-        let handle = try FileHandle(forWritingTo: dir.appendingPathComponent("p.jsonl"))
-        try handle.seekToEnd()
-        handle.write(Data((all[0] + "\n").utf8))
+        #expect(kept.lines == Array(all.suffix(10)))
+        handle.write(Data((all[0].dropFirst(500) + "\n").utf8))
         try handle.close()
         #expect(kept.waitFor { kept.lines.count == 11 })
         #expect(kept.interrupt() == 0)
