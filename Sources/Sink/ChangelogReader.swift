@@ -5,7 +5,9 @@ import SystemPackage
 /// Reads a panel file written by ``JSONLinesSink`` line by line, optionally following it as a run
 /// writes: a partly written last line is held back until its newline arrives, and when the writer
 /// cuts the file back on resume the reader keeps its position (the rewritten bytes are the same
-/// bytes), so no line is delivered twice and none is skipped.
+/// bytes), so no line is delivered twice and none is skipped. A regular file can also be read from its
+/// end backwards (``readLinesBackward(from:blockSize:_:)``, for its last lines) and followed from there
+/// (``startReading(at:)``).
 public final class ChangelogReader {
     /// The identity of a record line: its key and revision.
     public struct LineInfo: Equatable, Sendable {
