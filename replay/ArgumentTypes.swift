@@ -17,6 +17,7 @@ extension ThresholdsMode: ExpressibleByArgument {}
 extension CheckpointPolicy: ExpressibleByArgument {}
 extension PanelFormat: ExpressibleByArgument {}
 extension EmitPolicy: ExpressibleByArgument {}
+extension PanelFieldSelection.Format: ExpressibleByArgument {}
 
 extension TimeSpan: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }

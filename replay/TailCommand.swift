@@ -1,28 +1,63 @@
 import ArgumentParser
 import Foundation
+import ReplayRun
 import ReplaySink
 import ReplayStream
-import SystemPackage
 
 extension Replay {
-    /// `replay tail FILE`: prints the records of a panel file as JSON lines, optionally following a run.
+    /// `replay tail FILE`: prints the records of a panel file, like Unix tail: the last N, from the Nth, or all,
+    /// optionally following a run as it writes the file.
     struct TailCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "tail",
-            abstract: "Print the records of a panel file as JSON lines (--follow to keep printing as a run writes).",
+            abstract: "Print the records of a panel file (-n: the last N; -f: keep printing as a run writes it).",
             discussion: """
-                With --follow, a partly written last line is held back until complete, and a resumed run that \
-                cuts the file back to its checkpoint is followed without printing a line twice; when another run \
-                replaces or rewrites the file (a --fresh rerun), tail says so on stderr and starts again from its top \
-                (--no-restart: exits with status 4). --latest prints \
-                each key once it is final; without --follow it prints, at the end, the latest revision of every \
-                key (a compacted view), ordered by event_date then user_id.
+                Without -n or -f every record is printed. The filters (--user, --date, --final-only, --latest) \
+                choose the records; -n counts among those. -f (--follow) begins with the last 10 records \
+                (-n N: N; --from-start: all), then prints each record as the run writes it. A partly written \
+                last line is held back until complete, and a resumed run that cuts the file back to its \
+                checkpoint is followed without printing a line twice; when another run replaces or rewrites the \
+                file (a --fresh rerun), tail says so on stderr and prints the file again from its top \
+                (--no-restart: exits with status 4). A file that does not exist yet is waited for, then printed \
+                from its top. tail ends by itself (status 0) once the run writing the file has finished and its \
+                last records are printed: the run's state folder (--state, default replay.state as for replay \
+                run) says so when it records this file as its output (otherwise, or with --keep-following, tail \
+                follows until Ctrl-C).
+
+                --latest without -f prints the latest revision of every key once the whole file is read, ordered \
+                by event_date then user_id: the order in which a stream closes days, so the last records are the \
+                newest days (-n 5 --latest: the newest keys). replay export orders its CSV by user_id then \
+                event_date instead, the notebook's panel order (sort_values(["user_id", "event_date"])). With \
+                -f, --latest prints each key once, when its final revision arrives.
+
+                --fields prints only the named columns, as JSON objects (the default when standard output is not \
+                a terminal) or, with --format tsv (the default on a terminal), as tab-separated rows after a \
+                header line; numbers are printed exactly as the file holds them, null as null (JSON) or an empty \
+                field (TSV).
+
+                Examples:
+                  The last 20 records of user 14:
+                    replay tail -n 20 panel.jsonl --user 14
+                  The last 10 final records, then each new one, until the run has finished:
+                    replay tail -f panel.jsonl --state run.state --final-only
+                  The 100 newest keys (their latest revisions), two columns, as TSV:
+                    replay tail panel.jsonl --latest -n 100 --format tsv --fields user_id,final
                 """)
 
-        @Argument(help: "The panel file (replay run --out).")
+        @Argument(help: "The panel file (replay run --out); - reads standard input.")
         var file: String
-        @Flag(name: .long, help: "Keep printing as the file grows; stop with Ctrl-C.")
+        @Option(
+            name: [.customShort("n"), .customLong("lines")],
+            help: ArgumentHelp("Print the last N records, or with +N the records from the Nth on (1-based).", valueName: "N|+N"))
+        var lines: LineCount?
+        @Flag(name: [.customShort("f"), .long], help: "Keep printing as the file grows; stop with Ctrl-C.")
         var follow = false
+        @Flag(name: .long, help: "With --follow: begin with every record instead of the last 10.")
+        var fromStart = false
+        @Flag(name: .long, help: "With --follow: keep following after the run writing the file has finished.")
+        var keepFollowing = false
+        @Option(name: .long, help: ArgumentHelp("With --follow: the state folder of the run writing FILE, read to know when it has finished (default: replay.state).", valueName: "dir"))
+        var state: String?
         @Flag(name: .long, help: "With --follow: exit (status 4) instead of starting again from the top when another run replaces or rewrites the file.")
         var noRestart = false
         @Option(name: .long, parsing: .upToNextOption, help: "Only these user ids.")
@@ -33,126 +68,67 @@ extension Replay {
         var finalOnly = false
         @Flag(name: .long, help: "Each key once: when final (with --follow), or its latest revision at the end.")
         var latest = false
+        @Option(
+            name: [.customLong("fields"), .customLong("select")],
+            help: ArgumentHelp("Print only these columns, in this order (comma-separated: user_id,event_date,revision).", valueName: "names"))
+        var fields: String?
+        @Option(name: .long, help: ArgumentHelp("How --fields prints: json or tsv (default: tsv on a terminal, else json); tsv without --fields prints every column.", valueName: "format"))
+        var format: PanelFieldSelection.Format?
         @Option(name: .long, help: ArgumentHelp("How long to wait between polls with --follow (a positive duration: 100ms, 1s; a bare number is seconds).", valueName: "duration"))
         var pollInterval = PositiveTimeSpan(seconds: 0.1)!
 
         func validate() throws {
-            try refuseEmptyPaths(["FILE": file])
+            try refuseEmptyPaths(["FILE": file, "--state": state])
+            if fromStart && lines != nil {
+                throw ValidationError("--from-start and -n both say where to begin; give one (--from-start is -n +1)")
+            }
+            _ = try selection()
+        }
+
+        /// The `--fields` selection (nil without it).
+        /// - Throws: `ValidationError` (exit 64) naming the unknown or repeated columns and listing the valid ones.
+        func selection() throws -> PanelFieldSelection? {
+            guard let fields else { return nil }
+            let names = fields.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            do throws(PanelFieldSelection.Problem) {
+                return try PanelFieldSelection(names.filter { !$0.isEmpty })
+            } catch {
+                let columns = "The columns: \(PanelFieldSelection.validNames.joined(separator: ", "))."
+                switch error {
+                case .empty: throw ValidationError("--fields names no column. \(columns)")
+                case .unknown(let unknown):
+                    throw ValidationError("--fields: no such column: \(unknown.joined(separator: ", ")). \(columns)")
+                case .repeated(let name): throw ValidationError("--fields names \(name) twice; name each column once")
+                }
+            }
         }
 
         func run() throws {
-            signal(SIGPIPE, SIG_IGN)
             installStopHandlers()
             try runReportingErrors {
-                try printRecords(of: try CompactedPanel.openReader(path: file))
+                let selection = try selection()
+                let format = format ?? (selection != nil && isatty(STDOUT_FILENO) != 0 ? .tsv : .json)
+                let printer = RecordPrinter(selection: selection, format: format)
+                guard let opened = try openFile(), printer.header() else { return }
+                try printRecords(of: opened.reader, from: opened.start, to: printer)
+                printer.flush()
             }
         }
 
-        /// Prints the file's records through the filters, following it when asked.
-        private func printRecords(of reader: ChangelogReader) throws {
-            let users = Set(user), dates = Set(date)
-            let out = StandardOutput()
-            var latestLines: [RecordKey: [UInt8]] = [:]
-            let records = PanelRecordLines(source: file)
-            let deliver: (UnsafeRawBufferPointer) throws -> Bool = { line in
-                guard let info = try records.info(of: line) else { return true }
-                if !users.isEmpty && !users.contains(info.userID) { return true }
-                if !dates.isEmpty && !dates.contains(info.eventDate) { return true }
-                if finalOnly && !info.isFinal { return true }
-                if latest {
-                    if follow {
-                        if info.isFinal { return out.write(line) }
-                    } else {
-                        latestLines[RecordKey(day: info.eventDate, user: info.userID)] = Array(line)
-                    }
-                    return true
-                }
-                return out.write(line)
-            }
-            var open = true
-            while open {
-                if follow, try startAgainIfRewritten(reader) { records.startAgain() }
-                var stopped = false
-                try reader.readAvailable { line in
-                    let keep = try deliver(line)
-                    if !keep { stopped = true }
-                    return keep
-                }
-                if stopped || !out.flush() { return }  // closed pipe: a clean stop
-                if !follow || stopSignalReceived { open = false } else { Thread.sleep(forTimeInterval: pollInterval.span.seconds) }
-            }
-            if !follow && reader.heldBackBytes > 0 {
-                printError("replay: \(UserMessage.incompleteLastLine(of: file, bytes: reader.heldBackBytes))")
-            }
-            if latest && !follow {
-                let ordered = latestLines.sorted { ($0.key.day, $0.key.user) < ($1.key.day, $1.key.user) }
-                for (_, line) in ordered {
-                    let ok = line.withUnsafeBytes { out.write($0) }
-                    if !ok { return }
-                }
-            }
-            _ = out.flush()
+        /// Where printing begins: `-n`, else the last 10 records when following a file (`tail -f`), else all.
+        var start: LineCount.Start {
+            if let lines { return lines.start }
+            return follow && !fromStart && file != "-" ? .last(10) : .from(1)
         }
-    }
-}
-
-extension Replay.TailCommand {
-    /// When another run replaced or rewrote the followed file (a `--fresh` rerun, a new file), says so and
-    /// starts again from its top (returns true), or, with `--no-restart`, ends with exit 4: lines of two runs
-    /// are never spliced.
-    func startAgainIfRewritten(_ reader: ChangelogReader) throws -> Bool {
-        let change = reader.change()
-        guard change != .none else { return false }
-        let what = change == .replaced ? "was replaced by another file" : "was rewritten by another run (the bytes already printed changed)"
-        if noRestart {
-            printError("replay: \(file) \(what); stopping (--no-restart)")
-            throw ExitCode(ExitStatus.state.rawValue)
-        }
-        printError("replay: \(file) \(what): starting again from its top")
-        try reader.restart()
-        return true
-    }
-}
-
-/// A record's key: the day and the user.
-private struct RecordKey: Hashable {
-    var day: CalendarDay
-    var user: Int64
-}
-
-/// Buffered standard output that reports a closed pipe instead of dying of SIGPIPE.
-final class StandardOutput {
-    private var buffer: [UInt8] = []
-    private var closed = false
-
-    /// Appends a line (adds the newline); false once the reader has gone away.
-    func write(_ line: UnsafeRawBufferPointer) -> Bool {
-        if closed { return false }
-        buffer.append(contentsOf: line)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { return flush() }
-        return true
-    }
-
-    /// Writes the buffer; false when the pipe is closed (EPIPE).
-    @discardableResult
-    func flush() -> Bool {
-        if closed { return false }
-        do {
-            try buffer.withUnsafeBytes { try FileDescriptor.standardOutput.writeAll($0, path: "standard output") }
-        } catch {
-            closed = true
-            return false
-        }
-        buffer.removeAll(keepingCapacity: true)
-        return true
     }
 }
 
 extension Replay.TailCommand: CommandSuggestion.Examples {
     static let examples = [
-        "replay tail panel.jsonl --follow --final-only    # records as days close",
-        "replay tail panel.jsonl --latest --user 14       # one user's latest revisions",
-        "replay tail panel.jsonl --date 2020-07-05 | jq .interactions",
+        "replay tail -n 3 -f panel.jsonl                  # the last 3 records, then follow until the run ends",
+        "replay tail panel.jsonl --latest --user 14       # one user's latest revision of each day",
+        "replay tail panel.jsonl --fields user_id,event_date,future_7day_interactions --format tsv",
     ]
 }

@@ -5,7 +5,9 @@ import SystemPackage
 /// Reads a panel file written by ``PanelLinesSink`` line by line, optionally following it as a run
 /// writes: a partly written last line is held back until its newline arrives, and when the writer
 /// cuts the file back on resume the reader keeps its position (the rewritten bytes are the same
-/// bytes), so no line is delivered twice and none is skipped.
+/// bytes), so no line is delivered twice and none is skipped. A regular file can also be read from its
+/// end backwards (``readLinesBackward(from:blockSize:_:)``, for its last lines) and followed from there
+/// (``startReading(at:)``).
 public final class ChangelogReader {
     /// The identity of a record line: its key and revision.
     public struct LineInfo: Equatable, Sendable {
@@ -114,6 +116,112 @@ public final class ChangelogReader {
         window = []
         head = []
         lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
+    }
+
+    /// True for a regular file (which can be read from its end backwards); false for standard input, a pipe
+    /// or a device.
+    public var isRegularFile: Bool {
+        guard !isStream else { return false }
+        var st = stat()
+        return fstat(fd.rawValue, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Goes on from `offset` (the end of a complete line, as ``readLinesBackward(from:blockSize:_:)`` finds):
+    /// the next ``readAvailable(_:)`` starts there, and ``change()`` compares the bytes before it and the
+    /// file's first bytes as if the reader had read everything up to it.
+    /// - Throws: ``POSIXFileError`` when those bytes cannot be read.
+    public func startReading(at offset: Int64) throws {
+        precondition(!isStream, "standard input is read from where it is")
+        let size = Int64(ChangelogReader.windowBytes)
+        head = try bytes(at: 0, count: Int(min(size, offset)))
+        window = try bytes(at: max(0, offset - size), count: Int(min(size, offset)))
+        self.offset = offset
+        lines = LineSplitter(maxLineBytes: ChangelogReader.maxLineBytes)
+    }
+
+    /// What ``readLinesBackward(from:blockSize:_:)`` ended with.
+    public enum BackwardEnd: Equatable, Sendable {
+        /// `body` returned false.
+        case stopped
+        /// Every line was delivered, the first line of the file last.
+        case reachedTop
+        /// A line (or the bytes after the last newline) is longer than ``maxLineBytes``: the file is not a panel;
+        /// read it forwards to say where.
+        case lineTooLong
+    }
+
+    /// Calls `body` for the lines of the file's first `end` bytes, the last first, without reading the rest
+    /// of the file: memory holds one block and one line. The bytes after the last newline come first, with
+    /// `complete` false, when there are any (a line still being written); every other line with `complete`
+    /// true (an empty one included). `body` returning false stops.
+    /// - Throws: ``POSIXFileError`` when reading fails, and `body`'s errors.
+    @discardableResult
+    public func readLinesBackward(
+        from end: Int64, blockSize: Int = 1 << 16, _ body: (_ line: UnsafeRawBufferPointer, _ complete: Bool) throws -> Bool
+    ) throws -> BackwardEnd {
+        precondition(!isStream && blockSize > 0, "a regular file is read backwards, a block at a time")
+        // `buffer` holds the file's bytes from `bufferStart` to the end of the line being looked for.
+        var buffer: [UInt8] = []
+        var bufferStart = end
+        var complete = false
+        while true {
+            if let newline = buffer.lastIndex(of: 0x0A) {
+                if buffer.count - newline - 1 > ChangelogReader.maxLineBytes { return .lineTooLong }
+                let keep = try buffer.withUnsafeBytes { all in
+                    let line = UnsafeRawBufferPointer(rebasing: all[(newline + 1)...])
+                    return complete || !line.isEmpty ? try body(line, complete) : true
+                }
+                if !keep { return .stopped }
+                complete = true
+                buffer.removeSubrange(newline...)
+                continue
+            }
+            if buffer.count > ChangelogReader.maxLineBytes { return .lineTooLong }
+            if bufferStart == 0 {
+                if complete || !buffer.isEmpty {
+                    if !(try buffer.withUnsafeBytes { try body($0, complete) }) { return .stopped }
+                }
+                return .reachedTop
+            }
+            let count = Int(min(Int64(blockSize), bufferStart))
+            bufferStart -= Int64(count)
+            buffer.insert(contentsOf: try bytes(at: bufferStart, count: count), at: 0)
+        }
+    }
+
+    /// The number of lines that end before `offset` (its newlines): a line number for a reader that started
+    /// there (``startReading(at:)``).
+    /// - Throws: ``POSIXFileError`` when reading fails.
+    public func lineCount(before offset: Int64) throws -> Int {
+        var count = 0
+        var position: Int64 = 0
+        while position < offset {
+            let block = try bytes(at: position, count: Int(min(Int64(chunk.count), offset - position)))
+            if block.isEmpty { break }
+            for byte in block where byte == 0x0A { count += 1 }
+            position += Int64(block.count)
+        }
+        return count
+    }
+
+    /// Up to `count` bytes at `start` (fewer at the end of the file).
+    private func bytes(at start: Int64, count: Int) throws -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n: Int
+            do {
+                n = try result.withUnsafeMutableBytes { buffer in
+                    try fd.read(fromAbsoluteOffset: start + Int64(done), into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
+                }
+            } catch {
+                throw POSIXFileError(path: path, operation: "read", (error as? Errno) ?? .ioError)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        result.removeSubrange(done...)
+        return result
     }
 
     /// Keeps the last ``windowBytes`` bytes read.

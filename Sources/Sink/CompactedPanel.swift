@@ -255,9 +255,10 @@ public struct PanelExportError: Error, CustomStringConvertible, Sendable {
 public final class PanelRecordLines {
     private let source: String
     private let writer = PanelCSVWriter()
-    private var scratch: [UInt8] = []
     private var lineNumber = 0
     private var records = 0
+    /// Counts the lines before the first one given to ``info(of:)`` (nil: none), when a message needs it.
+    private var linesBefore: (() throws -> Int)?
     /// Lines skipped because they are not records (each was reported through `note`).
     public private(set) var skipped = 0
     /// Where notes about skipped lines go (standard error by default).
@@ -271,13 +272,12 @@ public final class PanelRecordLines {
     public func info(of line: UnsafeRawBufferPointer) throws(PanelExportError) -> ChangelogReader.LineInfo? {
         lineNumber += 1
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
-        scratch.removeAll(keepingCapacity: true)
         do {
-            let info = try writer.appendRow(of: line, to: &scratch)
+            let info = try writer.check(line)
             records += 1
             return info
         } catch {
-            let problem = PanelExportError.notARecord(source, line: lineNumber, error.reason)
+            let problem = PanelExportError.notARecord(source, line: numberOfThisLine(), error.reason)
             guard records > 0 else { throw problem }
             skipped += 1
             note("\(problem); skipped")
@@ -285,9 +285,27 @@ public final class PanelRecordLines {
         }
     }
 
+    /// The line number of the line last given to ``info(of:)``.
+    private func numberOfThisLine() -> Int {
+        guard let count = linesBefore else { return lineNumber }
+        let before = (try? count()) ?? 0
+        linesBefore = { before }
+        return before + lineNumber
+    }
+
+    /// The next line comes after lines read elsewhere (a file read from its end backwards): `linesBefore`
+    /// counts them when a message needs a line number (at most once), and `recordsBefore` says whether a
+    /// record was among them (a line that is not a record is then a damaged line, not a file that is no panel).
+    public func continueAfter(recordsBefore: Bool, linesBefore: @escaping () throws -> Int) {
+        lineNumber = 0
+        records = recordsBefore ? 1 : 0
+        self.linesBefore = linesBefore
+    }
+
     /// The file is read again from its top (another run rewrote it): lines are numbered from 1 again.
     public func startAgain() {
         lineNumber = 0
         records = 0
+        linesBefore = nil
     }
 }

@@ -24,7 +24,8 @@ public final class PanelCSVWriter {
     /// The panel's columns, in the notebook's order.
     public static let columns = UserDayRecord.columnNames
     /// Every key of a record line in the sink's order: the panel's columns, then `revision` and `final`.
-    private static let keys = columns + ["revision", "final"]
+    public static let recordKeys = columns + ["revision", "final"]
+    private static let keys = recordKeys
     private static let keyIndex: [String: Int] = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
 
     // Instance copies of the layout, so the per-line loop touches no global (no lazy-init check) and no
@@ -98,6 +99,25 @@ public final class PanelCSVWriter {
             }
         }
         return info
+    }
+
+    /// Checks `line` as ``appendRow(of:to:)`` does, copying nothing, and returns its key, revision and final
+    /// flag; its values are then at ``value(ofKey:in:)`` until the next line is read.
+    /// - Throws: ``LineProblem`` saying what is wrong.
+    @discardableResult
+    public func check(_ line: UnsafeRawBufferPointer) throws(LineProblem) -> ChangelogReader.LineInfo {
+        guard let base = line.baseAddress, !line.isEmpty else { throw LineProblem(reason: "the line is empty") }
+        return try scan(line, base.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// The value of the key `key` (an index into ``recordKeys``) in `line`, the line last given to
+    /// ``check(_:)`` or ``appendRow(of:to:)``: its JSON text (a string's bytes between its quotes), or nil
+    /// for null.
+    public func value(ofKey key: Int, in line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        precondition(key >= 0 && key < keyCount, "no such key")
+        let start = fieldStart[key], end = fieldEnd[key]
+        guard start >= 0, end > start else { return nil }
+        return UnsafeRawBufferPointer(rebasing: line[start..<end])
     }
 
     /// Finds every field of the line, checking the values' kinds; returns the line's identity.

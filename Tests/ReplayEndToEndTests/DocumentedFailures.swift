@@ -425,6 +425,7 @@ enum DocumentedFailures {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent("dir"), withIntermediateDirectories: true)
             return try run(["tail", "dir"], in: dir)
         },
+        "`tail --fields` naming a column": { dir in try run(["tail", "p.jsonl", "--fields", "user_id,nope"], in: dir) },
         "a line that is not a record after records": { dir in
             var lines = try panel(in: dir)
             lines.insert("{\"bad\":1}", at: 1)
@@ -516,7 +517,9 @@ enum DocumentedFailures {
         "the input disappears while it is read": "IngestBadInputTests (the file removed between two checks; a race with the reader)",
         "the input's content changed since the state was made": "IdentityResumeTests (same size and time, other bytes)",
         "another run writes the same `--out` now": "OwnershipTests (two runs at once)",
-        "`tail --follow --no-restart`": "TailCommandTests.followsARunThatIsReplacedOrRewritten",
+        "`tail --follow --no-restart`": "TailCommandTests.followStartsAgainWhenAnotherRunRewritesTheFile",
+        "`tail --follow` on a file that does not exist yet": "TailCommandTests.followWaitsForTheFileAndEndsWhenItsRunFinishes (tail waits: no trigger here)",
+        "`tail --follow --state DIR` naming the state folder": "TailCommandTests.keepFollowingAndStateFoldersOfAnotherOutputFollowOn (tail follows on: no trigger here)",
         "output, rejects or day buckets cannot be written": "tools/fault-test (group diskfull, a tmpfs) and CrashResumeTests.fullDiskEndsWithAClearErrorAndTheRerunResumes",
         "the state database cannot be created or opened": "tools/fault-test (group diskfull)",
         "a checkpoint cannot be committed": "tools/fault-test (group diskfull)",
