@@ -170,7 +170,7 @@ final class ProgressLine: Sendable {
             parts[0] += " day \(day) of \(days) (\(Int(fraction * 100))%)"
         }
         if simulatedMs > 0 { parts.append(clock(simulatedMs)) }
-        parts.append("\(grouped(Int(state.rate.rounded()))) events/s")
+        if let start = state.replayStart, now - start.time >= 1 { parts.append("\(grouped(Int(state.rate.rounded()))) events/s") }
         parts.append("\(grouped(progress.recordsWritten)) records")
         if let plan, let speed = plan.speed, simulatedMs > 0 {
             parts.append("ETA \(Self.duration(Double(max(0, plan.endMs - simulatedMs)) / 1000 / speed))")
