@@ -75,6 +75,8 @@ final class RecordPrinter {
     private let format: PanelFieldSelection.Format
     private let reader = PanelCSVWriter()
     private var scratch: [UInt8] = []
+    /// True once the header of a CSV panel was printed before its first whole row.
+    private var printedCSVHeader = false
 
     /// Prints whole lines when `selection` is nil and `format` is JSON; a row of every key for TSV.
     init(selection: PanelFieldSelection?, format: PanelFieldSelection.Format) {
@@ -88,9 +90,17 @@ final class RecordPrinter {
         return selection.header.withUnsafeBytes { out.write($0) }
     }
 
-    /// Prints one record line (already checked to be a record); false once the reader has gone away.
+    /// Prints one record line (already checked to be a record); false once the reader has gone away. Whole
+    /// rows of a CSV panel (`run --format csv`) follow its header line, printed once before the first.
     func print(_ line: UnsafeRawBufferPointer) -> Bool {
-        guard let selection else { return out.write(line) }
+        guard let selection else {
+            if !printedCSVHeader, line.first != 0x7B {
+                printedCSVHeader = true
+                let header = PanelCSVWriter.header(withRevision: true).dropLast()
+                guard Array(header).withUnsafeBytes({ out.write($0) }) else { return false }
+            }
+            return out.write(line)
+        }
         scratch.removeAll(keepingCapacity: true)
         guard (try? selection.append(line, as: format, reader: reader, to: &scratch)) != nil else { return true }
         return scratch.withUnsafeBytes { out.write($0) }

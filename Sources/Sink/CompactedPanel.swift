@@ -14,7 +14,7 @@ public final class CompactedPanel {
     public struct ReadSummary: Sendable, Equatable {
         /// Record lines read (every revision).
         public var lines = 0
-        /// Empty lines, skipped.
+        /// Empty lines and the header of a CSV panel, skipped.
         public var blankLines = 0
         /// Lines replaced by a later revision of their key (or older than the kept one).
         public var superseded = 0
@@ -77,7 +77,7 @@ public final class CompactedPanel {
         do {
             try reader.readAvailable { line in
                 lineNumber += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) || PanelCSVWriter.isCSVHeader(line) {
                     summary.blankLines += 1
                     return true
                 }
@@ -267,11 +267,12 @@ public final class PanelRecordLines {
     /// Lines of `source` (the file's name in messages).
     public init(source: String) { self.source = source }
 
-    /// The key, revision and final flag of the next line; nil for a blank line or a skipped one.
+    /// The key, revision and final flag of the next line; nil for a blank line, the header of a CSV panel, or a
+    /// skipped line.
     /// - Throws: ``PanelExportError`` (`.notARecord`) when no record came before this line.
     public func info(of line: UnsafeRawBufferPointer) throws(PanelExportError) -> ChangelogReader.LineInfo? {
         lineNumber += 1
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) || PanelCSVWriter.isCSVHeader(line) { return nil }
         do {
             let info = try writer.check(line)
             records += 1

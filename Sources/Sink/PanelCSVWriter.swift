@@ -120,11 +120,27 @@ public final class PanelCSVWriter {
         return UnsafeRawBufferPointer(rebasing: line[start..<end])
     }
 
-    /// Finds every field of the line, checking the values' kinds; returns the line's identity.
+    /// True for the header line of a panel written with `run --format csv` (a CR before the newline allowed):
+    /// readers skip it, and the rows after it are read as records.
+    public static func isCSVHeader(_ line: UnsafeRawBufferPointer) -> Bool {
+        let header = csvHeaderText
+        return line.count >= header.count && line.count <= header.count + 1 && line.starts(with: header)
+            && (line.count == header.count || line.last == 0x0D)
+    }
+
+    private static let csvHeaderText = Array(recordKeys.joined(separator: ",").utf8)
+
+    /// Finds every field of the line, checking the values' kinds; returns the line's identity. A line that
+    /// does not start with `{` and has at least half a record's commas is read as a row of `run --format csv`.
     private func scan(_ line: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>) throws(LineProblem)
         -> ChangelogReader.LineInfo
     {
         for k in 0..<keyCount { fieldStart[k] = -1 }
+        if let first = line.first(where: { $0 != 0x20 && $0 != 0x09 }), first != 0x7B,
+            line.reduce(0, { $0 + ($1 == 0x2C ? 1 : 0) }) >= keyCount / 2
+        {
+            return try scanRow(line, bytes)
+        }
         var info = ChangelogReader.LineInfo(userID: 0, eventDate: CalendarDay(rawValue: 0), revision: 0, isFinal: false)
         var object = FlatJSONObject(line)
         var expected = 0  // the key the sink writes next: a key equal to it needs no lookup
@@ -187,6 +203,66 @@ public final class PanelCSVWriter {
             throw LineProblem(reason: "the key(s) \(missing.prefix(5).joined(separator: ", "))\(more) are missing")
         }
         return info
+    }
+
+    /// Reads a row of `run --format csv`: exactly the record's keys' fields, comma-separated, each a number or
+    /// empty (unknown), `user_id` an integer, `event_date` `YYYY-MM-DD`, `revision` a whole number, `final`
+    /// `true` or `false`.
+    private func scanRow(_ line: UnsafeRawBufferPointer, _ bytes: UnsafePointer<UInt8>) throws(LineProblem)
+        -> ChangelogReader.LineInfo
+    {
+        var info = ChangelogReader.LineInfo(userID: 0, eventDate: CalendarDay(rawValue: 0), revision: 0, isFinal: false)
+        var end = line.count
+        if end > 0, bytes[end - 1] == 0x0D { end -= 1 }
+        var column = 0, start = 0
+        for i in 0...end where i == end || bytes[i] == 0x2C {
+            guard column < keyCount else {
+                throw LineProblem(reason: "the CSV row has more than the \(keyCount) fields of a record")
+            }
+            (fieldStart[column], fieldEnd[column]) = (start, i)
+            try checkField(column, bytes, start, i, into: &info)
+            column += 1
+            start = i + 1
+        }
+        guard column == keyCount else {
+            throw LineProblem(reason: "the CSV row has \(column) fields, not the \(keyCount) of a record")
+        }
+        return info
+    }
+
+    /// Checks one field of a CSV row and takes the record's identity from it.
+    private func checkField(
+        _ column: Int, _ bytes: UnsafePointer<UInt8>, _ start: Int, _ end: Int, into info: inout ChangelogReader.LineInfo
+    ) throws(LineProblem) {
+        switch column {
+        case userColumn:
+            guard let user = Self.integer(bytes, start, end) else { throw LineProblem(reason: "\"user_id\" is not a whole number") }
+            info.userID = user
+        case dateColumn:
+            guard let day = CalendarDay(iso: UnsafeRawBufferPointer(start: bytes + start, count: end - start)) else {
+                throw LineProblem(reason: "\"event_date\" is not a date YYYY-MM-DD")
+            }
+            info.eventDate = day
+        case revisionColumn:
+            guard let revision = Self.integer(bytes, start, end), revision >= 0 else {
+                throw LineProblem(reason: "\"revision\" is not a whole number")
+            }
+            info.revision = Int(revision)
+        case finalColumn:
+            let text = UnsafeBufferPointer(start: bytes + start, count: end - start)
+            guard text.elementsEqual("true".utf8) || text.elementsEqual("false".utf8) else {
+                throw LineProblem(reason: "\"final\" is not true or false")
+            }
+            info.isFinal = text.count == 4
+        default:
+            // A number as the sink writes it (JSON's number text), or empty for unknown.
+            for i in start..<end {
+                let b = bytes[i]
+                guard (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x2E || b == 0x65 || b == 0x45 || b == 0x2B else {
+                    throw LineProblem(reason: "\"\(name(column))\" is not a number or empty")
+                }
+            }
+        }
     }
 
     /// The column a member's key names: the expected one when its bytes match (memcmp), else a lookup.

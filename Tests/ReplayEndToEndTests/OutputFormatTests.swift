@@ -102,4 +102,31 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0 && printed.hasPrefix("ok "), "\(printed) \(problems)")
     }
+
+    @Test func tailAndExportReadACSVPanelAsTheyReadJSONLines() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = try Harness.archive()
+        let json = try output([], name: "p.jsonl", in: dir, archive: archive)
+        let csv = try output(["--format", "csv"], name: "p.csv", in: dir, archive: archive)
+        // export: the same panel from either form.
+        #expect(try Harness.run(["export", "p.jsonl", "--csv", "from-json.csv", "--quiet"], in: dir).status == 0)
+        let fromCSV = try Harness.run(["export", "p.csv", "--csv", "from-csv.csv", "--quiet"], in: dir)
+        #expect(fromCSV.status == 0, "\(fromCSV.stderr)")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("from-csv.csv")) == Data(contentsOf: dir.appendingPathComponent("from-json.csv")))
+        // tail: the whole file as it is (its header first), the last 3 rows under the header, selected fields.
+        let whole = try Harness.run(["tail", "p.csv"], in: dir)
+        #expect(whole.status == 0 && Array(whole.stdout.utf8) == csv, "\(whole.stderr)")
+        let last = try Harness.run(["tail", "-n", "3", "p.csv"], in: dir)
+        let csvLines = Self.lines(csv).map { String(decoding: $0, as: UTF8.self) }
+        #expect(last.stdout == ([csvLines[0]] + csvLines.suffix(3)).joined(separator: "\n") + "\n", "\(last.stdout) \(last.stderr)")
+        let fields = ["tail", "--fields", "user_id,event_date,future_7day_interactions,final", "--format", "json"]
+        let fromCSVFields = try Harness.run(fields + ["p.csv"], in: dir)
+        let fromJSONFields = try Harness.run(fields + ["p.jsonl"], in: dir)
+        #expect(fromCSVFields.status == 0 && fromCSVFields.stdout == fromJSONFields.stdout && !fromCSVFields.stdout.isEmpty)
+        let latestCSV = try Harness.run(["tail", "--latest", "--fields", "user_id,event_date,revision", "p.csv"], in: dir)
+        let latestJSON = try Harness.run(["tail", "--latest", "--fields", "user_id,event_date,revision", "p.jsonl"], in: dir)
+        #expect(latestCSV.stdout == latestJSON.stdout && latestCSV.stdout.split(separator: "\n").count > 100)
+        #expect(Self.lines(json).count + 1 == Self.lines(csv).count)
+    }
 }
