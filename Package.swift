@@ -44,7 +44,7 @@ let package = Package(
             ],
             path: "replay"
         ),
-        .target(name: "ReplayTestSupport", dependencies: ["ReplayStream"], path: "Tests/Support"),
+        .target(name: "ReplayTestSupport", dependencies: ["ReplayStream", "KuaiRecFixtures"], path: "Tests/Support"),
         .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport"]),
         .testTarget(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),

@@ -79,13 +79,7 @@ extension Run<ArchiveRunConfiguration> {
         if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let records: RecordPipeline
-        do {
-            records = try RecordPipeline(into: output, for: common)
-        } catch {
-            try? output.close()
-            throw error
-        }
+        let records = try RecordPipeline(into: output, for: common)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the replayer waits for its checkpoints before it returns or throws).

@@ -38,13 +38,7 @@ extension Run<LiveRunConfiguration> {
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
         defer { try? rejectsOutput.close() }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let records: RecordPipeline
-        do {
-            records = try RecordPipeline(into: output, for: common)
-        } catch {
-            try? output.close()
-            throw error
-        }
+        let records = try RecordPipeline(into: output, for: common)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the feed waits for its checkpoints before it returns or throws).

@@ -57,9 +57,16 @@ struct RecordPipeline {
     private let background: BackgroundRecordSink
 
     /// The pipeline into `output` for `configuration` (a CSV output cut back to nothing gets its header here).
-    /// - Throws: what writing the header throws; `output` is then left for the caller to close.
+    /// - Throws: what writing the header throws, after closing `output`.
     init(into output: ByteOutput, for configuration: RunConfiguration) throws {
-        background = BackgroundRecordSink(wrapping: try PanelLinesSink(output: output, format: configuration.format))
+        let lines: PanelLinesSink
+        do {
+            lines = try PanelLinesSink(output: output, format: configuration.format)
+        } catch {
+            try? output.close()
+            throw error
+        }
+        background = BackgroundRecordSink(wrapping: lines)
         sink = configuration.emit == .final ? FinalRecordsOnly(wrapping: background) : background
     }
 

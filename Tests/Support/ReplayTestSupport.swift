@@ -1,4 +1,5 @@
 import Foundation
+import KuaiRecFixtures
 import ReplayStream
 import Synchronization
 
@@ -113,23 +114,16 @@ public final class ManualClock: WallClock {
     public var sleeps: [Double] { state.withLock { $0.sleeps } }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a small deterministic generator, so that a test drawing random
-/// values draws the same ones for the same seed. Every random test takes its numbers from it, seeded by
-/// ``testSeed(default:)``.
+/// The generator's SplitMix64 as a `RandomNumberGenerator`, so that a test drawing random values draws the
+/// same ones for the same seed. Every random test takes its numbers from it, seeded by ``testSeed(default:)``.
 public struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
+    private var bits: SplitMix64
 
     /// Starts the sequence at `seed`.
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
     /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { bits.next() }
 
     /// Uniform in [0, 1), with 53 random bits.
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
