@@ -17,6 +17,7 @@ import Testing
             ["inspect", ""], ["export", "", "--csv", "o.csv"], ["tail", ""], ["generate", "--out", ""],
             ["generate", "--days", "100000"], ["generate", "--out", "folder", "--users", "2", "--videos", "2", "--days", "2"],
             ["run", "in.csv", "--out", "folder"], ["run", "in.csv", "--summary-json", "folder"],
+            ["run", "in.csv", "--rejects", "folder"], ["run", "in.csv", "--log-level", "verbose"],
         ]
         for arguments in usage {
             let r = try Harness.run(arguments, in: dir)
