@@ -18,23 +18,36 @@ public final class PanelLinesSink: RecordSink {
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache: [UInt64: CachedRecord] = [:]
 
-    /// The bytes of a record that are the same in every revision.
+    /// The text of a record's values that are the same in every revision: its first 26 columns (through
+    /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
+    /// text alone, without the keys (interleaved again when a revision is written), about 0.6 KB a record:
+    /// eight days of records per user.
     struct CachedRecord {
-        /// The record the parts were rendered from (its leads, revision and finality are not used).
+        /// The record the text was rendered from, its leads dropped (its leads, revision and finality are
+        /// not used).
         var source: UserDayRecord
-        /// From `{"user_id":` through the `prior_3day_high_watch_share` value.
-        var prefix: [UInt8]
-        /// `total_play_duration_sec` of this day, as text (a lead of earlier records).
-        var playSeconds: [UInt8]
-        /// `,"treatment_high_intensity":…,"treatment_high_watch_exposure":…`.
-        var treatments: [UInt8]
+        /// The 26 values' text back to back (`event_date` without quotes; an unknown value empty).
+        var values: [UInt8]
+        /// Where each value's text ends in ``values`` (each begins where the one before it ends).
+        var ends: [UInt16]
 
-        /// True when the parts render `record`: its aggregates, lags and flags are the source's.
+        /// The number of columns kept.
+        static let count = 26
+        /// The column of `total_play_duration_sec`.
+        static let playSecondsColumn = 10
+
+        /// True when the text renders `record`: its aggregates, lags and flags are the source's.
         func renders(_ record: UserDayRecord) -> Bool { source.hasSameStateAndTreatment(as: record) }
 
+        /// The text of value `column`.
+        @inline(__always)
+        func value(_ column: Int) -> ArraySlice<UInt8> {
+            values[(column == 0 ? 0 : Int(ends[column - 1]))..<Int(ends[column])]
+        }
+
         /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
-        func playSeconds(ifValue value: Double) -> [UInt8]? {
-            source.daily.totalPlayDurationSec.bitPattern == value.bitPattern ? playSeconds : nil
+        func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
+            source.daily.totalPlayDurationSec.bitPattern == value.bitPattern ? self.value(Self.playSecondsColumn) : nil
         }
     }
 
@@ -139,32 +152,27 @@ public final class PanelLinesSink: RecordSink {
     }
 
     static func renderConstantParts(_ r: UserDayRecord, layout: Layout) -> CachedRecord {
-        let keys = layout.keys
         var out: [UInt8] = []
-        out.reserveCapacity(1024)
-        var k = 0
-        @inline(__always) func key() {
-            out.append(contentsOf: keys[k])
-            k += 1
-        }
+        out.reserveCapacity(400)
+        var ends: [UInt16] = []
+        ends.reserveCapacity(CachedRecord.count)
+        @inline(__always) func end() { ends.append(UInt16(out.count)) }
         @inline(__always) func int(_ v: Int64) {
-            key()
             JSONBytes.appendInt(v, to: &out)
+            end()
         }
         @inline(__always) func double(_ v: Double) {
-            key()
-            JSONBytes.appendDouble(v, to: &out, null: layout.null)
+            JSONBytes.appendDouble(v, to: &out, null: [])
+            end()
         }
         @inline(__always) func count(_ v: Double) {
-            key()
-            JSONBytes.appendCount(v, to: &out, null: layout.null)
+            JSONBytes.appendCount(v, to: &out, null: [])
+            end()
         }
         let d = r.daily
         int(Int64(r.userID))
-        key()
-        out.append(contentsOf: layout.dateQuote)
         r.day.appendISO(to: &out)
-        out.append(contentsOf: layout.dateQuote)
+        end()
         int(Int64(d.interactions))
         int(Int64(d.uniqueVideos))
         int(d.totalPlayDurationMs)
@@ -189,14 +197,9 @@ public final class PanelLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        var play: [UInt8] = []
-        JSONBytes.appendDouble(d.totalPlayDurationSec, to: &play, null: layout.null)
-        var treatments: [UInt8] = []
-        treatments.append(contentsOf: keys[56])
-        JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &treatments)
-        treatments.append(contentsOf: keys[57])
-        JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &treatments)
-        return CachedRecord(source: r, prefix: out, playSeconds: play, treatments: treatments)
+        var source = r
+        source.leads = []
+        return CachedRecord(source: source, values: out, ends: ends)
     }
 
     /// Appends one revision: the cached constant parts around the leads, sums and revision.
@@ -204,11 +207,21 @@ public final class PanelLinesSink: RecordSink {
     @inline(__always)
     static func renderRevision(
         _ r: UserDayRecord, cached: CachedRecord, layout: Layout, into out: inout [UInt8],
-        playSecondsOfDayAfter: (Int) -> [UInt8]?
+        playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
     ) {
         let keys = layout.keys
-        out.append(contentsOf: cached.prefix)
-        var k = 26
+        for column in 0..<CachedRecord.count {
+            out.append(contentsOf: keys[column])
+            let value = cached.value(column)
+            if column == 1 {
+                out.append(contentsOf: layout.dateQuote)
+                out.append(contentsOf: value)
+                out.append(contentsOf: layout.dateQuote)
+            } else {
+                out.append(contentsOf: value.isEmpty ? layout.null[...] : value)
+            }
+        }
+        var k = CachedRecord.count
         @inline(__always) func key() {
             out.append(contentsOf: keys[k])
             k += 1
@@ -222,7 +235,7 @@ public final class PanelLinesSink: RecordSink {
             JSONBytes.appendDouble(v, to: &out, null: layout.null)
         }
         for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
-        var play1: [UInt8]? = nil
+        var play1: ArraySlice<UInt8>? = nil
         for h in 1...7 {
             key()
             let v = r.lead(h, column: 2)
@@ -243,7 +256,10 @@ public final class PanelLinesSink: RecordSink {
         count(r.future(7, column: 0))
         count(r.future(7, column: 1))
         double(r.future(7, column: 2))
-        out.append(contentsOf: cached.treatments)
+        out.append(contentsOf: keys[56])
+        JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &out)
+        out.append(contentsOf: keys[57])
+        JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &out)
         out.append(contentsOf: layout.revisionKey)
         JSONBytes.appendInt(Int64(r.revision), to: &out)
         out.append(contentsOf: r.isFinal ? layout.finalTrue : layout.finalFalse)
