@@ -290,7 +290,7 @@ enum DocumentedFailures {
                 holder.waitUntilExit()
             }
             let marker = dir.appendingPathComponent("s/lmdb/data.mdb").path
-            for _ in 0..<500 where !FileManager.default.fileExists(atPath: marker) { usleep(10_000) }
+            for _ in 0..<3000 where !FileManager.default.fileExists(atPath: marker) { usleep(10_000) }
             usleep(200_000)
             return try runLog(in: dir)
         },
