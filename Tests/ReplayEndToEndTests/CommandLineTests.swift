@@ -106,7 +106,9 @@ import Testing
         #expect(again.status == 0 && again.stderr.contains("this run already finished"), "\(again.stderr)")
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "script (util-linux) gives the run a terminal"))
+    @Test(
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "script (util-linux) gives the run a terminal"),
+        .disabled(if: Harness.binaryIsSanitized, "counts redraws in wall time; PacedRunTests runs the redrawing thread under the sanitizers"))
     func theProgressLineMovesEveryHalfSecondAndFitsTheTerminal() throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
