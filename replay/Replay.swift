@@ -44,7 +44,9 @@ struct Replay: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch {
-            if exitCode(for: error) == .success, let examples = CommandSuggestion.examples(for: arguments) {
+            // Only a help request is asked for its exit code here: other errors go to exit(withError:) untouched.
+            let asksForHelp = arguments.first == "help" || arguments.contains("--help") || arguments.contains("-h")
+            if asksForHelp, exitCode(for: error) == .success, let examples = CommandSuggestion.examples(for: arguments) {
                 print(String(fullMessage(for: error).reversed().drop { $0 == "\n" }.reversed()))
                 print("\nEXAMPLES:\n" + examples.map { "  \($0)" }.joined(separator: "\n"))
                 Foundation.exit(0)
