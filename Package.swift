@@ -28,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CLMDB", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
-        .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", "CISAL", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics", swiftSettings: hotPath),
         .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics", system], path: "Sources/Sink", swiftSettings: hotPath),
@@ -45,7 +46,7 @@ let package = Package(
             path: "replay"
         ),
         .target(name: "ReplayTestSupport", dependencies: ["ReplayStream", "KuaiRecFixtures"], path: "Tests/Support"),
-        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport"]),
+        .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport", "KuaiRecFixtures", system]),
         .testTarget(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
         .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "CArchive"]),

@@ -10,6 +10,7 @@ import ReplayStream
 // `@retroactive`).
 
 extension MatrixChoice: ExpressibleByArgument {}
+extension InflateChoice: ExpressibleByArgument {}
 extension LatePolicy: ExpressibleByArgument {}
 extension LiveInputFormat: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

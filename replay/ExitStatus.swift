@@ -33,7 +33,7 @@ enum ExitStatus: Int32 {
         case let code as ExitCode: self = ExitStatus(rawValue: code.rawValue) ?? .failure
         case is IngestInterrupted: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
-        case is PathCollision: self = .usage
+        case is PathCollision, is InflateUnavailable: self = .usage
         case is FeedPositionError, is OutputOwnershipError: self = .state
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input
         case let e as StateError: self = e.isDiskFull ? .diskFull : .state

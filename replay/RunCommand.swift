@@ -41,6 +41,7 @@ extension Replay {
         var tz: NamedTimeZone { inputOptions.tz }
         var maxBytes: ByteCount { inputOptions.maxBytes }
         var dedupe: Bool { inputOptions.dedupe }
+        var inflate: InflateChoice? { inputOptions.inflate }
         var out: String { outputOptions.out }
         var format: PanelFormat { outputOptions.format }
         var emit: EmitPolicy { outputOptions.emit }
@@ -76,7 +77,10 @@ extension Replay {
                     throw ValidationError(
                         "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
                 }
-                for (given, name) in [(rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"), (reportPath != nil, "--report")] where given {
+                for (given, name) in [
+                    (rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"), (reportPath != nil, "--report"),
+                    (inflate != nil, "--inflate"),
+                ] where given {
                     throw ValidationError("\(name) applies to archive input, not to a live feed on stdin")
                 }
             } else {
@@ -145,6 +149,7 @@ extension Replay {
         var archiveConfiguration: ArchiveRunConfiguration {
             var configuration = ArchiveRunConfiguration(common: commonConfiguration, input: input)
             configuration.matrix = matrix
+            configuration.inflate = inflate ?? .auto
             configuration.rowLimit = rows?.value
             configuration.maxBytes = maxBytes
             configuration.until = until

@@ -26,6 +26,13 @@ struct InputOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Drop exact duplicate rows (the notebook keeps them); the summary says how many.")
     var dedupe = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Which inflater reads the CSV: auto (ISA-L for a deflated member of a zip read from a file, libarchive for anything else), isal (refuse any other input), or libarchive.",
+            valueName: "inflater"))
+    var inflate: InflateChoice?
 }
 
 /// `replay run`'s options: output.

@@ -20,6 +20,8 @@ enum UserMessage {
         case let e as StateError: return "state \(e.directory): \(refusal(e.kind))"
         case let e as PathCollision: return collision(e)
         case let e as IngestLimitError: return beyondLimit(e)
+        case let e as InflateUnavailable:
+            return "--inflate isal: \(e); run with --inflate auto (ISA-L where it applies, libarchive elsewhere) or --inflate libarchive"
         case let e as DamagedFileError: return "\(e) — rerun with --fresh"
         case let e as PanelExportError: return exportFailure(e)
         case let e as LMDBError where e.isDiskFull || e.isMapFull:

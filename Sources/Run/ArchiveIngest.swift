@@ -84,7 +84,7 @@ extension Run<ArchiveRunConfiguration> {
 
     /// The digest of this run's input read again as far as `recorded`'s read went.
     private func rereadContent(as recorded: ContentDigest) throws -> ContentDigest {
-        try recorded.reread(MatrixSource.open(input: configuration.input, matrix: configuration.matrix))
+        try recorded.reread(MatrixSource.open(input: configuration.input, matrix: configuration.matrix, inflate: configuration.inflate))
     }
 
     /// The size of the file at `path`, nil when there is none.
@@ -107,10 +107,10 @@ extension Run<ArchiveRunConfiguration> {
     ) throws -> IngestPass {
         let common = configuration.common
         let rejectsPath = common.rejectsPath
-        let source = try MatrixSource.open(input: configuration.input, matrix: configuration.matrix)
+        let source = try MatrixSource.open(input: configuration.input, matrix: configuration.matrix, inflate: configuration.inflate)
         let diagnostics = InteractionDiagnosticsCollector(spillDirectory: store.bucketsDirectory)
         let metadata = MetadataTables.Pending(input: configuration.input)
-        logger.info("ingest", metadata: ["input": "\(source.location)"])
+        logger.info("ingest", metadata: ["input": "\(source.location)", "decompressor": "\(source.decompressor)"])
         func pass(rejectingTo path: String) throws -> IngestSummary {
             let rejectsOutput = try ByteOutput(path: path, resumeAt: nil)
             defer { try? rejectsOutput.close() }  // after the sync below on success; a failed pass's are dropped

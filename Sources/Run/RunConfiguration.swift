@@ -57,6 +57,8 @@ public struct ArchiveRunConfiguration: Sendable {
     public var input: String
     /// Which interaction matrix.
     public var matrix: MatrixChoice = .small
+    /// Which inflater reads the CSV (the output is the same with each).
+    public var inflate: InflateChoice = .auto
     /// Keep only the first N data rows in file order (nil: all).
     public var rowLimit: Int?
     /// The most bytes the CSV may expand to (a zip bomb guard).

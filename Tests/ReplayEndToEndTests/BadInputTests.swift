@@ -35,11 +35,12 @@ import ReplayTestSupport
     /// Runs `replay run INPUT` into a new state folder and checks the failure: exit code, message, and that
     /// neither the output nor the rejects file exists afterwards.
     func expectFailure(
-        _ input: String, _ extra: [String] = [], in dir: URL, code: Int32, mentions: [String],
+        _ input: String, _ extra: [String] = [], in dir: URL, inflate: String? = nil, code: Int32, mentions: [String],
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let state = "s-\(UUID().uuidString.prefix(8))"
-        let r = try Harness.run(["run", input, "--state", state, "--out", "p.jsonl", "--quiet"] + extra, in: dir)
+        let inflater = inflate.map { ["--inflate", $0] } ?? []
+        let r = try Harness.run(["run", input, "--state", state, "--out", "p.jsonl", "--quiet"] + extra + inflater, in: dir)
         #expect(r.status == code, "\(input): \(r.stderr)", sourceLocation: sourceLocation)
         for text in mentions {
             #expect(r.stderr.contains(text), "\(input): expected “\(text)” in: \(r.stderr)", sourceLocation: sourceLocation)
@@ -51,7 +52,9 @@ import ReplayTestSupport
         #expect(!FileManager.default.fileExists(atPath: stateDir.appendingPathComponent("rejects.jsonl.partial").path), sourceLocation: sourceLocation)
     }
 
-    @Test func brokenArchivesAndFilesEndWithAClearErrorAndNoOutput() throws {
+    /// Run with each inflater: `auto` reads the matrix (a deflated member of the stored KuaiRec.zip) with ISA-L.
+    @Test(arguments: ["auto", "libarchive"])
+    func brokenArchivesAndFilesEndWithAClearErrorAndNoOutput(inflate: String) throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outer = try Harness.archive()
@@ -66,13 +69,13 @@ import ReplayTestSupport
         var noise = SeededGenerator(seed: seed)
         let random = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &noise) }
         let noiseName = try write("noise-seed-\(seed).zip", [0x00, 0xFF] + random)
-        try expectFailure(noiseName, in: dir, code: 3, mentions: [noiseName, "neither an archive"])
-        try expectFailure(try write("empty.zip", []), in: dir, code: 3, mentions: ["empty.zip", "empty (0 bytes)"])
-        try expectFailure("absent.zip", in: dir, code: 3, mentions: ["absent.zip", "no such file"])
+        try expectFailure(noiseName, in: dir, inflate: inflate, code: 3, mentions: [noiseName, "neither an archive"])
+        try expectFailure(try write("empty.zip", []), in: dir, inflate: inflate, code: 3, mentions: ["empty.zip", "empty (0 bytes)"])
+        try expectFailure("absent.zip", in: dir, inflate: inflate, code: 3, mentions: ["absent.zip", "no such file"])
         // The outer zip cut short: inside KuaiRec.zip, and after it (the matrix intact, the download not).
         for fraction in [0.3, 0.97, 0.9995] {
             let name = try write("cut-\(fraction).zip", Array(bytes.prefix(Int(Double(bytes.count) * fraction))))
-            try expectFailure(name, in: dir, code: 3, mentions: [name, "cut short"])
+            try expectFailure(name, in: dir, inflate: inflate, code: 3, mentions: [name, "cut short"])
         }
         // The inner zip cut short.
         let inner = dir.appendingPathComponent("KuaiRec.zip")
@@ -80,49 +83,52 @@ import ReplayTestSupport
         try Harness.unpack(outer, innerZip: inner, folder: folder)
         let innerBytes = [UInt8](try Data(contentsOf: inner))
         let cutInner = try write("cut-inner.zip", Array(innerBytes.prefix(innerBytes.count * 98 / 100)))
-        try expectFailure(cutInner, in: dir, code: 3, mentions: [cutInner, "cut short"])
+        try expectFailure(cutInner, in: dir, inflate: inflate, code: 3, mentions: [cutInner, "cut short"])
         // Corrupt compressed data in the middle of small_matrix.csv: one flipped bit, then a smashed run.
         let start = try #require(Self.dataOffset(of: "KuaiRec 2.0/data/small_matrix.csv", in: bytes))
         var flipped = bytes
         flipped[start + 50_000] ^= 0x01
         try expectFailure(
-            try write("flipped.zip", flipped), in: dir, code: 3,
-            mentions: ["flipped.zip ▸ KuaiRec.zip ▸ KuaiRec 2.0/data/small_matrix.csv", "bytes of the CSV had been decompressed"])
+            try write("flipped.zip", flipped), in: dir, inflate: inflate, code: 3,
+            mentions: [
+                "flipped.zip ▸ KuaiRec.zip ▸ KuaiRec 2.0/data/small_matrix.csv", "bytes of the CSV had been decompressed",
+                inflate == "auto" ? "(ISA-L: " : "(libarchive: ",
+            ])
         var smashed = bytes
         for i in (start + 40_000)..<(start + 40_100) { smashed[i] ^= 0x5A }
         try expectFailure(
-            try write("smashed.zip", smashed), in: dir, code: 3,
+            try write("smashed.zip", smashed), in: dir, inflate: inflate, code: 3,
             mentions: ["smashed.zip ▸ KuaiRec.zip ▸ KuaiRec 2.0/data/small_matrix.csv", "download or copy it again"])
         // KuaiRec.zip missing from the outer archive; the chosen matrix missing from the inner one.
         let features = folder.appendingPathComponent("KuaiRec 2.0/data/user_features.csv")
         try Self.writeZip(dir.appendingPathComponent("no-inner.zip"), [("user_features_raw.csv", features)])
-        try expectFailure("no-inner.zip", in: dir, code: 3, mentions: ["neither KuaiRec.zip nor small_matrix.csv", "user_features_raw.csv"])
+        try expectFailure("no-inner.zip", in: dir, inflate: inflate, code: 3, mentions: ["neither KuaiRec.zip nor small_matrix.csv", "user_features_raw.csv"])
         try Self.writeZip(
             dir.appendingPathComponent("no-big.zip"),
             [("KuaiRec 2.0/data/small_matrix.csv", folder.appendingPathComponent("KuaiRec 2.0/data/small_matrix.csv")),
              ("KuaiRec 2.0/data/user_features.csv", features)])
         try expectFailure(
-            "no-big.zip", ["--matrix", "big"], in: dir, code: 3,
+            "no-big.zip", ["--matrix", "big"], in: dir, inflate: inflate, code: 3,
             mentions: ["no-big.zip: the archive holds neither KuaiRec.zip nor big_matrix.csv",
                        "KuaiRec 2.0/data/small_matrix.csv, KuaiRec 2.0/data/user_features.csv"])
         // ... and inside an outer archive.
         try Self.writeZip(dir.appendingPathComponent("outer-no-big.zip"), [("KuaiRec.zip", dir.appendingPathComponent("no-big.zip"))])
         try expectFailure(
-            "outer-no-big.zip", ["--matrix", "big"], in: dir, code: 3,
+            "outer-no-big.zip", ["--matrix", "big"], in: dir, inflate: inflate, code: 3,
             mentions: ["outer-no-big.zip ▸ KuaiRec.zip: the archive holds no big_matrix.csv", "user_features.csv"])
         // A zip bomb: more decompressed bytes than --max-bytes.
-        try expectFailure(outer.path, ["--max-bytes", "100K"], in: dir, code: 3, mentions: ["small_matrix.csv", "--max-bytes 102400", "raise --max-bytes"])
+        try expectFailure(outer.path, ["--max-bytes", "100K"], in: dir, inflate: inflate, code: 3, mentions: ["small_matrix.csv", "--max-bytes 102400", "raise --max-bytes"])
         // A line longer than the bound (1 MiB).
         let header = "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio\n"
         let long = header + "1,2,3,4,x,20200705,1593898068.378,0.5\n" + String(repeating: "7", count: 2 << 20) + "\n"
-        try expectFailure(try write("long.csv", Array(long.utf8)), in: dir, code: 3, mentions: ["long.csv: line 3", "longer than 1048576 bytes"])
+        try expectFailure(try write("long.csv", Array(long.utf8)), in: dir, inflate: inflate, code: 3, mentions: ["long.csv: line 3", "longer than 1048576 bytes"])
         // A header without a required column, before any row is read.
         try expectFailure(
             try write("header.csv", Array("user_id,video_id,time,date,timestamp,watch_ratio\n1,2,x,20200705,,0.5\n".utf8)),
-            in: dir, code: 3, mentions: ["header.csv: line 1", "play_duration, video_duration"])
+            in: dir, inflate: inflate, code: 3, mentions: ["header.csv: line 1", "play_duration, video_duration"])
         // A quote that never closes.
         try expectFailure(
-            try write("quote.csv", Array((header + "1,2,3,4,\"x,20200705,1593898068.378,0.5\n").utf8)), in: dir, code: 3,
+            try write("quote.csv", Array((header + "1,2,3,4,\"x,20200705,1593898068.378,0.5\n").utf8)), in: dir, inflate: inflate, code: 3,
             mentions: ["quote.csv: line 2", "never closed"])
     }
 

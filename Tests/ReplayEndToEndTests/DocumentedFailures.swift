@@ -152,6 +152,10 @@ enum DocumentedFailures {
             return try run(["run", "in.csv", "--state", ""], in: dir)
         },
         "`generate` beyond its limits": { dir in try run(["generate", "--days", "100000", "--out", "x.zip"], in: dir) },
+        "`--inflate isal` on an input ISA-L does not read": { dir in
+            try write(log(), "in.csv", in: dir)
+            return try runLog(["--inflate", "isal"], in: dir)
+        },
     ]
 
     static let inputTriggers: [String: Trigger] = [

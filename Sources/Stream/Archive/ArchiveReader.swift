@@ -1,47 +1,6 @@
 import Foundation
 internal import CArchive
 
-/// An error from reading an archive or compressed file through libarchive.
-///
-/// `message` says what went wrong in words a user can act on; `libarchiveMessage` keeps
-/// `archive_error_string`'s text and `status` the raw return code.
-public struct ArchiveReadError: Error, CustomStringConvertible, Sendable {
-    /// The archive (or nested member path, `outer.zip ▸ KuaiRec.zip`) being read.
-    public var archive: String
-    /// The member being read, when there is one.
-    public var member: String?
-    /// What went wrong.
-    public var message: String
-    /// libarchive's own message, when it gave one.
-    public var libarchiveMessage: String?
-    /// The raw libarchive status (`ARCHIVE_FATAL` = -30, ...), or 0.
-    public var status: Int32
-    /// How far reading had got when it failed (bytes and rows of the CSV), when known.
-    public var progress: String?
-
-    public init(
-        archive: String, member: String? = nil, message: String, libarchiveMessage: String? = nil, status: Int32,
-        progress: String? = nil
-    ) {
-        self.archive = archive
-        self.member = member
-        self.message = message
-        self.libarchiveMessage = libarchiveMessage
-        self.status = status
-        self.progress = progress
-    }
-
-    public var description: String {
-        var text = "\(archive)"
-        if let member { text += " ▸ \(member)" }
-        text += ": \(message)"
-        if let libarchiveMessage, !libarchiveMessage.isEmpty { text += " (libarchive: \(libarchiveMessage))" }
-        if let progress { text += "; \(progress)" }
-        if status != 0 { text += ". The file is damaged or was cut short: download or copy it again" }
-        return text
-    }
-}
-
 /// One member of an archive as its header describes it.
 public struct ArchiveEntryInfo: Sendable, Equatable {
     /// The member's path inside the archive (UTF-8).
@@ -194,7 +153,7 @@ public final class ArchiveReader {
     ) -> ArchiveReadError {
         let text = archive_error_string(a).map { String(cString: $0).trimmingCharacters(in: .whitespacesAndNewlines) }
         return ArchiveReadError(
-            archive: archive, member: member, message: message, libarchiveMessage: text, status: status)
+            archive: archive, member: member, message: message, libraryMessage: text, status: status)
     }
 
     /// Moves to the next member, or returns nil at the end of the archive (and on every call after it).
@@ -250,14 +209,14 @@ public final class ArchiveReader {
             // warning, at the member's end; the data handed out before it is wrong, so it is an error here.
             throw ArchiveReadError(
                 archive: name, member: currentMember,
-                message: "the member's data fails its integrity check (checksum or length): it is corrupt",
-                libarchiveMessage: text, status: status)
+                message: ArchiveReadError.failsIntegrityCheck,
+                libraryMessage: text, status: status)
         }
         if status != ARCHIVE_OK && status != ARCHIVE_WARN {
             throw nestedOr(
                 ArchiveReader.error(
                     handle, archive: name, member: currentMember,
-                    message: "the compressed data is corrupt or truncated", status: status))
+                    message: ArchiveReadError.corruptData, status: status))
         }
         return UnsafeRawBufferPointer(start: buffer, count: size)
     }

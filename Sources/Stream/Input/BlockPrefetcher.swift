@@ -4,7 +4,8 @@ import Synchronization
 /// Reads a ``MatrixSource`` on a second thread, a few blocks ahead of the consumer.
 ///
 /// Inflating the archive and parsing the CSV each take about one core; with this they overlap.
-/// Blocks are copied into a small ring of reused buffers (bounded memory: `depth` × `blockSize`),
+/// Blocks are filled in a small ring of reused buffers (bounded memory: `depth` × `blockSize`; ISA-L inflates
+/// straight into them, libarchive's blocks are copied in),
 /// handed over through two semaphores. Hand-written because the project has no async runtime on
 /// this path and the hand-off must not allocate per block.
 ///
@@ -79,27 +80,13 @@ public final class BlockPrefetcher: @unchecked Sendable {
 
     private func produce() {
         var index = 0
-        var pending: UnsafeRawBufferPointer?
-        var pendingOffset = 0
         while true {
             free.wait()
             if shared.withLock({ $0.stopRequested }) { break }
-            // Fill one buffer, possibly from several source blocks.
-            var length = 0
-            let target = buffers[index]
+            // Fill one buffer: ISA-L inflates straight into it, libarchive's blocks are copied.
+            let length: Int
             do {
-                while length < blockSize {
-                    if pending == nil || pendingOffset == pending!.count {
-                        guard let block = try source.nextBlock() else { break }
-                        pending = block
-                        pendingOffset = 0
-                        if block.isEmpty { continue }
-                    }
-                    let chunk = min(blockSize - length, pending!.count - pendingOffset)
-                    (target + length).copyMemory(from: pending!.baseAddress! + pendingOffset, byteCount: chunk)
-                    length += chunk
-                    pendingOffset += chunk
-                }
+                length = try source.read(into: UnsafeMutableRawBufferPointer(start: buffers[index], count: blockSize))
             } catch {
                 let delivered = source.bytesDelivered
                 shared.withLock {
