@@ -35,12 +35,19 @@ KEYS = {
     "item_daily_summary": ["column"],
     "readiness_checks": ["check"],
     "item_activity": ["video_id"],
+    "watch_ratio_histogram": ["bin_start"],
+    "play_duration_histogram": ["bin_start"],
+    "user_interactions_histogram": ["bin_start"],
+    "user_active_days_histogram": ["bin_start"],
+    "item_show_count_histogram": ["bin_start"],
+    "item_play_rate_histogram": ["bin_start"],
 }
 # Tables whose row order the notebook fixes (the others sort with ties, in an arbitrary order).
 ORDERED = {
     "coverage_summary", "engagement_summary", "user_activity", "thresholds", "treatment_summary",
     "daily_panel_summary", "naive_associations", "confounding_balance", "metadata_diagnostics",
-    "item_daily_summary", "readiness_checks",
+    "item_daily_summary", "readiness_checks", "watch_ratio_histogram", "play_duration_histogram",
+    "user_interactions_histogram", "user_active_days_histogram", "item_show_count_histogram", "item_play_rate_histogram",
 }
 
 

@@ -319,11 +319,26 @@ def interaction_level_tables(interactions):
     # display(user_activity[[...]].describe().T) and display(item_activity.head(10))
     out["user_activity"] = user_activity[["interactions", "unique_videos", "active_days", "avg_watch_ratio", "total_play_duration_sec"]].describe().T
     out["item_activity"] = item_activity.head(10)
+    # Not notebook tables: the exact counts behind its sns.histplot charts (see histogram_frame).
+    out["watch_ratio_histogram"] = histogram_frame(interactions["watch_ratio_capped_5"], 60)
+    out["play_duration_histogram"] = histogram_frame(interactions["play_duration_sec"], 60)
+    out["user_interactions_histogram"] = histogram_frame(user_activity["interactions"], 40)
+    out["user_active_days_histogram"] = histogram_frame(user_activity["active_days"], 30)
     # Not a notebook table: every video tied with the 10th one, so the comparer can accept any
     # tie order (sort_values' quicksort orders ties arbitrarily).
     boundary = item_activity.head(10)["impressions"].min() if len(item_activity) else None
     out["_item_activity_ties"] = item_activity.loc[item_activity["impressions"].eq(boundary)]
     return out
+
+
+def histogram_frame(series, bins):
+    """The bins sns.histplot(data, x=..., bins=N) draws: seaborn drops missing and infinite values, takes
+    np.histogram_bin_edges(values, bins=N) and counts with np.histogram(values, bins=edges)."""
+    values = series.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    edges = np.histogram_bin_edges(values, bins=bins)
+    counts, _ = np.histogram(values, bins=edges)
+    return pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "count": counts})
 
 
 def read_metadata(input_path):
@@ -547,6 +562,8 @@ def panel_level_tables(interactions, user_day, thresholds_values, metadata):
             ]
         ].describe(percentiles=[0.05, 0.25, 0.5, 0.75, 0.95]).T
         out["item_daily_summary"] = item_daily_summary
+        out["item_show_count_histogram"] = histogram_frame(item_daily["show_cnt"], 60)
+        out["item_play_rate_histogram"] = histogram_frame(item_daily["item_play_rate"], 60)
 
     active_days_per_user = user_day.groupby("user_id")["active_day"].sum()
     future_3day_available = user_day["future_3day_active_days"].notna().mean()

@@ -55,11 +55,16 @@ public struct DiagnosticsReport: Sendable, Equatable {
     public func table(_ name: String) -> DiagnosticTable? { tables.first { $0.name == name } }
 
     /// The notebook's interaction-level table names, in its order.
+    /// A `…_histogram` table holds a chart's exact bin counts (`bin_start`, `bin_end`, `count`).
     public static let interactionTableNames = [
-        "coverage_summary", "missingness", "engagement_summary", "user_activity", "item_activity",
+        "coverage_summary", "missingness", "engagement_summary", "watch_ratio_histogram", "play_duration_histogram",
+        "user_activity", "item_activity", "user_interactions_histogram", "user_active_days_histogram",
     ]
     /// The metadata tables' names.
-    public static let metadataTableNames = ["metadata_diagnostics", "metadata_segments", "item_daily_summary"]
+    public static let metadataTableNames = [
+        "metadata_diagnostics", "metadata_segments", "item_daily_summary", "item_show_count_histogram",
+        "item_play_rate_histogram",
+    ]
 
     /// Puts the report together from a state folder's records (any of them may be absent: a run
     /// that is still ingesting has no tables yet, one that has not checkpointed has empty panel tables).

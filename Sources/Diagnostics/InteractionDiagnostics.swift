@@ -316,8 +316,14 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         bins = []
         var collected = [[Int: [Double]]](repeating: [:], count: 3)
         var squares = [CompensatedSum](repeating: CompensatedSum(), count: 4)
+        // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
+        var histograms = [
+            NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]),
+        ]
         try forEachKeptEvent(buckets: buckets, days: days) { e in
             let values = InteractionDiagnosticsCollector.engagementValues(e)
+            histograms[0].add(values[3])
+            histograms[1].add(values[0])
             for i in 0..<4 {
                 let d = values[i] - means[i]
                 squares[i].add(d * d)
@@ -349,9 +355,12 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             DescribedColumn.table(
                 name: "engagement_summary", rows: described,
                 percentiles: InteractionDiagnosticsCollector.engagementPercentiles))
+        tables.append(histograms[0].table(name: "watch_ratio_histogram"))
+        tables.append(histograms[1].table(name: "play_duration_histogram"))
         tables.append(contentsOf: repeatedMeasures())
         tables.append(contentsOf: metadataJoin(metadata))
         tables.append(metadata.itemDailySummary)
+        tables.append(contentsOf: metadata.itemDailyHistograms)
         try? FileManager.default.removeItem(at: spillURL)
         return InteractionDiagnostics(tables: tables, rowsLeftOut: leftOut, rows: rows)
     }
@@ -426,7 +435,11 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                     .number(Double(v.playMs) / 1_000 / Double(v.rows)),
                 ]
             })
-        return [DescribedColumn.table(name: "user_activity", rows: userRows, percentiles: [0.25, 0.5, 0.75]), items]
+        return [
+            DescribedColumn.table(name: "user_activity", rows: userRows, percentiles: [0.25, 0.5, 0.75]), items,
+            NumpyHistogram.of(users.map { Double($0.rows) }, bins: 40).table(name: "user_interactions_histogram"),
+            NumpyHistogram.of(users.map { Double($0.dates.count) }, bins: 30).table(name: "user_active_days_histogram"),
+        ]
     }
 
     private func metadataJoin(_ metadata: MetadataTables) -> [DiagnosticTable] {

@@ -12,6 +12,8 @@ public struct MetadataTables: Sendable {
     public var itemCategories: [Int32: (count: Int, first: Int?)]?
     /// `item_daily_summary`, computed over the first ``itemDailySampleRows`` rows.
     public var itemDailySummary: DiagnosticTable
+    /// The notebook's two item-daily histograms (60 bins each): `show_cnt` and `item_play_rate` of the sample.
+    public var itemDailyHistograms: [DiagnosticTable] = MetadataTables.itemDailyHistograms(showCounts: [], playRates: [])
     /// Why a file could not be read, per file name.
     public var problems: [String: String] = [:]
 
@@ -99,11 +101,21 @@ public struct MetadataTables: Sendable {
                 rows: zip(names, columns).map {
                     DescribedColumn.exact(column: $0.0, values: $0.1, percentiles: itemDailyPercentiles)
                 }, percentiles: itemDailyPercentiles)
+            tables.itemDailyHistograms = itemDailyHistograms(
+                showCounts: columns[0], playRates: columns[itemDailyColumns.count])
         } catch {
             tables.problems["item_daily_features.csv"] = "\(error)"
             tables.itemDailySummary.note = "item_daily_features.csv: \(error)"
         }
         return tables
+    }
+
+    /// `item_show_count_histogram` and `item_play_rate_histogram`: `sns.histplot(item_daily, x=..., bins=60)`.
+    static func itemDailyHistograms(showCounts: [Double], playRates: [Double]) -> [DiagnosticTable] {
+        [
+            NumpyHistogram.of(showCounts, bins: 60).table(name: "item_show_count_histogram"),
+            NumpyHistogram.of(playRates, bins: 60).table(name: "item_play_rate_histogram"),
+        ]
     }
 
     /// The notebook's `parse_category_list`: `ast.literal_eval` of `"[27, 9]"`, `[]` when it is not a
