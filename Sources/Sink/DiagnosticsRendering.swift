@@ -80,9 +80,10 @@ public enum ReadinessCSV {
     }
 }
 
-/// Renders a ``DiagnosticsReport`` as one self-contained HTML page: every table, a chart of the
-/// daily series and the balance table shaded like the notebook's heatmap. With `refreshSeconds` the
-/// page reloads itself, so a browser beside the terminal shows the panel grow.
+/// Renders a ``DiagnosticsReport`` as one self-contained HTML page: every table under a title in words, with
+/// what it covers so far, and the notebook's charts as inline SVG (``SVGChart``) beside the tables they belong to.
+/// Counts are integers with thousands separators, rates percentages; the JSON keeps the notebook's names and
+/// numbers. With `refreshSeconds` the page reloads itself, so a browser beside the terminal shows the panel grow.
 public enum DiagnosticsHTML {
     /// The page.
     public static func render(_ report: DiagnosticsReport, refreshSeconds: Double? = nil) -> String {
@@ -91,18 +92,53 @@ public enum DiagnosticsHTML {
         html += "<title>replay diagnostics</title><style>"
         html += "body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
         html += "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        html += ".note{color:#a60}.fail{color:#b00;font-weight:bold}.pass{color:#070}</style></head><body>\n"
+        html += ".note{color:#a60}.covers{color:#666;font-size:12px;margin:-.6em 0 .4em}.fail{color:#b00;font-weight:bold}"
+        html += ".pass{color:#070}.charts{display:flex;flex-wrap:wrap;gap:12px;margin:.5em 0 1.5em}"
+        html += "svg{border:1px solid #ddd}details{margin:0 0 1em}</style></head><body>\n"
         let s = report.status
         html += "<h1>Causal diagnostics</h1><p>phase <b>\(s.phase)</b>; \(s.daysClosed) of \(s.panelDays) days closed"
         html += s.lastClosedDay.map { " (last closed \($0))" } ?? ""
-        html += "; \(s.finalRecords) of \(s.panelRows) panel rows final; thresholds \(escape(s.thresholdsMode)).</p>\n"
-        for table in report.tables {
-            html += "<h2>\(table.name)</h2>\n"
+        html += "; \(thousands(Int64(s.finalRecords))) of \(thousands(Int64(s.panelRows))) panel rows final; thresholds \(escape(s.thresholdsMode)).</p>\n"
+        for table in report.tables where !table.name.hasSuffix("_histogram") {
+            html += "<h2 id=\"\(table.name)\">\(escape(title(of: table.name)))</h2>\n"
+            html += "<p class=\"covers\">\(escape(coverage(of: table.name, status: s))) · <code>\(table.name)</code></p>\n"
             if let note = table.note { html += "<p class=\"note\">\(escape(note))</p>\n" }
-            if table.name == "daily_panel_summary" { html += dailyChart(table) }
-            html += render(table)
+            html += charts(after: table.name, in: report)
+            if table.rows.isEmpty && table.note == nil {
+                html += "<p class=\"note\">Not enough data yet: no row so far.</p>\n"
+            } else {
+                html += render(table)
+            }
         }
         return html + "</body></html>\n"
+    }
+
+    /// The notebook's section title for each table.
+    static let titles: [String: String] = [
+        "coverage_summary": "Basic shape and coverage", "missingness": "Missingness by column",
+        "engagement_summary": "Engagement distribution", "user_activity": "Repeated measures per user",
+        "item_activity": "Most shown videos", "thresholds": "Candidate treatment thresholds",
+        "treatment_summary": "Treatment prevalence", "daily_panel_summary": "Daily treatment and outcome rates",
+        "naive_associations": "Naive treatment-outcome associations",
+        "confounding_balance": "Time-varying confounding: standardized mean differences",
+        "metadata_diagnostics": "Joins with user and item metadata", "metadata_segments": "Activity by user segment",
+        "item_daily_summary": "Item daily popularity features", "readiness_checks": "Readiness for causal modeling",
+    ]
+
+    /// The title of the table named `name`, in words.
+    static func title(of name: String) -> String {
+        titles[name] ?? name.replacingOccurrences(of: "_", with: " ").capitalized
+    }
+
+    /// What the table covers at this moment: the whole log as read at ingest, or the panel through the last closed day.
+    static func coverage(of name: String, status s: DiagnosticsReport.Status) -> String {
+        let wholeLog = DiagnosticsReport.interactionTableNames.contains(name) || DiagnosticsReport.metadataTableNames.contains(name)
+        if wholeLog {
+            return s.phase == "ingest" ? "whole log: the ingest pass is still reading it" : "whole log (read at ingest)"
+        }
+        guard let last = s.lastClosedDay else { return "the panel: no day closed yet" }
+        let through = "through \(last) (\(s.daysClosed) of \(s.panelDays) days closed)"
+        return s.phase == "finished" ? "the whole panel, \(through)" : "the panel so far, \(through)"
     }
 
     static func escape(_ s: String) -> String {
@@ -110,10 +146,31 @@ public enum DiagnosticsHTML {
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    static func cell(_ v: DiagnosticValue) -> String {
+    /// `1234567` as `1,234,567`.
+    static func thousands(_ v: Int64) -> String {
+        let digits = String(v.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (v < 0 ? "-" : "") + out
+    }
+
+    /// Columns whose values are rates or shares: shown as percentages, as the notebook's charts show them.
+    static func isRate(_ column: String) -> Bool {
+        column.hasSuffix("_rate") || column.hasSuffix("share_of_user_days") || column == "missing_rate"
+    }
+
+    static func cell(_ v: DiagnosticValue, column: String = "") -> String {
         switch v {
-        case .int(let i): return String(i)
-        case .double(let d): return String(format: "%.4f", d)
+        case .int(let i): return thousands(i)
+        case .double(let d) where column == "count" && d == d.rounded() && abs(d) < 1e15: return thousands(Int64(d))
+        case .double(let d) where isRate(column): return String(format: "%.2f%%", d * 100)
+        case .double(let d):
+            let text = String(format: "%.4f", d)
+            guard abs(d) >= 1000, let dot = text.firstIndex(of: ".") else { return text }
+            return thousands(Int64(d.rounded(.towardZero))) + text[dot...]
         case .string(let s): return escape(s)
         case .bool(let b): return b ? "<span class=\"pass\">True</span>" : "<span class=\"fail\">False</span>"
         case .null: return "NaN"
@@ -127,43 +184,15 @@ public enum DiagnosticsHTML {
         for row in table.rows {
             html += "<tr>"
             for (i, v) in row.enumerated() {
+                let column = i < table.columns.count ? table.columns[i] : ""
                 if i == smd, let x = v.doubleValue {
-                    // The notebook's "vlag" heatmap, roughly: blue below zero, red above, stronger further out.
-                    let a = min(1, abs(x)) * 0.6
-                    let color = x < 0 ? "rgba(40,90,200,\(a))" : "rgba(200,50,40,\(a))"
-                    html += "<td style=\"background:\(color)\">\(cell(v))</td>"
+                    html += "<td style=\"background:\(SVGChart.diverging(x))\">\(cell(v, column: column))</td>"
                 } else {
-                    html += "<td>\(cell(v))</td>"
+                    html += "<td>\(cell(v, column: column))</td>"
                 }
             }
             html += "</tr>\n"
         }
         return html + "</table>\n"
-    }
-
-    /// The notebook's line chart of the four daily rates, as inline SVG.
-    static func dailyChart(_ table: DiagnosticTable) -> String {
-        guard table.rows.count >= 2 else { return "" }
-        let width = 900.0, height = 260.0, left = 40.0, bottom = 20.0
-        let colors = ["#2A6F97", "#C07F00", "#5C946E", "#A23B72"]
-        var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" style=\"border:1px solid #ddd\">"
-        for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
-            let y = (height - bottom) * (1 - tick) + 2
-            svg += "<line x1=\"\(left)\" x2=\"\(width)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#eee\"/>"
-            svg += "<text x=\"2\" y=\"\(y + 4)\" font-size=\"10\">\(Int(tick * 100))%</text>"
-        }
-        let n = Double(table.rows.count - 1)
-        for series in 1..<min(5, table.columns.count) {
-            var points: [String] = []
-            for (i, row) in table.rows.enumerated() {
-                guard let v = row[series].doubleValue else { continue }
-                let x = left + (width - left - 10) * Double(i) / n
-                let y = (height - bottom) * (1 - v) + 2
-                points.append(String(format: "%.1f,%.1f", x, y))
-            }
-            svg += "<polyline fill=\"none\" stroke=\"\(colors[series - 1])\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
-            svg += "<text x=\"\(left + 10 + Double(series - 1) * 200)\" y=\"\(height - 4)\" font-size=\"11\" fill=\"\(colors[series - 1])\">\(table.columns[series])</text>"
-        }
-        return svg + "</svg>\n"
     }
 }
