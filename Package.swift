@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CXXHash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", "CISAL", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics", swiftSettings: hotPath),
@@ -36,11 +37,12 @@ let package = Package(
         .target(
             name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],
             path: "Sources/Run"),
+        .target(name: "ReplayKafka", dependencies: ["CRdKafka", "ReplayStream"], path: "Sources/Kafka"),
         .target(name: "KuaiRecFixtures", dependencies: ["ReplayStream", "CArchive"], path: "Sources/Fixtures"),
         .executableTarget(
             name: "replay",
             dependencies: [
-                "ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", "KuaiRecFixtures",
+                "ReplayRun", "ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", "ReplayKafka", "KuaiRecFixtures",
                 argumentParser, logging, system,
             ],
             path: "replay"
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "ReplayStreamTests", dependencies: ["ReplayStream", "ReplayTestSupport", "KuaiRecFixtures", system]),
         .testTarget(
             name: "ReplayDiagnosticsTests", dependencies: ["ReplayDiagnostics", "ReplayStream", "ReplayTestSupport"]),
+        .testTarget(name: "ReplayKafkaTests", dependencies: ["ReplayKafka"]),
         .testTarget(name: "KuaiRecFixturesTests", dependencies: ["KuaiRecFixtures", "CArchive"]),
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayDiagnostics", "ReplayStream"]),
