@@ -59,7 +59,9 @@ let package = Package(
             name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "KuaiRecFixtures", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
-            dependencies: ["replay", "ReplayStream", "ReplaySink", "ReplayState", "KuaiRecFixtures", "ReplayTestSupport"]
+            dependencies: [
+                "replay", "ReplayStream", "ReplaySink", "ReplayState", "ReplayKafka", "KuaiRecFixtures", "ReplayTestSupport",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ReplayKafka
 import ReplayRun
 import ReplaySink
 import ReplayState
@@ -18,6 +19,8 @@ enum ExitStatus: Int32 {
     case state = 4
     /// The disk is full (output, state, rejects).
     case diskFull = 5
+    /// The Kafka cluster failed or refused: brokers unreachable, a topic of another shape, a message not delivered.
+    case kafka = 6
     /// Bad usage (printed by the argument parser).
     case usage = 64
     /// Stopped by SIGINT/SIGTERM, with a checkpoint committed.
@@ -34,7 +37,8 @@ enum ExitStatus: Int32 {
         case is IngestInterrupted: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
         case is PathCollision, is InflateUnavailable: self = .usage
-        case is FeedPositionError, is OutputOwnershipError: self = .state
+        case is FeedPositionError, is OutputOwnershipError, is PublishStateError: self = .state
+        case is KafkaError: self = .kafka
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input
         case let e as StateError: self = e.isDiskFull ? .diskFull : .state
         case let e as POSIXFileError where e.isDiskFull: self = .diskFull

@@ -14,7 +14,8 @@ struct Replay: ParsableCommand {
             an input, another output or inside the state folder); 3 unusable input \
             (missing, unreadable, empty, damaged or cut short, no such matrix, beyond --max-bytes, bad header, \
             changed while read); 4 state folder refused (in use, made by another run or version, damaged: \
-            --fresh recovers; a folder replay did not make, --fresh included); 5 disk full; 130 stopped by \
+            --fresh recovers; a folder replay did not make, --fresh included); 5 disk full; 6 the Kafka cluster failed or \
+            refused (publish); 130 stopped by \
             SIGINT/SIGTERM with a checkpoint committed; 141 run --out - stopped because its reader went away \
             (| head), its last checkpoint standing. \
             Every message: docs/ERRORS.md.
@@ -26,7 +27,7 @@ struct Replay: ParsableCommand {
     /// The subcommands, in the order `--help` lists them.
     static let commands: [any ParsableCommand.Type] = [
         RunCommand.self, GenerateCommand.self, StatusCommand.self, TailCommand.self, ReportCommand.self,
-        InspectCommand.self, ExportCommand.self,
+        InspectCommand.self, ExportCommand.self, PublishCommand.self, KafkaMockCommand.self,
     ]
 
     /// `replay --version`: the program's version and the state format it reads and writes.

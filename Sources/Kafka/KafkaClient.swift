@@ -67,7 +67,9 @@ public class KafkaHandle {
     public let brokers: String
 
     init(kind: rd_kafka_type_t, brokers: String, properties: [(String, String)], configure: (OpaquePointer) -> Void = { _ in }) throws {
-        let conf = try KafkaConfiguration(properties: [("bootstrap.servers", brokers)] + properties).make()
+        // librdkafka's own log lines (connection retries, ...) are off: failures reach the user as KafkaErrors with
+        // their words; `log_level` in `properties` turns them back on.
+        let conf = try KafkaConfiguration(properties: [("bootstrap.servers", brokers), ("log_level", "0")] + properties).make()
         configure(conf)
         var message = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(kind, conf, &message, message.count) else {
@@ -80,23 +82,21 @@ public class KafkaHandle {
 
     deinit { rd_kafka_destroy(handle) }
 
-    /// The number of partitions of `topic`, from the cluster's metadata.
-    /// - Throws: ``KafkaError`` when the metadata cannot be read or the topic does not exist.
-    public func partitionCount(topic: String, timeout: Double = 10) throws -> Int {
+    /// The number of partitions of `topic`, nil when the cluster has no such topic. Reads the metadata of every
+    /// topic: asking for one topic by name makes a broker that auto-creates topics create it.
+    /// - Throws: ``KafkaError`` when the metadata cannot be read.
+    public func partitionCount(topic: String, timeout: Double = 10) throws -> Int? {
         var metadata: UnsafePointer<rd_kafka_metadata>?
-        let topicHandle = rd_kafka_topic_new(handle, topic, nil)
-        defer { rd_kafka_topic_destroy(topicHandle) }
-        let err = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeout * 1000))
+        let err = rd_kafka_metadata(handle, 1, nil, &metadata, Int32(timeout * 1000))
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-            throw KafkaError(operation: "reading the metadata of topic \(topic) from \(brokers)", err)
+            throw KafkaError(operation: "reading the topics of \(brokers)", err)
         }
         defer { rd_kafka_metadata_destroy(metadata) }
-        guard metadata.pointee.topic_cnt == 1 else {
-            throw KafkaError(operation: "reading the metadata of topic \(topic)", message: "the cluster returned no such topic")
+        for i in 0..<Int(metadata.pointee.topic_cnt) {
+            let entry = metadata.pointee.topics[i]
+            if String(cString: entry.topic) == topic && entry.err == RD_KAFKA_RESP_ERR_NO_ERROR { return Int(entry.partition_cnt) }
         }
-        let entry = metadata.pointee.topics[0]
-        if entry.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(operation: "topic \(topic) on \(brokers)", entry.err) }
-        return Int(entry.partition_cnt)
+        return nil
     }
 
     /// The offsets of the first and of the next message of a partition (low and high watermarks).

@@ -516,6 +516,9 @@ enum DocumentedFailures {
 
     /// Rows this suite does not bring about, with the test that does or why none can.
     static let testedElsewhere: [String: String] = [
+        "the brokers cannot be reached": "PublishTests.refusalsSayWhatToDo (brokers on a closed port; needs a cluster: no trigger here)",
+        "the topic exists with another partition count": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "a `--state` folder of another publish": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "a zip cut short that is read streaming": "tools/fault-test (group corrupt: a cut end record and a cut central directory of the nested KuaiRec.zip)",
         "the input changes while it is read": "IngestBadInputTests.aFileThatChangesWhileReadIsRefused (a race with a writer)",
         "the input disappears while it is read": "IngestBadInputTests (the file removed between two checks; a race with the reader)",

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import ReplayKafka
+import ReplayRun
+import ReplayStream
+
+extension Replay {
+    /// `replay publish`: plays an archive into a Kafka topic as a simulated live feed.
+    struct PublishCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "publish",
+            abstract: "Play an archive's interactions into a Kafka topic, in replay order, keyed by user_id.",
+            discussion: """
+                Each accepted row becomes one message: key user_id, value the row as the JSON line replay run - reads, \
+                timestamp its event time; partition user_id mod --partitions, so every user's rows are in one partition, \
+                in order. Rejected rows are not sent (replay run on the archive lists them). The position is kept in \
+                --state after every acknowledged batch: a stopped or killed publish, rerun, sends each row exactly once \
+                (it is the topic's only writer while it runs).
+                """)
+
+        @Argument(help: "The KuaiRec download (18164998.zip), KuaiRec.zip, a folder or an interactions CSV.")
+        var input: String
+        @Option(name: .long, help: ArgumentHelp("Kafka bootstrap servers.", valueName: "host:port,..."))
+        var brokers: String
+        @Option(name: .long, help: "The topic (created with --partitions partitions when it does not exist).")
+        var topic: String = "interactions"
+        @Option(name: .long, help: "The topic's partitions (an existing topic must have as many).")
+        var partitions = PositiveCount(6)
+        @Option(name: .long, help: "Which interaction matrix.")
+        var matrix: MatrixChoice = .small
+        @Option(name: .long, help: ArgumentHelp("IANA time zone of the days and of the time text.", valueName: "zone"))
+        var tz = NamedTimeZone("Asia/Shanghai")!
+        @Option(name: .long, help: ArgumentHelp("Simulated seconds per wall second (default: as fast as the cluster takes them).", valueName: "x"))
+        var speed: PlaybackSpeed?
+        @Option(name: .long, help: "Publish's own state folder (its ordered events and position).")
+        var state: String = "publish.state"
+        @Flag(name: .long, help: "Start over (the topic keeps what it holds).")
+        var fresh = false
+        @Flag(name: .long, help: "No progress lines.")
+        var quiet = false
+
+        func validate() throws {
+            try refuseEmptyPaths(["INPUT": input, "--state": state, "--brokers": brokers, "--topic": topic])
+        }
+
+        func run() throws {
+            installStopHandlers()
+            try runReportingErrors {
+                var c = PublishConfiguration(
+                    input: input, timeZone: tz.zone, brokers: brokers, topic: topic, partitions: partitions.value,
+                    stateDirectory: state)
+                c.matrix = matrix
+                c.speed = speed?.factor
+                c.fresh = fresh
+                let started = Date()
+                let position = try Publisher.run(c, shouldStop: { stopSignalReceived }) { p in
+                    if !quiet { printError("replay: published \(grouped(Int(p.published))) of \(grouped(Int(p.total))) rows (through \(p.day))") }
+                }
+                let sent = position.sent.values.reduce(0, +)
+                let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+                if position.finished {
+                    printError("replay: \(topic): \(grouped(Int(sent))) rows published into \(position.partitions) partitions in \(seconds) s (\(grouped(position.rowsRejected)) rejected rows not sent)")
+                } else {
+                    printError("replay: stopped after \(grouped(Int(sent))) rows; rerun the same command to continue")
+                    throw ExitCode(ExitStatus.interrupted.rawValue)
+                }
+            }
+        }
+    }
+
+    /// `replay kafka-mock`: a real-protocol Kafka in this process, for trying replay without a cluster.
+    struct KafkaMockCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "kafka-mock",
+            abstract: "Run librdkafka's mock Kafka cluster (localhost listeners) until stopped; print its bootstrap address.")
+
+        @Option(name: .long, help: "Brokers in the cluster.")
+        var brokers = PositiveCount(1)
+        @Option(name: .long, help: ArgumentHelp("A topic to create, NAME:PARTITIONS (repeatable).", valueName: "name:partitions"))
+        var topic: [String] = []
+
+        func run() throws {
+            installStopHandlers()
+            try runReportingErrors {
+                let cluster = try KafkaMockCluster(brokers: brokers.value)
+                for spec in topic {
+                    let parts = spec.split(separator: ":")
+                    guard parts.count == 2, let count = Int(parts[1]), count > 0 else {
+                        throw ValidationError("--topic \(spec): expected NAME:PARTITIONS, such as interactions:6")
+                    }
+                    try cluster.createTopic(String(parts[0]), partitions: count)
+                }
+                try OutputFile.write(Array((cluster.bootstrap + "\n").utf8), to: "-")
+                while !stopSignalReceived { usleep(100_000) }
+            }
+        }
+    }
+}
