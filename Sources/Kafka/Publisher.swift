@@ -1,4 +1,5 @@
 import Foundation
+import ReplayState
 import ReplayStream
 
 /// What `replay publish` does: which log, into which topic, how fast.
@@ -84,9 +85,13 @@ public enum Publisher {
         _ configuration: PublishConfiguration, shouldStop: () -> Bool = { false }, progress: (PublishProgress) -> Void = { _ in }
     ) throws -> PublishPosition {
         let files = PublishFiles(directory: configuration.stateDirectory)
+        try files.claimFolder()
+        let lock = try ProcessLock(directory: configuration.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
         let producer = try KafkaProducer(brokers: configuration.brokers, properties: configuration.producerProperties)
         try ensureTopic(producer, configuration)
-        var position = try files.position(for: configuration) ?? begin(configuration, files: files, producer: producer)
+        var position = try files.position(for: configuration)
+            ?? begin(configuration, files: files, producer: producer, shouldStop: shouldStop)
         let buckets = try DayBuckets(directory: files.events)
         try buckets.restore(counts: Dictionary(uniqueKeysWithValues: position.dayCounts.map { (CalendarDay(rawValue: $0.key), $0.value) }))
         var delivered = try deliveredSince(position, producer: producer, topic: configuration.topic)
@@ -156,13 +161,17 @@ public enum Publisher {
     }
 
     /// The ingest pass into the state folder's ordered events, and the position at the start of the topic's end.
-    private static func begin(_ c: PublishConfiguration, files: PublishFiles, producer: KafkaProducer) throws -> PublishPosition {
-        try? FileManager.default.removeItem(atPath: c.stateDirectory)
+    private static func begin(
+        _ c: PublishConfiguration, files: PublishFiles, producer: KafkaProducer, shouldStop: () -> Bool
+    ) throws -> PublishPosition {
+        try? FileManager.default.removeItem(atPath: files.positionPath)
+        try? FileManager.default.removeItem(at: files.events)
         try FileManager.default.createDirectory(atPath: files.events.path, withIntermediateDirectories: true)
         let buckets = try DayBuckets(directory: files.events)
         let rejects = CountingRejects()
         let source = try MatrixSource.open(input: c.input, matrix: c.matrix, inflate: c.inflate)
-        let summary = try Ingest.run(source: source, options: IngestOptions(timeZone: c.timeZone), buckets: buckets, rejects: rejects)
+        let summary = try Ingest.run(
+            source: source, options: IngestOptions(timeZone: c.timeZone), buckets: buckets, rejects: rejects, shouldStop: shouldStop)
         var base: [Int32: Int64] = [:]
         for p in 0..<Int32(c.partitions) { base[p] = try producer.watermarks(topic: c.topic, partition: p).high }
         let identity = try PublishFiles.identity(of: c.input)
@@ -230,6 +239,19 @@ struct PublishFiles {
     let directory: String
     var events: URL { URL(fileURLWithPath: directory).appendingPathComponent("events") }
     var positionPath: String { (directory as NSString).appendingPathComponent("publish.json") }
+
+    /// Makes the folder, or checks that an existing one is a publish's (empty, or holding `publish.json`): publish
+    /// deletes its own files there, and never another program's.
+    /// - Throws: ``PublishStateError`` for a folder publish did not make.
+    func claimFolder() throws {
+        let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let own: Set<String> = ["lock", "events", "publish.json"]
+        if !contents.isEmpty && !(contents.contains("publish.json") || Set(contents).isSubset(of: own)) {
+            throw PublishStateError(
+                directory: directory, problem: "it is not a publish state folder (no publish.json); give --state a new or empty folder")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
 
     /// The input file's size and modification time.
     static func identity(of input: String) throws -> (size: Int64, modified: Double) {

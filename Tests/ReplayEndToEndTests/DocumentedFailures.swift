@@ -516,6 +516,7 @@ enum DocumentedFailures {
 
     /// Rows this suite does not bring about, with the test that does or why none can.
     static let testedElsewhere: [String: String] = [
+        "a `--state` folder that is not empty and holds no `publish.json`": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "the brokers cannot be reached": "PublishTests.refusalsSayWhatToDo (brokers on a closed port; needs a cluster: no trigger here)",
         "the topic exists with another partition count": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "a `--state` folder of another publish": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",

@@ -115,6 +115,12 @@ import Testing
         let other = try Harness.run(publish + ["--topic", "rows", "--partitions", "3", "--state", "p.state", "--matrix", "big"], in: dir)
         #expect(other.status == 4)
         #expect(other.stderr.contains("state p.state: it records a publish of \(outer.path) (small matrix) into rows with 3 partitions; this one differs"), "\(other.stderr)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("d"), withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: dir.appendingPathComponent("d/notes.txt"))
+        let foreign = try Harness.run(publish + ["--topic", "rows", "--partitions", "3", "--state", "d"], in: dir)
+        #expect(foreign.status == 4)
+        #expect(foreign.stderr.contains("state d: it is not a publish state folder (no publish.json)"), "\(foreign.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("d/notes.txt").path))
         let unreachable = try Harness.run(
             ["publish", outer.path, "--brokers", "127.0.0.1:1", "--topic", "rows", "--partitions", "3", "--state", "u.state"], in: dir)
         #expect(unreachable.status == 6)
