@@ -237,13 +237,3 @@ final class ProgressLine: Sendable {
     }
 }
 
-/// `4,676,275`: a count with thousands separators.
-func grouped(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
-}

@@ -98,7 +98,7 @@ public enum DiagnosticsHTML {
         let s = report.status
         html += "<h1>Causal diagnostics</h1><p>phase <b>\(s.phase)</b>; \(s.daysClosed) of \(s.panelDays) days closed"
         html += s.lastClosedDay.map { " (last closed \($0))" } ?? ""
-        html += "; \(thousands(Int64(s.finalRecords))) of \(thousands(Int64(s.panelRows))) panel rows final; thresholds \(escape(s.thresholdsMode)).</p>\n"
+        html += "; \(grouped(Int64(s.finalRecords))) of \(grouped(Int64(s.panelRows))) panel rows final; thresholds \(escape(s.thresholdsMode)).</p>\n"
         for table in report.tables where !table.name.hasSuffix("_histogram") {
             html += "<h2 id=\"\(table.name)\">\(escape(title(of: table.name)))</h2>\n"
             html += "<p class=\"covers\">\(escape(coverage(of: table.name, status: s))) · <code>\(table.name)</code></p>\n"
@@ -146,17 +146,6 @@ public enum DiagnosticsHTML {
             .replacingOccurrences(of: ">", with: "&gt;")
     }
 
-    /// `1234567` as `1,234,567`.
-    static func thousands(_ v: Int64) -> String {
-        let digits = String(v.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (v < 0 ? "-" : "") + out
-    }
-
     /// Columns whose values are rates or shares: shown as percentages, as the notebook's charts show them.
     static func isRate(_ column: String) -> Bool {
         column.hasSuffix("_rate") || column.hasSuffix("share_of_user_days") || column == "missing_rate"
@@ -164,13 +153,13 @@ public enum DiagnosticsHTML {
 
     static func cell(_ v: DiagnosticValue, column: String = "") -> String {
         switch v {
-        case .int(let i): return thousands(i)
-        case .double(let d) where column == "count" && d == d.rounded() && abs(d) < 1e15: return thousands(Int64(d))
+        case .int(let i): return grouped(i)
+        case .double(let d) where column == "count" && d == d.rounded() && abs(d) < 1e15: return grouped(Int64(d))
         case .double(let d) where isRate(column): return String(format: "%.2f%%", d * 100)
         case .double(let d):
             let text = String(format: "%.4f", d)
             guard abs(d) >= 1000, let dot = text.firstIndex(of: ".") else { return text }
-            return thousands(Int64(d.rounded(.towardZero))) + text[dot...]
+            return grouped(Int64(d.rounded(.towardZero))) + text[dot...]
         case .string(let s): return escape(s)
         case .bool(let b): return b ? "<span class=\"pass\">True</span>" : "<span class=\"fail\">False</span>"
         case .null: return "NaN"

@@ -1,4 +1,5 @@
 import Foundation
+import ReplayStream
 
 /// The notebook's charts as inline SVG (no script, no network): histograms, a line chart over dates, a diverging
 /// heatmap and a balance plot. Hand-written because no Swift package draws SVG charts, and the report must stay one
@@ -54,7 +55,7 @@ public enum SVGChart {
         }
         var svg = open(id: id, title: title)
         let yTicks = logY ? stride(from: 0.0, through: log10(yTop), by: 1).map { pow(10, $0) } : ticks(0, yTop)
-        svg += yAxis(yTicks.map { (y($0), grouped($0)) }, label: logY ? "Count (log scale)" : "Count")
+        svg += yAxis(yTicks.map { (y($0), short($0)) }, label: logY ? "Count (log scale)" : "Count")
         svg += xAxis(ticks(x0, x1).map { (x($0), short($0)) }, label: xLabel)
         for b in bins where b.count > 0 {
             let top = y(Double(b.count))
@@ -228,13 +229,9 @@ public enum SVGChart {
         return [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= value * (1 - 1e-12) } ?? value
     }
 
-    /// A count with thousands separators, a fraction with at most three significant decimals.
-    static func grouped(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? DiagnosticsHTML.thousands(Int64(v)) : short(v)
-    }
-
+    /// A whole number with thousands separators, a fraction with at most six significant digits.
     static func short(_ v: Double) -> String {
-        if v == v.rounded() && abs(v) < 1e15 { return DiagnosticsHTML.thousands(Int64(v)) }
+        if v == v.rounded() && abs(v) < 1e15 { return grouped(Int64(v)) }
         return String(format: "%g", v)
     }
 
