@@ -28,6 +28,8 @@ public struct CSVRecordAssembler {
         guard let base = block.baseAddress, block.count > 0 else { return true }
         var start = 0
         let end = block.count
+        // One scan of the block for quotes: without any, no line needs its quotes counted.
+        let blockHasQuotes = memchr(base, 0x22, end) != nil
         while start < end {
             let remaining = end - start
             guard let nlPtr = memchr(base + start, 0x0A, remaining) else {
@@ -41,7 +43,7 @@ public struct CSVRecordAssembler {
             start = nl + 1
             if carry.isEmpty {
                 if segment.count > maxRecordBytes { throw overlong(line: linesConsumed) }
-                let quotes = CSVRecordAssembler.countQuotes(segment)
+                let quotes = blockHasQuotes ? CSVRecordAssembler.countQuotes(segment) : 0
                 if quotes & 1 == 0 {
                     if try !onRecord(CSVRecordAssembler.trimCR(segment), linesConsumed) { return false }
                 } else {
@@ -159,17 +161,57 @@ public struct CSVFieldSplitter {
             usesUnquotedBuffer = false
             return true
         }
-        if memchr(base, 0x22, count) == nil {
-            usesUnquotedBuffer = false
-            var start = 0
-            while let comma = memchr(base + start, 0x2C, count - start) {
-                let at = base.distance(to: UnsafeRawPointer(comma))
+        if splitWithoutQuotes(base, count: count) { return true }
+        return splitQuoted(record)
+    }
+
+    /// The fields of a record without quotes, found eight bytes at a time; false (ranges partly filled)
+    /// as soon as a quote is seen.
+    ///
+    /// Hand-written SWAR (SIMD within a register) because the per-comma `memchr` calls cost more than the
+    /// scan itself on records of ~90 bytes: each word is tested for `,` and `"` bytes at once.
+    @inline(__always)
+    private mutating func splitWithoutQuotes(_ base: UnsafeRawPointer, count: Int) -> Bool {
+        usesUnquotedBuffer = false
+        var start = 0
+        var i = 0
+        while i + 8 <= count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            if Self.bytesEqual(word, 0x22) != 0 { return false }
+            var commas = Self.bytesEqual(word, 0x2C)
+            while commas != 0 {
+                let at = i + commas.trailingZeroBitCount >> 3
                 ranges.append(start..<at)
                 start = at + 1
+                commas &= commas &- 1
             }
-            ranges.append(start..<count)
-            return true
+            i += 8
         }
+        while i < count {
+            let b = base.load(fromByteOffset: i, as: UInt8.self)
+            if b == 0x22 { return false }
+            if b == 0x2C {
+                ranges.append(start..<i)
+                start = i + 1
+            }
+            i += 1
+        }
+        ranges.append(start..<count)
+        return true
+    }
+
+    /// The high bit of each byte of `word` that equals `byte`, and no other bit (exact: no carry crosses bytes).
+    @inline(__always)
+    static func bytesEqual(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+        let t = (x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F
+        return ~(t | x) & 0x8080_8080_8080_8080
+    }
+
+    /// Splits a record holding quotes, unescaping fields into the internal buffer.
+    private mutating func splitQuoted(_ record: UnsafeRawBufferPointer) -> Bool {
+        ranges.removeAll(keepingCapacity: true)
+        let count = record.count
         usesUnquotedBuffer = true
         unquoted.removeAll(keepingCapacity: true)
         var i = 0
