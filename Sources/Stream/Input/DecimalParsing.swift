@@ -16,39 +16,87 @@ enum DecimalParsing {
     @inline(__always)
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Double? {
         let n = bytes.count
-        guard n > 0, n <= 64, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        guard n > 0, n <= 64, let base = bytes.baseAddress else { return nil }
         var mantissa: UInt64 = 0
-        var significant = 0
-        var fractionDigits = 0
-        var anyDigit = false
         var i = 0
         while i < n {
-            let d = base[i] &- 0x30
+            let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
             guard d <= 9 else { break }
-            if significant > 0 || d != 0 { significant += 1 }
             mantissa = mantissa &* 10 &+ UInt64(d)
-            anyDigit = true
             i += 1
         }
+        var digits = i
+        var fractionDigits = 0
         if i < n {
-            guard base[i] == 0x2E else { return nil }
+            guard base.load(fromByteOffset: i, as: UInt8.self) == 0x2E else { return nil }
             i += 1
+            while i + 8 <= n {
+                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                guard isEightDigits(word) else { break }
+                mantissa = mantissa &* 100_000_000 &+ eightDigitsValue(word)
+                i += 8
+                fractionDigits += 8
+            }
             while i < n {
-                let d = base[i] &- 0x30
+                let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
                 guard d <= 9 else { return nil }
-                if significant > 0 || d != 0 { significant += 1 }
                 mantissa = mantissa &* 10 &+ UInt64(d)
                 fractionDigits += 1
-                anyDigit = true
                 i += 1
             }
+            digits += fractionDigits
         }
-        guard anyDigit, significant <= 19 else { return nil }
+        guard digits > 0 else { return nil }
+        // Past 19 digits the mantissa may have wrapped: count the significant ones.
+        if digits > 19 { return parseLong(base.assumingMemoryBound(to: UInt8.self), count: n) }
+        return value(mantissa: mantissa, fractionDigits: fractionDigits)
+    }
+
+    /// `mantissa / 10^fractionDigits` (the mantissa exact), or nil when undecidable here.
+    @inline(__always)
+    private static func value(mantissa: UInt64, fractionDigits: Int) -> Double? {
         if mantissa == 0 { return 0 }
         if mantissa < 1 << 53 && fractionDigits <= 22 {
             return Double(mantissa) / exactPowersOfTen[fractionDigits]
         }
         return eiselLemire(mantissa: mantissa, power: -fractionDigits)
+    }
+
+    /// ``parse(_:)`` for a text of more than 19 digits (leading zeros counted), which is decided here only
+    /// when at most 19 of them are significant. The text is known to be `[digits][.digits]`.
+    private static func parseLong(_ base: UnsafePointer<UInt8>, count n: Int) -> Double? {
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var fractionDigits = 0
+        var seenDot = false
+        for i in 0..<n {
+            let b = base[i]
+            if b == 0x2E {
+                seenDot = true
+                continue
+            }
+            if significant > 0 || b != 0x30 { significant += 1 }
+            if significant > 19 { return nil }
+            mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
+            if seenDot { fractionDigits += 1 }
+        }
+        return value(mantissa: mantissa, fractionDigits: fractionDigits)
+    }
+
+    /// True when all eight bytes of `word` are ASCII digits.
+    @inline(__always)
+    private static func isEightDigits(_ word: UInt64) -> Bool {
+        ((word &+ 0x4646_4646_4646_4646) | (word &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080 == 0
+    }
+
+    /// The number written by eight ASCII digits (the first in the lowest byte), in three multiplications.
+    @inline(__always)
+    private static func eightDigitsValue(_ word: UInt64) -> UInt64 {
+        var v = word &- 0x3030_3030_3030_3030
+        v = (v &* 10) &+ (v >> 8)
+        let mask: UInt64 = 0x0000_00FF_0000_00FF
+        v = (((v & mask) &* 0x000F_4240_0000_0064) &+ (((v >> 16) & mask) &* 0x0000_2710_0000_0001)) >> 32
+        return v & 0xFFFF_FFFF
     }
 
     /// Powers of ten that are exact doubles (10^0 ... 10^22).
