@@ -342,18 +342,18 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         // The ranks each percentile reads, and the bins holding them.
         let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })
         var binStart = [[Int: Int]](repeating: [:], count: 3)  // bin -> rank of its first value
-        var wanted = [[Bool]](repeating: [], count: 3)
+        let binCount = InteractionDiagnosticsCollector.binCount
+        // Histogram i's bin b is wanted[i * binCount + b] (one flat array: the pass below reads it per row).
+        var wanted = [Bool](repeating: false, count: 3 * binCount)
         for i in 0..<3 {
-            let binCount = InteractionDiagnosticsCollector.binCount
             let histogram = UnsafeBufferPointer(rebasing: bins[(i * binCount)..<((i + 1) * binCount)])
-            wanted[i] = [Bool](repeating: false, count: histogram.count)
             var seen = 0
             let sortedRanks = ranks.sorted()
             var r = 0
             for (b, k) in histogram.enumerated() where k > 0 {
                 let next = seen + Int(k)
                 while r < sortedRanks.count, sortedRanks[r] < next {
-                    wanted[i][b] = true
+                    wanted[i * binCount + b] = true
                     binStart[i][b] = seen
                     r += 1
                 }
@@ -363,18 +363,23 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         if bins.count > 0 { bins.deallocate() }
         bins = UnsafeMutableBufferPointer(start: nil, count: 0)
         var collected = [[Int: [Double]]](repeating: [:], count: 3)
-        var squares = [CompensatedSum](repeating: CompensatedSum(), count: 4)
-        try forEachKeptEvent(buckets: buckets, days: days) { e in
-            let values = InteractionDiagnosticsCollector.engagementValues(e)
-            for i in 0..<4 {
-                let d = values[i] - means[i]
-                squares[i].add(d * d)
-            }
-            for i in 0..<3 {
-                let b = InteractionDiagnosticsCollector.bin(values[i])
-                if wanted[i][b] { collected[i][b, default: []].append(values[i]) }
+        var squareSums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
+        let center = SIMD4(means[0], means[1], means[2], means[3])
+        try wanted.withUnsafeBufferPointer { wanted in
+            try forEachKeptEvent(buckets: buckets, days: days) { e in
+                let values = InteractionDiagnosticsCollector.engagementValues(e)
+                let d = values - center
+                squareSums.0.add(d[0] * d[0])
+                squareSums.1.add(d[1] * d[1])
+                squareSums.2.add(d[2] * d[2])
+                squareSums.3.add(d[3] * d[3])
+                for i in 0..<3 {
+                    let b = InteractionDiagnosticsCollector.bin(values[i])
+                    if wanted[i * binCount + b] { collected[i][b, default: []].append(values[i]) }
+                }
             }
         }
+        let squares = [squareSums.0, squareSums.1, squareSums.2, squareSums.3]
         for i in 0..<3 { for key in collected[i].keys { collected[i][key]!.sort() } }
         func element(_ i: Int, _ rank: Int) -> Double {
             let b = binStart[i].filter { $0.value <= rank }.max { $0.value < $1.value }!.key

@@ -336,35 +336,41 @@ public struct InteractionDecoder {
     }
 }
 
-/// A field of up to 15 bytes packed into two words, for comparing a field with the last one in two
+/// A field of up to 16 bytes as two words and its length, for comparing a field with the last one in a few
 /// compares (hand-written: a generic `elementsEqual` over the bytes cost more than parsing the field).
 /// Longer fields are all ``unset``, which is never treated as equal to a cached field.
 struct ShortFieldKey: Equatable {
-    private var low: UInt64
-    private var high: UInt64
+    private var first: UInt64
+    private var last: UInt64
+    private var count: Int
 
-    /// The key of no field (and of every field longer than 15 bytes).
-    static let unset = ShortFieldKey(low: 0, high: .max)
+    /// The key of no field (and of every field longer than 16 bytes).
+    static let unset = ShortFieldKey(first: 0, last: 0, count: -1)
 
-    private init(low: UInt64, high: UInt64) {
-        self.low = low
-        self.high = high
+    private init(first: UInt64, last: UInt64, count: Int) {
+        self.first = first
+        self.last = last
+        self.count = count
     }
 
-    /// The key of `bytes`: its bytes and its length (in the top byte), or ``unset`` when longer than 15 bytes.
+    /// The key of `bytes`: its first and last eight bytes (overlapping when shorter than 16, together all of
+    /// them) and its length, or ``unset`` when longer than 16 bytes.
     @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer) {
         let n = bytes.count
-        guard n <= 15 else {
+        guard n <= 16 else {
             self = .unset
             return
         }
-        var words: (UInt64, UInt64) = (0, 0)
-        if n > 0 {
-            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: n) }
+        guard n >= 8, let base = bytes.baseAddress else {
+            var word: UInt64 = 0
+            for i in 0..<n { word |= UInt64(bytes[i]) << UInt64(8 * i) }
+            self.init(first: word, last: 0, count: n)
+            return
         }
-        low = words.0
-        high = words.1 | UInt64(n) << 56
+        self.init(
+            first: base.loadUnaligned(as: UInt64.self), last: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self),
+            count: n)
     }
 }
 
