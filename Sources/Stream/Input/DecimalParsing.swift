@@ -85,13 +85,13 @@ enum DecimalParsing {
 
     /// True when all eight bytes of `word` are ASCII digits.
     @inline(__always)
-    private static func isEightDigits(_ word: UInt64) -> Bool {
+    static func isEightDigits(_ word: UInt64) -> Bool {
         ((word &+ 0x4646_4646_4646_4646) | (word &- 0x3030_3030_3030_3030)) & 0x8080_8080_8080_8080 == 0
     }
 
     /// The number written by eight ASCII digits (the first in the lowest byte), in three multiplications.
     @inline(__always)
-    private static func eightDigitsValue(_ word: UInt64) -> UInt64 {
+    static func eightDigitsValue(_ word: UInt64) -> UInt64 {
         var v = word &- 0x3030_3030_3030_3030
         v = (v &* 10) &+ (v >> 8)
         let mask: UInt64 = 0x0000_00FF_0000_00FF

@@ -209,6 +209,15 @@ public struct InteractionDecoder {
         var i = 0
         let n = bytes.count
         var digits = 0
+        // Unix seconds have ten digits: the first eight in one word (see ``DecimalParsing``).
+        if n >= 8, let base = bytes.baseAddress {
+            let word = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+            if DecimalParsing.isEightDigits(word) {
+                seconds = Int64(DecimalParsing.eightDigitsValue(word))
+                digits = 8
+                i = 8
+            }
+        }
         while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 {
             if digits > 12 { return .some(fallbackTimestamp(bytes)) }
             seconds = seconds * 10 + Int64(bytes[i] - 0x30)
