@@ -378,8 +378,8 @@ struct ShortFieldKey: Equatable {
             return
         }
         self.init(
-            first: base.loadUnaligned(as: UInt64.self), last: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self),
-            count: n)
+            first: base.loadUnaligned(as: UInt64.self),
+            last: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self), count: n)
     }
 }
 
