@@ -108,10 +108,7 @@ public enum Ingest {
     ) throws -> IngestSummary {
         let prefetcher = BlockPrefetcher(source: source)
         defer { prefetcher.stop() }
-        let feed = observer.map { ObserverFeed(observer: $0) }
-        defer { feed?.stop() }
-        var pass = IngestRowHandler(
-            options: options, buckets: buckets, rejects: rejects, observer: observer, feed: feed)
+        var pass = IngestRowHandler(options: options, buckets: buckets, rejects: rejects, observer: observer)
         pass.summary.inputLocation = source.location
         let watch = options.watchInput ? try InputFileWatch(path: source.filePath) : nil
         if let stated = source.memberSize, stated > options.maxBytes {
@@ -142,9 +139,7 @@ public enum Ingest {
                 throw IngestLimitError(
                     input: source.location, limit: .expandedSize(maxBytes: options.maxBytes, rowsRead: pass.summary.rowsRead))
             }
-            feed?.beginBlock(block)
             let goOn = try withSource(source.location) { try assembler.feed(block) { try pass.handle($0, line: $1) } }
-            try feed?.endBlock()
             if !goOn { break reading }
             progress(prefetcher.bytesDecompressed, pass.summary.rowsRead)
             if shouldStop() { throw IngestInterrupted() }
@@ -154,7 +149,6 @@ public enum Ingest {
         if !pass.limitReached {
             try withSource(source.location) { try assembler.finish { try pass.handle($0, line: $1) } }
         }
-        try feed?.finish()
         if pass.columns == nil {
             throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
         }
@@ -184,8 +178,6 @@ private struct IngestRowHandler {
     let buckets: DayBuckets
     let rejects: RejectWriter
     let observer: IngestObserver?
-    /// The observer's thread, which sees every data row (nil without an observer).
-    let feed: ObserverFeed?
     let limit: Int
     var summary = IngestSummary()
     var splitter = CSVFieldSplitter()
@@ -200,15 +192,11 @@ private struct IngestRowHandler {
     /// True once `--rows` data rows were read (the rest of the input is not read).
     var limitReached = false
 
-    init(
-        options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?,
-        feed: ObserverFeed?
-    ) {
+    init(options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?) {
         self.options = options
         self.buckets = buckets
         self.rejects = rejects
         self.observer = observer
-        self.feed = feed
         limit = options.rowLimit ?? Int.max
     }
 
@@ -231,7 +219,7 @@ private struct IngestRowHandler {
         summary.rowsRead += 1
         let ok = splitter.split(record)
         let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
-        feed?.add(record, outcome: outcome)
+        try observer?.observe(row: record, fields: splitter, outcome: outcome)
         switch outcome {
         case .accepted(let event, let day, let disagrees):
             try accept(event, day: day, disagrees: disagrees)
