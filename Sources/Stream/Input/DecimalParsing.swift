@@ -1,7 +1,7 @@
 /// Decimal text (`[digits][.digits]`, no sign, no exponent) to the nearest `Double`, the value `strtod`
 /// returns, without calling it.
 ///
-/// Hand-written because `strtod` (glibc's multi-precision path) was a tenth of the ingest pass's parse
+/// Hand-written because `strtod` (glibc's multi-precision path) costs a tenth of the ingest pass's parse
 /// thread: KuaiRec's `watch_ratio` has 16-17 significant digits, past Clinger's fast path. Two exact
 /// methods are tried in turn; where neither can decide, the caller falls back to `strtod`:
 /// - Clinger's fast path: a mantissa below 2^53 and at most 22 fraction digits make `mantissa / 10^k`

@@ -346,7 +346,7 @@ public struct InteractionDecoder {
 }
 
 /// A field of up to 16 bytes as two words and its length, for comparing a field with the last one in a few
-/// compares (hand-written: a generic `elementsEqual` over the bytes cost more than parsing the field).
+/// compares (hand-written: a generic `elementsEqual` over the bytes costs more than parsing the field).
 /// Longer fields are all ``unset``, which is never treated as equal to a cached field.
 struct ShortFieldKey: Equatable {
     private var first: UInt64
