@@ -56,24 +56,37 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// Whether pandas inferred a `time` format with a fraction (from the first non-empty value).
     private var timeFormatHasFraction: Bool?
     private var dates = Set<Int32>()
+    /// The last date added to `dates` (rows come grouped by day, so most rows repeat it).
+    private var lastDate = Int32.min
+    /// The `time` column's last date and its day (`time` repeats its date from row to row).
+    private var timeDateCache = NaiveTimeText.DateCache()
     private var firstTime = Int64.max, lastTime = Int64.min
 
-    // Engagement, pass 1 (sums, extremes, percentile bins) for the four columns.
-    private var sums = [CompensatedSum](repeating: CompensatedSum(), count: 4)
-    private var minima = [Double](repeating: .infinity, count: 4)
-    private var maxima = [Double](repeating: -.infinity, count: 4)
-    private var bins = [[UInt32]](repeating: [], count: 3)
+    // Engagement, pass 1 (sums, extremes, percentile bins) for the four columns, held in fixed fields and
+    // one flat allocation rather than arrays of arrays: every row updates each of them, and an array element
+    // mutated through a class property pays a uniqueness check each time.
+    private var sums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
+    private var minima = SIMD4<Double>(repeating: .infinity)
+    private var maxima = SIMD4<Double>(repeating: -.infinity)
+    /// Three histograms of `binCount` bins each, one after the other. Invariant: allocated (zeroed) in
+    /// `init`, used by this collector alone, never handed out; freed once, by `finish` (which leaves it
+    /// empty) or by `deinit`.
+    private var bins: UnsafeMutableBufferPointer<UInt32>
 
     // Per user and per video.
     private var userSlots = DenseIDIndex()
     private var users: [UserTally] = []
     private var videoSlots = DenseIDIndex()
     private var videos: [VideoTally] = []
+    /// The user of the last row, whose tally is `current` (-1: none).
     private var cachedUser: Int32 = -1
-    private var cachedUserSlot = 0
-    /// The last (user slot, date) added to a user's dates: rows come grouped by user and day.
+    /// The last row's user's tally, taken out of `users` while that user's rows come (they come grouped by
+    /// user) so that each row updates it without going through the array; `users[currentSlot]` holds a
+    /// placeholder meanwhile. ``storeCurrentUser()`` puts it back.
+    private var current = UserTally(id: -1)
+    private var currentSlot = -1
+    /// The last date added to the current user's dates: rows come grouped by user and day.
     private var cachedUserDate = Int32.min
-    private var cachedDateUserSlot = -1
 
     struct UserTally {
         var id: Int32
@@ -94,10 +107,17 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// Creates a collector whose kept-but-rejected rows are spilled into `spillDirectory`.
     public init(spillDirectory: URL) {
         spillURL = spillDirectory.appendingPathComponent("undated-rows.events")
-        for i in 0..<3 { bins[i] = [UInt32](repeating: 0, count: 1 << InteractionDiagnosticsCollector.binBits) }
+        bins = .allocate(capacity: 3 * InteractionDiagnosticsCollector.binCount)
+        bins.initialize(repeating: 0)
+    }
+
+    deinit {
+        if bins.count > 0 { bins.deallocate() }
     }
 
     static let binBits = 20
+    /// Bins per histogram.
+    static let binCount = 1 << binBits
 
     /// An order-preserving bin of a double: the top bits of its total-order key.
     @inline(__always)
@@ -176,14 +196,21 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
         if !hasTimestamp { missingEventTimestamp += 1 }
         if dateEmpty { missingDate += 1 }
-        if let d = eventDate { dates.insert(d.rawValue) } else { missingEventDate += 1 }
+        if let d = eventDate {
+            if d.rawValue != lastDate {
+                dates.insert(d.rawValue)
+                lastDate = d.rawValue
+            }
+        } else {
+            missingEventDate += 1
+        }
         let textTime: Int64? = fields.withField(c.time, in: record) { bytes in
             if bytes.isEmpty {
                 missingTime += 1
                 return nil
             }
             if timeFormatHasFraction == nil { timeFormatHasFraction = bytes.count > 19 }
-            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!)
+            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!, cache: &timeDateCache)
         }
         if textTime == nil { missingTimeText += 1 }
         // event_time: the text's wall clock, else the timestamp read as UTC.
@@ -199,40 +226,57 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     @inline(__always)
     private func tallyEngagement(_ event: Interaction) {
         let values = InteractionDiagnosticsCollector.engagementValues(event)
-        for i in 0..<4 {
-            let x = values[i]
-            sums[i].add(x)
-            if x < minima[i] { minima[i] = x }
-            if x > maxima[i] { maxima[i] = x }
-        }
-        for i in 0..<3 { bins[i][InteractionDiagnosticsCollector.bin(values[i])] &+= 1 }
+        sums.0.add(values[0])
+        sums.1.add(values[1])
+        sums.2.add(values[2])
+        sums.3.add(values[3])
+        // Lane by lane `if x < minimum { minimum = x }` (a NaN never replaces an extreme).
+        minima.replace(with: values, where: values .< minima)
+        maxima.replace(with: values, where: values .> maxima)
+        let n = InteractionDiagnosticsCollector.binCount
+        bins[InteractionDiagnosticsCollector.bin(values[0])] &+= 1
+        bins[n + InteractionDiagnosticsCollector.bin(values[1])] &+= 1
+        bins[2 * n + InteractionDiagnosticsCollector.bin(values[2])] &+= 1
     }
 
     /// Per-user and per-video tallies: rows, watch ratio, play time, distinct videos and dates.
     @inline(__always)
     private func tallyUserAndVideo(_ event: Interaction, eventDate: CalendarDay?) {
         if event.userID != cachedUser {
+            storeCurrentUser()
+            let slot = userSlots.slot(of: event.userID) { users.append(UserTally(id: event.userID)) }
+            swap(&current, &users[slot])
+            currentSlot = slot
             cachedUser = event.userID
-            cachedUserSlot = userSlots.slot(of: event.userID) { users.append(UserTally(id: event.userID)) }
         }
         let v = videoSlots.slot(of: event.videoID) { videos.append(VideoTally(id: event.videoID)) }
-        videos[v].rows += 1
-        videos[v].watchRatio.add(event.watchRatio)
-        videos[v].playMs &+= event.playDurationMs
-        let u = cachedUserSlot
-        users[u].rows += 1
-        users[u].watchRatio.add(event.watchRatio)
-        users[u].playMs &+= event.playDurationMs
+        videos.withUnsafeMutableBufferPointer { videos in
+            videos[v].rows += 1
+            videos[v].watchRatio.add(event.watchRatio)
+            videos[v].playMs &+= event.playDurationMs
+        }
+        current.rows += 1
+        current.watchRatio.add(event.watchRatio)
+        current.playMs &+= event.playDurationMs
         let word = v >> 6
-        if users[u].videoBits.count <= word {
-            users[u].videoBits.append(contentsOf: repeatElement(0, count: word + 1 - users[u].videoBits.count))
+        if current.videoBits.count <= word {
+            current.videoBits.append(contentsOf: repeatElement(0, count: word + 1 - current.videoBits.count))
         }
-        users[u].videoBits[word] |= 1 << UInt64(v & 63)
-        if let d = eventDate, d.rawValue != cachedUserDate || u != cachedDateUserSlot {
-            users[u].dates.insert(d.rawValue)
+        current.videoBits[word] |= 1 << UInt64(v & 63)
+        if let d = eventDate, d.rawValue != cachedUserDate {
+            current.dates.insert(d.rawValue)
             cachedUserDate = d.rawValue
-            cachedDateUserSlot = u
         }
+    }
+
+    /// Puts the current user's tally back into `users` (before a row of another user, and before `users`
+    /// is read).
+    private func storeCurrentUser() {
+        guard currentSlot >= 0 else { return }
+        swap(&current, &users[currentSlot])
+        currentSlot = -1
+        cachedUser = -1
+        cachedUserDate = Int32.min
     }
 
     /// play_duration_sec, video_duration_sec, watch_ratio, watch_ratio_capped_5 of a row, as pandas computes them.
@@ -292,47 +336,56 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         try flushSpill()
         try spillHandle?.close()
         spillHandle = nil
+        storeCurrentUser()
         let n = rows
-        let means = sums.map { n == 0 ? Double.nan : $0.value / Double(n) }
+        let means = [sums.0, sums.1, sums.2, sums.3].map { n == 0 ? Double.nan : $0.value / Double(n) }
         // The ranks each percentile reads, and the bins holding them.
         let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })
         var binStart = [[Int: Int]](repeating: [:], count: 3)  // bin -> rank of its first value
-        var wanted = [[Bool]](repeating: [], count: 3)
+        let binCount = InteractionDiagnosticsCollector.binCount
+        // Histogram i's bin b is wanted[i * binCount + b] (one flat array: the pass below reads it per row).
+        var wanted = [Bool](repeating: false, count: 3 * binCount)
         for i in 0..<3 {
-            wanted[i] = [Bool](repeating: false, count: bins[i].count)
+            let histogram = UnsafeBufferPointer(rebasing: bins[(i * binCount)..<((i + 1) * binCount)])
             var seen = 0
             let sortedRanks = ranks.sorted()
             var r = 0
-            for (b, k) in bins[i].enumerated() where k > 0 {
+            for (b, k) in histogram.enumerated() where k > 0 {
                 let next = seen + Int(k)
                 while r < sortedRanks.count, sortedRanks[r] < next {
-                    wanted[i][b] = true
+                    wanted[i * binCount + b] = true
                     binStart[i][b] = seen
                     r += 1
                 }
                 seen = next
             }
         }
-        bins = []
+        if bins.count > 0 { bins.deallocate() }
+        bins = UnsafeMutableBufferPointer(start: nil, count: 0)
         var collected = [[Int: [Double]]](repeating: [:], count: 3)
-        var squares = [CompensatedSum](repeating: CompensatedSum(), count: 4)
+        var squareSums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
+        let center = SIMD4(means[0], means[1], means[2], means[3])
         // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
         var histograms = [
             NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]),
         ]
-        try forEachKeptEvent(buckets: buckets, days: days) { e in
-            let values = InteractionDiagnosticsCollector.engagementValues(e)
-            histograms[0].add(values[3])
-            histograms[1].add(values[0])
-            for i in 0..<4 {
-                let d = values[i] - means[i]
-                squares[i].add(d * d)
-            }
-            for i in 0..<3 {
-                let b = InteractionDiagnosticsCollector.bin(values[i])
-                if wanted[i][b] { collected[i][b, default: []].append(values[i]) }
+        try wanted.withUnsafeBufferPointer { wanted in
+            try forEachKeptEvent(buckets: buckets, days: days) { e in
+                let values = InteractionDiagnosticsCollector.engagementValues(e)
+                histograms[0].add(values[3])
+                histograms[1].add(values[0])
+                let d = values - center
+                squareSums.0.add(d[0] * d[0])
+                squareSums.1.add(d[1] * d[1])
+                squareSums.2.add(d[2] * d[2])
+                squareSums.3.add(d[3] * d[3])
+                for i in 0..<3 {
+                    let b = InteractionDiagnosticsCollector.bin(values[i])
+                    if wanted[i * binCount + b] { collected[i][b, default: []].append(values[i]) }
+                }
             }
         }
+        let squares = [squareSums.0, squareSums.1, squareSums.2, squareSums.3]
         for i in 0..<3 { for key in collected[i].keys { collected[i][key]!.sort() } }
         func element(_ i: Int, _ rank: Int) -> Double {
             let b = binStart[i].filter { $0.value <= rank }.max { $0.value < $1.value }!.key
@@ -525,23 +578,49 @@ struct DenseIDIndex {
 /// The `time` column's text (`2020-07-05 05:27:48.378`), as pandas' `to_datetime` reads it with the
 /// format it inferred from the column's first value.
 enum NaiveTimeText {
+    /// The last valid `YYYY-MM-DD` read and its day (a column's values mostly repeat their date).
+    struct DateCache {
+        var text: UInt64 = 0
+        var rest: UInt16 = 0
+        var day: Int32 = 0
+        var valid = false
+    }
+
     /// Milliseconds since 1970 of the wall-clock time (no zone), or nil when the text does not match
     /// `YYYY-MM-DD HH:MM:SS` followed by `.` and 1-9 digits (`withFraction`) or by nothing.
     static func parse(_ b: UnsafeRawBufferPointer, withFraction: Bool) -> Int64? {
+        var cache = DateCache()
+        return parse(b, withFraction: withFraction, cache: &cache)
+    }
+
+    /// ``parse(_:withFraction:)``, reusing the day of the last valid date when the text starts with the
+    /// same ten bytes (hand-written: called for every row of the ingest pass, where the date repeats).
+    @inline(__always)
+    static func parse(_ b: UnsafeRawBufferPointer, withFraction: Bool, cache: inout DateCache) -> Int64? {
         guard b.count >= 19 else { return nil }
         func digits(_ from: Int, _ count: Int) -> Int? {
             var v = 0
             for i in from..<(from + count) {
-                let c = b[i]
-                guard c >= 0x30, c <= 0x39 else { return nil }
-                v = v * 10 + Int(c - 0x30)
+                let c = b[i] &- 0x30
+                guard c <= 9 else { return nil }
+                v = v * 10 + Int(c)
             }
             return v
         }
-        guard b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A,
-            let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2), let h = digits(11, 2),
-            let mi = digits(14, 2), let s = digits(17, 2), h < 24, mi < 60, s < 60,
-            let day = CalendarDay(year: y, month: mo, day: d)
+        let text = b.loadUnaligned(as: UInt64.self)
+        let rest = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
+        let day: Int32
+        if cache.valid && cache.text == text && cache.rest == rest {
+            day = cache.day
+        } else {
+            guard b[4] == 0x2D, b[7] == 0x2D, let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2),
+                let parsed = CalendarDay(year: y, month: mo, day: d)
+            else { return nil }
+            day = parsed.rawValue
+            cache = DateCache(text: text, rest: rest, day: day, valid: true)
+        }
+        guard b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A, let h = digits(11, 2), let mi = digits(14, 2),
+            let s = digits(17, 2), h < 24, mi < 60, s < 60
         else { return nil }
         var millis = 0
         if withFraction {
@@ -560,7 +639,7 @@ enum NaiveTimeText {
         } else if b.count != 19 {
             return nil
         }
-        return ((Int64(day.rawValue) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000) + Int64(millis)
+        return ((Int64(day) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000) + Int64(millis)
     }
 
     /// `YYYY-MM-DD HH:MM:SS.mmm` of milliseconds since 1970 (wall clock).

@@ -161,4 +161,48 @@ import Testing
         }
         #expect(parse(".") == nil && parse("") == nil && parse("1.2.3") == nil && parse("1,5") == nil)
     }
+
+    /// `strtod`'s value of `text` (nil when it does not read the whole text).
+    func strtodValue(_ text: String) -> Double? {
+        text.withCString { start in
+            var end: UnsafeMutablePointer<CChar>?
+            let value = strtod(start, &end)
+            return end.map { UnsafePointer($0) == start + text.utf8.count } == true ? value : nil
+        }
+    }
+
+    @Test func decimalParsingIsStrtodBitForBit() {
+        let seed = testSeed(default: 0x5EED_0002)
+        var rng = SeededGenerator(seed: seed)
+        var decided = 0
+        let tries = 300_000
+        for _ in 0..<tries {
+            // 1-22 digits, a dot anywhere (or none), sometimes leading zeros: Clinger's range, Eisel-Lemire's
+            // (17-19 digits), and past it (more than 19 significant digits: left to strtod).
+            var text = String((0..<Int.random(in: 1...22, using: &rng)).map { _ in
+                Character(UnicodeScalar(UInt8.random(in: 0x30...0x39, using: &rng)))
+            })
+            if Bool.random(using: &rng) {
+                let at = text.index(text.startIndex, offsetBy: Int.random(in: 0...text.count, using: &rng))
+                text.insert(".", at: at)
+            }
+            if Int.random(in: 0..<4, using: &rng) == 0 { text = "0.000" + text.filter { $0 != "." } }
+            let fast = Array(text.utf8).withUnsafeBytes { DecimalParsing.parse($0) }
+            if let fast {
+                decided += 1
+                #expect(fast.bitPattern == strtodValue(text)?.bitPattern, "seed \(seed): \(text)")
+            }
+            #expect(parse(text)?.bitPattern == strtodValue(text)?.bitPattern, "seed \(seed): \(text)")
+        }
+        #expect(decided > tries / 2, "seed \(seed): the fast methods decided \(decided) of \(tries)")
+        // Halfway cases round to even; 20 significant digits and exponents are left to strtod.
+        for text in ["9007199254740993", "9007199254740995", "9007199254740993.0", "4503599627370496.5",
+                     "4503599627370497.5", "1.2254423097796592", "2.513297410046932", "0.0000000000000000000000001"] {
+            let fast = Array(text.utf8).withUnsafeBytes { DecimalParsing.parse($0) }
+            #expect(fast != nil && fast?.bitPattern == strtodValue(text)?.bitPattern, "\(text)")
+        }
+        for text in ["18446744073709551615", "1e5", ".", "", "-1.5", " 1"] {
+            #expect(Array(text.utf8).withUnsafeBytes { DecimalParsing.parse($0) } == nil, "\(text)")
+        }
+    }
 }

@@ -94,8 +94,8 @@ public struct InteractionColumns: Sendable, Equatable {
 
 /// Turns the fields of one CSV record into an ``Interaction`` and its day, or a ``RejectReason``.
 ///
-/// Numbers are parsed straight from the bytes: integers by hand, `watch_ratio` with `strtod`
-/// (correctly rounded, as pandas 3's parser is), `timestamp` exactly into milliseconds.
+/// Numbers are parsed straight from the bytes: integers by hand, `watch_ratio` correctly rounded (as pandas
+/// 3's parser is) by ``DecimalParsing`` or else `strtod`, `timestamp` exactly into milliseconds.
 public struct InteractionDecoder {
     /// The decoded row.
     public enum Outcome {
@@ -106,7 +106,7 @@ public struct InteractionDecoder {
     private let columns: InteractionColumns
     private var zone: LocalDayResolver
     private var scratch = [CChar](repeating: 0, count: 64)
-    private var lastDateField: [UInt8] = []
+    private var lastDateField = ShortFieldKey.unset
     private var lastDateLabel: Int64?? = nil
     private var lastLabel: Int64 = .min
     private var lastLabelDay: CalendarDay?
@@ -124,10 +124,10 @@ public struct InteractionDecoder {
         let c = columns
         // Rows come grouped by user and time: the date field mostly repeats, so its parse is cached.
         let dateLabel: Int64?? = fields.withField(c.date, in: record) { bytes in
-            if bytes.count == lastDateField.count && bytes.elementsEqual(lastDateField) { return lastDateLabel }
+            let key = ShortFieldKey(bytes)
+            if key == lastDateField && key != .unset { return lastDateLabel }
             let parsed = Self.parseDateLabel(bytes)
-            lastDateField.removeAll(keepingCapacity: true)
-            lastDateField.append(contentsOf: bytes)
+            lastDateField = key
             lastDateLabel = parsed
             return parsed
         }
@@ -209,6 +209,15 @@ public struct InteractionDecoder {
         var i = 0
         let n = bytes.count
         var digits = 0
+        // Unix seconds have ten digits: the first eight in one word (see ``DecimalParsing``).
+        if n >= 8, let base = bytes.baseAddress {
+            let word = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+            if DecimalParsing.isEightDigits(word) {
+                seconds = Int64(DecimalParsing.eightDigitsValue(word))
+                digits = 8
+                i = 8
+            }
+        }
         while i < n, bytes[i] >= 0x30, bytes[i] <= 0x39 {
             if digits > 12 { return .some(fallbackTimestamp(bytes)) }
             seconds = seconds * 10 + Int64(bytes[i] - 0x30)
@@ -310,47 +319,11 @@ public struct InteractionDecoder {
         return parseDouble(bytes, scratch: &scratch)
     }
 
-    /// Powers of ten that are exact doubles (10^0 ... 10^22).
-    private static let exactPowersOfTen: [Double] = (0...22).map { k in
-        var v = 1.0
-        for _ in 0..<k { v *= 10 }
-        return v
-    }
-
-    /// Clinger's fast path: `[digits][.digits]` with at most 15 significant digits... precisely, a
-    /// mantissa below 2^53 and at most 22 fraction digits: then `mantissa / 10^k` is one correctly
-    /// rounded IEEE division of two exact values, the same double `strtod` returns. nil otherwise.
-    @inline(__always)
-    static func parseSimpleDecimal(_ bytes: UnsafeRawBufferPointer) -> Double? {
-        let n = bytes.count
-        guard n > 0, n <= 40 else { return nil }
-        var mantissa: UInt64 = 0
-        var fractionDigits = 0
-        var seenDot = false
-        var digits = 0
-        for i in 0..<n {
-            let b = bytes[i]
-            if b >= 0x30 && b <= 0x39 {
-                if digits > 0 || b != 0x30 { digits += 1 }
-                if digits > 16 { return nil }
-                mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
-                if seenDot { fractionDigits += 1 }
-            } else if b == 0x2E && !seenDot {
-                seenDot = true
-            } else {
-                return nil
-            }
-        }
-        guard mantissa < (1 << 53), fractionDigits <= 22, n > (seenDot ? 1 : 0) else { return nil }
-        if seenDot && n == 1 { return nil }
-        return Double(mantissa) / exactPowersOfTen[fractionDigits]
-    }
-
     /// A decimal number, correctly rounded (`strtod`), the whole field consumed. nil for empty or invalid.
     public static func parseDouble(_ bytes: UnsafeRawBufferPointer, scratch: inout [CChar]) -> Double? {
         let n = bytes.count
         guard n > 0 else { return nil }
-        if let fast = parseSimpleDecimal(bytes) { return fast }
+        if let fast = DecimalParsing.parse(bytes) { return fast }
         if scratch.count < n + 1 { scratch = [CChar](repeating: 0, count: n + 1) }
         return scratch.withUnsafeMutableBufferPointer { buf -> Double? in
             let base = buf.baseAddress!
@@ -369,6 +342,44 @@ public struct InteractionDecoder {
             guard let end, end == base + n else { return nil }
             return value
         }
+    }
+}
+
+/// A field of up to 16 bytes as two words and its length, for comparing a field with the last one in a few
+/// compares (hand-written: a generic `elementsEqual` over the bytes costs more than parsing the field).
+/// Longer fields are all ``unset``, which is never treated as equal to a cached field.
+struct ShortFieldKey: Equatable {
+    private var first: UInt64
+    private var last: UInt64
+    private var count: Int
+
+    /// The key of no field (and of every field longer than 16 bytes).
+    static let unset = ShortFieldKey(first: 0, last: 0, count: -1)
+
+    private init(first: UInt64, last: UInt64, count: Int) {
+        self.first = first
+        self.last = last
+        self.count = count
+    }
+
+    /// The key of `bytes`: its first and last eight bytes (overlapping when shorter than 16, together all of
+    /// them) and its length, or ``unset`` when longer than 16 bytes.
+    @inline(__always)
+    init(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n <= 16 else {
+            self = .unset
+            return
+        }
+        guard n >= 8, let base = bytes.baseAddress else {
+            var word: UInt64 = 0
+            for i in 0..<n { word |= UInt64(bytes[i]) << UInt64(8 * i) }
+            self.init(first: word, last: 0, count: n)
+            return
+        }
+        self.init(
+            first: base.loadUnaligned(as: UInt64.self),
+            last: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self), count: n)
     }
 }
 
