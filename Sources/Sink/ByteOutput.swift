@@ -11,7 +11,7 @@ import SystemPackage
 ///
 /// The write system calls run on a writer queue, so that copying hundreds of MB into the page cache
 /// overlaps with rendering the next records; at most two buffers are in flight. Memory: the buffer being
-/// filled (``bufferLimit`` and one line), two in flight and two spares, ~5 MB at the default limit.
+/// filled (the buffer limit, 256 KiB by default, and one line), two in flight and two spares: ~1.3 MB.
 ///
 /// Every write ends on a line boundary: a full buffer is handed over through its last newline (the partial
 /// line after it waits for the next one), so a reader of the file while it is written sees a partial last
@@ -38,7 +38,7 @@ public final class ByteOutput {
     /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
     ///   ``OutputOwnershipError`` when another run holds it, or it is not the file (or the bytes) `expected`
     ///   names; ``DamagedFileError`` when it is shorter than `resumeAt`.
-    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 1 << 20) throws {
+    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10) throws {
         self.path = path
         self.bufferLimit = bufferLimit
         buffer.reserveCapacity(bufferLimit + 4096)
