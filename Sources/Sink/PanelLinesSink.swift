@@ -6,9 +6,9 @@ import ReplayStream
 /// number text, an unknown value as an empty field, `event_date` unquoted, `true`/`false`).
 ///
 /// A record is written up to four times (revision 0, then as its leads mature); the parts that never
-/// change between revisions (aggregates, lags, treatment flags) are rendered once and kept until the
+/// change between revisions (aggregates, lags) are rendered once and kept until the
 /// record's final revision, and so is each day's `total_play_duration_sec`, which later records
-/// reuse as a lead. Memory: at most eight days of records per user (~0.45 KB a record: its values and their
+/// reuse as a lead. Memory: at most eight days of records per user (~0.4 KB a record: its values and their
 /// text, see ``KeptRenderings``).
 ///
 /// A kept rendering is used only for a record whose values it was rendered from, compared bit for bit,
@@ -22,11 +22,14 @@ public final class PanelLinesSink: RecordSink {
     /// The text of a record's values that are the same in every revision: its first 26 columns (through
     /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
     /// text alone, without the keys (interleaved again when a revision is written), in an array of exactly
-    /// its size, ~0.25 KB, and the record it was rendered from (its leads dropped), ~0.18 KB.
+    /// its size, ~0.25 KB, and the values it was rendered from, 136 bytes (the lags' arrays are the record's).
     struct CachedRecord {
-        /// The record the text was rendered from, its leads dropped (its leads, revision and finality are
-        /// not used).
-        var source: UserDayRecord
+        /// The aggregates the text was rendered from.
+        var daily: DailyValues
+        /// The `lag_1_*` values the text was rendered from.
+        var lag1: [Double]
+        /// The `prior_3day_*` values the text was rendered from.
+        var prior3: [Double]
         /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
         /// (`event_date` without quotes; an unknown value empty).
         var text: [UInt8]
@@ -36,8 +39,26 @@ public final class PanelLinesSink: RecordSink {
         /// The column of `total_play_duration_sec`.
         static let playSecondsColumn = 10
 
-        /// True when the text renders `record`: its aggregates, lags and flags are the source's.
-        func renders(_ record: UserDayRecord) -> Bool { source.hasSameStateAndTreatment(as: record) }
+        /// True when the text renders `record` (kept for its key): its aggregates, `lag_1_*` and
+        /// `prior_3day_*` are the ones the text was rendered from, bit for bit (NaN equals NaN).
+        func renders(_ record: UserDayRecord) -> Bool {
+            Self.sameBits(daily, record.daily) && Self.sameBits(lag1, record.lag1) && Self.sameBits(prior3, record.prior3)
+        }
+
+        private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+        }
+
+        private static func sameBits(_ a: DailyValues, _ b: DailyValues) -> Bool {
+            @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
+            return a.interactions == b.interactions && a.uniqueVideos == b.uniqueVideos
+                && a.totalPlayDurationMs == b.totalPlayDurationMs && same(a.avgPlayDurationMs, b.avgPlayDurationMs)
+                && same(a.avgVideoDurationMs, b.avgVideoDurationMs) && same(a.avgWatchRatio, b.avgWatchRatio)
+                && a.highWatchCount == b.highWatchCount && a.completeOrRewatchCount == b.completeOrRewatchCount
+                && same(a.totalPlayDurationSec, b.totalPlayDurationSec) && same(a.avgPlayDurationSec, b.avgPlayDurationSec)
+                && same(a.avgVideoDurationSec, b.avgVideoDurationSec) && same(a.highWatchShare, b.highWatchShare)
+                && same(a.completeOrRewatchShare, b.completeOrRewatchShare) && a.activeDay == b.activeDay
+        }
 
         /// Calls `body` with each value's column and text, in column order.
         @inline(__always)
@@ -52,7 +73,7 @@ public final class PanelLinesSink: RecordSink {
 
         /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
         func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
-            guard source.daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
+            guard daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
             var start = Self.count
             for column in 0..<Self.playSecondsColumn { start += Int(text[column]) }
             return text[start..<(start + Int(text[Self.playSecondsColumn]))]
@@ -247,12 +268,10 @@ public final class PanelLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        var source = r
-        source.leads = []
         let text = [UInt8](unsafeUninitializedCapacity: out.count) { buffer, initialized in
             initialized = buffer.initialize(fromContentsOf: out)
         }
-        return CachedRecord(source: source, text: text)
+        return CachedRecord(daily: r.daily, lag1: r.lag1, prior3: r.prior3, text: text)
     }
 
     /// Appends one revision: the cached constant parts around the leads, sums and revision.
