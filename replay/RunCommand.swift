@@ -99,8 +99,8 @@ extension Replay {
             _ = glibcMallopt(glibcArenaMax, 1)
             // Blocks of 128 KiB and more (a day's events, the timeline snapshot, output buffers) are mapped and
             // unmapped on their own, and free memory at the heap's top is returned past 1 MiB. Setting them
-            // also stops glibc from raising both thresholds after the first large free, which left freed
-            // blocks of 8-17 MB in the heap: big's peak RSS was ~10 MB higher (measured with `--emit final`).
+            // also stops glibc from raising both thresholds after the first large free, which leaves freed
+            // blocks of 8-17 MB in the heap: without them big's peak RSS is ~10 MB higher (`--emit final`).
             _ = glibcMallopt(glibcMmapThreshold, 128 << 10)
             _ = glibcMallopt(glibcTrimThreshold, 1 << 20)
             let logger = bootstrapLogging(level: quiet ? .error : logLevel)

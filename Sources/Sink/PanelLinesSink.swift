@@ -42,22 +42,11 @@ public final class PanelLinesSink: RecordSink {
         /// True when the text renders `record` (kept for its key): its aggregates, `lag_1_*` and
         /// `prior_3day_*` are the ones the text was rendered from, bit for bit (NaN equals NaN).
         func renders(_ record: UserDayRecord) -> Bool {
-            Self.sameBits(daily, record.daily) && Self.sameBits(lag1, record.lag1) && Self.sameBits(prior3, record.prior3)
+            daily.hasSameBits(as: record.daily) && Self.sameBits(lag1, record.lag1) && Self.sameBits(prior3, record.prior3)
         }
 
         private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
             a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
-        }
-
-        private static func sameBits(_ a: DailyValues, _ b: DailyValues) -> Bool {
-            @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
-            return a.interactions == b.interactions && a.uniqueVideos == b.uniqueVideos
-                && a.totalPlayDurationMs == b.totalPlayDurationMs && same(a.avgPlayDurationMs, b.avgPlayDurationMs)
-                && same(a.avgVideoDurationMs, b.avgVideoDurationMs) && same(a.avgWatchRatio, b.avgWatchRatio)
-                && a.highWatchCount == b.highWatchCount && a.completeOrRewatchCount == b.completeOrRewatchCount
-                && same(a.totalPlayDurationSec, b.totalPlayDurationSec) && same(a.avgPlayDurationSec, b.avgPlayDurationSec)
-                && same(a.avgVideoDurationSec, b.avgVideoDurationSec) && same(a.highWatchShare, b.highWatchShare)
-                && same(a.completeOrRewatchShare, b.completeOrRewatchShare) && a.activeDay == b.activeDay
         }
 
         /// Calls `body` with each value's column and text, in column order.
@@ -82,8 +71,8 @@ public final class PanelLinesSink: RecordSink {
 
     /// The renderings kept for the records not yet final, found by record key (user, day): a dictionary of
     /// 4-byte indexes into one array of entries, whose freed entries are reused. Memory: the entries (one
-    /// array, at most twice the records pending) and the index (~24 bytes a key); a dictionary holding the
-    /// entries themselves kept a quarter of its buckets empty and copied them all on every resize.
+    /// array, at most twice the records pending) and the index (~24 bytes a key); a dictionary of the entries
+    /// themselves would keep up to a quarter of its 136-byte buckets empty and copy them all on every resize.
     struct KeptRenderings {
         private var slots: [UInt64: Int32] = [:]
         private var entries: [CachedRecord?] = []
