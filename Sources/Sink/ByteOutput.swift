@@ -10,7 +10,13 @@ import SystemPackage
 /// precise control of what has reached the disk and where the file ends.
 ///
 /// The write system calls run on a writer queue, so that copying hundreds of MB into the page cache
-/// overlaps with rendering the next records; at most two buffers are in flight. The owner calls
+/// overlaps with rendering the next records; at most two buffers are in flight. Memory: the buffer being
+/// filled (the buffer limit, 256 KiB by default, and one line), two in flight and two spares: ~1.3 MB.
+///
+/// Every write ends on a line boundary: a full buffer is handed over through its last newline (the partial
+/// line after it waits for the next one), so a reader of the file while it is written sees a partial last
+/// line only where the operating system split a write. ``drain()`` and ``close()`` hand over everything
+/// appended. The owner calls
 /// ``close()`` on every path (errors included): it waits for the writes in flight and closes the file.
 /// Releasing an output that was not closed is a programming error, caught by an assertion in debug builds.
 public final class ByteOutput {
@@ -32,7 +38,7 @@ public final class ByteOutput {
     /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
     ///   ``OutputOwnershipError`` when another run holds it, or it is not the file (or the bytes) `expected`
     ///   names; ``DamagedFileError`` when it is shorter than `resumeAt`.
-    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 1 << 20) throws {
+    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10) throws {
         self.path = path
         self.bufferLimit = bufferLimit
         buffer.reserveCapacity(bufferLimit + 4096)
@@ -121,19 +127,42 @@ public final class ByteOutput {
         if buffer.count >= bufferLimit { try flush() }
     }
 
-    /// Hands the buffer to the writer queue (asynchronously).
+    /// Hands the buffer to the writer queue (asynchronously) through its last newline; the bytes after it
+    /// (a line not yet ended) stay buffered. A buffer without a newline stays whole.
     public func flush() throws {
+        try handOver(wholeLinesOnly: true)
+    }
+
+    /// Hands the buffer to the writer queue: through its last newline when `wholeLinesOnly`, else all of it.
+    private func handOver(wholeLinesOnly: Bool) throws {
         precondition(!closed, "ByteOutput(\(path)) written after close()")
         try channel.failure.check()
         guard !buffer.isEmpty else { return }
-        let chunk = buffer
-        buffer = channel.send(chunk)
+        var end = buffer.count
+        if wholeLinesOnly && buffer[end - 1] != 0x0A {
+            guard let newline = buffer.lastIndex(of: 0x0A) else { return }
+            end = newline + 1
+        }
+        let chunk: [UInt8]
+        if end == buffer.count {
+            chunk = buffer
+            buffer = channel.send(chunk)
+        } else {
+            chunk = Array(buffer[..<end])
+            let rest = buffer[end...]
+            buffer = channel.send(chunk)
+            buffer.append(contentsOf: rest)
+        }
         buffer.reserveCapacity(bufferLimit + 4096)
+        chunkHandedOver?(chunk)
     }
 
-    /// Flushes and waits until every byte appended so far has been handed to the operating system.
+    /// Sees each chunk handed to the writer queue (tests check where writes end).
+    var chunkHandedOver: (([UInt8]) -> Void)?
+
+    /// Hands over everything appended and waits until it has been handed to the operating system.
     public func drain() throws {
-        try flush()
+        try handOver(wholeLinesOnly: false)
         channel.waitForWrites()
         try channel.failure.check()
     }

@@ -6,9 +6,10 @@ import ReplayStream
 /// number text, an unknown value as an empty field, `event_date` unquoted, `true`/`false`).
 ///
 /// A record is written up to four times (revision 0, then as its leads mature); the parts that never
-/// change between revisions (aggregates, lags, treatment flags) are rendered once and kept until the
+/// change between revisions (aggregates, lags) are rendered once and kept until the
 /// record's final revision, and so is each day's `total_play_duration_sec`, which later records
-/// reuse as a lead. Memory: at most eight days of records per user.
+/// reuse as a lead. Memory: at most eight days of records per user (~0.4 KB a record: its values and their
+/// text, see ``KeptRenderings``).
 ///
 /// A kept rendering is used only for a record whose values it was rendered from, compared bit for bit,
 /// so a record re-issued with other values (a late row revised its day) is rendered anew.
@@ -16,38 +17,92 @@ public final class PanelLinesSink: RecordSink {
     private let output: ByteOutput
     private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
-    private var cache: [UInt64: CachedRecord] = [:]
+    private var cache = KeptRenderings()
 
     /// The text of a record's values that are the same in every revision: its first 26 columns (through
     /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
-    /// text alone, without the keys (interleaved again when a revision is written), about 0.6 KB a record:
-    /// eight days of records per user.
+    /// text alone, without the keys (interleaved again when a revision is written), in an array of exactly
+    /// its size, ~0.25 KB, and the values it was rendered from, 136 bytes (the lags' arrays are the record's).
     struct CachedRecord {
-        /// The record the text was rendered from, its leads dropped (its leads, revision and finality are
-        /// not used).
-        var source: UserDayRecord
-        /// The 26 values' text back to back (`event_date` without quotes; an unknown value empty).
-        var values: [UInt8]
-        /// Where each value's text ends in ``values`` (each begins where the one before it ends).
-        var ends: [UInt16]
+        /// The aggregates the text was rendered from.
+        var daily: DailyValues
+        /// The `lag_1_*` values the text was rendered from.
+        var lag1: [Double]
+        /// The `prior_3day_*` values the text was rendered from.
+        var prior3: [Double]
+        /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
+        /// (`event_date` without quotes; an unknown value empty).
+        var text: [UInt8]
 
         /// The number of columns kept.
         static let count = 26
         /// The column of `total_play_duration_sec`.
         static let playSecondsColumn = 10
 
-        /// True when the text renders `record`: its aggregates, lags and flags are the source's.
-        func renders(_ record: UserDayRecord) -> Bool { source.hasSameStateAndTreatment(as: record) }
+        /// True when the text renders `record` (kept for its key): its aggregates, `lag_1_*` and
+        /// `prior_3day_*` are the ones the text was rendered from, bit for bit (NaN equals NaN).
+        func renders(_ record: UserDayRecord) -> Bool {
+            daily.hasSameBits(as: record.daily) && Self.sameBits(lag1, record.lag1) && Self.sameBits(prior3, record.prior3)
+        }
 
-        /// The text of value `column`.
+        private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+        }
+
+        /// Calls `body` with each value's column and text, in column order.
         @inline(__always)
-        func value(_ column: Int) -> ArraySlice<UInt8> {
-            values[(column == 0 ? 0 : Int(ends[column - 1]))..<Int(ends[column])]
+        func forEachValue(_ body: (Int, ArraySlice<UInt8>) -> Void) {
+            var start = Self.count
+            for column in 0..<Self.count {
+                let end = start + Int(text[column])
+                body(column, text[start..<end])
+                start = end
+            }
         }
 
         /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
         func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
-            source.daily.totalPlayDurationSec.bitPattern == value.bitPattern ? self.value(Self.playSecondsColumn) : nil
+            guard daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
+            var start = Self.count
+            for column in 0..<Self.playSecondsColumn { start += Int(text[column]) }
+            return text[start..<(start + Int(text[Self.playSecondsColumn]))]
+        }
+    }
+
+    /// The renderings kept for the records not yet final, found by record key (user, day): a dictionary of
+    /// 4-byte indexes into one array of entries, whose freed entries are reused. Memory: the entries (one
+    /// array, at most twice the records pending) and the index (~24 bytes a key); a dictionary of the entries
+    /// themselves would keep up to a quarter of its 136-byte buckets empty and copy them all on every resize.
+    struct KeptRenderings {
+        private var slots: [UInt64: Int32] = [:]
+        private var entries: [CachedRecord?] = []
+        private var free: [Int32] = []
+
+        /// The rendering kept for `key`, if any.
+        @inline(__always)
+        func get(_ key: UInt64) -> CachedRecord? {
+            guard let slot = slots[key] else { return nil }
+            return entries[Int(slot)]
+        }
+
+        /// Keeps `record` for `key` (replacing what was kept).
+        mutating func set(_ key: UInt64, _ record: CachedRecord) {
+            if let slot = slots[key] {
+                entries[Int(slot)] = record
+            } else if let slot = free.popLast() {
+                entries[Int(slot)] = record
+                slots[key] = slot
+            } else {
+                slots[key] = Int32(entries.count)
+                entries.append(record)
+            }
+        }
+
+        /// Drops what is kept for `key`.
+        mutating func remove(_ key: UInt64) {
+            guard let slot = slots.removeValue(forKey: key) else { return }
+            entries[Int(slot)] = nil
+            free.append(slot)
         }
     }
 
@@ -113,19 +168,19 @@ public final class PanelLinesSink: RecordSink {
     public func write(_ record: UserDayRecord) throws {
         let key = PanelLinesSink.cacheKey(record.userID, record.day)
         let cached: CachedRecord
-        if let hit = cache[key], hit.renders(record) {
+        if let hit = cache.get(key), hit.renders(record) {
             cached = hit
         } else {
             cached = PanelLinesSink.renderConstantParts(record, layout: layout)
-            if !record.isFinal { cache[key] = cached }
+            if !record.isFinal { cache.set(key, cached) }
         }
         try output.append { out in
             PanelLinesSink.renderRevision(record, cached: cached, layout: self.layout, into: &out) { h in
-                self.cache[PanelLinesSink.cacheKey(record.userID, record.day.adding(h))]?.playSeconds(
+                self.cache.get(PanelLinesSink.cacheKey(record.userID, record.day.adding(h)))?.playSeconds(
                     ifValue: record.lead(h, column: 2))
             }
         }
-        if record.isFinal { cache.removeValue(forKey: key) }
+        if record.isFinal { cache.remove(key) }
     }
 
     public func flush() throws -> Int64 {
@@ -152,11 +207,16 @@ public final class PanelLinesSink: RecordSink {
     }
 
     static func renderConstantParts(_ r: UserDayRecord, layout: Layout) -> CachedRecord {
-        var out: [UInt8] = []
-        out.reserveCapacity(400)
-        var ends: [UInt16] = []
-        ends.reserveCapacity(CachedRecord.count)
-        @inline(__always) func end() { ends.append(UInt16(out.count)) }
+        // The lengths are filled in as each value ends; the text is copied into an array of its size at the end.
+        var out = [UInt8](repeating: 0, count: CachedRecord.count)
+        out.reserveCapacity(CachedRecord.count + 400)
+        var column = 0
+        var start = out.count
+        @inline(__always) func end() {
+            out[column] = UInt8(out.count - start)
+            column += 1
+            start = out.count
+        }
         @inline(__always) func int(_ v: Int64) {
             JSONBytes.appendInt(v, to: &out)
             end()
@@ -197,9 +257,10 @@ public final class PanelLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        var source = r
-        source.leads = []
-        return CachedRecord(source: source, values: out, ends: ends)
+        let text = [UInt8](unsafeUninitializedCapacity: out.count) { buffer, initialized in
+            initialized = buffer.initialize(fromContentsOf: out)
+        }
+        return CachedRecord(daily: r.daily, lag1: r.lag1, prior3: r.prior3, text: text)
     }
 
     /// Appends one revision: the cached constant parts around the leads, sums and revision.
@@ -210,9 +271,8 @@ public final class PanelLinesSink: RecordSink {
         playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
     ) {
         let keys = layout.keys
-        for column in 0..<CachedRecord.count {
+        cached.forEachValue { column, value in
             out.append(contentsOf: keys[column])
-            let value = cached.value(column)
             if column == 1 {
                 out.append(contentsOf: layout.dateQuote)
                 out.append(contentsOf: value)

@@ -8,28 +8,38 @@ import SystemPackage
 /// replayed. Memory during ingest is bounded by the write buffers (``bufferBudgetBytes``), not by
 /// the log's length. The files are raw ``Interaction`` structs (40 bytes each, host byte order):
 /// they are a cache inside the state folder, never an exchange format.
+///
+/// Memory: each day being written has one buffer of ``bufferCapacity`` events, allocated once at that
+/// capacity (it never grows) and written to its file whenever it fills; at most ``maxBufferedDays`` buffers
+/// exist (a new day beyond them flushes and frees every buffer first), so the buffers never hold more than
+/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and a 4-byte permutation.
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
     public let directory: URL
-    /// Write buffers, one per day seen since the last flush; `bufferIndex` maps days to them.
+    /// Write buffers, one per day seen since the last ``flush()``, each of capacity ``bufferCapacity``;
+    /// `bufferIndex` maps days to them.
     private var buffers: [[Interaction]] = []
     private var bufferDays: [CalendarDay] = []
     private var bufferIndex: [CalendarDay: Int] = [:]
     private var lastDay = CalendarDay(rawValue: .min)
     private var lastIndex = -1
-    private var bufferedEvents = 0
-    /// Flush every buffer once this many bytes are buffered in total.
-    public var bufferBudgetBytes: Int
+    /// The bytes all write buffers may take together.
+    public let bufferBudgetBytes: Int
+    /// Events one day's write buffer holds before it is written to the day's file.
+    public let bufferCapacity: Int
     /// Days that have at least one event, with their event counts.
     public private(set) var eventCounts: [CalendarDay: Int] = [:]
 
     static let recordSize = MemoryLayout<Interaction>.stride
+    /// Write buffers that may exist at once: a log spans 63 days, a live feed a few open days.
+    public static let maxBufferedDays = 64
 
-    /// Opens (creating) a bucket folder.
+    /// Opens (creating) a bucket folder whose write buffers take at most `bufferBudgetBytes` together.
     public init(directory: URL, bufferBudgetBytes: Int = 32 << 20) throws {
         precondition(MemoryLayout<Interaction>.stride == 40, "Interaction must stay 40 bytes with no padding")
         self.directory = directory
         self.bufferBudgetBytes = bufferBudgetBytes
+        bufferCapacity = max(1, bufferBudgetBytes / DayBuckets.recordSize / DayBuckets.maxBufferedDays)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -40,7 +50,6 @@ public final class DayBuckets {
         bufferIndex.removeAll()
         lastIndex = -1
         lastDay = CalendarDay(rawValue: .min)
-        bufferedEvents = 0
         eventCounts.removeAll()
         if FileManager.default.fileExists(atPath: directory.path) {
             try FileManager.default.removeItem(at: directory)
@@ -55,30 +64,36 @@ public final class DayBuckets {
             if let i = bufferIndex[day] {
                 lastIndex = i
             } else {
+                if buffers.count == DayBuckets.maxBufferedDays { try flush() }
                 lastIndex = buffers.count
                 bufferIndex[day] = lastIndex
-                buffers.append([])
+                var buffer: [Interaction] = []
+                buffer.reserveCapacity(bufferCapacity)
+                buffers.append(buffer)
                 bufferDays.append(day)
             }
             lastDay = day
         }
         buffers[lastIndex].append(event)
-        bufferedEvents += 1
-        if bufferedEvents * DayBuckets.recordSize >= bufferBudgetBytes { try flush() }
+        if buffers[lastIndex].count == bufferCapacity { try write(lastIndex) }
     }
 
-    /// Writes every buffered event to its day's file.
+    /// Writes buffer `i` to its day's file and empties it, keeping its capacity.
+    private func write(_ i: Int) throws {
+        guard !buffers[i].isEmpty else { return }
+        let day = bufferDays[i]
+        try buffers[i].withUnsafeBytes { try appendBytes($0, to: fileURL(for: day)) }
+        eventCounts[day, default: 0] += buffers[i].count
+        buffers[i].removeAll(keepingCapacity: true)
+    }
+
+    /// Writes every buffered event to its day's file and frees the write buffers.
     public func flush() throws {
-        for (i, events) in buffers.enumerated() where !events.isEmpty {
-            let day = bufferDays[i]
-            try events.withUnsafeBytes { try appendBytes($0, to: fileURL(for: day)) }
-            eventCounts[day, default: 0] += events.count
-        }
-        buffers.removeAll(keepingCapacity: true)
+        for i in buffers.indices { try write(i) }
+        buffers.removeAll()
         bufferDays.removeAll(keepingCapacity: true)
         bufferIndex.removeAll(keepingCapacity: true)
         lastIndex = -1
-        bufferedEvents = 0
     }
 
     /// Flushes and makes the files durable (fsync), so an ingest marked complete survives a crash.
@@ -114,7 +129,6 @@ public final class DayBuckets {
         bufferDays.removeAll()
         bufferIndex.removeAll()
         lastIndex = -1
-        bufferedEvents = 0
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for name in names where name.hasPrefix("day-") && name.hasSuffix(".events") {
             guard let raw = Int32(name.dropFirst(4).dropLast(7)), counts[CalendarDay(rawValue: raw)] != nil else {
@@ -144,18 +158,12 @@ public final class DayBuckets {
 
     /// Reads one day's events in replay order (timestamp, user, video, file order).
     /// A day without a file has no events.
+    ///
+    /// Memory: the day's events (read into the array returned, then permuted in place) and a 4-byte
+    /// permutation while it is sorted.
     public func sortedEvents(for day: CalendarDay) throws -> [Interaction] {
-        let path = fileURL(for: day).path
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        guard data.count % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: data.count) }
-        let count = data.count / DayBuckets.recordSize
-        var events = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
-            _ = data.withUnsafeBytes { raw in
-                memcpy(buffer.baseAddress!, raw.baseAddress!, data.count)
-            }
-            initialized = count
-        }
+        var events = try readEvents(of: day)
+        let count = events.count
         // Sort a permutation so that file order breaks ties (a stable sort), then apply it.
         var order = [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
             for i in 0..<count { buffer[i] = Int32(i) }
@@ -164,14 +172,57 @@ public final class DayBuckets {
         events.withUnsafeBufferPointer { ev in
             order.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
         }
-        let sorted = [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
-            events.withUnsafeBufferPointer { ev in
-                for i in 0..<count { buffer[i] = ev[Int(order[i])] }
+        // events[i] becomes events[order[i]], one cycle of the permutation at a time; order[j] = j marks a
+        // slot that holds its event.
+        events.withUnsafeMutableBufferPointer { ev in
+            order.withUnsafeMutableBufferPointer { order in
+                for start in 0..<count where order[start] != Int32(start) {
+                    let first = ev[start]
+                    var j = start
+                    while true {
+                        let k = Int(order[j])
+                        order[j] = Int32(j)
+                        if k == start {
+                            ev[j] = first
+                            break
+                        }
+                        ev[j] = ev[k]
+                        j = k
+                    }
+                }
+            }
+        }
+        return events
+    }
+
+    /// One day's events in file order, read into an array of exactly their count.
+    private func readEvents(of day: CalendarDay) throws -> [Interaction] {
+        let path = fileURL(for: day).path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return [] }
+            throw POSIXFileError(path: path, operation: "open", code: errno)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw POSIXFileError(path: path, operation: "stat", code: errno) }
+        let size = Int(st.st_size)
+        guard size % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: size) }
+        let count = size / DayBuckets.recordSize
+        return try [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            while done < size {
+                let n = pread(fd, raw.baseAddress! + done, size - done, off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    if n == 0 { throw truncated(path, bytes: done) }
+                    throw POSIXFileError(path: path, operation: "read", code: errno)
+                }
+                done += n
             }
             initialized = count
         }
-        events = []
-        return sorted
     }
 
     /// One user's events of a day in replay order (the order ``sortedEvents(for:)`` gives them), without

@@ -57,8 +57,11 @@ struct UserTimeline {
             day: day, daily: daily, lag1: lag1, prior3: prior3,
             treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
             nextRevision: 0, finalized: false, rollingAfter: keepsRevisionState ? rolling : nil)
+        // Drop the oldest before appending: the history's buffer never grows past `historyLength` days
+        // (appending a ninth day to a full buffer of eight would double it).
+        if history.count >= historyLength { history.removeFirst(history.count - historyLength + 1) }
+        if history.capacity < historyLength { history.reserveCapacity(historyLength) }
         history.append(closed)
-        if history.count > historyLength { history.removeFirst(history.count - historyLength) }
         return closed
     }
 

@@ -1,0 +1,70 @@
+import Foundation
+import ReplayStream
+import Testing
+
+@testable import ReplaySink
+
+/// Where an output's writes end: a reader of a panel file while it is written sees whole lines, a partial
+/// last line only where the operating system split one write.
+@Suite struct ByteOutputLineTests {
+    /// The chunks an output hands to its writer, in order (the hook runs on the appending thread).
+    final class Chunks {
+        var all: [[UInt8]] = []
+    }
+
+    @Test func everyChunkHandedToTheWriterEndsWithANewline() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for format in [PanelFormat.jsonl, .csv] {
+            let path = dir.appendingPathComponent("panel.\(format)").path
+            // A limit that no line length divides: lines straddle it.
+            let output = try ByteOutput(path: path, resumeAt: nil, bufferLimit: 3_000)
+            defer { try? output.close() }
+            let chunks = Chunks()
+            output.chunkHandedOver = { chunks.all.append($0) }
+            let sink = try PanelLinesSink(output: output, format: format)
+            var expected = format == .csv ? PanelLinesSink.csvHeader : []
+            for i in 0..<300 {
+                var d = DailyValues()
+                d.interactions = i
+                d.totalPlayDurationSec = Double(i) / 7
+                d.avgWatchRatio = Double(i) / 3
+                let r = UserDayRecord(
+                    userID: Int32(i % 17), day: CalendarDay(rawValue: 18_448 + Int32(i / 17)), daily: d,
+                    lag1: Array(repeating: Double(i) / 11, count: 5), prior3: Array(repeating: 0, count: 5),
+                    leads: Array(repeating: .nan, count: 21), treatmentHighIntensity: i % 2,
+                    treatmentHighWatchExposure: 0, revision: 0, isFinal: true)
+                try sink.write(r)
+                expected += PanelLinesSink.render(r, format: format)
+            }
+            _ = try sink.flush()
+            #expect(chunks.all.count > 10, "\(format): the limit was crossed many times")
+            for (k, chunk) in chunks.all.enumerated() {
+                #expect(chunk.last == 0x0A, "\(format): chunk \(k) of \(chunk.count) bytes ends inside a line")
+            }
+            #expect(chunks.all.flatMap { $0 } == expected)
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        }
+    }
+
+    @Test func aLineNotYetEndedWaitsForItsNewlineOrTheDrain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("out.txt").path
+        let output = try ByteOutput(path: path, resumeAt: nil, bufferLimit: 8)
+        defer { try? output.close() }
+        let chunks = Chunks()
+        output.chunkHandedOver = { chunks.all.append($0) }
+        try output.append(Array("one\ntwo and more".utf8))
+        #expect(chunks.all == [Array("one\n".utf8)])
+        try output.append(Array(" still".utf8))
+        #expect(chunks.all.count == 1, "no newline since: nothing handed over")
+        try output.append(Array("\nthree".utf8))
+        #expect(chunks.all.last == Array("two and more still\n".utf8))
+        try output.drain()
+        #expect(chunks.all.last == Array("three".utf8), "a drain hands over everything")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "one\ntwo and more still\nthree")
+    }
+}
