@@ -42,11 +42,8 @@ public final class PanelLinesSink: RecordSink {
         /// True when the text renders `record` (kept for its key): its aggregates, `lag_1_*` and
         /// `prior_3day_*` are the ones the text was rendered from, bit for bit (NaN equals NaN).
         func renders(_ record: UserDayRecord) -> Bool {
-            daily.hasSameBits(as: record.daily) && Self.sameBits(lag1, record.lag1) && Self.sameBits(prior3, record.prior3)
-        }
-
-        private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
-            a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+            daily.hasSameBits(as: record.daily) && UserDayRecord.sameBits(lag1, record.lag1)
+                && UserDayRecord.sameBits(prior3, record.prior3)
         }
 
         /// Calls `body` with each value's column and text, in column order.

@@ -80,22 +80,14 @@ public struct UserDayRecord: Sendable, Equatable {
     /// True when both records carry the same key, aggregates, `lag_1_*`, `prior_3day_*` and treatment
     /// flags, bit for bit (NaN equals NaN): everything but the leads, revision and finality.
     public func hasSameStateAndTreatment(as other: UserDayRecord) -> Bool {
-        @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
-        let d = daily, e = other.daily
-        return userID == other.userID && day == other.day && d.interactions == e.interactions
-            && d.uniqueVideos == e.uniqueVideos && d.totalPlayDurationMs == e.totalPlayDurationMs
-            && same(d.avgPlayDurationMs, e.avgPlayDurationMs) && same(d.avgVideoDurationMs, e.avgVideoDurationMs)
-            && same(d.avgWatchRatio, e.avgWatchRatio) && same(d.totalPlayDurationSec, e.totalPlayDurationSec)
-            && same(d.avgPlayDurationSec, e.avgPlayDurationSec) && same(d.avgVideoDurationSec, e.avgVideoDurationSec)
-            && same(d.highWatchShare, e.highWatchShare) && same(d.completeOrRewatchShare, e.completeOrRewatchShare)
-            && d.highWatchCount == e.highWatchCount && d.completeOrRewatchCount == e.completeOrRewatchCount
-            && d.activeDay == e.activeDay && UserDayRecord.sameBits(lag1, other.lag1)
-            && UserDayRecord.sameBits(prior3, other.prior3)
+        userID == other.userID && day == other.day && daily.hasSameBits(as: other.daily)
+            && UserDayRecord.sameBits(lag1, other.lag1) && UserDayRecord.sameBits(prior3, other.prior3)
             && treatmentHighIntensity == other.treatmentHighIntensity
             && treatmentHighWatchExposure == other.treatmentHighWatchExposure
     }
 
-    private static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+    /// True when both arrays hold the same values, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
+    public static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
     }
 
