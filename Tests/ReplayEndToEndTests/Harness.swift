@@ -70,6 +70,8 @@ enum Harness {
     /// True when the binary is a sanitizer build (ThreadSanitizer or AddressSanitizer, `REPLAY_BIN_SANITIZER`):
     /// several times slower, so the longest kill loop is left to the normal build and tools/fault-test.
     static var binaryIsSanitized: Bool { ProcessInfo.processInfo.environment["REPLAY_BIN_SANITIZER"] != nil }
+    /// True when the binary is built with ThreadSanitizer (`REPLAY_BIN_SANITIZER=thread`).
+    static var binaryIsThreadSanitized: Bool { ProcessInfo.processInfo.environment["REPLAY_BIN_SANITIZER"] == "thread" }
 
 
     /// A fresh temporary folder.

@@ -4,7 +4,12 @@ import ReplayTestSupport
 import Testing
 
 /// `replay publish` against librdkafka's mock cluster (in this process; the publish runs as its own process).
-@Suite(.serialized) struct PublishTests {
+///
+/// Not under ThreadSanitizer: Debian's librdkafka starts its threads with C11 `thrd_create`, which the TSan
+/// runtime does not intercept, so the runtime crashes (SIGSEGV in its allocator) on their first allocation.
+/// publish's own code sends and serves its delivery reports on one thread; AddressSanitizer runs these tests.
+@Suite(.serialized, .disabled(if: Harness.binaryIsThreadSanitized, "librdkafka's C11 threads are invisible to the TSan runtime, which crashes"))
+struct PublishTests {
     /// Every message of `topic` (its `partitions` partitions), in partition and offset order.
     static func consume(_ cluster: KafkaMockCluster, topic: String, partitions: Int32) throws -> [KafkaMessage] {
         let consumer = try KafkaConsumer(brokers: cluster.bootstrap, group: "publish-tests-\(UUID().uuidString)")
@@ -71,14 +76,14 @@ import Testing
         let common = ["publish", outer.path, "--brokers", cluster.bootstrap, "--partitions", "3", "--quiet"]
         #expect(try Harness.run(common + ["--topic", "reference", "--state", "r.state"], in: dir).status == 0)
         let reference = try Self.consume(cluster, topic: "reference", partitions: 3)
-        // Paced so that a publish takes about a second: the kills land during the ingest and between messages.
+        // Paced so that a publish takes about four seconds: the kills land during the ingest and between messages.
         let seed = testSeed(default: 17)
         var rng = SeededGenerator(seed: seed)
         var kills = 0
         for round in 0..<40 where kills < 10 {
             let process = Process()
             process.executableURL = Harness.binary
-            process.arguments = common + ["--topic", "killed", "--state", "k.state", "--speed", "1500000"]
+            process.arguments = common + ["--topic", "killed", "--state", "k.state", "--speed", "300000"]
             process.currentDirectoryURL = dir
             process.standardError = FileHandle.nullDevice
             try process.run()
