@@ -36,7 +36,7 @@ struct Replay: ParsableCommand {
     /// Parses and runs the command; a mistyped subcommand gets the nearest one suggested, and every
     /// subcommand's `--help` ends with its examples.
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = JoinOptionsGroup.expandingOptionalValues(Array(CommandLine.arguments.dropFirst()))
         if let typo = arguments.first, let message = CommandSuggestion.message(for: typo) {
             printError("Error: \(message)\nUsage: \(Replay.usageString())\n  See 'replay --help' for the subcommands.")
             Foundation.exit(ExitCode.validationFailure.rawValue)

@@ -34,6 +34,7 @@ extension Replay {
         @OptionGroup(title: "Live input (INPUT -)") var liveOptions: LiveOptionsGroup
         @OptionGroup(title: "State and checkpoints") var checkpointOptions: CheckpointOptions
         @OptionGroup(title: "Diagnostics") var diagnosticsOptions: DiagnosticsOptions
+        @OptionGroup(title: "Joined tables") var joinOptions: JoinOptionsGroup
 
         // The options by name, wherever their group is.
         var matrix: MatrixChoice { inputOptions.matrix }
@@ -65,6 +66,7 @@ extension Replay {
         var memoryBudget: PositiveCount { checkpointOptions.memoryBudget }
         var reportPath: String? { diagnosticsOptions.reportPath }
         var reportEvery: PositiveTimeSpan { diagnosticsOptions.reportEvery }
+        var joins: JoinOptions { joinOptions.joins }
 
         /// The rules between options: which apply to an archive and which to a live feed.
         func validate() throws {
@@ -72,7 +74,15 @@ extension Replay {
             if reportPath == "-" {
                 throw ValidationError("--report rewrites an HTML page during the run; it needs a file name, not -")
             }
+            try refuseEmptyPaths(["--side-tables": joins.sideTables])
+            if joins.userFeatureColumns == [] && joinOptions.userFeatures != JoinOptionsGroup.everyColumn {
+                throw ValidationError("--with-user-features=COLUMNS names no column; write --with-user-features alone for every column")
+            }
             if isLive {
+                if joins.joinsAnything && joins.sideTables == nil {
+                    throw ValidationError(
+                        "--with-user-features and --with-item-context join the side tables of an archive; a live feed names it with --side-tables ARCHIVE")
+                }
                 if thresholds == .batch {
                     throw ValidationError(
                         "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
@@ -86,7 +96,7 @@ extension Replay {
             } else {
                 for (given, name) in [
                     (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows != nil, "--skip-rows"),
-                    (latePolicy != .reject, "--late-policy"),
+                    (latePolicy != .reject, "--late-policy"), (joins.sideTables != nil, "--side-tables"),
                 ] where given {
                     throw ValidationError("\(name) applies to a live feed on stdin (INPUT -), not to an archive, which is replayed in order")
                 }
@@ -132,6 +142,7 @@ extension Replay {
         var pathClaims: PathClaims {
             var claims = PathClaims()
             if !isLive { claims.reads(input, as: "INPUT") }
+            claims.reads(joins.sideTables, as: "--side-tables")
             claims.stateFolder(state, as: "--state")
             claims.writes(out, as: "--out")
             claims.writes(rejects, as: "--rejects")
@@ -150,6 +161,7 @@ extension Replay {
             common.dedupe = dedupe
             (common.format, common.emit) = (format, emit)
             common.fresh = fresh
+            common.joins = joins
             return common
         }
 

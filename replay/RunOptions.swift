@@ -143,3 +143,49 @@ struct DiagnosticsOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("How often --report is rewritten (a positive duration: 5, 5s, 500ms).", valueName: "duration"))
     var reportEvery = PositiveTimeSpan(seconds: 5)!
 }
+
+/// `replay run`'s options: tables joined to every record.
+struct JoinOptionsGroup: ParsableArguments {
+    @Option(
+        name: .customLong("with-user-features"),
+        help: ArgumentHelp(
+            "Join user_features.csv to every record on user_id: --with-user-features alone joins every column, --with-user-features=COLUMNS (comma-separated) the ones named.",
+            valueName: "columns"))
+    var userFeatures: String?
+
+    @Flag(
+        name: .customLong("with-item-context"),
+        help: "Join, per user-day, the mean show_cnt and play rate (item_daily_features.csv) of the day's videos on that date and their number of distinct first categories (item_categories.csv).")
+    var itemContext = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Live input: the archive (or folder) whose side tables --with-user-features and --with-item-context join.",
+            valueName: "archive"))
+    var sideTables: String?
+
+    /// What `--with-user-features` alone stands for after ``expandingOptionalValues(_:)``.
+    static let everyColumn = "*"
+
+    /// `--with-user-features` takes an optional value (`--with-user-features[=COLUMNS]`, as GNU tools write
+    /// optional values: only after `=`, so a following INPUT is never taken for columns); the parser knows
+    /// options with a value, so the bare flag is given the value that means every column.
+    static func expandingOptionalValues(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for argument in arguments {
+            if argument == "--" { return out + arguments[out.count...] }
+            out.append(argument == "--with-user-features" ? "--with-user-features=\(everyColumn)" : argument)
+        }
+        return out
+    }
+
+    /// The joins asked for.
+    var joins: JoinOptions {
+        let columns = userFeatures.map { value -> [String] in
+            value == Self.everyColumn
+                ? [] : value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return JoinOptions(userFeatureColumns: columns, itemContext: itemContext, sideTables: sideTables)
+    }
+}

@@ -147,6 +147,8 @@ enum UserMessage {
             return line("live input options", a ?? "none (an archive)", b ?? "none (an archive)")
         case .inputContent(let a, let b): return line("input content", a, b)
         case .rejects(let a, let b): return line("--rejects", a, b)
+        case .joins(let a, let b):
+            return line("--with-user-features/--with-item-context", a ?? "no joined table", b ?? "no joined table")
         }
     }
 

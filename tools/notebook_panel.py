@@ -397,6 +397,78 @@ def read_metadata(input_path):
     return user_features, item_categories, item_daily
 
 
+def _inner_zip_bytes(input_path):
+    input_path = Path(input_path)
+    with ZipFile(input_path) as outer_zip:
+        if "KuaiRec.zip" in outer_zip.namelist():
+            return outer_zip.read("KuaiRec.zip")
+    return input_path.read_bytes()
+
+
+ITEM_CONTEXT_COLUMNS = ["item_mean_show_cnt", "item_mean_play_rate", "item_first_categories"]
+
+
+def join_context(interactions, user_day, input_path, user_columns, item_context):
+    """Not in the notebook: the joins of `replay run --with-user-features[=COLUMNS] --with-item-context`,
+    written with the notebook's own calls: its 'Join Metadata for Diagnostic Checks' cell merges
+    user_features on user_id (how="left"), its metadata cell parses item_categories' feat lists into
+    first_category and computes item_play_rate from item_daily_features (read whole here, not the
+    150,000-row sample). Per user-day, over its distinct videos (ordered by video_id, then file order):
+    the mean show_cnt and item_play_rate of their item_daily rows on that date and the number of distinct
+    first categories (0 on an inactive day)."""
+    with ZipFile(BytesIO(_inner_zip_bytes(input_path))) as inner_zip:
+        with inner_zip.open(USER_FEATURES_MEMBER) as file:
+            user_features = pd.read_csv(file)
+        with inner_zip.open(ITEM_CATEGORIES_MEMBER) as file:
+            item_categories = pd.read_csv(file)
+        with inner_zip.open(ITEM_DAILY_FEATURES_MEMBER) as file:
+            item_daily = pd.read_csv(file, usecols=["video_id", "date", "show_cnt", "play_cnt"])
+    keys = ["user_id", "event_date"]
+    if user_columns is not None:
+        chosen = user_columns or [c for c in user_features.columns if c != "user_id"]
+        reserved = set(user_day.columns) | set(ITEM_CONTEXT_COLUMNS) | {"revision", "final"}
+        features = user_features[["user_id"] + chosen].drop_duplicates("user_id", keep="first")
+        features = features.rename(columns={c: "user_" + c for c in chosen if c in reserved})
+        user_day = user_day.merge(features, on="user_id", how="left")
+    if item_context:
+        def parse_category_list(value):
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return []
+            return parsed if isinstance(parsed, list) else []
+
+        category_lists = item_categories["feat"].map(parse_category_list)
+        item_categories["first_category"] = category_lists.map(lambda values: values[0] if values else np.nan)
+        item_daily["event_date"] = pd.to_datetime(item_daily["date"].astype("string"), format="%Y%m%d", errors="coerce")
+        item_daily["item_play_rate"] = np.where(
+            item_daily["show_cnt"] > 0,
+            item_daily["play_cnt"] / item_daily["show_cnt"],
+            np.nan,
+        )
+        day_videos = (
+            interactions[["user_id", "event_date", "video_id"]]
+            .dropna(subset=["event_date"])
+            .drop_duplicates()
+            .sort_values(["user_id", "event_date", "video_id"], kind="stable")
+        )
+        daily = day_videos.merge(
+            item_daily[["video_id", "event_date", "show_cnt", "item_play_rate"]], on=["video_id", "event_date"], how="left")
+        means = daily.groupby(keys).agg(
+            item_mean_show_cnt=("show_cnt", "mean"), item_mean_play_rate=("item_play_rate", "mean")).reset_index()
+        categories = (
+            day_videos.merge(
+                item_categories.drop_duplicates("video_id", keep="first")[["video_id", "first_category"]],
+                on="video_id", how="left")
+            .groupby(keys)
+            .agg(item_first_categories=("first_category", "nunique"))
+            .reset_index()
+        )
+        user_day = user_day.merge(means, on=keys, how="left").merge(categories, on=keys, how="left")
+        user_day["item_first_categories"] = user_day["item_first_categories"].fillna(0).astype(int)
+    return user_day
+
+
 def panel_level_tables(interactions, user_day, thresholds_values, metadata):
     """Cells from 'Candidate Treatment Definitions' (its tables) to 'Causal Readiness Checklist' (verbatim)."""
     out = {}
@@ -654,6 +726,12 @@ def main(argv=None):
         help="not in the notebook: drop_duplicates() after reading (the oracle for replay run --dedupe)")
     parser.add_argument("--diagnostics-json", default=None, help="write the notebook's diagnostic tables here")
     parser.add_argument("--readiness-csv", default=None, help="write readiness_checks.to_csv(index=False) here")
+    parser.add_argument(
+        "--with-user-features", nargs="?", const="", default=None, metavar="COLUMNS",
+        help="not in the notebook: join user_features.csv (every column, or these comma-separated ones)")
+    parser.add_argument(
+        "--with-item-context", action="store_true",
+        help="not in the notebook: join each user-day's item context (see join_context)")
     args = parser.parse_args(argv)
 
     if not pd.__version__.startswith("3."):
@@ -667,6 +745,11 @@ def main(argv=None):
     want_diagnostics = args.diagnostics_json or args.readiness_csv
     on_loaded = (lambda frame: diagnostics.update(interaction_level_tables(frame))) if want_diagnostics else None
     interactions, user_day, thresholds = build_panel(interactions, on_loaded=on_loaded)
+    if args.with_user_features is not None or args.with_item_context:
+        user_columns = None
+        if args.with_user_features is not None:
+            user_columns = [c for c in args.with_user_features.split(",") if c]
+        user_day = join_context(interactions, user_day, args.input, user_columns, args.with_item_context)
     write_panel(user_day, args.out)
     if want_diagnostics:
         diagnostics.update(panel_level_tables(interactions, user_day, thresholds, read_metadata(args.input)))

@@ -118,80 +118,15 @@ public struct MetadataTables: Sendable {
         ]
     }
 
-    /// The notebook's `parse_category_list`: `ast.literal_eval` of `"[27, 9]"`, `[]` when it is not a
-    /// list. Lists of integers are understood; anything else counts as `[]`.
-    public static func parseCategoryList(_ text: String) -> [Int] {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return [] }
-        let inner = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-        if inner.isEmpty { return [] }
-        var values: [Int] = []
-        for part in inner.split(separator: ",", omittingEmptySubsequences: false) {
-            let p = part.trimmingCharacters(in: .whitespaces)
-            if p.isEmpty { continue }  // a trailing comma: [1, 2,]
-            guard let v = Int(p) else { return [] }
-            values.append(v)
-        }
-        return values
-    }
+    /// The notebook's `parse_category_list` (``SideTableReader/parseCategoryList(_:)``).
+    public static func parseCategoryList(_ text: String) -> [Int] { SideTableReader.parseCategoryList(text) }
 
     /// Calls `body` for each data row of `fileName` inside `input` with a lookup of the `required`
-    /// columns' values (by position in `required`; nil for an empty field).
-    /// - Throws: ``InputError`` when the file is absent or lacks a column, archive and CSV errors.
+    /// columns' values (``SideTableReader/forEachRow(input:fileName:columns:rowLimit:_:)``).
     static func forEachRow(
         input: String, fileName: String, required: [String], rowLimit: Int? = nil,
         _ body: (_ value: (Int) -> String?, _ number: (Int) -> Double?) throws -> Void
     ) throws {
-        let source = try MatrixSource.open(input: input, fileName: fileName)
-        var assembler = CSVRecordAssembler()
-        var splitter = CSVFieldSplitter()
-        var positions: [Int]?
-        var scratch = [CChar](repeating: 0, count: 64)
-        var rows = 0
-        let limit = rowLimit ?? Int.max
-        let onRecord: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, _ in
-            _ = splitter.split(record)
-            guard let cols = positions else {
-                let fields = (0..<splitter.fieldCount).map { i in
-                    splitter.withField(i, in: record) { String(decoding: $0, as: UTF8.self) }
-                }
-                var index: [String: Int] = [:]
-                for (i, name) in fields.enumerated() where index[name] == nil {
-                    index[name.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{FEFF}", with: "")] = i
-                }
-                let missing = required.filter { index[$0] == nil }
-                guard missing.isEmpty else {
-                    throw InputError(input: source.location, message: "no column(s) \(missing.joined(separator: ", "))")
-                }
-                positions = required.map { index[$0]! }
-                return true
-            }
-            if record.isEmpty { return true }
-            if rows >= limit { return false }
-            rows += 1
-            // Only the asked-for fields become Strings (item_daily_features has 50-odd columns, 10 used).
-            let count = splitter.fieldCount
-            try body(
-                { i in
-                    let p = cols[i]
-                    guard p < count else { return nil }
-                    return splitter.withField(p, in: record) { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) }
-                },
-                { i in
-                    // Straight from the bytes (the decimal fast path, else strtod): no String per number.
-                    let p = cols[i]
-                    guard p < count else { return nil }
-                    return splitter.withField(p, in: record) { $0.isEmpty ? nil : InteractionDecoder.parseDouble($0, scratch: &scratch) }
-                })
-            return true
-        }
-        var stopped = false
-        while let block = try source.nextBlock() {
-            if try !assembler.feed(block, onRecord) {
-                stopped = true
-                break
-            }
-        }
-        if !stopped { try assembler.finish(onRecord) }
+        try SideTableReader.forEachRow(input: input, fileName: fileName, columns: { _ in required }, rowLimit: rowLimit, body)
     }
 }

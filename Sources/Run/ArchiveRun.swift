@@ -26,6 +26,7 @@ extension Run<ArchiveRunConfiguration> {
         let common = configuration.common
         // The input is checked before the state folder is touched: a bad input leaves the state as it was.
         try MatrixSource.preflight(input: configuration.input)
+        let joined = try JoinedTables.load(common.joins, from: configuration.input)
         let identity = try identity()
         let folder = try StateFolder.open(
             directory: common.stateDirectory, for: identity, fresh: common.fresh,
@@ -39,7 +40,7 @@ extension Run<ArchiveRunConfiguration> {
             into: buckets, store: folder.store, identity: identity, shouldStop: shouldStop, onEvent: onEvent)
         let replayStarted = Date()
         let (outcome, progress) = try replay(
-            ingest, from: buckets, store: folder.store, shouldStop: shouldStop, onEvent: onEvent)
+            ingest, from: buckets, store: folder.store, joined: joined, shouldStop: shouldStop, onEvent: onEvent)
 
         let summary = RunSummary(
             ingest: ingest, progress: progress, mode: common.thresholds, output: common.output,
@@ -61,6 +62,7 @@ extension Run<ArchiveRunConfiguration> {
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
         identity.outputForm = common.outputForm
+        identity.joins = JoinedTables.identity(common.joins, source: nil)
         // A zip is identified by its central directory at no cost; a bare file by the bytes the ingest hashes.
         if !(attributes[.type] as? FileAttributeType == .typeDirectory) {
             identity.inputContent = ZipDirectory.fingerprint(path: configuration.input)
@@ -70,8 +72,8 @@ extension Run<ArchiveRunConfiguration> {
 
     /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request.
     private func replay(
-        _ ingest: IngestSummary, from buckets: DayBuckets, store: StateStore, shouldStop: @escaping () -> Bool,
-        onEvent: @escaping (RunEvent) -> Void
+        _ ingest: IngestSummary, from buckets: DayBuckets, store: StateStore, joined: JoinedTables,
+        shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
     ) throws -> (RunOutcome, ReplayProgress) {
         let common = configuration.common
         let timeZone = common.timeZone.zone
@@ -79,7 +81,7 @@ extension Run<ArchiveRunConfiguration> {
         if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let records = try RecordPipeline(into: output, for: common)
+        let records = try RecordPipeline(into: output, for: common, context: joined.columns)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the replayer waits for its checkpoints before it returns or throws).
@@ -93,6 +95,7 @@ extension Run<ArchiveRunConfiguration> {
             checkpointPolicy: common.checkpointPolicy,
             logger: logger)
         if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
+        replayer.itemContext = joined.itemContext
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
         if let firstDay = ingest.firstDay, let lastDay = ingest.lastDay {

@@ -23,6 +23,8 @@ extension Run<LiveRunConfiguration> {
         let started = Date()
         let common = configuration.common
         let options = configuration.liveOptions
+        // The side tables are read before the state folder is touched: a bad archive leaves the state as it was.
+        let joined = try common.joins.sideTables.map { try JoinedTables.load(common.joins, from: $0) } ?? JoinedTables()
         let folder = try StateFolder.open(
             directory: common.stateDirectory, for: identity(options), fresh: common.fresh)
         defer { withExtendedLifetime(folder) {} }
@@ -38,7 +40,7 @@ extension Run<LiveRunConfiguration> {
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
         defer { try? rejectsOutput.close() }
         let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
-        let records = try RecordPipeline(into: output, for: common)
+        let records = try RecordPipeline(into: output, for: common, context: joined.columns)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,
         // and the feed waits for its checkpoints before it returns or throws).
@@ -54,6 +56,7 @@ extension Run<LiveRunConfiguration> {
             checkpointPolicy: common.checkpointPolicy,
             logger: logger)
         feed.onProgress = { p, live in onEvent(.live(p, live)) }
+        feed.itemContext = joined.itemContext
         let input = LiveInput(
             fd: configuration.inputDescriptor, format: configuration.inputFormat, timeZone: common.timeZone.zone,
             name: configuration.inputName)
@@ -72,6 +75,7 @@ extension Run<LiveRunConfiguration> {
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
         identity.outputForm = common.outputForm
+        identity.joins = JoinedTables.identity(common.joins, source: common.joins.sideTables)
         identity.live = options.identity
         return identity
     }

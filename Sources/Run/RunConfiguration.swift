@@ -27,6 +27,8 @@ public struct RunConfiguration: Sendable {
     public var dedupe = false
     /// Discard an existing state folder (replay's files in it) and the output, and start over.
     public var fresh = false
+    /// The tables joined to every record.
+    public var joins = JoinOptions()
 
     public init(stateDirectory: String, output: String, thresholds: ThresholdsMode, timeZone: NamedTimeZone) {
         self.stateDirectory = stateDirectory
@@ -134,4 +136,36 @@ public enum RunFiles {
     public static let defaultStateFolder = "replay.state"
     /// The names a run may leave in the state folder (the default rejects file and its partial form).
     static let names: Set<String> = [defaultRejectsName, defaultRejectsName + ".partial"]
+}
+
+/// The side tables joined to every record (`--with-user-features`, `--with-item-context`): read once, at the
+/// start of a run, from the archive the interactions come from (an archive run) or `--side-tables` (a live feed).
+public struct JoinOptions: Sendable, Equatable {
+    /// The `user_features.csv` columns to join: nil for none, empty for every column but `user_id`.
+    public var userFeatureColumns: [String]?
+    /// Join the item context of each user-day's videos (``ItemContextTable``).
+    public var itemContext = false
+    /// Where a live feed's tables come from (an archive run reads its own input).
+    public var sideTables: String?
+
+    public init(userFeatureColumns: [String]? = nil, itemContext: Bool = false, sideTables: String? = nil) {
+        self.userFeatureColumns = userFeatureColumns
+        self.itemContext = itemContext
+        self.sideTables = sideTables
+    }
+
+    /// True when some table is joined.
+    public var joinsAnything: Bool { userFeatureColumns != nil || itemContext }
+
+    /// The joins for the state's identity: nil when none (the notebook's panel).
+    func identity(tablesFrom source: String?) -> String? {
+        guard joinsAnything else { return nil }
+        var words: [String] = []
+        if let columns = userFeatureColumns {
+            words.append("user_features=" + (columns.isEmpty ? "all" : columns.joined(separator: ",")))
+        }
+        if itemContext { words.append("item_context") }
+        if let source { words.append("from=" + source) }
+        return words.joined(separator: " ")
+    }
 }

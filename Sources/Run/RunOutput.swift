@@ -56,12 +56,12 @@ struct RecordPipeline {
     /// The rendering thread, stopped by ``stop()``.
     private let background: BackgroundRecordSink
 
-    /// The pipeline into `output` for `configuration` (a CSV output cut back to nothing gets its header here).
+    /// The pipeline into `output` for `configuration`, the `context` columns joined (a CSV output cut back to nothing gets its header here).
     /// - Throws: what writing the header throws, after closing `output`.
-    init(into output: ByteOutput, for configuration: RunConfiguration) throws {
+    init(into output: ByteOutput, for configuration: RunConfiguration, context: PanelContextColumns = .none) throws {
         let lines: PanelLinesSink
         do {
-            lines = try PanelLinesSink(output: output, format: configuration.format)
+            lines = try PanelLinesSink(output: output, format: configuration.format, context: context)
         } catch {
             try? output.close()
             throw error

@@ -18,6 +18,8 @@ public final class PanelLinesSink: RecordSink {
     private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache = KeptRenderings()
+    /// The joined columns' text (nil: none joined).
+    private let context: ContextRendering?
 
     /// The text of a record's values that are the same in every revision: its first 26 columns (through
     /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
@@ -103,13 +105,18 @@ public final class PanelLinesSink: RecordSink {
         }
     }
 
-    /// Writes to `output` in `format`; a CSV output that is empty (new, or cut back to nothing) gets its header.
+    /// Writes to `output` in `format`, with the `context` columns joined; a CSV output that is empty (new, or cut
+    /// back to nothing) gets its header.
     /// - Throws: what writing the header throws.
-    public init(output: ByteOutput, format: PanelFormat = .jsonl) throws {
+    public init(output: ByteOutput, format: PanelFormat = .jsonl, context: PanelContextColumns = .none) throws {
         self.output = output
         layout = format == .csv ? .csv : .json
         keys = layout.keys
-        if let header = layout.header, output.length == 0 { try output.append { $0.append(contentsOf: header) } }
+        self.context = ContextRendering(context, format: format)
+        if format == .csv, output.length == 0 {
+            let header = PanelLinesSink.csvHeader(context: context)
+            try output.append { $0.append(contentsOf: header) }
+        }
     }
 
     /// What differs between the formats: each column's prefix, the text of an unknown value, the date's
@@ -172,7 +179,7 @@ public final class PanelLinesSink: RecordSink {
             if !record.isFinal { cache.set(key, cached) }
         }
         try output.append { out in
-            PanelLinesSink.renderRevision(record, cached: cached, layout: self.layout, into: &out) { h in
+            PanelLinesSink.renderRevision(record, cached: cached, layout: self.layout, context: self.context, into: &out) { h in
                 self.cache.get(PanelLinesSink.cacheKey(record.userID, record.day.adding(h)))?.playSeconds(
                     ifValue: record.lead(h, column: 2))
             }
@@ -187,16 +194,26 @@ public final class PanelLinesSink: RecordSink {
 
     public var durability: any OutputDurability { output.durability }
 
-    /// Renders one record as a line of `format` (for tests and tools).
-    public static func render(_ record: UserDayRecord, format: PanelFormat = .jsonl) -> [UInt8] {
+    /// Renders one record as a line of `format` with the `context` columns joined (for tests and tools).
+    public static func render(
+        _ record: UserDayRecord, format: PanelFormat = .jsonl, context: PanelContextColumns = .none
+    ) -> [UInt8] {
         let layout: Layout = format == .csv ? .csv : .json
         var out: [UInt8] = []
-        renderRevision(record, cached: renderConstantParts(record, layout: layout), layout: layout, into: &out) { _ in nil }
+        renderRevision(
+            record, cached: renderConstantParts(record, layout: layout), layout: layout,
+            context: ContextRendering(context, format: format), into: &out
+        ) { _ in nil }
         return out
     }
 
-    /// The CSV header line (with its newline).
+    /// The CSV header line (with its newline) of the notebook's panel.
     public static var csvHeader: [UInt8] { Layout.csv.header! }
+
+    /// The CSV header line (with its newline) with the `context` columns joined.
+    public static func csvHeader(context: PanelContextColumns) -> [UInt8] {
+        Array((UserDayRecord.columnNames + context.names + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A]
+    }
 
     @inline(__always)
     static func cacheKey(_ user: Int32, _ day: CalendarDay) -> UInt64 {
@@ -264,7 +281,7 @@ public final class PanelLinesSink: RecordSink {
     /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
-        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, into out: inout [UInt8],
+        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, context: ContextRendering?, into out: inout [UInt8],
         playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
     ) {
         let keys = layout.keys
@@ -317,6 +334,7 @@ public final class PanelLinesSink: RecordSink {
         JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &out)
         out.append(contentsOf: keys[57])
         JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &out)
+        context?.append(r, to: &out)
         out.append(contentsOf: layout.revisionKey)
         JSONBytes.appendInt(Int64(r.revision), to: &out)
         out.append(contentsOf: r.isFinal ? layout.finalTrue : layout.finalFalse)

@@ -40,11 +40,14 @@ public struct RunIdentity: Codable, Sendable, Equatable {
     /// The output's format and the revisions written (`csv`, `final`, `csv final`); nil for JSON lines of every
     /// revision, the default (a state folder made before other forms existed holds none).
     public var outputForm: String?
+    /// The tables joined to the panel (`--with-user-features`, `--with-item-context`, and for a live feed the
+    /// `--side-tables` archive they come from) as text; nil when none is joined.
+    public var joins: String?
 
     private enum CodingKeys: String, CodingKey {
         case formatVersion, inputPath, inputSize, inputModified, matrix, rowLimit, thresholds, timeZone, output
         case storedDedupe = "dedupe"
-        case live, inputContent, outputForm
+        case live, inputContent, outputForm, joins
     }
 
     public init(
@@ -96,6 +99,8 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         case liveOptions(stored: String?, current: String?)
         /// The input's content differs (a zip's central directory, or a bare file's bytes as the ingest read them).
         case inputContent(stored: String, current: String)
+        /// Other joined tables (nil: none).
+        case joins(stored: String?, current: String?)
         /// Another rejects file than the one the state's ingest wrote.
         case rejects(stored: String, current: String)
     }
@@ -117,6 +122,7 @@ public struct RunIdentity: Codable, Sendable, Equatable {
         check(stored.dedupe, dedupe, Difference.dedupe)
         check(stored.live, live, Difference.liveOptions)
         check(stored.outputForm, outputForm, Difference.outputForm)
+        check(stored.joins, joins, Difference.joins)
         // A state made before the content was recorded has none: it resumes as before.
         if let content = stored.inputContent, content != inputContent {
             out.append(.inputContent(stored: content, current: inputContent ?? "not a zip"))
@@ -239,6 +245,7 @@ extension RunIdentity.Difference {
         case .liveOptions: return "live input options"
         case .inputContent: return "input content"
         case .rejects: return "rejects file"
+        case .joins: return "joined tables"
         }
     }
 }

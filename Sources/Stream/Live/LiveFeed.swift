@@ -159,6 +159,11 @@ public final class LiveFeed {
     public var users: [Int32] { engine.emissionOrder.map { engine.users[$0] } }
     /// Called after each read and each closed day, for progress lines.
     public var onProgress: ((ReplayProgress, LiveFeedState) -> Void)?
+    /// `--with-item-context`: the table joined to each user-day as it closes (set before running).
+    public var itemContext: ItemContextTable? {
+        get { engine.itemContext }
+        set { engine.itemContext = newValue }
+    }
     /// How the input's first rows are taken on a resume: a feed re-sent from its start is skipped (and
     /// checked) up to the rows already consumed; one that continues where it stopped is read as it comes.
     private enum Resumption {

@@ -102,8 +102,20 @@ public struct DailyValues: Sendable, Equatable {
     public var highWatchShare = 0.0
     public var completeOrRewatchShare = 0.0
     public var activeDay = 0
+    /// `item_mean_show_cnt`, `item_mean_play_rate`, `item_first_categories` (``ItemContextTable``; NaN, NaN
+    /// and 0 without `--with-item-context` or on an inactive day).
+    public var itemMeanShowCount = Double.nan
+    public var itemMeanPlayRate = Double.nan
+    public var itemFirstCategories = 0
+    /// The day's distinct videos found in `item_daily_features` on that date, and in `item_categories`
+    /// (the join's coverage; not written).
+    public var itemDailyMatched = 0
+    public var itemCategoryMatched = 0
 
     public init() {}
+
+    /// Equal when every value has the same bits (``hasSameBits(as:)``): an unknown item mean equals itself.
+    public static func == (a: DailyValues, b: DailyValues) -> Bool { a.hasSameBits(as: b) }
 
     /// True when every value is `other`'s, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
     public func hasSameBits(as other: DailyValues) -> Bool {
@@ -116,6 +128,15 @@ public struct DailyValues: Sendable, Equatable {
             && same(a.totalPlayDurationSec, b.totalPlayDurationSec) && same(a.avgPlayDurationSec, b.avgPlayDurationSec)
             && same(a.avgVideoDurationSec, b.avgVideoDurationSec) && same(a.highWatchShare, b.highWatchShare)
             && same(a.completeOrRewatchShare, b.completeOrRewatchShare) && a.activeDay == b.activeDay
+            && same(a.itemMeanShowCount, b.itemMeanShowCount) && same(a.itemMeanPlayRate, b.itemMeanPlayRate)
+            && a.itemFirstCategories == b.itemFirstCategories && a.itemDailyMatched == b.itemDailyMatched
+            && a.itemCategoryMatched == b.itemCategoryMatched
+    }
+
+    /// True when the item context was joined (a day with a value or a match).
+    var hasItemContext: Bool {
+        !itemMeanShowCount.isNaN || !itemMeanPlayRate.isNaN || itemFirstCategories != 0 || itemDailyMatched != 0
+            || itemCategoryMatched != 0
     }
 
     /// The five columns that get `lag_1_*` and `prior_3day_*`, in the notebook's order

@@ -19,6 +19,8 @@ final class PanelEngine {
     let batchDistribution: ThresholdDistribution?
     /// Sees every emitted record (the live diagnostics); its state goes into every checkpoint.
     var observer: PanelObserver?
+    /// `--with-item-context`: joined to each user-day as it closes or is revised (set before the first close).
+    var itemContext: ItemContextTable?
     /// The panel's users in the order they were added; ``emissionOrder`` lists them by id.
     private(set) var users: [Int32] = []
     private(set) var userIndex: [Int32: Int] = [:]
@@ -120,6 +122,13 @@ final class PanelEngine {
         return duplicates
     }
 
+    /// A user-day's values: the notebook's aggregates, and the item context when it is joined.
+    private func dailyValues(of aggregate: DayAggregate, on day: CalendarDay) -> DailyValues {
+        var daily = aggregate.dailyValues()
+        if let itemContext, daily.activeDay == 1 { itemContext.fill(&daily, videos: aggregate.videos, day: day) }
+        return daily
+    }
+
     /// The thresholds for closing a day whose users' values are `dailies`.
     private func thresholds(closing dailies: [DailyValues]) -> TreatmentThresholds {
         switch mode {
@@ -143,7 +152,7 @@ final class PanelEngine {
         if firstDay == nil { firstDay = day }
         var dailies = [DailyValues]()
         dailies.reserveCapacity(users.count)
-        for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
+        for i in timelines.indices { dailies.append(dailyValues(of: timelines[i].open, on: day)) }
         let thresholds = thresholds(closing: dailies)
         progress.thresholds = thresholds
         for i in emissionOrder {
@@ -295,7 +304,7 @@ extension PanelEngine {
         where !(dropDuplicates && Interaction.isExactDuplicateOfEarlier(events, at: k)) {
             aggregate.add(e)
         }
-        let daily = aggregate.dailyValues()
+        let daily = dailyValues(of: aggregate, on: day)
         let from = max(first, day.adding(-7))
         guard let before = currentRecords(of: i, from: from, through: lastClosed) else { return false }
         let old = before[day]!.daily

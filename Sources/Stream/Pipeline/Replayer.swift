@@ -30,6 +30,11 @@ public final class Replayer {
         get { engine.observer }
         set { engine.observer = newValue }
     }
+    /// `--with-item-context`: the table joined to each user-day as it closes (set before running).
+    public var itemContext: ItemContextTable? {
+        get { engine.itemContext }
+        set { engine.itemContext = newValue }
+    }
     /// Number of checkpoints committed.
     public var checkpointsCommitted: Int { engine.checkpointsCommitted }
 

@@ -71,7 +71,15 @@ extension UserTimeline {
             ] { w.double(v) }
             w.int(d.highWatchCount)
             w.int(d.completeOrRewatchCount)
-            w.int(d.activeDay)
+            // Bit 32 of the active-day word: the item context follows (most runs have none: no bytes for it).
+            w.int(d.activeDay | (d.hasItemContext ? 1 << 32 : 0))
+            if d.hasItemContext {
+                w.double(d.itemMeanShowCount)
+                w.double(d.itemMeanPlayRate)
+                w.int(d.itemFirstCategories)
+                w.int(d.itemDailyMatched)
+                w.int(d.itemCategoryMatched)
+            }
             w.doubles(c.lag1)
             w.doubles(c.prior3)
             w.int(c.treatmentHighIntensity)
@@ -126,7 +134,15 @@ extension UserTimeline {
             d.completeOrRewatchShare = try r.double()
             d.highWatchCount = try r.int()
             d.completeOrRewatchCount = try r.int()
-            d.activeDay = try r.int()
+            let activeWord = try r.int()
+            d.activeDay = activeWord & 0xFFFF_FFFF
+            if activeWord >> 32 & 1 == 1 {
+                d.itemMeanShowCount = try r.double()
+                d.itemMeanPlayRate = try r.double()
+                d.itemFirstCategories = try r.int()
+                d.itemDailyMatched = try r.int()
+                d.itemCategoryMatched = try r.int()
+            }
             let lag1 = try r.doubles()
             let prior3 = try r.doubles()
             let thi = try r.int()
