@@ -78,6 +78,9 @@ extension Replay {
             if joins.userFeatureColumns == [] && joinOptions.userFeatures != JoinOptionsGroup.everyColumn {
                 throw ValidationError("--with-user-features=COLUMNS names no column; write --with-user-features alone for every column")
             }
+            if !isLive && joins.sideTables != nil {
+                throw ValidationError("--side-tables names a live feed's side tables; a run over an archive joins the archive's own")
+            }
             if isLive {
                 if joins.joinsAnything && joins.sideTables == nil {
                     throw ValidationError(
@@ -96,7 +99,7 @@ extension Replay {
             } else {
                 for (given, name) in [
                     (inputFormat != nil, "--input-format"), (idleClose != nil, "--idle-close"), (skipRows != nil, "--skip-rows"),
-                    (latePolicy != .reject, "--late-policy"), (joins.sideTables != nil, "--side-tables"),
+                    (latePolicy != .reject, "--late-policy"),
                 ] where given {
                     throw ValidationError("\(name) applies to a live feed on stdin (INPUT -), not to an archive, which is replayed in order")
                 }

@@ -21,6 +21,7 @@ import math
 import sys
 
 KEYS = {
+    "join_coverage": ["metric"],
     "coverage_summary": ["metric"],
     "missingness": ["column"],
     "engagement_summary": ["column"],

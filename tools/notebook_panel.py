@@ -414,8 +414,8 @@ def join_context(interactions, user_day, input_path, user_columns, item_context)
     user_features on user_id (how="left"), its metadata cell parses item_categories' feat lists into
     first_category and computes item_play_rate from item_daily_features (read whole here, not the
     150,000-row sample). Per user-day, over its distinct videos (ordered by video_id, then file order):
-    the mean show_cnt and item_play_rate of their item_daily rows on that date and the number of distinct
-    first categories (0 on an inactive day)."""
+    the mean show_cnt and item_play_rate of their item_daily rows on that date (NaN values dropped) and the
+    number of distinct first categories (0 on an inactive day)."""
     with ZipFile(BytesIO(_inner_zip_bytes(input_path))) as inner_zip:
         with inner_zip.open(USER_FEATURES_MEMBER) as file:
             user_features = pd.read_csv(file)
@@ -452,10 +452,16 @@ def join_context(interactions, user_day, input_path, user_columns, item_context)
             .drop_duplicates()
             .sort_values(["user_id", "event_date", "video_id"], kind="stable")
         )
+        # The matched rows only (an inner merge keeps day_videos' order), each mean over its non-NaN values: a frame
+        # sorted by its keys and free of NaN, for which pandas 3.1 takes np.add.reduceat (see ItemContext.swift).
         daily = day_videos.merge(
-            item_daily[["video_id", "event_date", "show_cnt", "item_play_rate"]], on=["video_id", "event_date"], how="left")
-        means = daily.groupby(keys).agg(
-            item_mean_show_cnt=("show_cnt", "mean"), item_mean_play_rate=("item_play_rate", "mean")).reset_index()
+            item_daily[["video_id", "event_date", "show_cnt", "item_play_rate"]], on=["video_id", "event_date"], how="inner")
+        means = (
+            daily.dropna(subset=["show_cnt"]).groupby(keys).agg(item_mean_show_cnt=("show_cnt", "mean")).reset_index()
+            .merge(
+                daily.dropna(subset=["item_play_rate"]).groupby(keys).agg(item_mean_play_rate=("item_play_rate", "mean"))
+                .reset_index(), on=keys, how="outer")
+        )
         categories = (
             day_videos.merge(
                 item_categories.drop_duplicates("video_id", keep="first")[["video_id", "first_category"]],
@@ -467,6 +473,39 @@ def join_context(interactions, user_day, input_path, user_columns, item_context)
         user_day = user_day.merge(means, on=keys, how="left").merge(categories, on=keys, how="left")
         user_day["item_first_categories"] = user_day["item_first_categories"].fillna(0).astype(int)
     return user_day
+
+
+def join_coverage(interactions, user_day, input_path, user_columns, item_context):
+    """replay's `join_coverage` table (not in the notebook): the missing-key rates of the joins, over the
+    panel's user-days and the distinct videos of its active user-days, from pandas merges with indicator=True."""
+    with ZipFile(BytesIO(_inner_zip_bytes(input_path))) as inner_zip:
+        with inner_zip.open(USER_FEATURES_MEMBER) as file:
+            user_features = pd.read_csv(file)
+        with inner_zip.open(ITEM_CATEGORIES_MEMBER) as file:
+            item_categories = pd.read_csv(file)
+        with inner_zip.open(ITEM_DAILY_FEATURES_MEMBER) as file:
+            item_daily = pd.read_csv(file, usecols=["video_id", "date"])
+    rows = [{"metric": "user_days", "value": len(user_day)}]
+    if user_columns is not None:
+        known = user_day["user_id"].isin(user_features["user_id"])
+        rows.append({"metric": "user_days_without_user_features", "value": int((~known).sum())})
+        rows.append({"metric": "missing_user_features_rate", "value": float((~known).mean())})
+    if item_context:
+        item_daily["event_date"] = pd.to_datetime(item_daily["date"].astype("string"), format="%Y%m%d", errors="coerce")
+        day_videos = interactions[["user_id", "event_date", "video_id"]].dropna(subset=["event_date"]).drop_duplicates()
+        found = day_videos.merge(
+            item_daily[["video_id", "event_date"]].drop_duplicates(), on=["video_id", "event_date"], how="left", indicator=True)
+        found["matched"] = found["_merge"] == "both"
+        per_day = found.groupby(["user_id", "event_date"])["matched"].any()
+        categorized = day_videos["video_id"].isin(item_categories["video_id"])
+        rows += [
+            {"metric": "active_user_days", "value": int(len(per_day))},
+            {"metric": "active_user_days_without_item_daily_rate", "value": float((~per_day).mean())},
+            {"metric": "user_day_videos", "value": int(len(day_videos))},
+            {"metric": "missing_item_daily_rate", "value": float((~found["matched"]).mean())},
+            {"metric": "missing_item_category_rate", "value": float((~categorized).mean())},
+        ]
+    return pd.DataFrame(rows)
 
 
 def panel_level_tables(interactions, user_day, thresholds_values, metadata):
@@ -750,6 +789,9 @@ def main(argv=None):
         if args.with_user_features is not None:
             user_columns = [c for c in args.with_user_features.split(",") if c]
         user_day = join_context(interactions, user_day, args.input, user_columns, args.with_item_context)
+        if want_diagnostics:
+            diagnostics["join_coverage"] = join_coverage(
+                interactions, user_day, args.input, user_columns, args.with_item_context)
     write_panel(user_day, args.out)
     if want_diagnostics:
         diagnostics.update(panel_level_tables(interactions, user_day, thresholds, read_metadata(args.input)))

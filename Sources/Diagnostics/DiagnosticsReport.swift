@@ -93,6 +93,7 @@ public struct DiagnosticsReport: Sendable, Equatable {
         tables.append(PanelDiagnosticsState.thresholdsTable(progress?.thresholds, note: thresholdsNote))
         tables += [state.treatmentSummary, state.dailyPanelSummary, state.naiveAssociations, state.confoundingBalance]
         tables += metadataTableNames.map(interactionTable)
+        if let joins = state.joinCoverage { tables.append(joins.table) }
         tables.append(state.readinessChecks)
         return DiagnosticsReport(status: status, tables: tables)
     }

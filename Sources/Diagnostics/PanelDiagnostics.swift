@@ -39,6 +39,8 @@ public struct PanelDiagnosticsState: Codable, Equatable, Sendable {
     public var finalRecords = 0
     public var future3Known = 0
     public var future7Known = 0
+    /// The joined tables' coverage (nil when nothing is joined).
+    public var joinCoverage: JoinCoverage?
 
     /// An empty state for a panel of `users` starting on `firstDay`.
     public init(users: [Int32], firstDay: CalendarDay?) {
@@ -72,8 +74,10 @@ public final class PanelDiagnostics: PanelObserver {
     ]
 
     /// The running state.
-    public private(set) var state: PanelDiagnosticsState
+    public internal(set) var state: PanelDiagnosticsState
     private var userIndex: [Int32: Int]
+    /// The users with joined features (``observeJoins(userFeatureUsers:itemContext:)``).
+    var joinedUsers: Set<Int32>?
 
     /// Starts from `restored` (a checkpoint's state) or from nothing.
     public init(users: [Int32], firstDay: CalendarDay?, restoring restored: PanelDiagnosticsState? = nil) {
@@ -130,6 +134,7 @@ public final class PanelDiagnostics: PanelObserver {
 
     private func addClosed(_ r: UserDayRecord) {
         let active = r.daily.activeDay == 1
+        state.joinCoverage?.add(r, hasUserFeatures: joinedUsers?.contains(r.userID) ?? true)
         state.userDays += 1
         state.treatedHighIntensity += r.treatmentHighIntensity
         state.treatedHighWatchExposure += r.treatmentHighWatchExposure

@@ -104,8 +104,9 @@ extension Run<ArchiveRunConfiguration> {
                     firstDay: firstDay, lastDay: lastDay, events: ingest.rowsAccepted,
                     endMs: lastDay.endMilliseconds(in: timeZone), speed: configuration.speed))
         }
-        replayer.observer = try PanelDiagnostics(
-            users: ingest.users, firstDay: ingest.firstDay, restoringFrom: checkpoint)
+        let diagnostics = try PanelDiagnostics(users: ingest.users, firstDay: ingest.firstDay, restoringFrom: checkpoint)
+        diagnostics.observeJoins(userFeatureUsers: joined.userFeatureUsers, itemContext: joined.itemContext != nil)
+        replayer.observer = diagnostics
         let report = configuration.report.map {
             LiveReportWriter(store: store, path: $0.path, interval: $0.interval.seconds)
         }

@@ -10,6 +10,9 @@ struct JoinedTables {
     /// The item context table, when it is joined.
     var itemContext: ItemContextTable?
 
+    /// The users with a row in `user_features.csv` (nil when user features are not joined).
+    var userFeatureUsers: Set<Int32>? { columns.userFeatures.map { Set($0.rows.keys) } }
+
     /// Reads what `options` joins from `input` (an archive or a folder holding `KuaiRec 2.0/data/`).
     /// - Throws: ``InputError`` when a table is absent, lacks a column or cannot be read.
     static func load(_ options: JoinOptions, from input: String) throws -> JoinedTables {

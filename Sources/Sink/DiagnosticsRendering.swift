@@ -121,7 +121,7 @@ public enum DiagnosticsHTML {
         "treatment_summary": "Treatment prevalence", "daily_panel_summary": "Daily treatment and outcome rates",
         "naive_associations": "Naive treatment-outcome associations",
         "confounding_balance": "Time-varying confounding: standardized mean differences",
-        "metadata_diagnostics": "Joins with user and item metadata", "metadata_segments": "Activity by user segment",
+        "metadata_diagnostics": "Joins with user and item metadata", "join_coverage": "Joined tables: missing keys", "metadata_segments": "Activity by user segment",
         "item_daily_summary": "Item daily popularity features", "readiness_checks": "Readiness for causal modeling",
     ]
 

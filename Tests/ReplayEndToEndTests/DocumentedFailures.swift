@@ -216,6 +216,10 @@ enum DocumentedFailures {
             try write(bytes, "flipped.zip", in: dir)
             return try runLog(in: dir, input: "flipped.zip")
         },
+        "a column `--with-user-features=COLUMNS` names": { dir in
+            try write(Array(try Data(contentsOf: try Harness.archive())), "s.zip", in: dir)
+            return try run(["run", "s.zip", "--state", "s", "--out", "p.jsonl", "--with-user-features=nope"], in: dir)
+        },
         "`KuaiRec.zip` missing from the outer archive": { dir in
             try zip("no-inner.zip", in: dir, [("kuairec_caption_category.csv", Array("a,b\n1,2\n".utf8))])
             return try runLog(in: dir, input: "no-inner.zip")
@@ -485,6 +489,13 @@ enum DocumentedFailures {
 
     static let liveTriggers: [String: Trigger] = [
         "`--thresholds batch` with `-`": { dir in try run(["run", "-", "--thresholds", "batch"], in: dir, stdin: "") },
+        "`--with-user-features` or `--with-item-context` with `-`": { dir in
+            try run(["run", "-", "--with-item-context"], in: dir, stdin: "")
+        },
+        "`--side-tables` with an archive": { dir in
+            try write(log(), "log.csv", in: dir)
+            return try run(["run", "log.csv", "--side-tables", "log.csv"], in: dir)
+        },
         "an archive-only option with `-`": { dir in try run(["run", "-", "--rows", "5"], in: dir, stdin: "") },
         "a CSV feed whose first line is not a KuaiRec header": { dir in
             try run(["run", "-", "--state", "s", "--out", "p.jsonl"], in: dir, stdin: "a,b\n1,2\n")

@@ -163,3 +163,45 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "")
     }
 }
+
+/// The joined columns as the sink writes them: after the treatment flags, before `revision`.
+@Suite struct ContextColumnsRenderingTests {
+    func context() -> PanelContextColumns {
+        PanelContextColumns(
+            userFeatures: UserFeatureTable(
+                columns: ["user_active_degree", "follow_user_num_range", "follow_user_num", "onehot_feat4"],
+                rows: [(14, ["full_active", "(0,10]", "12", "1"]), (15, ["say \"hi\"", "0", "3", nil])], reserved: []),
+            itemContext: true)
+    }
+
+    func record(user: Int32) -> UserDayRecord {
+        var r = PanelLinesSinkTests().record()
+        r.userID = user
+        r.daily.itemMeanShowCount = 1758.8
+        r.daily.itemFirstCategories = 13
+        return r
+    }
+
+    @Test func jsonLinesCarryTypedValuesAndNulls() throws {
+        let line = PanelLinesSink.render(record(user: 14), format: .jsonl, context: context())
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(
+            "\"treatment_high_watch_exposure\":1,\"user_active_degree\":\"full_active\",\"follow_user_num_range\":\"(0,10]\",\"follow_user_num\":12,\"onehot_feat4\":1.0,\"item_mean_show_cnt\":1758.8,\"item_mean_play_rate\":null,\"item_first_categories\":13,\"revision\":0"))
+        let missing = try decodeLine(PanelLinesSink.render(record(user: 99), format: .jsonl, context: context()))
+        #expect(missing["user_active_degree"] == .null && missing["follow_user_num"] == .null)
+        let quoted = try decodeLine(PanelLinesSink.render(record(user: 15), format: .jsonl, context: context()))
+        #expect(quoted["user_active_degree"] == .string("say \"hi\"") && quoted["onehot_feat4"] == .null)
+    }
+
+    @Test func csvQuotesOnlyWhatNeedsIt() {
+        let header = String(decoding: PanelLinesSink.csvHeader(context: context()), as: UTF8.self)
+        #expect(header.hasSuffix(
+            ",treatment_high_watch_exposure,user_active_degree,follow_user_num_range,follow_user_num,onehot_feat4,item_mean_show_cnt,item_mean_play_rate,item_first_categories,revision,final\n"))
+        let row = String(decoding: PanelLinesSink.render(record(user: 14), format: .csv, context: context()), as: UTF8.self)
+        #expect(row.hasSuffix(",1,full_active,\"(0,10]\",12,1.0,1758.8,,13,0,false\n"))
+        let other = String(decoding: PanelLinesSink.render(record(user: 15), format: .csv, context: context()), as: UTF8.self)
+        #expect(other.hasSuffix(",1,\"say \"\"hi\"\"\",0,3,,1758.8,,13,0,false\n"))
+        let none = String(decoding: PanelLinesSink.render(record(user: 99), format: .csv, context: context()), as: UTF8.self)
+        #expect(none.hasSuffix(",1,,,,,1758.8,,13,0,false\n"))
+    }
+}

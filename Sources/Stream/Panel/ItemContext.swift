@@ -10,9 +10,9 @@ import Foundation
 ///   the notebook's rule) over the same rows, NaN values skipped;
 /// - `item_first_categories`: the number of distinct `first_category` values (the first id of an item's
 ///   `feat` list, the notebook's `parse_category_list`) among V.
-/// A mean over no row is unknown (`null`); an inactive day has unknown means and 0 categories. The means
-/// are pandas' `groupby(...).mean()` (Kahan-compensated sums), over the rows ordered by `video_id`, then file
-/// order. A video with two rows for a date counts twice, as a merge would; a video with two category rows
+/// A mean over no row is unknown (`null`); an inactive day has unknown means and 0 categories. The means are
+/// pandas' `groupby(...).mean()` of the matched rows ordered by user, date, `video_id`, then file order
+/// (``SegmentMean``: numpy's `reduceat`, the path pandas 3.1 takes for a frame sorted by its keys without NaN). A video with two rows for a date counts twice, as a merge would; a video with two category rows
 /// takes the first.
 public struct ItemContextTable: Sendable {
     /// The columns the join adds, in the order they are written.
@@ -94,7 +94,7 @@ public struct ItemContextTable: Sendable {
 
     /// Sets `daily`'s item context for the distinct `videos` of a user-day on `day`.
     public func fill(_ daily: inout DailyValues, videos: Set<Int32>, day: CalendarDay) {
-        var show = CompensatedMean(), play = CompensatedMean()
+        var show = SegmentMean(), play = SegmentMean()
         var categories = Set<Int>()
         var matched = 0, categorized = 0
         for video in videos.sorted() {
@@ -119,23 +119,48 @@ public struct ItemContextTable: Sendable {
     }
 }
 
-/// pandas' `group_mean`: a Kahan-compensated sum of the non-NaN values in order, divided by their count
-/// (NaN when there is none).
-struct CompensatedMean {
-    private var sum = 0.0
-    private var compensation = 0.0
-    private var count = 0
+/// The mean pandas 3.1 gives a group of a frame sorted by its keys with no NaN in the column (the matched rows
+/// only): `np.add.reduceat` over the group's values, divided by their count. numpy reduces a segment as its
+/// first value plus the pairwise sum of the rest (``pairwiseSum(_:)``, numpy's `pairwise_sum`). NaN values are
+/// left out (they are the rows the notebook's `dropna` drops); no value gives NaN.
+struct SegmentMean {
+    private(set) var values: [Double] = []
 
     @inline(__always)
-    mutating func add(_ value: Double) {
-        guard !value.isNaN else { return }
-        count += 1
-        let y = value - compensation
-        let t = sum + y
-        compensation = t - sum - y
-        if compensation.isNaN { compensation = 0 }
-        sum = t
+    mutating func add(_ value: Double) { if !value.isNaN { values.append(value) } }
+
+    var mean: Double {
+        guard let first = values.first else { return .nan }
+        return (first + Self.pairwiseSum(values[1...])) / Double(values.count)
     }
 
-    var mean: Double { count == 0 ? .nan : sum / Double(count) }
+    /// numpy's `pairwise_sum` (loops_utils.h): below 8 values a plain loop from 0; up to 128, eight running sums
+    /// combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) and the remainder added in order; above, the two halves
+    /// (the first a multiple of 8 long) summed apart.
+    static func pairwiseSum(_ x: ArraySlice<Double>) -> Double {
+        let n = x.count, base = x.startIndex
+        if n < 8 {
+            var sum = 0.0
+            for v in x { sum += v }
+            return sum
+        }
+        if n <= 128 {
+            var r = (x[base], x[base + 1], x[base + 2], x[base + 3], x[base + 4], x[base + 5], x[base + 6], x[base + 7])
+            var i = 8
+            while i < n - n % 8 {
+                r.0 += x[base + i]; r.1 += x[base + i + 1]; r.2 += x[base + i + 2]; r.3 += x[base + i + 3]
+                r.4 += x[base + i + 4]; r.5 += x[base + i + 5]; r.6 += x[base + i + 6]; r.7 += x[base + i + 7]
+                i += 8
+            }
+            var sum = ((r.0 + r.1) + (r.2 + r.3)) + ((r.4 + r.5) + (r.6 + r.7))
+            while i < n {
+                sum += x[base + i]
+                i += 1
+            }
+            return sum
+        }
+        var half = n / 2
+        half -= half % 8
+        return pairwiseSum(x[base..<(base + half)]) + pairwiseSum(x[(base + half)...])
+    }
 }

@@ -86,7 +86,7 @@ public struct UserFeatureTable: Sendable {
                 if let unknown = chosen.first(where: { !available.contains($0) }) {
                     throw InputError(
                         input: "user_features.csv",
-                        message: "no column \(unknown) to join; its columns are \(available.joined(separator: ","))")
+                        message: "no column \(unknown) to join — name columns it has: \(available.joined(separator: ","))")
                 }
                 return ["user_id"] + chosen
             }
