@@ -265,6 +265,20 @@ public final class KafkaConsumer: KafkaHandle {
             timestampMs: rd_kafka_message_timestamp(message, nil))
     }
 
+    /// Commits `offsets` (each partition's next offset to read) under the consumer group, without waiting: the
+    /// group's offsets are for lag tools (replay resumes from its own checkpoint).
+    /// - Throws: ``KafkaError`` when the commit cannot be queued.
+    public func commit(topic: String, offsets: [Int32: Int64]) throws {
+        guard !offsets.isEmpty else { return }
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for (partition, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+            rd_kafka_topic_partition_list_add(list, topic, partition)!.pointee.offset = offset
+        }
+        let err = rd_kafka_commit(handle, list, 1)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(operation: "committing offsets of \(topic)", err) }
+    }
+
     /// Closes the consumer (leaves the group); call before releasing it.
     public func close() { rd_kafka_consumer_close(handle) }
 }

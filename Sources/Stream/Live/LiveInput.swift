@@ -24,7 +24,7 @@ public final class LiveInput {
         case end
     }
 
-    private let fd: Int32
+    private let source: LiveByteSource
     /// The format: given, or detected from the first byte (`{` means JSON lines).
     public private(set) var format: LiveInputFormat?
     private let timeZone: TimeZone
@@ -48,8 +48,13 @@ public final class LiveInput {
     public private(set) var headerLine: Int64?
 
     /// Reads from `fd` (not closed here). `format` nil detects it from the first non-blank byte.
-    public init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {
-        self.fd = fd
+    public convenience init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {
+        self.init(source: DescriptorByteSource(fd: fd, name: name), format: format, timeZone: timeZone, name: name)
+    }
+
+    /// Reads the bytes `source` delivers. `format` nil detects it from the first non-blank byte.
+    public init(source: LiveByteSource, format: LiveInputFormat?, timeZone: TimeZone, name: String) {
+        self.source = source
         self.format = format
         self.timeZone = timeZone
         self.name = name
@@ -69,21 +74,13 @@ public final class LiveInput {
     public func pump(
         timeoutMs: Int32, _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
     ) throws -> Poll {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pfd, 1, timeoutMs)
-        if ready < 0 {
-            if errno == EINTR { return .idle }
-            throw POSIXFileError(path: name, operation: "poll", code: errno)
-        }
-        if ready == 0 { return .idle }
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-        if n < 0 {
-            if errno == EINTR || errno == EAGAIN { return .idle }
-            throw POSIXFileError(path: name, operation: "read", code: errno)
-        }
-        if n == 0 {
+        let n: Int
+        switch try source.read(into: &buffer, timeoutMs: timeoutMs) {
+        case .idle: return .idle
+        case .end:
             try finish(row)
             return .end
+        case .bytes(let count): n = count
         }
         bytesRead += Int64(n)
         try buffer.withUnsafeBytes { all in
@@ -235,4 +232,51 @@ public final class LiveInput {
     private static let requiredKeys: [[UInt8]] = InteractionColumns.required.map { Array($0.utf8) }
 
     private static func requiredIndex(_ key: [UInt8]) -> Int? { requiredKeys.firstIndex(of: key) }
+}
+
+/// Where a live feed's bytes come from: a descriptor (standard input), or messages (a Kafka topic).
+public protocol LiveByteSource: AnyObject {
+    /// Waits up to `timeoutMs` for input and copies what arrived to the start of `buffer` (growing it if a source
+    /// delivers whole messages longer than it): `.bytes(n)` with n > 0, `.idle` when nothing arrived, `.end` at
+    /// the end of input.
+    /// - Throws: the source's read errors.
+    func read(into buffer: inout [UInt8], timeoutMs: Int32) throws -> LiveByteRead
+}
+
+/// What one ``LiveByteSource/read(into:timeoutMs:)`` got.
+public enum LiveByteRead: Equatable, Sendable {
+    /// `n` bytes, at the start of the buffer.
+    case bytes(Int)
+    /// Nothing arrived before the timeout (or a signal interrupted the wait).
+    case idle
+    /// End of input.
+    case end
+}
+
+/// A descriptor's bytes, waited for with `poll(2)`.
+public final class DescriptorByteSource: LiveByteSource {
+    private let fd: Int32
+    private let name: String
+
+    /// Reads `fd` (not closed here); `name` is what errors call it.
+    public init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
+
+    public func read(into buffer: inout [UInt8], timeoutMs: Int32) throws -> LiveByteRead {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMs)
+        if ready < 0 {
+            if errno == EINTR { return .idle }
+            throw POSIXFileError(path: name, operation: "poll", code: errno)
+        }
+        if ready == 0 { return .idle }
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return .idle }
+            throw POSIXFileError(path: name, operation: "read", code: errno)
+        }
+        return n == 0 ? .end : .bytes(n)
+    }
 }
