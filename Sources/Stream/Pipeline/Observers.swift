@@ -26,3 +26,15 @@ public protocol PanelObserver: AnyObject {
     /// - Throws: when the state cannot be encoded.
     func checkpointPayload() throws -> [UInt8]
 }
+
+/// An ``IngestObserver`` of a live feed: sees every data row the feed takes, in arrival order, with the outcome
+/// the feed gave it (a row rejected as late or outside the panel's span is shown as rejected; a late row revised
+/// in, as accepted), and stores its state in every checkpoint of the feed.
+public protocol LiveRowObserver: IngestObserver {
+    /// The name the observer's state is stored under in a checkpoint.
+    var payloadName: String { get }
+    /// The observer's state as of now, for the checkpoint being taken (called on the feed's thread before the
+    /// checkpoint is committed: whatever the state refers to must be durable when this returns).
+    /// - Throws: when the state cannot be encoded or made durable.
+    func checkpointPayload() throws -> [UInt8]
+}
