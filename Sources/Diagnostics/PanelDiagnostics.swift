@@ -22,7 +22,8 @@ public struct PanelDiagnosticsState: Codable, Equatable, Sendable {
     public var firstDay: CalendarDay?
     /// Per date, from the first date, as far as days have closed.
     public var dates: [DateCounts] = []
-    /// The panel's users, ascending, and each one's active days so far (`active_days_per_user`).
+    /// The panel's users (ascending in an archive run; in order of their first record in a live feed), and
+    /// each one's active days so far (`active_days_per_user`).
     public var users: [Int32] = []
     public var activeDaysPerUser: [Int] = []
     /// Revision-0 records seen (user-days closed).
@@ -109,6 +110,8 @@ public final class PanelDiagnostics: PanelObserver {
     }
 
     public func recordEmitted(_ record: UserDayRecord) {
+        // A live feed's panel starts with its first closed day, whose records come first.
+        if state.firstDay == nil { state.firstDay = record.day }
         if record.revision == 0 { addClosed(record) }
         if record.revision == 1, let i = dateIndex(record.day) {
             let next = record.lead(1, column: 0)
@@ -128,7 +131,18 @@ public final class PanelDiagnostics: PanelObserver {
         return i
     }
 
+    /// The user's slot in the state; a user first seen here is added (a live feed's users arrive as it goes;
+    /// an archive run's are all known from the ingest).
+    private func userSlot(_ user: Int32) -> Int {
+        if let u = userIndex[user] { return u }
+        userIndex[user] = state.users.count
+        state.users.append(user)
+        state.activeDaysPerUser.append(0)
+        return state.users.count - 1
+    }
+
     private func addClosed(_ r: UserDayRecord) {
+        let u = userSlot(r.userID)
         let active = r.daily.activeDay == 1
         state.userDays += 1
         state.treatedHighIntensity += r.treatmentHighIntensity
@@ -139,7 +153,7 @@ public final class PanelDiagnostics: PanelObserver {
             state.dates[i].highIntensity += r.treatmentHighIntensity
             state.dates[i].highWatchExposure += r.treatmentHighWatchExposure
         }
-        if active, let u = userIndex[r.userID] { state.activeDaysPerUser[u] += 1 }
+        if active { state.activeDaysPerUser[u] += 1 }
         let covariates = PanelDiagnostics.covariateValues(r)
         for (c, x) in covariates.enumerated() where x.isNaN { state.covariateNulls[c] += 1 }
         guard active else { return }
