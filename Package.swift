@@ -32,7 +32,7 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", "CISAL", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
-        .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream"], path: "Sources/Diagnostics", swiftSettings: hotPath),
+        .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream", system], path: "Sources/Diagnostics", swiftSettings: hotPath),
         .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics", system], path: "Sources/Sink", swiftSettings: hotPath),
         .target(
             name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],

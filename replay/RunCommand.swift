@@ -91,7 +91,7 @@ extension Replay {
                         "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
                 }
                 for (given, name) in [
-                    (rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"), (reportPath != nil, "--report"),
+                    (rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"),
                     (inflate != nil, "--inflate"),
                 ] where given {
                     throw ValidationError("\(name) applies to archive input, not to a live feed on stdin")
@@ -188,6 +188,7 @@ extension Replay {
             configuration.allowedLateness = allowedLateness
             configuration.idleClose = idleClose?.span
             configuration.latePolicy = latePolicy
+            configuration.report = reportPath.map { .init(path: $0, interval: reportEvery.span) }
             configuration.reviseWindowDays = reviseWindow.days
             configuration.skipRows = skipRows?.value
             return configuration

@@ -116,9 +116,6 @@ enum UserMessage {
             return "\(kind). Rerun with --fresh to start over (the old state and output are discarded)"
         case .snapshotMissing, .snapshotDamaged: return "\(kind)\(startOver)"
         case .eventsDamaged: return "\(kind). Rerun with --fresh to start over"
-        case .liveFeedHasNoDiagnostics:
-            return "it holds a live feed (replay run -), and the notebook's diagnostics are kept for archive runs "
-                + "only; export the panel with replay export and analyse it, or replay the archive"
         case .diskFullAtCheckpoint: return "\(kind) — free some space and rerun the same command to resume"
         case .diskFullAtOpen: return "\(kind) — free some space and rerun the same command"
         }

@@ -57,6 +57,18 @@ public struct RunningMoments: Codable, Equatable, Sendable {
         sumOfSquares.add(x * x)
     }
 
+    /// Adds one value (`sign` 1), or takes back one added before (-1: a revised record's old value).
+    @inline(__always)
+    public mutating func add(_ x: Double, sign: Int) {
+        if sign > 0 {
+            add(x)
+        } else {
+            count -= 1
+            sum.add(-x)
+            sumOfSquares.add(-(x * x))
+        }
+    }
+
     /// pandas' `mean()`: NaN when empty.
     public var mean: Double { count == 0 ? .nan : sum.value / Double(count) }
 

@@ -21,6 +21,8 @@ public struct DiagnosticsReport: Sendable, Equatable {
         public var rowsLeftOut: Int
         /// `batch`, `expanding` or `fixed:A,B`.
         public var thresholdsMode: String
+        /// A live feed's rows so far (nil for an archive run): its panel has no known number of days.
+        public var liveFeed: LiveFeedCoverage?
 
         /// Creates a status.
         public init(
@@ -37,6 +39,20 @@ public struct DiagnosticsReport: Sendable, Equatable {
             self.interactionRows = interactionRows
             self.rowsLeftOut = rowsLeftOut
             self.thresholdsMode = thresholdsMode
+        }
+    }
+
+    /// What a live feed's report covers: the feed has no known end, so its tables cover the rows so far.
+    public struct LiveFeedCoverage: Sendable, Equatable {
+        /// Data rows the feed has read (kept in the tables or not).
+        public var rowsRead: Int
+        /// The latest day of a row taken so far (nil before one).
+        public var throughDay: CalendarDay?
+
+        /// Creates a coverage.
+        public init(rowsRead: Int, throughDay: CalendarDay?) {
+            self.rowsRead = rowsRead
+            self.throughDay = throughDay
         }
     }
 
@@ -93,6 +109,40 @@ public struct DiagnosticsReport: Sendable, Equatable {
         tables.append(PanelDiagnosticsState.thresholdsTable(progress?.thresholds, note: thresholdsNote))
         tables += [state.treatmentSummary, state.dailyPanelSummary, state.naiveAssociations, state.confoundingBalance]
         tables += metadataTableNames.map(interactionTable)
+        if let joins = state.joinCoverage { tables.append(joins.table) }
+        tables.append(state.readinessChecks)
+        return DiagnosticsReport(status: status, tables: tables)
+    }
+
+    /// Puts a live feed's report together from its last checkpoint: `progress`, the feed's `coverage` (rows read,
+    /// latest day), whether its input `ended`, and the observers' tables (nil before the first checkpoint).
+    /// The phase is `live` until the input ended, then `finished`; the panel's days are those closed so far.
+    public static func assembleLive(
+        progress: ReplayProgress?, thresholdsMode: String, coverage: LiveFeedCoverage, ended: Bool,
+        interaction: InteractionDiagnostics?, panel: PanelDiagnosticsState?
+    ) -> DiagnosticsReport {
+        let daysClosed = progress?.daysClosed ?? 0
+        let state = panel ?? PanelDiagnosticsState(users: [], firstDay: nil)
+        var status = Status(
+            phase: ended ? "finished" : "live",
+            lastClosedDay: daysClosed > 0 ? progress?.nextDay.adding(-1) : nil, daysClosed: daysClosed,
+            panelDays: daysClosed, finalRecords: progress?.finalRecords ?? 0,
+            panelRows: state.users.count * daysClosed, interactionRows: interaction?.rows ?? 0,
+            rowsLeftOut: interaction?.rowsLeftOut ?? 0, thresholdsMode: thresholdsMode)
+        status.liveFeed = coverage
+        let pending = "no checkpoint of the feed yet: no rows so far"
+        func interactionTable(_ name: String) -> DiagnosticTable {
+            interaction?.tables.first { $0.name == name } ?? DiagnosticTable(name: name, columns: [], note: pending)
+        }
+        var thresholdsNote: String?
+        if thresholdsMode == "expanding" { thresholdsNote = "expanding mode: the thresholds of the last closed day" }
+        var tables = interactionTableNames.map(interactionTable)
+        tables.append(PanelDiagnosticsState.thresholdsTable(progress?.thresholds, note: thresholdsNote))
+        tables += [state.treatmentSummary, state.dailyPanelSummary, state.naiveAssociations, state.confoundingBalance]
+        tables += metadataTableNames.map { name in
+            interaction?.tables.first { $0.name == name }
+                ?? DiagnosticTable(name: name, columns: [], note: InteractionDiagnosticsCollector.sideTablesNeeded)
+        }
         if let joins = state.joinCoverage { tables.append(joins.table) }
         tables.append(state.readinessChecks)
         return DiagnosticsReport(status: status, tables: tables)

@@ -44,23 +44,13 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     static let engagementColumns = ["play_duration_sec", "video_duration_sec", "watch_ratio", "watch_ratio_capped_5"]
 
     private var columns: InteractionColumns?
-    private let spillURL: URL
+    /// Where kept rejected rows are spilled (nil: a collector that is only given rows' values, which spills none).
+    private let spillURL: URL?
     private var spill: [Interaction] = []
     private var spillHandle: FileHandle?
 
-    private var rows = 0
-    private var leftOut = 0
-    // Missing counts of time, date, timestamp, event_date, event_timestamp, event_time_from_text, event_time.
-    private var missingTime = 0, missingDate = 0, missingTimestamp = 0
-    private var missingEventDate = 0, missingEventTimestamp = 0, missingTimeText = 0, missingEventTime = 0
-    /// Whether pandas inferred a `time` format with a fraction (from the first non-empty value).
-    private var timeFormatHasFraction: Bool?
-    private var dates = Set<Int32>()
-    /// The last date added to `dates` (rows come grouped by day, so most rows repeat it).
-    private var lastDate = Int32.min
-    /// The `time` column's last date and its day (`time` repeats its date from row to row).
-    private var timeDateCache = NaiveTimeText.DateCache()
-    private var firstTime = Int64.max, lastTime = Int64.min
+    /// The rows counted, the time columns' missing values and the event-time range.
+    private var tally = InteractionRowTally()
 
     // Engagement, pass 1 (sums, extremes, percentile bins) for the four columns, held in fixed fields and
     // one flat allocation rather than arrays of arrays: every row updates each of them, and an array element
@@ -111,6 +101,15 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         bins.initialize(repeating: 0)
     }
 
+    /// A collector given the rows' values by ``tally(_:eventDate:)`` (a live feed's logged rows), whose row
+    /// counts, missing values and event-time range are `tally`'s.
+    init(restoring tally: InteractionRowTally) {
+        spillURL = nil
+        self.tally = tally
+        bins = .allocate(capacity: 3 * InteractionDiagnosticsCollector.binCount)
+        bins.initialize(repeating: 0)
+    }
+
     deinit {
         if bins.count > 0 { bins.deallocate() }
     }
@@ -129,40 +128,58 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     public func begin(columns: InteractionColumns) throws {
         self.columns = columns
-        try? FileManager.default.removeItem(at: spillURL)
+        if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
     }
 
     public func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
         throws
     {
         guard let c = columns else { return }
-        let event: Interaction
+        guard let row = InteractionDiagnosticsCollector.notebookRow(record, fields: fields, columns: c, outcome: outcome)
+        else {
+            tally.leftOut += 1
+            return
+        }
+        if row.day == nil {
+            spill.append(row.event)
+            if spill.count >= 16_384 { try flushSpill() }
+        }
+        tally.add(record, fields: fields, columns: c, event: row.event, eventDate: row.eventDate, dateEmpty: row.dateEmpty)
+        tally(row.event, eventDate: row.eventDate)
+    }
+
+    /// Tallies a kept row's values: the engagement columns, and the per-user and per-video tallies.
+    @inline(__always)
+    func tally(_ event: Interaction, eventDate: CalendarDay?) {
+        tallyEngagement(event)
+        tallyUserAndVideo(event, eventDate: eventDate)
+    }
+
+    /// A row as the notebook's `interactions` holds it: its values, its `event_date`, whether its `date` field
+    /// is empty, and the day the panel files it under (nil for a rejected row). Nil when the row is rejected
+    /// and its ids or numbers cannot be read (the notebook could not either): it is left out.
+    @inline(__always)
+    static func notebookRow(
+        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns,
+        outcome: InteractionDecoder.Outcome
+    ) -> (event: Interaction, eventDate: CalendarDay?, dateEmpty: Bool, day: CalendarDay?)? {
         var eventDate: CalendarDay?
         let dateEmpty = fields.fieldCount > c.date && fields.withField(c.date, in: record) { $0.isEmpty }
         switch outcome {
         case .accepted(let e, let day, _):
-            event = e
             if !dateEmpty { eventDate = day }
+            return (e, eventDate, dateEmpty, day)
         case .rejected:
             guard let e = rowOfRejected(record, fields: fields, columns: c, dateEmpty: dateEmpty, eventDate: &eventDate)
-            else {
-                leftOut += 1
-                return
-            }
-            event = e
-            spill.append(event)
-            if spill.count >= 16_384 { try flushSpill() }
+            else { return nil }
+            return (e, eventDate, dateEmpty, nil)
         }
-        rows += 1
-        tallyTimes(record, fields: fields, columns: c, event: event, eventDate: eventDate, dateEmpty: dateEmpty)
-        tallyEngagement(event)
-        tallyUserAndVideo(event, eventDate: eventDate)
     }
 
     /// A rejected row's values as the notebook reads them (it reads every row the decoder rejects for its
     /// date or time), or nil when its ids or numbers cannot be read (the notebook could not either).
     @inline(__always)
-    private func rowOfRejected(
+    private static func rowOfRejected(
         _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, dateEmpty: Bool,
         eventDate: inout CalendarDay?
     ) -> Interaction? {
@@ -183,43 +200,6 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         return Interaction(
             timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: length,
             watchRatio: ratio)
-    }
-
-    /// The time fields' missingness and the event-time range.
-    @inline(__always)
-    private func tallyTimes(
-        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, event: Interaction,
-        eventDate: CalendarDay?, dateEmpty: Bool
-    ) {
-        let timestampEmpty = fields.withField(c.timestamp, in: record) { $0.isEmpty }
-        if timestampEmpty { missingTimestamp += 1 }
-        let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
-        if !hasTimestamp { missingEventTimestamp += 1 }
-        if dateEmpty { missingDate += 1 }
-        if let d = eventDate {
-            if d.rawValue != lastDate {
-                dates.insert(d.rawValue)
-                lastDate = d.rawValue
-            }
-        } else {
-            missingEventDate += 1
-        }
-        let textTime: Int64? = fields.withField(c.time, in: record) { bytes in
-            if bytes.isEmpty {
-                missingTime += 1
-                return nil
-            }
-            if timeFormatHasFraction == nil { timeFormatHasFraction = bytes.count > 19 }
-            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!, cache: &timeDateCache)
-        }
-        if textTime == nil { missingTimeText += 1 }
-        // event_time: the text's wall clock, else the timestamp read as UTC.
-        if let t = textTime ?? (hasTimestamp ? event.timestampMs : nil) {
-            if t < firstTime { firstTime = t }
-            if t > lastTime { lastTime = t }
-        } else {
-            missingEventTime += 1
-        }
     }
 
     /// The engagement columns' sums, extremes and histogram bins.
@@ -290,10 +270,11 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     private func flushSpill() throws {
         guard !spill.isEmpty else { return }
         if spillHandle == nil {
-            guard FileManager.default.createFile(atPath: spillURL.path, contents: nil) else {
-                throw POSIXFileError(path: spillURL.path, operation: "create", code: errno)
+            let url = spillURL!  // only a collector with a spill is shown rejected rows
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw POSIXFileError(path: url.path, operation: "create", code: errno)
             }
-            spillHandle = try FileHandle(forWritingTo: spillURL)
+            spillHandle = try FileHandle(forWritingTo: url)
         }
         try spill.withUnsafeBytes { try spillHandle!.write(contentsOf: Data($0)) }
         spill.removeAll(keepingCapacity: true)
@@ -311,7 +292,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 d = d.adding(1)
             }
         }
-        files.append(spillURL)
+        if let spillURL { files.append(spillURL) }
         for url in files where FileManager.default.fileExists(atPath: url.path) {
             let data = try Data(contentsOf: url, options: .alwaysMapped)
             let size = MemoryLayout<Interaction>.stride
@@ -336,14 +317,18 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         try flushSpill()
         try spillHandle?.close()
         spillHandle = nil
-        storeCurrentUser()
-        let n = rows
-        let means = [sums.0, sums.1, sums.2, sums.3].map { n == 0 ? Double.nan : $0.value / Double(n) }
-        // The ranks each percentile reads, and the bins holding them.
+        let finished = try finish(metadata: metadata) { try forEachKeptEvent(buckets: buckets, days: days, $0) }
+        if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
+        return finished
+    }
+
+    /// The bins holding the ranks the percentiles read, of the three histograms of ``bins``: histogram i's bin b
+    /// is `wanted[i * binCount + b]` (one flat array: the second pass reads it per row), and `binStart[i][b]` is
+    /// the rank of its first value.
+    private func binsHoldingPercentiles(count n: Int) -> (wanted: [Bool], binStart: [[Int: Int]]) {
         let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })
-        var binStart = [[Int: Int]](repeating: [:], count: 3)  // bin -> rank of its first value
+        var binStart = [[Int: Int]](repeating: [:], count: 3)
         let binCount = InteractionDiagnosticsCollector.binCount
-        // Histogram i's bin b is wanted[i * binCount + b] (one flat array: the pass below reads it per row).
         var wanted = [Bool](repeating: false, count: 3 * binCount)
         for i in 0..<3 {
             let histogram = UnsafeBufferPointer(rebasing: bins[(i * binCount)..<((i + 1) * binCount)])
@@ -360,6 +345,22 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 seen = next
             }
         }
+        return (wanted, binStart)
+    }
+
+    /// Finishes every table: one pass over the kept rows (`keptRows` calls its argument with each, in the
+    /// order the ingest's second pass reads them: by day, in the order they came, then the rejected ones) for
+    /// the percentiles and standard deviations, then the joins with `metadata`. Without side tables
+    /// (`metadata` nil: a live feed) the metadata tables say so in a note instead of holding rows.
+    /// - Throws: `keptRows`' errors.
+    func finish(metadata: MetadataTables?, keptRows: ((Interaction) -> Void) throws -> Void) throws
+        -> InteractionDiagnostics
+    {
+        storeCurrentUser()
+        let n = tally.rows
+        let means = [sums.0, sums.1, sums.2, sums.3].map { n == 0 ? Double.nan : $0.value / Double(n) }
+        let binCount = InteractionDiagnosticsCollector.binCount
+        let (wanted, binStart) = binsHoldingPercentiles(count: n)
         if bins.count > 0 { bins.deallocate() }
         bins = UnsafeMutableBufferPointer(start: nil, count: 0)
         var collected = [[Int: [Double]]](repeating: [:], count: 3)
@@ -370,7 +371,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]),
         ]
         try wanted.withUnsafeBufferPointer { wanted in
-            try forEachKeptEvent(buckets: buckets, days: days) { e in
+            try keptRows { e in
                 let values = InteractionDiagnosticsCollector.engagementValues(e)
                 histograms[0].add(values[3])
                 histograms[1].add(values[0])
@@ -411,37 +412,51 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         tables.append(histograms[0].table(name: "watch_ratio_histogram"))
         tables.append(histograms[1].table(name: "play_duration_histogram"))
         tables.append(contentsOf: repeatedMeasures())
-        tables.append(contentsOf: metadataJoin(metadata))
-        tables.append(metadata.itemDailySummary)
-        tables.append(contentsOf: metadata.itemDailyHistograms)
-        try? FileManager.default.removeItem(at: spillURL)
-        return InteractionDiagnostics(tables: tables, rowsLeftOut: leftOut, rows: rows)
+        if let metadata {
+            tables.append(contentsOf: metadataJoin(metadata))
+            tables.append(metadata.itemDailySummary)
+            tables.append(contentsOf: metadata.itemDailyHistograms)
+        } else {
+            tables.append(contentsOf: InteractionDiagnosticsCollector.withoutSideTables)
+        }
+        return InteractionDiagnostics(tables: tables, rowsLeftOut: tally.leftOut, rows: tally.rows)
+    }
+
+    /// What a live feed says in place of the tables that join the side tables of an archive (it has none).
+    public static let sideTablesNeeded =
+        "needs the archive's side tables (user_features.csv, item_categories.csv, item_daily_features.csv); a live feed has none"
+
+    /// The metadata tables without side tables: no columns, and a note saying why.
+    static var withoutSideTables: [DiagnosticTable] {
+        DiagnosticsReport.metadataTableNames.map { DiagnosticTable(name: $0, columns: [], note: sideTablesNeeded) }
     }
 
     private func coverage() -> DiagnosticTable {
-        let sortedDates = dates.sorted()
+        let t = tally
+        let sortedDates = t.dates.sorted()
         func day(_ raw: Int32?) -> DiagnosticValue {
             raw.map { .string("\(CalendarDay(rawValue: $0)) 00:00:00.000") } ?? .null
         }
         return DiagnosticTable(
             name: "coverage_summary", columns: ["metric", "value"],
             rows: [
-                [.string("interaction_rows"), .count(rows)],
+                [.string("interaction_rows"), .count(t.rows)],
                 [.string("unique_users"), .count(users.count)],
                 [.string("unique_videos"), .count(videos.count)],
-                [.string("unique_event_dates"), .count(dates.count)],
+                [.string("unique_event_dates"), .count(t.dates.count)],
                 [.string("first_event_date"), day(sortedDates.first)],
                 [.string("last_event_date"), day(sortedDates.last)],
-                [.string("first_event_time"), firstTime == .max ? .null : .string(NaiveTimeText.format(firstTime))],
-                [.string("last_event_time"), lastTime == .min ? .null : .string(NaiveTimeText.format(lastTime))],
+                [.string("first_event_time"), t.firstTime == .max ? .null : .string(NaiveTimeText.format(t.firstTime))],
+                [.string("last_event_time"), t.lastTime == .min ? .null : .string(NaiveTimeText.format(t.lastTime))],
             ])
     }
 
     private func missingness() -> DiagnosticTable {
-        let n = Double(rows)
+        let t = tally
+        let n = Double(t.rows)
         let missing = [
-            0, 0, 0, 0, missingTime, missingDate, missingTimestamp, 0, missingEventDate, missingEventTimestamp,
-            missingTimeText, missingEventTime, 0, 0, 0,
+            0, 0, 0, 0, t.missingTime, t.missingDate, t.missingTimestamp, 0, t.missingEventDate, t.missingEventTimestamp,
+            t.missingTimeText, t.missingEventTime, 0, 0, 0,
         ]
         // sort_values(ascending=False); ties keep the notebook's column order here (pandas' order of
         // ties is its sort algorithm's; the differential test compares by column name).
@@ -496,6 +511,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     }
 
     private func metadataJoin(_ metadata: MetadataTables) -> [DiagnosticTable] {
+        let rows = tally.rows
         let n = Double(rows)
         var missingDegreeRows = 0
         var segments: [String: (rows: Int, users: Int, watch: CompensatedSum, playMs: Int64)] = [:]
@@ -545,6 +561,68 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 ]
             }, note: note)
         return [diagnostics, perSegment]
+    }
+}
+
+/// What the interaction tables count row by row besides the rows' values: the rows kept and left out, the time
+/// columns' missing values, the event dates and the event-time range. The ingest pass's collector keeps one; a
+/// live feed stores one in every checkpoint (its caches are not stored: they only speed up the next row).
+struct InteractionRowTally: Codable, Sendable {
+    var rows = 0
+    var leftOut = 0
+    // Missing counts of time, date, timestamp, event_date, event_timestamp, event_time_from_text, event_time.
+    var missingTime = 0, missingDate = 0, missingTimestamp = 0
+    var missingEventDate = 0, missingEventTimestamp = 0, missingTimeText = 0, missingEventTime = 0
+    /// Whether pandas inferred a `time` format with a fraction (from the first non-empty value).
+    var timeFormatHasFraction: Bool?
+    var dates = Set<Int32>()
+    /// The last date added to `dates` (rows come grouped by day, so most rows repeat it).
+    private var lastDate = Int32.min
+    /// The `time` column's last date and its day (`time` repeats its date from row to row).
+    private var timeDateCache = NaiveTimeText.DateCache()
+    var firstTime = Int64.max, lastTime = Int64.min
+
+    private enum CodingKeys: String, CodingKey {
+        case rows, leftOut, missingTime, missingDate, missingTimestamp, missingEventDate, missingEventTimestamp
+        case missingTimeText, missingEventTime, timeFormatHasFraction, dates, firstTime, lastTime
+    }
+
+    /// Counts one kept row: the time fields' missingness and the event-time range.
+    @inline(__always)
+    mutating func add(
+        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, event: Interaction,
+        eventDate: CalendarDay?, dateEmpty: Bool
+    ) {
+        rows += 1
+        let timestampEmpty = fields.withField(c.timestamp, in: record) { $0.isEmpty }
+        if timestampEmpty { missingTimestamp += 1 }
+        let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
+        if !hasTimestamp { missingEventTimestamp += 1 }
+        if dateEmpty { missingDate += 1 }
+        if let d = eventDate {
+            if d.rawValue != lastDate {
+                dates.insert(d.rawValue)
+                lastDate = d.rawValue
+            }
+        } else {
+            missingEventDate += 1
+        }
+        let textTime: Int64? = fields.withField(c.time, in: record) { bytes in
+            if bytes.isEmpty {
+                missingTime += 1
+                return nil
+            }
+            if timeFormatHasFraction == nil { timeFormatHasFraction = bytes.count > 19 }
+            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!, cache: &timeDateCache)
+        }
+        if textTime == nil { missingTimeText += 1 }
+        // event_time: the text's wall clock, else the timestamp read as UTC.
+        if let t = textTime ?? (hasTimestamp ? event.timestampMs : nil) {
+            if t < firstTime { firstTime = t }
+            if t > lastTime { lastTime = t }
+        } else {
+            missingEventTime += 1
+        }
     }
 }
 

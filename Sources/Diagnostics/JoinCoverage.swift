@@ -1,7 +1,8 @@
 import ReplayStream
 
 /// How well the joined side tables cover the panel (`--with-user-features`, `--with-item-context`): the
-/// report's `join_coverage` table. Counted over each user-day as it first closes (its revision 0).
+/// report's `join_coverage` table. Counted over each user-day as it closes (its revision 0; a revision for a late
+/// row replaces what the record it revises counted).
 public struct JoinCoverage: Codable, Equatable, Sendable {
     /// Which joins the run made.
     public var userFeatures: Bool
@@ -23,17 +24,18 @@ public struct JoinCoverage: Codable, Equatable, Sendable {
         self.itemContext = itemContext
     }
 
-    /// Counts a user-day's revision 0; `hasUserFeatures` says whether its user has a row.
-    mutating func add(_ record: UserDayRecord, hasUserFeatures: Bool) {
-        userDays += 1
-        if !hasUserFeatures { userDaysWithoutUserFeatures += 1 }
+    /// Counts a user-day's revision 0 (`sign` 1), or takes back what a revised record counted (`sign` -1);
+    /// `hasUserFeatures` says whether its user has a row.
+    mutating func add(_ record: UserDayRecord, hasUserFeatures: Bool, sign: Int = 1) {
+        userDays += sign
+        if !hasUserFeatures { userDaysWithoutUserFeatures += sign }
         let d = record.daily
         guard d.activeDay == 1 else { return }
-        activeUserDays += 1
-        if d.itemDailyMatched == 0 { activeUserDaysWithoutItemDaily += 1 }
-        userDayVideos += d.uniqueVideos
-        videosWithoutItemDaily += d.uniqueVideos - d.itemDailyMatched
-        videosWithoutCategory += d.uniqueVideos - d.itemCategoryMatched
+        activeUserDays += sign
+        if d.itemDailyMatched == 0 { activeUserDaysWithoutItemDaily += sign }
+        userDayVideos += sign * d.uniqueVideos
+        videosWithoutItemDaily += sign * (d.uniqueVideos - d.itemDailyMatched)
+        videosWithoutCategory += sign * (d.uniqueVideos - d.itemCategoryMatched)
     }
 
     /// `join_coverage`: the missing-key rates of each join made.

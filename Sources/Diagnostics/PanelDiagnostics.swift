@@ -22,7 +22,8 @@ public struct PanelDiagnosticsState: Codable, Equatable, Sendable {
     public var firstDay: CalendarDay?
     /// Per date, from the first date, as far as days have closed.
     public var dates: [DateCounts] = []
-    /// The panel's users, ascending, and each one's active days so far (`active_days_per_user`).
+    /// The panel's users (ascending in an archive run; in order of their first record in a live feed), and
+    /// each one's active days so far (`active_days_per_user`).
     public var users: [Int32] = []
     public var activeDaysPerUser: [Int] = []
     /// Revision-0 records seen (user-days closed).
@@ -58,7 +59,8 @@ public struct PanelDiagnosticsState: Codable, Equatable, Sendable {
 /// and active days per user cover the days closed so far (their values never change later);
 /// `next_day_active_rate` appears for a date once the next date closes; the naive table and the two
 /// "future outcomes available" checks cover the records that are final. At the end of the replay
-/// every table covers the whole panel and equals the notebook's.
+/// every table covers the whole panel and equals the notebook's. A live feed's late row revised in takes
+/// back what each record it replaces counted (``recordRevised(_:replacing:)``).
 public final class PanelDiagnostics: PanelObserver {
     /// The treatments, in the notebook's order.
     public static let treatments = ["treatment_high_intensity", "treatment_high_watch_exposure"]
@@ -113,15 +115,19 @@ public final class PanelDiagnostics: PanelObserver {
     }
 
     public func recordEmitted(_ record: UserDayRecord) {
-        if record.revision == 0 { addClosed(record) }
-        if record.revision == 1, let i = dateIndex(record.day) {
-            let next = record.lead(1, column: 0)
-            if !next.isNaN {
-                state.dates[i].nextDayKnown += 1
-                state.dates[i].nextDayActive += Int(next)
-            }
-        }
-        if record.isFinal { addFinal(record) }
+        // A live feed's panel starts with its first closed day, whose records come first.
+        if state.firstDay == nil { state.firstDay = record.day }
+        if record.revision == 0 { count(closed: record, 1) }
+        if record.isFinal { count(final: record, 1) }
+    }
+
+    /// A late row's revision (`--late-policy revise`): what `previous` counted is taken back, and `record` counted
+    /// in its place (a final record stays final).
+    public func recordRevised(_ record: UserDayRecord, replacing previous: UserDayRecord) {
+        count(closed: previous, -1)
+        if previous.isFinal { count(final: previous, -1) }
+        count(closed: record, 1)
+        if record.isFinal { count(final: record, 1) }
     }
 
     private func dateIndex(_ day: CalendarDay) -> Int? {
@@ -132,37 +138,56 @@ public final class PanelDiagnostics: PanelObserver {
         return i
     }
 
-    private func addClosed(_ r: UserDayRecord) {
+    /// The user's slot in the state; a user first seen here is added (a live feed's users arrive as it goes;
+    /// an archive run's are all known from the ingest).
+    private func userSlot(_ user: Int32) -> Int {
+        if let u = userIndex[user] { return u }
+        userIndex[user] = state.users.count
+        state.users.append(user)
+        state.activeDaysPerUser.append(0)
+        return state.users.count - 1
+    }
+
+    /// Adds (`sign` 1) or takes back (-1) what a closed user-day counts: its date's counts, its treatments, its
+    /// user's active days, its covariates; and, as the next day of the day before, that day's
+    /// `next_day_active` (the day before's revision 1 carries it, written when this day closes).
+    private func count(closed r: UserDayRecord, _ sign: Int) {
         let active = r.daily.activeDay == 1
-        state.joinCoverage?.add(r, hasUserFeatures: joinedUsers?.contains(r.userID) ?? true)
-        state.userDays += 1
-        state.treatedHighIntensity += r.treatmentHighIntensity
-        state.treatedHighWatchExposure += r.treatmentHighWatchExposure
+        let u = userSlot(r.userID)
+        state.joinCoverage?.add(r, hasUserFeatures: joinedUsers?.contains(r.userID) ?? true, sign: sign)
+        state.userDays += sign
+        state.treatedHighIntensity += sign * r.treatmentHighIntensity
+        state.treatedHighWatchExposure += sign * r.treatmentHighWatchExposure
         if let i = dateIndex(r.day) {
-            state.dates[i].userDays += 1
-            state.dates[i].active += r.daily.activeDay
-            state.dates[i].highIntensity += r.treatmentHighIntensity
-            state.dates[i].highWatchExposure += r.treatmentHighWatchExposure
+            state.dates[i].userDays += sign
+            state.dates[i].active += sign * r.daily.activeDay
+            state.dates[i].highIntensity += sign * r.treatmentHighIntensity
+            state.dates[i].highWatchExposure += sign * r.treatmentHighWatchExposure
+            if i > 0 {
+                state.dates[i - 1].nextDayKnown += sign
+                state.dates[i - 1].nextDayActive += sign * r.daily.activeDay
+            }
         }
-        if active, let u = userIndex[r.userID] { state.activeDaysPerUser[u] += 1 }
+        if active { state.activeDaysPerUser[u] += sign }
         let covariates = PanelDiagnostics.covariateValues(r)
-        for (c, x) in covariates.enumerated() where x.isNaN { state.covariateNulls[c] += 1 }
+        for (c, x) in covariates.enumerated() where x.isNaN { state.covariateNulls[c] += sign }
         guard active else { return }
         for t in 0..<2 {
             let g = PanelDiagnostics.treatmentFlag(r, t) == 1 ? 1 : 0
-            for (c, x) in covariates.enumerated() where !x.isNaN { state.balance[(t * 8 + c) * 2 + g].add(x) }
+            for (c, x) in covariates.enumerated() where !x.isNaN { state.balance[(t * 8 + c) * 2 + g].add(x, sign: sign) }
         }
     }
 
-    private func addFinal(_ r: UserDayRecord) {
-        state.finalRecords += 1
-        if !r.future(3, column: 0).isNaN { state.future3Known += 1 }
-        if !r.future(7, column: 0).isNaN { state.future7Known += 1 }
+    /// Adds (`sign` 1) or takes back (-1) what a final record counts: the outcomes known, the naive table.
+    private func count(final r: UserDayRecord, _ sign: Int) {
+        state.finalRecords += sign
+        if !r.future(3, column: 0).isNaN { state.future3Known += sign }
+        if !r.future(7, column: 0).isNaN { state.future7Known += sign }
         guard r.daily.activeDay == 1 else { return }
         let outcomes = PanelDiagnostics.outcomeValues(r)
         for t in 0..<2 {
             let g = PanelDiagnostics.treatmentFlag(r, t) == 1 ? 1 : 0
-            for (o, y) in outcomes.enumerated() where !y.isNaN { state.naive[(t * 4 + o) * 2 + g].add(y) }
+            for (o, y) in outcomes.enumerated() where !y.isNaN { state.naive[(t * 4 + o) * 2 + g].add(y, sign: sign) }
         }
     }
 }

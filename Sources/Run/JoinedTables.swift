@@ -1,5 +1,6 @@
 import Foundation
 import ReplaySink
+import ReplayState
 import ReplayStream
 
 /// The side tables a run joins to its records, read once when it starts: the user features the sink writes
@@ -34,5 +35,13 @@ struct JoinedTables {
             return ZipDirectory.fingerprint(path: path).map { "\(standard)#\($0)" } ?? standard
         }
         return options.identity(tablesFrom: described)
+    }
+
+    /// The side-table archive a live feed's identity names (`--side-tables`), nil when it joined none.
+    static func sideTablesArchive(of identity: RunIdentity) -> String? {
+        guard let joins = identity.joins, let from = joins.range(of: " from=") ?? joins.range(of: "from=") else { return nil }
+        let described = joins[from.upperBound...]
+        let path = described.lastIndex(of: "#").map { described[..<$0] } ?? described
+        return path.isEmpty ? nil : String(path)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ReplayDiagnostics
 import ReplaySink
 import ReplayState
 import ReplayStream
@@ -29,7 +30,7 @@ extension Run<LiveRunConfiguration> {
             directory: common.stateDirectory, for: identity(options), fresh: common.fresh)
         defer { withExtendedLifetime(folder) {} }
         let store = folder.store
-        let checkpoint = try store.loadCheckpoint(payloads: [LiveFeedState.payloadName])
+        let checkpoint = try store.loadCheckpoint(payloads: [LiveFeedState.payloadName] + DiagnosticsPayloads.all)
         let resumed = try LiveFeedState(checkpoint: checkpoint)
         if let checkpoint, let live = resumed {
             onEvent(
@@ -57,14 +58,42 @@ extension Run<LiveRunConfiguration> {
             logger: logger)
         feed.onProgress = { p, live in onEvent(.live(p, live)) }
         feed.itemContext = joined.itemContext
+        let diagnostics = try Self.attachDiagnostics(to: feed, store: store, checkpoint: checkpoint, joined: joined)
+        defer { diagnostics?.close() }
         let input = LiveInput(
             fd: configuration.inputDescriptor, format: configuration.inputFormat, timeZone: common.timeZone.zone,
             name: configuration.inputName)
         logger.info("live feed", metadata: ["lateness_ms": "\(options.allowedLatenessMs)", "policy": "\(options.latePolicy)"])
+        let report = configuration.report.map {
+            LiveReportWriter(store: store, path: $0.path, interval: $0.interval.seconds)
+        }
+        defer { report?.cancel() }
         let outcome = try feed.run(input: input, shouldStop: shouldStop)
+        try report?.stop()
         return RunResult(
             outcome: outcome == .finished ? .finished : .interrupted,
             summary: summary(of: feed, input: input, started: started))
+    }
+
+    /// Attaches the diagnostics' observers to `feed`, restored from `checkpoint`: the interaction tables' row
+    /// observer (its row log in the events folder) and the panel observer. None to a feed resumed from a
+    /// checkpoint that holds no diagnostics (a folder made before live feeds kept them): their tables would
+    /// silently leave out the rows read before; its report says it has no checkpoint of them.
+    private static func attachDiagnostics(
+        to feed: LiveFeed, store: StateStore, checkpoint: PanelCheckpoint?, joined: JoinedTables
+    ) throws -> LiveInteractionDiagnostics? {
+        if let checkpoint, checkpoint.payloads[DiagnosticsPayloads.interaction] == nil { return nil }
+        let rows = try LiveInteractionDiagnostics(directory: store.bucketsDirectory, restoringFrom: checkpoint)
+        feed.rowObserver = rows
+        do {
+            let panel = try PanelDiagnostics(users: [], firstDay: nil, restoringFrom: checkpoint)
+            panel.observeJoins(userFeatureUsers: joined.userFeatureUsers, itemContext: joined.itemContext != nil)
+            feed.panelObserver = panel
+        } catch {
+            rows.close()
+            throw error
+        }
+        return rows
     }
 
     /// What produced the state folder: a live feed with these options.

@@ -109,6 +109,8 @@ public struct LiveRunConfiguration: Sendable {
     public var latePolicy: LatePolicy = .reject
     /// Under ``LatePolicy/revise``: how many of the last closed days a late row may still revise.
     public var reviseWindowDays = 7
+    /// Keep an HTML report of the diagnostics fresh in a file during the feed.
+    public var report: ArchiveRunConfiguration.LiveReport?
     /// Skip this many data rows first (a feed re-sent from its start after an interrupted run); it must be the
     /// count the state consumed. Nil: a re-sent feed is recognised by its first row and skipped by itself.
     public var skipRows: Int?

@@ -11,14 +11,22 @@ public enum DiagnosticsJSON {
         var out: [UInt8] = []
         out.append(contentsOf: "{\n  \"report\": {".utf8)
         let s = report.status
+        // A live feed's panel has no known number of days (or rows) in all: null.
+        let live = s.liveFeed
         var fields: [(String, DiagnosticValue)] = [
             ("phase", .string(s.phase)),
             ("last_closed_day", s.lastClosedDay.map { .string("\($0)") } ?? .null),
-            ("days_closed", .count(s.daysClosed)), ("panel_days", .count(s.panelDays)),
-            ("final_records", .count(s.finalRecords)), ("panel_rows", .count(s.panelRows)),
+            ("days_closed", .count(s.daysClosed)), ("panel_days", live == nil ? .count(s.panelDays) : .null),
+            ("final_records", .count(s.finalRecords)), ("panel_rows", live == nil ? .count(s.panelRows) : .null),
             ("interaction_rows", .count(s.interactionRows)), ("rows_left_out", .count(s.rowsLeftOut)),
             ("thresholds_mode", .string(s.thresholdsMode)),
         ]
+        if let live {
+            fields += [
+                ("input", .string("live feed")), ("rows_read", .count(live.rowsRead)),
+                ("rows_through_day", live.throughDay.map { .string("\($0)") } ?? .null),
+            ]
+        }
         for table in report.tables { if let note = table.note { fields.append(("note_\(table.name)", .string(note))) } }
         for (i, (key, value)) in fields.enumerated() {
             out.append(contentsOf: (i == 0 ? "\"" : ", \"").utf8)
@@ -96,12 +104,10 @@ public enum DiagnosticsHTML {
         html += ".pass{color:#070}.charts{display:flex;flex-wrap:wrap;gap:12px;margin:.5em 0 1.5em}"
         html += "svg{border:1px solid #ddd}details{margin:0 0 1em}</style></head><body>\n"
         let s = report.status
-        html += "<h1>Causal diagnostics</h1><p>phase <b>\(s.phase)</b>; \(s.daysClosed) of \(s.panelDays) days closed"
-        html += s.lastClosedDay.map { " (last closed \($0))" } ?? ""
-        html += "; \(grouped(Int64(s.finalRecords))) of \(grouped(Int64(s.panelRows))) panel rows final; thresholds \(escape(s.thresholdsMode)).</p>\n"
+        html += "<h1>Causal diagnostics</h1><p>\(headline(s))</p>\n"
         for table in report.tables where !table.name.hasSuffix("_histogram") {
             html += "<h2 id=\"\(table.name)\">\(escape(title(of: table.name)))</h2>\n"
-            html += "<p class=\"covers\">\(escape(coverage(of: table.name, status: s))) · <code>\(table.name)</code></p>\n"
+            html += "<p class=\"covers\">\(escape(coverage(of: table, status: s))) · <code>\(table.name)</code></p>\n"
             if let note = table.note { html += "<p class=\"note\">\(escape(note))</p>\n" }
             html += charts(after: table.name, in: report)
             if table.rows.isEmpty && table.note == nil {
@@ -130,15 +136,53 @@ public enum DiagnosticsHTML {
         titles[name] ?? name.replacingOccurrences(of: "_", with: " ").capitalized
     }
 
-    /// What the table covers at this moment: the whole log as read at ingest, or the panel through the last closed day.
-    static func coverage(of name: String, status s: DiagnosticsReport.Status) -> String {
+    /// The line under the title: the phase, the days closed and the final records (a live feed's rows so far).
+    static func headline(_ s: DiagnosticsReport.Status) -> String {
+        var html: String
+        if let live = s.liveFeed {
+            html = "phase <b>\(s.phase)</b> (live feed); \(grouped(Int64(live.rowsRead))) rows read"
+            html += live.throughDay.map { " through \($0)" } ?? ""
+            html += "; \(s.daysClosed) days closed"
+            html += s.lastClosedDay.map { " (last closed \($0))" } ?? ""
+            html += "; \(grouped(Int64(s.finalRecords))) panel rows final; thresholds \(escape(s.thresholdsMode))."
+            return html
+        }
+        html = "phase <b>\(s.phase)</b>; \(s.daysClosed) of \(s.panelDays) days closed"
+        html += s.lastClosedDay.map { " (last closed \($0))" } ?? ""
+        html += "; \(grouped(Int64(s.finalRecords))) of \(grouped(Int64(s.panelRows))) panel rows final; thresholds \(escape(s.thresholdsMode))."
+        return html
+    }
+
+    /// What the table covers at this moment: the whole log as read at ingest, or the panel through the last closed
+    /// day; for a live feed, the rows so far and the days closed so far (its number of days is unknown).
+    static func coverage(of table: DiagnosticTable, status s: DiagnosticsReport.Status) -> String {
+        let name = table.name
         let wholeLog = DiagnosticsReport.interactionTableNames.contains(name) || DiagnosticsReport.metadataTableNames.contains(name)
+        if let live = s.liveFeed { return liveCoverage(of: table, wholeLog: wholeLog, status: s, live: live) }
         if wholeLog {
             return s.phase == "ingest" ? "whole log: the ingest pass is still reading it" : "whole log (read at ingest)"
         }
         guard let last = s.lastClosedDay else { return "the panel: no day closed yet" }
         let through = "through \(last) (\(s.daysClosed) of \(s.panelDays) days closed)"
         return s.phase == "finished" ? "the whole panel, \(through)" : "the panel so far, \(through)"
+    }
+
+    /// ``coverage(of:status:)`` for a live feed: "rows so far (N rows, through DAY)" for the interaction tables,
+    /// "the panel so far, through DAY (N days closed)" for the panel's; the side tables' need an archive.
+    static func liveCoverage(
+        of table: DiagnosticTable, wholeLog: Bool, status s: DiagnosticsReport.Status, live: DiagnosticsReport.LiveFeedCoverage
+    ) -> String {
+        let finished = s.phase == "finished"
+        if DiagnosticsReport.metadataTableNames.contains(table.name) && table.columns.isEmpty {
+            return "needs the archive's side tables"
+        }
+        if wholeLog {
+            let rows = "\(grouped(Int64(s.interactionRows))) rows" + (live.throughDay.map { ", through \($0)" } ?? "")
+            return finished ? "every row of the feed (\(rows))" : "rows so far (\(rows))"
+        }
+        guard let last = s.lastClosedDay else { return "the panel: no day closed yet" }
+        let through = "through \(last) (\(s.daysClosed) days closed)"
+        return finished ? "the whole panel, \(through)" : "the panel so far, \(through)"
     }
 
     static func escape(_ s: String) -> String {

@@ -167,8 +167,6 @@ public struct StateError: Error, CustomStringConvertible, Sendable {
         case snapshotDamaged(file: String, size: Int, expected: Int)
         /// The ordered events (`events/`) are damaged or truncated.
         case eventsDamaged(detail: String)
-        /// The folder holds a live feed, which keeps no diagnostics.
-        case liveFeedHasNoDiagnostics
         /// The disk (or the file-size limit) filled while committing a checkpoint; the previous one is intact.
         case diskFullAtCheckpoint(cause: String)
         /// The disk is full: the state database cannot be created or opened.
@@ -220,7 +218,6 @@ extension StateError.Kind: CustomStringConvertible {
         case .snapshotDamaged(let file, let size, let expected):
             return "the checkpoint's timelines (snapshots/\(file)) are damaged (\(size) bytes, \(expected) expected, or a wrong hash)"
         case .eventsDamaged(let detail): return "its ordered events (events/) are damaged or truncated: \(detail)"
-        case .liveFeedHasNoDiagnostics: return "it holds a live feed, whose runs keep no diagnostics"
         case .diskFullAtCheckpoint(let cause):
             return "the disk is full while committing a checkpoint (\(cause)); the previous checkpoint is intact"
         case .diskFullAtOpen(let cause): return "the disk is full: the state database cannot be opened or created (\(cause))"

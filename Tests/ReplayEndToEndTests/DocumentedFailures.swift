@@ -515,10 +515,6 @@ enum DocumentedFailures {
             _ = try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir, stdin: feed())
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--skip-rows", "2"], in: dir, stdin: "")
         },
-        "`replay report` on a live feed's state folder": { dir in
-            _ = try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir, stdin: feed())
-            return try run(["report", "--state", "s"], in: dir)
-        },
         "a rerun with other live options": { dir in
             _ = try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir, stdin: feed())
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--late-policy", "revise"], in: dir, stdin: "")

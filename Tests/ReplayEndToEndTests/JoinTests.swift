@@ -89,5 +89,18 @@ import Testing
         #expect(live.status == 0, "\(live.stderr)")
         try LiveFeedTests.expectSamePanel(
             dir.appendingPathComponent("archive.jsonl"), dir.appendingPathComponent("live.jsonl"), "joined live feed")
+        // Both reports give the joins' coverage, the same over the same user-days; the feed's report reads the
+        // side tables of its --side-tables archive.
+        for state in ["a", "b"] {
+            #expect(try Harness.run(["report", "--state", state, "--json", "\(state).json"], in: dir).status == 0)
+        }
+        func table(_ name: String, _ state: String) throws -> NSArray? {
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("\(state).json"))) as? [String: Any]
+            return report?[name] as? NSArray
+        }
+        let coverage = try #require(try table("join_coverage", "a"))
+        #expect(coverage.count == 8)
+        #expect(try table("join_coverage", "b") == coverage)
+        #expect(try table("metadata_diagnostics", "b")?.count == 5)
     }
 }

@@ -164,6 +164,16 @@ public final class LiveFeed {
         get { engine.itemContext }
         set { engine.itemContext = newValue }
     }
+    /// Sees every row the feed takes (not the rows of a re-sent feed it skips), in arrival order; its state
+    /// goes into every checkpoint.
+    public var rowObserver: LiveRowObserver?
+    /// Sees every record the feed emits (``PanelObserver``); its state goes into every checkpoint.
+    public var panelObserver: PanelObserver? {
+        get { engine.observer }
+        set { engine.observer = newValue }
+    }
+    /// The columns ``rowObserver`` was last told of.
+    private var observedColumns: InteractionColumns?
     /// How the input's first rows are taken on a resume: a feed re-sent from its start is skipped (and
     /// checked) up to the rows already consumed; one that continues where it stopped is read as it comes.
     private enum Resumption {
@@ -252,7 +262,7 @@ public final class LiveFeed {
             }
             let timeout = pollTimeoutMs()
             let poll = try input.pump(timeoutMs: timeout) { outcome, raw, line in
-                try handle(outcome, raw: raw, line: line, headerLine: input.headerLine ?? 0)
+                try handle(outcome, raw: raw, line: line, input: input)
             }
             switch poll {
             case .data:
@@ -302,17 +312,21 @@ public final class LiveFeed {
         return Int32(ms)
     }
 
-    /// Takes one row; `inputLine` is its line in this input, whose CSV header (if any) was `headerLine`. A
+    /// Takes one row; `inputLine` is its line in `input`, whose CSV header (if any) was `input.headerLine`. A
     /// run given the rest of the feed numbers its rows on from the earlier runs' last line, as lines of one
-    /// feed (its repeated header not counted); a feed re-sent from its start keeps its own numbers.
+    /// feed (its repeated header not counted); a feed re-sent from its start keeps its own numbers. The row
+    /// observer is shown each row with the outcome the feed gives it.
     private func handle(
-        _ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64, headerLine: Int64
+        _ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64, input: LiveInput
     ) throws {
         if try skipsConsumedRow(raw) {
             live.linesRead = inputLine
             return
         }
-        let line = continuesFeed ? linesReadBefore + inputLine - headerLine : inputLine
+        func observe(_ shown: InteractionDecoder.Outcome) throws {
+            if let rowObserver { try input.show(currentRowTo: rowObserver, outcome: shown, begun: &observedColumns) }
+        }
+        let line = continuesFeed ? linesReadBefore + inputLine - (input.headerLine ?? 0) : inputLine
         live.linesRead = line
         live.rowsRead += 1
         if rowsDigest != nil {
@@ -322,18 +336,23 @@ public final class LiveFeed {
         }
         switch outcome {
         case .rejected(let reason):
+            try observe(outcome)
             try reject(line: line, reason: reason, raw: raw)
         case .accepted(let event, let day, let disagrees):
             if let first = live.firstDay ?? live.dayEvents.keys.min(),
                 abs(first.distance(to: day)) >= options.maxPanelDays
             {
+                try observe(.rejected(.outsidePanelSpan))
                 try reject(line: line, reason: .outsidePanelSpan, raw: raw)
                 return
             }
             if let lastClosed = live.lastClosed, day <= lastClosed {
-                try late(event, day: day, lastClosed: lastClosed, raw: raw, line: line, disagrees: disagrees)
+                try late(event, day: day, lastClosed: lastClosed, raw: raw, line: line, disagrees: disagrees) {
+                    try observe($0.map { .rejected($0) } ?? outcome)
+                }
                 return
             }
+            try observe(outcome)
             try engine.addUser(event.userID, closedThrough: live.lastClosed)
             try buckets.append(event, day: day)
             live.dayEvents[day, default: 0] += 1
@@ -375,9 +394,10 @@ public final class LiveFeed {
     }
 
     /// A row for a closed day: revised in when the policy and the window allow, else rejected `late`.
+    /// `observe` is told first how it is taken: nil when revised in, else the reason it is rejected for.
     private func late(
         _ event: Interaction, day: CalendarDay, lastClosed: CalendarDay, raw: UnsafeRawBufferPointer, line: Int64,
-        disagrees: Bool
+        disagrees: Bool, observe: (RejectReason?) throws -> Void
     ) throws {
         live.lateRows += 1
         let idleClosedAt = live.idleClosedAtMs?[day]
@@ -395,6 +415,7 @@ public final class LiveFeed {
             } else if day.distance(to: lastClosed) >= options.reviseWindowDays {
                 note = "its day is older than the revise window (the last \(options.reviseWindowDays) closed days)"
             } else {
+                try observe(nil)
                 try revise(with: event, day: day, lastClosed: lastClosed)
                 live.revisedRows += 1
                 live.rowsAccepted += 1
@@ -402,6 +423,7 @@ public final class LiveFeed {
                 return
             }
         }
+        try observe(reason)
         live.rejected[reason.rawValue, default: 0] += 1
         try rejects.rejectLate(line: line, raw: raw, reason: reason, day: day, latenessMs: lateness, note: note)
     }
@@ -482,7 +504,9 @@ public final class LiveFeed {
         live.dayThresholds = engine.dayThresholds
         let retired = retiredSinceCheckpoint
         retiredSinceCheckpoint = []
-        try engine.checkpoint(wait: wait, payloads: [LiveFeedState.payloadName: try live.payload()])
+        var payloads = [LiveFeedState.payloadName: try live.payload()]
+        if let rowObserver { payloads[rowObserver.payloadName] = try rowObserver.checkpointPayload() }
+        try engine.checkpoint(wait: wait, payloads: payloads)
         // engine.checkpoint waited for the previous checkpoint before queuing this one (and for this one too
         // when `wait`): the files that only checkpoints before those listed can go now.
         try deleteDayFiles(retiredBeforeInFlightCheckpoint)

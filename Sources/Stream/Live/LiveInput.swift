@@ -46,6 +46,12 @@ public final class LiveInput {
     public private(set) var bytesRead: Int64 = 0
     /// The line the CSV header was read from (nil before it, and for JSON lines, which have none).
     public private(set) var headerLine: Int64?
+    /// The columns rows are decoded with: the CSV header's, or ``InteractionColumns/required`` in that order for
+    /// JSON lines (each laid out as a CSV record); nil before the header.
+    public private(set) var columns: InteractionColumns?
+    /// The row being handed over, as the CSV record its fields index into (for JSON lines, the record its
+    /// members were laid out as; empty for a line that is not a flat object). Set only during the row callback.
+    private var currentRecord: UnsafeRawBufferPointer?
 
     /// Reads from `fd` (not closed here). `format` nil detects it from the first non-blank byte.
     public convenience init(fd: Int32, format: LiveInputFormat?, timeZone: TimeZone, name: String = "stdin") {
@@ -63,8 +69,28 @@ public final class LiveInput {
 
     private func startJSON() {
         // JSON members are laid out as a synthetic CSV record in the required columns' order.
-        decoder = InteractionDecoder(
-            columns: try! InteractionColumns(header: InteractionColumns.required), timeZone: timeZone)
+        let required = try! InteractionColumns(header: InteractionColumns.required)
+        columns = required
+        decoder = InteractionDecoder(columns: required, timeZone: timeZone)
+    }
+
+    /// Shows the row being handed over to `observer` as the ingest pass shows a row: its CSV fields (for JSON
+    /// lines, its members laid out in ``columns``' order) with `outcome`, which the caller may have changed
+    /// (a row the feed rejects as late is shown as rejected). Call it only inside the row callback of
+    /// ``pump(timeoutMs:_:)``; the observer is told the columns first (``IngestObserver/begin(columns:)``)
+    /// when the caller's `begun` differs from them.
+    /// - Throws: the observer's errors.
+    public func show(
+        currentRowTo observer: IngestObserver, outcome: InteractionDecoder.Outcome, begun: inout InteractionColumns?
+    ) throws {
+        guard let record = currentRecord, let columns else {
+            preconditionFailure("LiveInput.show is called only inside the row callback")
+        }
+        if begun != columns {
+            try observer.begin(columns: columns)
+            begun = columns
+        }
+        try observer.observe(row: record, fields: splitter, outcome: outcome)
     }
 
     /// Waits up to `timeoutMs` for input, reads what is there, and calls `row(outcome, raw, line)` for
@@ -157,13 +183,29 @@ public final class LiveInput {
     ) throws {
         if record.isEmpty { return }  // blank lines are skipped, as pandas does
         guard decoder != nil else {
-            let columns = try Ingest.readHeader(record, line: line, splitter: &splitter)
-            decoder = InteractionDecoder(columns: columns, timeZone: timeZone)
+            let found = try Ingest.readHeader(record, line: line, splitter: &splitter)
+            columns = found
+            decoder = InteractionDecoder(columns: found, timeZone: timeZone)
             headerLine = line
             return
         }
         let ok = splitter.split(record)
+        currentRecord = record
+        defer { currentRecord = nil }
         try row(decoder!.decode(record, fields: splitter, fieldsOK: ok), record, line)
+    }
+
+    /// Hands over a JSON line that is not a flat object (`outcome` rejects it): shown to an observer with no
+    /// fields, as a row whose values cannot be read.
+    private func unreadableJSON(
+        _ record: UnsafeRawBufferPointer, line: Int64, outcome: InteractionDecoder.Outcome,
+        _ row: (InteractionDecoder.Outcome, UnsafeRawBufferPointer, Int64) throws -> Void
+    ) throws {
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        _ = splitter.split(empty)
+        currentRecord = empty
+        defer { currentRecord = nil }
+        try row(outcome, record, line)
     }
 
     private func feedJSON(
@@ -199,12 +241,12 @@ public final class LiveInput {
             values[i] = value
         }
         guard flat else {
-            try row(.rejected(.malformedJSON), record, line)
+            try unreadableJSON(record, line: line, outcome: .rejected(.malformedJSON), row)
             return
         }
         if duplicateKey {
             // `replay export` refuses a panel line with a key twice; a row is refused the same way.
-            try row(.rejected(.duplicateKey), record, line)
+            try unreadableJSON(record, line: line, outcome: .rejected(.duplicateKey), row)
             return
         }
         synthetic.removeAll(keepingCapacity: true)
@@ -222,11 +264,13 @@ public final class LiveInput {
                 synthetic.append(contentsOf: value)
             }
         }
-        let outcome = synthetic.withUnsafeBytes { csv -> InteractionDecoder.Outcome in
+        try synthetic.withUnsafeBytes { csv in
             let ok = splitter.split(csv)
-            return decoder!.decode(csv, fields: splitter, fieldsOK: ok)
+            let outcome = decoder!.decode(csv, fields: splitter, fieldsOK: ok)
+            currentRecord = csv
+            defer { currentRecord = nil }
+            try row(outcome, record, line)
         }
-        try row(outcome, record, line)
     }
 
     private static let requiredKeys: [[UInt8]] = InteractionColumns.required.map { Array($0.utf8) }

@@ -19,10 +19,30 @@ public protocol IngestObserver: AnyObject {
 public protocol PanelObserver: AnyObject {
     /// Called for each emitted revision, right after the sink took it.
     func recordEmitted(_ record: UserDayRecord)
+    /// Called instead of ``recordEmitted(_:)`` for a revision a late row caused (a live feed under
+    /// `--late-policy revise`): `previous` is the record as it stood before (its values as last emitted), so
+    /// that what it counted can be taken back. By default, ``recordEmitted(_:)``.
+    func recordRevised(_ record: UserDayRecord, replacing previous: UserDayRecord)
     /// The name the observer's state is stored under in a checkpoint (one name per feature).
     var payloadName: String { get }
     /// The observer's state as of now, for the checkpoint being taken: opaque bytes the observer reads
     /// back on resume.
     /// - Throws: when the state cannot be encoded.
+    func checkpointPayload() throws -> [UInt8]
+}
+
+extension PanelObserver {
+    public func recordRevised(_ record: UserDayRecord, replacing previous: UserDayRecord) { recordEmitted(record) }
+}
+
+/// An ``IngestObserver`` of a live feed: sees every data row the feed takes, in arrival order, with the outcome
+/// the feed gave it (a row rejected as late or outside the panel's span is shown as rejected; a late row revised
+/// in, as accepted), and stores its state in every checkpoint of the feed.
+public protocol LiveRowObserver: IngestObserver {
+    /// The name the observer's state is stored under in a checkpoint.
+    var payloadName: String { get }
+    /// The observer's state as of now, for the checkpoint being taken (called on the feed's thread before the
+    /// checkpoint is committed: whatever the state refers to must be durable when this returns).
+    /// - Throws: when the state cannot be encoded or made durable.
     func checkpointPayload() throws -> [UInt8]
 }

@@ -310,8 +310,12 @@ extension PanelEngine {
         let old = before[day]!.daily
         guard timelines[i].revise(day: day, daily: daily, thresholds: dayThreshold) else { return false }
         var changed: [CalendarDay: Set<Int>] = [:]
+        // The records as they stood before, for the observer: the revised user's, then those whose flags move.
+        var previous: [CalendarDay: [Int: UserDayRecord]] = [:]
+        for (d, record) in before { previous[d] = [i: record] }
         if case .expanding = mode {
-            changed = reviseExpandingThresholds(replacing: old, with: daily, from: day, through: lastClosed)
+            changed = reviseExpandingThresholds(
+                replacing: old, with: daily, from: day, through: lastClosed, previous: &previous)
         }
         var d = from
         while d <= lastClosed {
@@ -320,7 +324,7 @@ extension PanelEngine {
             }
             d = d.adding(1)
         }
-        try reissue(changed, from: from, through: lastClosed)
+        try reissue(changed, from: from, through: lastClosed, previous: previous)
         progress.eventsReplayed += 1
         return true
     }
@@ -340,9 +344,11 @@ extension PanelEngine {
     /// Expanding thresholds after one user-day's values went from `old` to `new`: each day from `day` on
     /// closed with the distribution of the user-days closed up to it, so the days are walked back from
     /// the last closed one, taking each day's active user-days out as we go. Returns the users whose
-    /// treatment flags moved, by day.
+    /// treatment flags moved, by day; with an observer, their records as they stood before go into `previous`
+    /// (where none is yet: the revised user's are there already).
     private func reviseExpandingThresholds(
-        replacing old: DailyValues, with new: DailyValues, from day: CalendarDay, through lastClosed: CalendarDay
+        replacing old: DailyValues, with new: DailyValues, from day: CalendarDay, through lastClosed: CalendarDay,
+        previous: inout [CalendarDay: [Int: UserDayRecord]]
     ) -> [CalendarDay: Set<Int>] {
         if old.activeDay == 1 {
             progress.expanding.remove(interactions: old.interactions, highWatchCount: old.highWatchCount)
@@ -357,8 +363,11 @@ extension PanelEngine {
             let t = asOf.thresholds()
             if t != dayThresholds[x] {
                 dayThresholds[x] = t
-                for j in timelines.indices where timelines[j].applyThresholds(t, to: x) {
+                for j in timelines.indices {
+                    let before = observer == nil ? nil : timelines[j].currentRecord(of: x, userID: users[j])
+                    guard timelines[j].applyThresholds(t, to: x) else { continue }
                     changed[x, default: []].insert(j)
+                    if let before, previous[x]?[j] == nil { previous[x, default: [:]][j] = before }
                 }
             }
             if x > day {
@@ -374,13 +383,27 @@ extension PanelEngine {
         return changed
     }
 
-    /// Writes the next revision of every changed record, day by day, users in emission order.
-    private func reissue(_ changed: [CalendarDay: Set<Int>], from: CalendarDay, through last: CalendarDay) throws {
+    /// Writes the next revision of every changed record, day by day, users in emission order; the observer is
+    /// told which record each replaces (`previous`).
+    private func reissue(
+        _ changed: [CalendarDay: Set<Int>], from: CalendarDay, through last: CalendarDay,
+        previous: [CalendarDay: [Int: UserDayRecord]]
+    ) throws {
         var d = from
         while d <= last {
             if let indexes = changed[d] {
                 for j in emissionOrder where indexes.contains(j) {
-                    if let record = timelines[j].reissue(of: d, userID: users[j]) { try emit(record) }
+                    guard let record = timelines[j].reissue(of: d, userID: users[j]) else { continue }
+                    try sink.write(record)
+                    if let observer {
+                        if let old = previous[d]?[j] {
+                            observer.recordRevised(record, replacing: old)
+                        } else {
+                            observer.recordEmitted(record)
+                        }
+                    }
+                    progress.recordsWritten += 1
+                    if record.isFinal { progress.finalRecords += 1 }
                 }
             }
             d = d.adding(1)
