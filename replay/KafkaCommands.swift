@@ -96,3 +96,61 @@ extension Replay {
         }
     }
 }
+
+/// `replay run kafka://BOOTSTRAP/TOPIC`: a live feed read from a Kafka topic's partitions.
+struct KafkaInputOptions: ParsableArguments {
+    @Option(
+        name: .customLong("partitions"),
+        help: ArgumentHelp("Kafka input: the partitions to read (0-1,4; default every partition).", valueName: "list"))
+    var partitions: PartitionList?
+
+    @Flag(name: .long, help: "Kafka input: read each partition up to the end offset it had when the run started, then close the days and exit (like kcat -e); without it the run follows the topic.")
+    var exitAtEnd = false
+
+    @Option(name: .long, help: ArgumentHelp("Kafka input: the consumer group progress is committed under, for lag tools (default replay-STATE).", valueName: "name"))
+    var group: String?
+
+    /// `kafka://BOOTSTRAP/TOPIC` split into its brokers and topic; nil for another input.
+    static func address(_ input: String) -> (brokers: String, topic: String)? {
+        guard input.hasPrefix("kafka://") else { return nil }
+        let rest = input.dropFirst("kafka://".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let brokers = String(rest[..<slash]), topic = String(rest[rest.index(after: slash)...])
+        return brokers.isEmpty || topic.isEmpty || topic.contains("/") ? nil : (brokers, topic)
+    }
+
+    /// How the run makes its Kafka input, reading `input`'s topic from the position a checkpoint stored.
+    func factory(input: String, state: String, idleClose: Double?) -> PositionedInputFactory? {
+        guard let (brokers, topic) = Self.address(input) else { return nil }
+        let partitions = partitions?.values
+        let group = group ?? "replay-" + ((state as NSString).standardizingPath as NSString).lastPathComponent
+        let exitAtEnd = exitAtEnd
+        let listed = partitions.map { $0.map(String.init).joined(separator: ",") } ?? "all"
+        return PositionedInputFactory(
+            name: input, identity: "kafka topic=\(topic) partitions=\(listed)", payloadName: KafkaFeedPosition.payloadName
+        ) { stored in
+            let source = try KafkaFeedSource(
+                brokers: brokers, topic: topic, partitions: partitions, group: group,
+                resume: try KafkaFeedSource.position(from: stored), exitAtEnd: exitAtEnd, idleClose: idleClose)
+            return (source, source, { source.close() })
+        }
+    }
+}
+
+/// A list of partitions, `0-1,4`.
+struct PartitionList: ExpressibleByArgument, Sendable {
+    /// The partitions, ascending, each once.
+    let values: [Int32]
+
+    init?(argument: String) {
+        var set = Set<Int32>()
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(bounds.count), let low = Int32(bounds[0]), let high = Int32(bounds.last!), low >= 0, low <= high
+            else { return nil }
+            for p in low...high { set.insert(p) }
+        }
+        guard !set.isEmpty else { return nil }
+        values = set.sorted()
+    }
+}

@@ -35,6 +35,7 @@ extension Replay {
         @OptionGroup(title: "State and checkpoints") var checkpointOptions: CheckpointOptions
         @OptionGroup(title: "Diagnostics") var diagnosticsOptions: DiagnosticsOptions
         @OptionGroup(title: "Joined tables") var joinOptions: JoinOptionsGroup
+        @OptionGroup(title: "Kafka input (INPUT kafka://BOOTSTRAP/TOPIC)") var kafkaOptions: KafkaInputOptions
 
         // The options by name, wherever their group is.
         var matrix: MatrixChoice { inputOptions.matrix }
@@ -81,6 +82,20 @@ extension Replay {
             if !isLive && joins.sideTables != nil {
                 throw ValidationError("--side-tables names a live feed's side tables; a run over an archive joins the archive's own")
             }
+            if isKafka {
+                guard KafkaInputOptions.address(input) != nil else {
+                    throw ValidationError("a Kafka input is written kafka://HOST:PORT[,HOST:PORT...]/TOPIC, not \(input)")
+                }
+                for (given, name) in [(skipRows != nil, "--skip-rows"), (inputFormat != nil && inputFormat != .jsonl, "--input-format csv")]
+                where given {
+                    throw ValidationError("\(name) applies to a feed on stdin; a Kafka topic holds JSON lines and its offsets say where a run stopped")
+                }
+            } else {
+                for (given, name) in [(kafkaOptions.partitions != nil, "--partitions"), (kafkaOptions.exitAtEnd, "--exit-at-end"), (kafkaOptions.group != nil, "--group")]
+                where given {
+                    throw ValidationError("\(name) applies to a Kafka input (kafka://BOOTSTRAP/TOPIC)")
+                }
+            }
             if isLive {
                 if joins.joinsAnything && joins.sideTables == nil {
                     throw ValidationError(
@@ -106,8 +121,10 @@ extension Replay {
             }
         }
 
-        /// True when the input is a live feed on stdin.
-        var isLive: Bool { input == "-" }
+        /// True when the input is a live feed: stdin, or a Kafka topic.
+        var isLive: Bool { input == "-" || isKafka }
+        /// True when the input is a Kafka topic (`kafka://BOOTSTRAP/TOPIC`).
+        var isKafka: Bool { input.hasPrefix("kafka://") }
 
         func run() throws {
             // One malloc arena: the event loop allocates records that the rendering thread frees, and with
@@ -191,6 +208,7 @@ extension Replay {
             configuration.report = reportPath.map { .init(path: $0, interval: reportEvery.span) }
             configuration.reviseWindowDays = reviseWindow.days
             configuration.skipRows = skipRows?.value
+            configuration.positionedInput = kafkaOptions.factory(input: input, state: state, idleClose: idleClose?.span.seconds)
             return configuration
         }
     }

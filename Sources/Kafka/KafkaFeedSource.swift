@@ -29,7 +29,7 @@ public struct KafkaFeedPosition: Codable, Equatable, Sendable {
 /// message timestamp: a partition holds it until it has been silent for `idleClose` seconds (Flink's idleness rule)
 /// or, under `exitAtEnd`, has reached its end offset. A partition that has sent nothing yet and is neither holds it
 /// at "nothing may close".
-public final class KafkaFeedSource: LiveByteSource {
+public final class KafkaFeedSource: LiveByteSource, PositionedFeedInput {
     private let consumer: KafkaConsumer
     /// Where the rows delivered so far end.
     public private(set) var position: KafkaFeedPosition
@@ -70,6 +70,7 @@ public final class KafkaFeedSource: LiveByteSource {
         endOffsets = ends
         self.idleClose = idleClose
         self.clock = clock
+        fetched = start
         started = clock()
         let unread = partitions.filter { p in ends.map { start[p]! < $0[p]! } ?? true }
         if !unread.isEmpty { try consumer.assign(topic: topic, offsets: start.filter { unread.contains($0.key) }) }
@@ -81,27 +82,51 @@ public final class KafkaFeedSource: LiveByteSource {
         return endOffsets.allSatisfy { position.nextOffsets[$0.key]! >= $0.value }
     }
 
+    /// Messages handed to the feed's reader and not yet taken as rows, oldest first: the line each became.
+    private var pending: [(line: Int64, partition: Int32, offset: Int64, timestampMs: Int64)] = []
+    private var pendingHead = 0
+    /// Lines handed over so far (one per message).
+    private var linesDelivered: Int64 = 0
+    /// The next offset to take from the consumer, per partition (past the pending messages).
+    private var fetched: [Int32: Int64] = [:]
+
     public func read(into buffer: inout [UInt8], timeoutMs: Int32) throws -> LiveByteRead {
+        // The reader took every line of the last read: the position moves past them all (blank ones included).
+        rowTaken(line: linesDelivered)
         if atEnd { return .end }
         var count = 0
         var wait = Double(timeoutMs) / 1000
         while count < buffer.count / 2, let message = try consumer.poll(timeout: wait) {
             wait = 0
             let p = message.partition
-            guard let next = position.nextOffsets[p], message.offset >= next,
-                endOffsets.map({ message.offset < $0[p]! }) ?? true
+            guard let next = fetched[p], message.offset >= next, endOffsets.map({ message.offset < $0[p]! }) ?? true
             else { continue }  // already read, or past the end offset of an exit-at-end run
-            var value = message.value
-            if value.last != 0x0A { value.append(0x0A) }
+            // One message, one line: a line break inside a value (whitespace in JSON) becomes a space.
+            var value = message.value.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }
+            value.append(0x0A)
             if count + value.count > buffer.count { buffer += [UInt8](repeating: 0, count: count + value.count - buffer.count) }
             buffer.replaceSubrange(count..<(count + value.count), with: value)
             count += value.count
-            position.nextOffsets[p] = message.offset + 1
-            position.newestEventMs[p] = max(position.newestEventMs[p] ?? .min, message.timestampMs)
+            linesDelivered += 1
+            pending.append((linesDelivered, p, message.offset, message.timestampMs))
+            fetched[p] = message.offset + 1
             lastMessageAt[p] = clock()
-            if atEnd { break }
+            if let endOffsets, endOffsets.allSatisfy({ fetched[$0.key]! >= $0.value }) { break }
         }
         return count > 0 ? .bytes(count) : (atEnd ? .end : .idle)
+    }
+
+    public func rowTaken(line: Int64) {
+        while pendingHead < pending.count, pending[pendingHead].line <= line {
+            let m = pending[pendingHead]
+            position.nextOffsets[m.partition] = m.offset + 1
+            position.newestEventMs[m.partition] = max(position.newestEventMs[m.partition] ?? .min, m.timestampMs)
+            pendingHead += 1
+        }
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
     }
 
     /// The newest event time every partition that holds the watermark has reached (nil: one that holds it has sent
@@ -118,8 +143,23 @@ public final class KafkaFeedSource: LiveByteSource {
         return bound ?? fallback
     }
 
-    /// Commits the position under the consumer group (for lag tools; replay resumes from its checkpoint).
-    public func commit() throws { try consumer.commit(topic: position.topic, offsets: position.nextOffsets) }
+    public var payloadName: String { KafkaFeedPosition.payloadName }
+
+    /// The position as the checkpoint stores it; also committed (without waiting) under the consumer group, for
+    /// lag tools: replay itself resumes from its checkpoint, whatever the group's offsets say.
+    public func checkpointPayload() throws -> [UInt8] {
+        try? consumer.commit(topic: position.topic, offsets: position.nextOffsets)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(position))
+    }
+
+    /// A checkpoint's position (nil when it holds none).
+    /// - Throws: when the payload does not decode.
+    public static func position(from payload: [UInt8]?) throws -> KafkaFeedPosition? {
+        guard let payload else { return nil }
+        return try JSONDecoder().decode(KafkaFeedPosition.self, from: Data(payload))
+    }
 
     /// Closes the consumer; call before releasing the source.
     public func close() { consumer.close() }

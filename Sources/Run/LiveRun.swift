@@ -30,7 +30,9 @@ extension Run<LiveRunConfiguration> {
             directory: common.stateDirectory, for: identity(options), fresh: common.fresh)
         defer { withExtendedLifetime(folder) {} }
         let store = folder.store
-        let checkpoint = try store.loadCheckpoint(payloads: [LiveFeedState.payloadName] + DiagnosticsPayloads.all)
+        let positioned = configuration.positionedInput
+        let checkpoint = try store.loadCheckpoint(
+            payloads: [LiveFeedState.payloadName] + DiagnosticsPayloads.all + (positioned.map { [$0.payloadName] } ?? []))
         let resumed = try LiveFeedState(checkpoint: checkpoint)
         if let checkpoint, let live = resumed {
             onEvent(
@@ -60,9 +62,19 @@ extension Run<LiveRunConfiguration> {
         feed.itemContext = joined.itemContext
         let diagnostics = try Self.attachDiagnostics(to: feed, store: store, checkpoint: checkpoint, joined: joined)
         defer { diagnostics?.close() }
-        let input = LiveInput(
-            fd: configuration.inputDescriptor, format: configuration.inputFormat, timeZone: common.timeZone.zone,
-            name: configuration.inputName)
+        let input: LiveInput
+        var closeInput: () -> Void = {}
+        defer { closeInput() }
+        if let positioned {
+            let made = try positioned.make(checkpoint?.payloads[positioned.payloadName])
+            closeInput = made.close
+            feed.positionedInput = made.position
+            input = LiveInput(source: made.bytes, format: .jsonl, timeZone: common.timeZone.zone, name: positioned.name)
+        } else {
+            input = LiveInput(
+                fd: configuration.inputDescriptor, format: configuration.inputFormat, timeZone: common.timeZone.zone,
+                name: configuration.inputName)
+        }
         logger.info("live feed", metadata: ["lateness_ms": "\(options.allowedLatenessMs)", "policy": "\(options.latePolicy)"])
         let report = configuration.report.map {
             LiveReportWriter(store: store, path: $0.path, interval: $0.interval.seconds)
@@ -100,7 +112,7 @@ extension Run<LiveRunConfiguration> {
     private func identity(_ options: LiveOptions) -> RunIdentity {
         let common = configuration.common
         var identity = RunIdentity(
-            inputPath: "-", inputSize: 0, inputModified: 0, matrix: "-", rowLimit: nil,
+            inputPath: configuration.positionedInput?.identity ?? "-", inputSize: 0, inputModified: 0, matrix: "-", rowLimit: nil,
             thresholds: common.thresholds.description, timeZone: common.timeZone.name, output: common.output)
         identity.dedupe = common.dedupe
         identity.outputForm = common.outputForm
@@ -113,7 +125,7 @@ extension Run<LiveRunConfiguration> {
     private func summary(of feed: LiveFeed, input: LiveInput, started: Date) -> RunSummary {
         let live = feed.live
         var ingest = IngestSummary()
-        ingest.inputLocation = "\(configuration.inputName) (\(input.format?.rawValue ?? "no rows"))"
+        ingest.inputLocation = "\(configuration.positionedInput?.name ?? configuration.inputName) (\(input.format?.rawValue ?? "no rows"))"
         ingest.rowsRead = live.rowsRead
         ingest.rowsAccepted = live.rowsAccepted
         ingest.rejected = live.rejected

@@ -114,6 +114,8 @@ public struct LiveRunConfiguration: Sendable {
     /// Skip this many data rows first (a feed re-sent from its start after an interrupted run); it must be the
     /// count the state consumed. Nil: a re-sent feed is recognised by its first row and skipped by itself.
     public var skipRows: Int?
+    /// A feed from a partitioned log (a Kafka topic) instead of the descriptor; nil for the descriptor.
+    public var positionedInput: PositionedInputFactory?
 
     public init(common: RunConfiguration) { self.common = common }
 
@@ -126,7 +128,32 @@ public struct LiveRunConfiguration: Sendable {
         options.reviseWindowDays = reviseWindowDays
         options.dedupe = common.dedupe
         options.skipRows = skipRows
+        options.inputKeepsItsPosition = positionedInput != nil
         return options
+    }
+}
+
+/// How a live run makes an input that keeps its own position (``PositionedFeedInput``), from the position its last
+/// checkpoint stored.
+public struct PositionedInputFactory: Sendable {
+    /// What messages call the input (`kafka://HOST:PORT/TOPIC`).
+    public var name: String
+    /// What identifies it in the state's identity (the topic and partitions; not the brokers' addresses).
+    public var identity: String
+    /// The checkpoint payload holding its position.
+    public var payloadName: String
+    /// Makes the input from the stored position (nil: from its start); returns its bytes, its position, and what
+    /// closes it.
+    public var make: @Sendable (_ stored: [UInt8]?) throws -> (bytes: LiveByteSource, position: PositionedFeedInput, close: () -> Void)
+
+    public init(
+        name: String, identity: String, payloadName: String,
+        make: @escaping @Sendable (_ stored: [UInt8]?) throws -> (bytes: LiveByteSource, position: PositionedFeedInput, close: () -> Void)
+    ) {
+        self.name = name
+        self.identity = identity
+        self.payloadName = payloadName
+        self.make = make
     }
 }
 

@@ -515,6 +515,11 @@ enum DocumentedFailures {
             _ = try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir, stdin: feed())
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--skip-rows", "2"], in: dir, stdin: "")
         },
+        "a Kafka input that is not": { dir in try run(["run", "kafka://nope", "--state", "s"], in: dir) },
+        "`--skip-rows` or `--input-format csv` with a Kafka input": { dir in
+            try run(["run", "kafka://127.0.0.1:1/rows", "--skip-rows", "5", "--state", "s"], in: dir)
+        },
+        "`--partitions`, `--exit-at-end` or `--group` without": { dir in try run(["run", "-", "--exit-at-end"], in: dir, stdin: "") },
         "a rerun with other live options": { dir in
             _ = try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--quiet"], in: dir, stdin: feed())
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--late-policy", "revise"], in: dir, stdin: "")
@@ -523,6 +528,9 @@ enum DocumentedFailures {
 
     /// Rows this suite does not bring about, with the test that does or why none can.
     static let testedElsewhere: [String: String] = [
+        "`run kafka://…/TOPIC` naming a topic": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "`run kafka://…` with `--partitions` naming": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "`run kafka://…` with another `--partitions`": "KafkaRunTests.aTopicReadToItsEndGivesTheArchivesPanel (needs a cluster: no trigger here)",
         "a `--state` folder that is not empty and holds no `publish.json`": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "the brokers cannot be reached": "PublishTests.refusalsSayWhatToDo (brokers on a closed port; needs a cluster: no trigger here)",
         "the topic exists with another partition count": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",

@@ -44,6 +44,9 @@ public struct LiveOptions: Sendable, Equatable {
     /// The most days the panel may span; a row this far or further from the first day is rejected
     /// `outside_panel_span`.
     public var maxPanelDays = IngestOptions.defaultMaxPanelDays
+    /// The input keeps its own position (a partitioned log read from a checkpoint's offsets): a resumed feed
+    /// reads on from exactly where the consumed rows end, and no row is skipped or compared with them.
+    public var inputKeepsItsPosition = false
 
     /// The most days `reviseWindowDays` may be.
     public static let maxReviseWindowDays = UserTimeline.maxHistoryLength - UserTimeline.leadHistoryLength
@@ -164,6 +167,9 @@ public final class LiveFeed {
         get { engine.itemContext }
         set { engine.itemContext = newValue }
     }
+    /// The input's own position and watermark bound (a partitioned log; ``LiveOptions/inputKeepsItsPosition``):
+    /// stored in every checkpoint, and the watermark trails its bound instead of the newest event time.
+    public var positionedInput: PositionedFeedInput?
     /// Sees every row the feed takes (not the rows of a re-sent feed it skips), in arrival order; its state
     /// goes into every checkpoint.
     public var rowObserver: LiveRowObserver?
@@ -219,14 +225,17 @@ public final class LiveFeed {
             sink: sink, state: state, resumeFrom: checkpoint, reviseWindowDays: options.revisableDays,
             dayThresholds: live.dayThresholds, logger: logger)
         try buckets.restore(counts: live.dayEvents)
-        (resumption, rowsDigest) = try LiveFeed.resumption(of: live, skipRows: options.skipRows)
+        (resumption, rowsDigest) = try LiveFeed.resumption(
+            of: live, skipRows: options.skipRows, keepsPosition: options.inputKeepsItsPosition)
         linesReadBefore = live.linesRead ?? 0
         if case .reading = resumption { continuesFeed = live.rowsRead > 0 }
     }
 
     /// How a run with `skipRows` takes its input after `live`, and the digest it goes on from.
     /// - Throws: ``FeedPositionError`` when `skipRows` is not the count of rows consumed.
-    private static func resumption(of live: LiveFeedState, skipRows: Int?) throws -> (Resumption, RowDigest?) {
+    private static func resumption(
+        of live: LiveFeedState, skipRows: Int?, keepsPosition: Bool
+    ) throws -> (Resumption, RowDigest?) {
         let digest: RowDigest?
         if live.rowsRead == 0 {
             digest = RowDigest()
@@ -237,6 +246,7 @@ public final class LiveFeed {
         } else {
             digest = nil  // an older state folder: no digest to check against or go on from
         }
+        if keepsPosition { return (.reading, digest) }
         if let skip = skipRows {
             guard skip == live.rowsRead else {
                 throw FeedPositionError(.skipRowsMismatch(given: skip, consumed: live.rowsRead))
@@ -268,6 +278,8 @@ public final class LiveFeed {
             case .data:
                 lastArrival = clock.now()
             case .idle:
+                // A positioned input's bound moves without rows (a partition falls idle).
+                if positionedInput != nil { try advanceWatermark() }
                 if let idle = options.idleCloseSeconds, clock.now() - lastArrival >= idle,
                     let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true
                 {
@@ -319,6 +331,7 @@ public final class LiveFeed {
     private func handle(
         _ outcome: InteractionDecoder.Outcome, raw: UnsafeRawBufferPointer, line inputLine: Int64, input: LiveInput
     ) throws {
+        positionedInput?.rowTaken(line: inputLine)
         if try skipsConsumedRow(raw) {
             live.linesRead = inputLine
             return
@@ -441,9 +454,16 @@ public final class LiveFeed {
         else { preconditionFailure("a day inside the revise window must be revisable") }
     }
 
+    /// The event time the watermark trails: the newest seen, or the bound of a positioned input's partitions
+    /// (nil: nothing may close yet).
+    private var watermarkEventMs: Int64? {
+        guard let positionedInput else { return live.maxEventMs }
+        return positionedInput.eventTimeBound(fallback: live.maxEventMs)
+    }
+
     /// Closes every day whose midnight the watermark has passed.
     private func advanceWatermark() throws {
-        guard let newest = live.maxEventMs else { return }
+        guard let newest = watermarkEventMs else { return }
         let watermark = newest - options.allowedLatenessMs
         while let next = nextDayToClose(), endOfDay(next) <= watermark {
             try close(next)
@@ -458,7 +478,7 @@ public final class LiveFeed {
     /// Closes every day up to and including `target` (end of input; an idle close, which records the days
     /// the watermark had not passed and when).
     private func closeDays(through target: CalendarDay, forIdleness: Bool = false) throws {
-        let watermark = live.maxEventMs.map { $0 - options.allowedLatenessMs } ?? Int64.min
+        let watermark = watermarkEventMs.map { $0 - options.allowedLatenessMs } ?? Int64.min
         while let next = nextDayToClose(), next <= target {
             try close(next)
             if forIdleness && endOfDay(next) > watermark {
@@ -506,6 +526,7 @@ public final class LiveFeed {
         retiredSinceCheckpoint = []
         var payloads = [LiveFeedState.payloadName: try live.payload()]
         if let rowObserver { payloads[rowObserver.payloadName] = try rowObserver.checkpointPayload() }
+        if let positionedInput { payloads[positionedInput.payloadName] = try positionedInput.checkpointPayload() }
         try engine.checkpoint(wait: wait, payloads: payloads)
         // engine.checkpoint waited for the previous checkpoint before queuing this one (and for this one too
         // when `wait`): the files that only checkpoints before those listed can go now.
@@ -520,4 +541,20 @@ public final class LiveFeed {
     private func deleteDayFiles(_ days: [CalendarDay]) throws {
         for day in days { try buckets.deleteFile(of: day) }
     }
+}
+
+/// A live feed's input that keeps its own position, as a partitioned log does (offsets per partition): the feed
+/// stores the position in every checkpoint, beside the rows it has taken, and its watermark trails the input's
+/// bound (the slowest partition's newest event time) instead of the newest event time seen.
+public protocol PositionedFeedInput: AnyObject {
+    /// The checkpoint payload's name.
+    var payloadName: String { get }
+    /// The feed takes the row of the input's line `line` (its lines counted from 1 since the input was made): the
+    /// position and the bound move past it and the lines before it.
+    func rowTaken(line: Int64)
+    /// The position after every row taken so far.
+    func checkpointPayload() throws -> [UInt8]
+    /// The event time every part of the input has reached (nil: a part that holds the watermark has sent
+    /// nothing yet); `fallback`, the feed's newest event time, when no part holds it.
+    func eventTimeBound(fallback: Int64?) -> Int64?
 }

@@ -1,0 +1,123 @@
+import Foundation
+import ReplayKafka
+import ReplayTestSupport
+import Testing
+
+/// `replay run kafka://BOOTSTRAP/TOPIC`: the third driver of the engine, against librdkafka's mock cluster (in this
+/// process; `replay` runs as its own process). The topic is filled by `replay publish`.
+///
+/// Not under ThreadSanitizer (librdkafka's C11 threads crash its runtime; see PublishTests).
+@Suite(.serialized, .disabled(if: Harness.binaryIsThreadSanitized, "librdkafka's C11 threads are invisible to the TSan runtime, which crashes"))
+struct KafkaRunTests {
+    /// A mock cluster whose topic `rows` (3 partitions) holds the archive's accepted rows, published by replay.
+    static func published(_ outer: URL, in dir: URL) throws -> KafkaMockCluster {
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("rows", partitions: 3)
+        let publish = try Harness.run(
+            ["publish", outer.path, "--brokers", cluster.bootstrap, "--topic", "rows", "--partitions", "3", "--state", "p.state", "--quiet"],
+            in: dir)
+        #expect(publish.status == 0, "\(publish.stderr)")
+        return cluster
+    }
+
+    /// `panel`'s compacted CSV (`replay export`).
+    static func exported(_ panel: String, in dir: URL) throws -> Data {
+        let csv = panel + ".csv"
+        let r = try Harness.run(["export", panel, "--csv", csv, "--quiet"], in: dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        return try Data(contentsOf: dir.appendingPathComponent(csv))
+    }
+
+    @Test func aTopicReadToItsEndGivesTheArchivesPanel() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let cluster = try Self.published(outer, in: dir)
+        let archive = try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--thresholds", "expanding", "--quiet"], in: dir)
+        #expect(archive.status == 0)
+        let topic = "kafka://\(cluster.bootstrap)/rows"
+        let run = try Harness.run(
+            ["run", topic, "--exit-at-end", "--state", "k", "--out", "k.jsonl", "--allowed-lateness", "1h", "--summary-json", "k.json"], in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("late rows:        0"), "\(run.stderr)")
+        #expect(try Self.exported("k.jsonl", in: dir) == Self.exported("a.jsonl", in: dir))
+        // The run ended: a rerun has nothing to do; another partition list is another feed.
+        #expect(try Harness.run(["run", topic, "--exit-at-end", "--state", "k", "--out", "k.jsonl", "--allowed-lateness", "1h", "--quiet"], in: dir).status == 0)
+        let other = try Harness.run(
+            ["run", topic, "--partitions", "0-1", "--exit-at-end", "--state", "k", "--out", "k.jsonl", "--allowed-lateness", "1h", "--quiet"], in: dir)
+        #expect(other.status == 4)
+        #expect(other.stderr.contains("input: the state has kafka topic=rows partitions=all, this run has kafka topic=rows partitions=0,1"), "\(other.stderr)")
+    }
+
+    @Test func partitionsAsShardsUniteIntoThePanelWithFixedThresholds() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let cluster = try Self.published(outer, in: dir)
+        let fixed = ["--thresholds", "fixed:14,0.5"]
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--quiet"] + fixed, in: dir).status == 0)
+        var union = Data()
+        for (name, partitions) in [("s01", "0-1"), ("s2", "2")] {
+            let r = try Harness.run(
+                ["run", "kafka://\(cluster.bootstrap)/rows", "--partitions", partitions, "--exit-at-end", "--state", name, "--out", name + ".jsonl",
+                 "--allowed-lateness", "1h", "--quiet"] + fixed, in: dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            union += try Data(contentsOf: dir.appendingPathComponent(name + ".jsonl"))
+        }
+        try union.write(to: dir.appendingPathComponent("union.jsonl"))
+        #expect(try Self.exported("union.jsonl", in: dir) == Self.exported("a.jsonl", in: dir))
+    }
+
+    @Test(.disabled(if: Harness.binaryIsSanitized, "killed runs are slow under the sanitizers"))
+    func killNineAnywhereThenResumeGivesThePanel() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive(users: 60, videos: 300, days: 30, seed: 5)
+        let cluster = try Self.published(outer, in: dir)
+        let archive = try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--thresholds", "expanding", "--quiet"], in: dir)
+        #expect(archive.status == 0)
+        let run = ["run", "kafka://\(cluster.bootstrap)/rows", "--exit-at-end", "--state", "k", "--out", "k.jsonl", "--allowed-lateness", "1h",
+                   "--checkpoint-every", "2000ev", "--quiet"]
+        let seed = testSeed(default: 23)
+        var rng = SeededGenerator(seed: seed)
+        var kills = 0
+        for round in 0..<30 where kills < 8 {
+            let process = Process()
+            process.executableURL = Harness.binary
+            process.arguments = run
+            process.currentDirectoryURL = dir
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: 0.05 + rng.unit() * 0.6)
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+            if process.terminationReason == .exit {
+                #expect(process.terminationStatus == 0, "seed \(seed): round \(round)")
+                break
+            }
+        }
+        let rest = try Harness.run(run, in: dir)
+        #expect(rest.status == 0, "seed \(seed): \(rest.stderr)")
+        #expect(kills >= 3, "seed \(seed): \(kills) kills")
+        #expect(try Self.exported("k.jsonl", in: dir) == Self.exported("a.jsonl", in: dir), "seed \(seed): \(kills) kills")
+    }
+
+    @Test func refusalsSayWhatToDo() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("rows", partitions: 2)
+        let missing = try Harness.run(["run", "kafka://\(cluster.bootstrap)/nope", "--state", "m", "--out", "m.jsonl", "--exit-at-end"], in: dir)
+        #expect(missing.status == 6)
+        #expect(missing.stderr.contains("the cluster has no topic nope"), "\(missing.stderr)")
+        let partition = try Harness.run(
+            ["run", "kafka://\(cluster.bootstrap)/rows", "--partitions", "5", "--state", "p", "--out", "p.jsonl", "--exit-at-end"], in: dir)
+        #expect(partition.status == 6)
+        #expect(partition.stderr.contains("it has 2 partitions, no partition 5"), "\(partition.stderr)")
+        let empty = try Harness.run(["run", "kafka://\(cluster.bootstrap)/rows", "--state", "e", "--out", "e.jsonl", "--exit-at-end", "--quiet"], in: dir)
+        #expect(empty.status == 0, "an empty topic read to its end is an empty feed: \(empty.stderr)")
+    }
+}
