@@ -195,10 +195,16 @@ public enum DiagnosticsHTML {
         column.hasSuffix("_rate") || column.hasSuffix("share_of_user_days") || column == "missing_rate"
     }
 
+    /// Columns whose values are counts the notebook holds as floats (`describe()`'s `count`, the transposed
+    /// `treatment_summary`'s `treated_user_days`): shown as integers.
+    static func isCount(_ column: String) -> Bool {
+        column == "count" || (column.hasSuffix("_days") && !isRate(column))
+    }
+
     static func cell(_ v: DiagnosticValue, column: String = "") -> String {
         switch v {
         case .int(let i): return grouped(i)
-        case .double(let d) where column == "count" && d == d.rounded() && abs(d) < 1e15: return grouped(Int64(d))
+        case .double(let d) where isCount(column) && d == d.rounded() && abs(d) < 1e15: return grouped(Int64(d))
         case .double(let d) where isRate(column): return String(format: "%.2f%%", d * 100)
         case .double(let d):
             let text = String(format: "%.4f", d)
