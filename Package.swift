@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "ReplayRun", dependencies: ["ReplayStream", "ReplayState", "ReplayDiagnostics", "ReplaySink", logging],
             path: "Sources/Run"),
-        .target(name: "ReplayKafka", dependencies: ["CRdKafka", "ReplayStream", "ReplayState"], path: "Sources/Kafka"),
+        .target(name: "ReplayKafka", dependencies: ["CRdKafka", "ReplayStream", "ReplayState", "ReplaySink"], path: "Sources/Kafka"),
         .target(name: "KuaiRecFixtures", dependencies: ["ReplayStream", "CArchive"], path: "Sources/Fixtures"),
         .executableTarget(
             name: "replay",

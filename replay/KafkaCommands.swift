@@ -154,3 +154,9 @@ struct PartitionList: ExpressibleByArgument, Sendable {
         values = set.sorted()
     }
 }
+
+/// `--out kafka://BOOTSTRAP/TOPIC`: the run's records as messages (`KafkaLineOutput`); nil for a file.
+func kafkaOutput(_ out: String) -> MessageOutputFactory? {
+    guard let (brokers, topic) = KafkaInputOptions.address(out) else { return nil }
+    return MessageOutputFactory(name: out) { try KafkaLineOutput(brokers: brokers, topic: topic) }
+}

@@ -82,6 +82,9 @@ extension Replay {
             if !isLive && joins.sideTables != nil {
                 throw ValidationError("--side-tables names a live feed's side tables; a run over an archive joins the archive's own")
             }
+            if out.hasPrefix("kafka://") && KafkaInputOptions.address(out) == nil {
+                throw ValidationError("a Kafka output is written kafka://HOST:PORT[,HOST:PORT...]/TOPIC, not \(out)")
+            }
             if isKafka {
                 guard KafkaInputOptions.address(input) != nil else {
                     throw ValidationError("a Kafka input is written kafka://HOST:PORT[,HOST:PORT...]/TOPIC, not \(input)")
@@ -164,7 +167,7 @@ extension Replay {
             if !isLive { claims.reads(input, as: "INPUT") }
             claims.reads(joins.sideTables, as: "--side-tables")
             claims.stateFolder(state, as: "--state")
-            claims.writes(out, as: "--out")
+            if !out.hasPrefix("kafka://") { claims.writes(out, as: "--out") }
             claims.writes(rejects, as: "--rejects")
             claims.writes(summaryJson, as: "--summary-json")
             claims.writes(reportPath, as: "--report")
@@ -182,6 +185,7 @@ extension Replay {
             (common.format, common.emit) = (format, emit)
             common.fresh = fresh
             common.joins = joins
+            common.messageOutput = kafkaOutput(out)
             return common
         }
 

@@ -80,7 +80,8 @@ extension Run<ArchiveRunConfiguration> {
         let checkpoint = try store.loadCheckpoint(payloads: [DiagnosticsPayloads.panel])
         if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
-        let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
+        let output = try RunOutput.open(
+            path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh, messages: common.messageOutput)
         let records = try RecordPipeline(into: output, for: common, context: joined.columns)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,

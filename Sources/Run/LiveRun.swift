@@ -42,7 +42,8 @@ extension Run<LiveRunConfiguration> {
         }
         let rejectsOutput = try ByteOutput(path: common.rejectsPath, resumeAt: resumed?.rejectsBytes)
         defer { try? rejectsOutput.close() }
-        let output = try RunOutput.open(path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh)
+        let output = try RunOutput.open(
+            path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh, messages: common.messageOutput)
         let records = try RecordPipeline(into: output, for: common, context: joined.columns)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,

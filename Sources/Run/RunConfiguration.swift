@@ -29,6 +29,8 @@ public struct RunConfiguration: Sendable {
     public var fresh = false
     /// The tables joined to every record.
     public var joins = JoinOptions()
+    /// Records to messages (a Kafka topic) instead of the file ``output`` names; nil for the file.
+    public var messageOutput: MessageOutputFactory?
 
     public init(stateDirectory: String, output: String, thresholds: ThresholdsMode, timeZone: NamedTimeZone) {
         self.stateDirectory = stateDirectory
@@ -196,5 +198,19 @@ public struct JoinOptions: Sendable, Equatable {
         if itemContext { words.append("item_context") }
         if let source { words.append("from=" + source) }
         return words.joined(separator: " ")
+    }
+}
+
+/// How a run makes an output of messages (``PanelLineOutput``: a Kafka topic, one message a record line). After a
+/// crash the records since the last checkpoint are sent again, with the same keys, revisions and bytes.
+public struct MessageOutputFactory: Sendable {
+    /// What messages call it (`kafka://HOST:PORT/TOPIC`).
+    public var name: String
+    /// Makes the output.
+    public var make: @Sendable () throws -> any PanelLineOutput
+
+    public init(name: String, make: @escaping @Sendable () throws -> any PanelLineOutput) {
+        self.name = name
+        self.make = make
     }
 }

@@ -13,7 +13,10 @@ enum RunOutput {
 
     /// The output at `path` for a run resuming `checkpoint` (nil: a first run) of `store`'s folder.
     /// - Throws: ``OutputOwnershipError`` when the file is not this run's to write, and what opening it throws.
-    static func open(path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool) throws -> ByteOutput {
+    static func open(
+        path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool, messages: MessageOutputFactory? = nil
+    ) throws -> any PanelLineOutput {
+        if let messages { return try messages.make() }
         if let checkpoint {
             return try ByteOutput(
                 path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint)
@@ -58,7 +61,7 @@ struct RecordPipeline {
 
     /// The pipeline into `output` for `configuration`, the `context` columns joined (a CSV output cut back to nothing gets its header here).
     /// - Throws: what writing the header throws, after closing `output`.
-    init(into output: ByteOutput, for configuration: RunConfiguration, context: PanelContextColumns = .none) throws {
+    init(into output: any PanelLineOutput, for configuration: RunConfiguration, context: PanelContextColumns = .none) throws {
         let lines: PanelLinesSink
         do {
             lines = try PanelLinesSink(output: output, format: configuration.format, context: context)

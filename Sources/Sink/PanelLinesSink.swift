@@ -14,7 +14,7 @@ import ReplayStream
 /// A kept rendering is used only for a record whose values it was rendered from, compared bit for bit,
 /// so a record re-issued with other values (a late row revised its day) is rendered anew.
 public final class PanelLinesSink: RecordSink {
-    private let output: ByteOutput
+    private let output: any PanelLineOutput
     private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache = KeptRenderings()
@@ -108,7 +108,7 @@ public final class PanelLinesSink: RecordSink {
     /// Writes to `output` in `format`, with the `context` columns joined; a CSV output that is empty (new, or cut
     /// back to nothing) gets its header.
     /// - Throws: what writing the header throws.
-    public init(output: ByteOutput, format: PanelFormat = .jsonl, context: PanelContextColumns = .none) throws {
+    public init(output: any PanelLineOutput, format: PanelFormat = .jsonl, context: PanelContextColumns = .none) throws {
         self.output = output
         layout = format == .csv ? .csv : .json
         keys = layout.keys
@@ -192,7 +192,7 @@ public final class PanelLinesSink: RecordSink {
         return output.length
     }
 
-    public var durability: any OutputDurability { output.durability }
+    public var durability: any OutputDurability { output.lineDurability }
 
     /// Renders one record as a line of `format` with the `context` columns joined (for tests and tools).
     public static func render(

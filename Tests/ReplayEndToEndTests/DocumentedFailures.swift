@@ -516,6 +516,7 @@ enum DocumentedFailures {
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--skip-rows", "2"], in: dir, stdin: "")
         },
         "a Kafka input that is not": { dir in try run(["run", "kafka://nope", "--state", "s"], in: dir) },
+        "a Kafka output that is not": { dir in try run(["run", "-", "--out", "kafka://x", "--state", "s"], in: dir, stdin: "") },
         "`--skip-rows` or `--input-format csv` with a Kafka input": { dir in
             try run(["run", "kafka://127.0.0.1:1/rows", "--skip-rows", "5", "--state", "s"], in: dir)
         },
@@ -529,6 +530,7 @@ enum DocumentedFailures {
     /// Rows this suite does not bring about, with the test that does or why none can.
     static let testedElsewhere: [String: String] = [
         "`run kafka://…/TOPIC` naming a topic": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "`--out kafka://…/TOPIC` naming a topic": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "`run kafka://…` with `--partitions` naming": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "`run kafka://…` with another `--partitions`": "KafkaRunTests.aTopicReadToItsEndGivesTheArchivesPanel (needs a cluster: no trigger here)",
         "a `--state` folder that is not empty and holds no `publish.json`": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",

@@ -105,6 +105,64 @@ struct KafkaRunTests {
         #expect(try Self.exported("k.jsonl", in: dir) == Self.exported("a.jsonl", in: dir), "seed \(seed): \(kills) kills")
     }
 
+    /// Every message of `topic` by key: each key's values (a resumed run sends the records since its checkpoint again).
+    static func messagesByKey(_ cluster: KafkaMockCluster, topic: String, partitions: Int32) throws -> [String: [String]] {
+        var byKey: [String: [String]] = [:]
+        for m in try PublishTests.consume(cluster, topic: topic, partitions: partitions) {
+            byKey[String(decoding: m.key, as: UTF8.self), default: []].append(String(decoding: m.value, as: UTF8.self))
+        }
+        return byKey
+    }
+
+    /// Records to a topic, as CSV rows of final records (small messages: the mock cluster keeps ~1 MB a partition and
+    /// drops older messages). Killed at random moments and resumed, the topic holds each key's row, every copy of it
+    /// the same bytes, and those rows are the archive run's.
+    @Test(.disabled(if: Harness.binaryIsSanitized, "killed runs are slow under the sanitizers"))
+    func recordsToATopicAreThePanelAcrossKills() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let cluster = try Self.published(outer, in: dir)
+        try cluster.createTopic("user_day", partitions: 2)
+        let form = ["--thresholds", "expanding", "--format", "csv", "--emit", "final", "--quiet"]
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.csv"] + form, in: dir).status == 0)
+        let run = ["run", "kafka://\(cluster.bootstrap)/rows", "--exit-at-end", "--state", "k", "--out", "kafka://\(cluster.bootstrap)/user_day",
+                   "--allowed-lateness", "1h", "--checkpoint-every", "300ev"] + form
+        let seed = testSeed(default: 29)
+        var rng = SeededGenerator(seed: seed)
+        var kills = 0
+        for round in 0..<30 where kills < 6 {
+            let process = Process()
+            process.executableURL = Harness.binary
+            process.arguments = run
+            process.currentDirectoryURL = dir
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: 0.02 + rng.unit() * 0.3)
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            process.waitUntilExit()
+            if process.terminationReason == .exit {
+                #expect(process.terminationStatus == 0, "seed \(seed): round \(round)")
+                break
+            }
+        }
+        let rest = try Harness.run(run, in: dir)
+        #expect(rest.status == 0, "seed \(seed): \(rest.stderr)")
+        #expect(kills >= 2, "seed \(seed): \(kills) kills")
+        let topic = try Self.messagesByKey(cluster, topic: "user_day", partitions: 2)
+        #expect(topic.values.allSatisfy { Set($0).count == 1 }, "seed \(seed): a key sent twice with other bytes")
+        let rows = try String(contentsOf: dir.appendingPathComponent("a.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        var file: [String: String] = [:]
+        for row in rows {
+            let fields = row.split(separator: ",", maxSplits: 2)
+            file["\(fields[0])|\(fields[1])"] = String(row)
+        }
+        #expect(topic.mapValues { $0[0] } == file, "seed \(seed): \(kills) kills, \(topic.count) keys, \(file.count) expected")
+    }
+
     @Test func refusalsSayWhatToDo() throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -117,6 +175,10 @@ struct KafkaRunTests {
             ["run", "kafka://\(cluster.bootstrap)/rows", "--partitions", "5", "--state", "p", "--out", "p.jsonl", "--exit-at-end"], in: dir)
         #expect(partition.status == 6)
         #expect(partition.stderr.contains("it has 2 partitions, no partition 5"), "\(partition.stderr)")
+        let outer = try Harness.archive()
+        let noTopic = try Harness.run(["run", outer.path, "--state", "o", "--out", "kafka://\(cluster.bootstrap)/panel", "--quiet"], in: dir)
+        #expect(noTopic.status == 6)
+        #expect(noTopic.stderr.contains("writing records to panel on \(cluster.bootstrap): the cluster has no topic panel and did not create it"), "\(noTopic.stderr)")
         let empty = try Harness.run(["run", "kafka://\(cluster.bootstrap)/rows", "--state", "e", "--out", "e.jsonl", "--exit-at-end", "--quiet"], in: dir)
         #expect(empty.status == 0, "an empty topic read to its end is an empty feed: \(empty.stderr)")
     }
