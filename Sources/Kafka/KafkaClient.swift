@@ -320,4 +320,25 @@ public final class KafkaMockCluster {
         let err = rd_kafka_mock_topic_create(cluster, topic, Int32(partitions), 1)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(operation: "creating topic \(topic) on the mock", err) }
     }
+
+    /// Kafka's request kinds the tests inject errors into (the protocol's ApiKey numbers).
+    public enum Request: Int16, Sendable {
+        case produce = 0
+        case fetch = 1
+        case listOffsets = 2
+        case metadata = 3
+        case offsetCommit = 8
+    }
+
+    /// The next `count` requests of `kind` to the mock fail with `code` (a librdkafka error code, e.g. 7 for
+    /// REQUEST_TIMED_OUT, 6 for NOT_LEADER_OR_FOLLOWER), whatever client sends them.
+    public func failNext(_ kind: Request, count: Int, code: Int32) {
+        let errors = [rd_kafka_resp_err_t](repeating: rd_kafka_resp_err_t(rawValue: code), count: count)
+        rd_kafka_mock_push_request_errors_array(cluster, kind.rawValue, count, errors)
+    }
+
+    /// Takes broker `id` (1-based) down (its connections closed, none accepted) or brings it up again.
+    public func setBroker(_ id: Int32, up: Bool) {
+        _ = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)
+    }
 }
