@@ -23,8 +23,9 @@ extension Replay.TailCommand {
     }
 
     /// Prints the file's records through the filters from `start`, then follows the file when asked.
-    func printRecords(of reader: ChangelogReader, from start: LineCount.Start, to printer: RecordPrinter) throws {
-        let records = PanelRecordLines(source: file)
+    func printRecords(
+        of reader: ChangelogReader, _ records: PanelRecordLines, from start: LineCount.Start, to printer: RecordPrinter
+    ) throws {
         let filter = RecordFilter(users: Set(user), dates: Set(date), finalOnly: finalOnly || (latest && follow))
         if latest && !follow { return try printCompacted(of: reader, records, filter, from: start, to: printer) }
         guard let heldBack = try printFirst(of: reader, records, filter, from: start, to: printer) else { return }
@@ -52,7 +53,7 @@ extension Replay.TailCommand {
         case .from(let n): chosen = ordered.dropFirst(n - 1)
         }
         for (_, line) in chosen {
-            guard line.withUnsafeBytes({ printer.print($0) }) else { return }
+            guard try line.withUnsafeBytes({ try printer.print($0) }) else { return }
         }
     }
 
@@ -72,13 +73,13 @@ extension Replay.TailCommand {
             var count = 0
             let open = try readRecords(reader, records, filter) { line, _ in
                 count += 1
-                return count < first || printer.print(line)
+                return try count < first || printer.print(line)
             }.open
             return open && printer.flush() ? reader.heldBackBytes : nil
         case .last(let n):
             if reader.isRegularFile, let found = try lastRecordsFromTheEnd(n, of: reader, records, filter) {
                 for line in found.lines {
-                    guard line.withUnsafeBytes({ printer.print($0) }) else { return nil }
+                    guard try line.withUnsafeBytes({ try printer.print($0) }) else { return nil }
                 }
                 return printer.flush() ? found.heldBack : nil
             }
@@ -88,7 +89,7 @@ extension Replay.TailCommand {
                 return true
             }
             for line in ring.inOrder {
-                guard line.withUnsafeBytes({ printer.print($0) }) else { return nil }
+                guard try line.withUnsafeBytes({ try printer.print($0) }) else { return nil }
             }
             return printer.flush() ? reader.heldBackBytes : nil
         }
@@ -100,8 +101,8 @@ extension Replay.TailCommand {
     private func lastRecordsFromTheEnd(
         _ n: Int, of reader: ChangelogReader, _ records: PanelRecordLines, _ filter: RecordFilter
     ) throws -> (lines: [[UInt8]], heldBack: Int)? {
+        guard let checker = records.writer else { return nil }  // no first line told the columns
         let size = reader.fileSize
-        let checker = PanelCSVWriter()
         var picked: [[UInt8]] = []
         var heldBack = 0, linesRead = 0, sawRecord = false, notARecord = false
         let end = try reader.readLinesBackward(from: size) { line, complete in
@@ -134,12 +135,12 @@ extension Replay.TailCommand {
     /// stopped (standard output's reader went away).
     private func readRecords(
         _ reader: ChangelogReader, _ records: PanelRecordLines, _ filter: RecordFilter,
-        _ body: (UnsafeRawBufferPointer, ChangelogReader.LineInfo) -> Bool
+        _ body: (UnsafeRawBufferPointer, ChangelogReader.LineInfo) throws -> Bool
     ) throws -> (lines: Int, open: Bool) {
         var open = true
         let lines = try reader.readAvailable { line in
             guard let info = try records.info(of: line), filter.accepts(info) else { return true }
-            open = body(line, info)
+            open = try body(line, info)
             return open
         }
         return (lines, open)
@@ -159,11 +160,11 @@ extension Replay.TailCommand {
                 every: max(pollInterval.span.seconds, 0.1))
         while !stopSignalReceived {
             if try startAgainIfRewritten(reader) { records.startAgain() }
-            let read = try readRecords(reader, records, filter) { line, _ in printer.print(line) }
+            let read = try readRecords(reader, records, filter) { line, _ in try printer.print(line) }
             guard read.open, printer.flush() else { return }  // closed pipe: a clean stop
             if read.lines == 0, let watch, watch.runHasFinished() {
                 // The run's last checkpoint was committed after its last bytes were written: read them, and end.
-                guard try readRecords(reader, records, filter, { line, _ in printer.print(line) }).open, printer.flush()
+                guard try readRecords(reader, records, filter, { line, _ in try printer.print(line) }).open, printer.flush()
                 else { return }
                 return noteIncompleteLastLine(reader.heldBackBytes)
             }
