@@ -101,7 +101,10 @@ extension Replay.TailCommand {
     private func lastRecordsFromTheEnd(
         _ n: Int, of reader: ChangelogReader, _ records: PanelRecordLines, _ filter: RecordFilter
     ) throws -> (lines: [[UInt8]], heldBack: Int)? {
-        guard let checker = records.writer else { return nil }  // no first line told the columns
+        // The columns come from the file's first line; a file whose top holds no line within 1 MiB (no panel
+        // there) takes them from its last one.
+        var checker = records.writer
+        let learnedHere = checker == nil
         let size = reader.fileSize
         var picked: [[UInt8]] = []
         var heldBack = 0, linesRead = 0, sawRecord = false, notARecord = false
@@ -112,7 +115,9 @@ extension Replay.TailCommand {
             }
             linesRead += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return true }
-            guard let info = try? checker.check(line) else {
+            let lines = checker ?? records.learnColumns(from: line)
+            checker = lines
+            guard let info = try? lines.check(line) else {
                 notARecord = true
                 return false
             }
@@ -120,7 +125,10 @@ extension Replay.TailCommand {
             if picked.count < n, filter.accepts(info) { picked.append(Array(line)) }
             return picked.count < n || !sawRecord
         }
-        if notARecord || end == .lineTooLong { return nil }
+        if notARecord || end == .lineTooLong {
+            if learnedHere { records.startAgain() }  // read from the top, its first line tells the columns
+            return nil
+        }
         let resume = size - Int64(heldBack)
         try reader.startReading(at: resume)
         let counted = linesRead
