@@ -33,7 +33,8 @@ extension Replay {
                 --fields prints only the named columns, as JSON objects (the default when standard output is not \
                 a terminal) or, with --format tsv (the default on a terminal), as tab-separated rows after a \
                 header line; numbers are printed exactly as the file holds them, null as null (JSON) or an empty \
-                field (TSV).
+                field (TSV). Columns a run joined (run --with-user-features, --with-item-context) may be named \
+                when the file has them (its first line says so): a text is a JSON string, or its plain text in TSV.
 
                 Examples:
                   The last 20 records of user 14:
@@ -82,7 +83,8 @@ extension Replay {
             if fromStart && lines != nil {
                 throw ValidationError("--from-start and -n both say where to begin; give one (--from-start is -n +1)")
             }
-            _ = try selection(joinedColumns: Self.joinedColumns(ofFile: file))
+            // Names the panel lacks wait for the first line of standard input or of a followed file still empty.
+            _ = try selection(joinedColumns: Self.joinedColumns(ofFile: file) ?? (file == "-" || follow ? nil : []))
         }
 
         /// The `--fields` selection (nil without it) for lines with the columns `joinedColumns` joined; nil
