@@ -91,6 +91,10 @@ import Testing
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("no such column: nope. The columns: user_id,"), "\(unknown.stderr)")
         #expect(unknown.stderr.contains("treatment_high_watch_exposure, user_active_degree,"), "\(unknown.stderr)")
+        // Over standard input the first line tells the columns: the same refusal, then.
+        let piped = try Harness.run(["tail", "-", "--fields", "user_id,nope"], in: dir, stdin: dir.appendingPathComponent("p.jsonl"))
+        #expect(piped.status == 64 && piped.stdout.isEmpty)
+        #expect(piped.stderr.contains("no such column: nope. The columns: user_id,"), "\(piped.stderr)")
     }
 
     @Test func aLineWithOtherKeysThanTheFirstIsRefused() throws {
