@@ -36,7 +36,7 @@ enum ExitStatus: Int32 {
         case let code as ExitCode: self = ExitStatus(rawValue: code.rawValue) ?? .failure
         case is IngestInterrupted: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
-        case is PathCollision, is InflateUnavailable: self = .usage
+        case is PathCollision, is InflateUnavailable, is ValidationError: self = .usage
         case is FeedPositionError, is OutputOwnershipError, is PublishStateError: self = .state
         case is KafkaError: self = .kafka
         case is InputError, is ArchiveReadError, is CSVFormatError, is IngestLimitError, is UnusableInput: self = .input

@@ -10,7 +10,9 @@ extension Replay {
             commandName: "export",
             abstract: "Write a panel file's compacted panel (last revision per key) as CSV, for pandas, DuckDB, etc.",
             discussion: """
-                Columns in the notebook's order (user_id, event_date, …, treatment_high_watch_exposure; with \
+                Columns in the notebook's order (user_id, event_date, …, treatment_high_watch_exposure; then the \
+                columns the run joined (run --with-user-features, --with-item-context), as the file's first line \
+                names them, a text quoted only when it holds a comma, a quote or a line break; with \
                 --with-revision also revision,final), one row per (user_id, event_date) ordered by user_id then \
                 event_date, as the notebook's panel. Numbers are the JSON text of the record (they read back bit \
                 for bit with pd.read_csv; before pandas 3.1 add float_precision="round_trip"), null is an empty \

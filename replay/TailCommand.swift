@@ -33,7 +33,8 @@ extension Replay {
                 --fields prints only the named columns, as JSON objects (the default when standard output is not \
                 a terminal) or, with --format tsv (the default on a terminal), as tab-separated rows after a \
                 header line; numbers are printed exactly as the file holds them, null as null (JSON) or an empty \
-                field (TSV).
+                field (TSV). Columns a run joined (run --with-user-features, --with-item-context) may be named \
+                when the file has them (its first line says so): a text is a JSON string, or its plain text in TSV.
 
                 Examples:
                   The last 20 records of user 14:
@@ -82,20 +83,24 @@ extension Replay {
             if fromStart && lines != nil {
                 throw ValidationError("--from-start and -n both say where to begin; give one (--from-start is -n +1)")
             }
-            _ = try selection()
+            // Names the panel lacks wait for the first line of standard input or of a followed file still empty.
+            _ = try selection(joinedColumns: Self.joinedColumns(ofFile: file) ?? (file == "-" || follow ? nil : []))
         }
 
-        /// The `--fields` selection (nil without it).
+        /// The `--fields` selection (nil without it) for lines with the columns `joinedColumns` joined; nil
+        /// columns (not known yet: standard input, a file not there yet or empty) accept every name for now.
         /// - Throws: `ValidationError` (exit 64) naming the unknown or repeated columns and listing the valid ones.
-        func selection() throws -> PanelFieldSelection? {
+        func selection(joinedColumns: [String]?) throws -> PanelFieldSelection? {
             guard let fields else { return nil }
             let names = fields.split(separator: ",", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
-            }
+            }.filter { !$0.isEmpty }
+            let joined = joinedColumns ?? names.filter { !PanelFieldSelection.validNames.contains($0) }
             do throws(PanelFieldSelection.Problem) {
-                return try PanelFieldSelection(names.filter { !$0.isEmpty })
+                return try PanelFieldSelection(names, joinedColumns: joined)
             } catch {
-                let columns = "The columns: \(PanelFieldSelection.validNames.joined(separator: ", "))."
+                let valid = PanelFieldSelection.validNames(joinedColumns: joinedColumns ?? [])
+                let columns = "The columns: \(valid.joined(separator: ", "))."
                 switch error {
                 case .empty: throw ValidationError("--fields names no column. \(columns)")
                 case .unknown(let unknown):
@@ -108,13 +113,27 @@ extension Replay {
         func run() throws {
             installStopHandlers()
             try runReportingErrors {
-                let selection = try selection()
-                let format = format ?? (selection != nil && isatty(STDOUT_FILENO) != 0 ? .tsv : .json)
-                let printer = RecordPrinter(selection: selection, format: format)
-                guard let opened = try openFile(), printer.header() else { return }
-                try printRecords(of: opened.reader, from: opened.start, to: printer)
-                printer.flush()
+                let format = format ?? (fields != nil && isatty(STDOUT_FILENO) != 0 ? .tsv : .json)
+                let records = PanelRecordLines(source: file)
+                let printer = RecordPrinter(records: records, format: format) {
+                    try selection(joinedColumns: $0)
+                }
+                guard let opened = try openFile() else { return }
+                if opened.reader.isRegularFile, let first = try opened.reader.firstLine() {
+                    _ = first.withUnsafeBytes { records.learnColumns(from: $0) }
+                }
+                guard try printer.adoptColumns() else { return }
+                try printRecords(of: opened.reader, records, from: opened.start, to: printer)
+                printer.finish()
             }
+        }
+
+        /// The joined columns of FILE's first line when it is a regular file that has one now, else nil.
+        static func joinedColumns(ofFile file: String) -> [String]? {
+            guard file != "-", let reader = try? ChangelogReader(path: file), reader.isRegularFile,
+                let first = try? reader.firstLine()
+            else { return nil }
+            return first.withUnsafeBytes { PanelCSVWriter.joinedColumns(inFirstLine: $0) }
         }
 
         /// Where printing begins: `-n`, else the last 10 records when following a file (`tail -f`), else all.

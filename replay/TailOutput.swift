@@ -68,35 +68,69 @@ struct LastLines {
     var inOrder: [[UInt8]] { Array(lines[next...] + lines[..<next]) }
 }
 
-/// Prints records: the line as it is, or only `--fields` as JSON or tab-separated rows.
+/// Prints records: the line as it is, or only `--fields` as JSON or tab-separated rows. The columns joined to
+/// the panel are those of the lines `records` reads (learned from the file's first line, again when the file
+/// is read anew from its top): the selection is made for them when they are known.
 final class RecordPrinter {
     private let out = StandardOutput()
-    private let selection: PanelFieldSelection?
+    private let records: PanelRecordLines
     private let format: PanelFieldSelection.Format
-    private let reader = PanelCSVWriter()
+    /// The selection for the given joined columns (nil: whole lines); throws for a `--fields` name the file lacks.
+    private let makeSelection: ([String]) throws -> PanelFieldSelection?
+    private var selection: PanelFieldSelection?
+    /// The reader the selection was made for (nil: none yet).
+    private var reader: PanelCSVWriter?
     private var scratch: [UInt8] = []
+    /// The joined columns of the TSV header printed (nil: none printed yet).
+    private var headerColumns: [String]?
     /// True once the header of a CSV panel was printed before its first whole row.
     private var printedCSVHeader = false
 
-    /// Prints whole lines when `selection` is nil and `format` is JSON; a row of every key for TSV.
-    init(selection: PanelFieldSelection?, format: PanelFieldSelection.Format) {
-        self.selection = selection ?? (format == .tsv ? .all : nil)
+    /// Prints whole lines when `makeSelection` gives nil and `format` is JSON; a row of every key for TSV.
+    init(
+        records: PanelRecordLines, format: PanelFieldSelection.Format,
+        makeSelection: @escaping ([String]) throws -> PanelFieldSelection?
+    ) {
+        self.records = records
         self.format = format
+        self.makeSelection = makeSelection
     }
 
-    /// Prints the header line of a TSV; false once standard output's reader has gone away.
-    func header() -> Bool {
-        guard format == .tsv, let selection else { return true }
+    /// Takes the columns of the lines read now when they are known (and changed), printing the TSV header for
+    /// them; false once standard output's reader has gone away.
+    /// - Throws: `ValidationError` for a `--fields` column the file does not have.
+    func adoptColumns() throws -> Bool {
+        guard let writer = records.writer, writer !== reader else { return true }
+        let columns = writer.joinedColumns
+        selection = try makeSelection(columns) ?? (format == .tsv ? .all(joinedColumns: columns) : nil)
+        reader = writer
+        guard format == .tsv, let selection, headerColumns != columns else { return true }
+        headerColumns = columns
         return selection.header.withUnsafeBytes { out.write($0) }
     }
 
-    /// Prints one record line (already checked to be a record); false once the reader has gone away. Whole
-    /// rows of a CSV panel (`run --format csv`) follow its header line, printed once before the first.
-    func print(_ line: UnsafeRawBufferPointer) -> Bool {
-        guard let selection else {
+    /// At the end: the TSV header if no line told the columns (an empty file); false when the reader has gone away.
+    @discardableResult
+    func finish() -> Bool {
+        // A --fields column that is no panel column names nothing here: no header then.
+        if format == .tsv, headerColumns == nil, reader == nil {
+            let chosen: PanelFieldSelection?
+            do { chosen = try makeSelection([]) ?? .all } catch { chosen = nil }
+            headerColumns = []
+            guard chosen?.header.withUnsafeBytes({ out.write($0) }) ?? true else { return false }
+        }
+        return out.flush()
+    }
+
+    /// Prints one record line (already checked to be a record by `records`); false once the reader has gone
+    /// away. Whole rows of a CSV panel (`run --format csv`) follow its header line, printed once before the first.
+    /// - Throws: `ValidationError` for a `--fields` column the file does not have.
+    func print(_ line: UnsafeRawBufferPointer) throws -> Bool {
+        guard try adoptColumns() else { return false }
+        guard let selection, let reader else {
             if !printedCSVHeader, line.first != 0x7B {
                 printedCSVHeader = true
-                let header = PanelCSVWriter.header(withRevision: true).dropLast()
+                let header = (reader ?? PanelCSVWriter()).header(withRevision: true).dropLast()
                 guard Array(header).withUnsafeBytes({ out.write($0) }) else { return false }
             }
             return out.write(line)

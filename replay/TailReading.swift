@@ -23,8 +23,9 @@ extension Replay.TailCommand {
     }
 
     /// Prints the file's records through the filters from `start`, then follows the file when asked.
-    func printRecords(of reader: ChangelogReader, from start: LineCount.Start, to printer: RecordPrinter) throws {
-        let records = PanelRecordLines(source: file)
+    func printRecords(
+        of reader: ChangelogReader, _ records: PanelRecordLines, from start: LineCount.Start, to printer: RecordPrinter
+    ) throws {
         let filter = RecordFilter(users: Set(user), dates: Set(date), finalOnly: finalOnly || (latest && follow))
         if latest && !follow { return try printCompacted(of: reader, records, filter, from: start, to: printer) }
         guard let heldBack = try printFirst(of: reader, records, filter, from: start, to: printer) else { return }
@@ -52,7 +53,7 @@ extension Replay.TailCommand {
         case .from(let n): chosen = ordered.dropFirst(n - 1)
         }
         for (_, line) in chosen {
-            guard line.withUnsafeBytes({ printer.print($0) }) else { return }
+            guard try line.withUnsafeBytes({ try printer.print($0) }) else { return }
         }
     }
 
@@ -72,13 +73,13 @@ extension Replay.TailCommand {
             var count = 0
             let open = try readRecords(reader, records, filter) { line, _ in
                 count += 1
-                return count < first || printer.print(line)
+                return try count < first || printer.print(line)
             }.open
             return open && printer.flush() ? reader.heldBackBytes : nil
         case .last(let n):
             if reader.isRegularFile, let found = try lastRecordsFromTheEnd(n, of: reader, records, filter) {
                 for line in found.lines {
-                    guard line.withUnsafeBytes({ printer.print($0) }) else { return nil }
+                    guard try line.withUnsafeBytes({ try printer.print($0) }) else { return nil }
                 }
                 return printer.flush() ? found.heldBack : nil
             }
@@ -88,7 +89,7 @@ extension Replay.TailCommand {
                 return true
             }
             for line in ring.inOrder {
-                guard line.withUnsafeBytes({ printer.print($0) }) else { return nil }
+                guard try line.withUnsafeBytes({ try printer.print($0) }) else { return nil }
             }
             return printer.flush() ? reader.heldBackBytes : nil
         }
@@ -100,8 +101,11 @@ extension Replay.TailCommand {
     private func lastRecordsFromTheEnd(
         _ n: Int, of reader: ChangelogReader, _ records: PanelRecordLines, _ filter: RecordFilter
     ) throws -> (lines: [[UInt8]], heldBack: Int)? {
+        // The columns come from the file's first line; a file whose top holds no line within 1 MiB (no panel
+        // there) takes them from its last one.
+        var checker = records.writer
+        let learnedHere = checker == nil
         let size = reader.fileSize
-        let checker = PanelCSVWriter()
         var picked: [[UInt8]] = []
         var heldBack = 0, linesRead = 0, sawRecord = false, notARecord = false
         let end = try reader.readLinesBackward(from: size) { line, complete in
@@ -111,7 +115,9 @@ extension Replay.TailCommand {
             }
             linesRead += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return true }
-            guard let info = try? checker.check(line) else {
+            let lines = checker ?? records.learnColumns(from: line)
+            checker = lines
+            guard let info = try? lines.check(line) else {
                 notARecord = true
                 return false
             }
@@ -119,7 +125,10 @@ extension Replay.TailCommand {
             if picked.count < n, filter.accepts(info) { picked.append(Array(line)) }
             return picked.count < n || !sawRecord
         }
-        if notARecord || end == .lineTooLong { return nil }
+        if notARecord || end == .lineTooLong {
+            if learnedHere { records.startAgain() }  // read from the top, its first line tells the columns
+            return nil
+        }
         let resume = size - Int64(heldBack)
         try reader.startReading(at: resume)
         let counted = linesRead
@@ -134,12 +143,12 @@ extension Replay.TailCommand {
     /// stopped (standard output's reader went away).
     private func readRecords(
         _ reader: ChangelogReader, _ records: PanelRecordLines, _ filter: RecordFilter,
-        _ body: (UnsafeRawBufferPointer, ChangelogReader.LineInfo) -> Bool
+        _ body: (UnsafeRawBufferPointer, ChangelogReader.LineInfo) throws -> Bool
     ) throws -> (lines: Int, open: Bool) {
         var open = true
         let lines = try reader.readAvailable { line in
             guard let info = try records.info(of: line), filter.accepts(info) else { return true }
-            open = body(line, info)
+            open = try body(line, info)
             return open
         }
         return (lines, open)
@@ -159,11 +168,11 @@ extension Replay.TailCommand {
                 every: max(pollInterval.span.seconds, 0.1))
         while !stopSignalReceived {
             if try startAgainIfRewritten(reader) { records.startAgain() }
-            let read = try readRecords(reader, records, filter) { line, _ in printer.print(line) }
+            let read = try readRecords(reader, records, filter) { line, _ in try printer.print(line) }
             guard read.open, printer.flush() else { return }  // closed pipe: a clean stop
             if read.lines == 0, let watch, watch.runHasFinished() {
                 // The run's last checkpoint was committed after its last bytes were written: read them, and end.
-                guard try readRecords(reader, records, filter, { line, _ in printer.print(line) }).open, printer.flush()
+                guard try readRecords(reader, records, filter, { line, _ in try printer.print(line) }).open, printer.flush()
                 else { return }
                 return noteIncompleteLastLine(reader.heldBackBytes)
             }

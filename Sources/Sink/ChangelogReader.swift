@@ -204,6 +204,28 @@ public final class ChangelogReader {
         return count
     }
 
+    /// The file's first complete line that is not blank (only spaces, tabs or a CR), without its newline, read
+    /// without moving the reader (a panel's first line says its joined columns); nil when the file holds none
+    /// within its first ``maxLineBytes`` bytes.
+    /// - Throws: ``POSIXFileError`` when reading fails.
+    public func firstLine() throws -> [UInt8]? {
+        precondition(!isStream, "standard input is read once, from where it is")
+        var pending: [UInt8] = []
+        var position: Int64 = 0
+        while pending.count <= ChangelogReader.maxLineBytes {
+            let block = try bytes(at: position, count: 1 << 16)
+            if block.isEmpty { return nil }
+            position += Int64(block.count)
+            pending.append(contentsOf: block)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = pending[..<newline]
+                if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return Array(line) }
+                pending.removeSubrange(...newline)
+            }
+        }
+        return nil
+    }
+
     /// Up to `count` bytes at `start` (fewer at the end of the file).
     private func bytes(at start: Int64, count: Int) throws -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)

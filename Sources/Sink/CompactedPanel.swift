@@ -5,7 +5,7 @@ import ReplayStream
 /// its CSV row, written as the notebook's panel (rows ordered by `user_id`, then `event_date`).
 ///
 /// Lines come from a ``ChangelogReader``; ``PanelCSVWriter`` checks each, gives its key and revision and
-/// copies its values (the rule ``PanelRecordLines`` reads `replay tail`'s lines with). A line replaces the key's row
+/// copies its values (the joined columns too, learned from the first line: ``PanelCSVWriter/joinedColumns(inFirstLine:)``) (the rule ``PanelRecordLines`` reads `replay tail`'s lines with). A line replaces the key's row
 /// when its revision is not lower than the kept one's (a repeated line, as stdout gives on resume, is
 /// the same row). Memory: one CSV row per key, never every revision nor the JSON text: about 0.65 KB
 /// per key with the dictionary (measured: 290 MB peak for 453,600 keys, a 3.3 GB file, 180 MB of CSV).
@@ -35,11 +35,15 @@ public final class CompactedPanel {
     }
 
     private var entries: [Key: Entry] = [:]
-    private let rowWriter = PanelCSVWriter()
+    /// The reader of the lines, made when the first line shows the joined columns.
+    private var rowWriter: PanelCSVWriter?
     private var scratch: [UInt8] = []
 
     /// An empty panel.
     public init() {}
+
+    /// The columns joined to the panel's in the lines read (learned from the first line; none before it).
+    public var joinedColumns: [String] { rowWriter?.joinedColumns ?? [] }
 
     /// Keys held.
     public var keyCount: Int { entries.count }
@@ -77,7 +81,14 @@ public final class CompactedPanel {
         do {
             try reader.readAvailable { line in
                 lineNumber += 1
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) || PanelCSVWriter.isCSVHeader(line) {
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                    summary.blankLines += 1
+                    return true
+                }
+                if self.rowWriter == nil {
+                    self.rowWriter = PanelCSVWriter(joinedColumns: PanelCSVWriter.joinedColumns(inFirstLine: line))
+                }
+                if PanelCSVWriter.isCSVHeader(line) {
                     summary.blankLines += 1
                     return true
                 }
@@ -101,13 +112,16 @@ public final class CompactedPanel {
 
     /// Adds one record line; returns false when the key already holds a later revision (the line is dropped).
     /// The line is read once, by ``PanelCSVWriter/appendRow(of:to:)``, which also gives its key and revision.
+    /// The first line added or read sets the joined columns every line must hold.
     /// - Throws: ``PanelExportError`` (`.notARecord`) naming `source` and `lineNumber`.
     @discardableResult
     public func add(_ line: UnsafeRawBufferPointer, lineNumber: Int, source: String) throws(PanelExportError) -> Bool {
         scratch.removeAll(keepingCapacity: true)
+        let writer = rowWriter ?? PanelCSVWriter(joinedColumns: PanelCSVWriter.joinedColumns(inFirstLine: line))
+        rowWriter = writer
         let info: ChangelogReader.LineInfo
         do {
-            info = try rowWriter.appendRow(of: line, to: &scratch)
+            info = try writer.appendRow(of: line, to: &scratch)
         } catch {
             throw PanelExportError.notARecord(source, line: lineNumber, error.reason)
         }
@@ -122,13 +136,14 @@ public final class CompactedPanel {
     }
 
     /// Writes the header and one row per key (only keys whose kept revision is final with `finalOnly`),
-    /// ordered by `user_id` then `event_date`; `withRevision` adds the columns `revision,final`.
+    /// ordered by `user_id` then `event_date`: the panel's columns, the joined columns (``joinedColumns``), and
+    /// with `withRevision` the columns `revision,final`.
     /// Returns the rows written.
     /// - Throws: what `output` throws (``POSIXFileError``).
     @discardableResult
     public func writeCSV(to output: ByteOutput, withRevision: Bool, finalOnly: Bool) throws -> Int {
         let rows = entries.filter { !finalOnly || $0.value.isFinal }.sorted { $0.key < $1.key }
-        try output.append(PanelCSVWriter.header(withRevision: withRevision))
+        try output.append(rowWriter?.header(withRevision: withRevision) ?? PanelCSVWriter.header(withRevision: withRevision))
         for (_, entry) in rows {
             try output.append { out in
                 out.append(contentsOf: entry.row)
@@ -254,7 +269,8 @@ public struct PanelExportError: Error, CustomStringConvertible, Sendable {
 /// panel), so both commands say the same thing about the same line.
 public final class PanelRecordLines {
     private let source: String
-    private let writer = PanelCSVWriter()
+    /// The reader of the lines, made when the first line shows the joined columns (nil before it).
+    public private(set) var writer: PanelCSVWriter?
     private var lineNumber = 0
     private var records = 0
     /// Counts the lines before the first one given to ``info(of:)`` (nil: none), when a message needs it.
@@ -268,11 +284,13 @@ public final class PanelRecordLines {
     public init(source: String) { self.source = source }
 
     /// The key, revision and final flag of the next line; nil for a blank line, the header of a CSV panel, or a
-    /// skipped line.
+    /// skipped line. The first line that is not blank sets the joined columns (unless ``learnColumns(from:)`` did).
     /// - Throws: ``PanelExportError`` (`.notARecord`) when no record came before this line.
     public func info(of line: UnsafeRawBufferPointer) throws(PanelExportError) -> ChangelogReader.LineInfo? {
         lineNumber += 1
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) || PanelCSVWriter.isCSVHeader(line) { return nil }
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+        let writer = self.writer ?? learnColumns(from: line)
+        if PanelCSVWriter.isCSVHeader(line) { return nil }
         do {
             let info = try writer.check(line)
             records += 1
@@ -303,10 +321,21 @@ public final class PanelRecordLines {
         self.linesBefore = linesBefore
     }
 
-    /// The file is read again from its top (another run rewrote it): lines are numbered from 1 again.
+    /// The file is read again from its top (another run rewrote it): lines are numbered from 1 again, and its
+    /// first line sets the joined columns again.
     public func startAgain() {
         lineNumber = 0
         records = 0
         linesBefore = nil
+        writer = nil
+    }
+
+    /// Takes the joined columns from `firstLine`, the file's first line that is not blank
+    /// (``PanelCSVWriter/joinedColumns(inFirstLine:)``), and returns the reader of its lines.
+    @discardableResult
+    public func learnColumns(from firstLine: UnsafeRawBufferPointer) -> PanelCSVWriter {
+        let learned = PanelCSVWriter(joinedColumns: PanelCSVWriter.joinedColumns(inFirstLine: firstLine))
+        writer = learned
+        return learned
     }
 }
