@@ -34,7 +34,7 @@ enum ExitStatus: Int32 {
     init(for error: Error) {
         switch error {
         case let code as ExitCode: self = ExitStatus(rawValue: code.rawValue) ?? .failure
-        case is IngestInterrupted: self = .interrupted
+        case is IngestInterrupted, is StoppedWhileWaiting: self = .interrupted
         case let e as POSIXFileError where e.code == EPIPE: self = .readerGone
         case is PathCollision, is InflateUnavailable, is ValidationError: self = .usage
         case is FeedPositionError, is OutputOwnershipError, is PublishStateError: self = .state

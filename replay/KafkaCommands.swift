@@ -110,6 +110,29 @@ struct KafkaInputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Kafka input: the consumer group progress is committed under, for lag tools (default replay-STATE).", valueName: "name"))
     var group: String?
 
+    @Option(name: .long, help: ArgumentHelp("Kafka input, expanding thresholds: the sharded job this instance belongs to; each day's thresholds wait for every instance's active user-days through the topic replay-job-NAME (create it, 1 partition).", valueName: "name"))
+    var job: String?
+
+    /// The job's barrier for an instance reading `input`'s topic (nil without `--job`).
+    func barrier(input: String, shouldStop: @escaping @Sendable () -> Bool) -> ThresholdsExchangeFactory? {
+        guard let job, let (brokers, topic) = Self.address(input) else { return nil }
+        let asked = partitions?.values
+        return ThresholdsExchangeFactory {
+            let probe = try KafkaConsumer(brokers: brokers, group: "replay-job-\(job)")
+            guard let count = try probe.partitionCount(topic: topic) else {
+                throw KafkaError(operation: "reading \(topic) from \(brokers)", message: "the cluster has no topic \(topic)")
+            }
+            let own = asked ?? (0..<Int32(count)).map { $0 }
+            let barrier = try KafkaThresholdsBarrier(
+                brokers: brokers, topic: "replay-job-\(job)", partitions: own, partitionCount: count,
+                group: "replay-job-\(job)-" + own.map(String.init).joined(separator: ","), shouldStop: shouldStop
+            ) { day, missing in
+                printError("replay: \(day) waits for job \(job)'s partitions \(missing.map(String.init).joined(separator: ",")) (their instance is behind or down)")
+            }
+            return (barrier, { barrier.close() })
+        }
+    }
+
     /// `kafka://BOOTSTRAP/TOPIC` split into its brokers and topic; nil for another input.
     static func address(_ input: String) -> (brokers: String, topic: String)? {
         guard input.hasPrefix("kafka://") else { return nil }
@@ -127,7 +150,8 @@ struct KafkaInputOptions: ParsableArguments {
         let exitAtEnd = exitAtEnd
         let listed = partitions.map { $0.map(String.init).joined(separator: ",") } ?? "all"
         return PositionedInputFactory(
-            name: input, identity: "kafka topic=\(topic) partitions=\(listed)", payloadName: KafkaFeedPosition.payloadName
+            name: input, identity: "kafka topic=\(topic) partitions=\(listed)" + (job.map { " job=\($0)" } ?? ""),
+            payloadName: KafkaFeedPosition.payloadName
         ) { stored in
             let source = try KafkaFeedSource(
                 brokers: brokers, topic: topic, partitions: partitions, group: group,

@@ -89,12 +89,21 @@ extension Replay {
                 guard KafkaInputOptions.address(input) != nil else {
                     throw ValidationError("a Kafka input is written kafka://HOST:PORT[,HOST:PORT...]/TOPIC, not \(input)")
                 }
+                if kafkaOptions.job != nil && (thresholds ?? .expanding) != .expanding {
+                    throw ValidationError("--job agrees expanding thresholds across instances; fixed thresholds need no job")
+                }
+                if kafkaOptions.job != nil && latePolicy == .revise {
+                    throw ValidationError("--job takes each day's user-days once, when it closes; --late-policy revise would change them after")
+                }
                 for (given, name) in [(skipRows != nil, "--skip-rows"), (inputFormat != nil && inputFormat != .jsonl, "--input-format csv")]
                 where given {
                     throw ValidationError("\(name) applies to a feed on stdin; a Kafka topic holds JSON lines and its offsets say where a run stopped")
                 }
             } else {
-                for (given, name) in [(kafkaOptions.partitions != nil, "--partitions"), (kafkaOptions.exitAtEnd, "--exit-at-end"), (kafkaOptions.group != nil, "--group")]
+                for (given, name) in [
+                    (kafkaOptions.partitions != nil, "--partitions"), (kafkaOptions.exitAtEnd, "--exit-at-end"), (kafkaOptions.group != nil, "--group"),
+                    (kafkaOptions.job != nil, "--job"),
+                ]
                 where given {
                     throw ValidationError("\(name) applies to a Kafka input (kafka://BOOTSTRAP/TOPIC)")
                 }
@@ -213,6 +222,7 @@ extension Replay {
             configuration.reviseWindowDays = reviseWindow.days
             configuration.skipRows = skipRows?.value
             configuration.positionedInput = kafkaOptions.factory(input: input, state: state, idleClose: idleClose?.span.seconds)
+            configuration.thresholdsExchange = kafkaOptions.barrier(input: input) { stopSignalReceived }
             return configuration
         }
     }

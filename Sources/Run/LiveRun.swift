@@ -66,6 +66,13 @@ extension Run<LiveRunConfiguration> {
         let input: LiveInput
         var closeInput: () -> Void = {}
         defer { closeInput() }
+        var closeExchange: () -> Void = {}
+        defer { closeExchange() }
+        if let factory = configuration.thresholdsExchange {
+            let made = try factory.make()
+            closeExchange = made.close
+            feed.thresholdsExchange = made.exchange
+        }
         if let positioned {
             let made = try positioned.make(checkpoint?.payloads[positioned.payloadName])
             closeInput = made.close

@@ -118,6 +118,8 @@ public struct LiveRunConfiguration: Sendable {
     public var skipRows: Int?
     /// A feed from a partitioned log (a Kafka topic) instead of the descriptor; nil for the descriptor.
     public var positionedInput: PositionedInputFactory?
+    /// A sharded job's barrier (expanding thresholds agreed with the other instances); nil for a lone run.
+    public var thresholdsExchange: ThresholdsExchangeFactory?
 
     public init(common: RunConfiguration) { self.common = common }
 
@@ -211,6 +213,15 @@ public struct MessageOutputFactory: Sendable {
 
     public init(name: String, make: @escaping @Sendable () throws -> any PanelLineOutput) {
         self.name = name
+        self.make = make
+    }
+}
+
+/// How a live run makes its sharded job's barrier (``ThresholdsExchange``), and what closes it.
+public struct ThresholdsExchangeFactory: Sendable {
+    public var make: @Sendable () throws -> (exchange: ThresholdsExchange, close: () -> Void)
+
+    public init(make: @escaping @Sendable () throws -> (exchange: ThresholdsExchange, close: () -> Void)) {
         self.make = make
     }
 }

@@ -516,6 +516,9 @@ enum DocumentedFailures {
             return try run(["run", "-", "--state", "s", "--out", "p.jsonl", "--skip-rows", "2"], in: dir, stdin: "")
         },
         "a Kafka input that is not": { dir in try run(["run", "kafka://nope", "--state", "s"], in: dir) },
+        "`--job` with `fixed:` thresholds": { dir in
+            try run(["run", "kafka://127.0.0.1:1/rows", "--job", "j", "--thresholds", "fixed:1,0.5", "--state", "s"], in: dir)
+        },
         "a Kafka output that is not": { dir in try run(["run", "-", "--out", "kafka://x", "--state", "s"], in: dir, stdin: "") },
         "`--skip-rows` or `--input-format csv` with a Kafka input": { dir in
             try run(["run", "kafka://127.0.0.1:1/rows", "--skip-rows", "5", "--state", "s"], in: dir)
@@ -531,6 +534,8 @@ enum DocumentedFailures {
     static let testedElsewhere: [String: String] = [
         "`run kafka://…/TOPIC` naming a topic": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "`--out kafka://…/TOPIC` naming a topic": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "`run kafka://… --job NAME` when": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
+        "SIGINT/SIGTERM while a day waits": "KafkaRunTests.refusalsSayWhatToDo (an instance alone in a job of two, stopped; needs a cluster)",
         "`run kafka://…` with `--partitions` naming": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "`run kafka://…` with another `--partitions`": "KafkaRunTests.aTopicReadToItsEndGivesTheArchivesPanel (needs a cluster: no trigger here)",
         "a `--state` folder that is not empty and holds no `publish.json`": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",

@@ -10,11 +10,14 @@ import Testing
 @Suite(.serialized, .disabled(if: Harness.binaryIsThreadSanitized, "librdkafka's C11 threads are invisible to the TSan runtime, which crashes"))
 struct KafkaRunTests {
     /// A mock cluster whose topic `rows` (3 partitions) holds the archive's accepted rows, published by replay.
-    static func published(_ outer: URL, in dir: URL) throws -> KafkaMockCluster {
-        let cluster = try KafkaMockCluster()
-        try cluster.createTopic("rows", partitions: 3)
+    static func published(
+        _ outer: URL, in dir: URL, cluster given: KafkaMockCluster? = nil, topic: String = "rows", partitions: Int = 3
+    ) throws -> KafkaMockCluster {
+        let cluster = try given ?? KafkaMockCluster()
+        try cluster.createTopic(topic, partitions: partitions)
         let publish = try Harness.run(
-            ["publish", outer.path, "--brokers", cluster.bootstrap, "--topic", "rows", "--partitions", "3", "--state", "p.state", "--quiet"],
+            ["publish", outer.path, "--brokers", cluster.bootstrap, "--topic", topic, "--partitions", "\(partitions)", "--state", "p-\(topic).state",
+             "--quiet"],
             in: dir)
         #expect(publish.status == 0, "\(publish.stderr)")
         return cluster
@@ -209,9 +212,68 @@ struct KafkaRunTests {
         #expect(topic.mapValues { $0[0] } == file, "\(topic.count) keys, \(file.count) expected; first run: \(process.terminationStatus) \(said)")
     }
 
+    /// A job of three instances over two partitions each, with expanding thresholds agreed through the job's topic:
+    /// their outputs together are the archive replay's panel, with no instance killed and after 20 kills spread over
+    /// the three (each killed instance restarted at once; the others wait at the barrier meanwhile).
+    @Test(.disabled(if: Harness.binaryIsSanitized, "killed runs are slow under the sanitizers"))
+    func aJobsShardsAgreeOnExpandingThresholdsAcrossKills() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let cluster = try KafkaMockCluster()
+        try cluster.createTopic("rows", partitions: 6)
+        for job in ["calm", "killed"] { try cluster.createTopic("replay-job-\(job)", partitions: 1) }
+        let publish = try Harness.run(
+            ["publish", outer.path, "--brokers", cluster.bootstrap, "--topic", "rows", "--partitions", "6", "--state", "p.state", "--quiet"], in: dir)
+        #expect(publish.status == 0, "\(publish.stderr)")
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--thresholds", "expanding", "--quiet"], in: dir).status == 0)
+        let archive = try Self.exported("a.jsonl", in: dir)
+        let seed = testSeed(default: 31)
+        var rng = SeededGenerator(seed: seed)
+        for (job, kills) in [("calm", 0), ("killed", 20)] {
+            let shards = ["0-1", "2-3", "4-5"]
+            func start(_ shard: String) throws -> Process {
+                let process = Process()
+                process.executableURL = Harness.binary
+                process.arguments = [
+                    "run", "kafka://\(cluster.bootstrap)/rows", "--partitions", shard, "--job", job, "--exit-at-end",
+                    "--state", "\(job)-\(shard)", "--out", "\(job)-\(shard).jsonl", "--allowed-lateness", "1h", "--checkpoint-every", "100ev", "--quiet",
+                ]
+                process.currentDirectoryURL = dir
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            var running = try shards.map(start)
+            var killed = 0
+            while killed < kills {
+                Thread.sleep(forTimeInterval: 0.05 + rng.unit() * 0.3)
+                let i = Int(rng.unit() * 3) % 3
+                guard running[i].isRunning else {
+                    if running.allSatisfy({ !$0.isRunning }) { break }
+                    continue
+                }
+                kill(running[i].processIdentifier, SIGKILL)
+                running[i].waitUntilExit()
+                killed += 1
+                running[i] = try start(shards[i])
+            }
+            for process in running { process.waitUntilExit() }
+            for (shard, process) in zip(shards, running) {
+                #expect(process.terminationStatus == 0, "seed \(seed): \(job) \(shard) ended \(process.terminationStatus)")
+            }
+            #expect(killed == kills, "seed \(seed): \(killed) kills")
+            var union = Data()
+            for shard in shards { union += try Data(contentsOf: dir.appendingPathComponent("\(job)-\(shard).jsonl")) }
+            try union.write(to: dir.appendingPathComponent("\(job).jsonl"))
+            #expect(try Self.exported("\(job).jsonl", in: dir) == archive, "seed \(seed): \(job), \(killed) kills")
+        }
+    }
+
     @Test func refusalsSayWhatToDo() throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
         let cluster = try KafkaMockCluster()
         try cluster.createTopic("rows", partitions: 2)
         let missing = try Harness.run(["run", "kafka://\(cluster.bootstrap)/nope", "--state", "m", "--out", "m.jsonl", "--exit-at-end"], in: dir)
@@ -221,10 +283,32 @@ struct KafkaRunTests {
             ["run", "kafka://\(cluster.bootstrap)/rows", "--partitions", "5", "--state", "p", "--out", "p.jsonl", "--exit-at-end"], in: dir)
         #expect(partition.status == 6)
         #expect(partition.stderr.contains("it has 2 partitions, no partition 5"), "\(partition.stderr)")
-        let outer = try Harness.archive()
         let noTopic = try Harness.run(["run", outer.path, "--state", "o", "--out", "kafka://\(cluster.bootstrap)/panel", "--quiet"], in: dir)
         #expect(noTopic.status == 6)
         #expect(noTopic.stderr.contains("writing records to panel on \(cluster.bootstrap): the cluster has no topic panel and did not create it"), "\(noTopic.stderr)")
+        let noJob = try Harness.run(
+            ["run", "kafka://\(cluster.bootstrap)/rows", "--partitions", "0", "--job", "j", "--state", "j", "--out", "j.jsonl", "--exit-at-end"], in: dir)
+        #expect(noJob.status == 6)
+        #expect(noJob.stderr.contains("joining job topic replay-job-j on \(cluster.bootstrap): the cluster has no topic replay-job-j"), "\(noJob.stderr)")
+        // An instance alone in a job of two waits at its first day for partition 1's instance; a stop ends the wait.
+        let published = try Self.published(outer, in: dir, cluster: cluster, topic: "two", partitions: 2)
+        try cluster.createTopic("replay-job-w", partitions: 1)
+        let alone = Process()
+        alone.executableURL = Harness.binary
+        alone.arguments = ["run", "kafka://\(published.bootstrap)/two", "--partitions", "0", "--job", "w", "--state", "w", "--out", "w.jsonl",
+                           "--allowed-lateness", "1h", "--exit-at-end"]
+        alone.currentDirectoryURL = dir
+        let said = Pipe()
+        alone.standardError = said
+        try alone.run()
+        Thread.sleep(forTimeInterval: 6)
+        #expect(alone.isRunning, "it waits for the other instance")
+        kill(alone.processIdentifier, SIGINT)
+        alone.waitUntilExit()
+        let text = String(decoding: said.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(alone.terminationStatus == 130, "\(text)")
+        #expect(text.contains("waits for job w's partitions 1 (their instance is behind or down)"), "\(text)")
+        #expect(text.contains("waited for the job's partitions 1; the last checkpoint stands: rerun the same command to go on"), "\(text)")
         let empty = try Harness.run(["run", "kafka://\(cluster.bootstrap)/rows", "--state", "e", "--out", "e.jsonl", "--exit-at-end", "--quiet"], in: dir)
         #expect(empty.status == 0, "an empty topic read to its end is an empty feed: \(empty.stderr)")
     }

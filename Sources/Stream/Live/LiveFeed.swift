@@ -167,6 +167,11 @@ public final class LiveFeed {
         get { engine.itemContext }
         set { engine.itemContext = newValue }
     }
+    /// A sharded job's exchange of each day's active user-days (expanding thresholds agreed across instances).
+    public var thresholdsExchange: ThresholdsExchange? {
+        get { engine.thresholdsExchange }
+        set { engine.thresholdsExchange = newValue }
+    }
     /// The input's own position and watermark bound (a partitioned log; ``LiveOptions/inputKeepsItsPosition``):
     /// stored in every checkpoint, and the watermark trails its bound instead of the newest event time.
     public var positionedInput: PositionedFeedInput?

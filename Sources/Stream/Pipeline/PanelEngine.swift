@@ -21,6 +21,8 @@ final class PanelEngine {
     var observer: PanelObserver?
     /// `--with-item-context`: joined to each user-day as it closes or is revised (set before the first close).
     var itemContext: ItemContextTable?
+    /// The other instances of a sharded job, whose active user-days join each day's expanding thresholds.
+    var thresholdsExchange: ThresholdsExchange?
     /// The panel's users in the order they were added; ``emissionOrder`` lists them by id.
     private(set) var users: [Int32] = []
     private(set) var userIndex: [Int32: Int] = [:]
@@ -129,16 +131,21 @@ final class PanelEngine {
         return daily
     }
 
-    /// The thresholds for closing a day whose users' values are `dailies`.
-    private func thresholds(closing dailies: [DailyValues]) -> TreatmentThresholds {
+    /// The thresholds for closing `day`, whose users' values are `dailies`. Under expanding thresholds with a
+    /// ``thresholdsExchange`` the day's active user-days of the job's other instances join the distribution first.
+    /// - Throws: what the exchange throws (the state is not changed then).
+    private func thresholds(closing dailies: [DailyValues], day: CalendarDay) throws -> TreatmentThresholds {
         switch mode {
         case .batch:
             var distribution = batchDistribution ?? ThresholdDistribution()
             return progress.thresholds ?? distribution.thresholds()
         case .expanding:
+            var own: [ActiveUserDay] = []
             for d in dailies where d.activeDay == 1 {
-                progress.expanding.add(interactions: d.interactions, highWatchCount: d.highWatchCount)
+                own.append(ActiveUserDay(interactions: d.interactions, highWatchCount: d.highWatchCount))
             }
+            let others = try thresholdsExchange?.exchange(day: day, own: own) ?? []
+            for a in own + others { progress.expanding.add(interactions: a.interactions, highWatchCount: a.highWatchCount) }
             return progress.expanding.thresholds()
         case .fixed(let a, let b):
             return TreatmentThresholds(highIntensity: a, highWatchShare: b)
@@ -153,7 +160,7 @@ final class PanelEngine {
         var dailies = [DailyValues]()
         dailies.reserveCapacity(users.count)
         for i in timelines.indices { dailies.append(dailyValues(of: timelines[i].open, on: day)) }
-        let thresholds = thresholds(closing: dailies)
+        let thresholds = try thresholds(closing: dailies, day: day)
         progress.thresholds = thresholds
         for i in emissionOrder {
             _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
@@ -408,5 +415,43 @@ extension PanelEngine {
             }
             d = d.adding(1)
         }
+    }
+}
+
+/// One active user-day as the thresholds see it: its interactions and its rows with `watch_ratio >= 0.8`.
+public struct ActiveUserDay: Codable, Sendable, Equatable {
+    public var interactions: Int
+    public var highWatchCount: Int
+
+    public init(interactions: Int, highWatchCount: Int) {
+        self.interactions = interactions
+        self.highWatchCount = highWatchCount
+    }
+}
+
+/// The instances of one sharded job (each over some partitions of one topic) agree on expanding thresholds: closing
+/// day D, each gives the others its day-D active user-days and waits for theirs, so every instance's day-D
+/// distribution is the whole panel's, exactly as one instance over every partition would have it.
+public protocol ThresholdsExchange: AnyObject {
+    /// Hands over `own` (this instance's active user-days of `day`) and returns every other instance's for `day`,
+    /// waiting until all are in.
+    /// - Throws: when it cannot (the cluster fails, or a stop was asked while waiting).
+    func exchange(day: CalendarDay, own: [ActiveUserDay]) throws -> [ActiveUserDay]
+}
+
+/// A stop was asked (SIGINT, SIGTERM) while a day waited for the job's other instances: the day is not closed, and
+/// the last checkpoint stands.
+public struct StoppedWhileWaiting: Error, CustomStringConvertible {
+    /// The day that waited, and for whom.
+    public var day: CalendarDay
+    public var waitingFor: String
+
+    public init(day: CalendarDay, waitingFor: String) {
+        self.day = day
+        self.waitingFor = waitingFor
+    }
+
+    public var description: String {
+        "stopped while \(day) waited for \(waitingFor); the last checkpoint stands: rerun the same command to go on"
     }
 }
