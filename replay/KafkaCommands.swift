@@ -114,7 +114,7 @@ struct KafkaInputOptions: ParsableArguments {
     var job: String?
 
     /// The job's barrier for an instance reading `input`'s topic (nil without `--job`).
-    func barrier(input: String, shouldStop: @escaping @Sendable () -> Bool) -> ThresholdsExchangeFactory? {
+    func barrier(input: String, state: String, shouldStop: @escaping @Sendable () -> Bool) -> ThresholdsExchangeFactory? {
         guard let job, let (brokers, topic) = Self.address(input) else { return nil }
         let asked = partitions?.values
         return ThresholdsExchangeFactory {
@@ -127,6 +127,8 @@ struct KafkaInputOptions: ParsableArguments {
                 brokers: brokers, topic: "replay-job-\(job)", partitions: own, partitionCount: count,
                 group: "replay-job-\(job)-" + own.map(String.init).joined(separator: ","), shouldStop: shouldStop
             ) { day, missing in
+                JobWait.record(in: state, job: job, day: day, missing: missing)
+                guard !missing.isEmpty else { return }
                 printError("replay: \(day) waits for job \(job)'s partitions \(missing.map(String.init).joined(separator: ",")) (their instance is behind or down)")
             }
             return (barrier, { barrier.close() })
@@ -183,4 +185,32 @@ struct PartitionList: ExpressibleByArgument, Sendable {
 func kafkaOutput(_ out: String) -> MessageOutputFactory? {
     guard let (brokers, topic) = KafkaInputOptions.address(out) else { return nil }
     return MessageOutputFactory(name: out) { try KafkaLineOutput(brokers: brokers, topic: topic) }
+}
+
+/// What a job's instance waits for, kept in its state folder (`events/job-wait.json`) while it waits, for `replay
+/// status`: the job, the day, the partitions whose instance has not sent it, and since when.
+struct JobWait: Codable {
+    var job: String
+    var day: String
+    var partitions: [Int32]
+    var since: Double
+
+    static func path(in state: String) -> String { (state as NSString).appendingPathComponent("events/job-wait.json") }
+
+    /// Records the wait (kept from its first note), or removes the record when `missing` is empty.
+    static func record(in state: String, job: String, day: CalendarDay, missing: [Int32]) {
+        let path = path(in: state)
+        guard !missing.isEmpty else {
+            try? FileManager.default.removeItem(atPath: path)
+            return
+        }
+        let earlier = read(in: state).flatMap { $0.day == "\(day)" ? $0.since : nil }
+        let wait = JobWait(job: job, day: "\(day)", partitions: missing, since: earlier ?? Date().timeIntervalSince1970)
+        if let bytes = try? JSONEncoder().encode(wait) { try? AtomicFile.write(Array(bytes), to: path) }
+    }
+
+    static func read(in state: String) -> JobWait? {
+        guard let data = FileManager.default.contents(atPath: path(in: state)) else { return nil }
+        return try? JSONDecoder().decode(JobWait.self, from: data)
+    }
 }

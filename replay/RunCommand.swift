@@ -222,7 +222,7 @@ extension Replay {
             configuration.reviseWindowDays = reviseWindow.days
             configuration.skipRows = skipRows?.value
             configuration.positionedInput = kafkaOptions.factory(input: input, state: state, idleClose: idleClose?.span.seconds)
-            configuration.thresholdsExchange = kafkaOptions.barrier(input: input) { stopSignalReceived }
+            configuration.thresholdsExchange = kafkaOptions.barrier(input: input, state: state) { stopSignalReceived }
             return configuration
         }
     }

@@ -56,6 +56,8 @@ struct StatusFacts: Encodable {
     var lateRows: Int?
     var revisedRows: Int?
     var openDays: [String]?
+    /// A sharded job's instance waiting at the barrier: the day and the partitions not yet in.
+    var waitingFor: String?
     var ingestComplete: Bool?
     var ingestRowsRead: Int?
     var firstDay: String?
@@ -76,7 +78,7 @@ struct StatusFacts: Encodable {
     enum CodingKeys: String, CodingKey {
         case state, runRecorded = "run_recorded", liveFeed = "live_feed", input, inputBytes = "input_bytes", matrix
         case rowLimit = "row_limit", output, timeZone = "time_zone", thresholdsMode = "thresholds_mode"
-        case liveOptions = "live_options", rowsConsumed = "rows_consumed", rowsInPanel = "rows_in_panel"
+        case liveOptions = "live_options", rowsConsumed = "rows_consumed", rowsInPanel = "rows_in_panel", waitingFor = "waiting_for"
         case rowsRejected = "rows_rejected", lateRows = "late_rows", revisedRows = "revised_rows", openDays = "open_days"
         case ingestComplete = "ingest_complete", ingestRowsRead = "ingest_rows_read", firstDay = "first_day"
         case lastDay = "last_day", users, lastClosedDay = "last_closed_day", nextDay = "next_day"
@@ -99,6 +101,13 @@ struct StatusFacts: Encodable {
         liveOptions = identity.live
         if identity.live == nil {
             (input, inputBytes, matrix, rowLimit) = (identity.inputPath, identity.inputSize, identity.matrix, identity.rowLimit)
+        } else if identity.inputPath.hasPrefix("kafka") {
+            input = identity.inputPath
+        }
+        if let wait = JobWait.read(in: state), heldBy != nil {
+            let since = Date(timeIntervalSince1970: wait.since)
+            waitingFor = "\(wait.day) waits for job \(wait.job)'s partitions \(wait.partitions.map(String.init).joined(separator: ",")) "
+                + "(for \(Int(Date().timeIntervalSince(since))) s: their instance is behind or down)"
         }
         (output, timeZone, thresholdsMode) = (identity.output, identity.timeZone, identity.thresholds)
         if let live = try LiveFeedState(payload: store.payload(named: LiveFeedState.payloadName)) {
@@ -144,7 +153,9 @@ struct StatusFacts: Encodable {
         var lines: [(String, String)] = [("state", state)]
         guard runRecorded else { return "state \(state): empty (no run recorded)\n" }
         if liveFeed == true {
-            lines.append(("input", "a live feed on stdin (\(liveOptions ?? ""))"))
+            let source = input.map { $0.hasPrefix("kafka") ? $0 : nil } ?? nil
+            lines.append(("input", "\(source ?? "a live feed on stdin") (\(liveOptions ?? ""))"))
+            if let waitingFor { lines.append(("waiting", waitingFor)) }
         } else {
             lines.append(("input", "\(input ?? "") (\(ByteCount.human(inputBytes ?? 0)), matrix \(matrix ?? ""), rows \(rowLimit.map(String.init) ?? "all"))"))
         }

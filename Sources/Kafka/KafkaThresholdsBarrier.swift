@@ -35,7 +35,7 @@ public final class KafkaThresholdsBarrier: ThresholdsExchange {
 
     /// The barrier of job topic `topic` on `brokers` for an instance over `partitions` of an input topic with
     /// `partitionCount` partitions. `shouldStop` is polled while waiting; `onWait` is told, two seconds into a wait
-    /// and every five after, the day and the partitions not yet in.
+    /// and every five after, the day and the partitions not yet in, and (no partitions) when a wait ends.
     /// - Throws: ``KafkaError`` when the job topic is missing or the cluster cannot be reached.
     public init(
         brokers: String, topic: String, partitions: [Int32], partitionCount: Int, group: String,
@@ -67,6 +67,7 @@ public final class KafkaThresholdsBarrier: ThresholdsExchange {
             while let message = try consumer.poll(timeout: 0.05) { take(message) }
             let missing = self.missing(day.rawValue)
             if missing.isEmpty {
+                if waiting != nil { onWait(day, []) }
                 waiting = nil
                 return shares.values.flatMap { $0[day.rawValue] ?? [] }
             }
