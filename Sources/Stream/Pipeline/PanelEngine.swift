@@ -36,6 +36,9 @@ final class PanelEngine {
     private(set) var progress: ReplayProgress
     /// Checkpoints made durable on a queue beside the fold.
     let committer: CheckpointCommitter
+    /// ``close(_:)``'s users' values of the day, kept from one day to the next (~110 bytes a user: 0.8 MB
+    /// for KuaiRec's big matrix, a fresh mmap each day otherwise).
+    private var closingDailies: [DailyValues] = []
 
     /// An engine for `users` (more may be added), fresh or restored from `checkpoint`.
     /// `dayThresholds` restores the thresholds of the closed days a revision can still reach.
@@ -142,6 +145,9 @@ final class PanelEngine {
     func close(_ day: CalendarDay) throws {
         if firstDay == nil { firstDay = day }
         var dailies = [DailyValues]()
+        swap(&dailies, &closingDailies)
+        defer { swap(&dailies, &closingDailies) }
+        dailies.removeAll(keepingCapacity: true)
         dailies.reserveCapacity(users.count)
         for i in timelines.indices { dailies.append(timelines[i].open.dailyValues()) }
         let thresholds = thresholds(closing: dailies)
@@ -238,26 +244,36 @@ final class PanelEngine {
         if let observer { payloads[observer.payloadName] = try observer.checkpointPayload() }
         let snapshot = PanelCheckpoint(
             progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty, payloads: payloads)
-        committer.commit(snapshot)
+        committer.commit(consume snapshot)
         if wait { try committer.waitForPending() }
     }
 
     /// Every timeline, serialized into one buffer (see ``TimelineSnapshot``).
     ///
-    /// Memory: the buffer is sized for the last snapshot and an eighth more, and grows by an eighth when a
-    /// timeline does not fit (never doubled: the snapshot is ~2.4 KB a user, 17 MB for KuaiRec's big matrix).
+    /// Memory: the buffer is the last snapshot's, given back by the committer once that one was committed
+    /// (``CheckpointCommitter/takeSnapshotBuffer()``), so it is allocated once, not mapped afresh at every
+    /// checkpoint. It is sized for the last snapshot and an eighth more, and when a timeline does not fit it
+    /// grows to the size the users encoded so far predict and an eighth more (never doubled: the snapshot is
+    /// ~2.4 KB a user, 17 MB for KuaiRec's big matrix).
     /// Each timeline is encoded into a small reused buffer first, to know its size.
     private func encodedTimelines() -> TimelineSnapshot {
         var w = ByteWriter()
+        w.bytes = committer.takeSnapshotBuffer()
         let expected = committer.lastSnapshotSize
-        w.bytes.reserveCapacity(expected + expected / 8 + 4096)
+        // The buffer reused keeps its capacity: only one smaller than the last snapshot is reallocated.
+        if w.bytes.capacity < expected + 4096 { w.bytes.reserveCapacity(expected + expected / 8 + 4096) }
         w.int(users.count)
         var one = ByteWriter()
         for i in timelines.indices {
             one.bytes.removeAll(keepingCapacity: true)
             timelines[i].encode(into: &one)
             let needed = w.bytes.count + 16 + one.bytes.count
-            if needed > w.bytes.capacity { w.bytes.reserveCapacity(needed + needed / 8) }
+            if needed > w.bytes.capacity {
+                // Room for the users left at the average size so far (timelines are of similar sizes), and
+                // an eighth more: the first snapshot would otherwise grow an eighth at a time, ~60 copies.
+                let estimate = max(needed, needed / (i + 1) * timelines.count)
+                w.bytes.reserveCapacity(estimate + estimate / 8)
+            }
             w.int(Int(users[i]))
             w.int(one.bytes.count)
             w.bytes.append(contentsOf: one.bytes)
