@@ -16,8 +16,6 @@ final class CheckpointCommitter {
     private let failure = FirstFailure()
     /// Checkpoints handed to the queue.
     private(set) var committed = 0
-    /// The last timeline snapshot's size, to reserve the next one's buffer at once.
-    var lastSnapshotSize = 0
     /// The timeline snapshot's buffer, given back by the commit that wrote it (at most one is kept).
     /// Invariant: a snapshot buffer is reused only once the commit that held it is done: the engine hands the
     /// checkpoint over (consumed: it keeps no copy), the commit block takes it out of a ``Loan`` and gives the

@@ -250,35 +250,31 @@ final class PanelEngine {
 
     /// Every timeline, serialized into one buffer (see ``TimelineSnapshot``).
     ///
-    /// Memory: the buffer is the last snapshot's, given back by the committer once that one was committed
-    /// (``CheckpointCommitter/takeSnapshotBuffer()``), so it is allocated once, not mapped afresh at every
-    /// checkpoint. It is sized for the last snapshot and an eighth more, and when a timeline does not fit it
-    /// grows to the size the users encoded so far predict and an eighth more (never doubled: the snapshot is
-    /// ~2.4 KB a user, 17 MB for KuaiRec's big matrix).
-    /// Each timeline is encoded into a small reused buffer first, to know its size.
+    /// Memory: the snapshot's size is computed first (``UserTimeline/encodedSize``), so the buffer never grows
+    /// while it is written: growing copies it, the old and the new buffer both resident (a checkpoint inside
+    /// the big matrix's last day, whose open video sets make the snapshot ~21 MB instead of ~17, raised the
+    /// peak by ~20 MB that way). The buffer is the last snapshot's, given back by the committer once that one
+    /// was committed (``CheckpointCommitter/takeSnapshotBuffer()``), so it is allocated once, not mapped
+    /// afresh at every checkpoint; one too small is freed (it is empty) before the new one is allocated, with
+    /// an eighth more room (its untouched pages cost no resident memory).
     private func encodedTimelines() -> TimelineSnapshot {
+        var size = 8
+        for i in timelines.indices { size += 16 + timelines[i].encodedSize }
         var w = ByteWriter()
         w.bytes = committer.takeSnapshotBuffer()
-        let expected = committer.lastSnapshotSize
-        // The buffer reused keeps its capacity: only one smaller than the last snapshot is reallocated.
-        if w.bytes.capacity < expected + 4096 { w.bytes.reserveCapacity(expected + expected / 8 + 4096) }
-        w.int(users.count)
-        var one = ByteWriter()
-        for i in timelines.indices {
-            one.bytes.removeAll(keepingCapacity: true)
-            timelines[i].encode(into: &one)
-            let needed = w.bytes.count + 16 + one.bytes.count
-            if needed > w.bytes.capacity {
-                // Room for the users left at the average size so far (timelines are of similar sizes), and
-                // an eighth more: the first snapshot would otherwise grow an eighth at a time, ~60 copies.
-                let estimate = max(needed, needed / (i + 1) * timelines.count)
-                w.bytes.reserveCapacity(estimate + estimate / 8)
-            }
-            w.int(Int(users[i]))
-            w.int(one.bytes.count)
-            w.bytes.append(contentsOf: one.bytes)
+        if w.bytes.capacity < size {
+            w.bytes = []
+            w.bytes.reserveCapacity(size + size / 8)
         }
-        committer.lastSnapshotSize = w.bytes.count
+        w.int(users.count)
+        for i in timelines.indices {
+            let length = timelines[i].encodedSize
+            w.int(Int(users[i]))
+            w.int(length)
+            let start = w.bytes.count
+            timelines[i].encode(into: &w)
+            precondition(w.bytes.count - start == length, "UserTimeline.encodedSize disagrees with encode(into:)")
+        }
         return TimelineSnapshot(bytes: w.bytes)
     }
 
