@@ -34,6 +34,16 @@ public final class SpareBuffers<Element: Sendable>: Sendable {
         swap(&kept, &buffer)
         spares.withLock { if $0.count < limit { $0.append(kept) } }
     }
+
+    /// Frees the buffers kept (one still lent out is kept when it is given back).
+    public func removeAll() {
+        let freed = spares.withLock { spares in
+            var all: [[Element]] = []
+            swap(&all, &spares)
+            return all
+        }
+        _ = consume freed  // freed outside the lock
+    }
 }
 
 /// A value moved into a block that runs on another queue: the block takes it out (``take()``), so that

@@ -152,6 +152,14 @@ public final class DayBuckets {
         eventCounts = counts.filter { $0.value > 0 }
     }
 
+    /// The number of events in one day's file (0 without a file), from its size: ``eventCounts`` is empty
+    /// when the files come from an earlier run's ingest.
+    public func storedEventCount(of day: CalendarDay) -> Int {
+        var st = stat()
+        guard stat(fileURL(for: day).path, &st) == 0 else { return 0 }
+        return Int(st.st_size) / DayBuckets.recordSize
+    }
+
     /// The file of one day's events.
     public func fileURL(for day: CalendarDay) -> URL {
         directory.appendingPathComponent("day-\(day.rawValue).events")
@@ -205,8 +213,13 @@ public final class DayBuckets {
         }
     }
 
-    /// Scratch of ``sortedEvents(for:into:)``: the permutation that sorts a day, kept across days.
+    /// Scratch of ``sortedEvents(for:into:)``: the permutation that sorts a day, kept across days (until
+    /// ``releaseScratch()``).
     private var permutation: [Int32] = []
+
+    /// Frees the permutation kept by ``sortedEvents(for:into:)`` (after a day larger than usual, whose
+    /// permutation, ~2 MB for the big matrix's last day, would otherwise stay resident while it is played).
+    public func releaseScratch() { permutation = [] }
 
     /// Makes `array` hold `count` elements, keeping its buffer when it fits: not smaller than `count`, and
     /// not more than twice as large (a buffer kept for a day twice the usual size, such as the big matrix's

@@ -60,6 +60,10 @@ final class CheckpointCommitter {
     /// Call it after ``waitForPending()``: a commit in flight still holds its buffer.
     func takeSnapshotBuffer() -> [UInt8] { snapshotBuffers.take() }
 
+    /// Frees the kept snapshot buffer (the next checkpoint allocates one); one in flight is kept when its
+    /// commit ends.
+    func releaseSnapshotBuffer() { snapshotBuffers.removeAll() }
+
     /// Blocks until every queued checkpoint is durable; throws the first failure.
     func waitForPending() throws {
         pending.wait()

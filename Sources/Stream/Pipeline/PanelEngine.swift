@@ -278,6 +278,10 @@ final class PanelEngine {
         return TimelineSnapshot(bytes: w.bytes)
     }
 
+    /// Frees the timeline snapshot's kept buffer (~17 MB for KuaiRec's big matrix), for a driver about to
+    /// hold a day larger than usual: the buffer would stay resident beside it until the next checkpoint.
+    func releaseSnapshotBuffer() { committer.releaseSnapshotBuffer() }
+
     /// Checkpoints committed.
     var checkpointsCommitted: Int { committer.committed }
 
