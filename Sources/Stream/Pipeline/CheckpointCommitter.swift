@@ -61,7 +61,7 @@ final class CheckpointCommitter {
     func takeSnapshotBuffer() -> [UInt8] { snapshotBuffers.take() }
 
     /// Frees the kept snapshot buffer (the next checkpoint allocates one); one in flight is kept when its
-    /// commit ends.
+    /// commit ends (call it after ``waitForPending()``).
     func releaseSnapshotBuffer() { snapshotBuffers.removeAll() }
 
     /// Blocks until every queued checkpoint is durable; throws the first failure.

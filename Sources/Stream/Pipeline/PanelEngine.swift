@@ -280,7 +280,11 @@ final class PanelEngine {
 
     /// Frees the timeline snapshot's kept buffer (~17 MB for KuaiRec's big matrix), for a driver about to
     /// hold a day larger than usual: the buffer would stay resident beside it until the next checkpoint.
-    func releaseSnapshotBuffer() { committer.releaseSnapshotBuffer() }
+    /// Waits for a commit in flight first, since its buffer would come back and be kept.
+    func releaseSnapshotBuffer() throws {
+        try committer.waitForPending()
+        committer.releaseSnapshotBuffer()
+    }
 
     /// Checkpoints committed.
     var checkpointsCommitted: Int { committer.committed }

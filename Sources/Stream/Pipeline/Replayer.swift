@@ -95,7 +95,7 @@ public final class Replayer {
         // snapshot's kept buffer is freed before it is read and its permutation after it is sorted, so that
         // neither stays resident beside it (a checkpoint inside the day allocates a snapshot buffer again).
         let larger = buckets.storedEventCount(of: day) > dayEvents.capacity
-        if larger { engine.releaseSnapshotBuffer() }
+        if larger { try engine.releaseSnapshotBuffer() }
         try buckets.sortedEvents(for: day, into: &dayEvents)
         if larger { buckets.releaseScratch() }
         let events = dayEvents
