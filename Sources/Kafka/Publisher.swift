@@ -101,9 +101,10 @@ public enum Publisher {
         let row = PublishedRow(timeZone: configuration.timeZone)
         let days = position.dayCounts.keys.sorted().filter { $0 >= position.day }
         var unsaved = 0
+        var events: [Interaction] = []  // one buffer for every day (see DayBuckets.sortedEvents(for:into:))
         for rawDay in days {
             let day = CalendarDay(rawValue: rawDay)
-            let events = try buckets.sortedEvents(for: day)
+            try buckets.sortedEvents(for: day, into: &events)
             var index = rawDay == position.day ? position.index : 0
             while index < events.count {
                 let event = events[index]

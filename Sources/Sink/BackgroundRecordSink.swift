@@ -16,6 +16,11 @@ public final class BackgroundRecordSink: RecordSink {
     private let slots: DispatchSemaphore
     private let batchSize: Int
     private var batch: [UserDayRecord] = []
+    /// Rendered batches given back for reuse: a batch (~180 KB) is over `run`'s 128 KiB mmap threshold, so a
+    /// new one per 1,024 records would be a fresh mmap and its page faults. Invariant: a batch is reused
+    /// only once its render block is done with it: ``handOff()`` moves it into a ``Loan`` (keeping no
+    /// copy), the block takes it out and gives it back last, emptied, holding no reference after that.
+    private let spareBatches: SpareBuffers<UserDayRecord>
     private let failure = FirstFailure()
     public let durability: any OutputDurability
 
@@ -25,6 +30,7 @@ public final class BackgroundRecordSink: RecordSink {
         self.inner = HandedOver(inner)
         self.batchSize = batchSize
         slots = DispatchSemaphore(value: maxBatchesInFlight)
+        spareBatches = SpareBuffers(limit: maxBatchesInFlight)
         batch.reserveCapacity(batchSize)
     }
 
@@ -52,13 +58,15 @@ public final class BackgroundRecordSink: RecordSink {
     private func handOff() throws {
         try failure.check()
         guard !batch.isEmpty else { return }
-        let records = batch
-        batch = []
-        batch.reserveCapacity(batchSize)
         slots.wait()
-        let inner = self.inner, failure = self.failure
+        var records = spareBatches.take()
+        records.reserveCapacity(batchSize)
+        swap(&records, &batch)
+        let inner = self.inner, failure = self.failure, loan = Loan(consume records), spares = spareBatches
         queue.async { [slots] in
             defer { slots.signal() }
+            var records = loan.take()
+            defer { spares.giveBack(&records) }
             if failure.hasFailed { return }
             do {
                 for record in records { try inner.value.write(record) }

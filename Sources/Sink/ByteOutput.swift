@@ -143,18 +143,16 @@ public final class ByteOutput {
             guard let newline = buffer.lastIndex(of: 0x0A) else { return }
             end = newline + 1
         }
-        let chunk: [UInt8]
-        if end == buffer.count {
-            chunk = buffer
-            buffer = channel.send(chunk)
-        } else {
-            chunk = Array(buffer[..<end])
-            let rest = buffer[end...]
-            buffer = channel.send(chunk)
-            buffer.append(contentsOf: rest)
-        }
-        buffer.reserveCapacity(bufferLimit + 4096)
+        // The buffer itself is handed over (moved: nothing here keeps a reference, so the writer can give it
+        // back for reuse), cut at `end`; the partial line after it starts the next buffer.
+        var chunk: [UInt8] = []
+        swap(&chunk, &buffer)
+        let rest = end == chunk.count ? [] : Array(chunk[end...])
+        chunk.removeSubrange(end...)
         chunkHandedOver?(chunk)
+        buffer = channel.send(consume chunk)
+        buffer.append(contentsOf: rest)
+        buffer.reserveCapacity(bufferLimit + 4096)
     }
 
     /// Sees each chunk handed to the writer queue (tests check where writes end).
@@ -222,8 +220,11 @@ private final class WriteChannel: Sendable {
     private let writer = DispatchQueue(label: "replay.output")
     private let inFlight = DispatchSemaphore(value: 2)
     private let pending = DispatchGroup()
-    /// Buffers the writer is done with, reused by the appending thread (at most two).
-    private let spareBuffers = Mutex<[[UInt8]]>([])
+    /// Buffers the writer is done with, reused by the appending thread (at most two). Invariant: a buffer is
+    /// reused only once its write is done: ``ByteOutput`` moves it into ``send(_:)`` (keeping no copy), the
+    /// write block takes it out of a ``Loan`` and gives it back as it ends, holding no reference after that. (Given back from a plain capture, it was still shared when the
+    /// appending thread took it, so each reuse allocated a new buffer, a page larger every time.)
+    private let spareBuffers = SpareBuffers<UInt8>(limit: 2)
     private let descriptorClosed = Atomic<Bool>(false)
 
     private let ownsDescriptor: Bool
@@ -240,16 +241,18 @@ private final class WriteChannel: Sendable {
     }
 
     /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
-    func send(_ chunk: [UInt8]) -> [UInt8] {
+    func send(_ chunk: consuming [UInt8]) -> [UInt8] {
         inFlight.wait()
-        var next = spareBuffers.withLock { $0.popLast() } ?? []
-        next.removeAll(keepingCapacity: true)
+        let next = spareBuffers.take()
+        let loan = Loan(consume chunk)
         pending.enter()
         writer.async { [self] in
             defer {
                 pending.leave()
                 inFlight.signal()
             }
+            var chunk = loan.take()
+            defer { spareBuffers.giveBack(&chunk) }
             if failure.hasFailed { return }
             do {
                 try chunk.withUnsafeBytes {
@@ -258,7 +261,6 @@ private final class WriteChannel: Sendable {
             } catch {
                 failure.record(error)
             }
-            spareBuffers.withLock { if $0.count < 2 { $0.append(chunk) } }
         }
         return next
     }

@@ -12,7 +12,8 @@ import SystemPackage
 /// Memory: each day being written has one buffer of ``bufferCapacity`` events, allocated once at that
 /// capacity (it never grows) and written to its file whenever it fills; at most ``maxBufferedDays`` buffers
 /// exist (a new day beyond them flushes and frees every buffer first), so the buffers never hold more than
-/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and a 4-byte permutation.
+/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and a 4-byte permutation,
+/// both kept for the next day (``sortedEvents(for:into:)``).
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
     public let directory: URL
@@ -151,6 +152,14 @@ public final class DayBuckets {
         eventCounts = counts.filter { $0.value > 0 }
     }
 
+    /// The number of events in one day's file (0 without a file), from its size: ``eventCounts`` is empty
+    /// when the files come from an earlier run's ingest.
+    public func storedEventCount(of day: CalendarDay) -> Int {
+        var st = stat()
+        guard stat(fileURL(for: day).path, &st) == 0 else { return 0 }
+        return Int(st.st_size) / DayBuckets.recordSize
+    }
+
     /// The file of one day's events.
     public func fileURL(for day: CalendarDay) -> URL {
         directory.appendingPathComponent("day-\(day.rawValue).events")
@@ -159,23 +168,33 @@ public final class DayBuckets {
     /// Reads one day's events in replay order (timestamp, user, video, file order).
     /// A day without a file has no events.
     ///
-    /// Memory: the day's events (read into the array returned, then permuted in place) and a 4-byte
-    /// permutation while it is sorted.
+    /// Memory: the day's events (read into the array returned, then permuted in place) and the 4-byte
+    /// permutation kept for the next day (see ``sortedEvents(for:into:)``).
     public func sortedEvents(for day: CalendarDay) throws -> [Interaction] {
-        var events = try readEvents(of: day)
+        var events: [Interaction] = []
+        try sortedEvents(for: day, into: &events)
+        return events
+    }
+
+    /// Reads one day's events in replay order into `events`, replacing what it held; a driver that plays
+    /// day after day passes the same array each time, so that its buffer (~8 MB a day of KuaiRec's big
+    /// matrix) is allocated once, not mapped and faulted in again every day (`run`'s 128 KiB mmap
+    /// threshold). The permutation that sorts it is kept here for the same reason.
+    public func sortedEvents(for day: CalendarDay, into events: inout [Interaction]) throws {
+        try readEvents(of: day, into: &events)
         let count = events.count
         // Sort a permutation so that file order breaks ties (a stable sort), then apply it.
-        var order = [Int32](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for i in 0..<count { buffer[i] = Int32(i) }
-            initialized = count
+        DayBuckets.resize(&permutation, to: count, filler: 0)
+        permutation.withUnsafeMutableBufferPointer { order in
+            for i in 0..<count { order[i] = Int32(i) }
         }
         events.withUnsafeBufferPointer { ev in
-            order.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
+            permutation.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
         }
         // events[i] becomes events[order[i]], one cycle of the permutation at a time; order[j] = j marks a
         // slot that holds its event.
         events.withUnsafeMutableBufferPointer { ev in
-            order.withUnsafeMutableBufferPointer { order in
+            permutation.withUnsafeMutableBufferPointer { order in
                 for start in 0..<count where order[start] != Int32(start) {
                     let first = ev[start]
                     var j = start
@@ -192,15 +211,43 @@ public final class DayBuckets {
                 }
             }
         }
-        return events
     }
 
-    /// One day's events in file order, read into an array of exactly their count.
-    private func readEvents(of day: CalendarDay) throws -> [Interaction] {
+    /// Scratch of ``sortedEvents(for:into:)``: the permutation that sorts a day, kept across days (until
+    /// ``releaseScratch()``).
+    private var permutation: [Int32] = []
+
+    /// Frees the permutation kept by ``sortedEvents(for:into:)`` (after a day larger than usual, whose
+    /// permutation, ~2 MB for the big matrix's last day, would otherwise stay resident while it is played).
+    public func releaseScratch() { permutation = [] }
+
+    /// Makes `array` hold `count` elements, keeping its buffer when it fits: not smaller than `count`, and
+    /// not more than twice as large (a buffer kept for a day twice the usual size, such as the big matrix's
+    /// first and last, would keep ~10 MB of resident memory unused). Otherwise a new one is allocated at
+    /// `count` and an eighth (days differ in size), the old one freed first (never both held). The elements
+    /// kept are left as they were and the ones added are `filler`: callers overwrite them all.
+    static func resize<T>(_ array: inout [T], to count: Int, filler: T) {
+        if array.capacity < count || array.capacity > 2 * count + 1024 {
+            array = []
+            array.reserveCapacity(count + count / 8)
+        }
+        if array.count > count {
+            array.removeLast(array.count - count)
+        } else {
+            array.append(contentsOf: repeatElement(filler, count: count - array.count))
+        }
+    }
+
+    /// The file of one day's events in file order, read into `events` (its buffer reused when it is large
+    /// enough); a day without a file has none.
+    private func readEvents(of day: CalendarDay, into events: inout [Interaction]) throws {
         let path = fileURL(for: day).path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ENOENT { return [] }
+            if errno == ENOENT {
+                events.removeAll(keepingCapacity: true)
+                return
+            }
             throw POSIXFileError(path: path, operation: "open", code: errno)
         }
         defer { close(fd) }
@@ -208,9 +255,8 @@ public final class DayBuckets {
         guard fstat(fd, &st) == 0 else { throw POSIXFileError(path: path, operation: "stat", code: errno) }
         let size = Int(st.st_size)
         guard size % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: size) }
-        let count = size / DayBuckets.recordSize
-        return try [Interaction](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let raw = UnsafeMutableRawBufferPointer(buffer)
+        DayBuckets.resize(&events, to: size / DayBuckets.recordSize, filler: DayBuckets.zeroEvent)
+        try events.withUnsafeMutableBytes { raw in
             var done = 0
             while done < size {
                 let n = pread(fd, raw.baseAddress! + done, size - done, off_t(done))
@@ -221,9 +267,12 @@ public final class DayBuckets {
                 }
                 done += n
             }
-            initialized = count
         }
     }
+
+    /// The value new slots of a read buffer hold until the file's bytes overwrite them.
+    private static let zeroEvent = Interaction(
+        timestampMs: 0, userID: 0, videoID: 0, playDurationMs: 0, videoDurationMs: 0, watchRatio: 0)
 
     /// One user's events of a day in replay order (the order ``sortedEvents(for:)`` gives them), without
     /// sorting the whole day: a late row's revision needs only its user's.

@@ -16,8 +16,12 @@ final class CheckpointCommitter {
     private let failure = FirstFailure()
     /// Checkpoints handed to the queue.
     private(set) var committed = 0
-    /// The last timeline snapshot's size, to reserve the next one's buffer at once.
-    var lastSnapshotSize = 0
+    /// The timeline snapshot's buffer, given back by the commit that wrote it (at most one is kept).
+    /// Invariant: a snapshot buffer is reused only once the commit that held it is done: the engine hands the
+    /// checkpoint over (consumed: it keeps no copy), the commit block takes it out of a ``Loan`` and gives the
+    /// buffer back here as it ends, holding no reference after that, and the engine takes it
+    /// (``takeSnapshotBuffer()``) after ``waitForPending()``.
+    private let snapshotBuffers = SpareBuffers<UInt8>(limit: 1)
 
     init(sink: RecordSink, state: StateBackend?, logger: Logger) {
         durability = sink.durability
@@ -30,11 +34,14 @@ final class CheckpointCommitter {
 
     /// Queues `snapshot`: the output is made durable first (a checkpoint must never promise bytes that are
     /// not on disk), then the snapshot is committed. After a failure, later checkpoints are not committed.
-    func commit(_ snapshot: PanelCheckpoint) {
+    func commit(_ snapshot: consuming PanelCheckpoint) {
         let durability = self.durability, state = self.state, logger = self.logger, failure = self.failure
+        let loan = Loan(consume snapshot), buffers = snapshotBuffers
         pending.enter()
         queue.async { [pending] in
             defer { pending.leave() }
+            var snapshot = loan.take()
+            defer { buffers.giveBack(&snapshot.timelines.bytes) }
             if failure.hasFailed { return }
             do {
                 try durability.sync()
@@ -48,6 +55,14 @@ final class CheckpointCommitter {
         }
         committed += 1
     }
+
+    /// The last snapshot's buffer, empty with its capacity kept (a new empty one when none was given back).
+    /// Call it after ``waitForPending()``: a commit in flight still holds its buffer.
+    func takeSnapshotBuffer() -> [UInt8] { snapshotBuffers.take() }
+
+    /// Frees the kept snapshot buffer (the next checkpoint allocates one); one in flight is kept when its
+    /// commit ends (call it after ``waitForPending()``).
+    func releaseSnapshotBuffer() { snapshotBuffers.removeAll() }
 
     /// Blocks until every queued checkpoint is durable; throws the first failure.
     func waitForPending() throws {

@@ -40,6 +40,9 @@ final class PanelEngine {
     private(set) var progress: ReplayProgress
     /// Checkpoints made durable on a queue beside the fold.
     let committer: CheckpointCommitter
+    /// ``close(_:)``'s users' values of the day, kept from one day to the next (~110 bytes a user: 0.8 MB
+    /// for KuaiRec's big matrix, a fresh mmap each day otherwise).
+    private var closingDailies: [DailyValues] = []
 
     /// An engine for `users` (more may be added), fresh or restored from `checkpoint`.
     /// `dayThresholds` restores the thresholds of the closed days a revision can still reach.
@@ -158,6 +161,9 @@ final class PanelEngine {
     func close(_ day: CalendarDay) throws {
         if firstDay == nil { firstDay = day }
         var dailies = [DailyValues]()
+        swap(&dailies, &closingDailies)
+        defer { swap(&dailies, &closingDailies) }
+        dailies.removeAll(keepingCapacity: true)
         dailies.reserveCapacity(users.count)
         for i in timelines.indices { dailies.append(dailyValues(of: timelines[i].open, on: day)) }
         let thresholds = try thresholds(closing: dailies, day: day)
@@ -254,32 +260,46 @@ final class PanelEngine {
         if let observer { payloads[observer.payloadName] = try observer.checkpointPayload() }
         let snapshot = PanelCheckpoint(
             progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty, payloads: payloads)
-        committer.commit(snapshot)
+        committer.commit(consume snapshot)
         if wait { try committer.waitForPending() }
     }
 
     /// Every timeline, serialized into one buffer (see ``TimelineSnapshot``).
     ///
-    /// Memory: the buffer is sized for the last snapshot and an eighth more, and grows by an eighth when a
-    /// timeline does not fit (never doubled: the snapshot is ~2.4 KB a user, 17 MB for KuaiRec's big matrix).
-    /// Each timeline is encoded into a small reused buffer first, to know its size.
+    /// Memory: the snapshot's size is computed first (``UserTimeline/encodedSize``), so the buffer never grows
+    /// while it is written: growing copies it, the old and the new buffer both resident (a checkpoint inside
+    /// the big matrix's last day, whose open video sets make the snapshot ~21 MB instead of ~17, raised the
+    /// peak by ~20 MB that way). The buffer is the last snapshot's, given back by the committer once that one
+    /// was committed (``CheckpointCommitter/takeSnapshotBuffer()``), so it is allocated once, not mapped
+    /// afresh at every checkpoint; one too small is freed (it is empty) before the new one is allocated, with
+    /// an eighth more room (its untouched pages cost no resident memory).
     private func encodedTimelines() -> TimelineSnapshot {
+        var size = 8
+        for i in timelines.indices { size += 16 + timelines[i].encodedSize }
         var w = ByteWriter()
-        let expected = committer.lastSnapshotSize
-        w.bytes.reserveCapacity(expected + expected / 8 + 4096)
-        w.int(users.count)
-        var one = ByteWriter()
-        for i in timelines.indices {
-            one.bytes.removeAll(keepingCapacity: true)
-            timelines[i].encode(into: &one)
-            let needed = w.bytes.count + 16 + one.bytes.count
-            if needed > w.bytes.capacity { w.bytes.reserveCapacity(needed + needed / 8) }
-            w.int(Int(users[i]))
-            w.int(one.bytes.count)
-            w.bytes.append(contentsOf: one.bytes)
+        w.bytes = committer.takeSnapshotBuffer()
+        if w.bytes.capacity < size {
+            w.bytes = []
+            w.bytes.reserveCapacity(size + size / 8)
         }
-        committer.lastSnapshotSize = w.bytes.count
+        w.int(users.count)
+        for i in timelines.indices {
+            let length = timelines[i].encodedSize
+            w.int(Int(users[i]))
+            w.int(length)
+            let start = w.bytes.count
+            timelines[i].encode(into: &w)
+            precondition(w.bytes.count - start == length, "UserTimeline.encodedSize disagrees with encode(into:)")
+        }
         return TimelineSnapshot(bytes: w.bytes)
+    }
+
+    /// Frees the timeline snapshot's kept buffer (~17 MB for KuaiRec's big matrix), for a driver about to
+    /// hold a day larger than usual: the buffer would stay resident beside it until the next checkpoint.
+    /// Waits for a commit in flight first, since its buffer would come back and be kept.
+    func releaseSnapshotBuffer() throws {
+        try committer.waitForPending()
+        committer.releaseSnapshotBuffer()
     }
 
     /// Checkpoints committed.

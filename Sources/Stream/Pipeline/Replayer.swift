@@ -96,7 +96,14 @@ public final class Replayer {
     /// Plays the open `day`'s bucket from where it stands, in chunks; false when a stop was requested
     /// before the day was played whole.
     private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
-        let events = try buckets.sortedEvents(for: day)
+        // A day larger than the buffer kept (the big matrix's first and last days, twice a usual one): the
+        // snapshot's kept buffer is freed before it is read and its permutation after it is sorted, so that
+        // neither stays resident beside it (a checkpoint inside the day allocates a snapshot buffer again).
+        let larger = buckets.storedEventCount(of: day) > dayEvents.capacity
+        if larger { try engine.releaseSnapshotBuffer() }
+        try buckets.sortedEvents(for: day, into: &dayEvents)
+        if larger { buckets.releaseScratch() }
+        let events = dayEvents
         // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
         let step = pacer == nil ? chunkSize : min(chunkSize, 256)
         while engine.progress.dayEventOffset < events.count {
@@ -119,12 +126,22 @@ public final class Replayer {
 
     /// Every record final, and a last checkpoint.
     private func finish(through lastDay: CalendarDay?) throws -> Outcome {
+        // Every day is played: the last one's buffers (the big matrix's largest day) are not held through the
+        // final records and the last checkpoint.
+        dayEvents = []
+        buckets.releaseScratch()
         try engine.finish(through: lastDay)
         return try stop(.finished)
     }
 
     /// Reports progress during a paced wait, with the simulated time the pacer's clock has reached.
     private func reportWaiting(_ simulatedMs: Int64) { onProgress?(engine.progress, simulatedMs) }
+
+    /// The day being played, read into the same buffer every day (~8 MB for KuaiRec's big matrix): a new
+    /// one each day would be a fresh mmap and ~2,000 page faults (`run`'s 128 KiB mmap threshold).
+    /// Invariant: it is only read while its day is played (``play(_:shouldStop:checkpointIfDue:)`` keeps a
+    /// reference for the day, then the next day overwrites it in place); freed once the last day is played.
+    private var dayEvents: [Interaction] = []
 
     /// Unix ms of the last event replayed (the simulated clock).
     public private(set) var simulatedClock: Int64 = 0

@@ -43,7 +43,25 @@ struct ByteReader {
 }
 
 extension UserTimeline {
-    /// Appends the user's state, the open day's aggregates included, to `w`.
+    /// The number of bytes ``encode(into:)`` writes, computed without encoding: the snapshot buffer is sized
+    /// from it before anything is written (see `PanelEngine.encodedTimelines()`, which checks the two agree).
+    /// Every field is 8 bytes; an array of doubles is its count and its values.
+    var encodedSize: Int {
+        func doubles(_ n: Int) -> Int { 8 + 8 * n }
+        func sumSize(_ r: PandasRollingSum) -> Int { 6 * 8 + doubles(r.window.count) + 8 }
+        var size = 8 * 8 + 8 * open.videos.count  // the open day: 8 fields and the videos
+        size += 8 + rolling.reduce(0) { $0 + sumSize($1) }
+        size += 8 + doubles(previousLagBase?.count ?? 0)
+        size += 8
+        for c in history {
+            // day, 3 counts, 8 doubles, 3 counts; the lags; 2 treatments, revision, finalized; the sums
+            size += 15 * 8 + doubles(c.lag1.count) + doubles(c.prior3.count) + 4 * 8
+            size += 8 + (c.rollingAfter ?? []).reduce(0) { $0 + sumSize($1) }
+        }
+        return size
+    }
+
+    /// Appends the user's state, the open day's aggregates included, to `w` (``encodedSize`` bytes).
     func encode(into w: inout ByteWriter) {
         w.int(open.interactions)
         w.int(open.videos.count)
