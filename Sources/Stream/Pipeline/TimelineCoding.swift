@@ -56,6 +56,7 @@ extension UserTimeline {
         for c in history {
             // day, 3 counts, 8 doubles, 3 counts; the lags; 2 treatments, revision, finalized; the sums
             size += 15 * 8 + doubles(c.lag1.count) + doubles(c.prior3.count) + 4 * 8
+            if c.daily.hasItemContext { size += 5 * 8 }  // the item context after the active-day word
             size += 8 + (c.rollingAfter ?? []).reduce(0) { $0 + sumSize($1) }
         }
         return size
