@@ -89,8 +89,8 @@ extension Replay {
                 guard KafkaInputOptions.address(input) != nil else {
                     throw ValidationError("a Kafka input is written kafka://HOST:PORT[,HOST:PORT...]/TOPIC, not \(input)")
                 }
-                if kafkaOptions.job != nil && (thresholds ?? .expanding) != .expanding {
-                    throw ValidationError("--job agrees expanding thresholds across instances; fixed thresholds need no job")
+                if kafkaOptions.job != nil, case .fixed = thresholds ?? .expanding {
+                    throw ValidationError("--job agrees expanding or batch thresholds across instances; fixed thresholds need no job")
                 }
                 if kafkaOptions.job != nil && latePolicy == .revise {
                     throw ValidationError("--job takes each day's user-days once, when it closes; --late-policy revise would change them after")
@@ -113,9 +113,9 @@ extension Replay {
                     throw ValidationError(
                         "--with-user-features and --with-item-context join the side tables of an archive; a live feed names it with --side-tables ARCHIVE")
                 }
-                if thresholds == .batch {
+                if thresholds == .batch && !(isKafka && kafkaOptions.exitAtEnd) {
                     throw ValidationError(
-                        "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE")
+                        "--thresholds batch needs the whole log before the first day closes; live input uses expanding (the default) or fixed:INTERACTIONS,SHARE (a Kafka topic read to its end, --exit-at-end, may use batch)")
                 }
                 for (given, name) in [
                     (rows != nil, "--rows"), (until != nil, "--until"), (speed != nil, "--speed"),

@@ -270,6 +270,45 @@ struct KafkaRunTests {
         }
     }
 
+    /// Batch thresholds over a topic read to its end (`--exit-at-end`): no day closes before the input ends, then the
+    /// whole log's distribution (a job's instances exchange theirs) gives the archive replay's batch panel, for one
+    /// instance and for a job of three shards.
+    @Test func batchThresholdsOverATopicReadToItsEndGiveTheArchivesPanel() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive()
+        let cluster = try Self.published(outer, in: dir, topic: "rows", partitions: 6)
+        try cluster.createTopic("replay-job-b", partitions: 1)
+        #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.jsonl", "--quiet"], in: dir).status == 0)
+        let archive = try Self.exported("a.jsonl", in: dir)
+        let topic = "kafka://\(cluster.bootstrap)/rows"
+        let one = try Harness.run(["run", topic, "--thresholds", "batch", "--exit-at-end", "--state", "one", "--out", "one.jsonl", "--quiet"], in: dir)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(try Self.exported("one.jsonl", in: dir) == archive)
+        var running: [Process] = []
+        for shard in ["0-1", "2-3", "4-5"] {
+            let process = Process()
+            process.executableURL = Harness.binary
+            process.arguments = [
+                "run", topic, "--partitions", shard, "--job", "b", "--thresholds", "batch", "--exit-at-end", "--state", "b\(shard)",
+                "--out", "b\(shard).jsonl", "--quiet",
+            ]
+            process.currentDirectoryURL = dir
+            try process.run()
+            running.append(process)
+        }
+        var union = Data()
+        for (shard, process) in zip(["0-1", "2-3", "4-5"], running) {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "shard \(shard)")
+            union += try Data(contentsOf: dir.appendingPathComponent("b\(shard).jsonl"))
+        }
+        try union.write(to: dir.appendingPathComponent("b.jsonl"))
+        #expect(try Self.exported("b.jsonl", in: dir) == archive)
+        let following = try Harness.run(["run", topic, "--thresholds", "batch", "--state", "f", "--out", "f.jsonl"], in: dir)
+        #expect(following.status == 64, "batch needs the topic's end: \(following.stderr)")
+    }
+
     @Test func refusalsSayWhatToDo() throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -285,12 +285,13 @@ public final class LiveFeed {
             case .idle:
                 // A positioned input's bound moves without rows (a partition falls idle).
                 if positionedInput != nil { try advanceWatermark() }
-                if let idle = options.idleCloseSeconds, clock.now() - lastArrival >= idle,
+                if !holdsDaysToTheEnd, let idle = options.idleCloseSeconds, clock.now() - lastArrival >= idle,
                     let maxDay = live.maxDay, live.lastClosed.map({ $0 < maxDay }) ?? true
                 {
                     try closeDays(through: maxDay, forIdleness: true)
                 }
             case .end:
+                if holdsDaysToTheEnd, live.lastClosed == nil { try takeWholeLogDistribution() }
                 if let maxDay = live.maxDay { try closeDays(through: maxDay) }
                 try engine.finish(through: live.lastClosed)
                 live.ended = true
@@ -466,9 +467,12 @@ public final class LiveFeed {
         return positionedInput.eventTimeBound(fallback: live.maxEventMs)
     }
 
+    /// Batch thresholds need the whole log: such a feed (a topic read to its end) closes no day before its input ends.
+    private var holdsDaysToTheEnd: Bool { engine.mode == .batch }
+
     /// Closes every day whose midnight the watermark has passed.
     private func advanceWatermark() throws {
-        guard let newest = watermarkEventMs else { return }
+        guard !holdsDaysToTheEnd, let newest = watermarkEventMs else { return }
         let watermark = newest - options.allowedLatenessMs
         while let next = nextDayToClose(), endOfDay(next) <= watermark {
             try close(next)
@@ -478,6 +482,28 @@ public final class LiveFeed {
             let kept = idleClosed.filter { endOfDay($0.key) > watermark }
             live.idleClosedAtMs = kept.isEmpty ? nil : kept
         }
+    }
+
+    /// The batch thresholds' distribution, taken when the input has ended and before any day closes: every held day's
+    /// active user-days (their interactions and high-watch rows, as the engine folds them), and a job's other
+    /// instances' (``ThresholdsExchange``, exchanged as ``ActiveUserDay/wholeLogDay``).
+    /// - Throws: reading the held days, and what the exchange throws.
+    private func takeWholeLogDistribution() throws {
+        try buckets.flush()
+        var own: [ActiveUserDay] = []
+        for day in live.dayEvents.keys.sorted() {
+            let events = try buckets.sortedEvents(for: day)
+            var perUser: [Int32: ActiveUserDay] = [:]
+            for (i, e) in events.enumerated() where !(options.dedupe && Interaction.isExactDuplicateOfEarlier(events, at: i)) {
+                perUser[e.userID, default: ActiveUserDay(interactions: 0, highWatchCount: 0)].interactions += 1
+                if e.watchRatio >= PanelRules.highWatchThreshold { perUser[e.userID]!.highWatchCount += 1 }
+            }
+            own += perUser.keys.sorted().map { perUser[$0]! }
+        }
+        let others = try thresholdsExchange?.exchange(day: ActiveUserDay.wholeLogDay, own: own) ?? []
+        var distribution = ThresholdDistribution()
+        for a in own + others { distribution.add(interactions: a.interactions, highWatchCount: a.highWatchCount) }
+        engine.batchDistribution = distribution
     }
 
     /// Closes every day up to and including `target` (end of input; an idle close, which records the days

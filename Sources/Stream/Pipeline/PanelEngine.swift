@@ -15,8 +15,9 @@ final class PanelEngine {
     let logger: Logger
     /// The zone whose midnights end days.
     let timeZone: TimeZone
-    /// The whole log's distribution, for batch thresholds (nil when the mode is not batch).
-    let batchDistribution: ThresholdDistribution?
+    /// The whole log's distribution, for batch thresholds (nil when the mode is not batch). A live feed that holds
+    /// every day to the end of its input sets it then, before the first day closes.
+    var batchDistribution: ThresholdDistribution?
     /// Sees every emitted record (the live diagnostics); its state goes into every checkpoint.
     var observer: PanelObserver?
     /// `--with-item-context`: joined to each user-day as it closes or is revised (set before the first close).
@@ -442,6 +443,9 @@ extension PanelEngine {
 public struct ActiveUserDay: Codable, Sendable, Equatable {
     public var interactions: Int
     public var highWatchCount: Int
+
+    /// The day a batch job's whole-log distribution is exchanged as (``ThresholdsExchange``): after every real day.
+    public static let wholeLogDay = CalendarDay(yyyymmdd: 9999_12_31)!
 
     public init(interactions: Int, highWatchCount: Int) {
         self.interactions = interactions
