@@ -243,8 +243,12 @@ struct PublishFiles {
 
     /// Makes the folder, or checks that an existing one is a publish's (empty, or holding `publish.json`): publish
     /// deletes its own files there, and never another program's.
-    /// - Throws: ``PublishStateError`` for a folder publish did not make.
+    /// - Throws: ``PublishStateError`` for a file, or a folder publish did not make.
     func claimFolder() throws {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), !isFolder.boolValue {
+            throw PublishStateError(directory: directory, problem: "it is a file, not a folder; choose a folder for --state")
+        }
         let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let own: Set<String> = ["lock", "events", "publish.json"]
         if !contents.isEmpty && !(contents.contains("publish.json") || Set(contents).isSubset(of: own)) {

@@ -538,6 +538,7 @@ enum DocumentedFailures {
         "SIGINT/SIGTERM while a day waits": "KafkaRunTests.refusalsSayWhatToDo (an instance alone in a job of two, stopped; needs a cluster)",
         "`run kafka://…` with `--partitions` naming": "KafkaRunTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "`run kafka://…` with another `--partitions`": "KafkaRunTests.aTopicReadToItsEndGivesTheArchivesPanel (needs a cluster: no trigger here)",
+        "`publish --state` naming a file": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "a `--state` folder that is not empty and holds no `publish.json`": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",
         "the brokers cannot be reached": "PublishTests.refusalsSayWhatToDo (brokers on a closed port; needs a cluster: no trigger here)",
         "the topic exists with another partition count": "PublishTests.refusalsSayWhatToDo (needs a cluster: no trigger here)",

@@ -126,6 +126,9 @@ struct PublishTests {
         #expect(foreign.status == 4)
         #expect(foreign.stderr.contains("state d: it is not a publish state folder (no publish.json)"), "\(foreign.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("d/notes.txt").path))
+        let inside = try Harness.run(publish + ["--topic", "rows", "--partitions", "3", "--state", outer.path], in: dir)
+        #expect(inside.status == 4)
+        #expect(inside.stderr.contains("it is a file, not a folder; choose a folder for --state"), "\(inside.stderr)")
         let unreachable = try Harness.run(
             ["publish", outer.path, "--brokers", "127.0.0.1:1", "--topic", "rows", "--partitions", "3", "--state", "u.state"], in: dir)
         #expect(unreachable.status == 6)
