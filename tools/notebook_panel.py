@@ -46,19 +46,22 @@ MATRIX_MEMBERS = {
 }
 
 
+def _inner_zip_bytes(input_path):
+    """The inner KuaiRec.zip's bytes: read from the outer download, or INPUT itself when it is the inner zip."""
+    input_path = Path(input_path)
+    with ZipFile(input_path) as outer_zip:
+        if "KuaiRec.zip" in outer_zip.namelist():
+            return outer_zip.read("KuaiRec.zip")
+    return input_path.read_bytes()
+
+
 def read_interactions(input_path, member, nrows):
     """Read the interaction rows exactly as the notebook does (nested zip, pd.read_csv(nrows=))."""
     input_path = Path(input_path)
     if input_path.suffix.lower() != ".zip":
         # Bare CSV (tests): same read_csv call, no archive.
         return pd.read_csv(input_path, nrows=nrows)
-    with ZipFile(input_path) as outer_zip:
-        if "KuaiRec.zip" in outer_zip.namelist():
-            inner_zip_bytes = outer_zip.read("KuaiRec.zip")
-        else:
-            # INPUT is already the inner KuaiRec.zip.
-            inner_zip_bytes = input_path.read_bytes()
-    with ZipFile(BytesIO(inner_zip_bytes)) as inner_zip:
+    with ZipFile(BytesIO(_inner_zip_bytes(input_path))) as inner_zip:
         with inner_zip.open(member) as file:
             interactions = pd.read_csv(file, nrows=nrows)
     return interactions
@@ -346,12 +349,7 @@ def read_metadata(input_path):
     input_path = Path(input_path)
     if input_path.suffix.lower() != ".zip":
         return None
-    with ZipFile(input_path) as outer_zip:
-        if "KuaiRec.zip" in outer_zip.namelist():
-            inner_zip_bytes = outer_zip.read("KuaiRec.zip")
-        else:
-            inner_zip_bytes = input_path.read_bytes()
-    with ZipFile(BytesIO(inner_zip_bytes)) as inner_zip:
+    with ZipFile(BytesIO(_inner_zip_bytes(input_path))) as inner_zip:
         with inner_zip.open(USER_FEATURES_MEMBER) as file:
             user_features = pd.read_csv(file)
         with inner_zip.open(ITEM_CATEGORIES_MEMBER) as file:
@@ -395,14 +393,6 @@ def read_metadata(input_path):
         np.nan,
     )
     return user_features, item_categories, item_daily
-
-
-def _inner_zip_bytes(input_path):
-    input_path = Path(input_path)
-    with ZipFile(input_path) as outer_zip:
-        if "KuaiRec.zip" in outer_zip.namelist():
-            return outer_zip.read("KuaiRec.zip")
-    return input_path.read_bytes()
 
 
 ITEM_CONTEXT_COLUMNS = ["item_mean_show_cnt", "item_mean_play_rate", "item_first_categories"]

@@ -148,3 +148,39 @@ enum Harness {
         }
     }
 }
+
+extension Harness {
+    /// What ``killRepeatedly(_:in:rounds:kills:wait:)`` did: the kills, and the run that ended by itself (its round and
+    /// status), if one did before `kills` kills were made.
+    struct KillRounds {
+        var kills = 0
+        var ended: (round: Int, status: Int32)?
+    }
+
+    /// Starts `arguments` in `dir` again and again (up to `rounds` times), each run killed with SIGKILL after `wait()`
+    /// seconds if it is still running, until `kills` kills were made or a run ends by itself.
+    static func killRepeatedly(
+        _ arguments: [String], in dir: URL, rounds: Int, kills: Int, wait: () -> Double
+    ) throws -> KillRounds {
+        var result = KillRounds()
+        for round in 0..<rounds where result.kills < kills {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            process.currentDirectoryURL = dir
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: wait())
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                result.kills += 1
+            }
+            process.waitUntilExit()
+            if process.terminationReason == .exit {
+                result.ended = (round, process.terminationStatus)
+                break
+            }
+        }
+        return result
+    }
+}

@@ -83,25 +83,9 @@ struct KafkaRunTests {
                    "--checkpoint-every", "2000ev", "--quiet"]
         let seed = testSeed(default: 23)
         var rng = SeededGenerator(seed: seed)
-        var kills = 0
-        for round in 0..<30 where kills < 8 {
-            let process = Process()
-            process.executableURL = Harness.binary
-            process.arguments = run
-            process.currentDirectoryURL = dir
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            Thread.sleep(forTimeInterval: 0.05 + rng.unit() * 0.6)
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            process.waitUntilExit()
-            if process.terminationReason == .exit {
-                #expect(process.terminationStatus == 0, "seed \(seed): round \(round)")
-                break
-            }
-        }
+        let rounds = try Harness.killRepeatedly(run, in: dir, rounds: 30, kills: 8) { 0.05 + rng.unit() * 0.6 }
+        let kills = rounds.kills
+        if let ended = rounds.ended { #expect(ended.status == 0, "seed \(seed): round \(ended.round)") }
         let rest = try Harness.run(run, in: dir)
         #expect(rest.status == 0, "seed \(seed): \(rest.stderr)")
         #expect(kills >= 3, "seed \(seed): \(kills) kills")
@@ -133,25 +117,9 @@ struct KafkaRunTests {
                    "--allowed-lateness", "1h", "--checkpoint-every", "300ev"] + form
         let seed = testSeed(default: 29)
         var rng = SeededGenerator(seed: seed)
-        var kills = 0
-        for round in 0..<30 where kills < 6 {
-            let process = Process()
-            process.executableURL = Harness.binary
-            process.arguments = run
-            process.currentDirectoryURL = dir
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            Thread.sleep(forTimeInterval: 0.02 + rng.unit() * 0.3)
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            process.waitUntilExit()
-            if process.terminationReason == .exit {
-                #expect(process.terminationStatus == 0, "seed \(seed): round \(round)")
-                break
-            }
-        }
+        let rounds = try Harness.killRepeatedly(run, in: dir, rounds: 30, kills: 6) { 0.02 + rng.unit() * 0.3 }
+        let kills = rounds.kills
+        if let ended = rounds.ended { #expect(ended.status == 0, "seed \(seed): round \(ended.round)") }
         let rest = try Harness.run(run, in: dir)
         #expect(rest.status == 0, "seed \(seed): \(rest.stderr)")
         #expect(kills >= 2, "seed \(seed): \(kills) kills")

@@ -79,25 +79,9 @@ struct PublishTests {
         // Paced so that a publish takes about four seconds: the kills land during the ingest and between messages.
         let seed = testSeed(default: 17)
         var rng = SeededGenerator(seed: seed)
-        var kills = 0
-        for round in 0..<40 where kills < 10 {
-            let process = Process()
-            process.executableURL = Harness.binary
-            process.arguments = common + ["--topic", "killed", "--state", "k.state", "--speed", "300000"]
-            process.currentDirectoryURL = dir
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            Thread.sleep(forTimeInterval: rng.unit() * 0.8)
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                kills += 1
-            }
-            process.waitUntilExit()
-            if process.terminationReason == .exit {
-                #expect(process.terminationStatus == 0, "seed \(seed): round \(round)")
-                break
-            }
-        }
+        let rounds = try Harness.killRepeatedly(common + ["--topic", "killed", "--state", "k.state", "--speed", "300000"], in: dir, rounds: 40, kills: 10) { rng.unit() * 0.8 }
+        let kills = rounds.kills
+        if let ended = rounds.ended { #expect(ended.status == 0, "seed \(seed): round \(ended.round)") }
         let rest = try Harness.run(common + ["--topic", "killed", "--state", "k.state"], in: dir)
         #expect(rest.status == 0, "\(rest.stderr)")
         let got = try Self.consume(cluster, topic: "killed", partitions: 3)
