@@ -36,6 +36,37 @@ struct DayBucketsTests {
         #expect(try buckets.sortedEvents(for: day.adding(1), user: 0).isEmpty)
     }
 
+    /// The key sort (timestamps within the key's room) and the comparison sort it falls back to (a row without a
+    /// timestamp, or a span too wide) give the order of ``Interaction/replayPrecedes(_:_:_:_:)``.
+    @Test(arguments: [
+        (count: 20_000, span: Int64(86_400_000), missing: false),  // a day of millisecond timestamps: few ties
+        (count: 3_000, span: Int64(3), missing: false),  // long runs of one timestamp
+        (count: 3_000, span: Int64(86_400_000), missing: true),  // rows without a timestamp: the comparison sort
+        (count: 3_000, span: Int64.max / 2, missing: false),  // a span wider than the key leaves room for
+        (count: 1, span: Int64(10), missing: false),
+    ])
+    func replayOrderSortMatchesTheComparison(count: Int, span: Int64, missing: Bool) {
+        let seed = testSeed(default: 17)
+        var random = SeededGenerator(seed: seed)
+        var events: [Interaction] = []
+        for _ in 0..<count {
+            let stamp = missing && random.next() % 5 == 0
+                ? Interaction.missingTimestamp : -1_000 + Int64(random.next() % UInt64(span))
+            events.append(Interaction(
+                timestampMs: stamp, userID: Int32(random.next() % 9) - 4, videoID: Int32(random.next() % 6) - 3,
+                playDurationMs: Int64(random.next() % 1000), videoDurationMs: 1000, watchRatio: 1))
+        }
+        let expected = events.enumerated().sorted { a, b in
+            Interaction.replayPrecedes(a.element, a.offset, b.element, b.offset)
+        }.map(\.element)
+        var keys: [UInt64] = [7, 7, 7]
+        var sorted = events
+        ReplayOrderSort.sort(&sorted, keys: &keys)
+        // Every column compared, so events equal in (timestamp, user, video) are told apart by their file order.
+        let firstDifference = zip(sorted, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(sorted.count == expected.count && firstDifference == nil, "seed \(seed): first difference at \(firstDifference ?? -1)")
+    }
+
     @Test func restoreCutsDaysBackToTheCheckpoint() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

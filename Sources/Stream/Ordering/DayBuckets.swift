@@ -12,7 +12,7 @@ import SystemPackage
 /// Memory: each day being written has one buffer of ``bufferCapacity`` events, allocated once at that
 /// capacity (it never grows) and written to its file whenever it fills; at most ``maxBufferedDays`` buffers
 /// exist (a new day beyond them flushes and frees every buffer first), so the buffers never hold more than
-/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and a 4-byte permutation,
+/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and its 8-byte sort keys,
 /// both kept for the next day (``sortedEvents(for:into:)``).
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
@@ -168,8 +168,8 @@ public final class DayBuckets {
     /// Reads one day's events in replay order (timestamp, user, video, file order).
     /// A day without a file has no events.
     ///
-    /// Memory: the day's events (read into the array returned, then permuted in place) and the 4-byte
-    /// permutation kept for the next day (see ``sortedEvents(for:into:)``).
+    /// Memory: the day's events (read into the array returned, then permuted in place) and their 8-byte
+    /// sort keys, kept for the next day (see ``sortedEvents(for:into:)``).
     public func sortedEvents(for day: CalendarDay) throws -> [Interaction] {
         var events: [Interaction] = []
         try sortedEvents(for: day, into: &events)
@@ -179,47 +179,19 @@ public final class DayBuckets {
     /// Reads one day's events in replay order into `events`, replacing what it held; a driver that plays
     /// day after day passes the same array each time, so that its buffer (~8 MB a day of KuaiRec's big
     /// matrix) is allocated once, not mapped and faulted in again every day (`run`'s 128 KiB mmap
-    /// threshold). The permutation that sorts it is kept here for the same reason.
+    /// threshold). The keys that sort it are kept here for the same reason.
     public func sortedEvents(for day: CalendarDay, into events: inout [Interaction]) throws {
         try readEvents(of: day, into: &events)
-        let count = events.count
-        // Sort a permutation so that file order breaks ties (a stable sort), then apply it.
-        DayBuckets.resize(&permutation, to: count, filler: 0)
-        permutation.withUnsafeMutableBufferPointer { order in
-            for i in 0..<count { order[i] = Int32(i) }
-        }
-        events.withUnsafeBufferPointer { ev in
-            permutation.sort { a, b in Interaction.replayPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
-        }
-        // events[i] becomes events[order[i]], one cycle of the permutation at a time; order[j] = j marks a
-        // slot that holds its event.
-        events.withUnsafeMutableBufferPointer { ev in
-            permutation.withUnsafeMutableBufferPointer { order in
-                for start in 0..<count where order[start] != Int32(start) {
-                    let first = ev[start]
-                    var j = start
-                    while true {
-                        let k = Int(order[j])
-                        order[j] = Int32(j)
-                        if k == start {
-                            ev[j] = first
-                            break
-                        }
-                        ev[j] = ev[k]
-                        j = k
-                    }
-                }
-            }
-        }
+        ReplayOrderSort.sort(&events, keys: &sortKeys)
     }
 
-    /// Scratch of ``sortedEvents(for:into:)``: the permutation that sorts a day, kept across days (until
-    /// ``releaseScratch()``).
-    private var permutation: [Int32] = []
+    /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days
+    /// (until ``releaseScratch()``).
+    private var sortKeys: [UInt64] = []
 
-    /// Frees the permutation kept by ``sortedEvents(for:into:)`` (after a day larger than usual, whose
-    /// permutation, ~2 MB for the big matrix's last day, would otherwise stay resident while it is played).
-    public func releaseScratch() { permutation = [] }
+    /// Frees the sort keys kept by ``sortedEvents(for:into:)`` (after a day larger than usual, whose keys,
+    /// ~3 MB for the big matrix's last day, would otherwise stay resident while it is played).
+    public func releaseScratch() { sortKeys = [] }
 
     /// Makes `array` hold `count` elements, keeping its buffer when it fits: not smaller than `count`, and
     /// not more than twice as large (a buffer kept for a day twice the usual size, such as the big matrix's

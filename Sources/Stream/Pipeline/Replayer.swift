@@ -97,7 +97,7 @@ public final class Replayer {
     /// before the day was played whole.
     private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
         // A day larger than the buffer kept (the big matrix's first and last days, twice a usual one): the
-        // snapshot's kept buffer is freed before it is read and its permutation after it is sorted, so that
+        // snapshot's kept buffer is freed before it is read and its sort keys after it is sorted, so that
         // neither stays resident beside it (a checkpoint inside the day allocates a snapshot buffer again).
         let larger = buckets.storedEventCount(of: day) > dayEvents.capacity
         if larger { try engine.releaseSnapshotBuffer() }
