@@ -93,7 +93,7 @@ public struct ItemContextTable: Sendable {
     }
 
     /// Sets `daily`'s item context for the distinct `videos` of a user-day on `day`.
-    public func fill(_ daily: inout DailyValues, videos: Set<Int32>, day: CalendarDay) {
+    public func fill(_ daily: inout DailyValues, videos: VideoSet, day: CalendarDay) {
         var show = SegmentMean(), play = SegmentMean()
         var categories = Set<Int>()
         var matched = 0, categorized = 0

@@ -15,7 +15,7 @@ public struct DayAggregate: Sendable {
     /// Rows (exact duplicates included).
     public var interactions = 0
     /// Distinct `video_id`s.
-    public var videos = Set<Int32>()
+    public var videos = VideoSet()
     /// Sum of `play_duration` (ms).
     public var playDurationMs: Int64 = 0
     /// Sum of `video_duration` (ms).
