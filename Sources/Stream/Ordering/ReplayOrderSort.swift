@@ -5,13 +5,13 @@
 /// through a closure that reads two 40-byte events per comparison took about a quarter of the replay
 /// thread's time on KuaiRec's big matrix. Here each event gets one 64-bit key, its timestamp's offset from the
 /// day's earliest above its position in the file, and the keys are sorted as plain integers (no closure, 8
-/// bytes each). Keys are unique, so their order is a strict total order; it equals replay order except among
+/// bytes each, by radix). Keys are unique, so their order is a strict total order; it equals replay order except among
 /// events with the same timestamp, which come out in file order and are then ordered by (user, video, file
 /// order) within their run (runs are short: timestamps are milliseconds). A day whose timestamps span more
 /// than the key leaves room for (a row without a timestamp, `Int64.max`, does) takes the comparison sort.
 ///
-/// Memory: the keys (8 bytes an event, kept by the caller for the next day) and the standard library sort's
-/// scratch (about half the keys); the permutation is applied in place.
+/// Memory: the keys (8 bytes an event, kept by the caller for the next day), sorted in place (an American
+/// flag radix sort); the permutation is applied in place.
 enum ReplayOrderSort {
     /// Sorts `events` into replay order; `keys` is scratch, reused across calls when large enough.
     static func sort(_ events: inout [Interaction], keys: inout [UInt64]) {
@@ -37,12 +37,80 @@ enum ReplayOrderSort {
             return
         }
         keys.withUnsafeMutableBufferPointer { k in
-            k.sort()
+            let keyBits = UInt64.bitWidth - (k.max() ?? 0).leadingZeroBitCount
+            radixSort(k, digitShift: max(0, keyBits - radixBits))
             let mask = UInt64(1) << indexBits &- 1
             events.withUnsafeBufferPointer { ev in orderTies(k, ev, indexBits: indexBits, mask: mask) }
             for i in 0..<count { k[i] &= mask }
         }
         apply(&keys, to: &events)
+    }
+
+    /// Bits of one radix digit.
+    private static let radixBits = 8
+    /// Ranges at most this long are sorted by insertion.
+    private static let insertionSortLength = 48
+
+    /// Sorts `keys` (unique) in place, most significant digit first (American flag sort): the digit at
+    /// `digitShift` splits the range into 256 buckets by swapping each key into its bucket, then each bucket is
+    /// sorted by the next digit down. No scratch beyond the 256 counts on the stack: the standard library's
+    /// sort would allocate half the keys again, at the day's largest moment of memory (its sort).
+    private static func radixSort(_ keys: UnsafeMutableBufferPointer<UInt64>, digitShift: Int) {
+        if keys.count <= insertionSortLength {
+            insertionSort(keys)
+            return
+        }
+        let digitMask = UInt64(1) << radixBits - 1
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 << radixBits) { offsets in
+            let buckets = 1 << radixBits
+            for b in 0..<(2 * buckets) { offsets[b] = 0 }
+            // offsets[b]: bucket b's next free slot; offsets[buckets + b]: its end.
+            for key in keys { offsets[Int(key >> UInt64(digitShift) & digitMask)] += 1 }
+            var start = 0
+            for b in 0..<buckets {
+                let size = offsets[b]
+                offsets[b] = start
+                start += size
+                offsets[buckets + b] = start
+            }
+            for b in 0..<buckets {
+                while offsets[b] < offsets[buckets + b] {
+                    var key = keys[offsets[b]]
+                    var digit = Int(key >> UInt64(digitShift) & digitMask)
+                    // Carry the key to its bucket, taking the one there, until one belongs in bucket b.
+                    while digit != b {
+                        swap(&key, &keys[offsets[digit]])
+                        offsets[digit] += 1
+                        digit = Int(key >> UInt64(digitShift) & digitMask)
+                    }
+                    keys[offsets[b]] = key
+                    offsets[b] += 1
+                }
+            }
+            guard digitShift > 0 else { return }
+            var low = 0
+            for b in 0..<buckets {
+                let high = offsets[buckets + b]
+                if high - low > 1 {
+                    radixSort(
+                        UnsafeMutableBufferPointer(rebasing: keys[low..<high]), digitShift: max(0, digitShift - radixBits))
+                }
+                low = high
+            }
+        }
+    }
+
+    private static func insertionSort(_ keys: UnsafeMutableBufferPointer<UInt64>) {
+        guard keys.count > 1 else { return }
+        for i in 1..<keys.count {
+            let key = keys[i]
+            var j = i
+            while j > 0, keys[j - 1] > key {
+                keys[j] = keys[j - 1]
+                j -= 1
+            }
+            keys[j] = key
+        }
     }
 
     /// Orders each run of keys with the same timestamp (file order now) by (user, video, file order).
