@@ -24,14 +24,14 @@ public final class PanelLinesSink: RecordSink {
     /// The text of a record's values that are the same in every revision: its first 26 columns (through
     /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
     /// text alone, without the keys (interleaved again when a revision is written), in an array of exactly
-    /// its size, ~0.25 KB, and the values it was rendered from, 136 bytes (the lags' arrays are the record's).
+    /// its size, ~0.25 KB, and the values it was rendered from, its aggregates and lags, held inline.
     struct CachedRecord {
         /// The aggregates the text was rendered from.
         var daily: DailyValues
         /// The `lag_1_*` values the text was rendered from.
-        var lag1: [Double]
+        var lag1: LagValues
         /// The `prior_3day_*` values the text was rendered from.
-        var prior3: [Double]
+        var prior3: LagValues
         /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
         /// (`event_date` without quotes; an unknown value empty).
         var text: [UInt8]
@@ -71,7 +71,7 @@ public final class PanelLinesSink: RecordSink {
     /// The renderings kept for the records not yet final, found by record key (user, day): a dictionary of
     /// 4-byte indexes into one array of entries, whose freed entries are reused. Memory: the entries (one
     /// array, at most twice the records pending) and the index (~24 bytes a key); a dictionary of the entries
-    /// themselves would keep up to a quarter of its 136-byte buckets empty and copy them all on every resize.
+    /// themselves would keep up to a quarter of its entry-sized buckets empty and copy them all on every resize.
     struct KeptRenderings {
         private var slots: [UInt64: Int32] = [:]
         private var entries: [CachedRecord?] = []

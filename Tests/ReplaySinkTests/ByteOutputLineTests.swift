@@ -32,8 +32,8 @@ import Testing
                 d.avgWatchRatio = Double(i) / 3
                 let r = UserDayRecord(
                     userID: Int32(i % 17), day: CalendarDay(rawValue: 18_448 + Int32(i / 17)), daily: d,
-                    lag1: Array(repeating: Double(i) / 11, count: 5), prior3: Array(repeating: 0, count: 5),
-                    leads: Array(repeating: .nan, count: 21), treatmentHighIntensity: i % 2,
+                    lag1: LagValues(repeating: Double(i) / 11), prior3: LagValues(repeating: 0),
+                    leads: LeadValues(repeating: .nan), treatmentHighIntensity: i % 2,
                     treatmentHighWatchExposure: 0, revision: 0, isFinal: true)
                 try sink.write(r)
                 expected += PanelLinesSink.render(r, format: format)

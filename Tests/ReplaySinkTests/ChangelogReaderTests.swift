@@ -91,7 +91,7 @@ import Testing
         d.avgWatchRatio = 1.0844813553059367
         let record = UserDayRecord(
             userID: 14, day: CalendarDay(yyyymmdd: 20_200_705)!, daily: d, lag1: [.nan, .nan, .nan, .nan, .nan],
-            prior3: [0, 0, 0, 0, 0], leads: Array(repeating: .nan, count: 21), treatmentHighIntensity: 0,
+            prior3: [0, 0, 0, 0, 0], leads: LeadValues(repeating: .nan), treatmentHighIntensity: 0,
             treatmentHighWatchExposure: 1, revision: 2, isFinal: true)
         let full = Array(PanelLinesSink.render(record).dropLast())
         let reader = PanelCSVWriter()

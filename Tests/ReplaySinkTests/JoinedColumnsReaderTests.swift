@@ -34,7 +34,7 @@ import Testing
         d.itemFirstCategories = Int(user)
         return UserDayRecord(
             userID: user, day: CalendarDay(yyyymmdd: 20_200_705)!, daily: d, lag1: [1, 2, 3, 0.5, 0.25],
-            prior3: [3, 4, 5, 1.5, 0.75], leads: Array(repeating: .nan, count: 21), treatmentHighIntensity: 0,
+            prior3: [3, 4, 5, 1.5, 0.75], leads: LeadValues(repeating: .nan), treatmentHighIntensity: 0,
             treatmentHighWatchExposure: 1, revision: revision, isFinal: revision == 3)
     }
 

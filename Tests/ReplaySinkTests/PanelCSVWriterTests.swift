@@ -17,7 +17,7 @@ import Testing
         d.activeDay = 1
         return UserDayRecord(
             userID: user, day: CalendarDay(yyyymmdd: Int64(day))!, daily: d, lag1: [1, 23, 248.344, 1e-05, 0.5],
-            prior3: [3, 127, 1145.8, 2.9, 1.5], leads: Array(repeating: leads, count: 21), treatmentHighIntensity: 0,
+            prior3: [3, 127, 1145.8, 2.9, 1.5], leads: LeadValues(repeating: leads), treatmentHighIntensity: 0,
             treatmentHighWatchExposure: 1, revision: revision, isFinal: revision == 3)
     }
 

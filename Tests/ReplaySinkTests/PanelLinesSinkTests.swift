@@ -22,7 +22,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
 }
 
 @Suite struct PanelLinesSinkTests {
-    func record(revision: Int = 0, leads: [Double] = Array(repeating: .nan, count: 21)) -> UserDayRecord {
+    func record(revision: Int = 0, leads: LeadValues = LeadValues(repeating: .nan)) -> UserDayRecord {
         var d = DailyValues()
         d.interactions = 26
         d.uniqueVideos = 25
@@ -68,7 +68,7 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
     }
 
     @Test func leadsAndFuturesAreWritten() throws {
-        var leads = [Double](repeating: .nan, count: 21)
+        var leads = LeadValues(repeating: .nan)
         for h in 0..<7 {
             leads[h] = 1
             leads[7 + h] = Double(10 + h)

@@ -11,11 +11,11 @@ public struct UserDayRecord: Sendable, Equatable {
     /// The day's aggregates.
     public var daily: DailyValues
     /// `lag_1_{active_day, interactions, total_play_duration_sec, avg_watch_ratio, high_watch_share}`.
-    public var lag1: [Double]
+    public var lag1: LagValues
     /// `prior_3day_{...}` for the same five columns.
-    public var prior3: [Double]
+    public var prior3: LagValues
     /// `lead_{h}_{active_day, interactions, total_play_duration_sec}`: index `column * 7 + (h - 1)`; NaN = unknown.
-    public var leads: [Double]
+    public var leads: LeadValues
     /// `treatment_high_intensity`.
     public var treatmentHighIntensity: Int
     /// `treatment_high_watch_exposure`.
@@ -26,7 +26,7 @@ public struct UserDayRecord: Sendable, Equatable {
     public var isFinal: Bool
 
     public init(
-        userID: Int32, day: CalendarDay, daily: DailyValues, lag1: [Double], prior3: [Double], leads: [Double],
+        userID: Int32, day: CalendarDay, daily: DailyValues, lag1: LagValues, prior3: LagValues, leads: LeadValues,
         treatmentHighIntensity: Int, treatmentHighWatchExposure: Int, revision: Int, isFinal: Bool
     ) {
         self.userID = userID
@@ -86,8 +86,8 @@ public struct UserDayRecord: Sendable, Equatable {
             && treatmentHighWatchExposure == other.treatmentHighWatchExposure
     }
 
-    /// True when both arrays hold the same values, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
-    public static func sameBits(_ a: [Double], _ b: [Double]) -> Bool {
+    /// True when both hold the same values, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
+    public static func sameBits<Values: Collection<Double>>(_ a: Values, _ b: Values) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
     }
 

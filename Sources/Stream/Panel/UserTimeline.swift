@@ -3,8 +3,8 @@
 struct ClosedDay: Equatable {
     var day: CalendarDay
     var daily: DailyValues
-    var lag1: [Double]
-    var prior3: [Double]
+    var lag1: LagValues
+    var prior3: LagValues
     var treatmentHighIntensity: Int
     var treatmentHighWatchExposure: Int
     /// The revision number the next emission gets.
@@ -42,8 +42,8 @@ struct UserTimeline {
     mutating func close(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> ClosedDay {
         open.reset()
         let base = daily.lagBase
-        var lag1 = [Double](repeating: 0, count: 5)
-        var prior3 = [Double](repeating: 0, count: 5)
+        var lag1 = LagValues(repeating: 0)
+        var prior3 = LagValues(repeating: 0)
         for c in 0..<5 {
             let shifted = previousLagBase?[c] ?? .nan
             let lag = shifted
@@ -123,7 +123,7 @@ struct UserTimeline {
         guard let first = history.first else { return nil }
         let index = first.day.distance(to: day)
         guard index >= 0, index < history.count else { return nil }
-        var leads = [Double](repeating: .nan, count: 21)
+        var leads = LeadValues(repeating: .nan)
         for h in PanelRules.leadHorizons where index + h < history.count {
             let (a, i, p) = history[index + h].daily.leadBase
             leads[h - 1] = a

@@ -13,7 +13,7 @@ struct ByteWriter {
     mutating func int(_ v: Int) { int64(Int64(v)) }
     mutating func int64(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     mutating func double(_ v: Double) { int64(Int64(bitPattern: v.bitPattern)) }
-    mutating func doubles(_ v: [Double]) {
+    mutating func doubles<Values: Collection<Double>>(_ v: Values) {
         int(v.count)
         for d in v { double(d) }
     }
@@ -162,8 +162,8 @@ extension UserTimeline {
                 d.itemDailyMatched = try r.int()
                 d.itemCategoryMatched = try r.int()
             }
-            let lag1 = try r.doubles()
-            let prior3 = try r.doubles()
+            let lag1 = try r.doubles(), prior3 = try r.doubles()
+            guard lag1.count == LagValues.fixedCount, prior3.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
             let thi = try r.int()
             let thw = try r.int()
             let rev = try r.int()
@@ -174,7 +174,7 @@ extension UserTimeline {
             for _ in 0..<snapshotCount { snapshot.append(try r.rollingSum()) }
             history.append(
                 ClosedDay(
-                    day: day, daily: d, lag1: lag1, prior3: prior3, treatmentHighIntensity: thi,
+                    day: day, daily: d, lag1: LagValues(lag1), prior3: LagValues(prior3), treatmentHighIntensity: thi,
                     treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin,
                     rollingAfter: snapshotCount == 0 ? nil : snapshot))
         }

@@ -1,0 +1,46 @@
+/// A fixed number of `Double`s stored inline (no heap allocation, no reference counting): a record's
+/// `lag_1_*` or `prior_3day_*` values (``LagValues``) or its leads (``LeadValues``).
+///
+/// Records and closed days are built on the event loop for every user every day; as `[Double]` each one cost
+/// a malloc, retains and releases, and 80 bytes of heap per array a user's eight closed days kept.
+/// `==` compares values as `Double`s do (NaN differs from NaN), like an array's.
+public struct FixedDoubles<let size: Int>: Sendable, Equatable, RandomAccessCollection, MutableCollection,
+    ExpressibleByArrayLiteral
+{
+    private var storage: InlineArray<size, Double>
+
+    /// `size` copies of `value`.
+    public init(repeating value: Double) { storage = InlineArray(repeating: value) }
+
+    /// The values listed; there must be exactly `size` of them.
+    public init(arrayLiteral values: Double...) {
+        self.init(values)
+    }
+
+    /// The values of `values`, which must hold exactly `size`.
+    public init(_ values: [Double]) {
+        precondition(values.count == size, "\(values.count) values for \(size) places")
+        storage = InlineArray { values[$0] }
+    }
+
+    /// The number of values (`size`).
+    public static var fixedCount: Int { size }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { size }
+
+    public subscript(position: Int) -> Double {
+        @inline(__always) get { storage[position] }
+        @inline(__always) set { storage[position] = newValue }
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        for i in 0..<size where a[i] != b[i] { return false }
+        return true
+    }
+}
+
+/// `lag_1_*` or `prior_3day_*`: one value per column of ``UserDayRecord/lagColumns``.
+public typealias LagValues = FixedDoubles<5>
+/// `lead_{h}_{active_day, interactions, total_play_duration_sec}` at index `column * 7 + (h - 1)`.
+public typealias LeadValues = FixedDoubles<21>
