@@ -3,38 +3,40 @@
 ///
 /// Records and closed days are built on the event loop for every user every day; as `[Double]` each one cost
 /// a malloc, retains and releases, and 80 bytes of heap per array a user's eight closed days kept.
-/// `==` compares values as `Double`s do (NaN differs from NaN), like an array's.
+/// `==` compares values as `Double`s do (NaN differs from NaN), like an array's. Every member is `@inlinable`:
+/// the sink reads records from another module, where an unspecialized value-generic call costs a metadata
+/// lookup per value.
 public struct FixedDoubles<let size: Int>: Sendable, Equatable, RandomAccessCollection, MutableCollection,
     ExpressibleByArrayLiteral
 {
-    private var storage: InlineArray<size, Double>
+    @usableFromInline var storage: InlineArray<size, Double>
 
     /// `size` copies of `value`.
-    public init(repeating value: Double) { storage = InlineArray(repeating: value) }
+    @inlinable public init(repeating value: Double) { storage = InlineArray(repeating: value) }
 
     /// The values listed; there must be exactly `size` of them.
-    public init(arrayLiteral values: Double...) {
+    @inlinable public init(arrayLiteral values: Double...) {
         self.init(values)
     }
 
     /// The values of `values`, which must hold exactly `size`.
-    public init(_ values: [Double]) {
+    @inlinable public init(_ values: [Double]) {
         precondition(values.count == size, "\(values.count) values for \(size) places")
         storage = InlineArray { values[$0] }
     }
 
     /// The number of values (`size`).
-    public static var fixedCount: Int { size }
+    @inlinable public static var fixedCount: Int { size }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { size }
+    @inlinable public var startIndex: Int { 0 }
+    @inlinable public var endIndex: Int { size }
 
-    public subscript(position: Int) -> Double {
+    @inlinable public subscript(position: Int) -> Double {
         @inline(__always) get { storage[position] }
         @inline(__always) set { storage[position] = newValue }
     }
 
-    public static func == (a: Self, b: Self) -> Bool {
+    @inlinable public static func == (a: Self, b: Self) -> Bool {
         for i in 0..<size where a[i] != b[i] { return false }
         return true
     }

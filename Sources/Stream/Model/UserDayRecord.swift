@@ -87,6 +87,7 @@ public struct UserDayRecord: Sendable, Equatable {
     }
 
     /// True when both hold the same values, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
+    @inlinable
     public static func sameBits<Values: Collection<Double>>(_ a: Values, _ b: Values) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
     }
