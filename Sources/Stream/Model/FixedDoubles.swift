@@ -1,8 +1,8 @@
 /// A fixed number of `Double`s stored inline (no heap allocation, no reference counting): a record's
 /// `lag_1_*` or `prior_3day_*` values (``LagValues``) or its leads (``LeadValues``).
 ///
-/// Records and closed days are built on the event loop for every user every day; as `[Double]` each one cost
-/// a malloc, retains and releases, and 80 bytes of heap per array a user's eight closed days kept.
+/// Records and closed days are built on the event loop for every user every day; as `[Double]` each one costs
+/// a malloc, retains and releases, and 80 bytes of heap per array a user's eight closed days keep.
 /// `==` compares values as `Double`s do (NaN differs from NaN), like an array's. Every member is `@inlinable`:
 /// the sink reads records from another module, where an unspecialized value-generic call costs a metadata
 /// lookup per value.

@@ -2,7 +2,7 @@
 /// file order) in place.
 ///
 /// Hand-written because it is the event loop's largest single cost: a comparison sort of a permutation
-/// through a closure that reads two 40-byte events per comparison took about a quarter of the replay
+/// through a closure that reads two 40-byte events per comparison takes about a quarter of the replay
 /// thread's time on KuaiRec's big matrix. Here each event gets one 64-bit key, its timestamp's offset from the
 /// day's earliest above its position in the file, and the keys are sorted as plain integers (no closure, 8
 /// bytes each, by radix). Keys are unique, so their order is a strict total order; it equals replay order except among

@@ -1,7 +1,7 @@
 /// The distinct `video_id`s of one user's open day (`unique_videos`, and the videos the item context joins).
 ///
 /// An open-addressing hash set of `Int32` with linear probing, hand-written because it is on the event loop's
-/// path for every row: `Set<Int32>` hashes each insert with SipHash, and its inserts, hashing and resizes were
+/// path for every row: `Set<Int32>` hashes each insert with SipHash, and its inserts, hashing and resizes take
 /// about a seventh of the replay thread's time on KuaiRec's big matrix. Here a video is hashed by one
 /// multiplication (Fibonacci hashing: the product's high bits pick the slot).
 ///
