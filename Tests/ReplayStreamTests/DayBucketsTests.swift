@@ -82,4 +82,50 @@ struct DayBucketsTests {
         #expect(try buckets.sortedEvents(for: b).isEmpty)
         #expect(throws: DamagedFileError.self) { try buckets.restore(counts: [a: 9]) }
     }
+
+    /// Buffers written on the writer's queue reach each day's file in the order the events were appended, through
+    /// many fills, the flush that a 65th day forces, and reuse of the writer's spare buffers.
+    @Test func dayFilesKeepTheAppendOrderThroughTheWriter() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Four events a buffer: the writer gets a buffer every few appends.
+        let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: DayBuckets.maxBufferedDays * 40 * 4)
+        #expect(buckets.bufferCapacity == 4)
+        let seed = testSeed(default: 5)
+        var random = SeededGenerator(seed: seed)
+        var appended: [CalendarDay: [Interaction]] = [:]
+        for i in 0..<20_000 {
+            let day = CalendarDay(rawValue: 18_400 + Int32(random.next() % 70))
+            let e = Interaction(
+                timestampMs: Int64(i), userID: Int32(random.next() % 100), videoID: Int32(i), playDurationMs: 1,
+                videoDurationMs: 1, watchRatio: 1)
+            try buckets.append(e, day: day)
+            appended[day, default: []].append(e)
+        }
+        try buckets.flush()
+        #expect(buckets.eventCounts == appended.mapValues(\.count), "seed \(seed)")
+        for (day, events) in appended {
+            let data = try Data(contentsOf: buckets.fileURL(for: day))
+            let stored = data.withUnsafeBytes { raw in
+                (0..<(raw.count / 40)).map { raw.loadUnaligned(fromByteOffset: $0 * 40, as: Interaction.self) }
+            }
+            #expect(stored == events, "seed \(seed): day \(day.rawValue) in append order")
+        }
+    }
+
+    /// A write that fails on the writer's queue is thrown by the next flush (the folder is gone, so the day
+    /// file cannot be created), and a fresh start (`removeAll`) clears it.
+    @Test func aFailedBackgroundWriteIsThrownByTheFlush() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: DayBuckets.maxBufferedDays * 40 * 4)
+        let e = Interaction(timestampMs: 1, userID: 1, videoID: 1, playDurationMs: 1, videoDurationMs: 1, watchRatio: 1)
+        try FileManager.default.removeItem(at: dir)
+        for _ in 0..<8 { try buckets.append(e, day: CalendarDay(rawValue: 100)) }
+        #expect(throws: POSIXFileError.self) { try buckets.flush() }
+        try buckets.removeAll()
+        for _ in 0..<8 { try buckets.append(e, day: CalendarDay(rawValue: 100)) }
+        try buckets.flush()
+        #expect(try buckets.sortedEvents(for: CalendarDay(rawValue: 100)).count == 8)
+    }
 }

@@ -10,9 +10,11 @@ import SystemPackage
 /// they are a cache inside the state folder, never an exchange format.
 ///
 /// Memory: each day being written has one buffer of ``bufferCapacity`` events, allocated once at that
-/// capacity (it never grows) and written to its file whenever it fills; at most ``maxBufferedDays`` buffers
-/// exist (a new day beyond them flushes and frees every buffer first), so the buffers never hold more than
-/// the budget. ``flush()`` frees them. Reading a day back holds that day's events and its 8-byte sort keys,
+/// capacity (it never grows) and handed to a ``BucketFileWriter`` whenever it fills, which appends it to the
+/// day's file on its own queue and gives it back for reuse; at most ``maxBufferedDays`` buffers exist (a new
+/// day beyond them flushes and frees every buffer first), plus the writer's four (two in flight, two spare),
+/// so the buffers never hold more than the budget and four more buffers. ``flush()`` frees them and waits
+/// for the writes: every method that reads, cuts or removes the files waits for them first. Reading a day back holds that day's events and its 8-byte sort keys,
 /// both kept for the next day (``sortedEvents(for:into:)``).
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
@@ -24,6 +26,8 @@ public final class DayBuckets {
     private var bufferIndex: [CalendarDay: Int] = [:]
     private var lastDay = CalendarDay(rawValue: .min)
     private var lastIndex = -1
+    /// Writes full buffers to the day files off the appending thread.
+    private var writer = BucketFileWriter()
     /// The bytes all write buffers may take together.
     public let bufferBudgetBytes: Int
     /// Events one day's write buffer holds before it is written to the day's file.
@@ -46,6 +50,8 @@ public final class DayBuckets {
 
     /// Removes every bucket file (a fresh ingest).
     public func removeAll() throws {
+        writer.settle()
+        writer = BucketFileWriter()
         buffers.removeAll()
         bufferDays.removeAll()
         bufferIndex.removeAll()
@@ -76,25 +82,34 @@ public final class DayBuckets {
             lastDay = day
         }
         buffers[lastIndex].append(event)
-        if buffers[lastIndex].count == bufferCapacity { try write(lastIndex) }
+        if buffers[lastIndex].count == bufferCapacity {
+            try write(lastIndex)
+            buffers[lastIndex].reserveCapacity(bufferCapacity)
+        }
     }
 
-    /// Writes buffer `i` to its day's file and empties it, keeping its capacity.
+    /// Hands buffer `i` to the writer, to be appended to its day's file, and puts an empty one in its place (a
+    /// spare of the writer's, or one without capacity).
+    /// - Throws: the error of an earlier write that failed.
     private func write(_ i: Int) throws {
         guard !buffers[i].isEmpty else { return }
         let day = bufferDays[i]
-        try buffers[i].withUnsafeBytes { try appendBytes($0, to: fileURL(for: day)) }
-        eventCounts[day, default: 0] += buffers[i].count
-        buffers[i].removeAll(keepingCapacity: true)
+        let count = buffers[i].count
+        var full: [Interaction] = []
+        swap(&full, &buffers[i])
+        buffers[i] = try writer.send(full, to: fileURL(for: day).path)
+        eventCounts[day, default: 0] += count
     }
 
-    /// Writes every buffered event to its day's file and frees the write buffers.
+    /// Writes every buffered event to its day's file, frees the write buffers and waits for the writes.
+    /// - Throws: the first write error.
     public func flush() throws {
         for i in buffers.indices { try write(i) }
         buffers.removeAll()
         bufferDays.removeAll(keepingCapacity: true)
         bufferIndex.removeAll(keepingCapacity: true)
         lastIndex = -1
+        try writer.waitForWrites()
     }
 
     /// Flushes and makes the files durable (fsync), so an ingest marked complete survives a crash.
@@ -126,6 +141,8 @@ public final class DayBuckets {
     /// events (events appended after the checkpoint are dropped), every other day file removed.
     /// - Throws: when a file holds fewer events than the checkpoint promised (the folder is damaged).
     public func restore(counts: [CalendarDay: Int]) throws {
+        writer.settle()
+        writer = BucketFileWriter()
         buffers.removeAll()
         bufferDays.removeAll()
         bufferIndex.removeAll()
@@ -155,6 +172,7 @@ public final class DayBuckets {
     /// The number of events in one day's file (0 without a file), from its size: ``eventCounts`` is empty
     /// when the files come from an earlier run's ingest.
     public func storedEventCount(of day: CalendarDay) -> Int {
+        writer.settle()
         var st = stat()
         guard stat(fileURL(for: day).path, &st) == 0 else { return 0 }
         return Int(st.st_size) / DayBuckets.recordSize
@@ -213,6 +231,7 @@ public final class DayBuckets {
     /// The file of one day's events in file order, read into `events` (its buffer reused when it is large
     /// enough); a day without a file has none.
     private func readEvents(of day: CalendarDay, into events: inout [Interaction]) throws {
+        try writer.waitForWrites()
         let path = fileURL(for: day).path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -249,6 +268,7 @@ public final class DayBuckets {
     /// One user's events of a day in replay order (the order ``sortedEvents(for:)`` gives them), without
     /// sorting the whole day: a late row's revision needs only its user's.
     public func sortedEvents(for day: CalendarDay, user: Int32) throws -> [Interaction] {
+        try writer.waitForWrites()
         let path = fileURL(for: day).path
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
@@ -280,7 +300,7 @@ public final class DayBuckets {
             guard unique.count < events.count else { continue }
             removed += events.count - unique.count
             try AtomicFile.replace(fileURL(for: day).path) { partial in
-                try unique.withUnsafeBytes { try appendBytes($0, to: URL(fileURLWithPath: partial)) }
+                try unique.withUnsafeBytes { try BucketFileWriter.append($0, to: partial) }
             }
             eventCounts[day] = unique.count
         }
@@ -290,7 +310,8 @@ public final class DayBuckets {
     /// Checks that the bucket files hold `expected` events in all (whole 40-byte records): a resumed
     /// run relies on them. Returns a description of the damage, or nil when they are whole.
     public func verify(expectedEvents expected: Int) -> String? {
-        DayBuckets.verify(directory: directory, expectedEvents: expected)
+        writer.settle()
+        return DayBuckets.verify(directory: directory, expectedEvents: expected)
     }
 
     /// ``verify(expectedEvents:)`` for the bucket folder `directory`.
@@ -309,13 +330,6 @@ public final class DayBuckets {
             return "the day files hold \(total) events, the recorded ingest accepted \(expected)"
         }
         return nil
-    }
-
-    private func appendBytes(_ bytes: UnsafeRawBufferPointer, to url: URL) throws {
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw POSIXFileError(path: url.path, operation: "open", code: errno) }
-        defer { close(fd) }
-        try FileDescriptor(rawValue: fd).writeAll(bytes, path: url.path)
     }
 
     private func truncated(_ path: String, bytes: Int) -> DamagedFileError {
