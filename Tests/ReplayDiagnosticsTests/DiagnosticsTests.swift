@@ -6,6 +6,32 @@ import ReplayStream
 import ReplayTestSupport
 
 struct DiagnosticMathTests {
+    /// The histogram's computed bin (a guess from the value, moved to the edges) is the binary search's over the
+    /// edges, for random values and ranges, each edge itself, the values either side of each edge, the bounds,
+    /// and values outside them or NaN (not counted).
+    @Test func histogramBinsAreTheEdgesBinarySearch() {
+        let seed = testSeed(default: 13)
+        var random = SeededGenerator(seed: seed)
+        func unit() -> Double { Double(random.next() % 1_000_001) / 1_000_000 }
+        for trial in 0..<300 {
+            let bins = [1, 3, 7, 30, 40, 60, 61, 1000][trial % 8]
+            let lower = (unit() - 0.5) * pow(10, Double(random.next() % 12) - 4)
+            let upper = trial % 17 == 0 ? lower : lower + unit() * pow(10, Double(random.next() % 12) - 4)
+            var histogram = NumpyHistogram(bins: bins, min: lower, max: upper)
+            let edges = histogram.edges
+            var values = edges.flatMap { [$0, $0.nextDown, $0.nextUp] }
+            for _ in 0..<200 { values.append(edges[0] + unit() * (edges[bins] - edges[0])) }
+            values += [edges[0].nextDown, edges[bins].nextUp, .nan, .infinity, -.infinity]
+            var expected = [Int](repeating: 0, count: bins)
+            for v in values where v >= edges[0] && v <= edges[bins] {
+                expected[v == edges[bins] ? bins - 1 : histogram.binBySearch(v)] += 1
+            }
+            for v in values { histogram.add(v) }
+            #expect(histogram.counts == expected, "seed \(seed), trial \(trial): \(bins) bins over \(lower)...\(upper)")
+            if histogram.counts != expected { return }
+        }
+    }
+
     @Test func numpyLinearQuantileAndMedian() {
         // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.99]) = [1.75, 2.5, 3.97]; median of [1, 2, 4] = 2.
         let v = [1.0, 2, 3, 4]
