@@ -93,6 +93,7 @@ public enum Publisher {
         var position = try files.position(for: configuration)
             ?? begin(configuration, files: files, producer: producer, shouldStop: shouldStop)
         let buckets = try DayBuckets(directory: files.events)
+        defer { buckets.settleWrites() }
         try buckets.restore(counts: Dictionary(uniqueKeysWithValues: position.dayCounts.map { (CalendarDay(rawValue: $0.key), $0.value) }))
         var delivered = try deliveredSince(position, producer: producer, topic: configuration.topic)
         let pacer = configuration.speed.map { Pacer(speed: $0) }
@@ -169,6 +170,7 @@ public enum Publisher {
         try? FileManager.default.removeItem(at: files.events)
         try FileManager.default.createDirectory(atPath: files.events.path, withIntermediateDirectories: true)
         let buckets = try DayBuckets(directory: files.events)
+        defer { buckets.settleWrites() }
         let rejects = CountingRejects()
         let source = try MatrixSource.open(input: c.input, matrix: c.matrix, inflate: c.inflate)
         let summary = try Ingest.run(

@@ -53,6 +53,7 @@ extension Run<LiveRunConfiguration> {
             try? output.close()
         }
         let buckets = try DayBuckets(directory: store.bucketsDirectory, bufferBudgetBytes: common.memoryBudgetBytes)
+        defer { buckets.settleWrites() }
         let feed = try LiveFeed(
             options: options, mode: common.thresholds, sink: sink,
             state: store, buckets: buckets, rejects: JSONRejectsWriter(output: rejectsOutput),

@@ -113,16 +113,19 @@ struct DayBucketsTests {
         }
     }
 
-    /// A write that fails on the writer's queue is thrown by the next flush (the folder is gone, so the day
-    /// file cannot be created), and a fresh start (`removeAll`) clears it.
+    /// A write that fails on the writer's queue is thrown by the next hand-over or the flush (the folder is gone,
+    /// so the day file cannot be created), and a fresh start (`removeAll`) clears it.
     @Test func aFailedBackgroundWriteIsThrownByTheFlush() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: DayBuckets.maxBufferedDays * 40 * 4)
         let e = Interaction(timestampMs: 1, userID: 1, videoID: 1, playDurationMs: 1, videoDurationMs: 1, watchRatio: 1)
         try FileManager.default.removeItem(at: dir)
-        for _ in 0..<8 { try buckets.append(e, day: CalendarDay(rawValue: 100)) }
-        #expect(throws: POSIXFileError.self) { try buckets.flush() }
+        // The first buffer's write fails on the queue; the next hand-over or the flush throws it.
+        #expect(throws: POSIXFileError.self) {
+            for _ in 0..<8 { try buckets.append(e, day: CalendarDay(rawValue: 100)) }
+            try buckets.flush()
+        }
         try buckets.removeAll()
         for _ in 0..<8 { try buckets.append(e, day: CalendarDay(rawValue: 100)) }
         try buckets.flush()

@@ -112,6 +112,10 @@ public final class DayBuckets {
         try writer.waitForWrites()
     }
 
+    /// Waits for the writes in flight, ignoring their errors: an owner calls it on its way out (a failed run
+    /// included), so that no write is still appending to a day file when the owner returns.
+    public func settleWrites() { writer.settle() }
+
     /// Flushes and makes the files durable (fsync), so an ingest marked complete survives a crash.
     public func flushAndSync() throws {
         try flush()
