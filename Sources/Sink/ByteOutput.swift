@@ -216,15 +216,11 @@ public struct FileDurability: OutputDurability {
 /// appending thread. Every stored property is a constant or lock-protected, so it is `Sendable` as checked.
 private final class WriteChannel: Sendable {
     let durability: FileDurability
-    let failure = FirstFailure()
-    private let writer = DispatchQueue(label: "replay.output")
-    private let inFlight = DispatchSemaphore(value: 2)
-    private let pending = DispatchGroup()
-    /// Buffers the writer is done with, reused by the appending thread (at most two). Invariant: a buffer is
-    /// reused only once its write is done: ``ByteOutput`` moves it into ``send(_:)`` (keeping no copy), the
-    /// write block takes it out of a ``Loan`` and gives it back as it ends, holding no reference after that. (Given back from a plain capture, it was still shared when the
-    /// appending thread took it, so each reuse allocated a new buffer, a page larger every time.)
-    private let spareBuffers = SpareBuffers<UInt8>(limit: 2)
+    /// The writes, two in flight at most, their buffers reused (at most two spares; see ``BufferWriteQueue`` for
+    /// why a buffer is never written while the appending thread fills it again).
+    private let writer = BufferWriteQueue<UInt8>(label: "replay.output")
+    /// The first write that failed.
+    var failure: FirstFailure { writer.failure }
     private let descriptorClosed = Atomic<Bool>(false)
 
     private let ownsDescriptor: Bool
@@ -242,35 +238,17 @@ private final class WriteChannel: Sendable {
 
     /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
     func send(_ chunk: consuming [UInt8]) -> [UInt8] {
-        inFlight.wait()
-        let next = spareBuffers.take()
-        let loan = Loan(consume chunk)
-        pending.enter()
-        writer.async { [self] in
-            defer {
-                pending.leave()
-                inFlight.signal()
-            }
-            var chunk = loan.take()
-            defer { spareBuffers.giveBack(&chunk) }
-            if failure.hasFailed { return }
-            do {
-                try chunk.withUnsafeBytes {
-                    try FileDescriptor(rawValue: durability.fd).writeAll($0, path: durability.path)
-                }
-            } catch {
-                failure.record(error)
-            }
+        writer.send(chunk) { [durability] bytes in
+            try FileDescriptor(rawValue: durability.fd).writeAll(bytes, path: durability.path)
         }
-        return next
     }
 
     /// Blocks until every queued chunk has been written (or has failed).
-    func waitForWrites() { pending.wait() }
+    func waitForWrites() { writer.waitForWrites() }
 
     /// Closes the descriptor after the writes in flight (once; standard output stays open).
     func closeDescriptor() {
-        pending.wait()
+        writer.waitForWrites()
         guard ownsDescriptor, !descriptorClosed.exchange(true, ordering: .relaxed) else { return }
         Foundation.close(durability.fd)
     }

@@ -1,0 +1,51 @@
+import Dispatch
+
+/// A serial queue that writes the buffers handed to it, at most two in flight, and gives each buffer back for
+/// reuse once it is written: the one hand-over that ``DayBuckets`` (the day files) and the sink's `ByteOutput`
+/// (the panel and rejects files) use to write off the thread that fills their buffers.
+///
+/// Order: one serial queue, so buffers are written in the order they are sent. Errors: the first write that
+/// fails is kept in ``failure``; a buffer sent after it is not written. Memory: the two buffers in flight and two
+/// spares (``SpareBuffers``'s invariant: a buffer moved into ``send(_:write:)`` is taken out of a ``Loan`` by
+/// the write block alone and given back as the block ends, so it is never written while the sender fills it
+/// again, and the sender's next buffer is uniquely referenced and reused in place).
+public final class BufferWriteQueue<Element: Sendable>: Sendable {
+    /// The first write that failed.
+    public let failure = FirstFailure()
+    private let queue: DispatchQueue
+    private let inFlight = DispatchSemaphore(value: 2)
+    private let pending = DispatchGroup()
+    private let spares = SpareBuffers<Element>(limit: 2)
+
+    /// A queue named `label` (as threads and debuggers show it).
+    public init(label: String) { queue = DispatchQueue(label: label) }
+
+    /// Queues `buffer` to be written by `write` (waiting while two writes are in flight); returns an empty buffer
+    /// to fill next (a spare with its capacity, or a new one).
+    public func send(
+        _ buffer: consuming [Element], write: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
+    ) -> [Element] {
+        inFlight.wait()
+        let next = spares.take()
+        let loan = Loan(consume buffer)
+        pending.enter()
+        queue.async { [self] in
+            defer {
+                pending.leave()
+                inFlight.signal()
+            }
+            var buffer = loan.take()
+            defer { spares.giveBack(&buffer) }
+            if failure.hasFailed { return }
+            do {
+                try buffer.withUnsafeBytes { try write($0) }
+            } catch {
+                failure.record(error)
+            }
+        }
+        return next
+    }
+
+    /// Blocks until every buffer sent has been written (or has failed).
+    public func waitForWrites() { pending.wait() }
+}
