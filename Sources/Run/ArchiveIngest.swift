@@ -7,16 +7,14 @@ import ReplayStream
 
 extension Run<ArchiveRunConfiguration> {
     /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
-    /// reads the input into `buckets`, starts the interaction diagnostics' second pass on its own thread, drops
-    /// exact duplicates when asked (after that pass, which reads the buckets as the first pass left them), and
-    /// returns the ingest with what records it as complete (``IngestCompletion``: the replay records it before
-    /// its first checkpoint; a `--dedupe` ingest is recorded here).
+    /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
+    /// and records the ingest as complete.
     /// - Throws: ``StateError`` `madeByDifferentRun` when a resumed run's bare input file no longer holds the
     ///   bytes its ingest read (a `--fresh` run ingests again instead: ``StateFolder/open``).
     func ingestOnce(
         into buckets: DayBuckets, store: StateStore, identity: RunIdentity, shouldStop: () -> Bool,
         onEvent: (RunEvent) -> Void
-    ) throws -> (summary: IngestSummary, completion: IngestCompletion) {
+    ) throws -> IngestSummary {
         let common = configuration.common
         if let done = try store.ingestSummary() {
             if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
@@ -41,27 +39,32 @@ extension Run<ArchiveRunConfiguration> {
             if nothingToDo(done, progress: try store.progress()) == nil {
                 onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
             }
-            return (done, .alreadyRecorded())
+            return done
         }
         try buckets.removeAll()
         let started = Date()
         let pass = try readInput(into: buckets, store: store, shouldStop: shouldStop, onEvent: onEvent)
         var summary = pass.summary
-        logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
-        let completion = IngestCompletion(
-            finishing: pass.diagnostics,
-            dayFiles: InteractionDiagnosticsCollector.dayFiles(
-                of: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } }),
-            metadata: pass.metadata, store: store, logger: logger)
-        if common.dedupe {
-            // The second pass reads the buckets as the first pass saw them: it ends before duplicates are dropped.
-            _ = try completion.diagnostics()
-            try Ingest.dropExactDuplicates(in: buckets, summary: &summary)
-        }
+        let diagnosticsStarted = Date()
+        let metadataTables = pass.metadata.wait()
+        let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
+        let interaction = try pass.diagnostics.finish(
+            buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+            metadata: metadataTables)
+        try store.recordPayload(DiagnosticsPayloads.encode(interaction), named: DiagnosticsPayloads.interaction)
+        logger.info(
+            "diagnostics",
+            metadata: [
+                "pass_seconds": "\(diagnosticsStarted.timeIntervalSince(started))",
+                "metadata_wait_seconds": "\(metadataWait)",
+                "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
+            ])
+        // After the interaction diagnostics, which are over the rows as read (their second pass reads
+        // the buckets as the first pass saw them).
+        if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
         summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
-        completion.summary = summary
-        if common.dedupe { try completion.record() }
-        return (summary, completion)
+        try store.recordIngest(summary)
+        return summary
     }
 
     /// True when `done`, a whole ingest of this run's input and options, may stand for this run's (`--fresh`):

@@ -37,15 +37,11 @@ extension Run<ArchiveRunConfiguration> {
         defer { buckets.settleWrites() }
 
         let ingestStarted = Date()
-        let (ingest, completion) = try ingestOnce(
+        let ingest = try ingestOnce(
             into: buckets, store: folder.store, identity: identity, shouldStop: shouldStop, onEvent: onEvent)
-        defer { completion.settle() }
         let replayStarted = Date()
         let (outcome, progress) = try replay(
-            ingest, completion: completion, from: buckets, store: folder.store, joined: joined, shouldStop: shouldStop,
-            onEvent: onEvent)
-        // Recorded by the replay's first checkpoint; a replay that took none (nothing to do) records it here.
-        try completion.record()
+            ingest, from: buckets, store: folder.store, joined: joined, shouldStop: shouldStop, onEvent: onEvent)
 
         let summary = RunSummary(
             ingest: ingest, progress: progress, mode: common.thresholds, output: common.output,
@@ -75,11 +71,10 @@ extension Run<ArchiveRunConfiguration> {
         return identity
     }
 
-    /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request. The
-    /// ingest's `completion` is recorded before the first checkpoint commits.
+    /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request.
     private func replay(
-        _ ingest: IngestSummary, completion: IngestCompletion, from buckets: DayBuckets, store: StateStore,
-        joined: JoinedTables, shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
+        _ ingest: IngestSummary, from buckets: DayBuckets, store: StateStore, joined: JoinedTables,
+        shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
     ) throws -> (RunOutcome, ReplayProgress) {
         let common = configuration.common
         let timeZone = common.timeZone.zone
@@ -102,7 +97,6 @@ extension Run<ArchiveRunConfiguration> {
             checkpointPolicy: common.checkpointPolicy,
             logger: logger)
         if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
-        replayer.beforeFirstCheckpoint = completion.record
         replayer.itemContext = joined.itemContext
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }

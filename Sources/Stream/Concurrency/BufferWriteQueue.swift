@@ -48,4 +48,8 @@ public final class BufferWriteQueue<Element: Sendable>: Sendable {
 
     /// Blocks until every buffer sent has been written (or has failed).
     public func waitForWrites() { pending.wait() }
+
+    /// Frees the spare buffers kept (after the last write of a phase: the day buckets keep none through the
+    /// replay).
+    public func releaseSpares() { spares.removeAll() }
 }

@@ -26,6 +26,9 @@ final class BucketFileWriter: Sendable {
         try queue.failure.check()
     }
 
+    /// Frees the spare buffers kept for reuse (when the buckets' own buffers are freed).
+    func releaseSpares() { queue.releaseSpares() }
+
     /// Blocks until every queued buffer is written or has failed, without throwing (before the files are
     /// removed or cut back, which makes their writes moot, and as the owner returns).
     func settle() { queue.waitForWrites() }

@@ -13,9 +13,10 @@ import SystemPackage
 /// capacity (it never grows) and handed to a ``BucketFileWriter`` whenever it fills, which appends it to the
 /// day's file on its own queue and gives it back for reuse; at most ``maxBufferedDays`` buffers exist (a new
 /// day beyond them flushes and frees every buffer first), plus the writer's four (two in flight, two spare),
-/// so the buffers never hold more than the budget and four more buffers. ``flush()`` frees them and waits
-/// for the writes: every method that reads, cuts or removes the files waits for them first. Reading a day back holds that day's events and its 8-byte sort keys,
-/// both kept for the next day (``sortedEvents(for:into:)``).
+/// so the buffers never hold more than the budget and four more buffers. ``flush()`` waits for the writes and
+/// frees them all, the writer's spares too; every method that reads, cuts or removes the files waits for the
+/// writes first. Reading a day back holds that day's events and its 8-byte sort keys, both kept for the next
+/// day (``sortedEvents(for:into:)``).
 public final class DayBuckets {
     /// The folder holding `day-<n>.events` files.
     public let directory: URL
@@ -110,6 +111,7 @@ public final class DayBuckets {
         bufferIndex.removeAll(keepingCapacity: true)
         lastIndex = -1
         try writer.waitForWrites()
+        writer.releaseSpares()
     }
 
     /// Waits for the writes in flight, ignoring their errors: an owner calls it on its way out (a failed run
