@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// Large buffers lent to a background queue and given back for reuse, so that each is allocated once.
@@ -13,8 +14,14 @@ import Synchronization
 /// referenced and writes into it in place. Were it still referenced elsewhere (a test that keeps what it
 /// was handed), Array's copy-on-write gives a new buffer instead: bytes another thread holds are never
 /// written; only the reuse is lost (and the new buffer is rounded up to a page more).
-public final class SpareBuffers<Element: Sendable>: Sendable {
-    private let spares = Mutex<[[Element]]>([])
+///
+/// `@unchecked Sendable`: `spares` is read and written only inside blocks of `queue` (one serial queue, run with
+/// `sync`), so never by two threads at once. A serial queue rather than a `Mutex`: the owner takes a buffer and
+/// the background queue gives one back at the same moments (a day bucket's writes in a live feed), and
+/// ThreadSanitizer reports a contended `Mutex`'s hand-over as a race (docs/DEVELOPING.md, Threads).
+public final class SpareBuffers<Element: Sendable>: @unchecked Sendable {
+    private var spares: [[Element]] = []
+    private let queue = DispatchQueue(label: "replay.spare-buffers")
     /// Buffers kept at most; one given back beyond them is freed.
     public let limit: Int
 
@@ -23,7 +30,7 @@ public final class SpareBuffers<Element: Sendable>: Sendable {
 
     /// A spare buffer (empty, its capacity kept), or a new empty array when there is none.
     public func take() -> [Element] {
-        spares.withLock { $0.popLast() } ?? []
+        queue.sync { spares.popLast() } ?? []
     }
 
     /// Empties `buffer` (keeping its capacity) and keeps it for ``take()``; `buffer` is left a new empty
@@ -32,17 +39,23 @@ public final class SpareBuffers<Element: Sendable>: Sendable {
         buffer.removeAll(keepingCapacity: true)
         var kept: [Element] = []
         swap(&kept, &buffer)
-        spares.withLock { if $0.count < limit { $0.append(kept) } }
+        queue.sync {
+            if spares.count < limit {
+                spares.append(kept)
+                kept = []
+            }
+        }
+        // A buffer beyond the limit is freed here, outside the queue.
     }
 
     /// Frees the buffers kept (one still lent out is kept when it is given back).
     public func removeAll() {
-        let freed = spares.withLock { spares in
+        let freed = queue.sync { () -> [[Element]] in
             var all: [[Element]] = []
             swap(&all, &spares)
             return all
         }
-        _ = consume freed  // freed outside the lock
+        _ = consume freed  // freed outside the queue
     }
 }
 
