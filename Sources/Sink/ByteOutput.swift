@@ -294,7 +294,13 @@ public enum JSONBytes {
             out.append(contentsOf: null)
             return
         }
-        out.append(contentsOf: value.description.utf8)
+        // `Double.write(to:)` formats into a stack buffer and hands the stream its ASCII bytes
+        // (`_writeASCII`), the same text as `description` without building a `String` (a heap allocation for
+        // the 16-18 characters most of the panel's floats take); `DoubleTextTests` checks the two agree.
+        var stream = ASCIIAppender(bytes: [])
+        swap(&stream.bytes, &out)
+        value.write(to: &stream)
+        swap(&stream.bytes, &out)
     }
 
     /// Appends a number that is integer-valued in the panel (a count held as float64 by pandas), or `null`
@@ -338,4 +344,16 @@ public enum JSONBytes {
         var s = string
         s.withUTF8 { appendString(UnsafeRawBufferPointer($0), to: &out) }
     }
+}
+
+/// A text stream that appends to a byte array. Swift's number formatting writes ASCII through
+/// `TextOutputStream._writeASCII` (a requirement of the protocol, with a default that builds a `String` and
+/// calls `write(_:)`); implementing it takes the bytes as they are. Both paths append the same bytes.
+struct ASCIIAppender: TextOutputStream {
+    /// The bytes appended so far.
+    var bytes: [UInt8]
+
+    mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 }
