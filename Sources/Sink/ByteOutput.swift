@@ -260,27 +260,7 @@ public enum JSONBytes {
     /// Appends a decimal integer.
     @inline(__always)
     public static func appendInt(_ value: Int64, to out: inout [UInt8]) {
-        if value == 0 {
-            out.append(0x30)
-            return
-        }
-        var v = value.magnitude
-        if value < 0 { out.append(0x2D) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 {
-                d[n] = UInt8(v % 10) + 0x30
-                v /= 10
-                n += 1
-            }
-            while n > 0 {
-                n -= 1
-                out.append(d[n])
-            }
-        }
+        appendNumber(to: &out) { $0.appendInt(value) }
     }
 
     /// The text of an unknown value in JSON.
@@ -290,31 +270,26 @@ public enum JSONBytes {
     /// and infinities.
     @inline(__always)
     public static func appendDouble(_ value: Double, to out: inout [UInt8], null: [UInt8] = JSONBytes.null) {
-        guard value.isFinite else {
-            out.append(contentsOf: null)
-            return
-        }
-        // `Double.write(to:)` formats into a stack buffer and hands the stream its ASCII bytes
-        // (`_writeASCII`), the same text as `description` without building a `String` (a heap allocation for
-        // the 16-18 characters most of the panel's floats take); `DoubleTextTests` checks the two agree.
-        var stream = ASCIIAppender(bytes: [])
-        swap(&stream.bytes, &out)
-        value.write(to: &stream)
-        swap(&stream.bytes, &out)
+        guard value.isFinite else { return out.append(contentsOf: null) }
+        appendNumber(to: &out) { $0.appendDouble(value, null: UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 
     /// Appends a number that is integer-valued in the panel (a count held as float64 by pandas), or `null`
     /// (JSON's; CSV passes an empty one) for NaN.
     @inline(__always)
     public static func appendCount(_ value: Double, to out: inout [UInt8], null: [UInt8] = JSONBytes.null) {
-        guard value.isFinite else {
-            out.append(contentsOf: null)
-            return
-        }
-        if value == value.rounded(), abs(value) < 9e15 {
-            appendInt(Int64(value), to: &out)
-        } else {
-            appendDouble(value, to: &out)
+        guard value.isFinite else { return out.append(contentsOf: null) }
+        appendNumber(to: &out) { $0.appendCount(value, null: UnsafeRawBufferPointer(start: nil, count: 0)) }
+    }
+
+    /// Renders one number with ``LineCursor`` (the one implementation of the panel's number text) into stack
+    /// memory and appends it.
+    @inline(__always)
+    private static func appendNumber(to out: inout [UInt8], _ body: (inout LineCursor) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: LineCursor.maxNumberBytes, alignment: 8) { memory in
+            var cursor = LineCursor(memory)
+            body(&cursor)
+            out.append(contentsOf: cursor.written)
         }
     }
 
@@ -346,14 +321,3 @@ public enum JSONBytes {
     }
 }
 
-/// A text stream that appends to a byte array. Swift's number formatting writes ASCII through
-/// `TextOutputStream._writeASCII` (a requirement of the protocol, with a default that builds a `String` and
-/// calls `write(_:)`); implementing it takes the bytes as they are. Both paths append the same bytes.
-struct ASCIIAppender: TextOutputStream {
-    /// The bytes appended so far.
-    var bytes: [UInt8]
-
-    mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
-
-    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
-}

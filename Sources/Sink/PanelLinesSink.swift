@@ -18,6 +18,8 @@ public final class PanelLinesSink: RecordSink {
     private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache = KeptRenderings()
+    /// The memory each line is rendered in before it is appended to the output.
+    private let scratch = LineScratch()
     /// The joined columns' text (nil: none joined).
     private let context: ContextRendering?
 
@@ -168,21 +170,46 @@ public final class PanelLinesSink: RecordSink {
     /// quotes, the revision and final suffixes, the header.
     struct Layout: Sendable {
         let prefixes: KeyPrefixes
-        let null: [UInt8]
-        let dateQuote: [UInt8]
-        let revisionKey: [UInt8]
-        let finalTrue: [UInt8]
-        let finalFalse: [UInt8]
+        /// The text of an unknown value, the date's quote, the revision's prefix and the final suffixes.
+        let parts: LineParts
         let header: [UInt8]?
         /// Each column's prefix.
         var keys: [UnsafeBufferPointer<UInt8>] { prefixes.buffers }
+        /// The bytes of every column's prefix, the quotes and the longest suffix together.
+        let fixedBytes: Int
+
+        init(prefixes: KeyPrefixes, null: String, dateQuote: String, revisionKey: String, finalTrue: String,
+             finalFalse: String, header: [UInt8]?) {
+            self.prefixes = prefixes
+            func text(_ string: String) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(PanelLinesSink.permanent(Array(string.utf8)))
+            }
+            parts = LineParts(
+                null: text(null), dateQuote: text(dateQuote), revisionKey: text(revisionKey), finalTrue: text(finalTrue),
+                finalFalse: text(finalFalse))
+            self.header = header
+            fixedBytes = prefixes.buffers.reduce(0) { $0 + $1.count } + 2 * dateQuote.utf8.count
+                + revisionKey.utf8.count + max(finalTrue.utf8.count, finalFalse.utf8.count)
+        }
 
         static let json = Layout(
-            prefixes: sharedKeyPrefixes, null: Array("null".utf8), dateQuote: [0x22], revisionKey: Array(",\"revision\":".utf8),
-            finalTrue: Array(",\"final\":true}\n".utf8), finalFalse: Array(",\"final\":false}\n".utf8), header: nil)
+            prefixes: sharedKeyPrefixes, null: "null", dateQuote: "\"", revisionKey: ",\"revision\":",
+            finalTrue: ",\"final\":true}\n", finalFalse: ",\"final\":false}\n", header: nil)
         static let csv = Layout(
-            prefixes: sharedSeparators, null: [], dateQuote: [], revisionKey: [0x2C], finalTrue: Array(",true\n".utf8),
-            finalFalse: Array(",false\n".utf8), header: Array((UserDayRecord.columnNames + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A])
+            prefixes: sharedSeparators, null: "", dateQuote: "", revisionKey: ",", finalTrue: ",true\n",
+            finalFalse: ",false\n", header: Array((UserDayRecord.columnNames + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A])
+    }
+
+    /// A format's fixed texts in memory allocated once for the process and never freed (see ``KeyPrefixes``).
+    ///
+    /// `@unchecked Sendable`: the buffers are written once, while the layouts (lazily initialized statics) are
+    /// built, and never written or freed afterwards.
+    struct LineParts: @unchecked Sendable {
+        let null: UnsafeRawBufferPointer
+        let dateQuote: UnsafeRawBufferPointer
+        let revisionKey: UnsafeRawBufferPointer
+        let finalTrue: UnsafeRawBufferPointer
+        let finalFalse: UnsafeRawBufferPointer
     }
 
     /// The column prefixes (JSON's `,"name":`, CSV's `,`), for every thread that renders. Kept in memory
@@ -205,7 +232,7 @@ public final class PanelLinesSink: RecordSink {
     private static let sharedSeparators = KeyPrefixes(
         buffers: UserDayRecord.columnNames.indices.map { permanent($0 == 0 ? [] : [0x2C]) })
 
-    private static func permanent(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+    fileprivate static func permanent(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
         let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
         _ = storage.initialize(from: bytes)
         return UnsafeBufferPointer(rebasing: storage[0..<bytes.count])
@@ -224,7 +251,9 @@ public final class PanelLinesSink: RecordSink {
             if !record.isFinal { cache.set(user, record.day, cached) }
         }
         try output.append { out in
-            PanelLinesSink.renderRevision(record, cached: cached, layout: self.layout, context: self.context, into: &out) { h in
+            PanelLinesSink.renderRevision(
+                record, cached: cached, layout: self.layout, context: self.context, scratch: self.scratch, into: &out
+            ) { h in
                 self.cache.playSeconds(user, record.day.adding(h), ifValue: record.lead(h, column: 2))
             }
         }
@@ -246,7 +275,7 @@ public final class PanelLinesSink: RecordSink {
         var out: [UInt8] = []
         renderRevision(
             record, cached: renderConstantParts(record, layout: layout), layout: layout,
-            context: ContextRendering(context, format: format), into: &out
+            context: ContextRendering(context, format: format), scratch: LineScratch(), into: &out
         ) { _ in nil }
         return out
     }
@@ -316,36 +345,48 @@ public final class PanelLinesSink: RecordSink {
         return CachedRecord(daily: r.daily, lag1: r.lag1, prior3: r.prior3, text: text)
     }
 
-    /// Appends one revision: the cached constant parts around the leads, sums and revision.
+    /// Appends one revision: the cached constant parts around the leads, sums and revision, rendered in
+    /// `scratch` and appended to `out` in one copy (two around the joined columns).
     /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
-        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, context: ContextRendering?, into out: inout [UInt8],
-        playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
+        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, context: ContextRendering?, scratch: LineScratch,
+        into out: inout [UInt8], playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
     ) {
         let keys = layout.keys
-        cached.forEachValue { column, value in
-            out.append(contentsOf: keys[column])
-            if column == 1 {
-                out.append(contentsOf: layout.dateQuote)
-                out.append(contentsOf: value)
-                out.append(contentsOf: layout.dateQuote)
-            } else {
-                out.append(contentsOf: value.isEmpty ? layout.null[...] : value)
+        let parts = layout.parts
+        // At most 40 numbers (33 today) besides the kept text, each value's null and the fixed parts.
+        let bound = layout.fixedBytes + cached.text.count + CachedRecord.count * parts.null.count
+            + 40 * LineCursor.maxNumberBytes
+        var line = scratch.cursor(atLeast: bound)
+        cached.text.withUnsafeBytes { text in
+            var start = CachedRecord.count
+            for column in 0..<CachedRecord.count {
+                let end = start + Int(text[column])
+                let value = UnsafeRawBufferPointer(rebasing: text[start..<end])
+                line.append(keys[column])
+                if column == 1 {
+                    line.append(parts.dateQuote)
+                    line.append(value)
+                    line.append(parts.dateQuote)
+                } else {
+                    line.append(value.isEmpty ? parts.null : value)
+                }
+                start = end
             }
         }
         var k = CachedRecord.count
         @inline(__always) func key() {
-            out.append(contentsOf: keys[k])
+            line.append(keys[k])
             k += 1
         }
         @inline(__always) func count(_ v: Double) {
             key()
-            JSONBytes.appendCount(v, to: &out, null: layout.null)
+            line.appendCount(v, null: parts.null)
         }
         @inline(__always) func double(_ v: Double) {
             key()
-            JSONBytes.appendDouble(v, to: &out, null: layout.null)
+            line.appendDouble(v, null: parts.null)
         }
         for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
         var play1: ArraySlice<UInt8>? = nil
@@ -353,30 +394,35 @@ public final class PanelLinesSink: RecordSink {
             key()
             let v = r.lead(h, column: 2)
             if v.isFinite, let text = playSecondsOfDayAfter(h) {
-                out.append(contentsOf: text)
+                text.withUnsafeBytes { line.append($0) }
                 if h == 1 { play1 = text }
             } else {
-                JSONBytes.appendDouble(v, to: &out, null: layout.null)
+                line.appendDouble(v, null: parts.null)
             }
         }
         count(r.lead(1, column: 0))
         count(r.lead(1, column: 1))
         key()
-        if let play1 { out.append(contentsOf: play1) } else { JSONBytes.appendDouble(r.lead(1, column: 2), to: &out, null: layout.null) }
+        if let play1 { play1.withUnsafeBytes { line.append($0) } } else { line.appendDouble(r.lead(1, column: 2), null: parts.null) }
         count(r.future(3, column: 0))
         count(r.future(3, column: 1))
         double(r.future(3, column: 2))
         count(r.future(7, column: 0))
         count(r.future(7, column: 1))
         double(r.future(7, column: 2))
-        out.append(contentsOf: keys[56])
-        JSONBytes.appendInt(Int64(r.treatmentHighIntensity), to: &out)
-        out.append(contentsOf: keys[57])
-        JSONBytes.appendInt(Int64(r.treatmentHighWatchExposure), to: &out)
-        context?.append(r, to: &out)
-        out.append(contentsOf: layout.revisionKey)
-        JSONBytes.appendInt(Int64(r.revision), to: &out)
-        out.append(contentsOf: r.isFinal ? layout.finalTrue : layout.finalFalse)
+        line.append(keys[56])
+        line.appendInt(Int64(r.treatmentHighIntensity))
+        line.append(keys[57])
+        line.appendInt(Int64(r.treatmentHighWatchExposure))
+        if let context {
+            out.append(contentsOf: line.written)
+            context.append(r, to: &out)
+            line.reset()
+        }
+        line.append(parts.revisionKey)
+        line.appendInt(Int64(r.revision))
+        line.append(r.isFinal ? parts.finalTrue : parts.finalFalse)
+        out.append(contentsOf: line.written)
     }
 }
 

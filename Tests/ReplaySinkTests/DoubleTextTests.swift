@@ -12,7 +12,7 @@ import Testing
     @Test func appendedTextIsTheDescription() {
         var random = SystemRandomNumberGenerator()
         var values: [Double] = [
-            0, -0.0, 1, -1, 0.1, 91.0, 1e-5, 1e-4, 0.0001, 1e15, 1e16, 2e16, 1e22, 1e23, 5e-324,
+            0, -0.0, 1, -1, 0.1, 91.0, 1e-5, 1e-4, 0.0001, 1e15, 1e16, 2e16, 1e22, 1e23, .leastNonzeroMagnitude,
             .leastNormalMagnitude, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 2.5e-7, 123_456.789,
         ]
         for _ in 0..<200_000 { values.append(Double(bitPattern: random.next())) }
@@ -33,13 +33,41 @@ import Testing
         }
     }
 
-    /// The stream that receives the digits appends a `String` written to it the same way as ASCII bytes.
-    @Test func theAppenderTakesStringsAndASCIIAlike() {
-        var viaString = ASCIIAppender(bytes: [0x41])
-        viaString.write("1.25e-07")
-        var viaBytes = ASCIIAppender(bytes: [0x41])
-        Array("1.25e-07".utf8).withUnsafeBufferPointer { viaBytes._writeASCII($0) }
-        #expect(viaString.bytes == viaBytes.bytes)
-        #expect(viaString.bytes == Array("A1.25e-07".utf8))
+    /// A line cursor copies every length of bytes whole (its short copies are overlapping words) after what it
+    /// holds, and writes integers as `description` does, counts as integers and other floats in full.
+    @Test func theLineCursorAppendsBytesAndNumbersExactly() {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { memory.deallocate() }
+        let source = (0..<200).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        for offset in 0..<9 {
+            for length in 0..<100 {
+                var cursor = LineCursor(memory)
+                var expected: [UInt8] = []
+                for _ in 0..<offset { cursor.append(0x41); expected.append(0x41) }
+                source.withUnsafeBytes { cursor.append(UnsafeRawBufferPointer(rebasing: $0[3..<(3 + length)])) }
+                expected += source[3..<(3 + length)]
+                cursor.append(0x0A)
+                expected.append(0x0A)
+                #expect(Array(cursor.written) == expected, "offset \(offset), length \(length)")
+            }
+        }
+        var cursor = LineCursor(memory)
+        var expected = ""
+        let integers: [Int64] = [0, 1, 9, 10, 99, 100, -1, -10, 1_234_567, .max, .min, 999_999_999_999_999_999]
+        for value in integers {
+            cursor.appendInt(value)
+            expected += "\(value);"
+            cursor.append(0x3B)
+        }
+        let null = Array("null".utf8)
+        null.withUnsafeBytes { null in
+            for value in [3.0, -0.0, 2.5, 1e15, 9e15, 1e300, .nan, .infinity] {
+                cursor.appendCount(value, null: null)
+                expected += value.isFinite ? (value == value.rounded() && abs(value) < 9e15 ? "\(Int64(value))" : "\(value)") : "null"
+                expected += ";"
+                cursor.append(0x3B)
+            }
+        }
+        #expect(String(decoding: cursor.written, as: UTF8.self) == expected)
     }
 }
