@@ -22,6 +22,13 @@ struct LineCursor: TextOutputStream {
     /// The bytes appended so far.
     var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: start, count: count) }
 
+    /// Sets the byte `offset` bytes into what was appended.
+    @inline(__always)
+    mutating func set(_ byte: UInt8, at offset: Int) {
+        assert(offset < count, "LineCursor: set past what was appended")
+        start.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+    }
+
     /// Starts the line again (the bytes written are taken).
     mutating func reset() { count = 0 }
 

@@ -20,6 +20,10 @@ public final class PanelLinesSink: RecordSink {
     private var cache = KeptRenderings()
     /// The memory each line is rendered in before it is appended to the output.
     private let scratch = LineScratch()
+    /// The memory a record's constant parts are rendered in (then kept, or used once for a final record).
+    private let constantsScratch = LineScratch(bytes: PanelLinesSink.constantPartsBound)
+    /// The last day whose date was rendered, and its text (a day's records come together).
+    private var renderedDate: (day: CalendarDay, text: [UInt8]) = (CalendarDay(rawValue: .min), [])
     /// The joined columns' text (nil: none joined).
     private let context: ContextRendering?
 
@@ -37,6 +41,14 @@ public final class PanelLinesSink: RecordSink {
         /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
         /// (`event_date` without quotes; an unknown value empty).
         var text: [UInt8]
+
+        /// Keeps `text`, rendered from `record`.
+        init(_ record: UserDayRecord, text: UnsafeRawBufferPointer) {
+            daily = record.daily
+            lag1 = record.lag1
+            prior3 = record.prior3
+            self.text = Array(text)
+        }
 
         /// The number of columns kept.
         static let count = 26
@@ -243,21 +255,30 @@ public final class PanelLinesSink: RecordSink {
 
     public func write(_ record: UserDayRecord) throws {
         let user = record.userID
-        let cached: CachedRecord
         if let hit = cache.get(user, record.day), hit.renders(record) {
-            cached = hit
+            try hit.text.withUnsafeBytes { try append(record, constants: $0) }
         } else {
-            cached = PanelLinesSink.renderConstantParts(record, layout: layout)
-            if !record.isFinal { cache.set(user, record.day, cached) }
-        }
-        try output.append { out in
-            PanelLinesSink.renderRevision(
-                record, cached: cached, layout: self.layout, context: self.context, scratch: self.scratch, into: &out
-            ) { h in
-                self.cache.playSeconds(user, record.day.adding(h), ifValue: record.lead(h, column: 2))
+            if record.day != renderedDate.day {
+                renderedDate = (record.day, [])
+                record.day.appendISO(to: &renderedDate.text)
             }
+            let constants = PanelLinesSink.renderConstantParts(record, date: renderedDate.text, scratch: constantsScratch)
+            if !record.isFinal { cache.set(user, record.day, CachedRecord(record, text: constants)) }
+            try append(record, constants: constants)
         }
         if record.isFinal { cache.remove(user, record.day) }
+    }
+
+    /// Appends `record`'s line around its rendered `constants`.
+    @inline(__always)
+    private func append(_ record: UserDayRecord, constants: UnsafeRawBufferPointer) throws {
+        try output.append { out in
+            PanelLinesSink.renderRevision(
+                record, constants: constants, layout: self.layout, context: self.context, scratch: self.scratch, into: &out
+            ) { h in
+                self.cache.playSeconds(record.userID, record.day.adding(h), ifValue: record.lead(h, column: 2))
+            }
+        }
     }
 
     public func flush() throws -> Int64 {
@@ -273,10 +294,18 @@ public final class PanelLinesSink: RecordSink {
     ) -> [UInt8] {
         let layout: Layout = format == .csv ? .csv : .json
         var out: [UInt8] = []
-        renderRevision(
-            record, cached: renderConstantParts(record, layout: layout), layout: layout,
-            context: ContextRendering(context, format: format), scratch: LineScratch(), into: &out
-        ) { _ in nil }
+        var date: [UInt8] = []
+        record.day.appendISO(to: &date)
+        let constantsScratch = LineScratch(bytes: constantPartsBound)
+        let constants = withExtendedLifetime(constantsScratch) {
+            Array(renderConstantParts(record, date: date, scratch: constantsScratch))
+        }
+        constants.withUnsafeBytes { constants in
+            renderRevision(
+                record, constants: constants, layout: layout,
+                context: ContextRendering(context, format: format), scratch: LineScratch(), into: &out
+            ) { _ in nil }
+        }
         return out
     }
 
@@ -288,32 +317,38 @@ public final class PanelLinesSink: RecordSink {
         Array((UserDayRecord.columnNames + context.names + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A]
     }
 
-    static func renderConstantParts(_ r: UserDayRecord, layout: Layout) -> CachedRecord {
-        // The lengths are filled in as each value ends; the text is copied into an array of its size at the end.
-        var out = [UInt8](repeating: 0, count: CachedRecord.count)
-        out.reserveCapacity(CachedRecord.count + 400)
+    /// The most bytes ``renderConstantParts(_:date:scratch:)`` writes: the lengths, 25 numbers and the date.
+    static let constantPartsBound = CachedRecord.count + CachedRecord.count * LineCursor.maxNumberBytes
+
+    /// Renders `r`'s values that are the same in every revision (``CachedRecord``'s text: each value's length,
+    /// then the values back to back) in `scratch`, with `date` (its day's ISO text) as `event_date`; the bytes
+    /// are valid until `scratch` is used again.
+    static func renderConstantParts(_ r: UserDayRecord, date: [UInt8], scratch: LineScratch) -> UnsafeRawBufferPointer {
+        var line = scratch.cursor(atLeast: constantPartsBound)
+        for _ in 0..<CachedRecord.count { line.append(0) }
         var column = 0
-        var start = out.count
+        var start = line.count
         @inline(__always) func end() {
-            out[column] = UInt8(out.count - start)
+            line.set(UInt8(line.count - start), at: column)
             column += 1
-            start = out.count
+            start = line.count
         }
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
         @inline(__always) func int(_ v: Int64) {
-            JSONBytes.appendInt(v, to: &out)
+            line.appendInt(v)
             end()
         }
         @inline(__always) func double(_ v: Double) {
-            JSONBytes.appendDouble(v, to: &out, null: [])
+            line.appendDouble(v, null: none)
             end()
         }
         @inline(__always) func count(_ v: Double) {
-            JSONBytes.appendCount(v, to: &out, null: [])
+            line.appendCount(v, null: none)
             end()
         }
         let d = r.daily
         int(Int64(r.userID))
-        r.day.appendISO(to: &out)
+        date.withUnsafeBytes { line.append($0) }
         end()
         int(Int64(d.interactions))
         int(Int64(d.uniqueVideos))
@@ -339,10 +374,7 @@ public final class PanelLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        let text = [UInt8](unsafeUninitializedCapacity: out.count) { buffer, initialized in
-            initialized = buffer.initialize(fromContentsOf: out)
-        }
-        return CachedRecord(daily: r.daily, lag1: r.lag1, prior3: r.prior3, text: text)
+        return line.written
     }
 
     /// Appends one revision: the cached constant parts around the leads, sums and revision, rendered in
@@ -350,16 +382,17 @@ public final class PanelLinesSink: RecordSink {
     /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
-        _ r: UserDayRecord, cached: CachedRecord, layout: Layout, context: ContextRendering?, scratch: LineScratch,
+        _ r: UserDayRecord, constants: UnsafeRawBufferPointer, layout: Layout, context: ContextRendering?, scratch: LineScratch,
         into out: inout [UInt8], playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
     ) {
         let keys = layout.keys
         let parts = layout.parts
         // At most 40 numbers (33 today) besides the kept text, each value's null and the fixed parts.
-        let bound = layout.fixedBytes + cached.text.count + CachedRecord.count * parts.null.count
+        let bound = layout.fixedBytes + constants.count + CachedRecord.count * parts.null.count
             + 40 * LineCursor.maxNumberBytes
         var line = scratch.cursor(atLeast: bound)
-        cached.text.withUnsafeBytes { text in
+        do {
+            let text = constants
             var start = CachedRecord.count
             for column in 0..<CachedRecord.count {
                 let end = start + Int(text[column])

@@ -13,7 +13,11 @@ import ReplayStream
             userID: 0, day: CalendarDay(rawValue: 0), daily: d, lag1: LagValues(repeating: 0),
             prior3: LagValues(repeating: 0), leads: LeadValues(repeating: .nan), treatmentHighIntensity: 0,
             treatmentHighWatchExposure: 0, revision: 0, isFinal: false)
-        return PanelLinesSink.renderConstantParts(record, layout: .csv)
+        let scratch = LineScratch()
+        return withExtendedLifetime(scratch) {
+            PanelLinesSink.CachedRecord(
+                record, text: PanelLinesSink.renderConstantParts(record, date: Array("2020-07-05".utf8), scratch: scratch))
+        }
     }
 
     @Test func eachUserAndDayFindsItsOwnRendering() {
