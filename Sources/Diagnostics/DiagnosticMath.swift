@@ -98,7 +98,7 @@ public struct DescribedColumn: Codable, Equatable, Sendable {
     /// Describes `values` exactly (sorts a copy): pandas' `describe(percentiles=...)` of one column.
     /// NaN values are left out, as pandas does.
     public static func exact(column: String, values: [Double], percentiles: [Double]) -> DescribedColumn {
-        let sorted = values.filter { !$0.isNaN }.sorted()
+        let sorted = NumberSort.ascending(values)
         let n = sorted.count
         var sum = CompensatedSum()
         for v in sorted { sum.add(v) }

@@ -84,11 +84,12 @@ public struct MetadataTables: Sendable {
         }
         do {
             var columns = [[Double]](repeating: [], count: itemDailyColumns.count + 2)
+            for i in columns.indices { columns[i].reserveCapacity(itemDailySampleRows) }
+            var row = [Double](repeating: .nan, count: itemDailyColumns.count)
             try forEachRow(
                 input: input, fileName: "item_daily_features.csv", required: itemDailyColumns,
                 rowLimit: itemDailySampleRows
             ) { _, number in
-                var row = [Double](repeating: .nan, count: itemDailyColumns.count)
                 for i in row.indices { row[i] = number(i) ?? .nan }
                 for i in row.indices { columns[i].append(row[i]) }
                 let show = row[0], play = row[2], like = row[5]

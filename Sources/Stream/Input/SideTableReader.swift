@@ -69,7 +69,65 @@ public enum SideTableReader {
 
     /// The notebook's `parse_category_list`: `ast.literal_eval` of `"[27, 9]"`, `[]` when it is not a
     /// list. Lists of integers are understood; anything else counts as `[]`.
+    /// ASCII text (every KuaiRec list) is read from its bytes; other text through Foundation's trimming.
     public static func parseCategoryList(_ text: String) -> [Int] {
+        var text = text
+        if let parsed = text.withUTF8({ asciiCategoryList($0) }) { return parsed }
+        return categoryListThroughFoundation(text)
+    }
+
+    /// ``parseCategoryList(_:)`` of ASCII bytes: spaces and tabs (the ASCII of `CharacterSet.whitespaces`)
+    /// trimmed around the list and each item, items as `Int(_:)` reads them (an optional sign, then digits that
+    /// fit). Nil when a byte is not ASCII. Hand-written: Foundation's trimming made the 10,728 lists of
+    /// `item_categories.csv` a tenth of the metadata thread's time.
+    static func asciiCategoryList(_ bytes: UnsafeBufferPointer<UInt8>) -> [Int]? {
+        for b in bytes where b >= 0x80 { return nil }
+        @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 }
+        func trimmed(_ range: Range<Int>) -> Range<Int> {
+            var lower = range.lowerBound, upper = range.upperBound
+            while lower < upper, isSpace(bytes[lower]) { lower += 1 }
+            while upper > lower, isSpace(bytes[upper - 1]) { upper -= 1 }
+            return lower..<upper
+        }
+        let list = trimmed(0..<bytes.count)
+        guard list.count >= 2, bytes[list.lowerBound] == 0x5B, bytes[list.upperBound - 1] == 0x5D else { return [] }
+        let inner = trimmed((list.lowerBound + 1)..<(list.upperBound - 1))
+        if inner.isEmpty { return [] }
+        var values: [Int] = []
+        var start = inner.lowerBound
+        while start <= inner.upperBound {
+            var end = start
+            while end < inner.upperBound, bytes[end] != 0x2C { end += 1 }
+            let item = trimmed(start..<end)
+            start = end + 1
+            if item.isEmpty { continue }  // a trailing comma: [1, 2,]
+            guard let v = integer(bytes, item) else { return [] }
+            values.append(v)
+        }
+        return values
+    }
+
+    /// `Int(_:)` of ASCII bytes: an optional `+` or `-`, then at least one digit, in range.
+    private static func integer(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+        var i = range.lowerBound
+        let negative = bytes[i] == 0x2D
+        if negative || bytes[i] == 0x2B { i += 1 }
+        guard i < range.upperBound else { return nil }
+        var value = 0
+        while i < range.upperBound {
+            let digit = Int(bytes[i]) - 0x30
+            guard (0...9).contains(digit) else { return nil }
+            let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = negative ? times10.subtractingReportingOverflow(digit) : times10.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            value = next
+            i += 1
+        }
+        return value
+    }
+
+    /// ``parseCategoryList(_:)`` through Foundation's trimming (any text; the oracle of the ASCII path's tests).
+    static func categoryListThroughFoundation(_ text: String) -> [Int] {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return [] }
         let inner = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
