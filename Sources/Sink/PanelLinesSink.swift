@@ -62,17 +62,6 @@ public final class PanelLinesSink: RecordSink {
                 && UserDayRecord.sameBits(prior3, record.prior3)
         }
 
-        /// Calls `body` with each value's column and text, in column order.
-        @inline(__always)
-        func forEachValue(_ body: (Int, ArraySlice<UInt8>) -> Void) {
-            var start = Self.count
-            for column in 0..<Self.count {
-                let end = start + Int(text[column])
-                body(column, text[start..<end])
-                start = end
-            }
-        }
-
         /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
         func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
             guard daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
