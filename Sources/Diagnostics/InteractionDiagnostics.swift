@@ -131,12 +131,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
     }
 
-    public func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
-        throws
-    {
-        guard let c = columns else { return }
-        guard let row = InteractionDiagnosticsCollector.notebookRow(record, fields: fields, columns: c, outcome: outcome)
-        else {
+    public func observe(_ row: NotebookRow) throws {
+        guard columns != nil else { return }
+        guard row.isKept else {
             tally.leftOut += 1
             return
         }
@@ -144,7 +141,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             spill.append(row.event)
             if spill.count >= 16_384 { try flushSpill() }
         }
-        tally.add(record, fields: fields, columns: c, event: row.event, eventDate: row.eventDate, dateEmpty: row.dateEmpty)
+        tally.add(row)
         tally(row.event, eventDate: row.eventDate)
     }
 
@@ -153,53 +150,6 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     func tally(_ event: Interaction, eventDate: CalendarDay?) {
         tallyEngagement(event)
         tallyUserAndVideo(event, eventDate: eventDate)
-    }
-
-    /// A row as the notebook's `interactions` holds it: its values, its `event_date`, whether its `date` field
-    /// is empty, and the day the panel files it under (nil for a rejected row). Nil when the row is rejected
-    /// and its ids or numbers cannot be read (the notebook could not either): it is left out.
-    @inline(__always)
-    static func notebookRow(
-        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns,
-        outcome: InteractionDecoder.Outcome
-    ) -> (event: Interaction, eventDate: CalendarDay?, dateEmpty: Bool, day: CalendarDay?)? {
-        var eventDate: CalendarDay?
-        let dateEmpty = fields.fieldCount > c.date && fields.withField(c.date, in: record) { $0.isEmpty }
-        switch outcome {
-        case .accepted(let e, let day, _):
-            if !dateEmpty { eventDate = day }
-            return (e, eventDate, dateEmpty, day)
-        case .rejected:
-            guard let e = rowOfRejected(record, fields: fields, columns: c, dateEmpty: dateEmpty, eventDate: &eventDate)
-            else { return nil }
-            return (e, eventDate, dateEmpty, nil)
-        }
-    }
-
-    /// A rejected row's values as the notebook reads them (it reads every row the decoder rejects for its
-    /// date or time), or nil when its ids or numbers cannot be read (the notebook could not either).
-    @inline(__always)
-    private static func rowOfRejected(
-        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, dateEmpty: Bool,
-        eventDate: inout CalendarDay?
-    ) -> Interaction? {
-        guard fields.fieldCount == c.count,
-            let user = fields.withField(c.userID, in: record, InteractionDecoder.parseID),
-            let video = fields.withField(c.videoID, in: record, InteractionDecoder.parseID),
-            let play = fields.withField(c.playDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
-            let length = fields.withField(c.videoDuration, in: record, InteractionDecoder.parseIntegerWithZeroFraction),
-            let ratio = fields.withField(c.watchRatio, in: record, InteractionDecoder.parseDoubleStatic), ratio.isFinite
-        else { return nil }
-        var ts = Interaction.missingTimestamp
-        if case .some(.some(let t)) = fields.withField(c.timestamp, in: record, InteractionDecoder.parseTimestampMs) {
-            ts = t
-        }
-        if !dateEmpty, case .some(.some(let label)) = fields.withField(c.date, in: record, InteractionDecoder.parseDateLabel) {
-            eventDate = CalendarDay(yyyymmdd: label)
-        }
-        return Interaction(
-            timestampMs: ts, userID: user, videoID: video, playDurationMs: play, videoDurationMs: length,
-            watchRatio: ratio)
     }
 
     /// The engagement columns' sums, extremes and histogram bins.
@@ -589,17 +539,13 @@ struct InteractionRowTally: Codable, Sendable {
 
     /// Counts one kept row: the time fields' missingness and the event-time range.
     @inline(__always)
-    mutating func add(
-        _ record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, columns c: InteractionColumns, event: Interaction,
-        eventDate: CalendarDay?, dateEmpty: Bool
-    ) {
+    mutating func add(_ row: NotebookRow) {
         rows += 1
-        let timestampEmpty = fields.withField(c.timestamp, in: record) { $0.isEmpty }
-        if timestampEmpty { missingTimestamp += 1 }
-        let hasTimestamp = event.timestampMs != Interaction.missingTimestamp
+        if row.timestampIsEmpty { missingTimestamp += 1 }
+        let hasTimestamp = row.event.timestampMs != Interaction.missingTimestamp
         if !hasTimestamp { missingEventTimestamp += 1 }
-        if dateEmpty { missingDate += 1 }
-        if let d = eventDate {
+        if row.dateIsEmpty { missingDate += 1 }
+        if let d = row.eventDate {
             if d.rawValue != lastDate {
                 dates.insert(d.rawValue)
                 lastDate = d.rawValue
@@ -607,7 +553,7 @@ struct InteractionRowTally: Codable, Sendable {
         } else {
             missingEventDate += 1
         }
-        let textTime: Int64? = fields.withField(c.time, in: record) { bytes in
+        let textTime: Int64? = row.withTimeText { bytes in
             if bytes.isEmpty {
                 missingTime += 1
                 return nil
@@ -617,7 +563,7 @@ struct InteractionRowTally: Codable, Sendable {
         }
         if textTime == nil { missingTimeText += 1 }
         // event_time: the text's wall clock, else the timestamp read as UTC.
-        if let t = textTime ?? (hasTimestamp ? event.timestampMs : nil) {
+        if let t = textTime ?? (hasTimestamp ? row.event.timestampMs : nil) {
             if t < firstTime { firstTime = t }
             if t > lastTime { lastTime = t }
         } else {

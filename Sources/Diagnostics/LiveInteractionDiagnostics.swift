@@ -92,16 +92,13 @@ public final class LiveInteractionDiagnostics: LiveRowObserver {
 
     public func begin(columns: InteractionColumns) throws { self.columns = columns }
 
-    public func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
-        throws
-    {
-        guard let c = columns else { return }
-        guard let row = InteractionDiagnosticsCollector.notebookRow(record, fields: fields, columns: c, outcome: outcome)
-        else {
+    public func observe(_ row: NotebookRow) throws {
+        guard columns != nil else { return }
+        guard row.isKept else {
             state.tally.leftOut += 1
             return
         }
-        state.tally.add(record, fields: fields, columns: c, event: row.event, eventDate: row.eventDate, dateEmpty: row.dateEmpty)
+        state.tally.add(row)
         var logged = LoggedRow(event: row.event, day: row.day?.rawValue ?? .min, eventDate: row.eventDate?.rawValue ?? .min)
         withUnsafeBytes(of: &logged) { buffer.append(contentsOf: $0) }
         state.loggedRows += 1

@@ -90,7 +90,7 @@ public final class LiveInput {
             try observer.begin(columns: columns)
             begun = columns
         }
-        try observer.observe(row: record, fields: splitter, outcome: outcome)
+        try observer.observe(NotebookRow(record, fields: splitter, columns: columns, outcome: outcome))
     }
 
     /// Waits up to `timeoutMs` for input, reads what is there, and calls `row(outcome, raw, line)` for

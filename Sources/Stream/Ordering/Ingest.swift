@@ -106,128 +106,87 @@ public enum Ingest {
         shouldStop: () -> Bool = { false }, progress: (Int64, Int) -> Void = { _, _ in },
         observer: IngestObserver? = nil
     ) throws -> IngestSummary {
-        let prefetcher = BlockPrefetcher(source: source)
-        defer { prefetcher.stop() }
-        var pass = IngestRowHandler(options: options, buckets: buckets, rejects: rejects, observer: observer)
-        pass.summary.inputLocation = source.location
         let watch = options.watchInput ? try InputFileWatch(path: source.filePath) : nil
         if let stated = source.memberSize, stated > options.maxBytes {
             throw IngestLimitError(input: source.location, limit: .statedSize(stated: stated, maxBytes: options.maxBytes))
         }
-        var assembler = CSVRecordAssembler()
-        var csvBytes: Int64 = 0
+        let stage = IngestParseStage(source: source, options: options, readsNotebookRows: observer != nil)
+        defer { stage.stop() }
+        var fold = IngestFold(options: options, buckets: buckets, rejects: rejects, observer: observer)
         var blocks = 0
-        // The bytes' hash, taken on the blocks the pass reads anyway (no second pass over the input).
-        let hasher = XXH64()
-        var readToEnd = false
-        reading: while true {
-            let next: UnsafeRawBufferPointer?
-            do {
-                next = try prefetcher.nextBlock()
-            } catch var error as ArchiveReadError {
-                error.progress =
-                    "it failed after \(prefetcher.bytesDecompressed) bytes of the CSV had been decompressed (\(pass.summary.rowsRead) data rows parsed); nothing was recorded: a rerun starts the ingest again"
+        while true {
+            let block = stage.nextBlock()
+            try fold.fold(block)
+            switch block.end {
+            case .failed(let error)?:
                 throw error
+            case .finished(let content)?:
+                guard let columns = block.columns else {
+                    throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
+                }
+                try watch?.check()
+                try buckets.flushAndSync()
+                var summary = try fold.finish(source: source, columns: columns, rowsRead: block.rowsRead)
+                stage.stop()
+                summary.bytesRead = source.bytesConsumed
+                summary.content = content
+                return summary
+            case nil:
+                progress(block.bytesDecompressed, block.rowsRead)
+                if shouldStop() { throw IngestInterrupted() }
+                blocks += 1
+                if blocks % 64 == 0 { try watch?.check() }
             }
-            guard let block = next else {
-                readToEnd = true
-                break
-            }
-            hasher.update(block)
-            csvBytes += Int64(block.count)
-            if csvBytes > options.maxBytes {
-                throw IngestLimitError(
-                    input: source.location, limit: .expandedSize(maxBytes: options.maxBytes, rowsRead: pass.summary.rowsRead))
-            }
-            let goOn = try withSource(source.location) { try assembler.feed(block) { try pass.handle($0, line: $1) } }
-            if !goOn { break reading }
-            progress(prefetcher.bytesDecompressed, pass.summary.rowsRead)
-            if shouldStop() { throw IngestInterrupted() }
-            blocks += 1
-            if blocks % 64 == 0 { try watch?.check() }
-        }
-        if !pass.limitReached {
-            try withSource(source.location) { try assembler.finish { try pass.handle($0, line: $1) } }
-        }
-        if pass.columns == nil {
-            throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
-        }
-        try watch?.check()
-        try buckets.flushAndSync()
-        var summary = try pass.finish(source: source)
-        prefetcher.stop()
-        summary.bytesRead = source.bytesConsumed
-        summary.content = ContentDigest(bytes: hasher.count, xxh64: hasher.value, readToEnd: readToEnd)
-        return summary
-    }
-
-    /// Runs `body`, naming `location` in a ``CSVFormatError`` it throws.
-    private static func withSource<T>(_ location: String, _ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch var error as CSVFormatError {
-            error.source = location
-            throw error
         }
     }
 }
 
-/// One ingest pass's state: the header, the decoder, and what the summary counts, row by row.
-private struct IngestRowHandler {
+/// The ingest pass's fold, on the caller's thread: each parsed row, in file order, into the diagnostics'
+/// observer, the day buckets, the rejects file and the counts the summary keeps.
+private struct IngestFold {
     let options: IngestOptions
     let buckets: DayBuckets
     let rejects: RejectWriter
     let observer: IngestObserver?
-    let limit: Int
+    var observerBegun = false
     var summary = IngestSummary()
-    var splitter = CSVFieldSplitter()
-    var decoder: InteractionDecoder?
-    var columns: InteractionColumns?
     var users = Set<Int32>()
     var lastUser: Int32 = -1
     var userDays = UserDayTally()
     var firstDay = Int32.max
     var lastDay = Int32.min
     var rejected: [RejectReason: Int] = [:]
-    /// True once `--rows` data rows were read (the rest of the input is not read).
-    var limitReached = false
 
     init(options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?) {
         self.options = options
         self.buckets = buckets
         self.rejects = rejects
         self.observer = observer
-        limit = options.rowLimit ?? Int.max
     }
 
-    /// Takes one CSV record (the header first); false once the row limit is reached.
-    mutating func handle(_ record: UnsafeRawBufferPointer, line: Int64) throws -> Bool {
-        guard columns != nil else {
-            // The header; blank lines before it are skipped, as pandas does.
-            if record.isEmpty { return true }
-            let found = try Ingest.readHeader(record, line: line, splitter: &splitter)
-            columns = found
-            decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
-            try observer?.begin(columns: found)
-            return true
+    /// Folds one parsed block's rows: the observer sees every row, the buckets the accepted ones, the rejects
+    /// file the others.
+    mutating func fold(_ block: ParsedBlock) throws {
+        if let observer, !observerBegun, let columns = block.columns {
+            try observer.begin(columns: columns)
+            observerBegun = true
         }
-        if record.isEmpty { return true }  // blank line: pandas skips it and so do we
-        if summary.rowsRead >= limit {
-            limitReached = true
-            return false
+        if let observer {
+            for row in block.rows { try observer.observe(row.notebook) }
         }
-        summary.rowsRead += 1
-        let ok = splitter.split(record)
-        let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
-        try observer?.observe(row: record, fields: splitter, outcome: outcome)
-        switch outcome {
-        case .accepted(let event, let day, let disagrees):
-            try accept(event, day: day, disagrees: disagrees)
-        case .rejected(let reason):
-            rejected[reason, default: 0] += 1
-            try rejects.reject(line: line, reason: reason, raw: record)
+        for row in block.rows where row.accepted {
+            try accept(
+                row.notebook.event, day: CalendarDay(rawValue: row.notebook.dayRawValue),
+                disagrees: row.dateDisagreesWithTimestamp)
         }
-        return true
+        try block.rejectedText.withUnsafeBytes { text in
+            for reject in block.rejects {
+                rejected[reject.reason, default: 0] += 1
+                try rejects.reject(
+                    line: reject.line, reason: reject.reason,
+                    raw: UnsafeRawBufferPointer(rebasing: text[reject.textStart..<(reject.textStart + reject.textCount)]))
+            }
+        }
     }
 
     /// An accepted row: into its day's bucket, and counted for the summary and the batch thresholds.
@@ -245,9 +204,12 @@ private struct IngestRowHandler {
         if day.rawValue > lastDay { lastDay = day.rawValue }
     }
 
-    /// The pass's summary, once every record was handled.
+    /// The pass's summary, once every row was folded.
     /// - Throws: ``IngestLimitError`` when the panel would span more than `maxPanelDays`.
-    mutating func finish(source: MatrixSource) throws -> IngestSummary {
+    mutating func finish(source: MatrixSource, columns: InteractionColumns, rowsRead: Int) throws -> IngestSummary {
+        if let observer, !observerBegun { try observer.begin(columns: columns) }
+        summary.inputLocation = source.location
+        summary.rowsRead = rowsRead
         userDays.flush()
         summary.users = users.sorted()
         if firstDay <= lastDay {

@@ -6,10 +6,9 @@
 public protocol IngestObserver: AnyObject {
     /// Called once with the header, before any row.
     func begin(columns: InteractionColumns) throws
-    /// Called for every data row (blank lines excepted) after it is decoded.
-    /// - Warning: `record` and `fields` are valid only during the call.
-    func observe(row record: UnsafeRawBufferPointer, fields: CSVFieldSplitter, outcome: InteractionDecoder.Outcome)
-        throws
+    /// Called for every data row (blank lines excepted) after it is decoded, in file order: the row as the
+    /// notebook reads it (``NotebookRow``, read from the row's text where the row was split).
+    func observe(_ row: NotebookRow) throws
 }
 
 /// Sees every record revision the replay emits, on the replay thread, in emission order.

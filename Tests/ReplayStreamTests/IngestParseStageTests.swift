@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+@testable import ReplayStream
+
+/// Keeps every row an observer is shown, as comparable text.
+final class RecordingObserver: IngestObserver {
+    var begun: [InteractionColumns] = []
+    var rows: [String] = []
+    func begin(columns: InteractionColumns) throws { begun.append(columns) }
+    func observe(_ row: NotebookRow) throws { rows.append(IngestParseStageTests.describe(row)) }
+}
+
+/// The ingest pass's parse thread and fold over inputs of several blocks: every row reaches the observer, the
+/// buckets and the rejects file once, in file order, whatever block it was parsed in; a row limit, a stop and
+/// an error in a later block end the pass as before.
+@Suite struct IngestParseStageTests {
+    static let header = "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio"
+
+    /// A row as comparable text: every value the observer counts.
+    static func describe(_ row: NotebookRow) -> String {
+        guard row.isKept else { return "left out" }
+        let e = row.event
+        let time = row.withTimeText { String(decoding: $0, as: UTF8.self) }
+        return
+            "\(e.timestampMs) \(e.userID) \(e.videoID) \(e.playDurationMs) \(e.videoDurationMs) \(e.watchRatio.bitPattern) day \(row.dayRawValue) date \(row.eventDateRawValue) \(row.dateIsEmpty) \(row.timestampIsEmpty) [\(time)]"
+    }
+
+    /// `count` rows over 40 users and 5 days, grouped by user: every 97th has neither date nor timestamp (rejected,
+    /// kept by the notebook), every 331st an unreadable watch ratio (rejected and left out), every 1,009th a
+    /// quoted time, every 4,001st a time field longer than any time text.
+    static func csv(rows count: Int) -> [UInt8] {
+        var text = header + "\n"
+        for i in 0..<count {
+            let user = i * 40 / count
+            let day = 5 + i % 5
+            let second = 1_593_900_000 + (day - 5) * 86_400 + i % 80_000
+            var time = "2020-07-0\(day) 0\(i % 10):1\(i % 10):2\(i % 10).\(100 + i % 900)"
+            if i % 1009 == 0 { time = "\"\(time)\"" }
+            if i % 4001 == 0 { time = "2020-07-05 01:02:03.123456789012345678901234567890" }
+            var date = "2020070\(day).0", timestamp = "\(second).\(100 + i % 900)"
+            if i % 97 == 0 { (date, timestamp) = ("", "") }
+            let ratio = i % 331 == 0 ? "abc" : "0.\(1000 + i % 9000)"
+            text += "\(user),\(i % 777),\(1000 + i),\(20_000 + i % 50),\(time),\(date),\(timestamp),\(ratio)\n"
+        }
+        return Array(text.utf8)
+    }
+
+    /// The rows the observer should see: the whole input parsed on one thread, in one piece.
+    static func expectedRows(_ bytes: [UInt8], limit: Int = .max) throws -> [String] {
+        var assembler = CSVRecordAssembler()
+        var splitter = CSVFieldSplitter()
+        var columns: InteractionColumns?
+        var decoder: InteractionDecoder?
+        var rows: [String] = []
+        let body: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, line in
+            guard let c = columns else {
+                columns = try Ingest.readHeader(record, line: line, splitter: &splitter)
+                decoder = InteractionDecoder(columns: columns!, timeZone: TimeZone(identifier: "Asia/Shanghai")!)
+                return true
+            }
+            if rows.count == limit { return false }
+            let ok = splitter.split(record)
+            let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
+            rows.append(describe(NotebookRow(record, fields: splitter, columns: c, outcome: outcome)))
+            return true
+        }
+        let goOn = try bytes.withUnsafeBytes { try assembler.feed($0, body) }
+        if goOn { try assembler.finish(body) }
+        return rows
+    }
+
+    struct Pass {
+        var summary: IngestSummary
+        var rejects: [(line: Int64, reason: String, raw: [UInt8])]
+        var observed: RecordingObserver
+        var eventsInBuckets: Int
+    }
+
+    func ingest(_ bytes: [UInt8], rowLimit: Int? = nil, shouldStop: @escaping () -> Bool = { false }) throws -> Pass {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-parse-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = dir.appendingPathComponent("m.csv")
+        try Data(bytes).write(to: csv)
+        let source = try MatrixSource.open(input: csv.path, matrix: .small)
+        let buckets = try DayBuckets(directory: dir.appendingPathComponent("events"))
+        let rejects = RecordingRejects()
+        let observer = RecordingObserver()
+        let summary = try Ingest.run(
+            source: source, options: IngestOptions(rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!),
+            buckets: buckets, rejects: rejects, shouldStop: shouldStop, observer: observer)
+        return Pass(
+            summary: summary, rejects: rejects.rows, observed: observer,
+            eventsInBuckets: buckets.eventCounts.values.reduce(0, +))
+    }
+
+    @Test func everyRowOfManyBlocksIsFoldedOnceInFileOrder() throws {
+        let bytes = Self.csv(rows: 90_000)
+        #expect(bytes.count > 6 << 20)  // more blocks than the parse ring and the inflate ring hold together
+        let pass = try ingest(bytes)
+        let expected = try Self.expectedRows(bytes)
+        #expect(pass.observed.begun.count == 1)
+        #expect(pass.observed.rows.count == expected.count)
+        #expect(pass.observed.rows == expected)
+        #expect(pass.summary.rowsRead == 90_000)
+        #expect(pass.summary.rowsAccepted + pass.summary.rowsRejected == 90_000)
+        #expect(pass.eventsInBuckets == pass.summary.rowsAccepted)
+        #expect(pass.rejects.count == pass.summary.rowsRejected)
+        // Rejects come in file order, each with its line and its own text.
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(pass.rejects.map(\.line) == pass.rejects.map(\.line).sorted())
+        for reject in pass.rejects { #expect(String(decoding: reject.raw, as: UTF8.self) == lines[Int(reject.line) - 1]) }
+        let missingTime = (0..<90_000).filter { $0 % 97 == 0 }.count
+        #expect(pass.summary.rejected["missing_time"] == missingTime)
+        #expect(pass.summary.content?.bytes == Int64(bytes.count))
+        #expect(pass.summary.content?.readToEnd == true)
+        let digest = XXH64()
+        bytes.withUnsafeBytes { digest.update($0) }
+        #expect(pass.summary.content == ContentDigest(bytes: Int64(bytes.count), xxh64: digest.value, readToEnd: true))
+    }
+
+    @Test func aRowLimitInALaterBlockEndsThePassThere() throws {
+        let bytes = Self.csv(rows: 60_000)
+        let pass = try ingest(bytes, rowLimit: 41_234)
+        #expect(pass.summary.rowsRead == 41_234)
+        #expect(pass.observed.rows == (try Self.expectedRows(bytes, limit: 41_234)))
+        #expect(pass.summary.content?.readToEnd == false)
+        #expect(pass.eventsInBuckets == pass.summary.rowsAccepted)
+    }
+
+    @Test func aStopBetweenBlocksEndsThePass() throws {
+        var polls = 0
+        #expect(throws: IngestInterrupted.self) {
+            _ = try ingest(Self.csv(rows: 60_000)) {
+                polls += 1
+                return polls == 2
+            }
+        }
+        #expect(polls == 2)
+    }
+
+    @Test func aBadRecordInALaterBlockIsTheSameError() throws {
+        // An unclosed quote three blocks in: everything after it is one record, longer than any record may be.
+        var lines = String(decoding: Self.csv(rows: 40_000), as: UTF8.self).split(separator: "\n").map(String.init)
+        lines.insert("1,2,\"3", at: 30_000)
+        let bytes = Array((lines.joined(separator: "\n") + "\n" + String(repeating: "A", count: 1 << 20) + "\n").utf8)
+        do {
+            _ = try ingest(bytes)
+            Issue.record("the pass should fail")
+        } catch let error as CSVFormatError {
+            #expect(error.source?.hasSuffix("m.csv") == true)
+            #expect(error.message.contains("longer than"))
+        }
+    }
+
+    @Test func aTimeFieldLongerThanAnyTimeTextIsKeptLongerThanThat() throws {
+        let c = try InteractionColumns(header: Self.header.split(separator: ",").map(String.init))
+        var splitter = CSVFieldSplitter()
+        var decoder = InteractionDecoder(columns: c, timeZone: TimeZone(identifier: "UTC")!)
+        let long = "2020-07-05 01:02:03.123456789012345678901234567890"
+        for (time, kept) in [(long, String(long.prefix(NotebookRow.timeTextCapacity))), ("", ""), ("2020-07-05 01:02:03", "2020-07-05 01:02:03")] {
+            let record = Array("1,2,3,4,\(time),20200705,1593910923.123,0.5".utf8)
+            let row = record.withUnsafeBytes { bytes in
+                let ok = splitter.split(bytes)
+                return NotebookRow(bytes, fields: splitter, columns: c, outcome: decoder.decode(bytes, fields: splitter, fieldsOK: ok))
+            }
+            #expect(row.isKept)
+            #expect(row.withTimeText { String(decoding: $0, as: UTF8.self) } == kept)
+        }
+    }
+}
