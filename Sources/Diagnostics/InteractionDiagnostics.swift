@@ -259,9 +259,10 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     }
 
     /// Finishes every table: one pass over the day buckets (spans `days`) and the spill for the
-    /// percentiles and standard deviations, then the joins with `metadata`.
+    /// percentiles and standard deviations, then the joins with the tables `metadata` returns (called once,
+    /// after that pass: the side tables may still be being read meanwhile).
     /// - Throws: when a bucket or the spill cannot be read.
-    public func finish(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, metadata: MetadataTables) throws
+    public func finish(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, metadata: () -> MetadataTables) throws
         -> InteractionDiagnostics
     {
         try flushSpill()
@@ -300,10 +301,10 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     /// Finishes every table: one pass over the kept rows (`keptRows` calls its argument with each, in the
     /// order the ingest's second pass reads them: by day, in the order they came, then the rejected ones) for
-    /// the percentiles and standard deviations, then the joins with `metadata`. Without side tables
-    /// (`metadata` nil: a live feed) the metadata tables say so in a note instead of holding rows.
+    /// the percentiles and standard deviations, then the joins with the tables `readMetadata` returns. Without
+    /// side tables (nil: a live feed) the metadata tables say so in a note instead of holding rows.
     /// - Throws: `keptRows`' errors.
-    func finish(metadata: MetadataTables?, keptRows: ((Interaction) -> Void) throws -> Void) throws
+    func finish(metadata readMetadata: () -> MetadataTables?, keptRows: ((Interaction) -> Void) throws -> Void) throws
         -> InteractionDiagnostics
     {
         storeCurrentUser()
@@ -362,7 +363,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         tables.append(histograms[0].table(name: "watch_ratio_histogram"))
         tables.append(histograms[1].table(name: "play_duration_histogram"))
         tables.append(contentsOf: repeatedMeasures())
-        if let metadata {
+        if let metadata = readMetadata() {
             tables.append(contentsOf: metadataJoin(metadata))
             tables.append(metadata.itemDailySummary)
             tables.append(contentsOf: metadata.itemDailyHistograms)

@@ -148,7 +148,7 @@ extension LiveInteractionDiagnostics {
                 collector.tally(r.event, eventDate: r.eventDate == .min ? nil : CalendarDay(rawValue: r.eventDate))
             }
             let order = secondPassOrder(count: count) { row($0).day }
-            return try collector.finish(metadata: sideTables) { body in
+            return try collector.finish(metadata: { sideTables }) { body in
                 for i in order { body(row(Int(i)).event) }
             }
         }

@@ -46,11 +46,14 @@ extension Run<ArchiveRunConfiguration> {
         let pass = try readInput(into: buckets, store: store, shouldStop: shouldStop, onEvent: onEvent)
         var summary = pass.summary
         let diagnosticsStarted = Date()
-        let metadataTables = pass.metadata.wait()
-        let metadataWait = Date().timeIntervalSince(diagnosticsStarted)
+        var metadataWait = 0.0
         let interaction = try pass.diagnostics.finish(
             buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
-            metadata: metadataTables)
+            metadata: {
+                let waitStarted = Date()
+                defer { metadataWait = Date().timeIntervalSince(waitStarted) }
+                return pass.metadata.wait()
+            })
         try store.recordPayload(DiagnosticsPayloads.encode(interaction), named: DiagnosticsPayloads.interaction)
         logger.info(
             "diagnostics",

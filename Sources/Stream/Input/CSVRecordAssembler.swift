@@ -194,40 +194,43 @@ public struct CSVFieldSplitter {
     private static func splitWithoutQuotes(
         _ base: UnsafeRawPointer, count: Int, into edges: UnsafeMutableBufferPointer<Int>
     ) -> Int {
+        // Wrapping arithmetic: every offset is below `count` and every field index below `room`, so none can
+        // overflow, and the overflow checks were a fifth of the loop.
         let room = edges.count / 2
+        let out = edges.baseAddress!
         var fields = 0
         var start = 0
         var i = 0
-        while i + 8 <= count {
+        while i &+ 8 <= count {
             let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             if bytesEqual(word, 0x22) != 0 { return sawQuote }
             var commas = bytesEqual(word, 0x2C)
             while commas != 0 {
-                let at = i + commas.trailingZeroBitCount >> 3
-                if fields == room - 1 { return outOfRoom }
-                edges[2 * fields] = start
-                edges[2 * fields + 1] = at
-                fields += 1
-                start = at + 1
+                let at = i &+ commas.trailingZeroBitCount &>> 3
+                if fields == room &- 1 { return outOfRoom }
+                out[2 &* fields] = start
+                out[2 &* fields &+ 1] = at
+                fields &+= 1
+                start = at &+ 1
                 commas &= commas &- 1
             }
-            i += 8
+            i &+= 8
         }
         while i < count {
             let b = base.load(fromByteOffset: i, as: UInt8.self)
             if b == 0x22 { return sawQuote }
             if b == 0x2C {
-                if fields == room - 1 { return outOfRoom }
-                edges[2 * fields] = start
-                edges[2 * fields + 1] = i
-                fields += 1
-                start = i + 1
+                if fields == room &- 1 { return outOfRoom }
+                out[2 &* fields] = start
+                out[2 &* fields &+ 1] = i
+                fields &+= 1
+                start = i &+ 1
             }
-            i += 1
+            i &+= 1
         }
-        edges[2 * fields] = start
-        edges[2 * fields + 1] = count
-        return fields + 1
+        out[2 &* fields] = start
+        out[2 &* fields &+ 1] = count
+        return fields &+ 1
     }
 
     /// Adds a field (quoted records: the rare path), growing `edges` when full.
@@ -303,7 +306,7 @@ public struct CSVFieldSplitter {
     public func withField<R>(
         _ index: Int, in record: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
     ) rethrows -> R {
-        let range = edges[2 * index]..<edges[2 * index + 1]
+        let range = Range(uncheckedBounds: (edges[2 * index], edges[2 * index + 1]))
         if usesUnquotedBuffer {
             return try unquoted.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
