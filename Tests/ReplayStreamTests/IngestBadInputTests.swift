@@ -32,22 +32,28 @@ final class RecordingRejects: RejectWriter {
         _ bytes: [UInt8], options: IngestOptions = IngestOptions(timeZone: TimeZone(identifier: "Asia/Shanghai")!),
         dedupe: Bool = false, progress: @escaping (URL) -> Void = { _ in }
     ) throws -> Run {
+        try Self.withInput(bytes) { source, buckets, csv in
+            let rejects = RecordingRejects()
+            var summary = try Ingest.run(
+                source: source, options: options, buckets: buckets, rejects: rejects, progress: { _, _ in progress(csv) })
+            if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
+            var events: [CalendarDay: [Interaction]] = [:]
+            for day in buckets.eventCounts.keys { events[day] = try buckets.sortedEvents(for: day) }
+            return Run(
+                summary: summary, rejects: rejects.rows, events: events,
+                damage: buckets.verify(expectedEvents: summary.rowsAccepted))
+        }
+    }
+
+    /// Calls `body` with `bytes` written as a CSV in a temporary folder (removed afterwards), opened as the input,
+    /// empty day buckets beside it, and the CSV's URL.
+    static func withInput<T>(_ bytes: [UInt8], _ body: (MatrixSource, DayBuckets, URL) throws -> T) throws -> T {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-ingest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = dir.appendingPathComponent("m.csv")
         try Data(bytes).write(to: csv)
-        let source = try MatrixSource.open(input: csv.path, matrix: .small)
-        let buckets = try DayBuckets(directory: dir.appendingPathComponent("events"))
-        let rejects = RecordingRejects()
-        var summary = try Ingest.run(
-            source: source, options: options, buckets: buckets, rejects: rejects, progress: { _, _ in progress(csv) })
-        if dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
-        var events: [CalendarDay: [Interaction]] = [:]
-        for day in buckets.eventCounts.keys { events[day] = try buckets.sortedEvents(for: day) }
-        return Run(
-            summary: summary, rejects: rejects.rows, events: events,
-            damage: buckets.verify(expectedEvents: summary.rowsAccepted))
+        return try body(MatrixSource.open(input: csv.path, matrix: .small), DayBuckets(directory: dir.appendingPathComponent("events")), csv)
     }
 
     @Test func textQuirksAreReadLikePandasReadsThem() throws {

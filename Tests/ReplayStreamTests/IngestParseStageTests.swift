@@ -77,21 +77,16 @@ final class RecordingObserver: IngestObserver {
     }
 
     func ingest(_ bytes: [UInt8], rowLimit: Int? = nil, shouldStop: @escaping () -> Bool = { false }) throws -> Pass {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("replay-parse-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let csv = dir.appendingPathComponent("m.csv")
-        try Data(bytes).write(to: csv)
-        let source = try MatrixSource.open(input: csv.path, matrix: .small)
-        let buckets = try DayBuckets(directory: dir.appendingPathComponent("events"))
-        let rejects = RecordingRejects()
-        let observer = RecordingObserver()
-        let summary = try Ingest.run(
-            source: source, options: IngestOptions(rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!),
-            buckets: buckets, rejects: rejects, shouldStop: shouldStop, observer: observer)
-        return Pass(
-            summary: summary, rejects: rejects.rows, observed: observer,
-            eventsInBuckets: buckets.eventCounts.values.reduce(0, +))
+        try IngestBadInputTests.withInput(bytes) { source, buckets, _ in
+            let rejects = RecordingRejects()
+            let observer = RecordingObserver()
+            let summary = try Ingest.run(
+                source: source, options: IngestOptions(rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!),
+                buckets: buckets, rejects: rejects, shouldStop: shouldStop, observer: observer)
+            return Pass(
+                summary: summary, rejects: rejects.rows, observed: observer,
+                eventsInBuckets: buckets.eventCounts.values.reduce(0, +))
+        }
     }
 
     @Test func everyRowOfManyBlocksIsFoldedOnceInFileOrder() throws {
