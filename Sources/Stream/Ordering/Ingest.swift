@@ -121,12 +121,12 @@ public enum Ingest {
             case .failed(let error)?:
                 throw error
             case .finished(let content)?:
-                guard let columns = block.columns else {
+                guard block.columns != nil else {
                     throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
                 }
                 try watch?.check()
                 try buckets.flushAndSync()
-                var summary = try fold.finish(source: source, columns: columns, rowsRead: block.rowsRead)
+                var summary = try fold.finish(source: source, rowsRead: block.rowsRead)
                 stage.stop()
                 summary.bytesRead = source.bytesConsumed
                 summary.content = content
@@ -165,7 +165,7 @@ private struct IngestFold {
     }
 
     /// Folds one parsed block's rows: the observer sees every row, the buckets the accepted ones, the rejects
-    /// file the others.
+    /// file the others. The observer is told the columns with the first block that has them (the header's).
     mutating func fold(_ block: ParsedBlock) throws {
         if let observer, !observerBegun, let columns = block.columns {
             try observer.begin(columns: columns)
@@ -206,8 +206,7 @@ private struct IngestFold {
 
     /// The pass's summary, once every row was folded.
     /// - Throws: ``IngestLimitError`` when the panel would span more than `maxPanelDays`.
-    mutating func finish(source: MatrixSource, columns: InteractionColumns, rowsRead: Int) throws -> IngestSummary {
-        if let observer, !observerBegun { try observer.begin(columns: columns) }
+    mutating func finish(source: MatrixSource, rowsRead: Int) throws -> IngestSummary {
         summary.inputLocation = source.location
         summary.rowsRead = rowsRead
         userDays.flush()
