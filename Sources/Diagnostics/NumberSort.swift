@@ -14,7 +14,7 @@ enum NumberSort {
         guard n > 1 else { return source }
         var target = [Double](repeating: 0, count: n)
         // The counts of every pass's digits, taken in one read of the values; buffers rather than arrays in the
-        // loops: an array's bounds and uniqueness checks on each count were a quarter of the sort's samples. In bounds:
+        // loops: an array's bounds and uniqueness checks on each count cost a quarter of the sort's samples. In bounds:
         // a pass is below 8 and a digit below 256 (`counts` holds 8 × 256, `offsets` 256 after it), and a pass's
         // offsets are the prefix sums of its counts, which add up to `n`, so every write into `out` is below `n`.
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 9 * 256) { scratch in

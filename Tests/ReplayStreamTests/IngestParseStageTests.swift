@@ -12,7 +12,7 @@ final class RecordingObserver: IngestObserver {
 
 /// The ingest pass's parse thread and fold over inputs of several blocks: every row reaches the observer, the
 /// buckets and the rejects file once, in file order, whatever block it was parsed in; a row limit, a stop and
-/// an error in a later block end the pass as before.
+/// an error in a later block end the pass where they occur, with the same error as in a single block.
 @Suite struct IngestParseStageTests {
     static let header = "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio"
 

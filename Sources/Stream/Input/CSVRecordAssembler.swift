@@ -195,7 +195,7 @@ public struct CSVFieldSplitter {
         _ base: UnsafeRawPointer, count: Int, into edges: UnsafeMutableBufferPointer<Int>
     ) -> Int {
         // Wrapping arithmetic: every offset is below `count` and every field index below `room`, so none can
-        // overflow, and the overflow checks were a fifth of the loop.
+        // overflow, and overflow checks would cost a fifth of the loop.
         let room = edges.count / 2
         let out = edges.baseAddress!
         var fields = 0

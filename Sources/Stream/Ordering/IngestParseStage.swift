@@ -57,7 +57,7 @@ final class ParsedBlock {
 /// them, splits their records and fields, decodes the rows and reads what the diagnostics count of each
 /// (``NotebookRow``), into a small ring of reused ``ParsedBlock``s that the caller's thread folds in file
 /// order (counts, day buckets, the rejects file, the diagnostics' sums). Three threads on the pass: inflating,
-/// parsing and folding overlap, where one thread parsed and folded each row before.
+/// parsing and folding overlap.
 ///
 /// Hand-off as in ``BlockPrefetcher``: two semaphores (`free` gives a block to the parse thread, `filled` to the
 /// consumer), no allocation per block.
