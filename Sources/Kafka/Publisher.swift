@@ -175,6 +175,7 @@ public enum Publisher {
         let source = try MatrixSource.open(input: c.input, matrix: c.matrix, inflate: c.inflate)
         let summary = try Ingest.run(
             source: source, options: IngestOptions(timeZone: c.timeZone), buckets: buckets, rejects: rejects, shouldStop: shouldStop)
+        try buckets.waitForSync()
         var base: [Int32: Int64] = [:]
         for p in 0..<Int32(c.partitions) { base[p] = try producer.watermarks(topic: c.topic, partition: p).high }
         let identity = try PublishFiles.identity(of: c.input)

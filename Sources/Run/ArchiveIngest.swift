@@ -62,6 +62,8 @@ extension Run<ArchiveRunConfiguration> {
                 "metadata_wait_seconds": "\(metadataWait)",
                 "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
             ])
+        // The bucket files' fsync ran beside the second pass; the ingest is recorded complete only after it.
+        try buckets.waitForSync()
         // After the interaction diagnostics, which are over the rows as read (their second pass reads
         // the buckets as the first pass saw them).
         if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }

@@ -83,6 +83,30 @@ struct DayBucketsTests {
         #expect(throws: DamagedFileError.self) { try buckets.restore(counts: [a: 9]) }
     }
 
+    /// The sync started beside other work flushes first, and its error (a day file that cannot be opened) is
+    /// thrown by the wait, not lost; the next sync starts clean.
+    @Test func backgroundSyncFlushesAndReportsItsError() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir)
+        defer { buckets.settleWrites() }
+        let a = CalendarDay(rawValue: 100), b = CalendarDay(rawValue: 101)
+        let e = Interaction(timestampMs: 1, userID: 1, videoID: 1, playDurationMs: 1, videoDurationMs: 1, watchRatio: 1)
+        for _ in 0..<5 { try buckets.append(e, day: a) }
+        try buckets.append(e, day: b)
+        try buckets.flushAndStartSync()
+        #expect(try buckets.sortedEvents(for: a).count == 5)  // flushed before the sync started
+        try buckets.waitForSync()
+        try FileManager.default.removeItem(at: buckets.fileURL(for: b))
+        try buckets.flushAndStartSync()
+        let error = #expect(throws: POSIXFileError.self) { try buckets.waitForSync() }
+        #expect(error?.path == buckets.fileURL(for: b).path && error?.operation == "open")
+        try buckets.waitForSync()  // thrown once: nothing is pending any more
+        try buckets.restore(counts: [a: 5])
+        try buckets.flushAndStartSync()
+        try buckets.waitForSync()
+    }
+
     /// Buffers written on the writer's queue reach each day's file in the order the events were appended, through
     /// many fills, the flush that a 65th day forces, and reuse of the writer's spare buffers.
     @Test func dayFilesKeepTheAppendOrderThroughTheWriter() throws {

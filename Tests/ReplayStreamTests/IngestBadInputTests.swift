@@ -53,7 +53,9 @@ final class RecordingRejects: RejectWriter {
         defer { try? FileManager.default.removeItem(at: dir) }
         let csv = dir.appendingPathComponent("m.csv")
         try Data(bytes).write(to: csv)
-        return try body(MatrixSource.open(input: csv.path, matrix: .small), DayBuckets(directory: dir.appendingPathComponent("events")), csv)
+        let buckets = try DayBuckets(directory: dir.appendingPathComponent("events"))
+        defer { buckets.settleWrites() }  // before the folder is removed: the ingest leaves its fsync running
+        return try body(MatrixSource.open(input: csv.path, matrix: .small), buckets, csv)
     }
 
     @Test func textQuirksAreReadLikePandasReadsThem() throws {

@@ -96,7 +96,8 @@ public struct IngestOptions: Sendable {
 /// (the ordering step) and rejected rows to the rejects writer, and counts each user-day so that
 /// batch thresholds are known before the first day closes.
 public enum Ingest {
-    /// Runs the pass over `source`.
+    /// Runs the pass over `source`. Returns with the bucket files' fsync running
+    /// (``DayBuckets/flushAndStartSync()``): call `buckets.waitForSync()` before recording the ingest complete.
     /// - Parameter shouldStop: polled between blocks; returning true abandons the pass (throws ``IngestInterrupted``).
     /// - Throws: ``CSVFormatError`` (bad header, over-long record), ``ArchiveReadError`` (damaged data, with how
     ///   far the pass got), ``InputError`` (the file changed), ``IngestLimitError`` (more than `maxBytes`, the
@@ -125,7 +126,7 @@ public enum Ingest {
                     throw CSVFormatError(line: 1, message: "the file is empty (no header line)", source: source.location)
                 }
                 try watch?.check()
-                try buckets.flushAndSync()
+                try buckets.flushAndStartSync()
                 var summary = try fold.finish(source: source, rowsRead: block.rowsRead)
                 stage.stop()
                 summary.bytesRead = source.bytesConsumed
