@@ -98,6 +98,9 @@ extension Run<ArchiveRunConfiguration> {
             logger: logger)
         if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
         replayer.itemContext = joined.itemContext
+        // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for a second day
+        // buffer, which sorts each day faster.
+        replayer.gathersDays = common.emit == .final
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
         if let firstDay = ingest.firstDay, let lastDay = ingest.lastDay {

@@ -30,6 +30,11 @@ struct DayBucketsTests {
                 < ($1.element.timestampMs, $1.element.userID, $1.element.videoID, $1.offset)
         }
         #expect(whole == replayOrder.map(\.element), "seed \(seed): timestamp, user, video, then file order")
+        // Through a second buffer (gathered, not ordered in place), into buffers left from a larger day.
+        var gathered = [Interaction](repeating: appended[0], count: 7_000), spare = gathered
+        try buckets.sortedEvents(for: day, into: &gathered, through: &spare)
+        #expect(gathered == whole, "seed \(seed): gathered through a second buffer")
+        #expect(spare == appended, "seed \(seed): the second buffer holds the day in file order")
         for user in Int32(0)..<8 {
             #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user }, "seed \(seed): user \(user)")
         }
@@ -65,6 +70,13 @@ struct DayBucketsTests {
         // Every column compared, so events equal in (timestamp, user, video) are told apart by their file order.
         let firstDifference = zip(sorted, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(sorted.count == expected.count && firstDifference == nil, "seed \(seed): first difference at \(firstDifference ?? -1)")
+        // The gather from a second buffer: the same order, into a buffer of another size, its source untouched.
+        var gathered = [Interaction](repeating: Interaction(
+            timestampMs: 0, userID: 0, videoID: 0, playDurationMs: 0, videoDurationMs: 0, watchRatio: 0), count: 5)
+        let source = events
+        ReplayOrderSort.gather(source, into: &gathered, keys: &keys)
+        #expect(gathered == expected, "seed \(seed): gathered")
+        #expect(source == events)
     }
 
     @Test func restoreCutsDaysBackToTheCheckpoint() throws {

@@ -269,6 +269,16 @@ public final class DayBuckets {
         ReplayOrderSort.sort(&events, keys: &sortKeys)
     }
 
+    /// ``sortedEvents(for:into:)`` through a second buffer: the file is read into `spare` and its events gathered
+    /// into `events` in replay order (``ReplayOrderSort/gather(_:into:keys:)``), faster than ordering them in place
+    /// at the price of `spare`, a day of events held beside `events` (both buffers reused across days).
+    public func sortedEvents(for day: CalendarDay, into events: inout [Interaction], through spare: inout [Interaction])
+        throws
+    {
+        try readEvents(of: day, into: &spare)
+        ReplayOrderSort.gather(spare, into: &events, keys: &sortKeys)
+    }
+
     /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days
     /// (until ``releaseScratch()``).
     private var sortKeys: [UInt64] = []
@@ -328,7 +338,7 @@ public final class DayBuckets {
     }
 
     /// The value new slots of a read buffer hold until the file's bytes overwrite them.
-    private static let zeroEvent = Interaction(
+    static let zeroEvent = Interaction(
         timestampMs: 0, userID: 0, videoID: 0, playDurationMs: 0, videoDurationMs: 0, watchRatio: 0)
 
     /// One user's events of a day in replay order (the order ``sortedEvents(for:)`` gives them), without
