@@ -11,7 +11,8 @@
 /// than the key leaves room for (a row without a timestamp, `Int64.max`, does) takes the comparison sort.
 ///
 /// Memory: the keys (8 bytes an event, kept by the caller for the next day), sorted in place (an American
-/// flag radix sort); the permutation is applied in place.
+/// flag radix sort); the permutation is applied in place (``sort(_:keys:)``), or the events are gathered from a
+/// second buffer in their new order (``gather(_:into:keys:)``: faster, for a caller with memory for that buffer).
 enum ReplayOrderSort {
     /// Sorts `events` into replay order; `keys` is scratch, reused across calls when large enough.
     static func sort(_ events: inout [Interaction], keys: inout [UInt64]) {
