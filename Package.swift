@@ -56,7 +56,8 @@ let package = Package(
         .testTarget(name: "ReplayStateTests", dependencies: ["ReplayState", "ReplayStream"]),
         .testTarget(name: "ReplaySinkTests", dependencies: ["ReplaySink", "ReplayDiagnostics", "ReplayStream"]),
         .testTarget(
-            name: "ReplayRunTests", dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "KuaiRecFixtures", logging]),
+            name: "ReplayRunTests",
+            dependencies: ["ReplayRun", "ReplayState", "ReplayStream", "ReplayDiagnostics", "KuaiRecFixtures", logging]),
         .testTarget(
             name: "ReplayEndToEndTests",
             dependencies: [

@@ -231,17 +231,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     }
 
     /// Calls `body` with every kept row's event: the day buckets' files, then the spill.
-    private func forEachKeptEvent(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, _ body: (Interaction) -> Void)
-        throws
-    {
-        var files: [URL] = []
-        if let days {
-            var d = days.lowerBound
-            while d <= days.upperBound {
-                files.append(buckets.fileURL(for: d))
-                d = d.adding(1)
-            }
-        }
+    private func forEachKeptEvent(dayFiles: [URL], _ body: (Interaction) -> Void) throws {
+        var files = dayFiles
         if let spillURL { files.append(spillURL) }
         for url in files where FileManager.default.fileExists(atPath: url.path) {
             let data = try Data(contentsOf: url, options: .alwaysMapped)
@@ -265,10 +256,30 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     public func finish(buckets: DayBuckets, days: ClosedRange<CalendarDay>?, metadata: () -> MetadataTables) throws
         -> InteractionDiagnostics
     {
+        try finish(dayFiles: Self.dayFiles(of: buckets, days: days), metadata: metadata)
+    }
+
+    /// The day files of `buckets` over `days` in day order (nil: none), for ``finish(dayFiles:metadata:)``.
+    public static func dayFiles(of buckets: DayBuckets, days: ClosedRange<CalendarDay>?) -> [URL] {
+        guard let days else { return [] }
+        var files: [URL] = []
+        var d = days.lowerBound
+        while d <= days.upperBound {
+            files.append(buckets.fileURL(for: d))
+            d = d.adding(1)
+        }
+        return files
+    }
+
+    /// Finishes every table: one pass over `dayFiles` (the day buckets in day order, as the first pass left
+    /// them) and the spill, then the joins with the tables `metadata` returns (called once, after that pass).
+    /// Reads files only: it may run on another thread while the buckets are read, not while they are written.
+    /// - Throws: when a bucket or the spill cannot be read.
+    public func finish(dayFiles: [URL], metadata: () -> MetadataTables) throws -> InteractionDiagnostics {
         try flushSpill()
         try spillHandle?.close()
         spillHandle = nil
-        let finished = try finish(metadata: metadata) { try forEachKeptEvent(buckets: buckets, days: days, $0) }
+        let finished = try finish(metadata: metadata) { try forEachKeptEvent(dayFiles: dayFiles, $0) }
         if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
         return finished
     }

@@ -8,13 +8,15 @@ import ReplayStream
 extension Run<ArchiveRunConfiguration> {
     /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
     /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
-    /// and records the ingest as complete.
+    /// and records the ingest as complete. Under `--emit final` without `--dedupe` the diagnostics' second pass
+    /// is left running beside the replay instead: the returned ``IngestCompletion`` records the ingest, before
+    /// the replay's first checkpoint (nil: the ingest is recorded).
     /// - Throws: ``StateError`` `madeByDifferentRun` when a resumed run's bare input file no longer holds the
     ///   bytes its ingest read (a `--fresh` run ingests again instead: ``StateFolder/open``).
     func ingestOnce(
         into buckets: DayBuckets, store: StateStore, identity: RunIdentity, shouldStop: () -> Bool,
         onEvent: (RunEvent) -> Void
-    ) throws -> IngestSummary {
+    ) throws -> (summary: IngestSummary, completion: IngestCompletion?) {
         let common = configuration.common
         if let done = try store.ingestSummary() {
             if let damage = buckets.verify(expectedEvents: done.rowsAccepted) {
@@ -39,16 +41,26 @@ extension Run<ArchiveRunConfiguration> {
             if nothingToDo(done, progress: try store.progress()) == nil {
                 onEvent(.ingestReused(rows: done.rowsRead, afterReset: common.fresh))
             }
-            return done
+            return (done, nil)
         }
         try buckets.removeAll()
         let started = Date()
         let pass = try readInput(into: buckets, store: store, shouldStop: shouldStop, onEvent: onEvent)
         var summary = pass.summary
+        let days = summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } }
+        logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
+        if common.emit == .final && !common.dedupe {
+            summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
+            let completion = IngestCompletion(
+                summary: summary, finishing: pass.diagnostics,
+                dayFiles: InteractionDiagnosticsCollector.dayFiles(of: buckets, days: days), metadata: pass.metadata,
+                buckets: buckets, store: store, logger: logger)
+            return (summary, completion)
+        }
         let diagnosticsStarted = Date()
         var metadataWait = 0.0
         let interaction = try pass.diagnostics.finish(
-            buckets: buckets, days: summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } },
+            buckets: buckets, days: days,
             metadata: {
                 let waitStarted = Date()
                 defer { metadataWait = Date().timeIntervalSince(waitStarted) }
@@ -58,7 +70,6 @@ extension Run<ArchiveRunConfiguration> {
         logger.info(
             "diagnostics",
             metadata: [
-                "pass_seconds": "\(diagnosticsStarted.timeIntervalSince(started))",
                 "metadata_wait_seconds": "\(metadataWait)",
                 "finish_seconds": "\(Date().timeIntervalSince(diagnosticsStarted))",
             ])
@@ -69,7 +80,7 @@ extension Run<ArchiveRunConfiguration> {
         if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
         summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
         try store.recordIngest(summary)
-        return summary
+        return (summary, nil)
     }
 
     /// True when `done`, a whole ingest of this run's input and options, may stand for this run's (`--fresh`):

@@ -37,11 +37,16 @@ extension Run<ArchiveRunConfiguration> {
         defer { buckets.settleWrites() }
 
         let ingestStarted = Date()
-        let ingest = try ingestOnce(
+        let (ingest, completion) = try ingestOnce(
             into: buckets, store: folder.store, identity: identity, shouldStop: shouldStop, onEvent: onEvent)
+        // On every path the second pass running beside the replay ends before the run returns.
+        defer { completion?.settle() }
         let replayStarted = Date()
         let (outcome, progress) = try replay(
-            ingest, from: buckets, store: folder.store, joined: joined, shouldStop: shouldStop, onEvent: onEvent)
+            ingest, completion: completion, from: buckets, store: folder.store, joined: joined,
+            shouldStop: shouldStop, onEvent: onEvent)
+        // Recorded before the replay's first checkpoint; a replay that took none records it here.
+        try completion?.record()
 
         let summary = RunSummary(
             ingest: ingest, progress: progress, mode: common.thresholds, output: common.output,
@@ -71,9 +76,11 @@ extension Run<ArchiveRunConfiguration> {
         return identity
     }
 
-    /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request.
+    /// The replay phase: from the last checkpoint (if any) to the end, the `until` day or a stop request. The
+    /// ingest's `completion`, if any, is recorded before the first checkpoint commits.
     private func replay(
-        _ ingest: IngestSummary, from buckets: DayBuckets, store: StateStore, joined: JoinedTables,
+        _ ingest: IngestSummary, completion: IngestCompletion?, from buckets: DayBuckets, store: StateStore,
+        joined: JoinedTables,
         shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
     ) throws -> (RunOutcome, ReplayProgress) {
         let common = configuration.common
@@ -101,6 +108,7 @@ extension Run<ArchiveRunConfiguration> {
         // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for a second day
         // buffer, which sorts each day faster.
         replayer.gathersDays = common.emit == .final
+        if let completion { replayer.beforeFirstCheckpoint = completion.record }
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
         if let firstDay = ingest.firstDay, let lastDay = ingest.lastDay {

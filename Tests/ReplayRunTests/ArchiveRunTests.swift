@@ -1,4 +1,5 @@
 import Foundation
+import ReplayDiagnostics
 import ReplayRun
 import ReplayState
 import ReplayStream
@@ -67,6 +68,62 @@ struct ArchiveRunTests {
         let last = try Self.run(configuration)
         #expect(last.result.outcome == .finished)
         #expect(try Data(contentsOf: dir.appendingPathComponent("p.jsonl")) == expected)
+    }
+
+    /// What a state folder records of its ingest: the summary (without the rejects file, which each folder names
+    /// for itself) and the interaction diagnostics' payload (as JSON with sorted keys: a dictionary's key order
+    /// differs between two encodings of equal values).
+    static func recordedIngest(_ configuration: ArchiveRunConfiguration) throws -> (IngestSummary?, Data?) {
+        let store = try StateStore(directory: configuration.common.stateDirectory, readOnly: true)
+        var summary = try store.ingestSummary()
+        summary?.rejects = nil
+        let payload = try store.payload(named: DiagnosticsPayloads.interaction).map {
+            try JSONSerialization.data(withJSONObject: JSONSerialization.jsonObject(with: Data($0)), options: .sortedKeys)
+        }
+        return (summary, payload)
+    }
+
+    /// Under `--emit final` the diagnostics' second pass runs beside the replay, and the ingest is recorded before
+    /// the replay's first checkpoint: a finished run, a run stopped at its first progress report and a run whose
+    /// `until` is before the first day (no replay, no checkpoint) each record what a run of every revision records, and
+    /// their reruns reuse that ingest and finish with the finished run's bytes.
+    @Test func underEmitFinalTheIngestIsRecordedWithItsDiagnosticsOnEveryPath() throws {
+        let dir = RunFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let reference = try RunFixtures.archiveConfiguration(in: dir, state: "ref", output: "ref.jsonl")
+        #expect(try Self.run(reference).result.outcome == .finished)
+        let expected = try Self.recordedIngest(reference)
+        #expect(expected.0 != nil && expected.1 != nil)
+        func finalOnly(_ name: String) throws -> ArchiveRunConfiguration {
+            var configuration = try RunFixtures.archiveConfiguration(in: dir, state: name, output: "\(name).jsonl")
+            configuration.common.emit = .final
+            return configuration
+        }
+        let ingestedAgain: (RunEvent) -> Bool = { if case .ingesting = $0 { return true } else { return false } }
+
+        let finished = try finalOnly("finished")
+        #expect(try Self.run(finished).result.outcome == .finished)
+        #expect(try Self.recordedIngest(finished) == expected)
+        let panel = try Data(contentsOf: dir.appendingPathComponent("finished.jsonl"))
+        #expect(!panel.isEmpty)
+
+        let stopped = try finalOnly("stopped")
+        let first = try Self.run(stopped) { if case .replaying = $0 { return true } else { return false } }
+        #expect(first.result.outcome == .interrupted)
+        #expect(try Self.recordedIngest(stopped) == expected)
+        let resumed = try Self.run(stopped)
+        #expect(resumed.result.outcome == .finished && !resumed.events.contains(where: ingestedAgain))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("stopped.jsonl")) == panel)
+
+        var early = try finalOnly("early")
+        let before = CalendarDay(iso: "2020-06-01")!
+        early.until = before
+        #expect(try Self.run(early).result.outcome == .untilAlreadyReached(before))
+        #expect(try Self.recordedIngest(early) == expected)
+        early.until = nil
+        let rest = try Self.run(early)
+        #expect(rest.result.outcome == .finished && !rest.events.contains(where: ingestedAgain))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("early.jsonl")) == panel)
     }
 
     @Test func aDifferentRunIsRefusedWithTheDifferencesAndFreshStartsOver() throws {

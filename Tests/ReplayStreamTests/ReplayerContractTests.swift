@@ -110,6 +110,37 @@ import ReplayTestSupport
         #expect(mismatches == 0)
     }
 
+    /// `beforeFirstCheckpoint` (where an archive run under `--emit final` records its ingest) runs once, before any
+    /// checkpoint is committed, on every path that checkpoints: a run with checkpoints due every chunk, and a run
+    /// stopped at once; when it throws, the replay stops with nothing committed.
+    @Test func theHookBeforeTheFirstCheckpointRunsOnceAndFirst() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 4, users: 6, days: 9)
+        let buckets = try log.buckets(in: dir)
+        for stopAtOnce in [false, true] {
+            let state = MemoryState()
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
+                sink: CollectingSink(), state: state, resumeFrom: nil, checkpointPolicy: .events(10), logger: logger)
+            r.chunkSize = 5
+            var calls: [Int] = []
+            r.beforeFirstCheckpoint = { calls.append(state.commits) }
+            let outcome = try r.run(shouldStop: { stopAtOnce })
+            #expect(outcome == (stopAtOnce ? .interrupted : .finished))
+            #expect(calls == [0], "called once, with no checkpoint committed before it (stop at once: \(stopAtOnce))")
+            #expect(state.commits >= (stopAtOnce ? 1 : 3))
+        }
+        struct Refused: Error {}
+        let state = MemoryState()
+        let r = try Replayer(
+            summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
+            sink: CollectingSink(), state: state, resumeFrom: nil, checkpointPolicy: .events(10), logger: logger)
+        r.beforeFirstCheckpoint = { throw Refused() }
+        #expect(throws: Refused.self) { try r.run() }
+        #expect(state.commits == 0)
+    }
+
     @Test func stoppingInsideADayAndResumingGivesTheSameRecords() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

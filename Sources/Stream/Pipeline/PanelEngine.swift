@@ -261,10 +261,17 @@ final class PanelEngine {
 
     // MARK: Checkpoints
 
+    /// Called once, before the first checkpoint (``Replayer/beforeFirstCheckpoint``).
+    var beforeFirstCheckpoint: (() throws -> Void)?
+
     /// Takes a checkpoint: snapshots the state now and makes it durable on the commit queue. `wait`
     /// blocks until it is durable (when the run stops). `payloads` are the driver's own states, stored
     /// beside the observer's.
     func checkpoint(wait: Bool = false, payloads: [String: [UInt8]] = [:]) throws {
+        if let before = beforeFirstCheckpoint {
+            try before()
+            beforeFirstCheckpoint = nil
+        }
         try committer.waitForPending()
         progress.outputBytes = try sink.flush()
         progress.outputFingerprint = try sink.durability.fingerprint(ofFirst: progress.outputBytes)

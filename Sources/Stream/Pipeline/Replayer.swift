@@ -35,6 +35,13 @@ public final class Replayer {
         get { engine.itemContext }
         set { engine.itemContext = newValue }
     }
+    /// Called once, before the first checkpoint is taken (an archive run whose diagnostics' second pass runs
+    /// beside the replay records its ingest there, so that no checkpoint exists without it); an error it throws
+    /// stops the replay.
+    public var beforeFirstCheckpoint: (() throws -> Void)? {
+        get { engine.beforeFirstCheckpoint }
+        set { engine.beforeFirstCheckpoint = newValue }
+    }
     /// Number of checkpoints committed.
     public var checkpointsCommitted: Int { engine.checkpointsCommitted }
 
