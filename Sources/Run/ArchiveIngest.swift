@@ -49,8 +49,9 @@ extension Run<ArchiveRunConfiguration> {
         var summary = pass.summary
         let days = summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } }
         logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
+        // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it).
+        summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
         if common.emit == .final && !common.dedupe {
-            summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
             let completion = IngestCompletion(
                 summary: summary, finishing: pass.diagnostics,
                 dayFiles: InteractionDiagnosticsCollector.dayFiles(of: buckets, days: days), metadata: pass.metadata,
@@ -78,7 +79,6 @@ extension Run<ArchiveRunConfiguration> {
         // After the interaction diagnostics, which are over the rows as read (their second pass reads
         // the buckets as the first pass saw them).
         if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
-        summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
         try store.recordIngest(summary)
         return (summary, nil)
     }

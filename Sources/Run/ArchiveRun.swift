@@ -80,8 +80,7 @@ extension Run<ArchiveRunConfiguration> {
     /// ingest's `completion`, if any, is recorded before the first checkpoint commits.
     private func replay(
         _ ingest: IngestSummary, completion: IngestCompletion?, from buckets: DayBuckets, store: StateStore,
-        joined: JoinedTables,
-        shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
+        joined: JoinedTables, shouldStop: @escaping () -> Bool, onEvent: @escaping (RunEvent) -> Void
     ) throws -> (RunOutcome, ReplayProgress) {
         let common = configuration.common
         let timeZone = common.timeZone.zone
