@@ -30,6 +30,7 @@ extension Run<ArchiveRunConfiguration> {
         let identity = try identity()
         let folder = try StateFolder.open(
             directory: common.stateDirectory, for: identity, fresh: common.fresh,
+            freshPayloads: try RunOutput.freshClaim(path: common.output, messages: common.messageOutput),
             ingestIsReusable: { try ingestIsReusable($0, identity: identity) })
         defer { withExtendedLifetime(folder) {} }
         let buckets = try DayBuckets(

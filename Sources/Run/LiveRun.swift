@@ -27,7 +27,8 @@ extension Run<LiveRunConfiguration> {
         // The side tables are read before the state folder is touched: a bad archive leaves the state as it was.
         let joined = try common.joins.sideTables.map { try JoinedTables.load(common.joins, from: $0) } ?? JoinedTables()
         let folder = try StateFolder.open(
-            directory: common.stateDirectory, for: identity(options), fresh: common.fresh)
+            directory: common.stateDirectory, for: identity(options), fresh: common.fresh,
+            freshPayloads: try RunOutput.freshClaim(path: common.output, messages: common.messageOutput))
         defer { withExtendedLifetime(folder) {} }
         let store = folder.store
         let positioned = configuration.positionedInput

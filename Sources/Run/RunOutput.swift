@@ -26,7 +26,7 @@ enum RunOutput {
         }
         let output = try ByteOutput(path: path, resumeAt: nil)
         do {
-            if let identity = output.fileIdentity {
+            if let identity = output.fileIdentity, try claimed(by: store) != identity {
                 try store.recordPayload(Array(try JSONEncoder().encode(identity)), named: claimPayload)
             }
         } catch {
@@ -34,6 +34,15 @@ enum RunOutput {
             throw error
         }
         return output
+    }
+
+    /// The claim a `--fresh` run records with its state folder's reset, before anything else: the file now at
+    /// `path` (none for a new path, a stream or a message output), which the run will start anew. A run killed
+    /// between the reset and ``open(path:checkpoint:store:fresh:messages:)`` thus leaves a state whose plain rerun
+    /// may cut that file back, as the `--fresh` run asked, instead of refusing it as another run's.
+    static func freshClaim(path: String, messages: MessageOutputFactory?) throws -> [String: [UInt8]] {
+        guard messages == nil, let existing = existingFile(path) else { return [:] }
+        return [claimPayload: Array(try JSONEncoder().encode(existing.identity))]
     }
 
     /// The regular file at `path` (following symlinks): its identity and size; nil for none, `-`, a device or

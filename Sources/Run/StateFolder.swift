@@ -19,8 +19,10 @@ struct StateFolder {
     ///   error opening the store, and what `ingestIsReusable` throws.
     /// - Parameter ingestIsReusable: asked under `fresh` about a whole ingest of the same input and options:
     ///   true keeps it (an archive run checks a bare file's bytes and the rejects file there).
+    /// - Parameter freshPayloads: stored under `fresh` in the reset's own transaction (the claim of the output
+    ///   the run will start anew, ``RunOutput/freshClaim(path:)``).
     static func open(
-        directory: String, for identity: RunIdentity, fresh: Bool,
+        directory: String, for identity: RunIdentity, fresh: Bool, freshPayloads: [String: [UInt8]] = [:],
         ingestIsReusable: (IngestSummary) throws -> Bool = { _ in true }
     ) throws -> StateFolder {
         var isDirectory: ObjCBool = false
@@ -38,7 +40,7 @@ struct StateFolder {
         let lock = try ProcessLock(directory: directory)
         let store =
             fresh
-            ? try startOver(directory, for: identity, ingestIsReusable: ingestIsReusable)
+            ? try startOver(directory, for: identity, payloads: freshPayloads, ingestIsReusable: ingestIsReusable)
             : try resume(directory, for: identity)
         return StateFolder(store: store, lock: lock)
     }
@@ -82,9 +84,10 @@ struct StateFolder {
     }
 
     /// Opens the store, or removes replay's files and opens it empty when it cannot be opened (damaged,
-    /// truncated, another program's), and resets it for `identity`.
+    /// truncated, another program's), and resets it for `identity`, recording `payloads`.
     private static func startOver(
-        _ directory: String, for identity: RunIdentity, ingestIsReusable: (IngestSummary) throws -> Bool
+        _ directory: String, for identity: RunIdentity, payloads: [String: [UInt8]],
+        ingestIsReusable: (IngestSummary) throws -> Bool
     ) throws -> StateStore {
         let store: StateStore
         do {
@@ -101,7 +104,8 @@ struct StateFolder {
             if keep { keep = try ingestIsReusable(done) }
         }
         // The interaction diagnostics belong to the ingest pass: kept with it.
-        try store.reset(for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction])
+        try store.reset(
+            for: identity, keepingIngest: keep, ingestPayloads: [DiagnosticsPayloads.interaction], recording: payloads)
         return store
     }
 }

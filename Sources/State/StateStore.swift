@@ -164,14 +164,19 @@ public final class StateStore: StateBackend {
 
     /// Starts the folder anew for `identity`: removes the checkpoint and timelines, and the ingest
     /// summary unless `keepingIngest` (the ordered event log of the same input is then reused), with the
-    /// payloads named in `ingestPayloads` (those recorded with the ingest pass).
-    public func reset(for identity: RunIdentity, keepingIngest: Bool = false, ingestPayloads: [String] = []) throws {
+    /// payloads named in `ingestPayloads` (those recorded with the ingest pass). The `recording` payloads are
+    /// stored in the same transaction: a process killed right after the reset leaves them standing.
+    public func reset(
+        for identity: RunIdentity, keepingIngest: Bool = false, ingestPayloads: [String] = [],
+        recording payloads: [String: [UInt8]] = [:]
+    ) throws {
         try environment.withWriteTransaction { txn in
             let keptKeys = keepingIngest ? [StateStore.ingestKey] + ingestPayloads.map(StateStore.payloadKey) : []
             let kept = try keptKeys.map { try txn.get($0, in: meta) }
             try txn.removeAll(in: meta)
             try writeJSON(identity, key: StateStore.identityKey, txn: &txn)
             for (key, value) in zip(keptKeys, kept) { if let value { try txn.put(value, forKey: key, in: meta) } }
+            for (name, bytes) in payloads { try txn.put(bytes, forKey: StateStore.payloadKey(name), in: meta) }
         }
         removeUnreferencedSnapshots()
     }

@@ -39,7 +39,8 @@ import Testing
                 process.executableURL = Harness.binary
                 process.arguments = common + ["--state", "k", "--out", "k.jsonl"] + (first ? ["--fresh"] : [])
                 process.currentDirectoryURL = dir
-                process.standardError = FileHandle.nullDevice
+                let stderr = Pipe()  // --quiet: only an error is written, far less than a pipe holds
+                process.standardError = stderr
                 first = false
                 try process.run()
                 Thread.sleep(forTimeInterval: rng.unit() * duration)
@@ -55,7 +56,8 @@ import Testing
                     continue
                 }
                 process.waitUntilExit()
-                #expect(process.terminationStatus == 0, "seed \(seed): round \(rounds)")
+                let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                #expect(process.terminationStatus == 0, "seed \(seed): round \(rounds): \(message)")
                 break
             }
             let got = try Data(contentsOf: dir.appendingPathComponent("k.jsonl"))
@@ -94,6 +96,45 @@ import Testing
         let rerun = try Harness.run(common + ["--state", "s", "--out", "p.csv"], in: dir)
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(try Data(contentsOf: output) == Data(contentsOf: dir.appendingPathComponent("ref.csv")))
+    }
+
+    /// A `--fresh` run claims the output it will start anew in the same transaction that resets its state folder: one
+    /// killed -9 after the reset, before it opens the output (here while it ingests again, `--dedupe` being another
+    /// ingest), leaves a state whose plain rerun cuts that file back and ends with an uninterrupted run's bytes
+    /// instead of refusing the file as another run's.
+    @Test func aFreshRunKilledBeforeItOpensItsOutputLeavesAStateItsPlainRerunFinishes() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outer = try Harness.archive(users: 40, videos: 300, days: 20, seed: 5)
+        let common = ["run", outer.path, "--matrix", "big", "--quiet"]
+        #expect(try Harness.run(common + ["--dedupe", "--state", "ref", "--out", "ref.jsonl"], in: dir).status == 0)
+        #expect(try Harness.run(common + ["--state", "s", "--out", "p.jsonl"], in: dir).status == 0)
+        let output = dir.appendingPathComponent("p.jsonl")
+        let before = try Data(contentsOf: output)
+
+        let process = Process()
+        process.executableURL = Harness.binary
+        process.arguments = common + ["--dedupe", "--fresh", "--state", "s", "--out", "p.jsonl"]
+        process.currentDirectoryURL = dir
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        // The reset is seen as a state whose ingest is not complete; the kill comes while the run ingests again.
+        let deadline = Date().addingTimeInterval(60)
+        var reset = false
+        while !reset && process.isRunning && Date() < deadline {
+            let status = try Harness.run(["status", "--state", "s", "--json"], in: dir)
+            reset = status.stdout.contains("\"ingest_complete\":false")
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(reset && process.terminationReason == .uncaughtSignal, "the run was not killed while it ingested: \(message)")
+        #expect(try Data(contentsOf: output) == before, "the run opened its output before it was killed")
+
+        let rerun = try Harness.run(common + ["--dedupe", "--state", "s", "--out", "p.jsonl"], in: dir)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try Data(contentsOf: output) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
     }
 
     @Test func sigintStopsWithACheckpointAndSaysHowToResume() throws {
