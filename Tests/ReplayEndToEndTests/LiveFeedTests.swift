@@ -278,9 +278,14 @@ import Testing
             try Data(contentsOf: dir.appendingPathComponent("crash.jsonl"))
                 == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")), "kill -9 then resume gives the uninterrupted bytes")
 
-        // A feed that ended stays ended: rows sent to it are refused, and nothing changes.
+        // A feed that ended stays ended: the whole feed re-sent is recognised (exit 0), rows after the ones it
+        // consumed are refused, and nothing changes.
         let again = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: csv)
-        #expect(again.status == 4 && again.stderr.contains("already ended"), "\(again.stderr)")
+        #expect(again.status == 0, "\(again.stderr)")
+        let longer = dir.appendingPathComponent("longer.csv")
+        try Self.write(log.header, shuffled + [shuffled[0]], to: longer)
+        let more = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: longer)
+        #expect(more.status == 4 && more.stderr.contains("more rows arrived"), "\(more.stderr)")
         #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
     }
 

@@ -107,9 +107,19 @@ import Testing
         #expect(
             try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")),
             "no row counted twice")
-        // Rows sent to a feed that ended are an error; an empty input is a rerun of the finished command.
-        let afterEnd = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: feed)
+        // A feed that ended: the whole feed re-sent (a rerun of the finished command) is recognised and changes
+        // nothing; a row after the ones it consumed is an error; so is another feed in its place.
+        let again = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: feed)
+        #expect(again.status == 0, "\(again.stderr)")
+        let longer = dir.appendingPathComponent("longer.csv")
+        try LiveFeedTests.write(log.header, rows + [rows[rows.count - 1]], to: longer)
+        let afterEnd = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: longer)
         #expect(afterEnd.status == 4 && afterEnd.stderr.contains("already ended"), "\(afterEnd.stderr)")
+        #expect(afterEnd.stderr.contains("and more rows arrived"), "\(afterEnd.stderr)")
+        let otherAfterEnd = try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: otherFeed)
+        #expect(otherAfterEnd.status == 4 && otherAfterEnd.stderr.contains("it is another feed"), "\(otherAfterEnd.stderr)")
+        #expect(
+            try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == Data(contentsOf: dir.appendingPathComponent("ref.jsonl")))
         let empty = dir.appendingPathComponent("empty.csv")
         try Data().write(to: empty)
         #expect(try Harness.run(common + ["--state", "s", "--out", "live.jsonl"], in: dir, stdin: empty).status == 0)

@@ -34,11 +34,22 @@ struct LiveRunTests {
         let panel = try Data(contentsOf: dir.appendingPathComponent("live.jsonl"))
         #expect(panel.count == s.progress.outputBytes)
 
-        // A rerun with nothing to read says the feed ended; rows sent to it are refused, and nothing changes.
-        let (again, events) = try run("/dev/null")
-        #expect(again.outcome == .finished && again.summary.progress.outputBytes == s.progress.outputBytes)
-        #expect(events.contains { if case .liveFeedAlreadyEnded = $0 { return true } else { return false } })
-        #expect(throws: FeedPositionError.self) { _ = try run() }
+        // A rerun with nothing to read, or with the whole feed again, says the feed ended; rows after the ones it
+        // consumed are refused, and nothing changes.
+        for input in ["/dev/null", csv.path] {
+            let (again, events) = try run(input)
+            #expect(again.outcome == .finished && again.summary.progress.outputBytes == s.progress.outputBytes)
+            #expect(events.contains { if case .liveFeedAlreadyEnded = $0 { return true } else { return false } })
+        }
+        let longer = dir.appendingPathComponent("longer.csv")
+        var bytes = try Data(contentsOf: csv)
+        bytes.append(bytes.split(separator: 0x0A).last! + [0x0A])
+        try bytes.write(to: longer)
+        #expect {
+            _ = try run(longer.path)
+        } throws: { error in
+            if case .feedEnded(s.ingest.rowsRead) = (error as? FeedPositionError)?.kind { return true } else { return false }
+        }
         #expect(try Data(contentsOf: dir.appendingPathComponent("live.jsonl")) == panel)
     }
 }

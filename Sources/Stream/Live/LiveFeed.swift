@@ -307,12 +307,14 @@ public final class LiveFeed {
         }
     }
 
-    /// A feed that ended takes no more rows: its input must be empty (a rerun of the finished command).
-    /// - Throws: ``FeedPositionError`` (`.feedEnded`) at the first data row.
+    /// A feed that ended takes no more rows. A rerun of the finished command sends an empty input, or the whole
+    /// feed again: the rows it consumed are recognised and skipped, as on a resume (``skipsConsumedRow(_:)``).
+    /// - Throws: ``FeedPositionError``: `.feedEnded` at the first row the feed did not consume,
+    ///   `.resentFeedDiffers` when a feed re-sent from its start is not the one consumed.
     private func refuseRowsAfterTheEnd(input: LiveInput, shouldStop: () -> Bool) throws -> Outcome {
         while !shouldStop() {
-            let poll = try input.pump(timeoutMs: 250) { _, _, _ in
-                throw FeedPositionError(.feedEnded(consumed: live.rowsRead))
+            let poll = try input.pump(timeoutMs: 250) { _, raw, _ in
+                if try !skipsConsumedRow(raw) { throw FeedPositionError(.feedEnded(consumed: live.rowsRead)) }
             }
             if poll == .end { return .finished }
         }
