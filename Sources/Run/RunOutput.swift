@@ -78,9 +78,17 @@ struct RecordPipeline {
             try? output.close()
             throw error
         }
-        background = BackgroundRecordSink(wrapping: lines)
+        background = BackgroundRecordSink(wrapping: lines, maxBatchesInFlight: Self.batchesInFlight(configuration.emit))
         sink = configuration.emit == .final ? FinalRecordsOnly(wrapping: background) : background
     }
+
+    /// How many batches of 1,024 records (~440 KB each) may wait for the rendering thread. A day's close hands
+    /// its records over in one burst. Under `--emit final` that burst is the records of the day seven days before
+    /// (one a user: ~7 batches on the big matrix); with room for all of it, the event loop goes on to the next
+    /// day while they render, instead of waiting for the renderer batch by batch. Every revision keeps 4: its
+    /// bursts (eight revisions a user) fit no affordable window, and the kept renderings of records not yet
+    /// final leave no room under the 128 MiB bound (docs/DEVELOPING.md, "Performance").
+    static func batchesInFlight(_ emit: EmitPolicy) -> Int { emit == .final ? 16 : 4 }
 
     /// Ends the rendering thread (every record handed over is written first).
     func stop() { background.stop() }
