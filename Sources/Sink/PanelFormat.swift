@@ -32,4 +32,6 @@ public final class FinalRecordsOnly: RecordSink {
     public func flush() throws -> Int64 { try sink.flush() }
 
     public var durability: any OutputDurability { sink.durability }
+
+    public var takesIntermediateRevisions: Bool { false }
 }

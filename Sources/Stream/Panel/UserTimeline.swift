@@ -144,6 +144,19 @@ struct UserTimeline {
         return record
     }
 
+    /// Takes the next revision of the record for `day` without building it, when it is neither the day's first
+    /// revision nor final: true when it was taken (``nextRevision(of:userID:final:)`` would have returned a
+    /// non-final record of revision 1 or later); false, and nothing changed, otherwise.
+    mutating func skipIntermediateRevision(of day: CalendarDay) -> Bool {
+        guard let first = history.first else { return false }
+        let index = first.day.distance(to: day)
+        guard index >= 0, index < history.count, !history[index].finalized, history[index].nextRevision > 0 else {
+            return false
+        }
+        history[index].nextRevision += 1
+        return true
+    }
+
     /// Emits the next revision of the record for `day` with every lead known so far; nil when that
     /// day is not held or already final.
     mutating func nextRevision(of day: CalendarDay, userID: Int32, final: Bool) -> UserDayRecord? {

@@ -16,7 +16,9 @@ public protocol IngestObserver: AnyObject {
 /// Revision 0 of a user-day carries its aggregates, lags and treatment flags (they never change
 /// afterwards); revision 1 its `next_day_*`; the final revision every lead.
 public protocol PanelObserver: AnyObject {
-    /// Called for each emitted revision, right after the sink took it.
+    /// Called for each emitted revision, right after the sink took it. Under a sink that takes no intermediate
+    /// revisions (``RecordSink/takesIntermediateRevisions``) only first (revision 0) and final revisions are
+    /// built and shown: the others are counted only.
     func recordEmitted(_ record: UserDayRecord)
     /// Called instead of ``recordEmitted(_:)`` for a revision a late row caused (a live feed under
     /// `--late-policy revise`): `previous` is the record as it stood before (its values as last emitted), so

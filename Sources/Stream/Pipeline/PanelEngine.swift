@@ -187,11 +187,16 @@ final class PanelEngine {
                 try emit(record)
             }
         }
+        // A sink that keeps final revisions only gets the intermediate ones counted, not built.
+        let buildsIntermediate = sink.takesIntermediateRevisions
         for h in PanelRules.revisionHorizons {
             let target = day.adding(-h)
             guard let first = firstDay, target >= first else { continue }
+            let final = h == 7
             for i in emissionOrder {
-                if let record = timelines[i].nextRevision(of: target, userID: users[i], final: h == 7) {
+                if !final && !buildsIntermediate && timelines[i].skipIntermediateRevision(of: target) {
+                    progress.recordsWritten += 1
+                } else if let record = timelines[i].nextRevision(of: target, userID: users[i], final: final) {
                     try emit(record)
                 }
             }

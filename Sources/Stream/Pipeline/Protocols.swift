@@ -8,6 +8,13 @@ public protocol RecordSink: AnyObject {
     /// What makes every flushed byte durable (fsync): handed to the checkpoint thread, which uses it
     /// while the replay thread goes on writing.
     var durability: any OutputDurability { get }
+    /// False when the sink keeps final revisions only (`--emit final`): the engine then counts the revisions
+    /// between a record's first and its final one without building them. True by default.
+    var takesIntermediateRevisions: Bool { get }
+}
+
+extension RecordSink {
+    public var takesIntermediateRevisions: Bool { true }
 }
 
 /// Makes an output's flushed bytes durable. Used from the checkpoint thread, so it is `Sendable`.
