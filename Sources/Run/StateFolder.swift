@@ -20,7 +20,7 @@ struct StateFolder {
     /// - Parameter ingestIsReusable: asked under `fresh` about a whole ingest of the same input and options:
     ///   true keeps it (an archive run checks a bare file's bytes and the rejects file there).
     /// - Parameter freshPayloads: stored under `fresh` in the reset's own transaction (the claim of the output
-    ///   the run will start anew, ``RunOutput/freshClaim(path:)``).
+    ///   the run will start anew, ``RunOutput/freshClaim(path:messages:)``).
     static func open(
         directory: String, for identity: RunIdentity, fresh: Bool, freshPayloads: [String: [UInt8]] = [:],
         ingestIsReusable: (IngestSummary) throws -> Bool = { _ in true }
