@@ -9,14 +9,22 @@ public final class ProcessLock {
     /// The lock file.
     public let path: String
 
-    /// Takes the lock or throws at once, naming the process that holds it.
+    /// Takes the lock, or throws naming the process that holds it. ``holder(of:)`` (`replay status`) holds a shared
+    /// lock for an instant to look: a run starting in that instant waits it out (up to ``probeWait``) instead of
+    /// taking the look for a run. A run holds its lock for the whole run, so one still held after the wait is a run's.
     public init(directory: String) throws {
         path = (directory as NSString).appendingPathComponent("lock")
         let opened = open(path, O_RDWR | O_CREAT, 0o644)
         guard opened >= 0 else {
             throw StateError(directory: directory, kind: .lockUnavailable(reason: String(cString: strerror(errno))))
         }
-        if flock(opened, LOCK_EX | LOCK_NB) != 0 {
+        let deadline = ContinuousClock.now + ProcessLock.probeWait
+        while flock(opened, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK || errno == EINTR
+            if busy && ContinuousClock.now < deadline {
+                usleep(1_000)
+                continue
+            }
             let holder = ProcessLock.holder(of: directory) ?? "another process"
             close(opened)
             throw StateError(directory: directory, kind: .inUse(holder: holder))
@@ -32,7 +40,11 @@ public final class ProcessLock {
         close(fd)
     }
 
-    /// Who holds the folder's lock (`pid 1234`), or nil when nobody does.
+    /// How long a run waits for the lock before it takes another holder for a run.
+    public static let probeWait = Duration.milliseconds(250)
+
+    /// Who holds the folder's lock (`pid 1234`), or nil when nobody does. Looks by taking a shared lock for an
+    /// instant (released at once).
     public static func holder(of directory: String) -> String? {
         let path = (directory as NSString).appendingPathComponent("lock")
         let fd = open(path, O_RDONLY)
