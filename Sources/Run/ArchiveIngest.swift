@@ -8,8 +8,8 @@ import ReplayStream
 extension Run<ArchiveRunConfiguration> {
     /// The ingest phase, once per state folder: reuses a completed ingest (checking its buckets are whole), or
     /// reads the input into `buckets`, finishes the interaction diagnostics, drops exact duplicates when asked,
-    /// and records the ingest as complete. Under `--emit final` without `--dedupe` the diagnostics' second pass
-    /// is left running beside the replay instead: the returned ``IngestCompletion`` records the ingest, before
+    /// and records the ingest as complete. Without `--dedupe` the diagnostics' second pass is left running
+    /// beside the replay instead: the returned ``IngestCompletion`` records the ingest, before
     /// the replay's first checkpoint (nil: the ingest is recorded).
     /// - Throws: ``StateError`` `madeByDifferentRun` when a resumed run's bare input file no longer holds the
     ///   bytes its ingest read (a `--fresh` run ingests again instead: ``StateFolder/open``).
@@ -51,7 +51,8 @@ extension Run<ArchiveRunConfiguration> {
         logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
         // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it).
         summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
-        if common.emit == .final && !common.dedupe {
+        pass.diagnostics.concludeFirstPass()
+        if !common.dedupe {
             let completion = IngestCompletion(
                 summary: summary, finishing: pass.diagnostics,
                 dayFiles: InteractionDiagnosticsCollector.dayFiles(of: buckets, days: days), metadata: pass.metadata,
@@ -76,9 +77,9 @@ extension Run<ArchiveRunConfiguration> {
             ])
         // The bucket files' fsync ran beside the second pass; the ingest is recorded complete only after it.
         try buckets.waitForSync()
-        // After the interaction diagnostics, which are over the rows as read (their second pass reads
-        // the buckets as the first pass saw them).
-        if common.dedupe { try Ingest.dropExactDuplicates(in: buckets, summary: &summary) }
+        // `--dedupe`, after the interaction diagnostics, which are over the rows as read (their second pass
+        // reads the buckets as the first pass saw them).
+        try Ingest.dropExactDuplicates(in: buckets, summary: &summary)
         try store.recordIngest(summary)
         return (summary, nil)
     }

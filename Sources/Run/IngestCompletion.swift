@@ -10,9 +10,11 @@ import Synchronization
 /// replay starts; ``record()`` then records the pass's payload and the ingest as complete.
 ///
 /// Why a thread: the second pass reads every day file again (~0.3 s of one core for KuaiRec's small matrix,
-/// 0.6-0.9 s for the big one) while the event loop of the replay that follows keeps one core busy. Used only
-/// under `--emit final`, which keeps no renderings: the collector's tallies, still held while the replay's
-/// first days are read, raised the every-revision outputs' peak to ~128 MiB (docs/DEVELOPING.md, Memory).
+/// 0.6-0.9 s for the big one), and the replay need not wait for it: its first record comes that much sooner.
+/// Used for every output but `--dedupe` (which drops duplicates from the buckets after the pass). The
+/// collector's per-user sets are freed before it starts (``InteractionDiagnosticsCollector/concludeFirstPass()``):
+/// held while the replay's first days allocate, they would raise the every-revision outputs' peak by 10-20 MB
+/// (docs/DEVELOPING.md, Performance).
 ///
 /// Crash safety: the replay calls ``record()`` before its first checkpoint commits
 /// (``Replayer/beforeFirstCheckpoint``), and the run calls it after a replay that took none, so a state folder

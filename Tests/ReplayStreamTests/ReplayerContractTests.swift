@@ -110,7 +110,7 @@ import ReplayTestSupport
         #expect(mismatches == 0)
     }
 
-    /// `beforeFirstCheckpoint` (where an archive run under `--emit final` records its ingest) runs once, before any
+    /// `beforeFirstCheckpoint` (where an archive run whose diagnostics' second pass runs beside the replay records its ingest) runs once, before any
     /// checkpoint is committed, on every path that checkpoints: a run with checkpoints due every chunk, and a run
     /// stopped at once; when it throws, the replay stops with nothing committed.
     @Test func theHookBeforeTheFirstCheckpointRunsOnceAndFirst() throws {
