@@ -297,6 +297,13 @@ public enum JSONBytes {
     /// replacing bytes that are not valid UTF-8 with U+FFFD.
     public static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(0x22)
+        // Printable ASCII without `"` or `\` (a rejected CSV row, mostly) is its own JSON text: copied at once,
+        // without the `String` and the per-byte appends below (they were a tenth of the ingest fold's time).
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            out.append(contentsOf: bytes)
+            out.append(0x22)
+            return
+        }
         let text = String(decoding: bytes, as: UTF8.self)  // invalid sequences become U+FFFD
         for b in text.utf8 {
             switch b {

@@ -448,6 +448,13 @@ public final class PanelLinesSink: RecordSink {
     }
 }
 
+/// The constant parts of a rejects line, as bytes made once (a rejected row's line is built on the ingest's fold).
+private enum RejectKeys {
+    static let lineKey = Array("{\"line\":".utf8)
+    static let reasonKey = Array(",\"reason\":".utf8)
+    static let rawKey = Array(",\"raw\":".utf8)
+}
+
 /// Writes rejected rows as JSON lines: `{"line":N,"reason":"...","raw":"..."}`; a late row of a live
 /// feed also carries `"day":"YYYY-MM-DD"`, `"lateness_ms"` (how far behind the newest event time it was)
 /// and, when `--late-policy revise` could not take it, a `"note"` saying why.
@@ -461,11 +468,11 @@ public final class JSONRejectsWriter: LiveRejectWriter {
 
     public func reject(line: Int64, reason: RejectReason, raw: UnsafeRawBufferPointer) throws {
         try output.append { out in
-            out.append(contentsOf: Array("{\"line\":".utf8))
+            out.append(contentsOf: RejectKeys.lineKey)
             JSONBytes.appendInt(line, to: &out)
-            out.append(contentsOf: Array(",\"reason\":".utf8))
+            out.append(contentsOf: RejectKeys.reasonKey)
             JSONBytes.appendString(reason.rawValue, to: &out)
-            out.append(contentsOf: Array(",\"raw\":".utf8))
+            out.append(contentsOf: RejectKeys.rawKey)
             JSONBytes.appendString(raw, to: &out)
             out.append(contentsOf: [0x7D, 0x0A])
         }
@@ -476,9 +483,9 @@ public final class JSONRejectsWriter: LiveRejectWriter {
         line: Int64, raw: UnsafeRawBufferPointer, reason: RejectReason, day: CalendarDay, latenessMs: Int64?, note: String?
     ) throws {
         try output.append { out in
-            out.append(contentsOf: Array("{\"line\":".utf8))
+            out.append(contentsOf: RejectKeys.lineKey)
             JSONBytes.appendInt(line, to: &out)
-            out.append(contentsOf: Array(",\"reason\":".utf8))
+            out.append(contentsOf: RejectKeys.reasonKey)
             JSONBytes.appendString(reason.rawValue, to: &out)
             out.append(contentsOf: Array(",\"day\":\"".utf8))
             day.appendISO(to: &out)
@@ -488,7 +495,7 @@ public final class JSONRejectsWriter: LiveRejectWriter {
                 out.append(contentsOf: Array(",\"note\":".utf8))
                 JSONBytes.appendString(note, to: &out)
             }
-            out.append(contentsOf: Array(",\"raw\":".utf8))
+            out.append(contentsOf: RejectKeys.rawKey)
             JSONBytes.appendString(raw, to: &out)
             out.append(contentsOf: [0x7D, 0x0A])
         }

@@ -119,7 +119,8 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         #expect(object["lead_1_total_play_duration_sec"] == .double(250.5))
     }
 
-    @Test func rejectsEscapeAnyBytes() throws {
+    /// The text a rejects writer wrote to a new file after `body`.
+    func rejectsText(_ body: (JSONRejectsWriter) throws -> Void) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -127,16 +128,39 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         let output = try ByteOutput(path: path, resumeAt: nil)
         defer { try? output.close() }
         let writer = JSONRejectsWriter(output: output)
-        let nasty: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x0A, 0xFF, 0xC3, 0x28, 0xE4, 0xB8, 0xAD, 0x7F]
-        try nasty.withUnsafeBytes { try writer.reject(line: 7, reason: .invalidID, raw: $0) }
+        try body(writer)
         try writer.sync()
-        let line = try String(contentsOfFile: path, encoding: .utf8)
+        return try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    @Test func rejectsEscapeAnyBytes() throws {
+        let nasty: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x0A, 0xFF, 0xC3, 0x28, 0xE4, 0xB8, 0xAD, 0x7F]
+        let line = try rejectsText { writer in
+            try nasty.withUnsafeBytes { try writer.reject(line: 7, reason: .invalidID, raw: $0) }
+        }
         #expect(line.split(separator: "\n").count == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         #expect(object["line"] as? Int == 7 && object["reason"] as? String == "invalid_id")
         let raw = try #require(object["raw"] as? String)
         #expect(raw.hasPrefix("\"\\\u{0}\u{1}\u{1F}\n"))
         #expect(raw.contains("中"))
+    }
+
+    @Test func rejectLinesAreExactForPlainAndEscapedRows() throws {
+        // Printable ASCII (copied at once), then a quote, a backslash, DEL and a tab (escaped or kept byte by byte).
+        let text = try rejectsText { writer in
+            for (i, raw) in ["5,368,5776,7022,,,,0.82", "a\"b\\c", "x\u{7F}y\tz", ""].enumerated() {
+                try Array(raw.utf8).withUnsafeBytes { try writer.reject(line: Int64(i + 2), reason: .missingTime, raw: $0) }
+            }
+        }
+        #expect(
+            text == """
+                {"line":2,"reason":"missing_time","raw":"5,368,5776,7022,,,,0.82"}
+                {"line":3,"reason":"missing_time","raw":"a\\"b\\\\c"}
+                {"line":4,"reason":"missing_time","raw":"x\u{7F}y\\tz"}
+                {"line":5,"reason":"missing_time","raw":""}
+
+                """)
     }
 
     @Test func outputIsCutBackToTheCommittedLengthOnResume() throws {
