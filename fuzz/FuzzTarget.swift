@@ -7,6 +7,7 @@
 // Checked on every input:
 // - no crash, no sanitizer report, no hang (libFuzzer's -timeout);
 // - the records are the same whether the bytes come in one block or in small blocks (and so is an error);
+// - a row the one-scan decoding (InteractionDecoder.decodePlainRow) takes gets the split decoding's values;
 // - every accepted row satisfies the decoder's documented rules (ids and durations non-negative,
 //   video_duration > 0, watch_ratio finite and >= 0, day and timestamp inside the accepted ranges);
 // - the line splitter gives the lines of a plain split at "\n" whatever the block size;
@@ -103,13 +104,28 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     checkLines(bytes, blockSize: blockSize)
-    // Every record also decodes (or is rejected) under KuaiRec's own header.
+    // Every record also decodes (or is rejected) under KuaiRec's own header, and a record the one-scan decoding
+    // takes (with a decoder used as the ingest uses it: that decoding first) gets exactly the split decoding's values.
     var decoder = InteractionDecoder(columns: try! InteractionColumns(header: defaultHeader), timeZone: zone)
+    var plainDecoder = InteractionDecoder(columns: try! InteractionColumns(header: defaultHeader), timeZone: zone)
     for record in chunked.records {
         record.withUnsafeBytes { raw in
             let ok = splitter.split(raw)
-            if case .accepted(let e, let day, _) = decoder.decode(raw, fields: splitter, fieldsOK: ok) {
+            let outcome = decoder.decode(raw, fields: splitter, fieldsOK: ok)
+            if case .accepted(let e, let day, _) = outcome {
                 checkAccepted(e, day: day)
+            }
+            if let plain = plainDecoder.decodePlainRow(raw) {
+                guard case .accepted(let e, let day, let disagrees) = outcome else {
+                    preconditionFailure("a row decoded in one scan is rejected when split")
+                }
+                precondition(
+                    plain.event.isExactDuplicate(of: e) && plain.day == day && plain.dateDisagreesWithTimestamp == disagrees,
+                    "the one-scan decoding differs from the split decoding")
+                precondition(
+                    Array(plain.timeText) == splitter.withField(4, in: raw) { Array($0) }, "the time text differs")
+            } else {
+                _ = plainDecoder.decode(raw, fields: splitter, fieldsOK: ok)
             }
         }
     }

@@ -104,6 +104,20 @@ public struct NotebookRow: Sendable {
             timestampIsEmpty: timestampEmpty, timeTextCount: UInt8(count), timeText: text)
     }
 
+    /// An accepted row whose `date` and `timestamp` fields are not empty (``InteractionDecoder/decodePlainRow(_:)``):
+    /// what ``init(_:fields:columns:outcome:)`` makes of it.
+    @inline(__always)
+    public init(accepted event: Interaction, day: CalendarDay, timeText time: UnsafeRawBufferPointer) {
+        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let kept = min(time.count, Self.timeTextCapacity)
+        if kept > 0 {
+            withUnsafeMutableBytes(of: &text) { $0.baseAddress!.copyMemory(from: time.baseAddress!, byteCount: kept) }
+        }
+        self.init(
+            event: event, dayRawValue: day.rawValue, eventDateRawValue: day.rawValue, isKept: true, dateIsEmpty: false,
+            timestampIsEmpty: false, timeTextCount: UInt8(kept), timeText: text)
+    }
+
     /// A rejected row's values as the notebook reads them (it reads every row the decoder rejects for its
     /// date or time), or nil when its ids or numbers cannot be read (the notebook could not either).
     @inline(__always)

@@ -212,6 +212,8 @@ private struct IngestRowParser {
     var splitter = CSVFieldSplitter()
     var decoder: InteractionDecoder?
     var columns: InteractionColumns?
+    /// The header is KuaiRec's own: rows are first tried through ``InteractionDecoder/decodePlainRow(_:)``.
+    var plainLayout = false
     var rowsRead = 0
     /// True once `--rows` data rows were read (the rest of the input is not read).
     var limitReached = false
@@ -234,6 +236,7 @@ private struct IngestRowParser {
             let found = try Ingest.readHeader(record, line: line, splitter: &splitter)
             columns = found
             decoder = InteractionDecoder(columns: found, timeZone: options.timeZone)
+            plainLayout = found.isKuaiRecLayout
             return true
         }
         if record.isEmpty { return true }  // blank line: pandas skips it and so do we
@@ -242,6 +245,13 @@ private struct IngestRowParser {
             return false
         }
         rowsRead += 1
+        if plainLayout, let plain = decoder!.decodePlainRow(record) {
+            rows.append(
+                ParsedRow(
+                    notebook: NotebookRow(accepted: plain.event, day: plain.day, timeText: plain.timeText), accepted: true,
+                    dateDisagreesWithTimestamp: plain.dateDisagreesWithTimestamp))
+            return true
+        }
         let ok = splitter.split(record)
         let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
         switch outcome {
