@@ -66,23 +66,25 @@ import Testing
         #expect(kills >= wantedKills * 5 / 6, "seed \(seed) \(form): \(kills) kills in \(rounds) rounds")
     }
 
-    /// Under `--emit final` the diagnostics' second pass runs beside the replay and the ingest is recorded at the
+    /// Without `--dedupe` the diagnostics' second pass runs beside the replay and the ingest is recorded at the
     /// replay's first checkpoint: a run killed -9 while it replays, before that checkpoint, leaves no complete
-    /// ingest, and its rerun ingests again and ends with an uninterrupted run's bytes.
-    @Test func aFinalOnlyRunKilledBeforeItsFirstCheckpointIngestsAgainToTheSameBytes() throws {
+    /// ingest, and its rerun ingests again and ends with an uninterrupted run's bytes (final records as CSV, and
+    /// every revision as JSON lines).
+    @Test(arguments: [["--format", "csv", "--emit", "final"], ["--format", "jsonl"]])
+    func aRunKilledBeforeItsFirstCheckpointIngestsAgainToTheSameBytes(form: [String]) throws {
         let dir = Harness.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let outer = try Harness.archive().path
-        let common = ["run", outer, "--format", "csv", "--emit", "final", "--checkpoint-every", "1h", "--quiet"]
-        #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.csv"], in: dir).status == 0)
+        let common = ["run", outer] + form + ["--checkpoint-every", "1h", "--quiet"]
+        #expect(try Harness.run(common + ["--state", "ref", "--out", "ref.out"], in: dir).status == 0)
         let process = Process()
         process.executableURL = Harness.binary
         // Paced (a simulated day a second): the replay is still going, with no checkpoint, when it is killed.
-        process.arguments = common + ["--state", "s", "--out", "p.csv", "--speed", "86400"]
+        process.arguments = common + ["--state", "s", "--out", "p.out", "--speed", "86400"]
         process.currentDirectoryURL = dir
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let output = dir.appendingPathComponent("p.csv")
+        let output = dir.appendingPathComponent("p.out")
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: output.path) && process.isRunning && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
@@ -93,9 +95,9 @@ import Testing
         process.waitUntilExit()
         let status = try Harness.run(["status", "--state", "s", "--json"], in: dir)
         #expect(status.stdout.contains("\"ingest_complete\":false") || status.stdout.contains("\"ingest_complete\" : false"), "\(status.stdout)")
-        let rerun = try Harness.run(common + ["--state", "s", "--out", "p.csv"], in: dir)
+        let rerun = try Harness.run(common + ["--state", "s", "--out", "p.out"], in: dir)
         #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(try Data(contentsOf: output) == Data(contentsOf: dir.appendingPathComponent("ref.csv")))
+        #expect(try Data(contentsOf: output) == Data(contentsOf: dir.appendingPathComponent("ref.out")))
     }
 
     /// A `--fresh` run claims the output it will start anew in the same transaction that resets its state folder: one
