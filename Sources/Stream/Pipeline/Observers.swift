@@ -9,6 +9,14 @@ public protocol IngestObserver: AnyObject {
     /// Called for every data row (blank lines excepted) after it is decoded, in file order: the row as the
     /// notebook reads it (``NotebookRow``, read from the row's text where the row was split).
     func observe(_ row: NotebookRow) throws
+    /// ``observe(_:)``, told also the video of a row a few rows later in the same block (the ingest pass
+    /// knows it), so that the observer can start loading what that row will touch while it works on this one.
+    /// By default, ``observe(_:)``.
+    func observe(_ row: NotebookRow, videoAhead: Int32) throws
+}
+
+extension IngestObserver {
+    public func observe(_ row: NotebookRow, videoAhead: Int32) throws { try observe(row) }
 }
 
 /// Sees every record revision the replay emits, on the replay thread, in emission order.
