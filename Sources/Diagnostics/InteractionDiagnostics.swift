@@ -144,18 +144,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
     }
 
-    public func observe(_ row: NotebookRow, videoAhead: Int32) throws {
-        // The row's video tally is the one load of a row that misses the caches (the big matrix's 10,728
-        // tallies, ~430 KB, do not stay in L2 beside the ingest's buffers: in `perf annotate` a third of this
-        // function's samples sat on it); the tally of a video a few rows ahead is fetched now, so that its row
-        // finds it there.
-        if let slot = videoSlots.existingSlot(of: videoAhead) {
-            videos.withUnsafeBufferPointer { replay_prefetch_for_write($0.baseAddress! + slot) }
-        }
-        try observe(row)
-    }
+    public func observe(_ row: NotebookRow) throws { try observe(row, videoAhead: -1) }
 
-    public func observe(_ row: NotebookRow) throws {
+    public func observe(_ row: NotebookRow, videoAhead: Int32) throws {
         guard columns != nil else { return }
         guard row.isKept else {
             tally.leftOut += 1
@@ -166,14 +157,15 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             if spill.count >= 16_384 { try flushSpill() }
         }
         tally.add(row)
-        tally(row.event, eventDate: row.eventDate)
+        tally(row.event, eventDate: row.eventDate, videoAhead: videoAhead)
     }
 
-    /// Tallies a kept row's values: the engagement columns, and the per-user and per-video tallies.
+    /// Tallies a kept row's values: the engagement columns, and the per-user and per-video tallies. `videoAhead`
+    /// is the video of a row a few rows later (-1: none), whose tally is prefetched.
     @inline(__always)
-    func tally(_ event: Interaction, eventDate: CalendarDay?) {
+    func tally(_ event: Interaction, eventDate: CalendarDay?, videoAhead: Int32 = -1) {
         tallyEngagement(event)
-        tallyUserAndVideo(event, eventDate: eventDate)
+        tallyUserAndVideo(event, eventDate: eventDate, videoAhead: videoAhead)
     }
 
     /// The engagement columns' sums, extremes and histogram bins.
@@ -195,7 +187,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     /// Per-user and per-video tallies: rows, watch ratio, play time, distinct videos and dates.
     @inline(__always)
-    private func tallyUserAndVideo(_ event: Interaction, eventDate: CalendarDay?) {
+    private func tallyUserAndVideo(_ event: Interaction, eventDate: CalendarDay?, videoAhead: Int32) {
         if event.userID != cachedUser {
             storeCurrentUser()
             let slot = userSlots.slot(of: event.userID) { users.append(UserTally(id: event.userID)) }
@@ -204,7 +196,13 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             cachedUser = event.userID
         }
         let v = videoSlots.slot(of: event.videoID) { videos.append(VideoTally(id: event.videoID)) }
+        let ahead = videoSlots.existingSlot(of: videoAhead)
         videos.withUnsafeMutableBufferPointer { videos in
+            // The row's video tally is the one load of a row that misses the caches (the big matrix's 10,728
+            // tallies, ~430 KB, do not stay in L2 beside the ingest's buffers: in `perf annotate` a third of
+            // `observe`'s samples sat on it); the tally of a video a few rows ahead is fetched now, so that its
+            // row finds it there.
+            if let ahead { replay_prefetch_for_write(videos.baseAddress! + ahead) }
             videos[v].rows += 1
             videos[v].watchRatio.add(event.watchRatio)
             videos[v].playMs &+= event.playDurationMs
