@@ -100,4 +100,20 @@ import Testing
         #expect(try !InteractionColumns(header: reordered).isKuaiRecLayout)
         #expect(try !InteractionColumns(header: InteractionColumns.required + ["extra"]).isKuaiRecLayout)
     }
+
+    /// A row's `time` text is kept as four words built from loads inside the field: the text's first 30 bytes,
+    /// then zeros, for every length (the bytes after the field differ, so a load past its end would show).
+    @Test func timeTextIsPackedExactlyForEveryLength() {
+        for n in 0...34 {
+            let field = (0..<n).map { UInt8(0x30 + $0 % 10) }
+            let record = field + [UInt8](repeating: 0xEE, count: 8)
+            record.withUnsafeBytes { raw in
+                let words = NotebookRow.packedTimeText(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                let bytes = withUnsafeBytes(of: words) { Array($0) }
+                let kept = min(n, NotebookRow.timeTextCapacity)
+                #expect(Array(bytes[0..<kept]) == Array(field[0..<kept]), "length \(n)")
+                #expect(bytes[kept...].allSatisfy { $0 == 0 }, "length \(n)")
+            }
+        }
+    }
 }
