@@ -97,7 +97,7 @@ public struct DescribedColumn: Codable, Equatable, Sendable {
 
     /// Describes `values` exactly (sorts a copy): pandas' `describe(percentiles=...)` of one column.
     /// NaN values are left out, as pandas does.
-    public static func exact(column: String, values: [Double], percentiles: [Double]) -> DescribedColumn {
+    public static func exact(column: String, values: some Sequence<Double>, percentiles: [Double]) -> DescribedColumn {
         let sorted = NumberSort.ascending(values)
         let n = sorted.count
         var sum = CompensatedSum()

@@ -78,7 +78,7 @@ public struct NumpyHistogram: Sendable, Equatable {
 
     /// The histogram of the finite `values` in `bins` bins over their own range (seaborn leaves out missing and
     /// infinite values).
-    public static func of(_ values: [Double], bins: Int) -> NumpyHistogram {
+    public static func of(_ values: some Sequence<Double>, bins: Int) -> NumpyHistogram {
         let finite = values.filter(\.isFinite)
         var histogram = NumpyHistogram(bins: bins, min: finite.min() ?? .nan, max: finite.max() ?? .nan)
         for v in finite { histogram.add(v) }

@@ -83,27 +83,34 @@ public struct MetadataTables: Sendable {
             tables.problems["item_categories.csv"] = "\(error)"
         }
         do {
-            var columns = [[Double]](repeating: [], count: itemDailyColumns.count + 2)
-            for i in columns.indices { columns[i].reserveCapacity(itemDailySampleRows) }
-            var row = [Double](repeating: .nan, count: itemDailyColumns.count)
+            // The sample in one allocation, column after column (column c's row r at `c * limit + r`): the
+            // values written in place, where appending to an array of arrays cost a uniqueness check (a runtime
+            // call) per value, a tenth of this thread's time. Pages are touched only as rows are written.
+            let width = itemDailyColumns.count, limit = itemDailySampleRows
+            let sample = UnsafeMutableBufferPointer<Double>.allocate(capacity: (width + 2) * limit)
+            defer { sample.deallocate() }
+            var rows = 0
             try forEachRow(
-                input: input, fileName: "item_daily_features.csv", required: itemDailyColumns,
-                rowLimit: itemDailySampleRows
+                input: input, fileName: "item_daily_features.csv", required: itemDailyColumns, rowLimit: limit
             ) { _, number in
-                for i in row.indices { row[i] = number(i) ?? .nan }
-                for i in row.indices { columns[i].append(row[i]) }
-                let show = row[0], play = row[2], like = row[5]
-                columns[itemDailyColumns.count].append(show > 0 ? play / show : .nan)
-                columns[itemDailyColumns.count + 1].append(play > 0 ? like / play : .nan)
+                guard rows < limit else { return }
+                for i in 0..<width { sample[i * limit + rows] = number(i) ?? .nan }
+                let show = sample[rows], play = sample[2 * limit + rows], like = sample[5 * limit + rows]
+                sample[width * limit + rows] = show > 0 ? play / show : .nan
+                sample[(width + 1) * limit + rows] = play > 0 ? like / play : .nan
+                rows += 1
+            }
+            /// Column `c` of the rows read (valid while `sample` is).
+            func column(_ c: Int) -> UnsafeBufferPointer<Double> {
+                UnsafeBufferPointer(rebasing: sample[(c * limit)..<(c * limit + rows)])
             }
             let names = itemDailyColumns + ["item_play_rate", "item_like_rate_per_play"]
             tables.itemDailySummary = DescribedColumn.table(
                 name: "item_daily_summary",
-                rows: zip(names, columns).map {
-                    DescribedColumn.exact(column: $0.0, values: $0.1, percentiles: itemDailyPercentiles)
+                rows: names.indices.map {
+                    DescribedColumn.exact(column: names[$0], values: column($0), percentiles: itemDailyPercentiles)
                 }, percentiles: itemDailyPercentiles)
-            tables.itemDailyHistograms = itemDailyHistograms(
-                showCounts: columns[0], playRates: columns[itemDailyColumns.count])
+            tables.itemDailyHistograms = itemDailyHistograms(showCounts: column(0), playRates: column(width))
         } catch {
             tables.problems["item_daily_features.csv"] = "\(error)"
             tables.itemDailySummary.note = "item_daily_features.csv: \(error)"
@@ -112,7 +119,7 @@ public struct MetadataTables: Sendable {
     }
 
     /// `item_show_count_histogram` and `item_play_rate_histogram`: `sns.histplot(item_daily, x=..., bins=60)`.
-    static func itemDailyHistograms(showCounts: [Double], playRates: [Double]) -> [DiagnosticTable] {
+    static func itemDailyHistograms(showCounts: some Sequence<Double>, playRates: some Sequence<Double>) -> [DiagnosticTable] {
         [
             NumpyHistogram.of(showCounts, bins: 60).table(name: "item_show_count_histogram"),
             NumpyHistogram.of(playRates, bins: 60).table(name: "item_play_rate_histogram"),

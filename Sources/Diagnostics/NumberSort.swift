@@ -8,7 +8,7 @@ enum NumberSort {
     ///
     /// A least-significant-digit radix sort (stable) over each value's sort key, one byte a pass; a pass in
     /// which every key has the same byte is skipped.
-    static func ascending(_ values: [Double]) -> [Double] {
+    static func ascending(_ values: some Sequence<Double>) -> [Double] {
         var source = values.filter { !$0.isNaN }
         let n = source.count
         guard n > 1 else { return source }
