@@ -78,17 +78,23 @@ struct RecordPipeline {
             try? output.close()
             throw error
         }
-        background = BackgroundRecordSink(wrapping: lines, maxBatchesInFlight: Self.batchesInFlight(configuration.emit))
+        let batches = Self.batches(configuration.format, configuration.emit)
+        background = BackgroundRecordSink(wrapping: lines, maxBatchesInFlight: batches.inFlight, maxSpareBatches: batches.spare)
         sink = configuration.emit == .final ? FinalRecordsOnly(wrapping: background) : background
     }
 
-    /// How many batches of 1,024 records (~440 KB each) may wait for the rendering thread. A day's close hands
-    /// its records over in one burst. Under `--emit final` that burst is the records of the day seven days before
-    /// (one a user: ~7 batches on the big matrix); with room for all of it, the event loop goes on to the next
-    /// day while they render, instead of waiting for the renderer batch by batch. Every revision keeps 4: its
-    /// bursts (eight revisions a user) fit no affordable window, and the kept renderings of records not yet
-    /// final leave no room under the 128 MiB bound (docs/DEVELOPING.md, "Performance").
-    static func batchesInFlight(_ emit: EmitPolicy) -> Int { emit == .final ? 16 : 4 }
+    /// How many batches of 1,024 records (~440 KB each) may wait for the rendering thread, and how many rendered
+    /// batches are kept for reuse. A day's close hands its records over in one burst, and with room for more of it
+    /// the event loop goes on to the next day while they render instead of waiting for the renderer batch by
+    /// batch. Under `--emit final` the burst is the records of the day seven days before (one a user: ~7 batches on
+    /// the big matrix): 16 in flight, all kept. Every revision as CSV: 8 in flight, 4 kept (a batch beyond them is
+    /// freed and allocated again; 16 in flight peaked at up to 131.7 MiB, over the 128 MiB bound); every revision as
+    /// JSON lines 4 and 4: its larger kept renderings leave no room for more (16 peaked at 130.6 MiB).
+    /// docs/DEVELOPING.md, "Performance", has the measurements.
+    static func batches(_ format: PanelFormat, _ emit: EmitPolicy) -> (inFlight: Int, spare: Int) {
+        if emit == .final { return (16, 16) }
+        return format == .csv ? (8, 4) : (4, 4)
+    }
 
     /// Ends the rendering thread (every record handed over is written first).
     func stop() { background.stop() }

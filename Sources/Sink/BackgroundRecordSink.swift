@@ -24,13 +24,14 @@ public final class BackgroundRecordSink: RecordSink {
     private let failure = FirstFailure()
     public let durability: any OutputDurability
 
-    /// Wraps `inner`; its `write` and `flush` are called on the background queue only.
-    public init(wrapping inner: RecordSink, batchSize: Int = 1024, maxBatchesInFlight: Int = 4) {
+    /// Wraps `inner`; its `write` and `flush` are called on the background queue only. At most
+    /// `maxSpareBatches` rendered batches are kept for reuse (all of them when nil); more are freed.
+    public init(wrapping inner: RecordSink, batchSize: Int = 1024, maxBatchesInFlight: Int = 4, maxSpareBatches: Int? = nil) {
         durability = inner.durability
         self.inner = HandedOver(inner)
         self.batchSize = batchSize
         slots = DispatchSemaphore(value: maxBatchesInFlight)
-        spareBatches = SpareBuffers(limit: maxBatchesInFlight)
+        spareBatches = SpareBuffers(limit: maxSpareBatches ?? maxBatchesInFlight)
         batch.reserveCapacity(batchSize)
     }
 
