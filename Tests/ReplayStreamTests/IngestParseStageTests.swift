@@ -7,7 +7,15 @@ final class RecordingObserver: IngestObserver {
     var begun: [InteractionColumns] = []
     var rows: [String] = []
     func begin(columns: InteractionColumns) throws { begun.append(columns) }
+    /// Each row's video, and the video the pass said was ahead of it.
+    var videos: [Int32] = []
+    var hints: [Int32] = []
     func observe(_ row: NotebookRow) throws { rows.append(IngestParseStageTests.describe(row)) }
+    func observe(_ row: NotebookRow, videoAhead: Int32) throws {
+        videos.append(row.event.videoID)
+        hints.append(videoAhead)
+        try observe(row)
+    }
 }
 
 /// The ingest pass's parse thread and fold over inputs of several blocks: every row reaches the observer, the
@@ -112,6 +120,27 @@ final class RecordingObserver: IngestObserver {
         let digest = XXH64()
         bytes.withUnsafeBytes { digest.update($0) }
         #expect(pass.summary.content == ContentDigest(bytes: Int64(bytes.count), xxh64: digest.value, readToEnd: true))
+    }
+
+    /// The observer is told, with each row, the video of the row ``Ingest/observerLookahead`` rows later (the last
+    /// rows of a block: of a later row of the same block), for its prefetch.
+    @Test func theObserverIsToldTheVideoOfTheRowEightAhead() throws {
+        let bytes = Self.csv(rows: 90_000)
+        let pass = try ingest(bytes)
+        let (videos, hints) = (pass.observed.videos, pass.observed.hints)
+        #expect(videos.count == 90_000 && hints.count == 90_000)
+        let ahead = Ingest.observerLookahead
+        var exact = 0
+        for i in videos.indices {
+            let j = min(i + ahead, videos.count - 1)
+            if hints[i] == videos[j] {
+                exact += 1
+            } else {
+                #expect((i..<j).contains { videos[$0] == hints[i] }, "row \(i) was told a video not in its next \(ahead) rows")
+            }
+        }
+        // At most `ahead` rows a block are told a nearer row's video (blocks of up to 1 MiB; 64 KiB assumed here).
+        #expect(exact >= videos.count - ahead * (bytes.count / (64 << 10) + 1))
     }
 
     @Test func aRowLimitInALaterBlockEndsThePassThere() throws {

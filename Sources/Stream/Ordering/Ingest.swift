@@ -157,9 +157,6 @@ private struct IngestFold {
     var firstDay = Int32.max
     var lastDay = Int32.min
     var rejected: [RejectReason: Int] = [:]
-    /// How many rows ahead the observer is told a row's video (``IngestObserver/observe(_:videoAhead:)``): far
-    /// enough for a cache miss (~100 ns) to be served while the rows between are observed (~40 ns each).
-    static let observerLookahead = 8
 
     init(options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?) {
         self.options = options
@@ -178,7 +175,7 @@ private struct IngestFold {
         // One pass over the rows (a block's ~1 MB of them read twice missed the caches the second time).
         let rows = block.rows
         if let observer {
-            let ahead = IngestFold.observerLookahead
+            let ahead = Ingest.observerLookahead
             for i in rows.indices {
                 try observer.observe(rows[i].notebook, videoAhead: rows[Swift.min(i + ahead, rows.count - 1)].notebook.event.videoID)
                 if rows[i].accepted { try accept(rows[i]) }
@@ -270,6 +267,11 @@ private struct UserDayTally {
 }
 
 extension Ingest {
+    /// How many rows ahead the observer is told a row's video (``IngestObserver/observe(_:videoAhead:)``): far
+    /// enough for a cache miss (~100 ns) to be served while the rows between are observed (~40 ns each). The last
+    /// rows of a block are told the video of the block's last row.
+    static let observerLookahead = 8
+
     /// `--dedupe`: removes exact duplicates from the ingested buckets (``DayBuckets/removeExactDuplicates(_:)``),
     /// counts them in `summary` as the reject reason `duplicate` (not in the panel), and recounts the user-days,
     /// so that batch thresholds see the deduplicated panel. Then makes the buckets durable.
