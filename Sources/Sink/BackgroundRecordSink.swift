@@ -70,7 +70,7 @@ public final class BackgroundRecordSink: RecordSink {
             defer { spares.giveBack(&records) }
             if failure.hasFailed { return }
             do {
-                for record in records { try inner.value.write(record) }
+                try records.withUnsafeBufferPointer { try inner.value.write(contentsOf: $0) }
             } catch {
                 failure.record(error)
             }
