@@ -41,6 +41,8 @@ public final class PanelLinesSink: RecordSink {
         /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
         /// (`event_date` without quotes; an unknown value empty).
         var text: [UInt8]
+        /// Where `total_play_duration_sec`'s text is in ``text`` (later records read it as a lead, seven times each).
+        let playSecondsText: Range<Int>
 
         /// Keeps `text`, rendered from `record`.
         init(_ record: UserDayRecord, text: UnsafeRawBufferPointer) {
@@ -48,6 +50,20 @@ public final class PanelLinesSink: RecordSink {
             lag1 = record.lag1
             prior3 = record.prior3
             self.text = Array(text)
+            var start = Self.count
+            for column in 0..<Self.playSecondsColumn { start += Int(text[column]) }
+            playSecondsText = start..<(start + Int(text[Self.playSecondsColumn]))
+        }
+
+        /// What an empty slot holds: no text.
+        static let placeholder = CachedRecord()
+
+        private init() {
+            daily = DailyValues()
+            lag1 = LagValues(repeating: 0)
+            prior3 = LagValues(repeating: 0)
+            text = []
+            playSecondsText = 0..<0
         }
 
         /// The number of columns kept.
@@ -65,9 +81,7 @@ public final class PanelLinesSink: RecordSink {
         /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
         func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
             guard daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
-            var start = Self.count
-            for column in 0..<Self.playSecondsColumn { start += Int(text[column]) }
-            return text[start..<(start + Int(text[Self.playSecondsColumn]))]
+            return text[playSecondsText]
         }
     }
 
@@ -81,13 +95,12 @@ public final class PanelLinesSink: RecordSink {
     /// leads' `total_play_duration_sec` (5% of a cached replay's CPU in perf, with CSV every revision).
     /// Memory: eight slots (~0.3 KB each with their text) for each user with a record written not yet final.
     struct KeptRenderings {
-        /// A kept rendering and the day of its record.
-        struct Slot {
-            var day: CalendarDay
-            var record: CachedRecord
-        }
-
-        private var slots: [Slot?] = []
+        /// Each slot's day (``emptyDay`` when nothing is kept) and its rendering (``CachedRecord/placeholder`` when
+        /// empty): two arrays whose elements are read in place, where an array of optional slots had each slot
+        /// copied out (~300 bytes) on every read, several times a line.
+        private var days: [CalendarDay] = []
+        private var records: [CachedRecord] = []
+        private static let emptyDay = CalendarDay(rawValue: .min)
         /// Each user's first slot + 1 (0: none), for the ids `0..<dense.count`.
         private var dense: [Int32] = []
         /// Each user's first slot, for the ids `dense` does not cover.
@@ -115,9 +128,10 @@ public final class PanelLinesSink: RecordSink {
         /// The slot of `user`'s `day`, giving the user its slots first if it has none.
         private mutating func makeSlot(_ user: Int32, _ day: CalendarDay) -> Int {
             if let i = slot(user, day) { return i }
-            let base = Int32(slots.count)
-            slots += repeatElement(nil, count: Self.slotsPerUser)
-            let users = slots.count / Self.slotsPerUser
+            let base = Int32(days.count)
+            days += repeatElement(Self.emptyDay, count: Self.slotsPerUser)
+            records += repeatElement(.placeholder, count: Self.slotsPerUser)
+            let users = days.count / Self.slotsPerUser
             if user >= 0, Int(user) < Self.denseLimit(users: users) {
                 if Int(user) >= dense.count { dense += repeatElement(0, count: Int(user) + 1 - dense.count) }
                 dense[Int(user)] = base + 1
@@ -128,28 +142,38 @@ public final class PanelLinesSink: RecordSink {
         }
 
         /// The rendering kept for `user`'s `day`, if any.
-        @inline(__always)
         func get(_ user: Int32, _ day: CalendarDay) -> CachedRecord? {
-            guard let i = slot(user, day), let kept = slots[i], kept.day == day else { return nil }
-            return kept.record
+            guard let i = slot(user, day), days[i] == day else { return nil }
+            return records[i]
+        }
+
+        /// The text kept for `user`'s `day` when it renders `record` (``CachedRecord/renders(_:)``), read in place
+        /// (``get(_:_:)`` copies the ~300-byte rendering).
+        @inline(__always)
+        func text(_ user: Int32, _ day: CalendarDay, rendering record: UserDayRecord) -> [UInt8]? {
+            guard let i = slot(user, day), days[i] == day, records[i].renders(record) else { return nil }
+            return records[i].text
         }
 
         /// The kept text of `user`'s `day`'s `total_play_duration_sec` when it is `value`, bit for bit.
         @inline(__always)
         func playSeconds(_ user: Int32, _ day: CalendarDay, ifValue value: Double) -> ArraySlice<UInt8>? {
-            guard let i = slot(user, day), slots[i]?.day == day else { return nil }
-            return slots[i]?.record.playSeconds(ifValue: value)
+            guard let i = slot(user, day), days[i] == day else { return nil }
+            return records[i].playSeconds(ifValue: value)
         }
 
         /// Keeps `record` for `user`'s `day` (replacing what its slot held).
         mutating func set(_ user: Int32, _ day: CalendarDay, _ record: CachedRecord) {
-            slots[makeSlot(user, day)] = Slot(day: day, record: record)
+            let i = makeSlot(user, day)
+            days[i] = day
+            records[i] = record
         }
 
         /// Drops what is kept for `user`'s `day`.
         mutating func remove(_ user: Int32, _ day: CalendarDay) {
-            guard let i = slot(user, day), slots[i]?.day == day else { return }
-            slots[i] = nil
+            guard let i = slot(user, day), days[i] == day else { return }
+            days[i] = Self.emptyDay
+            records[i] = .placeholder
         }
     }
 
@@ -244,8 +268,8 @@ public final class PanelLinesSink: RecordSink {
 
     public func write(_ record: UserDayRecord) throws {
         let user = record.userID
-        if let hit = cache.get(user, record.day), hit.renders(record) {
-            try hit.text.withUnsafeBytes { try append(record, constants: $0) }
+        if let kept = cache.text(user, record.day, rendering: record) {
+            try kept.withUnsafeBytes { try append(record, constants: $0) }
         } else {
             if record.day != renderedDate.day {
                 renderedDate = (record.day, [])
@@ -256,6 +280,10 @@ public final class PanelLinesSink: RecordSink {
             try append(record, constants: constants)
         }
         if record.isFinal { cache.remove(user, record.day) }
+    }
+
+    public func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>) throws {
+        for i in records.indices { try write(records[i]) }
     }
 
     /// Appends `record`'s line around its rendered `constants`.
