@@ -84,8 +84,8 @@ public struct MetadataTables: Sendable {
         }
         do {
             // The sample in one allocation, column after column (column c's row r at `c * limit + r`): the
-            // values written in place, where appending to an array of arrays cost a uniqueness check (a runtime
-            // call) per value, a tenth of this thread's time. Pages are touched only as rows are written.
+            // values written in place (appending to an array of arrays costs a uniqueness check, a runtime call,
+            // per value: a tenth of this thread's time). Pages are touched only as rows are written.
             // Invariant: freed when this block ends; the tables computed from it keep values, no pointer into it.
             let width = itemDailyColumns.count, limit = itemDailySampleRows
             let sample = UnsafeMutableBufferPointer<Double>.allocate(capacity: (width + 2) * limit)

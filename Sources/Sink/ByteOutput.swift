@@ -298,7 +298,7 @@ public enum JSONBytes {
     public static func appendString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(0x22)
         // Printable ASCII without `"` or `\` (a rejected CSV row, mostly) is its own JSON text: copied at once,
-        // without the `String` and the per-byte appends below (they were a tenth of the ingest fold's time).
+        // without the `String` and the per-byte appends below (they cost a tenth of the ingest fold's time).
         if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
             out.append(contentsOf: bytes)
             out.append(0x22)

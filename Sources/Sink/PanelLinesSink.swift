@@ -96,8 +96,8 @@ public final class PanelLinesSink: RecordSink {
     /// Memory: eight slots (~0.3 KB each with their text) for each user with a record written not yet final.
     struct KeptRenderings {
         /// Each slot's day (``emptyDay`` when nothing is kept) and its rendering (``CachedRecord/placeholder`` when
-        /// empty): two arrays whose elements are read in place, where an array of optional slots had each slot
-        /// copied out (~300 bytes) on every read, several times a line.
+        /// empty): two arrays whose elements are read in place (an array of optional slots would copy each slot,
+        /// ~300 bytes, out on every read, several times a line).
         private var days: [CalendarDay] = []
         private var records: [CachedRecord] = []
         private static let emptyDay = CalendarDay(rawValue: .min)

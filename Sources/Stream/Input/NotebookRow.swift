@@ -112,8 +112,8 @@ public struct NotebookRow: Sendable {
     }
 
     /// The first ``timeTextCapacity`` bytes of `time` as four little-endian words, zero after the text: built in
-    /// registers from loads inside the field. (A `memcpy` of the text's bytes into the words, then read back as
-    /// words, stalled on store forwarding: a tenth of the one-scan decoding's samples in `perf annotate`.)
+    /// registers from loads inside the field (a `memcpy` of the text's bytes into the words, read back as words,
+    /// stalls on store forwarding: a tenth of the one-scan decoding's samples in `perf annotate`).
     @inline(__always)
     static func packedTimeText(_ time: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64, UInt64) {
         let n = min(time.count, timeTextCapacity)

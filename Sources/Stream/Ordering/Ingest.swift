@@ -172,7 +172,7 @@ private struct IngestFold {
             try observer.begin(columns: columns)
             observerBegun = true
         }
-        // One pass over the rows (a block's ~1 MB of them read twice missed the caches the second time).
+        // One pass over the rows (read twice, a block's ~1 MB of rows misses the caches the second time).
         let rows = block.rows
         if let observer {
             let ahead = Ingest.observerLookahead

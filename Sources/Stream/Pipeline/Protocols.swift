@@ -3,7 +3,7 @@ public protocol RecordSink: AnyObject {
     /// Writes one record revision.
     func write(_ record: UserDayRecord) throws
     /// Writes record revisions in order: ``write(_:)`` for each by default. A sink called through the protocol
-    /// writes a batch in one call (each call through the protocol copied the ~430-byte record, a twentieth of the
+    /// writes a batch in one call (each call through the protocol copies the ~430-byte record, a twentieth of the
     /// rendering thread's time).
     func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>) throws
     /// Hands every buffered byte to the operating system and returns the output's length in bytes
