@@ -29,8 +29,13 @@ public final class PanelLinesSink: RecordSink {
 
     /// The text of a record's values that are the same in every revision: its first 26 columns (through
     /// `prior_3day_high_watch_share`), kept from revision 0 until the record is final. Memory: the values'
-    /// text alone, without the keys (interleaved again when a revision is written), in an array of exactly
+    /// text alone, without JSON's keys (interleaved again when a revision is written), in an array of exactly
     /// its size, ~0.25 KB, and the values it was rendered from, its aggregates and lags, held inline.
+    ///
+    /// The text's form is the layout's (``Layout/joinsConstants``): for JSON lines each value's length (one
+    /// byte each, ``count`` of them), then the values back to back; for CSV the values joined by commas, the
+    /// line's first 26 fields as they are written, copied into a revision's line at once (26 separators and
+    /// values appended one by one were a fifth of the render thread's samples with CSV every revision).
     struct CachedRecord {
         /// The aggregates the text was rendered from.
         var daily: DailyValues
@@ -38,21 +43,15 @@ public final class PanelLinesSink: RecordSink {
         var lag1: LagValues
         /// The `prior_3day_*` values the text was rendered from.
         var prior3: LagValues
-        /// Each value's length (one byte each, ``count`` of them), then the values' text back to back
-        /// (`event_date` without quotes; an unknown value empty).
+        /// The values' text in the layout's form (`event_date` without quotes; an unknown value empty).
         var text: [UInt8]
-        /// Where `total_play_duration_sec`'s text is in ``text`` (later records read it as a lead, seven times each).
-        let playSecondsText: Range<Int>
 
-        /// Keeps `text`, rendered from `record`.
-        init(_ record: UserDayRecord, text: UnsafeRawBufferPointer) {
+        /// Keeps `constants`' text, rendered from `record`.
+        init(_ record: UserDayRecord, constants: ConstantParts) {
             daily = record.daily
             lag1 = record.lag1
             prior3 = record.prior3
-            self.text = Array(text)
-            var start = Self.count
-            for column in 0..<Self.playSecondsColumn { start += Int(text[column]) }
-            playSecondsText = start..<(start + Int(text[Self.playSecondsColumn]))
+            text = Array(constants.text)
         }
 
         /// What an empty slot holds: no text.
@@ -63,7 +62,6 @@ public final class PanelLinesSink: RecordSink {
             lag1 = LagValues(repeating: 0)
             prior3 = LagValues(repeating: 0)
             text = []
-            playSecondsText = 0..<0
         }
 
         /// The number of columns kept.
@@ -77,11 +75,55 @@ public final class PanelLinesSink: RecordSink {
             daily.hasSameBits(as: record.daily) && UserDayRecord.sameBits(lag1, record.lag1)
                 && UserDayRecord.sameBits(prior3, record.prior3)
         }
+    }
 
-        /// The text of this day's `total_play_duration_sec` when it is `value`, bit for bit.
-        func playSeconds(ifValue value: Double) -> ArraySlice<UInt8>? {
-            guard daily.totalPlayDurationSec.bitPattern == value.bitPattern else { return nil }
-            return text[playSecondsText]
+    /// A kept day's `total_play_duration_sec` and its text, held inline (40 bytes): a line reads the text of
+    /// each of the seven days after its own as a lead, and read from the kept rendering's array (a heap block of
+    /// its own, behind a ~300-byte slot copied out first) every one of those reads missed the caches (half of the
+    /// render thread's samples in its line function, with CSV every revision). A user's eight are adjacent.
+    struct KeptNumberText {
+        /// The value's bits (compared bit for bit).
+        let bits: UInt64
+        /// The text's length; 0 when nothing is kept (an empty slot, or a text longer than ``capacity``).
+        let count: UInt8
+        /// The text's bytes, from the first word's lowest byte.
+        let words: (UInt64, UInt64, UInt64)
+
+        /// The longest text kept: 24 bytes, the longest shortest-round-trip text of a `Double`
+        /// (`-2.2250738585072014e-308`).
+        static let capacity = 24
+
+        /// Nothing kept.
+        static let none = KeptNumberText(bits: 0, count: 0, words: (0, 0, 0))
+
+        private init(bits: UInt64, count: UInt8, words: (UInt64, UInt64, UInt64)) {
+            self.bits = bits
+            self.count = count
+            self.words = words
+        }
+
+        /// `text`, the text of `value` (nothing kept when it is empty or longer than ``capacity``).
+        init(_ value: Double, text: UnsafeRawBufferPointer) {
+            guard !text.isEmpty, text.count <= Self.capacity else {
+                self = .none
+                return
+            }
+            var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: text.baseAddress!, byteCount: text.count) }
+            self.init(bits: value.bitPattern, count: UInt8(text.count), words: words)
+        }
+
+        /// The text when the value kept is `value`, bit for bit.
+        @inline(__always)
+        func text(ifValue value: Double) -> KeptNumberText? {
+            count > 0 && bits == value.bitPattern ? self : nil
+        }
+
+        /// Calls `body` with the text's bytes.
+        @inline(__always)
+        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+            var words = self.words
+            return Swift.withUnsafeBytes(of: &words) { body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(count)])) }
         }
     }
 
@@ -100,6 +142,8 @@ public final class PanelLinesSink: RecordSink {
         /// ~300 bytes, out on every read, several times a line).
         private var days: [CalendarDay] = []
         private var records: [CachedRecord] = []
+        /// Each slot's `total_play_duration_sec` with its text (``KeptNumberText/none`` when empty).
+        private var playSeconds: [KeptNumberText] = []
         private static let emptyDay = CalendarDay(rawValue: .min)
         /// Each user's first slot + 1 (0: none), for the ids `0..<dense.count`.
         private var dense: [Int32] = []
@@ -131,6 +175,7 @@ public final class PanelLinesSink: RecordSink {
             let base = Int32(days.count)
             days += repeatElement(Self.emptyDay, count: Self.slotsPerUser)
             records += repeatElement(.placeholder, count: Self.slotsPerUser)
+            playSeconds += repeatElement(.none, count: Self.slotsPerUser)
             let users = days.count / Self.slotsPerUser
             if user >= 0, Int(user) < Self.denseLimit(users: users) {
                 if Int(user) >= dense.count { dense += repeatElement(0, count: Int(user) + 1 - dense.count) }
@@ -157,15 +202,17 @@ public final class PanelLinesSink: RecordSink {
 
         /// The kept text of `user`'s `day`'s `total_play_duration_sec` when it is `value`, bit for bit.
         @inline(__always)
-        func playSeconds(_ user: Int32, _ day: CalendarDay, ifValue value: Double) -> ArraySlice<UInt8>? {
+        func playSeconds(_ user: Int32, _ day: CalendarDay, ifValue value: Double) -> KeptNumberText? {
             guard let i = slot(user, day), days[i] == day else { return nil }
-            return records[i].playSeconds(ifValue: value)
+            return playSeconds[i].text(ifValue: value)
         }
 
-        /// Keeps `record` for `user`'s `day` (replacing what its slot held).
-        mutating func set(_ user: Int32, _ day: CalendarDay, _ record: CachedRecord) {
+        /// Keeps `record` for `user`'s `day` (replacing what its slot held), with its `total_play_duration_sec`'s
+        /// text, `playSecondsText`.
+        mutating func set(_ user: Int32, _ day: CalendarDay, _ record: CachedRecord, playSecondsText: UnsafeRawBufferPointer) {
             let i = makeSlot(user, day)
             days[i] = day
+            playSeconds[i] = KeptNumberText(record.daily.totalPlayDurationSec, text: playSecondsText)
             records[i] = record
         }
 
@@ -174,6 +221,7 @@ public final class PanelLinesSink: RecordSink {
             guard let i = slot(user, day), days[i] == day else { return }
             days[i] = Self.emptyDay
             records[i] = .placeholder
+            playSeconds[i] = .none
         }
     }
 
@@ -191,10 +239,23 @@ public final class PanelLinesSink: RecordSink {
         }
     }
 
+    /// A record's values that are the same in every revision as text (``CachedRecord``'s form), and where
+    /// `total_play_duration_sec`'s text is in it.
+    struct ConstantParts {
+        /// The text, valid until the scratch memory it is in is used again.
+        let text: UnsafeRawBufferPointer
+        /// Where `total_play_duration_sec`'s text is in ``text``.
+        let playSeconds: Range<Int>
+    }
+
     /// What differs between the formats: each column's prefix, the text of an unknown value, the date's
     /// quotes, the revision and final suffixes, the header.
     struct Layout: Sendable {
         let prefixes: KeyPrefixes
+        /// True when a record's constant parts are kept as the line's text itself (CSV: the values joined by
+        /// commas, nothing to interleave), false when each value's length is kept for the keys to go between
+        /// them (JSON lines).
+        let joinsConstants: Bool
         /// The text of an unknown value, the date's quote, the revision's prefix and the final suffixes.
         let parts: LineParts
         let header: [UInt8]?
@@ -203,9 +264,10 @@ public final class PanelLinesSink: RecordSink {
         /// The bytes of every column's prefix, the quotes and the longest suffix together.
         let fixedBytes: Int
 
-        init(prefixes: KeyPrefixes, null: String, dateQuote: String, revisionKey: String, finalTrue: String,
-             finalFalse: String, header: [UInt8]?) {
+        init(prefixes: KeyPrefixes, joinsConstants: Bool, null: String, dateQuote: String, revisionKey: String,
+             finalTrue: String, finalFalse: String, header: [UInt8]?) {
             self.prefixes = prefixes
+            self.joinsConstants = joinsConstants
             func text(_ string: String) -> UnsafeRawBufferPointer {
                 UnsafeRawBufferPointer(PanelLinesSink.permanent(Array(string.utf8)))
             }
@@ -218,10 +280,10 @@ public final class PanelLinesSink: RecordSink {
         }
 
         static let json = Layout(
-            prefixes: sharedKeyPrefixes, null: "null", dateQuote: "\"", revisionKey: ",\"revision\":",
+            prefixes: sharedKeyPrefixes, joinsConstants: false, null: "null", dateQuote: "\"", revisionKey: ",\"revision\":",
             finalTrue: ",\"final\":true}\n", finalFalse: ",\"final\":false}\n", header: nil)
         static let csv = Layout(
-            prefixes: sharedSeparators, null: "", dateQuote: "", revisionKey: ",", finalTrue: ",true\n",
+            prefixes: sharedSeparators, joinsConstants: true, null: "", dateQuote: "", revisionKey: ",", finalTrue: ",true\n",
             finalFalse: ",false\n", header: Array((UserDayRecord.columnNames + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A])
     }
 
@@ -275,9 +337,14 @@ public final class PanelLinesSink: RecordSink {
                 renderedDate = (record.day, [])
                 record.day.appendISO(to: &renderedDate.text)
             }
-            let constants = PanelLinesSink.renderConstantParts(record, date: renderedDate.text, scratch: constantsScratch)
-            if !record.isFinal { cache.set(user, record.day, CachedRecord(record, text: constants)) }
-            try append(record, constants: constants)
+            let constants = PanelLinesSink.renderConstantParts(
+                record, date: renderedDate.text, joined: layout.joinsConstants, scratch: constantsScratch)
+            if !record.isFinal {
+                cache.set(
+                    user, record.day, CachedRecord(record, constants: constants),
+                    playSecondsText: UnsafeRawBufferPointer(rebasing: constants.text[constants.playSeconds]))
+            }
+            try append(record, constants: constants.text)
         }
         if record.isFinal { cache.remove(user, record.day) }
     }
@@ -315,7 +382,7 @@ public final class PanelLinesSink: RecordSink {
         record.day.appendISO(to: &date)
         let constantsScratch = LineScratch(bytes: constantPartsBound)
         let constants = withExtendedLifetime(constantsScratch) {
-            Array(renderConstantParts(record, date: date, scratch: constantsScratch))
+            Array(renderConstantParts(record, date: date, joined: layout.joinsConstants, scratch: constantsScratch).text)
         }
         constants.withUnsafeBytes { constants in
             renderRevision(
@@ -334,19 +401,28 @@ public final class PanelLinesSink: RecordSink {
         Array((UserDayRecord.columnNames + context.names + ["revision", "final"]).joined(separator: ",").utf8) + [0x0A]
     }
 
-    /// The most bytes ``renderConstantParts(_:date:scratch:)`` writes: the lengths, 25 numbers and the date.
+    /// The most bytes ``renderConstantParts(_:date:joined:scratch:)`` writes: the lengths (or commas), 25
+    /// numbers and the date.
     static let constantPartsBound = CachedRecord.count + CachedRecord.count * LineCursor.maxNumberBytes
 
-    /// Renders `r`'s values that are the same in every revision (``CachedRecord``'s text: each value's length,
-    /// then the values back to back) in `scratch`, with `date` (its day's ISO text) as `event_date`; the bytes
-    /// are valid until `scratch` is used again.
-    static func renderConstantParts(_ r: UserDayRecord, date: [UInt8], scratch: LineScratch) -> UnsafeRawBufferPointer {
+    /// Renders `r`'s values that are the same in every revision (``CachedRecord``'s text: the values joined by
+    /// commas when `joined`, else each value's length, then the values back to back) in `scratch`, with `date`
+    /// (its day's ISO text) as `event_date`; the bytes are valid until `scratch` is used again.
+    static func renderConstantParts(
+        _ r: UserDayRecord, date: [UInt8], joined: Bool, scratch: LineScratch
+    ) -> ConstantParts {
         var line = scratch.cursor(atLeast: constantPartsBound)
-        for _ in 0..<CachedRecord.count { line.append(0) }
+        if !joined { for _ in 0..<CachedRecord.count { line.append(0) } }
         var column = 0
         var start = line.count
+        var playSeconds = 0..<0
         @inline(__always) func end() {
-            line.set(UInt8(line.count - start), at: column)
+            if column == CachedRecord.playSecondsColumn { playSeconds = start..<line.count }
+            if joined {
+                if column < CachedRecord.count - 1 { line.append(0x2C) }
+            } else {
+                line.set(UInt8(line.count - start), at: column)
+            }
             column += 1
             start = line.count
         }
@@ -391,16 +467,16 @@ public final class PanelLinesSink: RecordSink {
                 double(r.prior3[c])
             }
         }
-        return line.written
+        return ConstantParts(text: line.written, playSeconds: playSeconds)
     }
 
-    /// Appends one revision: the cached constant parts around the leads, sums and revision, rendered in
-    /// `scratch` and appended to `out` in one copy (two around the joined columns).
+    /// Appends one revision: the cached constant parts (`constants`, in the layout's form) around the leads,
+    /// sums and revision, rendered in `scratch` and appended to `out` in one copy (two around the joined columns).
     /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
         _ r: UserDayRecord, constants: UnsafeRawBufferPointer, layout: Layout, context: ContextRendering?, scratch: LineScratch,
-        into out: inout [UInt8], playSecondsOfDayAfter: (Int) -> ArraySlice<UInt8>?
+        into out: inout [UInt8], playSecondsOfDayAfter: (Int) -> KeptNumberText?
     ) {
         let keys = layout.keys
         let parts = layout.parts
@@ -408,7 +484,9 @@ public final class PanelLinesSink: RecordSink {
         let bound = layout.fixedBytes + constants.count + CachedRecord.count * parts.null.count
             + 40 * LineCursor.maxNumberBytes
         var line = scratch.cursor(atLeast: bound)
-        do {
+        if layout.joinsConstants {
+            line.append(constants)
+        } else {
             let text = constants
             var start = CachedRecord.count
             for column in 0..<CachedRecord.count {
@@ -439,7 +517,7 @@ public final class PanelLinesSink: RecordSink {
             line.appendDouble(v, null: parts.null)
         }
         for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
-        var play1: ArraySlice<UInt8>? = nil
+        var play1: KeptNumberText? = nil
         for h in 1...7 {
             key()
             let v = r.lead(h, column: 2)
