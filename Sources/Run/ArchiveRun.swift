@@ -107,7 +107,6 @@ extension Run<ArchiveRunConfiguration> {
         replayer.itemContext = joined.itemContext
         // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for a second day
         // buffer, which sorts each day faster.
-        replayer.gathersDays = common.emit == .final
         if let completion { replayer.beforeFirstCheckpoint = completion.record }
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }

@@ -30,11 +30,12 @@ struct DayBucketsTests {
                 < ($1.element.timestampMs, $1.element.userID, $1.element.videoID, $1.offset)
         }
         #expect(whole == replayOrder.map(\.element), "seed \(seed): timestamp, user, video, then file order")
-        // Through a second buffer (gathered, not ordered in place), into buffers left from a larger day.
-        var gathered = [Interaction](repeating: appended[0], count: 7_000), spare = gathered
-        try buckets.sortedEvents(for: day, into: &gathered, through: &spare)
-        #expect(gathered == whole, "seed \(seed): gathered through a second buffer")
-        #expect(spare == appended, "seed \(seed): the second buffer holds the day in file order")
+        // In file order with the replay order beside it, into buffers left from a larger day.
+        var inFileOrder = [Interaction](repeating: appended[0], count: 7_000)
+        var order = [UInt64](repeating: 3, count: 9_000)
+        try buckets.events(of: day, into: &inFileOrder, replayOrder: &order)
+        #expect(inFileOrder == appended, "seed \(seed): the day in file order")
+        #expect(order.map { inFileOrder[Int($0)] } == whole, "seed \(seed): the replay order")
         for user in Int32(0)..<8 {
             #expect(try buckets.sortedEvents(for: day, user: user) == whole.filter { $0.userID == user }, "seed \(seed): user \(user)")
         }
@@ -70,13 +71,48 @@ struct DayBucketsTests {
         // Every column compared, so events equal in (timestamp, user, video) are told apart by their file order.
         let firstDifference = zip(sorted, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(sorted.count == expected.count && firstDifference == nil, "seed \(seed): first difference at \(firstDifference ?? -1)")
-        // The gather from a second buffer: the same order, into a buffer of another size, its source untouched.
-        var gathered = [Interaction](repeating: Interaction(
-            timestampMs: 0, userID: 0, videoID: 0, playDurationMs: 0, videoDurationMs: 0, watchRatio: 0), count: 5)
-        let source = events
-        ReplayOrderSort.gather(source, into: &gathered, keys: &keys)
-        #expect(gathered == expected, "seed \(seed): gathered")
-        #expect(source == events)
+        // The order kept beside the events (left as they were), gathered a chunk at a time.
+        var order: [UInt64] = [9]
+        ReplayOrderSort.order(of: events, into: &order)
+        #expect(order.count == count && order.map { events[Int($0)] } == expected, "seed \(seed): the order")
+        for size in [1, 2, 7, 4096] {
+            var chunk: [Interaction] = []
+            var gathered: [Interaction] = []
+            var start = 0
+            while start < count {
+                let positions = start..<min(count, start + size)
+                let range = ReplayOrderSort.gather(events, order: order, positions, into: &chunk)
+                gathered += chunk[range]
+                // What comes before the chunk's events is the run of events equal to the first in timestamp,
+                // user and video: the duplicates rule answers in the chunk as in the whole day.
+                for (i, k) in zip(range, positions) {
+                    #expect(
+                        Interaction.isExactDuplicateOfEarlier(chunk, at: i) == Interaction.isExactDuplicateOfEarlier(expected, at: k),
+                        "seed \(seed): chunks of \(size), event \(k)")
+                }
+                start = positions.upperBound
+            }
+            #expect(gathered == expected, "seed \(seed): gathered in chunks of \(size)")
+        }
+    }
+
+    /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before
+    /// its own (a run of 6 equal events, chunks of 4: two carried into the second chunk).
+    @Test func aChunkCarriesTheRunOfEqualEventsBeforeIt() {
+        let same = Interaction(timestampMs: 5, userID: 1, videoID: 2, playDurationMs: 10, videoDurationMs: 10, watchRatio: 1)
+        var other = same
+        other.playDurationMs = 11
+        let events = [other, same, same, other, same, same, Interaction(
+            timestampMs: 6, userID: 1, videoID: 2, playDurationMs: 10, videoDurationMs: 10, watchRatio: 1)]
+        var order: [UInt64] = []
+        ReplayOrderSort.order(of: events, into: &order)
+        var chunk: [Interaction] = []
+        let first = ReplayOrderSort.gather(events, order: order, 0..<4, into: &chunk)
+        #expect(first == 0..<4)
+        let second = ReplayOrderSort.gather(events, order: order, 4..<7, into: &chunk)
+        #expect(second == 4..<7, "the four events equal to the first of the chunk in timestamp, user and video come before it")
+        #expect((4..<7).map { Interaction.isExactDuplicateOfEarlier(chunk, at: $0) } == [true, true, false])
+        #expect(ReplayOrderSort.gather(events, order: order, 6..<6, into: &chunk) == 0..<0)
     }
 
     @Test func restoreCutsDaysBackToTheCheckpoint() throws {

@@ -269,14 +269,13 @@ public final class DayBuckets {
         ReplayOrderSort.sort(&events, keys: &sortKeys)
     }
 
-    /// ``sortedEvents(for:into:)`` through a second buffer: the file is read into `spare` and its events gathered
-    /// into `events` in replay order (``ReplayOrderSort/gather(_:into:keys:)``), faster than ordering them in place
-    /// at the price of `spare`, a day of events held beside `events` (both buffers reused across days).
-    public func sortedEvents(for day: CalendarDay, into events: inout [Interaction], through spare: inout [Interaction])
-        throws
-    {
-        try readEvents(of: day, into: &spare)
-        ReplayOrderSort.gather(spare, into: &events, keys: &sortKeys)
+    /// Reads one day's events in file order into `events` and their replay order into `order`
+    /// (``ReplayOrderSort/order(of:into:)``: `order[i]` is the position in `events` of the i-th event in replay
+    /// order), each buffer reused across days when large enough. A player gathers the events along `order` a
+    /// chunk at a time (``ReplayOrderSort/gather(_:order:_:into:)``) instead of moving them in place.
+    public func events(of day: CalendarDay, into events: inout [Interaction], replayOrder order: inout [UInt64]) throws {
+        try readEvents(of: day, into: &events)
+        ReplayOrderSort.order(of: events, into: &order)
     }
 
     /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days

@@ -11,8 +11,10 @@
 /// than the key leaves room for (a row without a timestamp, `Int64.max`, does) takes the comparison sort.
 ///
 /// Memory: the keys (8 bytes an event, kept by the caller for the next day), sorted in place (an American
-/// flag radix sort); the permutation is applied in place (``sort(_:keys:)``), or the events are gathered from a
-/// second buffer in their new order (``gather(_:into:keys:)``: faster, for a caller with memory for that buffer).
+/// flag radix sort); the permutation is applied in place (``sort(_:keys:)``), or kept as the day's order and
+/// the events gathered along it a chunk at a time (``order(of:into:)``, ``gather(_:order:_:into:)``): faster, since
+/// the in-place permutation's loads each wait for the one before (its cycles are a chain of cache misses, ~0.7 s
+/// of the event loop's CPU on KuaiRec's big matrix) where a gather's loads are independent and in flight together.
 enum ReplayOrderSort {
     /// Sorts `events` into replay order; `keys` is scratch, reused across calls when large enough.
     static func sort(_ events: inout [Interaction], keys: inout [UInt64]) {
@@ -21,24 +23,45 @@ enum ReplayOrderSort {
         apply(&keys, to: &events)
     }
 
-    /// Sorts `events` into replay order by gathering them from `source` (left as it was): `events[i]` is the
-    /// event of `source` that is i-th in replay order. Each event is loaded once, independently of the others,
-    /// so the loads are in flight together; ``apply(_:to:)`` (in place) moves them along the permutation's
-    /// cycles, where each load waits for the one before: two thirds of the sort's time on KuaiRec's big matrix.
-    /// The price is a second day buffer. `keys` is scratch, as in ``sort(_:keys:)``.
-    static func gather(_ source: [Interaction], into events: inout [Interaction], keys: inout [UInt64]) {
-        let count = source.count
-        DayBuckets.resize(&events, to: count, filler: DayBuckets.zeroEvent)
-        guard count > 1 else {
-            if count == 1 { events[0] = source[0] }
+    /// The replay order of `events` (left as they are): `order[i]` becomes the position in `events` of the i-th
+    /// event in replay order (`order` has `events.count` elements after; its buffer is reused when large enough).
+    static func order(of events: [Interaction], into order: inout [UInt64]) {
+        guard events.count > 1 else {
+            DayBuckets.resize(&order, to: events.count, filler: 0)
+            if events.count == 1 { order[0] = 0 }
             return
         }
-        order(source, into: &keys)
-        source.withUnsafeBufferPointer { from in
-            keys.withUnsafeBufferPointer { order in
-                events.withUnsafeMutableBufferPointer { to in
-                    for i in 0..<count { to[i] = from[Int(order[i])] }
+        self.order(events, into: &order)
+    }
+
+    /// Gathers the events at `positions` of `order` (``order(of:into:)``) from `events` into the start of `chunk`,
+    /// after the events just before them in replay order that equal the first of them in timestamp, user and
+    /// video: what ``Interaction/isExactDuplicateOfEarlier(_:at:)`` looks back through, so that the chunk answers
+    /// it as the whole day would. Returns where in `chunk` the events at `positions` are; `chunk` grows when it
+    /// is too short and never shrinks (its elements past what this call gathered are left as they were).
+    static func gather(
+        _ events: [Interaction], order: [UInt64], _ positions: Range<Int>, into chunk: inout [Interaction]
+    ) -> Range<Int> {
+        guard !positions.isEmpty else { return 0..<0 }
+        return events.withUnsafeBufferPointer { ev in
+            order.withUnsafeBufferPointer { order in
+                let first = ev[Int(order[positions.lowerBound])]
+                var start = positions.lowerBound
+                while start > 0 {
+                    let p = ev[Int(order[start - 1])]
+                    guard p.timestampMs == first.timestampMs, p.userID == first.userID, p.videoID == first.videoID
+                    else { break }
+                    start -= 1
                 }
+                let count = positions.upperBound - start
+                if chunk.count < count {
+                    chunk.append(contentsOf: repeatElement(DayBuckets.zeroEvent, count: count - chunk.count))
+                }
+                // Each load is independent of the others, so they are in flight together.
+                chunk.withUnsafeMutableBufferPointer { to in
+                    for i in 0..<count { to[i] = ev[Int(order[start + i])] }
+                }
+                return (positions.lowerBound - start)..<(positions.upperBound - start)
             }
         }
     }

@@ -111,11 +111,13 @@ final class PanelEngine {
 
     // MARK: The fold
 
-    /// Folds `events[range]` into the open day (``ReplayProgress/nextDay``): `events` is the whole day in
-    /// replay order, `range` starts at ``ReplayProgress/dayEventOffset`` (a day may be played in chunks).
-    /// An exact duplicate of an earlier event of the day is dropped when `dropDuplicates`, else counted
-    /// in ``ReplayProgress/duplicateRows``. Every event's user must have been added. Returns the
-    /// duplicates met.
+    /// Folds `events[range]` into the open day (``ReplayProgress/nextDay``): the day's next `range.count` events
+    /// in replay order from ``ReplayProgress/dayEventOffset`` (a day may be played in chunks), after which it
+    /// stands. `events` before `range` holds at least the events just before them that equal the first in
+    /// timestamp, user and video (the whole day in replay order, or a chunk gathered by
+    /// ``ReplayOrderSort/gather(_:order:_:into:)``). An exact duplicate of an earlier event of the day is
+    /// dropped when `dropDuplicates`, else counted in ``ReplayProgress/duplicateRows``. Every event's user
+    /// must have been added. Returns the duplicates met.
     @discardableResult
     func play(_ events: [Interaction], _ range: Range<Int>, dropDuplicates: Bool = false) -> Int {
         var cachedUser: Int32 = -1
@@ -136,7 +138,7 @@ final class PanelEngine {
         }
         if !dropDuplicates { progress.duplicateRows += duplicates }
         progress.eventsReplayed += range.count
-        progress.dayEventOffset = range.upperBound
+        progress.dayEventOffset += range.count
         return duplicates
     }
 

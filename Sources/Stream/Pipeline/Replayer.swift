@@ -61,13 +61,6 @@ public final class Replayer {
             timeZone: timeZone, sink: sink, state: state, resumeFrom: checkpoint, logger: logger)
     }
 
-    /// Sorts each day by gathering its events from a second day buffer (``DayBuckets/sortedEvents(for:into:through:)``)
-    /// rather than in place: faster, at the price of that buffer (~8 MB a usual day of KuaiRec's big matrix). For a
-    /// run with memory to spare (`--emit final` keeps no renderings of the records); a day larger than the buffers
-    /// kept (the big matrix's first and last) is still sorted in place, the spare freed first, so that the run's
-    /// peak (its largest day) does not rise.
-    public var gathersDays = false
-
     /// Paces the replay to event time (`--speed`); nil replays as fast as possible.
     public var pacer: Pacer?
     /// Called every few thousand events and after each closed day, with the progress and the
@@ -111,26 +104,17 @@ public final class Replayer {
     /// before the day was played whole.
     private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
         // A day larger than the buffer kept (the big matrix's first and last days, twice a usual one): the
-        // snapshot's kept buffer is freed before it is read and its sort keys after it is sorted, so that
-        // neither stays resident beside it (a checkpoint inside the day allocates a snapshot buffer again).
-        let larger = buckets.storedEventCount(of: day) > dayEvents.capacity
-        if larger {
-            try engine.releaseSnapshotBuffer()
-            spareDayEvents = []
-        }
-        if gathersDays && !larger {
-            try buckets.sortedEvents(for: day, into: &dayEvents, through: &spareDayEvents)
-        } else {
-            try buckets.sortedEvents(for: day, into: &dayEvents)
-        }
-        if larger { buckets.releaseScratch() }
-        let events = dayEvents
+        // snapshot's kept buffer is freed before it is read, so that it does not stay resident beside it (a
+        // checkpoint inside the day allocates a snapshot buffer again).
+        if buckets.storedEventCount(of: day) > dayEvents.capacity { try engine.releaseSnapshotBuffer() }
+        try buckets.events(of: day, into: &dayEvents, replayOrder: &dayOrder)
+        let count = dayEvents.count
         // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
         let step = pacer == nil ? chunkSize : min(chunkSize, 256)
-        while engine.progress.dayEventOffset < events.count {
-            let end = min(events.count, engine.progress.dayEventOffset + step)
-            play(events, to: end, shouldStop: shouldStop)
-            if engine.progress.dayEventOffset < events.count {
+        while engine.progress.dayEventOffset < count {
+            let end = min(count, engine.progress.dayEventOffset + step)
+            play(to: end, shouldStop: shouldStop)
+            if engine.progress.dayEventOffset < count {
                 if shouldStop() { return false }
                 onProgress?(engine.progress, simulatedClock)
                 try checkpointIfDue()
@@ -150,8 +134,8 @@ public final class Replayer {
         // Every day is played: the last one's buffers (the big matrix's largest day) are not held through the
         // final records and the last checkpoint.
         dayEvents = []
-        spareDayEvents = []
-        buckets.releaseScratch()
+        dayOrder = []
+        chunk = []
         try engine.finish(through: lastDay)
         return try stop(.finished)
     }
@@ -159,31 +143,36 @@ public final class Replayer {
     /// Reports progress during a paced wait, with the simulated time the pacer's clock has reached.
     private func reportWaiting(_ simulatedMs: Int64) { onProgress?(engine.progress, simulatedMs) }
 
-    /// The day being played, read into the same buffer every day (~8 MB for KuaiRec's big matrix): a new
-    /// one each day would be a fresh mmap and ~2,000 page faults (`run`'s 128 KiB mmap threshold).
-    /// Invariant: it is only read while its day is played (``play(_:shouldStop:checkpointIfDue:)`` keeps a
-    /// reference for the day, then the next day overwrites it in place); freed once the last day is played.
+    /// The day being played in file order, read into the same buffer every day (~8 MB for KuaiRec's big
+    /// matrix): a new one each day would be a fresh mmap and ~2,000 page faults (`run`'s 128 KiB mmap
+    /// threshold). Freed once the last day is played, as are ``dayOrder`` and ``chunk``.
     private var dayEvents: [Interaction] = []
-    /// The day's events in file order when ``gathersDays`` (read into it, then gathered into ``dayEvents``).
-    private var spareDayEvents: [Interaction] = []
+    /// The day's replay order: `dayOrder[i]` is the position in ``dayEvents`` of its i-th event in replay order
+    /// (8 bytes an event, its buffer reused across days).
+    private var dayOrder: [UInt64] = []
+    /// The chunk being played, gathered from ``dayEvents`` along ``dayOrder`` (``ReplayOrderSort/gather(_:order:_:into:)``):
+    /// at most ``chunkSize`` events (160 KB) and the run of equal events before them.
+    private var chunk: [Interaction] = []
 
     /// Unix ms of the last event replayed (the simulated clock).
     public private(set) var simulatedClock: Int64 = 0
 
-    /// Plays the open day's `events` from the engine's position up to `end`; a paced replay waits for each
-    /// event's time and plays it then (so its counts move as the simulated clock does), and stops early when
-    /// a stop is requested during a wait.
-    private func play(_ events: [Interaction], to end: Int, shouldStop: () -> Bool) {
-        let from = engine.progress.dayEventOffset
+    /// Plays the open day's events in replay order from the engine's position up to `end`, gathered into
+    /// ``chunk``; a paced replay waits for each event's time and plays it then (so its counts move as the
+    /// simulated clock does), and stops early when a stop is requested during a wait.
+    private func play(to end: Int, shouldStop: () -> Bool) {
+        let range = ReplayOrderSort.gather(dayEvents, order: dayOrder, engine.progress.dayEventOffset..<end, into: &chunk)
         guard let pacer else {
-            engine.play(events, from..<end)
-            noteClock(events[from..<end])
+            engine.play(chunk, range)
+            noteClock(chunk[range])
             return
         }
-        var next = from
-        while next < end, pacer.wait(untilSimulatedMs: events[next].timestampMs, shouldStop: shouldStop, whileWaiting: reportWaiting) {
-            engine.play(events, next..<(next + 1))
-            noteClock(events[next..<(next + 1)])
+        var next = range.lowerBound
+        while next < range.upperBound,
+            pacer.wait(untilSimulatedMs: chunk[next].timestampMs, shouldStop: shouldStop, whileWaiting: reportWaiting)
+        {
+            engine.play(chunk, next..<(next + 1))
+            noteClock(chunk[next..<(next + 1)])
             next += 1
         }
     }
