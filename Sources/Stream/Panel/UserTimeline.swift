@@ -17,6 +17,67 @@ struct ClosedDay: Equatable {
     var rollingAfter: [PandasRollingSum]? = nil
 }
 
+/// A timeline's closed days, oldest first (index 0), in a ring: appending to a full ring overwrites its oldest day
+/// in place, where an array dropped its first element and shifted the seven other ~240-byte days, a user a day
+/// (the event loop's `memmove` in `UserTimeline.close`). Indices run from 0 to `count`, as an array's would.
+struct ClosedDays: RandomAccessCollection, MutableCollection {
+    /// The days; the oldest at `start` when the ring is full, at 0 otherwise.
+    private var storage: [ClosedDay] = []
+    private var start = 0
+
+    /// No days.
+    init() {}
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { storage.count }
+
+    subscript(position: Int) -> ClosedDay {
+        get {
+            precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
+            return storage[slot(position)]
+        }
+        set {
+            precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
+            storage[slot(position)] = newValue
+        }
+    }
+
+    /// Where the `position`-th oldest day is in `storage`.
+    @inline(__always)
+    private func slot(_ position: Int) -> Int {
+        let i = start + position
+        return i < storage.count ? i : i - storage.count
+    }
+
+    /// Appends `day` as the newest, after dropping the oldest days so that at most `limit` (at least 1) are kept.
+    /// A full ring of `limit` days takes it in place of its oldest; otherwise the storage holds `limit` days'
+    /// room (it never grows past it).
+    mutating func append(_ day: ClosedDay, keepingAtMost limit: Int) {
+        if storage.count == limit {
+            storage[start] = day
+            start = slot(1)
+            return
+        }
+        linearize()
+        if storage.count > limit { storage.removeFirst(storage.count - limit + 1) }
+        if storage.capacity < limit { storage.reserveCapacity(limit) }
+        storage.append(day)
+    }
+
+    /// Appends `day` as the newest, dropping none.
+    mutating func append(_ day: ClosedDay) {
+        linearize()
+        storage.append(day)
+    }
+
+    /// Puts the oldest day at 0 in `storage`.
+    private mutating func linearize() {
+        guard start != 0 else { return }
+        storage = Array(self)
+        start = 0
+    }
+}
+
 /// A user's rolling state: the open day, the lag and prior-3-day state, and the last eight closed
 /// days (a record's leads need the seven days after it).
 ///
@@ -27,7 +88,7 @@ struct UserTimeline {
     /// The previous closed day's five lag columns (nil before the first closed day).
     var previousLagBase: [Double]?
     /// Closed days, oldest first, consecutive, at most ``historyLength``.
-    var history: [ClosedDay] = []
+    var history = ClosedDays()
     /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
     var historyLength = UserTimeline.leadHistoryLength
     /// True when each closed day keeps its rolling-sum snapshot (``ClosedDay/rollingAfter``) for revisions.
@@ -57,11 +118,7 @@ struct UserTimeline {
             day: day, daily: daily, lag1: lag1, prior3: prior3,
             treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
             nextRevision: 0, finalized: false, rollingAfter: keepsRevisionState ? rolling : nil)
-        // Drop the oldest before appending: the history's buffer never grows past `historyLength` days
-        // (appending a ninth day to a full buffer of eight would double it).
-        if history.count >= historyLength { history.removeFirst(history.count - historyLength + 1) }
-        if history.capacity < historyLength { history.reserveCapacity(historyLength) }
-        history.append(closed)
+        history.append(closed, keepingAtMost: historyLength)
         return closed
     }
 

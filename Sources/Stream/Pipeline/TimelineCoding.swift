@@ -136,7 +136,7 @@ extension UserTimeline {
         previousLagBase = hasPrevious ? previous : nil
         let count = try r.int()
         guard count >= 0, count <= UserTimeline.maxHistoryLength else { throw ByteReader.Truncated() }
-        history = []
+        history = ClosedDays()
         for _ in 0..<count {
             let day = CalendarDay(rawValue: Int32(try r.int()))
             var d = DailyValues()
