@@ -31,7 +31,7 @@ let package = Package(
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CPrefetch"),
-        .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", "CISAL", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
+        .target(name: "ReplayStream", dependencies: ["CArchive", "CXXHash", "CISAL", "CPrefetch", logging, system], path: "Sources/Stream", swiftSettings: hotPath),
         .target(name: "ReplayState", dependencies: ["CLMDB", "ReplayStream", logging, system], path: "Sources/State"),
         .target(name: "ReplayDiagnostics", dependencies: ["ReplayStream", "CPrefetch", system], path: "Sources/Diagnostics", swiftSettings: hotPath),
         .target(name: "ReplaySink", dependencies: ["ReplayStream", "ReplayDiagnostics", system], path: "Sources/Sink", swiftSettings: hotPath),
