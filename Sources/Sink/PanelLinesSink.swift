@@ -34,8 +34,8 @@ public final class PanelLinesSink: RecordSink {
     ///
     /// The text's form is the layout's (``Layout/joinsConstants``): for JSON lines each value's length (one
     /// byte each, ``count`` of them), then the values back to back; for CSV the values joined by commas, the
-    /// line's first 26 fields as they are written, copied into a revision's line at once (26 separators and
-    /// values appended one by one were a fifth of the render thread's samples with CSV every revision).
+    /// line's first 26 fields as they are written, copied into a revision's line at once (not 26 separators and
+    /// 26 values appended one by one).
     struct CachedRecord {
         /// The aggregates the text was rendered from.
         var daily: DailyValues
@@ -79,8 +79,8 @@ public final class PanelLinesSink: RecordSink {
 
     /// A kept day's `total_play_duration_sec` and its text, held inline (40 bytes): a line reads the text of
     /// each of the seven days after its own as a lead, and read from the kept rendering's array (a heap block of
-    /// its own, behind a ~300-byte slot copied out first) every one of those reads missed the caches (half of the
-    /// render thread's samples in its line function, with CSV every revision). A user's eight are adjacent.
+    /// its own, behind a 240-byte slot copied out first) those reads missed the caches (half of the samples of
+    /// the render thread's line function in `perf annotate`, with CSV every revision). A user's eight are adjacent.
     struct KeptNumberText {
         /// The value's bits (compared bit for bit).
         let bits: UInt64

@@ -278,13 +278,8 @@ public final class DayBuckets {
         ReplayOrderSort.order(of: events, into: &order)
     }
 
-    /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days
-    /// (until ``releaseScratch()``).
+    /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days.
     private var sortKeys: [UInt64] = []
-
-    /// Frees the sort keys kept by ``sortedEvents(for:into:)`` (after a day larger than usual, whose keys,
-    /// ~3 MB for the big matrix's last day, would otherwise stay resident while it is played).
-    public func releaseScratch() { sortKeys = [] }
 
     /// Makes `array` hold `count` elements, keeping its buffer when it fits: not smaller than `count`, and
     /// not more than twice as large (a buffer kept for a day twice the usual size, such as the big matrix's
