@@ -79,8 +79,9 @@ public final class PanelLinesSink: RecordSink {
 
     /// A kept day's `total_play_duration_sec` and its text, held inline (40 bytes): a line reads the text of
     /// each of the seven days after its own as a lead, and read from the kept rendering's array (a heap block of
-    /// its own, behind a 240-byte slot copied out first) those reads missed the caches (half of the samples of
-    /// the render thread's line function in `perf annotate`, with CSV every revision). A user's eight are adjacent.
+    /// its own, behind a 240-byte slot copied out first) those reads miss the caches (they held half of the
+    /// samples of the render thread's line function in `perf annotate`, with CSV every revision). A user's eight
+    /// are adjacent.
     struct KeptNumberText {
         /// The value's bits (compared bit for bit).
         let bits: UInt64

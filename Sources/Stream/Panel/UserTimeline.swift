@@ -18,8 +18,8 @@ struct ClosedDay: Equatable {
 }
 
 /// A timeline's closed days, oldest first (index 0), in a ring: appending to a full ring overwrites its oldest day
-/// in place, where an array dropped its first element and shifted the seven other ~240-byte days, a user a day
-/// (the event loop's `memmove` in `UserTimeline.close`). Indices run from 0 to `count`, as an array's would.
+/// in place, where an array would drop its first element and shift the seven others (~240 bytes each), a user a
+/// day, on the event loop. Indices run from 0 to `count`, as an array's would.
 struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// The days; the oldest at `start` when the ring is full, at 0 otherwise.
     private var storage: [ClosedDay] = []
