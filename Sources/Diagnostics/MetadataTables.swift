@@ -32,13 +32,26 @@ public struct MetadataTables: Sendable {
     /// interaction log was readable, so its diagnostics do not depend on these.
     /// Starts ``read(input:)`` on a background thread (it needs only the input, so it runs beside the
     /// ingest pass); `wait()` returns the tables.
+    ///
+    /// Priority: the thread starts under Linux's `SCHED_IDLE` policy, so that it takes only the CPU the
+    /// ingest pass's threads leave (the pass keeps both cores busy: a thread of normal priority beside it
+    /// made the pass longer by about the ~0.25 s of CPU it took), and ``runAtNormalPriority()`` (called
+    /// once the pass ends) gives it back the normal policy, so that it finishes while the replay starts,
+    /// before the replay's memory is at its highest (its item-daily sample takes ~16 MB while it runs).
     public final class Pending: Sendable {
         private let done = DispatchSemaphore(value: 0)
         private let tables = Mutex<MetadataTables?>(nil)
+        /// The thread while it reads (nil: not started, or done), and whether it runs at normal priority from now on.
+        private let scheduling = Mutex<(thread: pthread_t?, normal: Bool)>((nil, false))
 
         public init(input: String) {
             let thread = Thread { [self] in
+                scheduling.withLock { state in
+                    state.thread = pthread_self()
+                    if !state.normal { Self.setPolicy(of: pthread_self(), idle: true) }
+                }
                 let read = MetadataTables.read(input: input)
+                scheduling.withLock { $0.thread = nil }
                 tables.withLock { $0 = read }
                 done.signal()
             }
@@ -46,8 +59,28 @@ public struct MetadataTables: Sendable {
             thread.start()
         }
 
-        /// Blocks until the tables are read.
+        /// Gives the reading thread the normal scheduling policy (the ingest pass has ended); idempotent.
+        public func runAtNormalPriority() {
+            scheduling.withLock { state in
+                guard !state.normal else { return }
+                state.normal = true
+                if let thread = state.thread { Self.setPolicy(of: thread, idle: false) }
+            }
+        }
+
+        /// Sets `thread`'s policy to `SCHED_IDLE` or back to `SCHED_OTHER`. A failure leaves the policy as
+        /// it was: it changes when the tables are read, never what they hold.
+        private static func setPolicy(of thread: pthread_t, idle: Bool) {
+            var parameters = sched_param(sched_priority: 0)
+            _ = pthread_setschedparam(thread, idle ? schedIdle : Int32(SCHED_OTHER), &parameters)
+        }
+
+        /// Linux's `SCHED_IDLE` (`<sched.h>` defines it only under `_GNU_SOURCE`, which Swift's Glibc module does not).
+        private static let schedIdle: Int32 = 5
+
+        /// Blocks until the tables are read (at normal priority from then on: someone waits for them).
         public func wait() -> MetadataTables {
+            runAtNormalPriority()
             done.wait()
             done.signal()
             return tables.withLock { $0 }!

@@ -45,10 +45,13 @@ extension Run<ArchiveRunConfiguration> {
         }
         try buckets.removeAll()
         let started = Date()
-        let pass = try readInput(into: buckets, store: store, shouldStop: shouldStop, onEvent: onEvent)
+        let pass = try readInput(
+            into: buckets, store: store, hashesContent: identity.inputContent == nil, shouldStop: shouldStop,
+            onEvent: onEvent)
         var summary = pass.summary
         let days = summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } }
         logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
+        pass.metadata.runAtNormalPriority()
         // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it).
         summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
         pass.diagnostics.concludeFirstPass()
@@ -118,9 +121,11 @@ extension Run<ArchiveRunConfiguration> {
 
     /// The ingest pass over the input. Rejects go to a `.partial` file, renamed when the pass completes: a
     /// failed pass leaves no half-written rejects file (a previous complete one stays as it was). The side
-    /// tables the diagnostics need are read on their own thread meanwhile.
+    /// tables the diagnostics need are read on their own thread meanwhile. `hashesContent`: the CSV's bytes
+    /// are hashed (``IngestOptions/hashesContent``: the input has no zip directory to identify it).
     private func readInput(
-        into buckets: DayBuckets, store: StateStore, shouldStop: () -> Bool, onEvent: (RunEvent) -> Void
+        into buckets: DayBuckets, store: StateStore, hashesContent: Bool, shouldStop: () -> Bool,
+        onEvent: (RunEvent) -> Void
     ) throws -> IngestPass {
         let common = configuration.common
         let rejectsPath = common.rejectsPath
@@ -136,7 +141,7 @@ extension Run<ArchiveRunConfiguration> {
                 source: source,
                 options: IngestOptions(
                     rowLimit: configuration.rowLimit, timeZone: common.timeZone.zone,
-                    maxBytes: configuration.maxBytes.bytes),
+                    maxBytes: configuration.maxBytes.bytes, hashesContent: hashesContent),
                 buckets: buckets, rejects: rejectWriter, shouldStop: shouldStop,
                 progress: { bytes, rows in
                     onEvent(.ingesting(bytesRead: bytes, total: source.expandedSize, rows: rows))

@@ -84,12 +84,16 @@ final class RecordingObserver: IngestObserver {
         var eventsInBuckets: Int
     }
 
-    func ingest(_ bytes: [UInt8], rowLimit: Int? = nil, shouldStop: @escaping () -> Bool = { false }) throws -> Pass {
+    func ingest(
+        _ bytes: [UInt8], rowLimit: Int? = nil, hashesContent: Bool = true, shouldStop: @escaping () -> Bool = { false }
+    ) throws -> Pass {
         try IngestBadInputTests.withInput(bytes) { source, buckets, _ in
             let rejects = RecordingRejects()
             let observer = RecordingObserver()
             let summary = try Ingest.run(
-                source: source, options: IngestOptions(rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!),
+                source: source,
+                options: IngestOptions(
+                    rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!, hashesContent: hashesContent),
                 buckets: buckets, rejects: rejects, shouldStop: shouldStop, observer: observer)
             return Pass(
                 summary: summary, rejects: rejects.rows, observed: observer,
@@ -120,6 +124,22 @@ final class RecordingObserver: IngestObserver {
         let digest = XXH64()
         bytes.withUnsafeBytes { digest.update($0) }
         #expect(pass.summary.content == ContentDigest(bytes: Int64(bytes.count), xxh64: digest.value, readToEnd: true))
+    }
+
+    /// Without ``IngestOptions/hashesContent`` (a zip, identified by its directory) the pass records no content
+    /// digest and reads, folds and counts exactly the same rows.
+    @Test func aPassThatDoesNotHashRecordsNoDigestAndTheSameRows() throws {
+        let bytes = Self.csv(rows: 30_000)
+        let hashed = try ingest(bytes)
+        let plain = try ingest(bytes, hashesContent: false)
+        #expect(hashed.summary.content?.bytes == Int64(bytes.count))
+        #expect(plain.summary.content == nil)
+        #expect(plain.observed.rows == hashed.observed.rows)
+        #expect(plain.eventsInBuckets == hashed.eventsInBuckets)
+        var withoutDigest = hashed.summary
+        withoutDigest.content = nil
+        withoutDigest.inputLocation = plain.summary.inputLocation  // each pass reads its own temporary copy
+        #expect(plain.summary == withoutDigest)
     }
 
     /// The observer is told, with each row, the video of the row ``Ingest/observerLookahead`` rows later (the last

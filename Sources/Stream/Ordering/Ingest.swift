@@ -29,7 +29,8 @@ public struct IngestSummary: Sendable, Equatable, Codable {
     /// Compressed input bytes consumed.
     public var bytesRead: Int64 = 0
     /// The CSV bytes the pass read and their hash: what a later run checks before it reuses this ingest of a
-    /// bare file. Nil in a state made before replay recorded it (such an ingest is not reused by `--fresh`).
+    /// bare file. Nil for a zip (its central directory identifies it: ``IngestOptions/hashesContent``) and in a
+    /// state made before replay recorded it (such an ingest of a bare file is not reused by `--fresh`).
     public var content: ContentDigest?
     /// The rejects file the pass wrote (`-` for standard output) and its size then; nil in a state made
     /// before replay recorded it. Set by the run, which owns the rejects file.
@@ -74,6 +75,10 @@ public struct IngestOptions: Sendable {
     public var watchInput: Bool
     /// The most days the accepted rows may span: a longer panel is refused (stray dates would make it huge).
     public var maxPanelDays: Int
+    /// Hash the CSV's bytes into the summary's ``IngestSummary/content``, which is what identifies an input
+    /// that has no zip directory to identify it (a bare file). False: `content` is nil (a zip's central
+    /// directory identifies it, and the member's CRC-32 is checked as it is read).
+    public var hashesContent: Bool
 
     /// The default `maxBytes`: 64 GiB (KuaiRec's big matrix is 1.1 GB).
     public static let defaultMaxBytes: Int64 = 64 << 30
@@ -82,13 +87,14 @@ public struct IngestOptions: Sendable {
 
     public init(
         rowLimit: Int? = nil, timeZone: TimeZone, maxBytes: Int64 = IngestOptions.defaultMaxBytes,
-        watchInput: Bool = true, maxPanelDays: Int = IngestOptions.defaultMaxPanelDays
+        watchInput: Bool = true, maxPanelDays: Int = IngestOptions.defaultMaxPanelDays, hashesContent: Bool = true
     ) {
         self.rowLimit = rowLimit
         self.timeZone = timeZone
         self.maxBytes = maxBytes
         self.watchInput = watchInput
         self.maxPanelDays = maxPanelDays
+        self.hashesContent = hashesContent
     }
 }
 

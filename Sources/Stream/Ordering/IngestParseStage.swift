@@ -38,8 +38,9 @@ final class ParsedBlock {
 
     /// How the parse ended, carried by its last block.
     enum End {
-        /// The input was read (to its end, or to `--rows`): the CSV bytes' hash.
-        case finished(ContentDigest)
+        /// The input was read (to its end, or to `--rows`): the CSV bytes' hash (nil: not asked for,
+        /// ``IngestOptions/hashesContent``).
+        case finished(ContentDigest?)
         /// Reading or parsing failed (the rows before the failure are in the block).
         case failed(any Error)
     }
@@ -141,7 +142,8 @@ final class IngestParseStage: @unchecked Sendable {
             do {
                 if try !parseNextInput(into: block) {
                     block.end = .finished(
-                        ContentDigest(bytes: hasher.count, xxh64: hasher.value, readToEnd: readToEnd))
+                        options.hashesContent
+                            ? ContentDigest(bytes: hasher.count, xxh64: hasher.value, readToEnd: readToEnd) : nil)
                 }
             } catch {
                 block.end = .failed(error)
@@ -182,7 +184,7 @@ final class IngestParseStage: @unchecked Sendable {
             }
             return false
         }
-        hasher.update(input)
+        if options.hashesContent { hasher.update(input) }
         csvBytes += Int64(input.count)
         if csvBytes > options.maxBytes {
             throw IngestLimitError(
