@@ -95,17 +95,18 @@ public final class StateStore: StateBackend {
         }
     }
 
-    /// FNV-1a over 64-bit words (and the tail bytes): detects a damaged snapshot file cheaply.
+    /// The snapshot files' hash (``SnapshotHash``) of `bytes`.
     static func hash(_ bytes: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        bytes.withUnsafeBytes { raw in
-            let words = raw.count / 8
-            for i in 0..<words {
-                h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3
-            }
-            for i in (words * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3 }
-        }
-        return h
+        var h = SnapshotHash()
+        bytes.withUnsafeBytes { h.add($0) }
+        return h.final
+    }
+
+    /// The next checkpoint's timeline snapshot, written to `snapshots/timelines-N.bin.partial` as it is
+    /// handed over (``SnapshotFileWriter``); ``commit(_:)`` makes it `timelines-N.bin`.
+    public func startSnapshot() throws -> any TimelineSnapshotWriter {
+        let number = snapshotNumber.add(1, ordering: .relaxed).newValue
+        return try SnapshotFileWriter(folder: snapshotsDirectory, name: "timelines-\(number).bin", stateDirectory: directory)
     }
 
     /// Writes a snapshot file and makes it durable (file and folder).
@@ -239,11 +240,17 @@ public final class StateStore: StateBackend {
         do {
             // The timelines first, in a new file: the transaction below names it only once it is durable.
             let previous = try readJSON(SnapshotReference.self, key: StateStore.snapshotKey)
-            let number = snapshotNumber.add(1, ordering: .relaxed).newValue
-            let bytes = checkpoint.timelines.bytes
-            let reference = SnapshotReference(
-                file: "timelines-\(number).bin", size: bytes.count, hash: StateStore.hash(bytes))
-            try writeSnapshot(bytes, named: reference.file)
+            let reference: SnapshotReference
+            if let stored = checkpoint.timelines.stored {
+                // Written as it was encoded (``startSnapshot()``): made durable and given its name here.
+                reference = SnapshotReference(file: stored.name, size: stored.size, hash: stored.hash)
+                try AtomicFile.commit((snapshotsDirectory as NSString).appendingPathComponent(stored.name))
+            } else {
+                let number = snapshotNumber.add(1, ordering: .relaxed).newValue
+                let bytes = checkpoint.timelines.bytes
+                reference = SnapshotReference(file: "timelines-\(number).bin", size: bytes.count, hash: StateStore.hash(bytes))
+                try writeSnapshot(bytes, named: reference.file)
+            }
             try environment.withWriteTransaction { txn in
                 try writeJSON(reference, key: StateStore.snapshotKey, txn: &txn)
                 try writeJSON(checkpoint.progress, key: StateStore.progressKey, txn: &txn)
@@ -253,8 +260,9 @@ public final class StateStore: StateBackend {
                 try? FileManager.default.removeItem(atPath: (snapshotsDirectory as NSString).appendingPathComponent(previous.file))
             }
         } catch let error as POSIXFileError where error.isDiskFull {
-            try? FileManager.default.removeItem(
-                atPath: (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber.load(ordering: .relaxed)).bin"))
+            let file = (snapshotsDirectory as NSString).appendingPathComponent("timelines-\(snapshotNumber.load(ordering: .relaxed)).bin")
+            try? FileManager.default.removeItem(atPath: file)
+            try? FileManager.default.removeItem(atPath: AtomicFile.partialPath(for: file))
             throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))
         } catch let error as LMDBError where error.isDiskFull {
             throw StateError(directory: directory, kind: .diskFullAtCheckpoint(cause: "\(error)"))

@@ -16,12 +16,6 @@ final class CheckpointCommitter {
     private let failure = FirstFailure()
     /// Checkpoints handed to the queue.
     private(set) var committed = 0
-    /// The timeline snapshot's buffer, given back by the commit that wrote it (at most one is kept).
-    /// Invariant: a snapshot buffer is reused only once the commit that held it is done: the engine hands the
-    /// checkpoint over (consumed: it keeps no copy), the commit block takes it out of a ``Loan`` and gives the
-    /// buffer back here as it ends, holding no reference after that, and the engine takes it
-    /// (``takeSnapshotBuffer()``) after ``waitForPending()``.
-    private let snapshotBuffers = SpareBuffers<UInt8>(limit: 1)
 
     init(sink: RecordSink, state: StateBackend?, logger: Logger) {
         durability = sink.durability
@@ -32,16 +26,19 @@ final class CheckpointCommitter {
     /// True when checkpoints are kept (a state backend is set), so timelines must be serialized.
     var needsTimelines: Bool { state != nil }
 
+    /// The state backend's writer for the next checkpoint's timeline snapshot (``needsTimelines`` must be
+    /// true). Call it after ``waitForPending()``: the backend starts a snapshot only once the last commit ended.
+    func startSnapshot() throws -> any TimelineSnapshotWriter { try state!.startSnapshot() }
+
     /// Queues `snapshot`: the output is made durable first (a checkpoint must never promise bytes that are
     /// not on disk), then the snapshot is committed. After a failure, later checkpoints are not committed.
     func commit(_ snapshot: consuming PanelCheckpoint) {
         let durability = self.durability, state = self.state, logger = self.logger, failure = self.failure
-        let loan = Loan(consume snapshot), buffers = snapshotBuffers
+        let loan = Loan(consume snapshot)
         pending.enter()
         queue.async { [pending] in
             defer { pending.leave() }
-            var snapshot = loan.take()
-            defer { buffers.giveBack(&snapshot.timelines.bytes) }
+            let snapshot = loan.take()
             if failure.hasFailed { return }
             do {
                 try durability.sync()
@@ -55,14 +52,6 @@ final class CheckpointCommitter {
         }
         committed += 1
     }
-
-    /// The last snapshot's buffer, empty with its capacity kept (a new empty one when none was given back).
-    /// Call it after ``waitForPending()``: a commit in flight still holds its buffer.
-    func takeSnapshotBuffer() -> [UInt8] { snapshotBuffers.take() }
-
-    /// Frees the kept snapshot buffer (the next checkpoint allocates one); one in flight is kept when its
-    /// commit ends (call it after ``waitForPending()``).
-    func releaseSnapshotBuffer() { snapshotBuffers.removeAll() }
 
     /// Blocks until every queued checkpoint is durable; throws the first failure.
     func waitForPending() throws {

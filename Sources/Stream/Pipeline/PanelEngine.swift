@@ -49,6 +49,8 @@ final class PanelEngine {
     /// ``close(_:)``'s users' values of the day, kept from one day to the next (~110 bytes a user: 0.8 MB
     /// for KuaiRec's big matrix, a fresh mmap each day otherwise).
     private var closingDailies: [DailyValues] = []
+    /// The timeline snapshot's chunk buffer, kept from one checkpoint to the next (``writtenTimelines()``).
+    private var snapshotChunk: [UInt8] = []
 
     /// An engine for `users` (more may be added), fresh or restored from `checkpoint`.
     /// `dayThresholds` restores the thresholds of the closed days a revision can still reach.
@@ -306,48 +308,57 @@ final class PanelEngine {
         var payloads = payloads
         if let observer { payloads[observer.payloadName] = try observer.checkpointPayload() }
         let snapshot = PanelCheckpoint(
-            progress: progress, timelines: committer.needsTimelines ? encodedTimelines() : .empty, payloads: payloads)
+            progress: progress, timelines: committer.needsTimelines ? try writtenTimelines() : .empty, payloads: payloads)
         committer.commit(consume snapshot)
         if wait { try committer.waitForPending() }
     }
 
-    /// Every timeline, serialized into one buffer (see ``TimelineSnapshot``).
+    /// Every timeline, serialized (see ``TimelineSnapshot``) and handed to the state backend's writer in
+    /// chunks of ``snapshotChunkBytes`` (``StateBackend/startSnapshot()``).
     ///
-    /// Memory: the snapshot's size is computed first (``UserTimeline/encodedSize``), so the buffer never grows
-    /// while it is written: growing copies it, the old and the new buffer both resident (a checkpoint inside
-    /// the big matrix's last day, whose open video sets make the snapshot ~21 MB instead of ~17, raised the
-    /// peak by ~20 MB that way). The buffer is the last snapshot's, given back by the committer once that one
-    /// was committed (``CheckpointCommitter/takeSnapshotBuffer()``), so it is allocated once, not mapped
-    /// afresh at every checkpoint; one too small is freed (it is empty) before the new one is allocated, with
-    /// an eighth more room (its untouched pages cost no resident memory).
-    private func encodedTimelines() -> TimelineSnapshot {
-        var size = 8
-        for i in timelines.indices { size += 16 + timelines[i].encodedSize }
-        var w = ByteWriter()
-        w.bytes = committer.takeSnapshotBuffer()
-        if w.bytes.capacity < size {
-            w.bytes = []
-            w.bytes.reserveCapacity(size + size / 8)
+    /// Memory: the chunks, not the snapshot (~2.4 KB a user, ~17 MB for KuaiRec's big matrix, four times that
+    /// at four times the users), are what is resident: as one buffer, kept from one checkpoint to the next, it
+    /// was the largest single block of the replay phase's peak. The chunk buffer is reserved at twice the chunk
+    /// size (a user's timeline is appended whole before the chunk is handed over), so it never grows.
+    private func writtenTimelines() throws -> TimelineSnapshot {
+        let writer = try committer.startSnapshot()
+        do {
+            var w = ByteWriter()
+            swap(&w.bytes, &snapshotChunk)
+            w.bytes.removeAll(keepingCapacity: true)
+            w.bytes.reserveCapacity(2 * Self.snapshotChunkBytes)
+            w.int(users.count)
+            for i in timelines.indices {
+                let length = timelines[i].encodedSize
+                w.int(Int(users[i]))
+                w.int(length)
+                let start = w.bytes.count
+                timelines[i].encode(into: &w)
+                precondition(w.bytes.count - start == length, "UserTimeline.encodedSize disagrees with encode(into:)")
+                if w.bytes.count >= Self.snapshotChunkBytes {
+                    try handOver(&w.bytes, to: writer)
+                    w.bytes.reserveCapacity(2 * Self.snapshotChunkBytes)
+                }
+            }
+            if !w.bytes.isEmpty { try handOver(&w.bytes, to: writer) }
+            swap(&w.bytes, &snapshotChunk)
+            return try writer.finish()
+        } catch {
+            writer.abandon()
+            throw error
         }
-        w.int(users.count)
-        for i in timelines.indices {
-            let length = timelines[i].encodedSize
-            w.int(Int(users[i]))
-            w.int(length)
-            let start = w.bytes.count
-            timelines[i].encode(into: &w)
-            precondition(w.bytes.count - start == length, "UserTimeline.encodedSize disagrees with encode(into:)")
-        }
-        return TimelineSnapshot(bytes: w.bytes)
     }
 
-    /// Frees the timeline snapshot's kept buffer (~17 MB for KuaiRec's big matrix), for a driver about to
-    /// hold a day larger than usual: the buffer would stay resident beside it until the next checkpoint.
-    /// Waits for a commit in flight first, since its buffer would come back and be kept.
-    func releaseSnapshotBuffer() throws {
-        try committer.waitForPending()
-        committer.releaseSnapshotBuffer()
+    /// Moves `chunk` to `writer` (this side keeps no reference to it, so that the writer may reuse it in place)
+    /// and puts the empty buffer the writer returns in its place.
+    private func handOver(_ chunk: inout [UInt8], to writer: any TimelineSnapshotWriter) throws {
+        var full: [UInt8] = []
+        swap(&full, &chunk)
+        chunk = try writer.write(consume full)
     }
+
+    /// The bytes of a timeline snapshot's chunk (``writtenTimelines()``).
+    static let snapshotChunkBytes = 256 << 10
 
     /// Checkpoints committed.
     var checkpointsCommitted: Int { committer.committed }

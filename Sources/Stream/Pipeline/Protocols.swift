@@ -49,6 +49,47 @@ public protocol StateBackend: AnyObject, Sendable {
     /// Commits a checkpoint atomically: either all of it is durable, or the previous one stays.
     /// Called from the checkpoint thread, one commit at a time.
     func commit(_ checkpoint: PanelCheckpoint) throws
+
+    /// Starts the next checkpoint's timeline snapshot, which the engine hands over in chunks as it encodes
+    /// it, on its own thread, after the previous checkpoint's commit has ended. The default keeps the chunks
+    /// in memory (``InMemoryTimelineSnapshotWriter``).
+    func startSnapshot() throws -> any TimelineSnapshotWriter
+}
+
+extension StateBackend {
+    public func startSnapshot() throws -> any TimelineSnapshotWriter { InMemoryTimelineSnapshotWriter() }
+}
+
+/// Receives a checkpoint's timeline snapshot (``TimelineSnapshot``'s layout) in chunks, in order, as the engine
+/// encodes it: no buffer holds the whole snapshot (~2.4 KB a user: ~17 MB for KuaiRec's big matrix, kept
+/// resident between checkpoints when it was one buffer). Used by one thread (the engine's); ``finish()`` or
+/// ``abandon()`` ends it.
+public protocol TimelineSnapshotWriter: AnyObject {
+    /// Takes `chunk`, the snapshot's next bytes; returns an empty buffer to fill next (its capacity kept
+    /// when it is a buffer handed over earlier).
+    func write(_ chunk: consuming [UInt8]) throws -> [UInt8]
+    /// Ends the snapshot: what the checkpoint carries to ``StateBackend/commit(_:)``.
+    func finish() throws -> TimelineSnapshot
+    /// Drops a snapshot that will not be committed (an error while it was encoded or written).
+    func abandon()
+}
+
+/// The default ``TimelineSnapshotWriter``: the chunks appended to one buffer, which the snapshot holds.
+public final class InMemoryTimelineSnapshotWriter: TimelineSnapshotWriter {
+    private var bytes: [UInt8] = []
+
+    public init() {}
+
+    public func write(_ chunk: consuming [UInt8]) throws -> [UInt8] {
+        var buffer = chunk
+        bytes.append(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+        return buffer
+    }
+
+    public func finish() throws -> TimelineSnapshot { TimelineSnapshot(bytes: bytes) }
+
+    public func abandon() { bytes = [] }
 }
 
 /// Everything a resumed replay needs, as of a day boundary.
@@ -101,15 +142,25 @@ public struct ReplayProgress: Sendable, Equatable, Codable {
     public init(nextDay: CalendarDay) { self.nextDay = nextDay }
 }
 
-/// Every user's serialized timeline, one after another in a single buffer: `count`, then per user its
-/// id, its length and its bytes (little-endian 64-bit integers). One allocation per checkpoint instead
-/// of one per user; the state module writes it to a file as it is.
+/// Every user's serialized timeline, one after another: `count`, then per user its id, its length and its
+/// bytes (little-endian 64-bit integers). Either held in one buffer (``bytes``: as read back, and from a
+/// backend that keeps snapshots in memory) or already handed to the state backend as it was encoded
+/// (``stored``), which the state module writes to a file chunk by chunk.
 public struct TimelineSnapshot: Sendable, Equatable {
-    /// The encoded buffer.
+    /// The encoded buffer (empty when the snapshot is ``stored``).
     public var bytes: [UInt8]
+    /// Where the state backend's ``TimelineSnapshotWriter`` put the snapshot it was handed, in the backend's
+    /// own terms (nil: the snapshot is ``bytes``).
+    public var stored: StoredTimelineSnapshot?
 
     /// Wraps an encoded buffer (as read back from a file).
     public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// A snapshot the state backend holds already (``bytes`` empty).
+    public init(stored: StoredTimelineSnapshot) {
+        bytes = []
+        self.stored = stored
+    }
 
     /// An empty snapshot (no users).
     public static let empty: TimelineSnapshot = {
@@ -118,7 +169,7 @@ public struct TimelineSnapshot: Sendable, Equatable {
         return TimelineSnapshot(bytes: w.bytes)
     }()
 
-    /// Calls `body(user, encodedTimeline)` for every user.
+    /// Calls `body(user, encodedTimeline)` for every user of ``bytes``.
     /// - Throws: when the buffer is truncated or malformed, and `body`'s errors.
     public func forEach(_ body: (Int32, ArraySlice<UInt8>) throws -> Void) throws {
         var r = ByteReader(bytes: bytes)
@@ -132,5 +183,22 @@ public struct TimelineSnapshot: Sendable, Equatable {
             r.offset += length
         }
         guard r.offset == bytes.count else { throw ByteReader.Truncated() }
+    }
+}
+
+/// A timeline snapshot a state backend wrote as it was handed over (``TimelineSnapshotWriter``): the name the
+/// backend gave it, its size and its hash, which the checkpoint's commit records.
+public struct StoredTimelineSnapshot: Sendable, Equatable {
+    /// The backend's name for it (the state module: its file's name).
+    public var name: String
+    /// Its bytes.
+    public var size: Int
+    /// Its hash (the backend's).
+    public var hash: UInt64
+
+    public init(name: String, size: Int, hash: UInt64) {
+        self.name = name
+        self.size = size
+        self.hash = hash
     }
 }

@@ -103,10 +103,6 @@ public final class Replayer {
     /// Plays the open `day`'s bucket from where it stands, in chunks; false when a stop was requested
     /// before the day was played whole.
     private func play(_ day: CalendarDay, shouldStop: () -> Bool, checkpointIfDue: () throws -> Void) throws -> Bool {
-        // A day larger than the buffer kept (the big matrix's first and last days, twice a usual one): the
-        // snapshot's kept buffer is freed before it is read, so that it does not stay resident beside it (a
-        // checkpoint inside the day allocates a snapshot buffer again).
-        if buckets.storedEventCount(of: day) > dayEvents.capacity { try engine.releaseSnapshotBuffer() }
         try buckets.events(of: day, into: &dayEvents, replayOrder: &dayOrder)
         let count = dayEvents.count
         // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
