@@ -252,22 +252,14 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         spill.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `body` with every kept row's event: the day buckets' files, then the spill.
+    /// Calls `body` with every kept row's event: the day buckets' files, then the spill, each read a chunk at
+    /// a time (``DayBuckets/forEachEvent(inFile:buffer:_:)``).
     private func forEachKeptEvent(dayFiles: [URL], _ body: (Interaction) -> Void) throws {
         var files = dayFiles
         if let spillURL { files.append(spillURL) }
+        var buffer: [Interaction] = []
         for url in files where FileManager.default.fileExists(atPath: url.path) {
-            let data = try Data(contentsOf: url, options: .alwaysMapped)
-            let size = MemoryLayout<Interaction>.stride
-            guard data.count % size == 0 else {
-                throw DamagedFileError(
-                    path: url.path, problem: "it is \(data.count) bytes, not a whole number of \(size)-byte rows")
-            }
-            data.withUnsafeBytes { raw in
-                for i in 0..<(data.count / size) {
-                    body(raw.loadUnaligned(fromByteOffset: i * size, as: Interaction.self))
-                }
-            }
+            try DayBuckets.forEachEvent(inFile: url.path, buffer: &buffer, body)
         }
     }
 

@@ -68,12 +68,19 @@ struct RecordPipeline {
     /// The rendering thread, stopped by ``stop()``.
     private let background: BackgroundRecordSink
 
-    /// The pipeline into `output` for `configuration`, the `context` columns joined (a CSV output cut back to nothing gets its header here).
+    /// The pipeline into `output` for `configuration`, the `context` columns joined (a CSV output cut back to nothing gets its header here);
+    /// `expectedUsers`: the users the ingest found (0: not known), for whom every revision's renderings are kept.
     /// - Throws: what writing the header throws, after closing `output`.
-    init(into output: any PanelLineOutput, for configuration: RunConfiguration, context: PanelContextColumns = .none) throws {
+    init(
+        into output: any PanelLineOutput, for configuration: RunConfiguration, context: PanelContextColumns = .none,
+        expectedUsers: Int = 0
+    ) throws {
         let lines: PanelLinesSink
         do {
-            lines = try PanelLinesSink(output: output, format: configuration.format, context: context)
+            // Under `--emit final` no renderings are kept (each record is written once).
+            lines = try PanelLinesSink(
+                output: output, format: configuration.format, context: context,
+                expectedUsers: configuration.emit == .final ? 0 : expectedUsers)
         } catch {
             try? output.close()
             throw error

@@ -115,6 +115,44 @@ struct DayBucketsTests {
         #expect(ReplayOrderSort.gather(events, order: order, 6..<6, into: &chunk) == 0..<0)
     }
 
+    /// A file read a chunk at a time gives its events in file order, whether it fills several chunks or none,
+    /// with the buffer left from a larger file; a file that ends inside an event is damaged, not cut short.
+    @Test func anEventsFileIsReadWholeAChunkAtATime() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir)
+        let day = CalendarDay(rawValue: 200)
+        let count = 2 * DayBuckets.eventChunkCount + 123
+        var appended: [Interaction] = []
+        for i in 0..<count {
+            let e = Interaction(
+                timestampMs: Int64(i), userID: Int32(i % 97), videoID: Int32(i % 13), playDurationMs: Int64(i % 1000),
+                videoDurationMs: 1000, watchRatio: Double(i) / 7)
+            try buckets.append(e, day: day)
+            appended.append(e)
+        }
+        try buckets.append(appended[5], day: day.adding(1))
+        try buckets.flush()
+        var buffer: [Interaction] = []
+        var read: [Interaction] = []
+        try DayBuckets.forEachEvent(inFile: buckets.fileURL(for: day).path, buffer: &buffer) { read.append($0) }
+        #expect(read == appended)
+        read = []
+        try DayBuckets.forEachEvent(inFile: buckets.fileURL(for: day.adding(1)).path, buffer: &buffer) { read.append($0) }
+        #expect(read == [appended[5]])
+        // Cut 17 bytes into its last event: damaged, after the whole events before it.
+        let path = buckets.fileURL(for: day).path
+        #expect(truncate(path, off_t(40 * 1000 + 17)) == 0)
+        read = []
+        #expect(throws: DamagedFileError.self) {
+            try DayBuckets.forEachEvent(inFile: path, buffer: &buffer) { read.append($0) }
+        }
+        #expect(read == Array(appended[0..<1000]))
+        #expect(throws: POSIXFileError.self) {
+            try DayBuckets.forEachEvent(inFile: dir.appendingPathComponent("none").path, buffer: &buffer) { _ in }
+        }
+    }
+
     @Test func restoreCutsDaysBackToTheCheckpoint() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

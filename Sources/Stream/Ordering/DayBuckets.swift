@@ -235,15 +235,6 @@ public final class DayBuckets {
         eventCounts = counts.filter { $0.value > 0 }
     }
 
-    /// The number of events in one day's file (0 without a file), from its size: ``eventCounts`` is empty
-    /// when the files come from an earlier run's ingest.
-    public func storedEventCount(of day: CalendarDay) -> Int {
-        writer.settle()
-        var st = stat()
-        guard stat(fileURL(for: day).path, &st) == 0 else { return 0 }
-        return Int(st.st_size) / DayBuckets.recordSize
-    }
-
     /// The file of one day's events.
     public func fileURL(for day: CalendarDay) -> URL {
         directory.appendingPathComponent("day-\(day.rawValue).events")
@@ -330,6 +321,51 @@ public final class DayBuckets {
             }
         }
     }
+
+    /// Calls `body` with every event of the events file at `path` (a day file, or a file of the same layout),
+    /// in file order, read a chunk at a time into `buffer` (its capacity kept for the caller's next file).
+    /// Memory: the chunk (``eventChunkCount`` events), whatever the file's size; a mapping of the whole file
+    /// counts as the process's memory as its pages are read (up to ~20 MB for a day of KuaiRec's big matrix,
+    /// read beside the replay's first days by the diagnostics' second pass).
+    /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
+    public static func forEachEvent(
+        inFile path: String, buffer: inout [Interaction], _ body: (Interaction) throws -> Void
+    ) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
+        defer { close(fd) }
+        resize(&buffer, to: eventChunkCount, filler: zeroEvent)
+        var offset = 0
+        var filled = 0  // bytes of `buffer` read and not yet passed to `body`
+        while true {
+            let n = buffer.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + filled, raw.count - filled, off_t(offset))
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw POSIXFileError(path: path, operation: "read", code: errno) }
+            offset += n
+            filled += n
+            let whole = filled / recordSize
+            for i in 0..<whole { try body(buffer[i]) }
+            let rest = filled - whole * recordSize
+            if n == 0 {
+                guard rest == 0 else {
+                    throw DamagedFileError(
+                        path: path, problem: "it is \(offset) bytes, not a whole number of \(recordSize)-byte events")
+                }
+                return
+            }
+            if rest > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + whole * recordSize, byteCount: rest)
+                }
+            }
+            filled = rest
+        }
+    }
+
+    /// Events a chunk of ``forEachEvent(inFile:buffer:_:)`` holds (1 MiB).
+    static let eventChunkCount = (1 << 20) / recordSize
 
     /// The value new slots of a read buffer hold until the file's bytes overwrite them.
     static let zeroEvent = Interaction(
