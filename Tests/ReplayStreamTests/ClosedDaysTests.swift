@@ -37,6 +37,9 @@ struct ClosedDaysTests {
             }
             #expect(Array(ring) == array, "seed \(seed): after step \(n), limit \(limit)")
             #expect(ring.first == array.first && ring.last == array.last && ring.count == array.count)
+            // Read in place: the same days, and the oldest's date.
+            #expect(ring.indices.map { i in ring.reading(i) { $0 } } == array, "seed \(seed): after step \(n)")
+            #expect(ring.oldestDay == array.first?.day)
         }
     }
 

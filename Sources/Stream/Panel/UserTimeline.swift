@@ -36,11 +36,24 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
             precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
             return storage[slot(position)]
         }
-        set {
+        // In place (Array's own `_modify`): a `set` copies the whole day (~280 bytes) out and back for a field's change.
+        _modify {
             precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
-            storage[slot(position)] = newValue
+            yield &storage[slot(position)]
         }
     }
+
+    /// `body` of the `position`-th oldest day, read in place. The getter copies the whole day (~280 bytes) out
+    /// first, and for a field or two those copies were most of what revising a record cost (in `perf` of the big
+    /// matrix under `--emit final`: `memcpy` under `PanelEngine.close`, a tenth of the event loop's samples).
+    @inline(__always)
+    func reading<R>(_ position: Int, _ body: (borrowing ClosedDay) -> R) -> R {
+        precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
+        return storage.withUnsafeBufferPointer { body($0[slot(position)]) }
+    }
+
+    /// The oldest day's date (nil when there is none), read in place.
+    var oldestDay: CalendarDay? { storage.isEmpty ? nil : reading(0) { $0.day } }
 
     /// Where the `position`-th oldest day is in `storage`.
     @inline(__always)
@@ -136,9 +149,7 @@ struct UserTimeline {
     /// sums restart from the day's snapshot). Leads are read from the history when records are built.
     /// False when the day is not held or its snapshot is missing.
     mutating func revise(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> Bool {
-        guard let first = history.first else { return false }
-        let index = first.day.distance(to: day)
-        guard index >= 0, index < history.count, var sums = history[index].rollingAfter else { return false }
+        guard let index = heldIndex(of: day), var sums = history[index].rollingAfter else { return false }
         history[index].daily = daily
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) =
             UserTimeline.treatments(daily, thresholds)
@@ -158,46 +169,48 @@ struct UserTimeline {
 
     /// The values of a held closed day (nil when the day is not held).
     func closedDay(_ day: CalendarDay) -> ClosedDay? {
-        guard let first = history.first else { return nil }
-        let index = first.day.distance(to: day)
-        return index >= 0 && index < history.count ? history[index] : nil
+        heldIndex(of: day).map { history[$0] }
     }
 
     /// Gives a held day the treatment flags of `thresholds` (the day's thresholds were revised);
     /// true when a flag changed.
     mutating func applyThresholds(_ thresholds: TreatmentThresholds, to day: CalendarDay) -> Bool {
-        guard let first = history.first else { return false }
-        let index = first.day.distance(to: day)
-        guard index >= 0, index < history.count else { return false }
+        guard let index = heldIndex(of: day) else { return false }
         let flags = UserTimeline.treatments(history[index].daily, thresholds)
         guard flags != (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) else { return false }
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) = flags
         return true
     }
 
+    /// The position of `day` in the history; nil when the day is not held.
+    private func heldIndex(of day: CalendarDay) -> Int? {
+        guard let first = history.oldestDay else { return nil }
+        let index = first.distance(to: day)
+        return index >= 0 && index < history.count ? index : nil
+    }
+
     /// The record of a held day with every lead known so far, as it stands (no revision taken).
     func currentRecord(of day: CalendarDay, userID: Int32) -> UserDayRecord? {
-        guard let first = history.first else { return nil }
-        let index = first.day.distance(to: day)
-        guard index >= 0, index < history.count else { return nil }
+        guard let index = heldIndex(of: day) else { return nil }
         var leads = LeadValues(repeating: .nan)
         for h in PanelRules.leadHorizons where index + h < history.count {
-            let (a, i, p) = history[index + h].daily.leadBase
+            let (a, i, p) = history.reading(index + h) { $0.daily.leadBase }
             leads[h - 1] = a
             leads[7 + h - 1] = i
             leads[14 + h - 1] = p
         }
-        let c = history[index]
-        return UserDayRecord(
-            userID: userID, day: c.day, daily: c.daily, lag1: c.lag1, prior3: c.prior3, leads: leads,
-            treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
-            revision: c.nextRevision, isFinal: c.finalized)
+        return history.reading(index) { c in
+            UserDayRecord(
+                userID: userID, day: c.day, daily: c.daily, lag1: c.lag1, prior3: c.prior3, leads: leads,
+                treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
+                revision: c.nextRevision, isFinal: c.finalized)
+        }
     }
 
     /// A revised record: the next revision of a held day, final if it was already final.
     mutating func reissue(of day: CalendarDay, userID: Int32) -> UserDayRecord? {
         guard let record = currentRecord(of: day, userID: userID) else { return nil }
-        history[history.first!.day.distance(to: day)].nextRevision += 1
+        history[heldIndex(of: day)!].nextRevision += 1
         return record
     }
 
@@ -205,9 +218,7 @@ struct UserTimeline {
     /// revision nor final: true when it was taken (``nextRevision(of:userID:final:)`` would have returned a
     /// non-final record of revision 1 or later); false, and nothing changed, otherwise.
     mutating func skipIntermediateRevision(of day: CalendarDay) -> Bool {
-        guard let first = history.first else { return false }
-        let index = first.day.distance(to: day)
-        guard index >= 0, index < history.count, !history[index].finalized, history[index].nextRevision > 0 else {
+        guard let index = heldIndex(of: day), history.reading(index, { !$0.finalized && $0.nextRevision > 0 }) else {
             return false
         }
         history[index].nextRevision += 1
@@ -218,7 +229,7 @@ struct UserTimeline {
     /// day is not held or already final.
     mutating func nextRevision(of day: CalendarDay, userID: Int32, final: Bool) -> UserDayRecord? {
         guard var record = currentRecord(of: day, userID: userID), !record.isFinal else { return nil }
-        let index = history[0].day.distance(to: day)
+        let index = heldIndex(of: day)!
         record.isFinal = final
         history[index].nextRevision += 1
         if final { history[index].finalized = true }
