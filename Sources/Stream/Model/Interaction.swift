@@ -43,12 +43,18 @@ public struct Interaction: Equatable, Sendable {
         return aPosition < bPosition
     }
 
+    /// True when two events share the replay order's first keys (timestamp, user, video): only such events can
+    /// be exact duplicates of each other, and they are neighbours in replay order.
+    @inline(__always)
+    func sharesReplayKey(with other: Interaction) -> Bool {
+        timestampMs == other.timestampMs && userID == other.userID && videoID == other.videoID
+    }
+
     /// True when two events are the same row of the log (every column equal).
     @inline(__always)
     func isExactDuplicate(of other: Interaction) -> Bool {
-        timestampMs == other.timestampMs && userID == other.userID && videoID == other.videoID
-            && playDurationMs == other.playDurationMs && videoDurationMs == other.videoDurationMs
-            && watchRatio.bitPattern == other.watchRatio.bitPattern
+        sharesReplayKey(with: other) && playDurationMs == other.playDurationMs
+            && videoDurationMs == other.videoDurationMs && watchRatio.bitPattern == other.watchRatio.bitPattern
     }
 
     /// True when `events[i]` (events of one day, in replay order) is an exact duplicate of an earlier event
@@ -61,7 +67,7 @@ public struct Interaction: Equatable, Sendable {
         var j = i - 1
         while j >= 0 {
             let p = events[j]
-            if p.timestampMs != e.timestampMs || p.userID != e.userID || p.videoID != e.videoID { return false }
+            if !p.sharesReplayKey(with: e) { return false }
             if p.isExactDuplicate(of: e) { return true }
             j -= 1
         }

@@ -48,9 +48,7 @@ enum ReplayOrderSort {
                 let first = ev[Int(order[positions.lowerBound])]
                 var start = positions.lowerBound
                 while start > 0 {
-                    let p = ev[Int(order[start - 1])]
-                    guard p.timestampMs == first.timestampMs, p.userID == first.userID, p.videoID == first.videoID
-                    else { break }
+                    guard ev[Int(order[start - 1])].sharesReplayKey(with: first) else { break }
                     start -= 1
                 }
                 let count = positions.upperBound - start
