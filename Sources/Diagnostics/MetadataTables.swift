@@ -27,9 +27,6 @@ public struct MetadataTables: Sendable {
     /// `describe()` percentiles of item_daily_summary.
     public static let itemDailyPercentiles = [0.05, 0.25, 0.5, 0.75, 0.95]
 
-    /// Reads the three tables from `input` (an archive, a folder, or a bare CSV, which has none).
-    /// A missing or unreadable file leaves its part empty and says why in ``problems``: the
-    /// interaction log was readable, so its diagnostics do not depend on these.
     /// Starts ``read(input:)`` on a background thread (it needs only the input, so it runs beside the
     /// ingest pass); `wait()` returns the tables.
     ///
@@ -41,17 +38,27 @@ public struct MetadataTables: Sendable {
     public final class Pending: Sendable {
         private let done = DispatchSemaphore(value: 0)
         private let tables = Mutex<MetadataTables?>(nil)
-        /// The thread while it reads (nil: not started, or done), and whether it runs at normal priority from now on.
-        private let scheduling = Mutex<(thread: pthread_t?, normal: Bool)>((nil, false))
+        private let scheduling = Scheduling()
+        private let schedulingQueue = DispatchQueue(label: "replay.metadata-scheduling")
+
+        /// The reading thread while it reads (nil: not started, or done), and whether it runs at normal priority
+        /// from now on. `@unchecked Sendable`: both are read and written only inside `schedulingQueue.sync`
+        /// blocks (a serial queue rather than a `Mutex`: both threads change them at moments of their own, and
+        /// ThreadSanitizer reports a contended `Mutex`'s hand-over as a race), so never by two threads at once,
+        /// and the thread is set to nil before it ends, so a policy is never set on a thread that has exited.
+        private final class Scheduling: @unchecked Sendable {
+            var thread: pthread_t?
+            var normal = false
+        }
 
         public init(input: String) {
             let thread = Thread { [self] in
-                scheduling.withLock { state in
-                    state.thread = pthread_self()
-                    if !state.normal { Self.setPolicy(of: pthread_self(), idle: true) }
+                schedulingQueue.sync {
+                    scheduling.thread = pthread_self()
+                    if !scheduling.normal { Self.setPolicy(of: pthread_self(), idle: true) }
                 }
                 let read = MetadataTables.read(input: input)
-                scheduling.withLock { $0.thread = nil }
+                schedulingQueue.sync { scheduling.thread = nil }
                 tables.withLock { $0 = read }
                 done.signal()
             }
@@ -61,10 +68,10 @@ public struct MetadataTables: Sendable {
 
         /// Gives the reading thread the normal scheduling policy (the ingest pass has ended); idempotent.
         public func runAtNormalPriority() {
-            scheduling.withLock { state in
-                guard !state.normal else { return }
-                state.normal = true
-                if let thread = state.thread { Self.setPolicy(of: thread, idle: false) }
+            schedulingQueue.sync {
+                guard !scheduling.normal else { return }
+                scheduling.normal = true
+                if let thread = scheduling.thread { Self.setPolicy(of: thread, idle: false) }
             }
         }
 
@@ -87,6 +94,9 @@ public struct MetadataTables: Sendable {
         }
     }
 
+    /// Reads the three tables from `input` (an archive, a folder, or a bare CSV, which has none).
+    /// A missing or unreadable file leaves its part empty and says why in ``problems``: the
+    /// interaction log was readable, so its diagnostics do not depend on these.
     public static func read(input: String) -> MetadataTables {
         var tables = MetadataTables(
             userActiveDegree: nil, itemCategories: nil,
