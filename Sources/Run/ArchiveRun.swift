@@ -105,8 +105,9 @@ extension Run<ArchiveRunConfiguration> {
             logger: logger)
         if let speed = configuration.speed { replayer.pacer = Pacer(speed: speed) }
         replayer.itemContext = joined.itemContext
-        // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for a second day
-        // buffer, which sorts each day faster.
+        // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for the next
+        // day's buffers, read and ordered while a day is played (the event loop is this output's bottleneck).
+        replayer.readsAhead = common.emit == .final
         if let completion { replayer.beforeFirstCheckpoint = completion.record }
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }

@@ -7,13 +7,66 @@ import ReplayTestSupport
 @Suite struct ReplayerContractTests {
     let logger = Logger(label: "test")
 
-    func replay(_ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL) throws -> [UserDayRecord] {
+    func replay(_ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL, readsAhead: Bool = false) throws -> [UserDayRecord] {
         let sink = CollectingSink()
         let r = try Replayer(
             summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
             resumeFrom: nil, logger: logger)
+        r.readsAhead = readsAhead
         #expect(try r.run() == .finished)
         return sink.records
+    }
+
+    /// Reading each next day ahead on a thread of its own changes nothing: the same records in the same order,
+    /// whole, stopped at every day and resumed from its checkpoint (the day read ahead then dropped), and with
+    /// a day without events (no file) in the middle.
+    @Test(arguments: [5, 6] as [UInt64])
+    func readingTheNextDayAheadGivesTheSameRecords(seed: UInt64) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var log = RandomLog(seed: seed, users: 9, days: 12)
+        let empty = log.summary.firstDay!.adding(5)
+        log.events.removeAll { $0.0 == empty }
+        let plain = try replay(log, dir: dir.appendingPathComponent("plain"))
+        let ahead = try replay(log, dir: dir.appendingPathComponent("ahead"), readsAhead: true)
+        #expect(ahead.count == plain.count)
+        #expect(zip(ahead, plain).filter { "\($0)" != "\($1)" }.isEmpty)
+        let buckets = try log.buckets(in: dir.appendingPathComponent("pieces"))
+        var pieces: [UserDayRecord] = []
+        var checkpoint: PanelCheckpoint?
+        var day = log.summary.firstDay!
+        while true {
+            let sink = CollectingSink()
+            let state = MemoryState()
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!, sink: sink,
+                state: state, resumeFrom: checkpoint, logger: logger)
+            r.readsAhead = true
+            let outcome = try r.run(until: day)
+            pieces += sink.records
+            checkpoint = state.last
+            if outcome == .finished { break }
+            day = day.adding(1)
+        }
+        #expect(pieces.count == plain.count)
+        #expect(zip(pieces, plain).filter { "\($0)" != "\($1)" }.isEmpty)
+    }
+
+    /// A day file that cannot be read is the same error whether it was read ahead or not.
+    @Test func aDamagedDayReadAheadIsTheSameError() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 7, users: 5, days: 6)
+        let buckets = try log.buckets(in: dir)
+        let damaged = buckets.fileURL(for: log.summary.firstDay!.adding(3)).path
+        #expect(truncate(damaged, 17) == 0)
+        for readsAhead in [false, true] {
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
+                sink: CollectingSink(), state: nil, resumeFrom: nil, logger: logger)
+            r.readsAhead = readsAhead
+            #expect(throws: DamagedFileError.self, "reads ahead: \(readsAhead)") { try r.run() }
+        }
     }
 
     @Test(arguments: [1, 2, 3] as [UInt64])

@@ -265,8 +265,23 @@ public final class DayBuckets {
     /// order), each buffer reused across days when large enough. A player gathers the events along `order` a
     /// chunk at a time (``ReplayOrderSort/gather(_:order:_:into:)``) instead of moving them in place.
     public func events(of day: CalendarDay, into events: inout [Interaction], replayOrder order: inout [UInt64]) throws {
-        try readEvents(of: day, into: &events)
+        try Self.events(inFile: try readableFile(of: day), into: &events, replayOrder: &order)
+    }
+
+    /// ``events(of:into:replayOrder:)`` of the day file at `path` (none: no events), for a reader on another
+    /// thread: it touches nothing of a ``DayBuckets`` (``readableFile(of:)`` gives the path).
+    public static func events(
+        inFile path: String, into events: inout [Interaction], replayOrder order: inout [UInt64]
+    ) throws {
+        try readFile(path, into: &events)
         ReplayOrderSort.order(of: events, into: &order)
+    }
+
+    /// The path of `day`'s file once every write queued for it is done (the file may not exist: no events).
+    /// - Throws: the error of a write that failed.
+    public func readableFile(of day: CalendarDay) throws -> String {
+        try writer.waitForWrites()
+        return fileURL(for: day).path
     }
 
     /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days.
@@ -292,8 +307,12 @@ public final class DayBuckets {
     /// The file of one day's events in file order, read into `events` (its buffer reused when it is large
     /// enough); a day without a file has none.
     private func readEvents(of day: CalendarDay, into events: inout [Interaction]) throws {
-        try writer.waitForWrites()
-        let path = fileURL(for: day).path
+        try Self.readFile(try readableFile(of: day), into: &events)
+    }
+
+    /// The events file at `path` in file order, read into `events` (its buffer reused when it is large enough);
+    /// no file: no events.
+    private static func readFile(_ path: String, into events: inout [Interaction]) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT {
@@ -378,7 +397,7 @@ public final class DayBuckets {
         let path = fileURL(for: day).path
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        guard data.count % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: data.count) }
+        guard data.count % DayBuckets.recordSize == 0 else { throw Self.truncated(path, bytes: data.count) }
         var mine: [(event: Interaction, position: Int)] = []
         data.withUnsafeBytes { raw in
             let events = raw.bindMemory(to: Interaction.self)
@@ -439,7 +458,7 @@ public final class DayBuckets {
         return nil
     }
 
-    private func truncated(_ path: String, bytes: Int) -> DamagedFileError {
+    private static func truncated(_ path: String, bytes: Int) -> DamagedFileError {
         DamagedFileError(
             path: path, problem: "it is \(bytes) bytes, not a whole number of \(DayBuckets.recordSize)-byte events")
     }

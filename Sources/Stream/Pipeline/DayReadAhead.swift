@@ -1,0 +1,87 @@
+import Dispatch
+import Synchronization
+
+/// Reads the next day's file and orders it (``DayBuckets/events(inFile:into:replayOrder:)``) on a queue of its
+/// own while the event loop plays the day before, so that the loop finds the day ready: under `--emit final`
+/// the event loop is the replay's bottleneck, and reading a day and computing its replay order are a sixth of
+/// its samples, while the other core has room.
+///
+/// Memory: a second day's buffers (its events in file order and its order, ~10 MB a day of KuaiRec's big
+/// matrix): the driver uses it only where that fits the memory bound. The buffers move between the caller and
+/// the queue by `swap` (never copied): the caller hands over the buffers of the day it has played, which the
+/// next read reuses.
+///
+/// Invariant (what makes `Mutex` uncontended here): at most one read is in flight; the caller's ``start(_:path:)``
+/// and ``take(_:events:order:)`` wait for it (`pending`) before they touch ``slot``, and the read's block touches it
+/// only between its `enter` and `leave`.
+final class DayReadAhead: Sendable {
+    /// The day read (nil: none), its events and order, or why the read failed.
+    private struct Slot {
+        var day: CalendarDay?
+        var events: [Interaction] = []
+        var order: [UInt64] = []
+        var error: (any Error)?
+    }
+
+    private let slot = Mutex(Slot())
+    private let queue = DispatchQueue(label: "replay.read-ahead")
+    private let pending = DispatchGroup()
+
+    /// Starts reading `day` from the file at `path` (``DayBuckets/readableFile(of:)``), into the buffers the
+    /// last ``take(_:events:order:)`` handed over; what an earlier read left untaken is dropped.
+    func start(_ day: CalendarDay, path: String) {
+        pending.wait()
+        pending.enter()
+        queue.async { [self] in
+            defer { pending.leave() }
+            var events: [Interaction] = []
+            var order: [UInt64] = []
+            slot.withLock { s in
+                swap(&events, &s.events)
+                swap(&order, &s.order)
+                s.day = nil
+                s.error = nil
+            }
+            var failure: (any Error)?
+            do {
+                try DayBuckets.events(inFile: path, into: &events, replayOrder: &order)
+            } catch {
+                failure = error
+            }
+            slot.withLock { s in
+                swap(&events, &s.events)
+                swap(&order, &s.order)
+                s.day = day
+                s.error = failure
+            }
+        }
+    }
+
+    /// When the day read ahead is `day`: waits for its read, swaps its events and order into `events` and
+    /// `order` (whose buffers the next read reuses) and returns true; false when it read another day or none.
+    /// - Throws: what the read threw.
+    func take(_ day: CalendarDay, events: inout [Interaction], order: inout [UInt64]) throws -> Bool {
+        pending.wait()
+        var failure: (any Error)?
+        let taken = slot.withLock { s -> Bool in
+            guard s.day == day else { return false }
+            s.day = nil
+            if let error = s.error {
+                failure = error
+                s.error = nil
+                return false
+            }
+            swap(&events, &s.events)
+            swap(&order, &s.order)
+            return true
+        }
+        if let failure { throw failure }
+        return taken
+    }
+
+    /// Frees the buffers held here (after the last day), once a read in flight is done.
+    func release() {
+        pending.wait()
+        slot.withLock { $0 = Slot() }
+    }
+}
