@@ -51,7 +51,10 @@ public struct MetadataTables: Sendable {
             var normal = false
         }
 
-        public init(input: String) {
+        /// `idleFirst`: the thread starts under `SCHED_IDLE` (false: at normal priority, for a pass shorter
+        /// than the tables' read, such as `--rows 300000`'s, which waits for them at its end).
+        public init(input: String, idleFirst: Bool = true) {
+            scheduling.normal = !idleFirst
             let thread = Thread { [self] in
                 schedulingQueue.sync {
                     scheduling.thread = pthread_self()
