@@ -317,8 +317,8 @@ final class PanelEngine {
     /// chunks of ``snapshotChunkBytes`` (``StateBackend/startSnapshot()``).
     ///
     /// Memory: the chunks, not the snapshot (~2.4 KB a user, ~17 MB for KuaiRec's big matrix, four times that
-    /// at four times the users), are what is resident: as one buffer, kept from one checkpoint to the next, it
-    /// was the largest single block of the replay phase's peak. The chunk buffer is reserved at twice the chunk
+    /// at four times the users), are what is resident: the whole snapshot in one buffer, kept from one checkpoint
+    /// to the next, would be the largest single block of the replay phase's peak. The chunk buffer is reserved at twice the chunk
     /// size (a user's timeline is appended whole before the chunk is handed over), so it never grows.
     private func writtenTimelines() throws -> TimelineSnapshot {
         let writer = try committer.startSnapshot()

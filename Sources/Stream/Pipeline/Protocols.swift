@@ -61,8 +61,8 @@ extension StateBackend {
 }
 
 /// Receives a checkpoint's timeline snapshot (``TimelineSnapshot``'s layout) in chunks, in order, as the engine
-/// encodes it: no buffer holds the whole snapshot (~2.4 KB a user: ~17 MB for KuaiRec's big matrix, kept
-/// resident between checkpoints when it was one buffer). Used by one thread (the engine's); ``finish()`` or
+/// encodes it: no buffer holds the whole snapshot (~2.4 KB a user: ~17 MB for KuaiRec's big matrix, which one
+/// buffer would keep resident between checkpoints). Used by one thread (the engine's); ``finish()`` or
 /// ``abandon()`` ends it.
 public protocol TimelineSnapshotWriter: AnyObject {
     /// Takes `chunk`, the snapshot's next bytes; returns an empty buffer to fill next (its capacity kept
