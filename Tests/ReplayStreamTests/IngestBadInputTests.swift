@@ -179,6 +179,20 @@ final class RecordingRejects: RejectWriter {
         #expect(got.thresholds() == expected.thresholds())
     }
 
+    @Test func aUserDaySplitAcrossTheFileIsOneUserDayOfTheThresholds() throws {
+        // User 14's 07-05 comes in three stretches, between user 15's rows: one user-day of 3 plays (2 high-watch).
+        let high = Self.rows[0].replacingOccurrences(of: "0.7221031811438932", with: "2.5")
+        let text = [Self.header, Self.rows[0], Self.rows[2], Self.rows[1], Self.rows[2], high, Self.rows[2]]
+            .joined(separator: "\n")
+        let run = try ingest(Array(text.utf8))
+        #expect(run.summary.rowsAccepted == 6)
+        var expected = ThresholdDistribution()
+        expected.add(interactions: 3, highWatchCount: 2)
+        expected.add(interactions: 3, highWatchCount: 0)
+        #expect(run.summary.distribution == expected)
+        #expect(run.summary.distribution.activeUserDays == 2)
+    }
+
     @Test func aPanelSpanningMoreThanMaxDaysIsRefused() throws {
         let text = [Self.header, Self.rows[0], "14,148,4381,6067,x,20990101,,0.5"].joined(separator: "\n")
         #expect {

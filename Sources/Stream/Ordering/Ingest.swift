@@ -235,40 +235,59 @@ private struct IngestFold {
                         maxDays: options.maxPanelDays))
             }
         }
-        for value in userDays.counts.values {
-            summary.distribution.add(interactions: Int(value.count), highWatchCount: Int(value.highWatch))
-        }
+        userDays.forEachUserDay { summary.distribution.add(interactions: $0, highWatchCount: $1) }
         summary.rejected = Dictionary(uniqueKeysWithValues: rejected.map { ($0.key.rawValue, $0.value) })
         return summary
     }
 }
 
-/// Rows and high-watch rows per user-day, for the batch thresholds. Rows arrive grouped by user and
-/// time, so the running user-day is counted apart and added to the map when the key changes.
+/// Rows and high-watch rows per user-day, for the batch thresholds. Rows arrive grouped by user and time, so
+/// the running user-day is counted apart and kept as a run when the key changes; the runs are sorted and a
+/// user-day's runs merged once, at the end (a run per change costs an append where a dictionary of the
+/// user-days would hash and probe, and grow, on every change).
 private struct UserDayTally {
-    var counts: [UInt64: (count: Int32, highWatch: Int32)] = [:]
-    private var currentKey: UInt64 = .max
-    private var currentCount: Int32 = 0
-    private var currentHighWatch: Int32 = 0
+    /// One stretch of rows of a user-day: `key` is the user (high 32 bits) and the day (low 32 bits).
+    struct Run {
+        var key: UInt64
+        var count: Int32
+        var highWatch: Int32
+    }
+    private var runs: [Run] = []
+    private var current = Run(key: .max, count: 0, highWatch: 0)
 
     @inline(__always)
     mutating func add(user: Int32, day: CalendarDay, highWatch: Bool) {
         let key = UInt64(UInt32(bitPattern: user)) << 32 | UInt64(UInt32(bitPattern: day.rawValue))
-        if key != currentKey {
+        if key != current.key {
             flush()
-            currentKey = key
-            currentCount = 0
-            currentHighWatch = 0
+            current = Run(key: key, count: 0, highWatch: 0)
         }
-        currentCount += 1
-        if highWatch { currentHighWatch += 1 }
+        current.count += 1
+        if highWatch { current.highWatch += 1 }
     }
 
-    /// Adds the running user-day to the map.
+    /// Keeps the running user-day.
     mutating func flush() {
-        guard currentKey != .max else { return }
-        let old = counts[currentKey] ?? (0, 0)
-        counts[currentKey] = (old.count + currentCount, old.highWatch + currentHighWatch)
+        guard current.key != .max else { return }
+        runs.append(current)
+        current.key = .max
+    }
+
+    /// Calls `body` once per user-day with its rows and high-watch rows (every run of the day added up), in
+    /// ascending user and day. Call ``flush()`` first.
+    mutating func forEachUserDay(_ body: (_ count: Int, _ highWatch: Int) -> Void) {
+        runs.sort { $0.key < $1.key }
+        var i = runs.startIndex
+        while i < runs.endIndex {
+            var merged = runs[i]
+            i += 1
+            while i < runs.endIndex, runs[i].key == merged.key {
+                merged.count += runs[i].count
+                merged.highWatch += runs[i].highWatch
+                i += 1
+            }
+            body(Int(merged.count), Int(merged.highWatch))
+        }
     }
 }
 
