@@ -28,6 +28,9 @@ public final class ByteOutput {
     private var closed = false
     /// Bytes written (buffered included) since the start of the file.
     public private(set) var length: Int64
+    /// The buffer's capacity beyond the buffer limit: room for the line that crosses the limit, so that a line
+    /// written in place (``PanelLinesSink`` asks for its line's bound) does not make the buffer grow.
+    static let lineRoom = 16 << 10
 
     /// Opens `path` for a run. A fresh run (`resumeAt == nil`) starts the file anew; a resumed run
     /// cuts it back to `resumeAt` bytes (the committed length) and continues there, once the file is checked
@@ -41,7 +44,7 @@ public final class ByteOutput {
     public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10) throws {
         self.path = path
         self.bufferLimit = bufferLimit
-        buffer.reserveCapacity(bufferLimit + 4096)
+        buffer.reserveCapacity(bufferLimit + ByteOutput.lineRoom)
         length = resumeAt ?? 0
         if path == "-" {
             channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, isRegularFile: false, path: path)
@@ -152,7 +155,7 @@ public final class ByteOutput {
         chunkHandedOver?(chunk)
         buffer = channel.send(consume chunk)
         buffer.append(contentsOf: rest)
-        buffer.reserveCapacity(bufferLimit + 4096)
+        buffer.reserveCapacity(bufferLimit + ByteOutput.lineRoom)
     }
 
     /// Sees each chunk handed to the writer queue (tests check where writes end).

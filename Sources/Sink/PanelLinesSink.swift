@@ -19,7 +19,6 @@ public final class PanelLinesSink: RecordSink {
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache = KeptRenderings()
     /// The memory each line is rendered in before it is appended to the output.
-    private let scratch = LineScratch()
     /// The memory a record's constant parts are rendered in (then kept, or used once for a final record).
     private let constantsScratch = LineScratch(bytes: PanelLinesSink.constantPartsBound)
     /// The last day whose date was rendered, and its text (a day's records come together).
@@ -376,7 +375,7 @@ public final class PanelLinesSink: RecordSink {
     private func append(_ record: UserDayRecord, constants: UnsafeRawBufferPointer) throws {
         try output.append { out in
             PanelLinesSink.renderRevision(
-                record, constants: constants, layout: self.layout, context: self.context, scratch: self.scratch, into: &out
+                record, constants: constants, layout: self.layout, context: self.context, into: &out
             ) { h in
                 self.cache.playSeconds(record.userID, record.day.adding(h), ifValue: record.lead(h, column: 2))
             }
@@ -405,7 +404,7 @@ public final class PanelLinesSink: RecordSink {
         constants.withUnsafeBytes { constants in
             renderRevision(
                 record, constants: constants, layout: layout,
-                context: ContextRendering(context, format: format), scratch: LineScratch(), into: &out
+                context: ContextRendering(context, format: format), into: &out
             ) { _ in nil }
         }
         return out
@@ -489,19 +488,49 @@ public final class PanelLinesSink: RecordSink {
     }
 
     /// Appends one revision: the cached constant parts (`constants`, in the layout's form) around the leads,
-    /// sums and revision, rendered in `scratch` and appended to `out` in one copy (two around the joined columns).
-    /// `playSecondsOfDayAfter(h)` returns the cached text of day D+h's `total_play_duration_sec`.
+    /// sums and revision, rendered straight into `out`'s spare capacity (a line is written once, where the
+    /// output's buffer holds it). `playSecondsOfDayAfter(h)` returns the cached text of day D+h's
+    /// `total_play_duration_sec`.
     @inline(__always)
     static func renderRevision(
-        _ r: UserDayRecord, constants: UnsafeRawBufferPointer, layout: Layout, context: ContextRendering?, scratch: LineScratch,
+        _ r: UserDayRecord, constants: UnsafeRawBufferPointer, layout: Layout, context: ContextRendering?,
         into out: inout [UInt8], playSecondsOfDayAfter: (Int) -> KeptNumberText?
+    ) {
+        // At most 40 numbers (33 today) besides the kept text, each value's null and the fixed parts.
+        let bound = layout.fixedBytes + constants.count + CachedRecord.count * layout.parts.null.count
+            + 40 * LineCursor.maxNumberBytes
+        appendLine(to: &out, atMost: bound) { line in
+            renderValues(r, constants: constants, layout: layout, into: &line, playSecondsOfDayAfter: playSecondsOfDayAfter)
+            if context == nil { renderRevisionEnd(r, layout: layout, into: &line) }
+        }
+        if let context {
+            context.append(r, to: &out)
+            appendLine(to: &out, atMost: layout.parts.revisionKey.count + LineCursor.maxNumberBytes + layout.parts.finalFalse.count) {
+                renderRevisionEnd(r, layout: layout, into: &$0)
+            }
+        }
+    }
+
+    /// Appends to `out` what `body` writes through a cursor over `out`'s spare capacity (at least `bound` bytes).
+    @inline(__always)
+    private static func appendLine(to out: inout [UInt8], atMost bound: Int, _ body: (inout LineCursor) -> Void) {
+        out.append(addingCapacity: bound) { span in
+            span.withUnsafeMutableBufferPointer { memory, initialized in
+                var line = LineCursor(UnsafeMutableRawBufferPointer(memory))
+                body(&line)
+                initialized = line.count
+            }
+        }
+    }
+
+    /// A revision's line up to its joined columns: the constant parts, the leads, sums and treatments.
+    @inline(__always)
+    private static func renderValues(
+        _ r: UserDayRecord, constants: UnsafeRawBufferPointer, layout: Layout, into line: inout LineCursor,
+        playSecondsOfDayAfter: (Int) -> KeptNumberText?
     ) {
         let keys = layout.keys
         let parts = layout.parts
-        // At most 40 numbers (33 today) besides the kept text, each value's null and the fixed parts.
-        let bound = layout.fixedBytes + constants.count + CachedRecord.count * parts.null.count
-            + 40 * LineCursor.maxNumberBytes
-        var line = scratch.cursor(atLeast: bound)
         if layout.joinsConstants {
             line.append(constants)
         } else {
@@ -560,15 +589,14 @@ public final class PanelLinesSink: RecordSink {
         line.appendInt(Int64(r.treatmentHighIntensity))
         line.append(keys[57])
         line.appendInt(Int64(r.treatmentHighWatchExposure))
-        if let context {
-            out.append(contentsOf: line.written)
-            context.append(r, to: &out)
-            line.reset()
-        }
-        line.append(parts.revisionKey)
+    }
+
+    /// The end of a revision's line: its revision number, whether it is final, and the newline.
+    @inline(__always)
+    private static func renderRevisionEnd(_ r: UserDayRecord, layout: Layout, into line: inout LineCursor) {
+        line.append(layout.parts.revisionKey)
         line.appendInt(Int64(r.revision))
-        line.append(r.isFinal ? parts.finalTrue : parts.finalFalse)
-        out.append(contentsOf: line.written)
+        line.append(r.isFinal ? layout.parts.finalTrue : layout.parts.finalFalse)
     }
 }
 
