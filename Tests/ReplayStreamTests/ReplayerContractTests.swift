@@ -7,14 +7,48 @@ import ReplayTestSupport
 @Suite struct ReplayerContractTests {
     let logger = Logger(label: "test")
 
-    func replay(_ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL, readsAhead: Bool = false) throws -> [UserDayRecord] {
+    func replay(
+        _ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL, readsAhead: Bool = false,
+        readAheadBudget: Int = Replayer.defaultReadAheadBudget, daysReadAhead: ((Int) -> Void)? = nil
+    ) throws -> [UserDayRecord] {
         let sink = CollectingSink()
         let r = try Replayer(
             summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
             resumeFrom: nil, logger: logger)
         r.readsAhead = readsAhead
+        r.readAheadBudget = readAheadBudget
         #expect(try r.run() == .finished)
+        daysReadAhead?(r.daysReadAhead)
         return sink.records
+    }
+
+    /// A day whose buffers would pass the read-ahead budget is read when its turn comes: only the days that fit
+    /// are read ahead, and the records are the same.
+    @Test func onlyTheDaysThatFitTheBudgetAreReadAhead() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 8, users: 9, days: 12)
+        var perDay: [CalendarDay: Int] = [:]
+        for (day, _) in log.events { perDay[day, default: 0] += 1 }
+        let sizes = perDay.values.sorted()
+        let median = sizes[sizes.count / 2]
+        let budget = median * Replayer.bufferedBytesPerEvent
+        // Every day after the first is read ahead or not (a day without events has no file: 0 bytes fit).
+        let first = log.summary.firstDay!, last = log.summary.lastDay!
+        let later = (1...(last.rawValue - first.rawValue)).map { first.adding(Int($0)) }
+        let fitting = later.filter { (perDay[$0] ?? 0) <= median }.count
+        #expect(fitting > 0 && fitting < later.count)
+        let plain = try replay(log, dir: dir.appendingPathComponent("plain"))
+        var readAhead = -1
+        let bounded = try replay(
+            log, dir: dir.appendingPathComponent("bounded"), readsAhead: true, readAheadBudget: budget,
+            daysReadAhead: { readAhead = $0 })
+        #expect(readAhead == fitting)
+        #expect(bounded.count == plain.count)
+        #expect(zip(bounded, plain).filter { "\($0)" != "\($1)" }.isEmpty)
+        var unbounded = -1
+        _ = try replay(log, dir: dir.appendingPathComponent("unbounded"), readsAhead: true, daysReadAhead: { unbounded = $0 })
+        #expect(unbounded == later.count)
     }
 
     /// Reading each next day ahead on a thread of its own changes nothing: the same records in the same order,

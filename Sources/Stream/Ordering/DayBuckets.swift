@@ -284,6 +284,13 @@ public final class DayBuckets {
         return fileURL(for: day).path
     }
 
+    /// The events the day file at `path` holds (its size over the record's; 0 when there is no file).
+    public static func storedEvents(inFile path: String) -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return 0 }
+        return Int(st.st_size) / recordSize
+    }
+
     /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days.
     private var sortKeys: [UInt64] = []
 

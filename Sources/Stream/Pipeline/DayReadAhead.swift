@@ -7,7 +7,8 @@ import Synchronization
 /// its samples, while the other core has room.
 ///
 /// Memory: a second day's buffers (its events in file order and its order, ~10 MB a day of KuaiRec's big
-/// matrix): the driver uses it only where that fits the memory bound. The buffers move between the caller and
+/// matrix): the replayer reads a day ahead only when its buffers fit ``Replayer/readAheadBudget``, and frees
+/// these (``release()``) when they do not. The buffers move between the caller and
 /// the queue by `swap` (never copied): the caller hands over the buffers of the day it has played, which the
 /// next read reuses.
 ///
@@ -79,7 +80,8 @@ final class DayReadAhead: Sendable {
         return taken
     }
 
-    /// Frees the buffers held here (after the last day), once a read in flight is done.
+    /// Frees the buffers held here (after the last day, or before a day too large to read ahead), once a read
+    /// in flight is done.
     func release() {
         pending.wait()
         slot.withLock { $0 = Slot() }

@@ -72,6 +72,18 @@ public final class Replayer {
     /// where the event loop is the bottleneck, for a second day's buffers (~10 MB on KuaiRec's big matrix).
     /// Set before running.
     public var readsAhead = false
+    /// The most bytes a day read ahead may hold (its events and their order, ``bufferedBytesPerEvent`` an
+    /// event): a larger day is read when its turn comes, and the buffers kept for reading ahead are freed
+    /// meanwhile, so that a log with larger days does not hold two of them. Set before running.
+    public var readAheadBudget = Replayer.defaultReadAheadBudget
+    /// The default ``readAheadBudget``: 128 MiB, above every day of KuaiRec's big matrix (its largest, ~490,000
+    /// events, holds ~24 MB) and of a log with 4x its users (~94 MB), where reading ahead is a fifth of the
+    /// replay phase; a log with days of more than ~2.8 million events reads them in turn.
+    public static let defaultReadAheadBudget = 128 << 20
+    /// What a day's buffers hold per event: the event and its place in the replay order.
+    public static let bufferedBytesPerEvent = MemoryLayout<Interaction>.stride + MemoryLayout<UInt64>.stride
+    /// Days read ahead so far (tests check the budget).
+    private(set) var daysReadAhead = 0
     /// The next day's reader, while ``readsAhead`` runs.
     private var readAhead: DayReadAhead?
 
@@ -114,7 +126,15 @@ public final class Replayer {
     ) throws -> Bool {
         let readAlready = try readAhead?.take(day, events: &dayEvents, order: &dayOrder) ?? false
         if !readAlready { try buckets.events(of: day, into: &dayEvents, replayOrder: &dayOrder) }
-        if let readAhead, let next { readAhead.start(next, path: try buckets.readableFile(of: next)) }
+        if let readAhead, let next {
+            let path = try buckets.readableFile(of: next)
+            if DayBuckets.storedEvents(inFile: path) * Self.bufferedBytesPerEvent <= readAheadBudget {
+                readAhead.start(next, path: path)
+                daysReadAhead += 1
+            } else {
+                readAhead.release()
+            }
+        }
         let count = dayEvents.count
         // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
         let step = pacer == nil ? chunkSize : min(chunkSize, 256)
