@@ -4,8 +4,9 @@
 /// thread's samples in perf, with CSV every revision); here a copy of up to 32 bytes is a few loads and stores.
 ///
 /// Invariant (the owner's): the memory from ``start`` holds at least as many bytes as are appended before the
-/// line is taken (``PanelLinesSink`` sizes it from the record's upper bound, ``LineScratch``); debug builds
-/// check every append against ``capacity``.
+/// line is taken (``PanelLinesSink`` sizes it from the record's upper bound: a revision's line in the output
+/// buffer's spare capacity, the constant parts in a ``LineScratch``); debug builds check every append against
+/// ``capacity``.
 struct LineCursor: TextOutputStream {
     /// Where the line starts.
     let start: UnsafeMutableRawPointer
@@ -128,8 +129,8 @@ struct LineCursor: TextOutputStream {
     mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { append(buffer) }
 }
 
-/// The memory a sink renders its lines in: allocated once, grown when a line's upper bound exceeds it, freed
-/// with its owner.
+/// The memory a sink renders parts of its lines in (a record's constant parts): allocated once, grown when a
+/// part's upper bound exceeds it, freed with its owner.
 final class LineScratch {
     private var memory: UnsafeMutableRawBufferPointer
 

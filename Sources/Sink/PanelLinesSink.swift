@@ -18,7 +18,6 @@ public final class PanelLinesSink: RecordSink {
     private let layout: Layout
     private let keys: [UnsafeBufferPointer<UInt8>]
     private var cache = KeptRenderings()
-    /// The memory each line is rendered in before it is appended to the output.
     /// The memory a record's constant parts are rendered in (then kept, or used once for a final record).
     private let constantsScratch = LineScratch(bytes: PanelLinesSink.constantPartsBound)
     /// The last day whose date was rendered, and its text (a day's records come together).
