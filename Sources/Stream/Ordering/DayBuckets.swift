@@ -222,7 +222,7 @@ public final class DayBuckets {
         }
         for (day, count) in counts {
             let path = fileURL(for: day).path
-            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            let size = DayBuckets.fileBytes(path)
             let wanted = count * DayBuckets.recordSize
             guard size >= wanted else {
                 throw DamagedFileError(
@@ -285,10 +285,12 @@ public final class DayBuckets {
     }
 
     /// The events the day file at `path` holds (its size over the record's; 0 when there is no file).
-    public static func storedEvents(inFile path: String) -> Int {
+    public static func storedEvents(inFile path: String) -> Int { fileBytes(path) / recordSize }
+
+    /// The size of the file at `path` in bytes, 0 when there is none (or it cannot be read).
+    static func fileBytes(_ path: String) -> Int {
         var st = stat()
-        guard stat(path, &st) == 0 else { return 0 }
-        return Int(st.st_size) / recordSize
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
     }
 
     /// Scratch of ``sortedEvents(for:into:)``: the sort keys of a day (``ReplayOrderSort``), kept across days.
@@ -453,7 +455,7 @@ public final class DayBuckets {
         var total = 0
         for name in names where name.hasPrefix("day-") && name.hasSuffix(".events") {
             let path = directory.appendingPathComponent(name).path
-            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+            let size = DayBuckets.fileBytes(path)
             if size % DayBuckets.recordSize != 0 {
                 return "\(name) is \(size) bytes, not a whole number of \(DayBuckets.recordSize)-byte events"
             }
