@@ -141,8 +141,14 @@ public struct DailyValues: Sendable, Equatable {
 
     /// The five columns that get `lag_1_*` and `prior_3day_*`, in the notebook's order
     /// (active_day, interactions, total_play_duration_sec, avg_watch_ratio, high_watch_share).
-    public var lagBase: [Double] {
-        [Double(activeDay), Double(interactions), totalPlayDurationSec, avgWatchRatio, highWatchShare]
+    public var lagBase: LagValues {
+        var base = LagValues(repeating: 0)
+        base[0] = Double(activeDay)
+        base[1] = Double(interactions)
+        base[2] = totalPlayDurationSec
+        base[3] = avgWatchRatio
+        base[4] = highWatchShare
+        return base
     }
 
     /// The three columns that get leads (active_day, interactions, total_play_duration_sec).
@@ -156,6 +162,10 @@ public struct DailyValues: Sendable, Equatable {
 /// pandas keeps a running Kahan sum over the whole series (separate compensation terms for adding
 /// and removing values) and returns `value × count` when every value in the window equals the last
 /// one added (GH#42064). The state is small and sequential, so a stream can carry it exactly.
+///
+/// The window is stored inline (no heap array): five sums a user are pushed on the event loop every day, where an
+/// array's `removeFirst` and `append` cost a uniqueness check, a generic shift and a heap object per sum.
+/// `==` compares the state bit for bit (a NaN equals the same NaN), since it answers "is this the same state".
 public struct PandasRollingSum: Sendable, Equatable {
     var sum = 0.0
     var compensationAdd = 0.0
@@ -163,8 +173,11 @@ public struct PandasRollingSum: Sendable, Equatable {
     var observations = 0
     var consecutiveSameValue = 0
     var previousValue = Double.nan
-    /// The last three values of the shifted series (oldest first), NaN where absent.
-    var window: [Double] = []
+    /// The last three values of the shifted series, oldest first at index 0 (NaN where a value was NaN); the
+    /// places from `windowCount` on hold 0.
+    private(set) var windowStorage = InlineArray<3, Double>(repeating: 0)
+    /// How many values `windowStorage` holds (at most ``windowSize``).
+    private(set) var windowCount = 0
     /// Number of values pushed so far.
     var length = 0
 
@@ -172,6 +185,26 @@ public struct PandasRollingSum: Sendable, Equatable {
     static let minPeriods = 1
 
     public init() {}
+
+    /// Sets the window to `values`, oldest first; false (nothing changed) when they are more than ``windowSize``.
+    mutating func setWindow(_ values: [Double]) -> Bool {
+        guard values.count <= Self.windowSize else { return false }
+        windowStorage = InlineArray(repeating: 0)
+        for (i, v) in values.enumerated() { windowStorage[i] = v }
+        windowCount = values.count
+        return true
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
+        guard same(a.sum, b.sum), same(a.compensationAdd, b.compensationAdd),
+            same(a.compensationRemove, b.compensationRemove), a.observations == b.observations,
+            a.consecutiveSameValue == b.consecutiveSameValue, same(a.previousValue, b.previousValue),
+            a.windowCount == b.windowCount, a.length == b.length
+        else { return false }
+        for i in 0..<a.windowCount where !same(a.windowStorage[i], b.windowStorage[i]) { return false }
+        return true
+    }
 
     /// Pushes the next value of the (already shifted) series and returns the window's sum (NaN when empty).
     public mutating func push(_ value: Double) -> Double {
@@ -185,12 +218,16 @@ public struct PandasRollingSum: Sendable, Equatable {
             observations = 0
             add(value)
         } else {
-            if window.count == PandasRollingSum.windowSize {
-                remove(window.removeFirst())
+            if windowCount == PandasRollingSum.windowSize {
+                remove(windowStorage[0])
+                windowStorage[0] = windowStorage[1]
+                windowStorage[1] = windowStorage[2]
+                windowCount -= 1
             }
             add(value)
         }
-        window.append(value)
+        windowStorage[windowCount] = value
+        windowCount += 1
         length += 1
         return result()
     }

@@ -99,7 +99,7 @@ struct UserTimeline {
     var open = DayAggregate()
     var rolling = [PandasRollingSum](repeating: PandasRollingSum(), count: 5)
     /// The previous closed day's five lag columns (nil before the first closed day).
-    var previousLagBase: [Double]?
+    var previousLagBase: LagValues?
     /// Closed days, oldest first, consecutive, at most ``historyLength``.
     var history = ClosedDays()
     /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.

@@ -48,7 +48,7 @@ extension UserTimeline {
     /// Every field is 8 bytes; an array of doubles is its count and its values.
     var encodedSize: Int {
         func doubles(_ n: Int) -> Int { 8 + 8 * n }
-        func sumSize(_ r: PandasRollingSum) -> Int { 6 * 8 + doubles(r.window.count) + 8 }
+        func sumSize(_ r: PandasRollingSum) -> Int { 6 * 8 + doubles(r.windowCount) + 8 }
         var size = 8 * 8 + 8 * open.videos.count  // the open day: 8 fields and the videos
         size += 8 + rolling.reduce(0) { $0 + sumSize($1) }
         size += 8 + doubles(previousLagBase?.count ?? 0)
@@ -76,7 +76,7 @@ extension UserTimeline {
         w.int(rolling.count)
         for r in rolling { w.rollingSum(r) }
         w.int(previousLagBase == nil ? 0 : 1)
-        w.doubles(previousLagBase ?? [])
+        if let previousLagBase { w.doubles(previousLagBase) } else { w.int(0) }
         w.int(history.count)
         for c in history {
             w.int(Int(c.day.rawValue))
@@ -133,7 +133,12 @@ extension UserTimeline {
         for _ in 0..<n { rolling.append(try r.rollingSum()) }
         let hasPrevious = try r.int() == 1
         let previous = try r.doubles()
-        previousLagBase = hasPrevious ? previous : nil
+        if hasPrevious {
+            guard previous.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
+            previousLagBase = LagValues(previous)
+        } else {
+            previousLagBase = nil
+        }
         let count = try r.int()
         guard count >= 0, count <= UserTimeline.maxHistoryLength else { throw ByteReader.Truncated() }
         history = ClosedDays()
@@ -189,7 +194,8 @@ extension ByteWriter {
         int(r.observations)
         int(r.consecutiveSameValue)
         double(r.previousValue)
-        doubles(r.window)
+        int(r.windowCount)
+        for i in 0..<r.windowCount { double(r.windowStorage[i]) }
         int(r.length)
     }
 }
@@ -203,7 +209,7 @@ extension ByteReader {
         s.observations = try int()
         s.consecutiveSameValue = try int()
         s.previousValue = try double()
-        s.window = try doubles()
+        guard s.setWindow(try doubles()) else { throw Truncated() }
         s.length = try int()
         return s
     }
