@@ -332,9 +332,8 @@ final class PanelEngine {
                 let length = timelines[i].encodedSize
                 w.int(Int(users[i]))
                 w.int(length)
-                let start = w.bytes.count
-                timelines[i].encode(into: &w)
-                precondition(w.bytes.count - start == length, "UserTimeline.encodedSize disagrees with encode(into:)")
+                // Traps when `encodedSize` disagrees with what `encode(into:)` writes.
+                w.append(exactly: length) { timelines[i].encode(into: &$0) }
                 if w.bytes.count >= Self.snapshotChunkBytes {
                     try handOver(&w.bytes, to: writer)
                     w.bytes.reserveCapacity(2 * Self.snapshotChunkBytes)

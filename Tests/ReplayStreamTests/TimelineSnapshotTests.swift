@@ -1,0 +1,77 @@
+import ReplayTestSupport
+import Testing
+
+@testable import ReplayStream
+
+/// A user's timeline written into a checkpoint's snapshot and read back is the same state, bit for bit: its
+/// encoding has exactly the size it announces, reads back to the same bytes, and the restored timeline goes on
+/// closing days exactly as the original does (the rolling sums' windows, the previous day's lag values, the open
+/// day and the closed days with their revision state).
+struct TimelineSnapshotTests {
+    @Test func fieldsAreLittleEndianEightByteWords() {
+        var w = ByteWriter()
+        w.int(0x0102_0304_0506_0708)
+        w.double(-0.0)
+        w.doubles([1.5])
+        #expect(w.bytes.count == 32)
+        #expect(Array(w.bytes[0..<8]) == [8, 7, 6, 5, 4, 3, 2, 1])
+        #expect(Array(w.bytes[8..<16]) == [0, 0, 0, 0, 0, 0, 0, 0x80])
+        var r = ByteReader(bytes: w.bytes)
+        #expect((try? r.int()) == 0x0102_0304_0506_0708)
+        #expect((try? r.double())?.bitPattern == (-0.0).bitPattern)
+        #expect((try? r.doubles()) == [1.5])
+    }
+
+    @Test func aRestoredTimelineGoesOnExactlyAsTheOriginal() throws {
+        let seed = testSeed(default: 0x5EED_7133)
+        var random = SeededGenerator(seed: seed)
+        let thresholds = TreatmentThresholds(highIntensity: 4, highWatchShare: 0.5)
+        for historyLength in [UserTimeline.leadHistoryLength, 12] {
+            var timeline = UserTimeline()
+            timeline.historyLength = historyLength
+            timeline.keepsRevisionState = historyLength > UserTimeline.leadHistoryLength
+            var day = CalendarDay(rawValue: 18_450)
+            for step in 0..<30 {
+                // Some days inactive, some with a NaN watch ratio (the sums' windows then hold NaN).
+                let events = Int(random.next() % 4) == 0 ? 0 : 1 + Int(random.next() % 9)
+                for _ in 0..<events {
+                    let ratio = Int(random.next() % 25) == 0 ? Double.nan : Double(random.next() % 3000) / 1000
+                    timeline.open.add(
+                        Interaction(
+                            timestampMs: 0, userID: 1, videoID: Int32(random.next() % 40),
+                            playDurationMs: Int64(random.next() % 20_000), videoDurationMs: 10_000, watchRatio: ratio))
+                }
+                var w = ByteWriter()
+                timeline.encode(into: &w)
+                #expect(w.bytes.count == timeline.encodedSize, "seed \(seed): step \(step)")
+                var restored = try UserTimeline(decoding: w.bytes, historyLength: historyLength)
+                var again = ByteWriter()
+                restored.encode(into: &again)
+                let firstDifference = zip(again.bytes, w.bytes).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(again.bytes.count == w.bytes.count && firstDifference == nil, "seed \(seed): step \(step), history \(historyLength)")
+                #expect(restored.rolling == timeline.rolling, "seed \(seed): step \(step)")
+
+                let daily = timeline.open.dailyValues()
+                #expect(restored.open.dailyValues().hasSameBits(as: daily), "seed \(seed): step \(step)")
+                let closed = timeline.close(day: day, daily: daily, thresholds: thresholds)
+                let closedAfterRestore = restored.close(day: day, daily: daily, thresholds: thresholds)
+                #expect(closedAfterRestore == closed, "seed \(seed): step \(step), history \(historyLength)")
+                #expect(Array(restored.history) == Array(timeline.history), "seed \(seed): step \(step)")
+                #expect(restored.rolling == timeline.rolling, "seed \(seed): step \(step)")
+                day = day.adding(1)
+            }
+        }
+    }
+
+    @Test func aRollingSumEqualsItselfBitForBit() {
+        var a = PandasRollingSum()
+        _ = a.push(.nan)
+        _ = a.push(2)
+        var b = a
+        #expect(a == b)  // the window holds a NaN: the same state all the same
+        _ = b.push(3)
+        #expect(a != b)
+        _ = a.push(3)
+        #expect(a == b)
+    }
+}
