@@ -58,6 +58,9 @@ struct TimelineSnapshotTests {
                 #expect(closedAfterRestore == closed, "seed \(seed): step \(step), history \(historyLength)")
                 #expect(Array(restored.history) == Array(timeline.history), "seed \(seed): step \(step)")
                 #expect(restored.rolling == timeline.rolling, "seed \(seed): step \(step)")
+                // The revision snapshots: one for each held day when they are kept, none otherwise.
+                #expect(restored.rollingAfter == timeline.rollingAfter, "seed \(seed): step \(step)")
+                #expect(timeline.rollingAfter.count == (timeline.keepsRevisionState ? timeline.history.count : 0))
                 day = day.adding(1)
             }
         }

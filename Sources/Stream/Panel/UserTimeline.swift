@@ -1,5 +1,8 @@
 /// One closed user-day kept for its pending revisions: everything but the leads, which come
 /// from the days after it.
+///
+/// A plain value (numbers only, no reference): a user's days are copied into and read from the ring on the
+/// event loop every day, as plain memory moves, with no reference count to keep.
 struct ClosedDay: Equatable {
     var day: CalendarDay
     var daily: DailyValues
@@ -11,10 +14,6 @@ struct ClosedDay: Equatable {
     var nextRevision: Int
     /// True once the final revision is out.
     var finalized: Bool
-    /// The rolling sums right after this day's push (kept only when late rows may revise days):
-    /// a revision of this day recomputes the following days' `prior_3day_*` from here, exactly as
-    /// pandas' running sums would have gone with the revised value.
-    var rollingAfter: [PandasRollingSum]? = nil
 }
 
 /// A timeline's closed days, oldest first (index 0), in a ring: appending to a full ring overwrites its oldest day
@@ -104,8 +103,12 @@ struct UserTimeline {
     var history = ClosedDays()
     /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
     var historyLength = UserTimeline.leadHistoryLength
-    /// True when each closed day keeps its rolling-sum snapshot (``ClosedDay/rollingAfter``) for revisions.
+    /// True when each closed day keeps its rolling-sum snapshot (``rollingAfter``) for revisions.
     var keepsRevisionState = false
+    /// The rolling sums right after each held day's push, by day (only when ``keepsRevisionState``: late rows
+    /// may revise days): a revision of a day recomputes the following days' `prior_3day_*` from here, exactly as
+    /// pandas' running sums would have gone with the revised value.
+    var rollingAfter: [CalendarDay: [PandasRollingSum]] = [:]
 
     /// A record's leads need the seven days after it: eight closed days.
     static let leadHistoryLength = 8
@@ -130,8 +133,9 @@ struct UserTimeline {
         let closed = ClosedDay(
             day: day, daily: daily, lag1: lag1, prior3: prior3,
             treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
-            nextRevision: 0, finalized: false, rollingAfter: keepsRevisionState ? rolling : nil)
+            nextRevision: 0, finalized: false)
         history.append(closed, keepingAtMost: historyLength)
+        if keepsRevisionState { keepRollingSums(after: day) }
         return closed
     }
 
@@ -149,7 +153,7 @@ struct UserTimeline {
     /// sums restart from the day's snapshot). Leads are read from the history when records are built.
     /// False when the day is not held or its snapshot is missing.
     mutating func revise(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> Bool {
-        guard let index = heldIndex(of: day), var sums = history[index].rollingAfter else { return false }
+        guard let index = heldIndex(of: day), var sums = rollingAfter[day] else { return false }
         history[index].daily = daily
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) =
             UserTimeline.treatments(daily, thresholds)
@@ -160,11 +164,18 @@ struct UserTimeline {
                 let prior = sums[c].push(base[c])
                 history[j].prior3[c] = prior.isNaN ? 0 : prior
             }
-            history[j].rollingAfter = sums
+            rollingAfter[history[j].day] = sums
         }
         rolling = sums
         previousLagBase = history[history.count - 1].daily.lagBase
         return true
+    }
+
+    /// Keeps the rolling sums as they stand after `day`'s push, and drops those of days no longer held.
+    private mutating func keepRollingSums(after day: CalendarDay) {
+        rollingAfter[day] = rolling
+        guard let oldest = history.oldestDay else { return }
+        for kept in rollingAfter.keys where kept < oldest { rollingAfter.removeValue(forKey: kept) }
     }
 
     /// The values of a held closed day (nil when the day is not held).

@@ -91,7 +91,7 @@ extension UserTimeline {
             // day, 3 counts, 8 doubles, 3 counts; the lags; 2 treatments, revision, finalized; the sums
             size += 15 * 8 + doubles(c.lag1.count) + doubles(c.prior3.count) + 4 * 8
             if c.daily.hasItemContext { size += 5 * 8 }  // the item context after the active-day word
-            size += 8 + (c.rollingAfter ?? []).reduce(0) { $0 + sumSize($1) }
+            size += 8 + (rollingAfter[c.day] ?? []).reduce(0) { $0 + sumSize($1) }
         }
         return size
     }
@@ -148,8 +148,9 @@ extension UserTimeline {
             w.int(c.treatmentHighWatchExposure)
             w.int(c.nextRevision)
             w.int(c.finalized ? 1 : 0)
-            w.int(c.rollingAfter?.count ?? 0)
-            for r in c.rollingAfter ?? [] { w.rollingSum(r) }
+            let sums = rollingAfter[c.day] ?? []
+            w.int(sums.count)
+            for r in sums { w.rollingSum(r) }
         }
     }
 
@@ -220,11 +221,11 @@ extension UserTimeline {
             guard snapshotCount == 0 || snapshotCount == 5 else { throw ByteReader.Truncated() }
             var snapshot: [PandasRollingSum] = []
             for _ in 0..<snapshotCount { snapshot.append(try r.rollingSum()) }
+            if snapshotCount > 0 { rollingAfter[day] = snapshot }
             history.append(
                 ClosedDay(
                     day: day, daily: d, lag1: LagValues(lag1), prior3: LagValues(prior3), treatmentHighIntensity: thi,
-                    treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin,
-                    rollingAfter: snapshotCount == 0 ? nil : snapshot))
+                    treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin))
         }
     }
 }
