@@ -103,7 +103,7 @@ struct UserTimeline {
     var history = ClosedDays()
     /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
     var historyLength = UserTimeline.leadHistoryLength
-    /// True when each closed day keeps its rolling-sum snapshot (``rollingAfter``) for revisions.
+    /// True when the timeline keeps each held day's rolling-sum snapshot (``rollingAfter``) for revisions.
     var keepsRevisionState = false
     /// The rolling sums right after each held day's push, by day (only when ``keepsRevisionState``: late rows
     /// may revise days): a revision of a day recomputes the following days' `prior_3day_*` from here, exactly as
