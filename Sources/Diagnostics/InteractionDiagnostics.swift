@@ -571,8 +571,6 @@ struct InteractionRowTally: Codable, Sendable {
     var dates = Set<Int32>()
     /// The last date added to `dates` (rows come grouped by day, so most rows repeat it).
     private var lastDate = Int32.min
-    /// The `time` column's last date and its day (`time` repeats its date from row to row).
-    private var timeDateCache = NaiveTimeText.DateCache()
     var firstTime = Int64.max, lastTime = Int64.min
 
     private enum CodingKeys: String, CodingKey {
@@ -596,13 +594,12 @@ struct InteractionRowTally: Codable, Sendable {
         } else {
             missingEventDate += 1
         }
-        let textTime: Int64? = row.withTimeText { bytes in
-            if bytes.isEmpty {
-                missingTime += 1
-                return nil
-            }
-            if timeFormatHasFraction == nil { timeFormatHasFraction = bytes.count > 19 }
-            return NaiveTimeText.parse(bytes, withFraction: timeFormatHasFraction!, cache: &timeDateCache)
+        var textTime: Int64?
+        if row.timeIsEmpty {
+            missingTime += 1
+        } else {
+            if timeFormatHasFraction == nil { timeFormatHasFraction = row.timeTextHasFraction }
+            textTime = row.timeText(withFraction: timeFormatHasFraction!)
         }
         if textTime == nil { missingTimeText += 1 }
         // event_time: the text's wall clock, else the timestamp read as UTC.
@@ -648,85 +645,5 @@ struct DenseIDIndex {
         guard id >= 0, Int(id) < small.count else { return nil }
         let s = small[Int(id)]
         return s == 0 ? nil : Int(s) - 1
-    }
-}
-
-/// The `time` column's text (`2020-07-05 05:27:48.378`), as pandas' `to_datetime` reads it with the
-/// format it inferred from the column's first value.
-enum NaiveTimeText {
-    /// The last valid `YYYY-MM-DD` read and its day (a column's values mostly repeat their date).
-    struct DateCache {
-        var text: UInt64 = 0
-        var rest: UInt16 = 0
-        var day: Int32 = 0
-        var valid = false
-    }
-
-    /// Milliseconds since 1970 of the wall-clock time (no zone), or nil when the text does not match
-    /// `YYYY-MM-DD HH:MM:SS` followed by `.` and 1-9 digits (`withFraction`) or by nothing.
-    static func parse(_ b: UnsafeRawBufferPointer, withFraction: Bool) -> Int64? {
-        var cache = DateCache()
-        return parse(b, withFraction: withFraction, cache: &cache)
-    }
-
-    /// ``parse(_:withFraction:)``, reusing the day of the last valid date when the text starts with the
-    /// same ten bytes (hand-written: called for every row of the ingest pass, where the date repeats).
-    @inline(__always)
-    static func parse(_ b: UnsafeRawBufferPointer, withFraction: Bool, cache: inout DateCache) -> Int64? {
-        guard b.count >= 19 else { return nil }
-        func digits(_ from: Int, _ count: Int) -> Int? {
-            var v = 0
-            for i in from..<(from + count) {
-                let c = b[i] &- 0x30
-                guard c <= 9 else { return nil }
-                v = v * 10 + Int(c)
-            }
-            return v
-        }
-        let text = b.loadUnaligned(as: UInt64.self)
-        let rest = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
-        let day: Int32
-        if cache.valid && cache.text == text && cache.rest == rest {
-            day = cache.day
-        } else {
-            guard b[4] == 0x2D, b[7] == 0x2D, let y = digits(0, 4), let mo = digits(5, 2), let d = digits(8, 2),
-                let parsed = CalendarDay(year: y, month: mo, day: d)
-            else { return nil }
-            day = parsed.rawValue
-            cache = DateCache(text: text, rest: rest, day: day, valid: true)
-        }
-        guard b[10] == 0x20, b[13] == 0x3A, b[16] == 0x3A, let h = digits(11, 2), let mi = digits(14, 2),
-            let s = digits(17, 2), h < 24, mi < 60, s < 60
-        else { return nil }
-        var millis = 0
-        if withFraction {
-            guard b.count >= 21, b.count <= 29, b[19] == 0x2E, let f = digits(20, b.count - 20) else { return nil }
-            var scaled = f
-            var places = b.count - 20
-            while places > 3 {
-                scaled /= 10
-                places -= 1
-            }
-            while places < 3 {
-                scaled *= 10
-                places += 1
-            }
-            millis = scaled
-        } else if b.count != 19 {
-            return nil
-        }
-        return ((Int64(day) * 86_400 + Int64(h * 3600 + mi * 60 + s)) * 1000) + Int64(millis)
-    }
-
-    /// `YYYY-MM-DD HH:MM:SS.mmm` of milliseconds since 1970 (wall clock).
-    static func format(_ ms: Int64) -> String {
-        let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
-        let rest = ms - days * 86_400_000
-        let h = rest / 3_600_000, m = rest / 60_000 % 60, s = rest / 1000 % 60, f = rest % 1000
-        func pad(_ v: Int64, _ w: Int) -> String {
-            let t = String(v)
-            return String(repeating: "0", count: max(0, w - t.count)) + t
-        }
-        return "\(CalendarDay(rawValue: Int32(days))) \(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(f, 3))"
     }
 }

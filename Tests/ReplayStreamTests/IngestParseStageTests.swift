@@ -28,9 +28,8 @@ final class RecordingObserver: IngestObserver {
     static func describe(_ row: NotebookRow) -> String {
         guard row.isKept else { return "left out" }
         let e = row.event
-        let time = row.withTimeText { String(decoding: $0, as: UTF8.self) }
         return
-            "\(e.timestampMs) \(e.userID) \(e.videoID) \(e.playDurationMs) \(e.videoDurationMs) \(e.watchRatio.bitPattern) day \(row.dayRawValue) date \(row.eventDateRawValue) \(row.dateIsEmpty) \(row.timestampIsEmpty) [\(time)]"
+            "\(e.timestampMs) \(e.userID) \(e.videoID) \(e.playDurationMs) \(e.videoDurationMs) \(e.watchRatio.bitPattern) day \(row.dayRawValue) date \(row.eventDateRawValue) \(row.dateIsEmpty) \(row.timestampIsEmpty) time \(row.timeTextCount) \(row.timeTextMs)"
     }
 
     /// `count` rows over 40 users and 5 days, grouped by user: every 97th has neither date nor timestamp (rejected,
@@ -59,6 +58,7 @@ final class RecordingObserver: IngestObserver {
         var splitter = CSVFieldSplitter()
         var columns: InteractionColumns?
         var decoder: InteractionDecoder?
+        var timeCache = NaiveTimeText.DateCache()
         var rows: [String] = []
         let body: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, line in
             guard let c = columns else {
@@ -69,7 +69,7 @@ final class RecordingObserver: IngestObserver {
             if rows.count == limit { return false }
             let ok = splitter.split(record)
             let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
-            rows.append(describe(NotebookRow(record, fields: splitter, columns: c, outcome: outcome)))
+            rows.append(describe(NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache)))
             return true
         }
         let goOn = try bytes.withUnsafeBytes { try assembler.feed($0, body) }
@@ -197,19 +197,29 @@ final class RecordingObserver: IngestObserver {
         }
     }
 
-    @Test func aTimeFieldLongerThanAnyTimeTextIsKeptLongerThanThat() throws {
+    /// The `time` field as a split row reads it: a field longer than any time text is a time in neither format
+    /// (and names the fractional one, as its length would to pandas), an empty one is missing.
+    @Test func aSplitRowReadsItsTimeFieldInTheFormatItsLengthNames() throws {
         let c = try InteractionColumns(header: Self.header.split(separator: ",").map(String.init))
         var splitter = CSVFieldSplitter()
         var decoder = InteractionDecoder(columns: c, timeZone: TimeZone(identifier: "UTC")!)
+        var cache = NaiveTimeText.DateCache()
         let long = "2020-07-05 01:02:03.123456789012345678901234567890"
-        for (time, kept) in [(long, String(long.prefix(NotebookRow.timeTextCapacity))), ("", ""), ("2020-07-05 01:02:03", "2020-07-05 01:02:03")] {
+        let cases: [(String, empty: Bool, fraction: Bool, read: String?)] = [
+            (long, false, true, nil), ("", true, false, nil), ("2020-07-05 01:02:03", false, false, "2020-07-05 01:02:03.000"),
+            ("2020-07-05 01:02:03.5", false, true, "2020-07-05 01:02:03.500"),
+        ]
+        for (time, empty, fraction, read) in cases {
             let record = Array("1,2,3,4,\(time),20200705,1593910923.123,0.5".utf8)
             let row = record.withUnsafeBytes { bytes in
                 let ok = splitter.split(bytes)
-                return NotebookRow(bytes, fields: splitter, columns: c, outcome: decoder.decode(bytes, fields: splitter, fieldsOK: ok))
+                let outcome = decoder.decode(bytes, fields: splitter, fieldsOK: ok)
+                return NotebookRow(bytes, fields: splitter, columns: c, outcome: outcome, timeCache: &cache)
             }
             #expect(row.isKept)
-            #expect(row.withTimeText { String(decoding: $0, as: UTF8.self) } == kept)
+            #expect(row.timeIsEmpty == empty && row.timeTextHasFraction == fraction, "\(time)")
+            #expect(row.timeText(withFraction: fraction).map(NaiveTimeText.format) == read, "\(time)")
+            #expect(row.timeText(withFraction: !fraction) == nil, "\(time)")
         }
     }
 }

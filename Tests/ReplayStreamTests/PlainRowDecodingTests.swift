@@ -101,19 +101,43 @@ import Testing
         #expect(try !InteractionColumns(header: InteractionColumns.required + ["extra"]).isKuaiRecLayout)
     }
 
-    /// A row's `time` text is kept as four words built from loads inside the field: the text's first 30 bytes,
-    /// then zeros, for every length (the bytes after the field differ, so a load past its end would show).
-    @Test func timeTextIsPackedExactlyForEveryLength() {
-        for n in 0...34 {
-            let field = (0..<n).map { UInt8(0x30 + $0 % 10) }
-            let record = field + [UInt8](repeating: 0xEE, count: 8)
-            record.withUnsafeBytes { raw in
-                let words = NotebookRow.packedTimeText(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-                let bytes = withUnsafeBytes(of: words) { Array($0) }
-                let kept = min(n, NotebookRow.timeTextCapacity)
-                #expect(Array(bytes[0..<kept]) == Array(field[0..<kept]), "length \(n)")
-                #expect(bytes[kept...].allSatisfy { $0 == 0 }, "length \(n)")
+    /// A row's `time` field is read once, on the thread that splits the row, in the format its length names, and
+    /// gives what pandas' reading under either inferred format gives the whole field: for every length (the
+    /// bytes after the field differ, so a load past its end would show), for times valid in either format, and
+    /// for texts one byte off from them.
+    @Test func timeFieldReadsAsEitherFormatReadsTheWholeField() {
+        let valid = ["2020-07-05 05:27:48", "2020-07-05 05:27:48.3", "2020-07-05 05:27:48.378", "2020-07-05 05:27:48.123456789"]
+        var texts: [[UInt8]] = (0...34).map { n in (0..<n).map { UInt8(0x30 + $0 % 10) } }
+        for text in valid.map({ Array($0.utf8) }) {
+            texts.append(text)
+            texts.append(text + [0x30])
+            texts.append(Array(text.dropLast()))
+            for i in text.indices {
+                var changed = text
+                changed[i] = i % 2 == 0 ? 0x3A : 0x2E
+                texts.append(changed)
             }
         }
+        var cache = NaiveTimeText.DateCache()
+        let event = Interaction(timestampMs: 0, userID: 1, videoID: 2, playDurationMs: 3, videoDurationMs: 4, watchRatio: 0.5)
+        for field in texts {
+            let record = field + [UInt8](repeating: 0x39, count: 8)
+            record.withUnsafeBytes { raw in
+                let time = UnsafeRawBufferPointer(rebasing: raw[0..<field.count])
+                let row = NotebookRow(accepted: event, day: CalendarDay(rawValue: 0), timeText: time, timeCache: &cache)
+                let text = String(decoding: field, as: UTF8.self)
+                #expect(row.timeIsEmpty == field.isEmpty, "\(text)")
+                #expect(row.timeTextHasFraction == (field.count > 19), "\(text)")
+                for fraction in [false, true] {
+                    #expect(row.timeText(withFraction: fraction) == NaiveTimeText.parse(time, withFraction: fraction), "\(text)")
+                }
+            }
+        }
+        let read = valid.compactMap { text in
+            Array(text.utf8).withUnsafeBytes { NaiveTimeText.parse($0, withFraction: text.count > 19) }
+        }
+        #expect(read.map(NaiveTimeText.format) == [
+            "2020-07-05 05:27:48.000", "2020-07-05 05:27:48.300", "2020-07-05 05:27:48.378", "2020-07-05 05:27:48.123",
+        ])
     }
 }

@@ -33,6 +33,8 @@ public final class LiveInput {
     private var buffer = [UInt8](repeating: 0, count: 1 << 20)
     private var assembler = CSVRecordAssembler()
     private var splitter = CSVFieldSplitter()
+    /// The `time` field's last date read (it repeats from row to row).
+    private var timeCache = NaiveTimeText.DateCache()
     private var decoder: InteractionDecoder?
     /// JSON lines are as long as a CSV record may be.
     private var jsonLines = LineSplitter(maxLineBytes: CSVRecordAssembler().maxRecordBytes)
@@ -90,7 +92,8 @@ public final class LiveInput {
             try observer.begin(columns: columns)
             begun = columns
         }
-        try observer.observe(NotebookRow(record, fields: splitter, columns: columns, outcome: outcome))
+        try observer.observe(
+            NotebookRow(record, fields: splitter, columns: columns, outcome: outcome, timeCache: &timeCache))
     }
 
     /// Waits up to `timeoutMs` for input, reads what is there, and calls `row(outcome, raw, line)` for

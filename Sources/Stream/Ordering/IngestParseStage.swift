@@ -213,6 +213,8 @@ private struct IngestRowParser {
     let limit: Int
     var splitter = CSVFieldSplitter()
     var decoder: InteractionDecoder?
+    /// The `time` field's last date read (it repeats from row to row).
+    var timeCache = NaiveTimeText.DateCache()
     var columns: InteractionColumns?
     /// The header is KuaiRec's own: rows are first tried through ``InteractionDecoder/decodePlainRow(_:)``.
     var plainLayout = false
@@ -250,7 +252,9 @@ private struct IngestRowParser {
         if plainLayout, let plain = decoder!.decodePlainRow(record) {
             rows.append(
                 ParsedRow(
-                    notebook: NotebookRow(accepted: plain.event, day: plain.day, timeText: plain.timeText), accepted: true,
+                    notebook: NotebookRow(
+                        accepted: plain.event, day: plain.day, timeText: plain.timeText, timeCache: &timeCache),
+                    accepted: true,
                     dateDisagreesWithTimestamp: plain.dateDisagreesWithTimestamp))
             return true
         }
@@ -260,10 +264,13 @@ private struct IngestRowParser {
         case .accepted(_, _, let disagrees):
             rows.append(
                 ParsedRow(
-                    notebook: NotebookRow(record, fields: splitter, columns: c, outcome: outcome), accepted: true,
+                    notebook: NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache),
+                    accepted: true,
                     dateDisagreesWithTimestamp: disagrees))
         case .rejected(let reason):
-            let notebook = readsNotebookRows ? NotebookRow(record, fields: splitter, columns: c, outcome: outcome) : .leftOut
+            let notebook =
+                readsNotebookRows
+                ? NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache) : .leftOut
             rows.append(ParsedRow(notebook: notebook, accepted: false, dateDisagreesWithTimestamp: false))
             rejects.append(ParsedReject(line: line, reason: reason, textStart: rejectedText.count, textCount: record.count))
             rejectedText.append(contentsOf: record)
