@@ -7,6 +7,8 @@
 // Checked on every input:
 // - no crash, no sanitizer report, no hang (libFuzzer's -timeout);
 // - the records are the same whether the bytes come in one block or in small blocks (and so is an error);
+// - cut where CSVRecordAssembler.lastRecordEnd says a record ends (as the ingest cuts its chunks), the two
+//   parts assembled apart give the same records, with the same line numbers counted on, as the whole;
 // - a row the one-scan decoding (InteractionDecoder.decodePlainRow) takes gets the split decoding's values;
 // - every accepted row satisfies the decoder's documented rules (ids and durations non-negative,
 //   video_duration > 0, watch_ratio finite and >= 0, day and timestamp inside the accepted ranges);
@@ -64,6 +66,21 @@ private func checkAccepted(_ e: Interaction, day: CalendarDay) {
         "timestamp out of range accepted")
 }
 
+/// The bytes cut after the last record end in their first `prefix` bytes, each part assembled by an assembler
+/// of its own: the records of the whole, the second part's lines counted on from the first's.
+private func checkRecordEndCut(_ bytes: UnsafeRawBufferPointer, prefix: Int, whole: Assembled) {
+    guard whole.errorLine == nil,
+        let cut = CSVRecordAssembler.lastRecordEnd(UnsafeRawBufferPointer(rebasing: bytes[0..<min(prefix, bytes.count)]))
+    else { return }
+    let first = assemble(UnsafeRawBufferPointer(rebasing: bytes[0..<cut]), blockSize: max(1, cut))
+    var second = assemble(UnsafeRawBufferPointer(rebasing: bytes[cut...]), blockSize: max(1, bytes.count - cut))
+    let firstLines = Int64(bytes[0..<cut].filter { $0 == 0x0A }.count)
+    second.lines = second.lines.map { $0 + firstLines }
+    precondition(first.errorLine == nil && second.errorLine == nil, "a part of records alone fails")
+    precondition(first.records + second.records == whole.records, "records differ when cut at a record end")
+    precondition(first.lines + second.lines == whole.lines, "line numbers differ when cut at a record end")
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
@@ -81,6 +98,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         precondition(Array(whole.records.prefix(n)) == Array(chunked.records.prefix(n)), "records differ before the error")
         precondition(Array(whole.lines.prefix(n)) == Array(chunked.lines.prefix(n)), "line numbers differ before the error")
     }
+
+    checkRecordEndCut(bytes, prefix: blockSize * 8, whole: whole)
 
     // The first record as the header, when it names the required columns (in any order, with extras).
     var splitter = CSVFieldSplitter()

@@ -62,6 +62,7 @@ final class RecordingObserver: IngestObserver {
         var rows: [String] = []
         let body: (UnsafeRawBufferPointer, Int64) throws -> Bool = { record, line in
             guard let c = columns else {
+                if record.isEmpty { return true }
                 columns = try Ingest.readHeader(record, line: line, splitter: &splitter)
                 decoder = InteractionDecoder(columns: columns!, timeZone: TimeZone(identifier: "Asia/Shanghai")!)
                 return true
@@ -85,16 +86,18 @@ final class RecordingObserver: IngestObserver {
     }
 
     func ingest(
-        _ bytes: [UInt8], rowLimit: Int? = nil, hashesContent: Bool = true, shouldStop: @escaping () -> Bool = { false }
+        _ bytes: [UInt8], rowLimit: Int? = nil, hashesContent: Bool = true, chunkBytes: Int? = nil,
+        shouldStop: @escaping () -> Bool = { false }
     ) throws -> Pass {
         try IngestBadInputTests.withInput(bytes) { source, buckets, _ in
             let rejects = RecordingRejects()
             let observer = RecordingObserver()
+            var options = IngestOptions(
+                rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!, hashesContent: hashesContent)
+            if let chunkBytes { options.chunkBytes = chunkBytes }
             let summary = try Ingest.run(
-                source: source,
-                options: IngestOptions(
-                    rowLimit: rowLimit, timeZone: TimeZone(identifier: "Asia/Shanghai")!, hashesContent: hashesContent),
-                buckets: buckets, rejects: rejects, shouldStop: shouldStop, observer: observer)
+                source: source, options: options, buckets: buckets, rejects: rejects, shouldStop: shouldStop,
+                observer: observer)
             return Pass(
                 summary: summary, rejects: rejects.rows, observed: observer,
                 eventsInBuckets: buckets.eventCounts.values.reduce(0, +))
@@ -222,4 +225,83 @@ final class RecordingObserver: IngestObserver {
             #expect(row.timeText(withFraction: !fraction) == nil, "\(time)")
         }
     }
+
+    /// An input with what makes chunks hard to cut: blank lines before the header over several chunks (the
+    /// header is then a later chunk's), CRLF lines, quoted fields holding line ends, and rows rejected for them.
+    static func awkwardCSV(rows count: Int) -> [UInt8] {
+        var lines = String(decoding: csv(rows: count), as: UTF8.self).split(separator: "\n").map(String.init)
+        for i in stride(from: lines.count - 1, through: 1, by: -977) {
+            lines.insert("7,8,9,10,\"2020-07-05\n01:02:03.5\",20200705,1593910923.123,0.5", at: i)
+        }
+        for i in stride(from: lines.count - 1, through: 1, by: -1_501) { lines[i] += "\r" }
+        return Array((String(repeating: "\n", count: 9_000) + lines.joined(separator: "\n") + "\n").utf8)
+    }
+
+    /// Cut into thousands of chunks of a few KB, read by two workers in turn, an input folds exactly as in chunks
+    /// of 1 MiB (where it is one chunk): the same rows to the observer, the same rejects with the same lines
+    /// and texts, the same summary.
+    @Test func smallChunksFoldExactlyAsOneChunk() throws {
+        let bytes = Self.awkwardCSV(rows: 12_000)
+        let whole = try ingest(bytes)
+        for chunkBytes in [64, 4_096] {
+            let cut = try ingest(bytes, chunkBytes: chunkBytes)
+            #expect(cut.observed.begun.count == 1)
+            #expect(cut.observed.rows == whole.observed.rows, "chunks of \(chunkBytes) bytes")
+            #expect(cut.rejects.map(\.line) == whole.rejects.map(\.line))
+            #expect(cut.rejects.map(\.raw) == whole.rejects.map(\.raw))
+            var summary = cut.summary
+            summary.inputLocation = whole.summary.inputLocation  // each pass reads its own temporary copy
+            #expect(summary == whole.summary)
+            #expect(cut.eventsInBuckets == whole.eventsInBuckets)
+        }
+        #expect(whole.observed.rows == (try Self.expectedRows(bytes)))
+        #expect(whole.summary.rowsRead > 12_000 && whole.summary.rowsRejected > 0)
+    }
+
+    /// A row limit that falls inside a small chunk ends the pass at the same row as in one chunk, with no row
+    /// or reject past it; the digest covers the chunks read.
+    @Test func aRowLimitInsideASmallChunkEndsThePassThere() throws {
+        let bytes = Self.awkwardCSV(rows: 8_000)
+        for limit in [1, 331, 5_000] {
+            let whole = try ingest(bytes, rowLimit: limit)
+            let cut = try ingest(bytes, rowLimit: limit, chunkBytes: 1_000)
+            #expect(cut.summary.rowsRead == limit)
+            #expect(cut.observed.rows == whole.observed.rows)
+            #expect(cut.observed.rows == (try Self.expectedRows(bytes, limit: limit)))
+            #expect(cut.rejects.map(\.line) == whole.rejects.map(\.line))
+            var (a, b) = (cut.summary, whole.summary)
+            #expect(a.content?.readToEnd == false && b.content?.readToEnd == false)
+            let prefix = Array(bytes[0..<Int(a.content!.bytes)])
+            let digest = XXH64()
+            prefix.withUnsafeBytes { digest.update($0) }
+            #expect(a.content == ContentDigest(bytes: Int64(prefix.count), xxh64: digest.value, readToEnd: false))
+            (a.content, b.content) = (nil, nil)
+            a.inputLocation = b.inputLocation
+            a.bytesRead = b.bytesRead  // how far the source was read ahead when the pass stopped
+            #expect(a == b)
+        }
+    }
+
+    /// Errors found in a later small chunk: the same error, at the same line, as in one chunk.
+    @Test func errorsInALaterSmallChunkAreTheSame() throws {
+        let rows = String(decoding: Self.csv(rows: 3_000), as: UTF8.self)
+        let inputs = [
+            rows + "1,2,\"3\n" + String(repeating: "4,", count: 600_000) + "\n",  // an unclosed quote: one record too long
+            rows + "1,2,\"3,4\n5,6",  // a quote never closed before the end
+            rows + String(repeating: "x", count: (1 << 20) + 10) + "\n9,9\n",  // one line too long
+        ]
+        for input in inputs.map({ Array($0.utf8) }) {
+            func failure(_ chunkBytes: Int?) -> CSVFormatError? {
+                do {
+                    _ = try ingest(input, chunkBytes: chunkBytes)
+                    return nil
+                } catch { return error as? CSVFormatError }
+            }
+            let whole = try #require(failure(nil))
+            let cut = try #require(failure(4_096))
+            #expect(cut.line == whole.line && cut.message == whole.message)
+            #expect(whole.line == 3_002)
+        }
+    }
+
 }

@@ -91,6 +91,32 @@ public struct CSVRecordAssembler {
             message: "the record is longer than \(maxRecordBytes) bytes (a KuaiRec row is under 200; an unclosed quote also makes one record of many lines); this is not a KuaiRec interaction CSV or the file is damaged")
     }
 
+    /// The offset just past the last line end of `bytes` (which start a record: a line end after them ends one too) at which no quote is open, or
+    /// nil when there is none. Without a quote in the bytes, the last line end (records are short: a backward
+    /// scan finds it in a few hundred bytes); with quotes, every byte is looked at once.
+    public static func lastRecordEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        if memchr(base, 0x22, bytes.count) == nil {
+            var i = bytes.count - 1
+            while i >= 0 {
+                if base.load(fromByteOffset: i, as: UInt8.self) == 0x0A { return i + 1 }
+                i -= 1
+            }
+            return nil
+        }
+        var quoteOpen = false
+        var last: Int?
+        for i in 0..<bytes.count {
+            let byte = base.load(fromByteOffset: i, as: UInt8.self)
+            if byte == 0x22 {
+                quoteOpen.toggle()
+            } else if byte == 0x0A && !quoteOpen {
+                last = i + 1
+            }
+        }
+        return last
+    }
+
     @inline(__always)
     static func countQuotes(_ bytes: UnsafeRawBufferPointer) -> Int {
         guard let base = bytes.baseAddress, bytes.count > 0,

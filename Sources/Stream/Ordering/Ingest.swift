@@ -79,6 +79,9 @@ public struct IngestOptions: Sendable {
     /// that has no zip directory to identify it (a bare file). False: `content` is nil (a zip's central
     /// directory identifies it, and the member's CRC-32 is checked as it is read).
     public var hashesContent: Bool
+    /// The CSV bytes read at a time into a chunk for the parse workers (``ChunkPrefetcher``'s block size);
+    /// tests make it small to cut an input into many chunks.
+    var chunkBytes = 1 << 20
 
     /// The default `maxBytes`: 64 GiB (KuaiRec's big matrix is 1.1 GB).
     public static let defaultMaxBytes: Int64 = 64 << 30

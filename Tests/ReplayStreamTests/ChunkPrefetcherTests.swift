@@ -1,0 +1,113 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import ReplayStream
+
+/// ``ChunkPrefetcher``: chunks that put together are the input, each ending where a record does (no quote
+/// open), each with the digest of the input through it, taken by two consumers in turn and given back in any
+/// order.
+@Suite struct ChunkPrefetcherTests {
+    @Test func aRecordEndsAtTheLastLineEndOutsideQuotes() {
+        func end(_ text: String) -> Int? { Array(text.utf8).withUnsafeBytes { CSVRecordAssembler.lastRecordEnd($0) } }
+        #expect(end("") == nil)
+        #expect(end("abc") == nil)
+        #expect(end("a\nb\nc") == 4)
+        #expect(end("a\nb\n") == 4)
+        #expect(end("a,\"x\ny\"\nb") == 8)
+        #expect(end("a,\"x\ny") == nil)
+        #expect(end("a\nb,\"x\ny") == 2)
+        #expect(end("\"x\ny") == nil)
+        #expect(end("a\n\"\"\"\n") == 2)  // three quotes: one still open
+        #expect(end("a\n\"\"\"\"\n") == 7)
+    }
+
+    /// Random records (quoted fields with line ends and doubled quotes, CRLF, long records) in blocks of a few
+    /// bytes: the chunks, taken by two threads in turn, each holding two and giving them back newest first,
+    /// put together are the input.
+    @Test func chunksPutTogetherAreTheInputAndEndWhereRecordsEnd() throws {
+        var random = SystemRandomNumberGenerator()
+        var text: [UInt8] = []
+        for _ in 0..<3_000 {
+            let fields = (0..<Int.random(in: 1...4, using: &random)).map { _ -> String in
+                switch Int.random(in: 0..<6, using: &random) {
+                case 0: return "\"a\nb\"\"c\""
+                case 1: return "\"\""
+                case 2: return String(repeating: "z", count: Int.random(in: 0...150, using: &random))
+                default: return String(Int.random(in: 0...99_999, using: &random))
+                }
+            }
+            text += Array((fields.joined(separator: ",") + (Bool.random(using: &random) ? "\r\n" : "\n")).utf8)
+        }
+        text += Array("last,\"record\"".utf8)
+        let input = text
+        try IngestBadInputTests.withInput(input) { source, _, _ in
+            let prefetcher = ChunkPrefetcher(source: source, hashes: true, blockSize: 37, maxRecordBytes: 400, consumers: 2, depth: 6)
+            defer { prefetcher.stop() }
+            let taken = TakenChunks()
+            let done = DispatchGroup()
+            for first in 0..<2 {
+                done.enter()
+                Thread {
+                    defer { done.leave() }
+                    var k = first
+                    var held: [Int] = []
+                    while let chunk = try? prefetcher.chunk(k) {
+                        taken.chunks.withLock { $0[k] = (Array(chunk.bytes), chunk.isLast, chunk.digestThrough) }
+                        held.append(k)
+                        if held.count == 2 {
+                            for h in held.reversed() { prefetcher.release(h) }
+                            held.removeAll()
+                        }
+                        if chunk.isLast { break }
+                        k += 2
+                    }
+                    for h in held { prefetcher.release(h) }
+                }.start()
+            }
+            // The consumer of the chunk after the last waits for it until the stop.
+            let deadline = Date().addingTimeInterval(60)
+            while taken.chunks.withLock({ !$0.values.contains { $0.1 } }), Date() < deadline { usleep(1_000) }
+            prefetcher.requestStop()
+            done.wait()
+            let chunks = taken.chunks.withLock { $0 }
+            let count = chunks.values.filter(\.1).count == 1 ? chunks.keys.max()! + 1 : 0
+            #expect(count > 100)
+            var joined: [UInt8] = []
+            for k in 0..<count {
+                let (bytes, isLast, digest) = try #require(chunks[k])
+                joined += bytes
+                #expect(isLast == (k == count - 1))
+                let hash = XXH64()
+                joined.withUnsafeBytes { hash.update($0) }
+                #expect(digest == hash.value)
+                if !isLast {
+                    #expect(bytes.last == 0x0A, "chunk \(k)")
+                    #expect(joined.filter { $0 == 0x22 }.count % 2 == 0, "chunk \(k) ends inside quotes")
+                }
+            }
+            #expect(joined == input)
+        }
+    }
+
+    /// The chunks two consumer threads took: bytes, last, digest.
+    final class TakenChunks: Sendable {
+        let chunks = Mutex<[Int: ([UInt8], Bool, UInt64?)]>([:])
+    }
+
+    /// A record longer than `maxRecordBytes` is one chunk longer than that, for the parser to refuse; the chunk
+    /// before it ends where the record starts.
+    @Test func aRecordLongerThanAnyIsAChunkOfItsOwn() throws {
+        let input = Array(("a,b\n" + String(repeating: "x", count: 1_000) + "\nc\n").utf8)
+        try IngestBadInputTests.withInput(input) { source, _, _ in
+            let prefetcher = ChunkPrefetcher(source: source, hashes: false, blockSize: 64, maxRecordBytes: 300, consumers: 1, depth: 2)
+            defer { prefetcher.stop() }
+            let first = try #require(try prefetcher.chunk(0))
+            #expect(Array(first.bytes) == Array("a,b\n".utf8))
+            prefetcher.release(0)
+            let long = try #require(try prefetcher.chunk(1))
+            #expect(long.bytes.count > 300 && !long.bytes.contains(0x0A))
+            #expect(long.digestThrough == nil)
+            prefetcher.release(1)
+        }
+    }
+}
