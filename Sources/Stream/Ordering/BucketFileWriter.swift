@@ -2,7 +2,7 @@ import Foundation
 import SystemPackage
 
 /// Appends full write buffers of ``DayBuckets`` to their day files on a serial queue of its own, so that the
-/// thread that buckets events (the ingest's parse thread, the bottleneck of the ingest) does not also spend
+/// thread that buckets events (the ingest's fold, which also feeds the diagnostics in file order) does not also spend
 /// the `write`s' kernel time, copying ~0.5 GB into the page cache for KuaiRec's big matrix.
 ///
 /// Order: one serial queue (``BufferWriteQueue``), so a day file receives its buffers in the order they were
