@@ -282,6 +282,21 @@ final class RecordingObserver: IngestObserver {
         }
     }
 
+    /// What is wrong after the row limit is not read: a pass whose limit falls before an over-long record or an
+    /// unclosed quote ends at the limit, in chunks of 1 MiB or of 4 KB; one whose limit falls after them fails.
+    @Test func whatIsWrongPastTheRowLimitIsNotRead() throws {
+        let rows = String(decoding: Self.csv(rows: 3_000), as: UTF8.self)
+        for tail in ["1,2,\"3\n4,5", String(repeating: "x", count: (1 << 20) + 10) + "\n"] {
+            let input = Array((rows + tail).utf8)
+            for chunkBytes in [nil, 4_096] {
+                let pass = try ingest(input, rowLimit: 2_000, chunkBytes: chunkBytes)
+                #expect(pass.summary.rowsRead == 2_000)
+                #expect(pass.summary.content?.readToEnd == false)
+            }
+            #expect(throws: CSVFormatError.self) { try ingest(input, rowLimit: 3_001) }
+        }
+    }
+
     /// Errors found in a later small chunk: the same error, at the same line, as in one chunk.
     @Test func errorsInALaterSmallChunkAreTheSame() throws {
         let rows = String(decoding: Self.csv(rows: 3_000), as: UTF8.self)

@@ -143,6 +143,7 @@ public final class ChunkPrefetcher: @unchecked Sendable {
             if stopRequested.load(ordering: .sequentiallyConsistent) { return }
             let buffer = buffers[slot]
             let result = Result { try fill(buffer, carrying: carried) }
+            if case .failure = result { readBytes.store(source.bytesDelivered, ordering: .relaxed) }  // how far it got
             chunks[slot] = result.map(\.chunk)
             carried = try? result.get().rest
             filled[slot].signal()

@@ -156,7 +156,8 @@ final class IngestParseStage: @unchecked Sendable {
         }
         var limitReached = false
         if block.rows.count > rowLimit - rowsRead {
-            // A row past the limit: the pass ends before it (the rest of the input is not read).
+            // A row past the limit: the pass ends before it (the rest of the input is not read, and what the
+            // worker found wrong after that row is not the pass's).
             let keep = rowLimit - rowsRead
             block.rows.removeSubrange(keep...)
             if let firstOut = block.rejects.firstIndex(where: { $0.row >= keep }) {
@@ -168,7 +169,7 @@ final class IngestParseStage: @unchecked Sendable {
         rowsRead += block.rows.count
         linesRead += block.lines
         block.rowsRead = rowsRead
-        if block.end == nil, limitReached || block.isLast {
+        if limitReached || (block.end == nil && block.isLast) {
             let digest = block.digestThrough.map {
                 ContentDigest(bytes: csvBytes, xxh64: $0, readToEnd: block.isLast && !limitReached)
             }
