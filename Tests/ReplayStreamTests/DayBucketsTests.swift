@@ -33,7 +33,7 @@ struct DayBucketsTests {
         // In file order with the replay order beside it, into buffers left from a larger day.
         var inFileOrder = [Interaction](repeating: appended[0], count: 7_000)
         var order = [UInt64](repeating: 3, count: 9_000)
-        try buckets.events(of: day, into: &inFileOrder, replayOrder: &order)
+        try buckets.events(of: day, into: &inFileOrder, order: &order)
         #expect(inFileOrder == appended, "seed \(seed): the day in file order")
         #expect(order.map { inFileOrder[Int($0)] } == whole, "seed \(seed): the replay order")
         for user in Int32(0)..<8 {
@@ -94,6 +94,56 @@ struct DayBucketsTests {
             }
             #expect(gathered == expected, "seed \(seed): gathered in chunks of \(size)")
         }
+    }
+
+    /// The user order (``DayEventOrder/user``) is (user, timestamp, video, file order), whichever way the file holds
+    /// the day: in that order already (the order is left empty: the events are played in place), grouped by
+    /// ascending user with some users' rows out of time order (those users' rows are ordered), or not grouped (the
+    /// comparison sort). Each user's events come in the same order as in replay order, and events equal in
+    /// timestamp, user and video are neighbours, so the duplicates rule answers as in replay order.
+    @Test(arguments: ["sorted", "some users out of order", "not grouped"])
+    func theUserOrderKeepsEachUsersReplayOrder(layout: String) {
+        let seed = testSeed(default: 23)
+        var random = SeededGenerator(seed: seed)
+        var events: [Interaction] = []
+        for _ in 0..<4_000 {
+            let stamp = random.next() % 11 == 0 ? Interaction.missingTimestamp : 1_593_900_000_000 + Int64(random.next() % 40)
+            events.append(Interaction(
+                timestampMs: stamp, userID: Int32(random.next() % 13) - 2, videoID: Int32(random.next() % 4),
+                playDurationMs: Int64(random.next() % 3), videoDurationMs: 1000, watchRatio: 1))
+        }
+        func userSorted(_ e: [Interaction]) -> [Interaction] {
+            e.enumerated().sorted { Interaction.userPrecedes($0.element, $0.offset, $1.element, $1.offset) }.map(\.element)
+        }
+        switch layout {
+        case "sorted": events = userSorted(events)
+        case "some users out of order":
+            // Grouped by ascending user, the rows of every third user reversed.
+            events = userSorted(events)
+            var start = 0
+            while start < events.count {
+                var end = start
+                while end < events.count && events[end].userID == events[start].userID { end += 1 }
+                if events[start].userID % 3 == 0 { events[start..<end].reverse() }
+                start = end
+            }
+        default: break
+        }
+        let expected = userSorted(events)
+        var order: [UInt64] = [5, 5]
+        ReplayOrderSort.order(of: events, by: .user, into: &order)
+        let played = order.isEmpty ? events : order.map { events[Int($0)] }
+        #expect(order.isEmpty == (layout == "sorted"), "seed \(seed): the file order is kept only when it is the user order")
+        #expect(played == expected, "seed \(seed): \(layout)")
+        let replayOrder = events.enumerated().sorted {
+            Interaction.replayPrecedes($0.element, $0.offset, $1.element, $1.offset)
+        }.map(\.element)
+        for user in Set(events.map(\.userID)) {
+            #expect(played.filter { $0.userID == user } == replayOrder.filter { $0.userID == user }, "seed \(seed): user \(user)")
+        }
+        let duplicates = (0..<played.count).filter { Interaction.isExactDuplicateOfEarlier(played, at: $0) }.count
+        let replayDuplicates = (0..<replayOrder.count).filter { Interaction.isExactDuplicateOfEarlier(replayOrder, at: $0) }.count
+        #expect(duplicates == replayDuplicates && duplicates > 0, "seed \(seed): \(duplicates) duplicates")
     }
 
     /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before

@@ -261,6 +261,56 @@ import ReplayTestSupport
         #expect(mismatches == 0)
     }
 
+    /// A paced replay plays each day in time order and an unpaced one in user order (``DayEventOrder``): the same
+    /// records. A run stopped inside a day records the order it began the day in, and a rerun paced the other way
+    /// goes on in that order (its offset counts in it), so runs that alternate give the same records too.
+    @Test func pacedAndUnpacedRunsAndTheirResumesGiveTheSameRecords() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 12, users: 9, days: 11)
+        let buckets = try log.buckets(in: dir)
+        let utc = TimeZone(identifier: "UTC")!
+        func replayer(paced: Bool, sink: RecordSink, state: StateBackend?, from checkpoint: PanelCheckpoint?) throws -> Replayer {
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .expanding, timeZone: utc, sink: sink, state: state,
+                resumeFrom: checkpoint, logger: logger)
+            if paced { r.pacer = Pacer(speed: 1e9, clock: ManualClock(now: 0)) }
+            return r
+        }
+        let unpaced = CollectingSink(), paced = CollectingSink()
+        #expect(try replayer(paced: false, sink: unpaced, state: nil, from: nil).run() == .finished)
+        #expect(try replayer(paced: true, sink: paced, state: nil, from: nil).run() == .finished)
+        #expect(paced.records.count == unpaced.records.count && paced.records.count > 0)
+        let pacedMismatches = zip(paced.records, unpaced.records).filter { "\($0)" != "\($1)" }.count
+        #expect(pacedMismatches == 0, "paced against unpaced")
+        // Stop at the 3rd check (chunks of 5 events; a paced run checks in its waits too) made inside a day, and
+        // resume, paced and unpaced in turn.
+        var pieces: [UserDayRecord] = []
+        var checkpoint: PanelCheckpoint?
+        var ordersStoppedIn: [DayEventOrder: Int] = [:]
+        for run in 0..<10_000 {
+            let sink = CollectingSink()
+            let state = MemoryState()
+            let r = try replayer(paced: run % 2 == 1, sink: sink, state: state, from: checkpoint)
+            r.chunkSize = 5
+            var checks = 0
+            let outcome = try r.run(shouldStop: {
+                guard r.progress.dayEventOffset > 0 else { return false }
+                checks += 1
+                return checks >= 3
+            })
+            pieces += sink.records
+            checkpoint = state.last
+            if outcome == .finished { break }
+            #expect(outcome == .interrupted)
+            if let p = checkpoint?.progress, p.dayEventOffset > 0 { ordersStoppedIn[p.dayEventOrder ?? .time, default: 0] += 1 }
+        }
+        #expect(ordersStoppedIn[.user, default: 0] > 3 && ordersStoppedIn[.time, default: 0] > 3, "\(ordersStoppedIn)")
+        #expect(pieces.count == unpaced.records.count)
+        let resumedMismatches = zip(pieces, unpaced.records).filter { "\($0)" != "\($1)" }.count
+        #expect(resumedMismatches == 0, "resumed in turn against whole")
+    }
+
     @Test func pacingFollowsEventTime() throws {
         let clock = ManualClock(now: 500)
         let pacer = Pacer(speed: 1000, clock: clock)

@@ -43,6 +43,16 @@ public struct Interaction: Equatable, Sendable {
         return aPosition < bPosition
     }
 
+    /// The user order within a day (``DayEventOrder/user``): user, then timestamp (rows without one last), video and
+    /// file order. One user's events come in the same order as in ``replayPrecedes(_:_:_:_:)``.
+    @inline(__always)
+    static func userPrecedes(_ a: Interaction, _ aPosition: Int, _ b: Interaction, _ bPosition: Int) -> Bool {
+        if a.userID != b.userID { return a.userID < b.userID }
+        if a.timestampMs != b.timestampMs { return a.timestampMs < b.timestampMs }
+        if a.videoID != b.videoID { return a.videoID < b.videoID }
+        return aPosition < bPosition
+    }
+
     /// True when two events share the replay order's first keys (timestamp, user, video): only such events can
     /// be exact duplicates of each other, and they are neighbours in replay order.
     @inline(__always)

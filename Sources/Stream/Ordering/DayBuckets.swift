@@ -260,21 +260,24 @@ public final class DayBuckets {
         ReplayOrderSort.sort(&events, keys: &sortKeys)
     }
 
-    /// Reads one day's events in file order into `events` and their replay order into `order`
-    /// (``ReplayOrderSort/order(of:into:)``: `order[i]` is the position in `events` of the i-th event in replay
-    /// order), each buffer reused across days when large enough. A player gathers the events along `order` a
-    /// chunk at a time (``ReplayOrderSort/gather(_:order:_:into:)``) instead of moving them in place.
-    public func events(of day: CalendarDay, into events: inout [Interaction], replayOrder order: inout [UInt64]) throws {
-        try Self.events(inFile: try readableFile(of: day), into: &events, replayOrder: &order)
+    /// Reads one day's events in file order into `events` and their order of play, `kind`, into `order`
+    /// (``ReplayOrderSort/order(of:by:into:)``: `order[i]` is the position in `events` of the i-th event played;
+    /// empty when the file order is that order), each buffer reused across days when large enough. A player
+    /// gathers the events along `order` a chunk at a time (``ReplayOrderSort/gather(_:order:_:into:)``) instead of
+    /// moving them in place.
+    public func events(
+        of day: CalendarDay, by kind: DayEventOrder = .time, into events: inout [Interaction], order: inout [UInt64]
+    ) throws {
+        try Self.events(inFile: try readableFile(of: day), by: kind, into: &events, order: &order)
     }
 
-    /// ``events(of:into:replayOrder:)`` of the day file at `path` (none: no events), for a reader on another
+    /// ``events(of:by:into:order:)`` of the day file at `path` (none: no events), for a reader on another
     /// thread: it touches nothing of a ``DayBuckets`` (``readableFile(of:)`` gives the path).
     public static func events(
-        inFile path: String, into events: inout [Interaction], replayOrder order: inout [UInt64]
+        inFile path: String, by kind: DayEventOrder, into events: inout [Interaction], order: inout [UInt64]
     ) throws {
         try readFile(path, into: &events)
-        ReplayOrderSort.order(of: events, into: &order)
+        ReplayOrderSort.order(of: events, by: kind, into: &order)
     }
 
     /// The path of `day`'s file once every write queued for it is done (the file may not exist: no events).

@@ -16,6 +16,68 @@
 /// the in-place permutation's loads each wait for the one before (its cycles are a chain of cache misses, ~0.7 s
 /// of the event loop's CPU on KuaiRec's big matrix) where a gather's loads are independent and in flight together.
 enum ReplayOrderSort {
+    /// The order of `events` that `kind` names (``DayEventOrder``): `order[i]` becomes the position in `events` of the
+    /// i-th event played; `order` is left empty when that is the file order (the events are played as they are).
+    static func order(of events: [Interaction], by kind: DayEventOrder, into order: inout [UInt64]) {
+        switch kind {
+        case .time: self.order(of: events, into: &order)
+        case .user: userOrder(of: events, into: &order)
+        }
+    }
+
+    /// The user order of `events` (``DayEventOrder/user``: user, then timestamp, video and file order) in `order`,
+    /// left empty when the file order is that order already. A log sorted by user and each user's rows by time (as
+    /// KuaiRec's matrices are) is checked in one pass; a user's rows out of order are ordered among themselves, and
+    /// a day where a user's rows are not together, or users do not ascend, takes the comparison sort.
+    static func userOrder(of events: [Interaction], into order: inout [UInt64]) {
+        let count = events.count
+        var fileOrderHolds = true
+        events.withUnsafeBufferPointer { ev in
+            var start = 0
+            while start < count {
+                let user = ev[start].userID
+                if start > 0 && ev[start - 1].userID > user {
+                    fileOrderHolds = false
+                    userComparisonOrder(ev, into: &order)
+                    return
+                }
+                var end = start + 1
+                var userRowsInOrder = true
+                while end < count && ev[end].userID == user {
+                    let a = ev[end - 1], b = ev[end]
+                    if a.timestampMs > b.timestampMs || (a.timestampMs == b.timestampMs && a.videoID > b.videoID) {
+                        userRowsInOrder = false
+                    }
+                    end += 1
+                }
+                if !userRowsInOrder {
+                    if fileOrderHolds {
+                        fileOrderHolds = false
+                        DayBuckets.resize(&order, to: count, filler: 0)
+                        order.withUnsafeMutableBufferPointer { o in for i in 0..<count { o[i] = UInt64(i) } }
+                    }
+                    order.withUnsafeMutableBufferPointer { o in
+                        var userRows = UnsafeMutableBufferPointer(rebasing: o[start..<end])
+                        userRows.sort { (a: UInt64, b: UInt64) -> Bool in
+                            Interaction.userPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b))
+                        }
+                    }
+                }
+                start = end
+            }
+        }
+        if fileOrderHolds { order.removeAll(keepingCapacity: true) }
+    }
+
+    /// The user order by comparisons, for a day whose rows are not grouped by ascending user.
+    private static func userComparisonOrder(_ ev: UnsafeBufferPointer<Interaction>, into order: inout [UInt64]) {
+        DayBuckets.resize(&order, to: ev.count, filler: 0)
+        order.withUnsafeMutableBufferPointer { o in
+            for i in 0..<ev.count { o[i] = UInt64(i) }
+            o.sort { a, b in Interaction.userPrecedes(ev[Int(a)], Int(a), ev[Int(b)], Int(b)) }
+        }
+    }
+
     /// Sorts `events` into replay order; `keys` is scratch, reused across calls when large enough.
     static func sort(_ events: inout [Interaction], keys: inout [UInt64]) {
         guard events.count > 1 else { return }
@@ -221,4 +283,18 @@ enum ReplayOrderSort {
             }
         }
     }
+}
+
+/// The order the archive driver plays a day's events in. Both give every user-day the same aggregates, byte for
+/// byte: a user's fold sees only that user's events, and they come in the same order in both (timestamp, video,
+/// file order; ``Interaction/replayPrecedes(_:_:_:_:)`` and ``Interaction/userPrecedes(_:_:_:_:)``). Records are
+/// written when a day closes, so the output does not depend on the order either; a checkpoint taken inside a day
+/// records the order its ``ReplayProgress/dayEventOffset`` counts in (``ReplayProgress/dayEventOrder``).
+public enum DayEventOrder: String, Sendable, Codable {
+    /// Replay order: timestamp, user, video, file order, as a live feed would bring them. A paced replay
+    /// (`--speed`) plays in it, each event at its time.
+    case time
+    /// User by user (user, timestamp, video, file order): one user's state stays in the cache while its events
+    /// are folded, where in time order each event's user is another than the last's. An unpaced replay plays in it.
+    case user
 }

@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 
-/// Reads the next day's file and orders it (``DayBuckets/events(inFile:into:replayOrder:)``) on a queue of its
+/// Reads the next day's file and orders it (``DayBuckets/events(inFile:by:into:order:)``) on a queue of its
 /// own while the event loop plays the day before, so that the loop finds the day ready: under `--emit final`
 /// the event loop is the replay's bottleneck, and reading a day and computing its replay order are a sixth of
 /// its samples, while the other core has room.
@@ -12,13 +12,14 @@ import Synchronization
 /// the queue by `swap` (never copied): the caller hands over the buffers of the day it has played, which the
 /// next read reuses.
 ///
-/// Invariant (what makes `Mutex` uncontended here): at most one read is in flight; the caller's ``start(_:path:)``
-/// and ``take(_:events:order:)`` wait for it (`pending`) before they touch ``slot``, and the read's block touches it
+/// Invariant (what makes `Mutex` uncontended here): at most one read is in flight; the caller's ``start(_:path:by:)``
+/// and ``take(_:by:events:order:)`` wait for it (`pending`) before they touch ``slot``, and the read's block touches it
 /// only between its `enter` and `leave`.
 final class DayReadAhead: Sendable {
-    /// The day read (nil: none), its events and order, or why the read failed.
+    /// The day read (nil: none) in the order of play `kind`, its events and order, or why the read failed.
     private struct Slot {
         var day: CalendarDay?
+        var kind = DayEventOrder.time
         var events: [Interaction] = []
         var order: [UInt64] = []
         var error: (any Error)?
@@ -28,9 +29,9 @@ final class DayReadAhead: Sendable {
     private let queue = DispatchQueue(label: "replay.read-ahead")
     private let pending = DispatchGroup()
 
-    /// Starts reading `day` from the file at `path` (``DayBuckets/readableFile(of:)``), into the buffers the
-    /// last ``take(_:events:order:)`` handed over; what an earlier read left untaken is dropped.
-    func start(_ day: CalendarDay, path: String) {
+    /// Starts reading `day` from the file at `path` (``DayBuckets/readableFile(of:)``) and ordering it by `kind`,
+    /// into the buffers the last ``take(_:by:events:order:)`` handed over; what an earlier read left untaken is dropped.
+    func start(_ day: CalendarDay, path: String, by kind: DayEventOrder) {
         pending.wait()
         pending.enter()
         queue.async { [self] in
@@ -45,7 +46,7 @@ final class DayReadAhead: Sendable {
             }
             var failure: (any Error)?
             do {
-                try DayBuckets.events(inFile: path, into: &events, replayOrder: &order)
+                try DayBuckets.events(inFile: path, by: kind, into: &events, order: &order)
             } catch {
                 failure = error
             }
@@ -53,19 +54,21 @@ final class DayReadAhead: Sendable {
                 swap(&events, &s.events)
                 swap(&order, &s.order)
                 s.day = day
+                s.kind = kind
                 s.error = failure
             }
         }
     }
 
-    /// When the day read ahead is `day`: waits for its read, swaps its events and order into `events` and
-    /// `order` (whose buffers the next read reuses) and returns true; false when it read another day or none.
+    /// When the day read ahead is `day` ordered by `kind`: waits for its read, swaps its events and order into
+    /// `events` and `order` (whose buffers the next read reuses) and returns true; false when it read another day,
+    /// another order or none.
     /// - Throws: what the read threw.
-    func take(_ day: CalendarDay, events: inout [Interaction], order: inout [UInt64]) throws -> Bool {
+    func take(_ day: CalendarDay, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64]) throws -> Bool {
         pending.wait()
         var failure: (any Error)?
         let taken = slot.withLock { s -> Bool in
-            guard s.day == day else { return false }
+            guard s.day == day, s.kind == kind else { return false }
             s.day = nil
             if let error = s.error {
                 failure = error

@@ -117,10 +117,15 @@ final class PanelEngine {
     /// How many events ahead ``play(_:_:dropDuplicates:)`` prefetches a timeline.
     static let playPrefetchDistance = 8
 
+    /// Sets the order the open day's events are played in (``ReplayProgress/dayEventOrder``), before its first.
+    func playOpenDay(in order: DayEventOrder) {
+        progress.dayEventOrder = order == .time ? nil : order
+    }
+
     /// Folds `events[range]` into the open day (``ReplayProgress/nextDay``): the day's next `range.count` events
-    /// in replay order from ``ReplayProgress/dayEventOffset`` (a day may be played in chunks), after which it
-    /// stands. `events` before `range` holds at least the events just before them that equal the first in
-    /// timestamp, user and video (the whole day in replay order, or a chunk gathered by
+    /// in ``ReplayProgress/dayEventOrder`` from ``ReplayProgress/dayEventOffset`` (a day may be played in chunks),
+    /// after which it stands. `events` before `range` holds at least the events just before them that equal the
+    /// first in timestamp, user and video (the whole day in its order, or a chunk gathered by
     /// ``ReplayOrderSort/gather(_:order:_:into:)``). An exact duplicate of an earlier event of the day is
     /// dropped when `dropDuplicates`, else counted in ``ReplayProgress/duplicateRows``. Every event's user
     /// must have been added. Returns the duplicates met.
@@ -228,6 +233,7 @@ final class PanelEngine {
         progress.daysClosed += 1
         progress.nextDay = day.adding(1)
         progress.dayEventOffset = 0
+        progress.dayEventOrder = nil
         if keepsRevisionState {
             dayThresholds[day] = thresholds
             let oldestRevisable = day.adding(1 - reviseWindowDays)

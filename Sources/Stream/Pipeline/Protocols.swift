@@ -113,8 +113,10 @@ public struct PanelCheckpoint: Sendable, Equatable {
 public struct ReplayProgress: Sendable, Equatable, Codable {
     /// The first day not yet closed (the input position: events are replayed day by day).
     public var nextDay: CalendarDay
-    /// Events of `nextDay` already replayed (in replay order) into the open day's aggregates.
+    /// Events of `nextDay` already replayed (in ``dayEventOrder``) into the open day's aggregates.
     public var dayEventOffset = 0
+    /// The order of `nextDay`'s events that ``dayEventOffset`` counts in; nil: ``DayEventOrder/time``.
+    public var dayEventOrder: DayEventOrder?
     /// Output bytes committed.
     public var outputBytes: Int64 = 0
     /// The output file and the end of its committed bytes (nil for standard output, or in a state folder
