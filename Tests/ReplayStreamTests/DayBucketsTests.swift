@@ -77,21 +77,9 @@ struct DayBucketsTests {
         #expect(order.count == count && order.map { events[Int($0)] } == expected, "seed \(seed): the order")
         for size in [1, 2, 7, 4096] {
             var chunk: [Interaction] = []
-            var gathered: [Interaction] = []
-            var start = 0
-            while start < count {
-                let positions = start..<min(count, start + size)
-                let range = ReplayOrderSort.gather(events, order: order, positions, into: &chunk)
-                gathered += chunk[range]
-                // What comes before the chunk's events is the run of events equal to the first in timestamp,
-                // user and video: the duplicates rule answers in the chunk as in the whole day.
-                for (i, k) in zip(range, positions) {
-                    #expect(
-                        Interaction.isExactDuplicateOfEarlier(chunk, at: i) == Interaction.isExactDuplicateOfEarlier(expected, at: k),
-                        "seed \(seed): chunks of \(size), event \(k)")
-                }
-                start = positions.upperBound
-            }
+            let gathered = readInChunks(of: size, expected, seed: seed) { positions in
+                ReplayOrderSort.gather(events, order: order, positions, into: &chunk)
+            } chunk: { chunk }
             #expect(gathered == expected, "seed \(seed): gathered in chunks of \(size)")
         }
     }
@@ -144,6 +132,42 @@ struct DayBucketsTests {
         let duplicates = (0..<played.count).filter { Interaction.isExactDuplicateOfEarlier(played, at: $0) }.count
         let replayDuplicates = (0..<replayOrder.count).filter { Interaction.isExactDuplicateOfEarlier(replayOrder, at: $0) }.count
         #expect(duplicates == replayDuplicates && duplicates > 0, "seed \(seed): \(duplicates) duplicates")
+    }
+
+    /// A day streamed from its file (``DayFileStream``) a chunk at a time, in chunks of every size: each chunk holds
+    /// the run of events equal in timestamp, user and video before its own, however long (runs of up to 91 here,
+    /// longer than the first look back, each ending with an exact duplicate of its first event), so the duplicates
+    /// rule answers in the chunk as in the whole day.
+    @Test func aStreamedDayCarriesTheRunOfEqualEventsBeforeEachChunk() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir)
+        let day = CalendarDay(rawValue: 300)
+        let seed = testSeed(default: 31)
+        var random = SeededGenerator(seed: seed)
+        var events: [Interaction] = []
+        for user in Int32(0)..<6 {
+            for stamp in Int64(0)..<8 {
+                let run = Int(random.next() % 90) + 1
+                for play in Int64(0)..<Int64(run) {
+                    events.append(Interaction(
+                        timestampMs: stamp, userID: user, videoID: 1, playDurationMs: play, videoDurationMs: 10, watchRatio: 1))
+                }
+                events.append(Interaction(
+                    timestampMs: stamp, userID: user, videoID: 1, playDurationMs: 0, videoDurationMs: 10, watchRatio: 1))
+            }
+        }
+        for e in events { try buckets.append(e, day: day) }
+        try buckets.flush()
+        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user))
+        #expect(stream.count == events.count)
+        for size in [1, 3, 17, 64, 4096] {
+            var chunk: [Interaction] = []
+            let read = try readInChunks(of: size, events, seed: seed) { positions in
+                try stream.read(positions, into: &chunk)
+            } chunk: { chunk }
+            #expect(read == events, "seed \(seed): chunks of \(size)")
+        }
     }
 
     /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before
@@ -291,4 +315,29 @@ struct DayBucketsTests {
         try buckets.flush()
         #expect(try buckets.sortedEvents(for: CalendarDay(rawValue: 100)).count == 8)
     }
+}
+
+/// Reads the `expected.count` events of a day a chunk of `size` positions at a time: `read` puts a chunk's events
+/// into the buffer `chunk` returns and says where they are in it. Before them the buffer must hold the run of
+/// events equal to the first in timestamp, user and video, so that the duplicates rule answers in the chunk as in
+/// the whole day (checked for every event). Returns the events read, in order.
+private func readInChunks(
+    of size: Int, _ expected: [Interaction], seed: UInt64, _ read: (Range<Int>) throws -> Range<Int>,
+    chunk: () -> [Interaction]
+) rethrows -> [Interaction] {
+    var all: [Interaction] = []
+    var start = 0
+    while start < expected.count {
+        let positions = start..<min(expected.count, start + size)
+        let range = try read(positions)
+        let chunk = chunk()
+        all += chunk[range]
+        for (i, k) in zip(range, positions) {
+            #expect(
+                Interaction.isExactDuplicateOfEarlier(chunk, at: i) == Interaction.isExactDuplicateOfEarlier(expected, at: k),
+                "seed \(seed): chunks of \(size), event \(k)")
+        }
+        start = positions.upperBound
+    }
+    return all
 }

@@ -86,6 +86,32 @@ import ReplayTestSupport
         #expect(zip(pieces, plain).filter { "\($0)" != "\($1)" }.isEmpty)
     }
 
+    /// A log whose day files are in user order is streamed from them as it is played; one whose rows are not (each
+    /// day's file shuffled here) is read whole and ordered. Both give the records of the other, read ahead or not.
+    @Test func daysStreamedAndDaysReadWholeGiveTheSameRecords() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 14, users: 10, days: 9)
+        var shuffled = log
+        var random = SeededGenerator(seed: 3)
+        shuffled.events.shuffle(using: &random)
+        let streamed = try replay(log, dir: dir.appendingPathComponent("streamed"))
+        for readsAhead in [false, true] {
+            let whole = try replay(shuffled, dir: dir.appendingPathComponent("whole-\(readsAhead)"), readsAhead: readsAhead)
+            #expect(whole.count == streamed.count && whole.count > 0)
+            let mismatches = zip(whole, streamed).filter { "\($0)" != "\($1)" }.count
+            #expect(mismatches == 0, "reads ahead: \(readsAhead)")
+        }
+        let buckets = try shuffled.buckets(in: dir.appendingPathComponent("check"))
+        let day = log.summary.firstDay!.adding(2)
+        #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user) == nil)
+        #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .time) == nil)
+        let inOrder = try log.buckets(in: dir.appendingPathComponent("check-ordered"))
+        let stream = try DayFileStream.ifInOrder(file: inOrder.readableFile(of: day), by: .user)
+        #expect(stream?.count == log.events.filter { $0.0 == day }.count)
+        #expect(try DayFileStream.ifInOrder(file: inOrder.readableFile(of: day.adding(100)), by: .user)?.count == 0)
+    }
+
     /// A day file that cannot be read is the same error whether it was read ahead or not.
     @Test func aDamagedDayReadAheadIsTheSameError() throws {
         let dir = temporaryDirectory()

@@ -1,13 +1,14 @@
 import Dispatch
 import Synchronization
 
-/// Reads the next day's file and orders it (``DayBuckets/events(inFile:by:into:order:)``) on a queue of its
+/// Reads the next day's file and orders it (``DayFileStream/streamOrRead(file:by:events:order:)``: a day whose file
+/// order is its order of play is only checked, and streamed as it is played) on a queue of its
 /// own while the event loop plays the day before, so that the loop finds the day ready: under `--emit final`
 /// the event loop is the replay's bottleneck, and reading a day and computing its replay order are a sixth of
 /// its samples, while the other core has room.
 ///
 /// Memory: a second day's buffers (its events in file order and its order, ~10 MB a day of KuaiRec's big
-/// matrix): the replayer reads a day ahead only when its buffers fit ``Replayer/readAheadBudget``, and frees
+/// matrix), none for a day streamed: the replayer reads a day ahead only when its buffers fit ``Replayer/readAheadBudget``, and frees
 /// these (``release()``) when they do not. The buffers move between the caller and
 /// the queue by `swap` (never copied): the caller hands over the buffers of the day it has played, which the
 /// next read reuses.
@@ -16,10 +17,12 @@ import Synchronization
 /// and ``take(_:by:events:order:)`` wait for it (`pending`) before they touch ``slot``, and the read's block touches it
 /// only between its `enter` and `leave`.
 final class DayReadAhead: Sendable {
-    /// The day read (nil: none) in the order of play `kind`, its events and order, or why the read failed.
+    /// The day read (nil: none) in the order of play `kind`, its stream or its events and order, or why the read
+    /// failed.
     private struct Slot {
         var day: CalendarDay?
         var kind = DayEventOrder.time
+        var stream: DayFileStream?
         var events: [Interaction] = []
         var order: [UInt64] = []
         var error: (any Error)?
@@ -45,8 +48,9 @@ final class DayReadAhead: Sendable {
                 s.error = nil
             }
             var failure: (any Error)?
+            var stream: DayFileStream?
             do {
-                try DayBuckets.events(inFile: path, by: kind, into: &events, order: &order)
+                stream = try DayFileStream.streamOrRead(file: path, by: kind, events: &events, order: &order)
             } catch {
                 failure = error
             }
@@ -55,29 +59,39 @@ final class DayReadAhead: Sendable {
                 swap(&order, &s.order)
                 s.day = day
                 s.kind = kind
+                s.stream = stream
                 s.error = failure
             }
         }
     }
 
+    /// A day as it was read ahead.
+    enum ReadDay {
+        /// To be read as it is played (its events and order are empty).
+        case streamed(DayFileStream)
+        /// Read whole, with its order.
+        case loaded
+    }
+
     /// When the day read ahead is `day` ordered by `kind`: waits for its read, swaps its events and order into
-    /// `events` and `order` (whose buffers the next read reuses) and returns true; false when it read another day,
-    /// another order or none.
+    /// `events` and `order` (whose buffers the next read reuses) and says how it was read; nil when it read another
+    /// day, another order or none.
     /// - Throws: what the read threw.
-    func take(_ day: CalendarDay, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64]) throws -> Bool {
+    func take(_ day: CalendarDay, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64]) throws -> ReadDay? {
         pending.wait()
         var failure: (any Error)?
-        let taken = slot.withLock { s -> Bool in
-            guard s.day == day, s.kind == kind else { return false }
+        let taken = slot.withLock { s -> ReadDay? in
+            guard s.day == day, s.kind == kind else { return nil }
             s.day = nil
             if let error = s.error {
                 failure = error
                 s.error = nil
-                return false
+                return nil
             }
             swap(&events, &s.events)
             swap(&order, &s.order)
-            return true
+            defer { s.stream = nil }
+            return s.stream.map { .streamed($0) } ?? .loaded
         }
         if let failure { throw failure }
         return taken

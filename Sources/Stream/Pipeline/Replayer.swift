@@ -132,8 +132,13 @@ public final class Replayer {
     ) throws -> Bool {
         let progress = engine.progress
         let kind = progress.dayEventOffset > 0 ? progress.dayEventOrder ?? .time : newDayOrder
-        let readAlready = try readAhead?.take(day, by: kind, events: &dayEvents, order: &dayOrder) ?? false
-        if !readAlready { try buckets.events(of: day, by: kind, into: &dayEvents, order: &dayOrder) }
+        switch try readAhead?.take(day, by: kind, events: &dayEvents, order: &dayOrder) {
+        case .streamed(let stream): dayStream = stream
+        case .loaded: dayStream = nil
+        case nil:
+            dayStream = try DayFileStream.streamOrRead(
+                file: try buckets.readableFile(of: day), by: kind, events: &dayEvents, order: &dayOrder)
+        }
         engine.playOpenDay(in: kind)
         dayKind = kind
         if let readAhead, let next {
@@ -145,12 +150,12 @@ public final class Replayer {
                 readAhead.release()
             }
         }
-        let count = dayEvents.count
+        let count = dayStream?.count ?? dayEvents.count
         // A paced replay reports progress every few hundred events: at --speed 3600 a chunk takes seconds.
         let step = pacer == nil ? chunkSize : min(chunkSize, 256)
         while engine.progress.dayEventOffset < count {
             let end = min(count, engine.progress.dayEventOffset + step)
-            play(to: end, shouldStop: shouldStop)
+            try play(to: end, shouldStop: shouldStop)
             if engine.progress.dayEventOffset < count {
                 if shouldStop() { return false }
                 onProgress?(engine.progress, simulatedClock)
@@ -173,6 +178,7 @@ public final class Replayer {
         dayEvents = []
         dayOrder = []
         chunk = []
+        dayStream = nil
         readAhead?.release()
         try engine.finish(through: lastDay)
         return try stop(.finished)
@@ -190,6 +196,9 @@ public final class Replayer {
     private var dayOrder: [UInt64] = []
     /// The order of play ``dayOrder`` holds.
     private var dayKind = DayEventOrder.time
+    /// The day when it is read as it is played (its file order is its order of play: ``dayEvents`` and ``dayOrder``
+    /// are empty), a chunk at a time into ``chunk``.
+    private var dayStream: DayFileStream?
     /// The chunk being played, gathered from ``dayEvents`` along ``dayOrder`` (``ReplayOrderSort/gather(_:order:_:into:)``):
     /// at most ``chunkSize`` events (160 KB) and the run of equal events before them.
     private var chunk: [Interaction] = []
@@ -198,14 +207,19 @@ public final class Replayer {
     /// simulated clock).
     public private(set) var simulatedClock: Int64 = 0
 
-    /// Plays the open day's events in their order from the engine's position up to `end`: in place when the file
-    /// order is theirs, else gathered into ``chunk``. A paced replay waits for each event's time and plays it then
-    /// (so its counts move as the simulated clock does), and stops early when a stop is requested during a wait.
-    private func play(to end: Int, shouldStop: () -> Bool) {
+    /// Plays the open day's events in their order from the engine's position up to `end`: read from the day's file
+    /// into ``chunk`` when the day is streamed, in place when the file order is theirs, else gathered into
+    /// ``chunk``. A paced replay waits for each event's time and plays it then (so its counts move as the simulated
+    /// clock does), and stops early when a stop is requested during a wait.
+    /// - Throws: what reading the day's file throws.
+    private func play(to end: Int, shouldStop: () -> Bool) throws {
         let positions = engine.progress.dayEventOffset..<end
         let events: [Interaction]
         let range: Range<Int>
-        if dayOrder.isEmpty {
+        if let dayStream {
+            range = try dayStream.read(positions, into: &chunk)
+            events = chunk
+        } else if dayOrder.isEmpty {
             (events, range) = (dayEvents, positions)
         } else {
             range = ReplayOrderSort.gather(dayEvents, order: dayOrder, positions, into: &chunk)
