@@ -170,6 +170,48 @@ struct DayBucketsTests {
         }
     }
 
+    /// A day in user order but for the videos within runs of equal user and timestamp (KuaiRec's files: a user's
+    /// rows at the same millisecond come in no video order) is streamed: each run read is put in order of play,
+    /// one that a chunk starts or ends inside is read whole, and the exact duplicates its order makes neighbours
+    /// are found in the chunk as in the whole day. A day where a user's time goes back is not streamed.
+    @Test func aDayUnorderedOnlyWithinRunsOfEqualUserAndTimeIsStreamedInOrderOfPlay() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir)
+        let day = CalendarDay(rawValue: 310)
+        let seed = testSeed(default: 37)
+        var random = SeededGenerator(seed: seed)
+        var events: [Interaction] = []
+        for user in Int32(0)..<8 {
+            for stamp in Int64(0)..<10 {
+                for _ in 0..<(Int(random.next() % 12) + 1) {
+                    events.append(Interaction(
+                        timestampMs: stamp, userID: user, videoID: Int32(random.next() % 5),
+                        playDurationMs: Int64(random.next() % 2), videoDurationMs: 10, watchRatio: 1))
+                }
+            }
+        }
+        let expected = events.enumerated().sorted { Interaction.userPrecedes($0.element, $0.offset, $1.element, $1.offset) }
+            .map(\.element)
+        #expect(expected != events, "seed \(seed): some runs are out of video order")
+        let duplicates = (0..<expected.count).filter { Interaction.isExactDuplicateOfEarlier(expected, at: $0) }.count
+        #expect(duplicates > 0, "seed \(seed): exact duplicates apart in the file, neighbours in order of play")
+        for e in events { try buckets.append(e, day: day) }
+        let backwards = day.adding(1)
+        for e in [events[0], events[events.count - 1], events[1]] { try buckets.append(e, day: backwards) }
+        try buckets.flush()
+        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user))
+        #expect(stream.count == events.count && !stream.unorderedRuns.isEmpty)
+        for size in [1, 2, 3, 5, 17, 4096] {
+            var chunk: [Interaction] = []
+            let read = try readInChunks(of: size, expected, seed: seed) { positions in
+                try stream.read(positions, into: &chunk)
+            } chunk: { chunk }
+            #expect(read == expected, "seed \(seed): chunks of \(size)")
+        }
+        #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: backwards), by: .user) == nil)
+    }
+
     /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before
     /// its own (a run of 6 equal events, chunks of 4: two carried into the second chunk).
     @Test func aChunkCarriesTheRunOfEqualEventsBeforeIt() {

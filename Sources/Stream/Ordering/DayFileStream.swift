@@ -1,9 +1,11 @@
 import Foundation
 
-/// A day whose file order is its order of play (``DayEventOrder/user`` on a log sorted by user and each user's
-/// rows by time, as KuaiRec's matrices are), read from its file a chunk at a time as it is played: the replay
-/// holds a chunk, not the day (a day of KuaiRec's big matrix holds up to ~20 MB of events, four times that with
-/// four times the users, and a day read ahead as much again).
+/// A day whose file is in its order of play (``DayEventOrder/user``) but for the videos within runs of events equal
+/// in user and timestamp, as on a log sorted by user and each user's rows by time (KuaiRec's matrices: a user's
+/// rows at the same millisecond are not in video order), read from its file a chunk at a time as it is played:
+/// the replay holds a chunk, not the day (a day of KuaiRec's big matrix holds up to ~20 MB of events, four times
+/// that with four times the users, and a day read ahead as much again). Each such run whose videos are not in
+/// order (a few a day in a generated log, none in most) is read whole and put in order in the chunk.
 ///
 /// It keeps no file open between reads (each ``read(_:into:)`` opens, reads and closes the file), so it owns
 /// nothing that must be released.
@@ -12,10 +14,19 @@ struct DayFileStream: Sendable {
     let path: String
     /// Events in the file.
     let count: Int
+    /// The runs of events equal in user and timestamp whose videos are not in order in the file, by position, in
+    /// file order: each is ordered (by video, then file order) when it is read.
+    let unorderedRuns: [Range<Int>]
 
-    /// The stream of the day file at `path` when its file order is `kind`'s order of play (a missing file is a day
-    /// without events); nil when it is not, and the day must be read whole and ordered. Reads the file once, a
-    /// chunk at a time.
+    init(path: String, count: Int, unorderedRuns: [Range<Int>] = []) {
+        self.path = path
+        self.count = count
+        self.unorderedRuns = unorderedRuns
+    }
+
+    /// The stream of the day file at `path` when its file order is `kind`'s order of play up to the videos within
+    /// runs of equal user and timestamp (a missing file is a day without events); nil when it is not, and the day
+    /// must be read whole and ordered. Reads the file once, a chunk at a time.
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
     static func ifInOrder(file path: String, by kind: DayEventOrder) throws -> DayFileStream? {
         guard kind == .user else { return nil }
@@ -27,17 +38,32 @@ struct DayFileStream: Sendable {
         struct OutOfOrder: Error {}
         var previous: Interaction?
         var count = 0
+        var runStart = 0
+        var runUnordered = false
+        var unordered: [Range<Int>] = []
         var buffer: [Interaction] = []
         do {
             try DayBuckets.forEachEvent(inFile: path, buffer: &buffer) { e in
-                if let p = previous, Interaction.userPrecedes(e, count, p, count - 1) { throw OutOfOrder() }
+                if let p = previous {
+                    if p.userID != e.userID || p.timestampMs != e.timestampMs {
+                        // A new run: it must follow the last in user, then timestamp.
+                        guard p.userID < e.userID || (p.userID == e.userID && p.timestampMs < e.timestampMs) else {
+                            throw OutOfOrder()
+                        }
+                        if runUnordered { unordered.append(runStart..<count) }
+                        (runStart, runUnordered) = (count, false)
+                    } else if e.videoID < p.videoID {
+                        runUnordered = true
+                    }
+                }
                 previous = e
                 count += 1
             }
         } catch is OutOfOrder {
             return nil
         }
-        return DayFileStream(path: path, count: count)
+        if runUnordered { unordered.append(runStart..<count) }
+        return DayFileStream(path: path, count: count, unorderedRuns: unordered)
     }
 
     /// Prepares the day file at `path` for play by `kind`: its stream when its file order is that order (`events`
@@ -56,27 +82,64 @@ struct DayFileStream: Sendable {
         return nil
     }
 
-    /// Reads the events at `positions` into `chunk`, after the events just before them back to the first that
-    /// differs from the first of them in timestamp, user and video (what ``Interaction/isExactDuplicateOfEarlier(_:at:)``
-    /// looks back through, so that the chunk answers it as the whole day would). Returns where in `chunk` the
-    /// events at `positions` are; `chunk` grows when it is too short and never shrinks.
+    /// Reads the events at `positions` (in order of play) into `chunk`, after the events just before them back to
+    /// the first that differs from the first of them in timestamp, user and video (what
+    /// ``Interaction/isExactDuplicateOfEarlier(_:at:)`` looks back through, so that the chunk answers it as the whole
+    /// day would). An unordered run the read starts or ends inside is read whole, and every unordered run read is
+    /// put in order of play. Returns where in `chunk` the events at `positions` are; `chunk` grows when it is too
+    /// short and never shrinks.
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file holds fewer events than it did.
     func read(_ positions: Range<Int>, into chunk: inout [Interaction]) throws -> Range<Int> {
         guard !positions.isEmpty else { return 0..<0 }
         var lookBack = 16
         while true {
-            let start = max(0, positions.lowerBound - lookBack)
-            let events = positions.upperBound - start
+            var start = max(0, positions.lowerBound - lookBack)
+            var end = positions.upperBound
+            if let run = unorderedRun(containing: start) { start = run.lowerBound }
+            if let run = unorderedRun(containing: end - 1) { end = run.upperBound }
+            let events = end - start
             if chunk.count < events {
                 chunk.append(contentsOf: repeatElement(DayBuckets.zeroEvent, count: events - chunk.count))
             }
-            try readEvents(start..<positions.upperBound, into: &chunk)
+            try readEvents(start..<end, into: &chunk)
+            order(runsWithin: start..<end, of: &chunk)
             let first = positions.lowerBound - start
             // Enough looked back once an event before the first differs from it, or the file's start is reached.
             var runStart = first
             while runStart > 0, chunk[runStart - 1].sharesReplayKey(with: chunk[first]) { runStart -= 1 }
             if runStart > 0 || start == 0 { return first..<(first + positions.count) }
             lookBack *= 4
+        }
+    }
+
+    /// The unordered run holding the event at `position`, if any.
+    private func unorderedRun(containing position: Int) -> Range<Int>? {
+        let i = firstUnorderedRun(endingAfter: position)
+        guard i < unorderedRuns.count, unorderedRuns[i].lowerBound <= position else { return nil }
+        return unorderedRuns[i]
+    }
+
+    /// The index of the first unordered run that ends after `position` (the runs' count when none does): a binary
+    /// search, the runs being disjoint and in order.
+    private func firstUnorderedRun(endingAfter position: Int) -> Int {
+        var (low, high) = (0, unorderedRuns.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if unorderedRuns[mid].upperBound <= position { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Puts each unordered run within `read` (the file positions whose events start `chunk`; a run is within it
+    /// whole or not at all) in order of play: by video, then file order.
+    private func order(runsWithin read: Range<Int>, of chunk: inout [Interaction]) {
+        for run in unorderedRuns[firstUnorderedRun(endingAfter: read.lowerBound)...] {
+            guard run.lowerBound < read.upperBound else { break }
+            let slots = (run.lowerBound - read.lowerBound)..<(run.upperBound - read.lowerBound)
+            let ordered = chunk[slots].enumerated().sorted {
+                ($0.element.videoID, $0.offset) < ($1.element.videoID, $1.offset)
+            }
+            for (slot, event) in zip(slots, ordered) { chunk[slot] = event.element }
         }
     }
 
