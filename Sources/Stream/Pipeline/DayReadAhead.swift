@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 
 /// Reads the next day's file and orders it (``DayFileStream/streamOrRead(file:by:events:order:)``: a day whose file
-/// order is its order of play is only checked, and streamed as it is played) on a queue of its
+/// order is its order of play, up to runs of equal user and time, is only checked, and streamed as it is played) on a queue of its
 /// own while the event loop plays the day before, so that the loop finds the day ready: under `--emit final`
 /// the event loop is the replay's bottleneck, and reading a day and computing its replay order are a sixth of
 /// its samples, while the other core has room.

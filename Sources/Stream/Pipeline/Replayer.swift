@@ -196,8 +196,8 @@ public final class Replayer {
     private var dayOrder: [UInt64] = []
     /// The order of play ``dayOrder`` holds.
     private var dayKind = DayEventOrder.time
-    /// The day when it is read as it is played (its file order is its order of play: ``dayEvents`` and ``dayOrder``
-    /// are empty), a chunk at a time into ``chunk``.
+    /// The day when it is read as it is played (its file order is its order of play up to runs of equal user and time,
+    /// ``DayFileStream``: ``dayEvents`` and ``dayOrder`` are empty), a chunk at a time into ``chunk``.
     private var dayStream: DayFileStream?
     /// The chunk being played, gathered from ``dayEvents`` along ``dayOrder`` (``ReplayOrderSort/gather(_:order:_:into:)``):
     /// at most ``chunkSize`` events (160 KB) and the run of equal events before them.
