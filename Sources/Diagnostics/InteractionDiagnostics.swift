@@ -30,9 +30,13 @@ public struct InteractionDiagnostics: Codable, Equatable, Sendable {
 /// `watch_ratio` parse (rows without a date or time are such rows: 3.9% of small_matrix). Rows
 /// whose numbers do not parse would change a column's dtype in pandas; they are left out and counted.
 ///
-/// Memory: per user a bit set over the videos seen (users × videos / 8 bytes: 9.6 MB for KuaiRec's
-/// big matrix) and its dates; per video three numbers; 3 × 4 MiB of percentile bins. Rejected rows
-/// that are kept are spilled to a file beside the day buckets, not held in memory.
+/// Memory: per user a few numbers, and the sets of the videos and dates its rows saw while its rows come: a
+/// user's sets are spilled to a file beside the day buckets when its first stretch of rows ends
+/// (``UserSetSpill``; KuaiRec's rows come grouped by user, so that the pass holds one user's sets), and held in
+/// memory for a user whose rows come again later (a bit set over the videos, users × videos / 8 bytes at most,
+/// and its dates). Per video three numbers; 3 × 4 MiB of percentile bins. Rejected rows that are kept are
+/// spilled to a file beside the day buckets, not held in memory. A collector without a spill directory (a live
+/// feed's) holds every user's sets.
 public final class InteractionDiagnosticsCollector: IngestObserver {
     /// `describe()` percentiles of engagement_summary.
     public static let engagementPercentiles = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
@@ -49,6 +53,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     private let spillURL: URL?
     private var spill: [Interaction] = []
     private var spillHandle: FileHandle?
+    /// Where each user's sets go when its first stretch of rows ends (nil: held in memory).
+    private let userSets: UserSetSpill?
 
     /// The rows counted, the time columns' missing values and the event-time range.
     private var tally = InteractionRowTally()
@@ -80,15 +86,23 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     private var cachedUserDate = Int32.min
     /// The tables read from the users' video and date sets, built by ``concludeFirstPass()``, which frees the
     /// sets (nil: not yet).
-    private var repeatedMeasureTables: [DiagnosticTable]?
+    private(set) var repeatedMeasureTables: [DiagnosticTable]?
+    /// The distinct users of each video's rows, by video slot: counted by ``concludeFirstPass()``.
+    private var videoUsers: [Int] = []
 
     struct UserTally {
         var id: Int32
         var rows = 0
         var watchRatio = CompensatedSum()
         var playMs: Int64 = 0
+        /// The videos (a bit set over video slots) and event dates of the rows not in the spill.
         var videoBits: [UInt64] = []
         var dates = Set<Int32>()
+        /// True once the sets of the user's first stretch of rows are in the spill (``userSets``).
+        var spilled = false
+        /// Distinct videos and event dates of all the user's rows, counted by ``concludeFirstPass()``.
+        var uniqueVideos = 0
+        var activeDays = 0
     }
 
     struct VideoTally {
@@ -101,6 +115,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// Creates a collector whose kept-but-rejected rows are spilled into `spillDirectory`.
     public init(spillDirectory: URL) {
         spillURL = spillDirectory.appendingPathComponent("undated-rows.events")
+        userSets = UserSetSpill(url: spillDirectory.appendingPathComponent("user-sets.spill"))
         bins = InteractionDiagnosticsCollector.zeroedBins()
     }
 
@@ -108,6 +123,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// counts, missing values and event-time range are `tally`'s.
     init(restoring tally: InteractionRowTally) {
         spillURL = nil
+        userSets = nil
         self.tally = tally
         bins = InteractionDiagnosticsCollector.zeroedBins()
     }
@@ -142,6 +158,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     public func begin(columns: InteractionColumns) throws {
         self.columns = columns
         if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
+        userSets?.remove()
     }
 
     public func observe(_ row: NotebookRow) throws { try observe(row, videoAhead: -1) }
@@ -158,6 +175,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         }
         tally.add(row)
         tally(row.event, eventDate: row.eventDate, videoAhead: videoAhead)
+        try userSets?.flushIfFull()
     }
 
     /// Tallies a kept row's values: the engagement columns, and the per-user and per-video tallies. `videoAhead`
@@ -222,9 +240,15 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     }
 
     /// Puts the current user's tally back into `users` (before a row of another user, and before `users`
-    /// is read).
+    /// is read). The sets of a user's first stretch of rows go to the spill, when there is one.
     private func storeCurrentUser() {
         guard currentSlot >= 0 else { return }
+        if let userSets, !current.spilled {
+            userSets.append(slot: currentSlot, videoBits: current.videoBits, dates: current.dates)
+            current.videoBits = []
+            current.dates = []
+            current.spilled = true
+        }
         swap(&current, &users[currentSlot])
         currentSlot = -1
         cachedUser = -1
@@ -263,20 +287,54 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         }
     }
 
-    /// Ends the first pass: builds the tables read from each user's set of videos and of dates (`user_activity`,
-    /// `item_activity`, the two user histograms) and frees those sets, ~2 KB of small heap blocks a user. The
-    /// run calls it on its own thread before the second pass starts beside the replay: sets freed while the
+    /// Ends the first pass: counts each user's distinct videos and dates and each video's distinct users (the
+    /// spilled sets read back once, those of a user whose rows came again joined with the ones held), builds the
+    /// tables read from them (`user_activity`, `item_activity`, the two user histograms) and frees the sets held.
+    /// The run calls it on its own thread before the second pass starts beside the replay: sets freed while the
     /// replay's first days allocate would leave their holes under the replay's blocks (10-20 MB more at the
     /// every-revision outputs' peak). Later rows must not be observed; ``finish(metadata:keptRows:)`` calls it
     /// when the caller has not.
-    public func concludeFirstPass() {
+    /// - Throws: ``POSIXFileError`` when the spill cannot be written or read, ``DamagedFileError`` when it is cut.
+    public func concludeFirstPass() throws {
         guard repeatedMeasureTables == nil else { return }
         storeCurrentUser()
-        repeatedMeasureTables = repeatedMeasures()
-        for i in users.indices {
+        videoUsers = [Int](repeating: 0, count: videos.count)
+        /// Counts `user`'s sets, whole.
+        func count(_ user: Int, bits: [UInt64], dates: Int) {
+            var unique = 0
+            for (w, word) in bits.enumerated() where word != 0 {
+                unique += word.nonzeroBitCount
+                var rest = word
+                while rest != 0 {
+                    videoUsers[w * 64 + rest.trailingZeroBitCount] += 1
+                    rest &= rest - 1
+                }
+            }
+            users[user].uniqueVideos = unique
+            users[user].activeDays = dates
+        }
+        if let userSets {
+            defer { userSets.remove() }
+            try userSets.finishWriting()
+            try userSets.forEachRecord { slot, bits, dates in
+                if users[slot].videoBits.isEmpty && users[slot].dates.isEmpty {
+                    count(slot, bits: bits, dates: dates.count)
+                    return
+                }
+                // The user's rows came again: its first stretch's sets join the ones held, counted below.
+                if users[slot].videoBits.count < bits.count {
+                    users[slot].videoBits.append(contentsOf: repeatElement(0, count: bits.count - users[slot].videoBits.count))
+                }
+                for w in bits.indices { users[slot].videoBits[w] |= bits[w] }
+                users[slot].dates.formUnion(dates)
+            }
+        }
+        for i in users.indices where !users[i].spilled || !users[i].videoBits.isEmpty || !users[i].dates.isEmpty {
+            count(i, bits: users[i].videoBits, dates: users[i].dates.count)
             users[i].videoBits = []
             users[i].dates = []
         }
+        repeatedMeasureTables = repeatedMeasures()
     }
 
     /// Finishes every table: one pass over the day buckets (spans `days`) and the spill for the
@@ -403,7 +461,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 percentiles: InteractionDiagnosticsCollector.engagementPercentiles))
         tables.append(histograms[0].table(name: "watch_ratio_histogram"))
         tables.append(histograms[1].table(name: "play_duration_histogram"))
-        concludeFirstPass()
+        try concludeFirstPass()
         tables.append(contentsOf: repeatedMeasureTables ?? [])
         if let metadata = readMetadata() {
             tables.append(contentsOf: metadataJoin(metadata))
@@ -459,28 +517,16 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             rows: order.map { [.string(InteractionDiagnosticsCollector.interactionColumns[$0]), .number(Double(missing[$0]) / n)] })
     }
 
-    private func uniqueVideoCount(_ u: UserTally) -> Int { u.videoBits.reduce(0) { $0 + $1.nonzeroBitCount } }
-
     private func repeatedMeasures() -> [DiagnosticTable] {
         let userRows = [
             DescribedColumn.exact(column: "interactions", values: users.map { Double($0.rows) }, percentiles: [0.25, 0.5, 0.75]),
-            DescribedColumn.exact(column: "unique_videos", values: users.map { Double(uniqueVideoCount($0)) }, percentiles: [0.25, 0.5, 0.75]),
-            DescribedColumn.exact(column: "active_days", values: users.map { Double($0.dates.count) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(column: "unique_videos", values: users.map { Double($0.uniqueVideos) }, percentiles: [0.25, 0.5, 0.75]),
+            DescribedColumn.exact(column: "active_days", values: users.map { Double($0.activeDays) }, percentiles: [0.25, 0.5, 0.75]),
             DescribedColumn.exact(
                 column: "avg_watch_ratio", values: users.map { $0.watchRatio.value / Double($0.rows) }, percentiles: [0.25, 0.5, 0.75]),
             DescribedColumn.exact(
                 column: "total_play_duration_sec", values: users.map { Double($0.playMs) / 1_000 }, percentiles: [0.25, 0.5, 0.75]),
         ]
-        var videoUsers = [Int](repeating: 0, count: videos.count)
-        for u in users {
-            for (w, word) in u.videoBits.enumerated() where word != 0 {
-                var bits = word
-                while bits != 0 {
-                    videoUsers[w * 64 + bits.trailingZeroBitCount] += 1
-                    bits &= bits - 1
-                }
-            }
-        }
         // sort_values("impressions", ascending=False).head(10); ties by video_id (pandas' order of ties
         // is its sort algorithm's; the differential test accepts any tied video).
         let top = videos.indices.sorted {
@@ -499,7 +545,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         return [
             DescribedColumn.table(name: "user_activity", rows: userRows, percentiles: [0.25, 0.5, 0.75]), items,
             NumpyHistogram.of(users.map { Double($0.rows) }, bins: 40).table(name: "user_interactions_histogram"),
-            NumpyHistogram.of(users.map { Double($0.dates.count) }, bins: 30).table(name: "user_active_days_histogram"),
+            NumpyHistogram.of(users.map { Double($0.activeDays) }, bins: 30).table(name: "user_active_days_histogram"),
         ]
     }
 

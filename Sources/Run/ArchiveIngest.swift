@@ -54,7 +54,7 @@ extension Run<ArchiveRunConfiguration> {
         pass.metadata.runAtNormalPriority()
         // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it).
         summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
-        pass.diagnostics.concludeFirstPass()
+        try pass.diagnostics.concludeFirstPass()
         if !common.dedupe {
             let completion = IngestCompletion(
                 summary: summary, finishing: pass.diagnostics,

@@ -173,6 +173,44 @@ struct PanelDiagnosticsTests {
         #expect(readiness.rows[0][1] == .count(log.summary.users.count))
     }
 
+    /// The per-user sets spilled when a user's first stretch of rows ends give the tables the sets held in memory
+    /// give: users whose rows come in one stretch, and users whose rows come again later (their spilled and held
+    /// sets joined), with sets written as bit sets and as lists of video slots, over more than one read block.
+    @Test func spilledUserSetsGiveTheTablesOfSetsHeldInMemory() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let seed = testSeed(default: 23)
+        var random = SeededGenerator(seed: seed)
+        var events: [(Interaction, CalendarDay?)] = []
+        func stretch(user: Int32, rows: Int, dense: Bool) {
+            for _ in 0..<rows {
+                let video = Int32(dense ? random.next() % 640 : random.next() % 10_000)
+                let day = random.next() % 9 == 0 ? nil : CalendarDay(rawValue: 18_000 + Int32(random.next() % 40))
+                events.append((
+                    Interaction(
+                        timestampMs: 0, userID: user, videoID: video, playDurationMs: Int64(random.next() % 9_000),
+                        videoDurationMs: 10_000, watchRatio: Double(random.next() % 300) / 100),
+                    day))
+            }
+        }
+        for user in Int32(0)..<4_000 { stretch(user: user, rows: user % 7 == 0 ? 2_000 : 100, dense: user % 7 == 0) }
+        for user in stride(from: Int32(3), to: 4_000, by: 97) { stretch(user: user, rows: 150, dense: user % 2 == 0) }
+        stretch(user: 9_999, rows: 5, dense: false)
+        let spilling = InteractionDiagnosticsCollector(spillDirectory: dir)
+        let holding = InteractionDiagnosticsCollector(restoring: InteractionRowTally())
+        for (event, day) in events {
+            spilling.tally(event, eventDate: day)
+            holding.tally(event, eventDate: day)
+        }
+        let spill = dir.appendingPathComponent("user-sets.spill")
+        try spilling.concludeFirstPass()
+        try holding.concludeFirstPass()
+        let spilled = try #require(spilling.repeatedMeasureTables)
+        #expect(spilled == holding.repeatedMeasureTables, "seed \(seed)")
+        #expect(spilled.map(\.name).contains("item_activity") && !FileManager.default.fileExists(atPath: spill.path))
+    }
+
     @Test func resumedStateEqualsAnUninterruptedOne() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
