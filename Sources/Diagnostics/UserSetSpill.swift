@@ -4,9 +4,9 @@ import SystemPackage
 
 /// The per-user sets of the interaction diagnostics (the videos a user's rows saw, as a bit set over video slots,
 /// and their event dates), written to a file when the user's first stretch of rows ends, so that the ingest holds
-/// one user's sets and not every user's: KuaiRec's matrices come grouped by user, and the sets were ~2 KB a
-/// user of the ingest's memory (~14 MB on the big matrix, ~55 MB with four times its users). Read back once,
-/// in the order written, when the first pass ends.
+/// one user's sets and not every user's: KuaiRec's matrices come grouped by user, and every user's sets held
+/// would be ~2 KB a user of the ingest's memory (~14 MB on the big matrix, ~55 MB with four times its users).
+/// Read back once, in the order written, when the first pass ends.
 ///
 /// A record is three `Int32`s (the user's slot, the videos' count `n` or, negated, the bit set's word count
 /// `w`, and the dates' count `d`), then `n` video slots as `Int32`s or `w` words as `UInt64`s, whichever is
@@ -14,12 +14,13 @@ import SystemPackage
 /// collector's own scratch, beside the day buckets, removed once read; hand-written because no library
 /// streams records of this shape.
 ///
-/// Invariant: ``handle`` is open from the first write until ``finishWriting()`` or ``remove()`` closes it; used by
-/// the collector's thread alone.
+/// It keeps no file open between writes (each write of the buffer opens, appends and closes the file), so it owns
+/// nothing that must be released. Used by the collector's thread alone.
 final class UserSetSpill {
     let url: URL
-    private var handle: FileDescriptor?
     private var buffer: [UInt8] = []
+    /// Whether the file was created by this spill (a later write appends to it).
+    private var created = false
     /// Bytes buffered before they are written.
     static let flushBytes = 1 << 20
 
@@ -58,24 +59,24 @@ final class UserSetSpill {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        if handle == nil {
-            do {
-                handle = try FileDescriptor.open(
-                    FilePath(url.path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            } catch {
-                throw POSIXFileError(path: url.path, operation: "create", (error as? Errno) ?? .ioError)
-            }
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(
+                FilePath(url.path), .writeOnly, options: created ? [.append] : [.create, .truncate],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch {
+            throw POSIXFileError(path: url.path, operation: created ? "open" : "create", (error as? Errno) ?? .ioError)
         }
-        try buffer.withUnsafeBytes { try handle!.writeAll($0, path: url.path) }
+        defer { try? file.close() }
+        created = true
+        try buffer.withUnsafeBytes { try file.writeAll($0, path: url.path) }
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Writes what is buffered and closes the file.
+    /// Writes what is buffered.
     /// - Throws: ``POSIXFileError`` when the file cannot be created or written.
     func finishWriting() throws {
         try flush()
-        try? handle?.close()
-        handle = nil
         buffer = []
     }
 
@@ -146,8 +147,7 @@ final class UserSetSpill {
 
     /// Removes the file.
     func remove() {
-        try? handle?.close()
-        handle = nil
+        created = false
         try? FileManager.default.removeItem(at: url)
     }
 }

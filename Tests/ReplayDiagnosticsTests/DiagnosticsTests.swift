@@ -211,6 +211,42 @@ struct PanelDiagnosticsTests {
         #expect(spilled.map(\.name).contains("item_activity") && !FileManager.default.fileExists(atPath: spill.path))
     }
 
+    /// The spill gives back every record as appended, in order, written over several appends of the file and read
+    /// over several blocks: sets as bit sets and as lists of slots, empty date sets, an empty file. A file cut inside
+    /// a record is damaged, not read short.
+    @Test func userSetSpillGivesBackItsRecordsInOrder() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let spill = UserSetSpill(url: dir.appendingPathComponent("sets.spill"))
+        var none = 0
+        try spill.forEachRecord { _, _, _ in none += 1 }
+        #expect(none == 0, "no file: no record")
+        var random = SeededGenerator(seed: testSeed(default: 5))
+        var written: [(Int, [UInt64], Set<Int32>)] = []
+        for slot in 0..<6_000 {
+            var bits = [UInt64](repeating: 0, count: Int(random.next() % 200) + 1)
+            let dense = slot % 3 == 0
+            for w in bits.indices where dense || random.next() % 20 == 0 { bits[w] = random.next() }
+            bits[bits.count - 1] |= 1
+            let dates = Set((0..<Int(random.next() % 70)).map { _ in Int32(random.next() % 400) - 200 })
+            written.append((slot, bits, dates))
+            spill.append(slot: slot, videoBits: bits, dates: dates)
+            try spill.flushIfFull()
+        }
+        try spill.finishWriting()
+        let bytes = try #require(FileManager.default.attributesOfItem(atPath: spill.url.path)[.size] as? Int)
+        #expect(bytes > 3 * UserSetSpill.flushBytes, "written in several appends: \(bytes) bytes")
+        var read: [(Int, [UInt64], Set<Int32>)] = []
+        try spill.forEachRecord { slot, bits, dates in read.append((slot, bits, Set(dates))) }
+        #expect(read.count == written.count)
+        #expect(zip(read, written).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 })
+        #expect(truncate(spill.url.path, off_t(bytes - 3)) == 0)
+        #expect(throws: DamagedFileError.self) { try spill.forEachRecord { _, _, _ in } }
+        spill.remove()
+        #expect(!FileManager.default.fileExists(atPath: spill.url.path))
+    }
+
     @Test func resumedStateEqualsAnUninterruptedOne() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
