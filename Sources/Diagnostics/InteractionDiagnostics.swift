@@ -149,11 +149,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     /// An order-preserving bin of a double: the top bits of its total-order key.
     @inline(__always)
-    static func bin(_ x: Double) -> Int {
-        let bits = x.bitPattern
-        let key = bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
-        return Int(key >> UInt64(64 - binBits))
-    }
+    static func bin(_ x: Double) -> Int { Int(CountedValues.orderKey(x) >> UInt64(64 - binBits)) }
 
     public func begin(columns: InteractionColumns) throws {
         self.columns = columns
@@ -413,7 +409,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         let (wanted, binStart) = binsHoldingPercentiles(count: n)
         if let base = bins.baseAddress { free(base) }
         bins = UnsafeMutableBufferPointer(start: nil, count: 0)
-        var collected = [[Int: [Double]]](repeating: [:], count: 3)
+        var collected = [[Int: CountedValues]](repeating: [:], count: 3)
         var squareSums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
         let center = SIMD4(means[0], means[1], means[2], means[3])
         // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
@@ -432,15 +428,16 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 squareSums.3.add(d[3] * d[3])
                 for i in 0..<3 {
                     let b = InteractionDiagnosticsCollector.bin(values[i])
-                    if wanted[i * binCount + b] { collected[i][b, default: []].append(values[i]) }
+                    if wanted[i * binCount + b] { collected[i][b, default: CountedValues()].add(values[i]) }
                 }
             }
         }
         let squares = [squareSums.0, squareSums.1, squareSums.2, squareSums.3]
-        for i in 0..<3 { for key in collected[i].keys { collected[i][key]!.sort() } }
+        let ordered = collected.map { $0.mapValues { $0.ordered() } }
+        collected = []
         func element(_ i: Int, _ rank: Int) -> Double {
             let b = binStart[i].filter { $0.value <= rank }.max { $0.value < $1.value }!.key
-            return collected[i][b]![rank - binStart[i][b]!]
+            return ordered[i][b]!.element(rank - binStart[i][b]!)
         }
         var described: [DescribedColumn] = []
         for i in 0..<4 {
@@ -606,6 +603,62 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 /// What the interaction tables count row by row besides the rows' values: the rows kept and left out, the time
 /// columns' missing values, the event dates and the event-time range. The ingest pass's collector keeps one; a
 /// live feed stores one in every checkpoint (its caches are not stored: they only speed up the next row).
+/// The values of one percentile bin (``InteractionDiagnosticsCollector/bin(_:)``) seen by the second pass, each
+/// distinct value (bit for bit) with how many times it came: the bin's order statistics without holding every
+/// value. A bin of a discrete column (durations in whole milliseconds) holds many repeats of few values; a bin
+/// of KuaiRec's big matrix held ~5,000-20,000 values, four times as many with four times the rows.
+struct CountedValues {
+    /// Each value's count, by its total-order key (``orderKey(_:)``).
+    private var counts: [UInt64: Int] = [:]
+
+    /// Counts one more `value`.
+    @inline(__always)
+    mutating func add(_ value: Double) { counts[Self.orderKey(value), default: 0] += 1 }
+
+    /// A key whose unsigned order is the values' order (negative values reversed below the positive ones;
+    /// -0.0 before 0.0), and which gives the value back bit for bit (``value(ofKey:)``).
+    @inline(__always)
+    static func orderKey(_ x: Double) -> UInt64 {
+        let bits = x.bitPattern
+        return bits & (1 << 63) != 0 ? ~bits : bits | (1 << 63)
+    }
+
+    /// The value of `key` (``orderKey(_:)``'s inverse).
+    static func value(ofKey key: UInt64) -> Double {
+        Double(bitPattern: key & (1 << 63) != 0 ? key & ~(1 << 63) : ~key)
+    }
+
+    /// The distinct values in order, each with the rank after its last copy.
+    func ordered() -> Ordered {
+        var keys = Array(counts.keys)
+        keys.sort()
+        var ends: [Int] = []
+        ends.reserveCapacity(keys.count)
+        var seen = 0
+        for k in keys {
+            seen += counts[k]!
+            ends.append(seen)
+        }
+        return Ordered(keys: keys, ends: ends)
+    }
+
+    /// A bin's values in order: ``keys`` ascending, ``ends`` the rank (from 0) after each value's copies.
+    struct Ordered {
+        let keys: [UInt64]
+        let ends: [Int]
+
+        /// The `rank`-th smallest value (from 0) of the bin, as a sorted array of all its values would hold it.
+        func element(_ rank: Int) -> Double {
+            var (low, high) = (0, ends.count - 1)
+            while low < high {
+                let mid = (low + high) / 2
+                if ends[mid] <= rank { low = mid + 1 } else { high = mid }
+            }
+            return CountedValues.value(ofKey: keys[low])
+        }
+    }
+}
+
 struct InteractionRowTally: Codable, Sendable {
     var rows = 0
     var leftOut = 0

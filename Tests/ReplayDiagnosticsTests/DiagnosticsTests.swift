@@ -32,6 +32,27 @@ struct DiagnosticMathTests {
         }
     }
 
+    /// A bin's values counted by value give every order statistic a sorted array of them gives, bit for bit:
+    /// repeats, negative values, both zeros (-0.0 first), infinities; each value's key gives it back.
+    @Test func countedValuesGiveTheOrderStatisticsOfTheSortedValues() {
+        var random = SeededGenerator(seed: testSeed(default: 17))
+        var values: [Double] = [0.0, -0.0, .infinity, -.infinity, -0.0]
+        for _ in 0..<5_000 {
+            let whole = Double(Int(random.next() % 2_000) - 1_000) / 1_000
+            values.append(random.next() % 3 == 0 ? whole : whole + Double(random.next() % 1_000_000) / 1e9)
+        }
+        var counted = CountedValues()
+        for v in values.shuffled(using: &random) { counted.add(v) }
+        let sorted = values.sorted { CountedValues.orderKey($0) < CountedValues.orderKey($1) }
+        let ordered = counted.ordered()
+        #expect(ordered.keys.count < values.count, "repeats are counted, not held")
+        #expect(sorted.indices.allSatisfy { ordered.element($0).bitPattern == sorted[$0].bitPattern })
+        #expect(ordered.element(0) == -.infinity && ordered.element(sorted.count - 1) == .infinity)
+        #expect(values.allSatisfy { CountedValues.value(ofKey: CountedValues.orderKey($0)).bitPattern == $0.bitPattern })
+        let zeros = sorted.filter { $0 == 0 }
+        #expect(zeros.map(\.sign) == [.minus, .minus, .plus] + Array(repeating: .plus, count: zeros.count - 3))
+    }
+
     @Test func numpyLinearQuantileAndMedian() {
         // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.99]) = [1.75, 2.5, 3.97]; median of [1, 2, 4] = 2.
         let v = [1.0, 2, 3, 4]
