@@ -233,8 +233,9 @@ struct PanelDiagnosticsTests {
     }
 
     /// The spill gives back every record as appended, in order, written over several appends of the file and read
-    /// over several blocks: sets as bit sets and as lists of slots, empty date sets, an empty file. A file cut inside
-    /// a record is damaged, not read short.
+    /// over several blocks: sets as bit sets and as lists of slots, empty date sets, no file. A file a killed run
+    /// left at its path is written over, not appended to; a file cut inside a record is damaged, not read short;
+    /// a folder that is gone is a `POSIXFileError` when the records are written.
     @Test func userSetSpillGivesBackItsRecordsInOrder() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -243,6 +244,7 @@ struct PanelDiagnosticsTests {
         var none = 0
         try spill.forEachRecord { _, _, _ in none += 1 }
         #expect(none == 0, "no file: no record")
+        try Data(repeating: 0x41, count: 4_096).write(to: spill.url)
         var random = SeededGenerator(seed: testSeed(default: 5))
         var written: [(Int, [UInt64], Set<Int32>)] = []
         for slot in 0..<6_000 {
@@ -266,6 +268,9 @@ struct PanelDiagnosticsTests {
         #expect(throws: DamagedFileError.self) { try spill.forEachRecord { _, _, _ in } }
         spill.remove()
         #expect(!FileManager.default.fileExists(atPath: spill.url.path))
+        let orphan = UserSetSpill(url: dir.appendingPathComponent("gone/sets.spill"))
+        orphan.append(slot: 0, videoBits: [1], dates: [3])
+        #expect(throws: POSIXFileError.self) { try orphan.finishWriting() }
     }
 
     @Test func resumedStateEqualsAnUninterruptedOne() throws {
