@@ -18,10 +18,7 @@ import Testing
     }
 
     @Test func meansAndCategoriesFollowPandasMergeAndGroupby() {
-        var d = DailyValues()
-        d.activeDay = 1
-        d.uniqueVideos = 4
-        table().fill(&d, videos: [4, 3, 2, 1], day: day)
+        let d = table().values(videos: [4, 3, 2, 1], day: day)
         // show_cnt over the matched rows 100, 300, 0 (video 4's is NaN, skipped): (100 + 300 + 0) / 3.
         #expect(d.itemMeanShowCount.bitPattern == (400.0 / 3).bitPattern)
         // item_play_rate 0.5, 0.1 (video 2's NaN, video 4's NaN skipped), numpy's segment sum in order.
@@ -49,26 +46,26 @@ import Testing
     }
 
     @Test func aDayWithoutRowsHasUnknownMeans() {
-        var d = DailyValues()
-        d.activeDay = 1
-        table().fill(&d, videos: [3, 99], day: day)
+        let d = table().values(videos: [3, 99], day: day)
         #expect(d.itemMeanShowCount.isNaN && d.itemMeanPlayRate.isNaN)
         #expect(d.itemFirstCategories == 0 && d.itemDailyMatched == 0 && d.itemCategoryMatched == 1)
     }
 
     @Test func timelinesKeepTheItemContextThroughASnapshot() throws {
         var timeline = UserTimeline()
-        var d = DailyValues()
-        d.activeDay = 1
-        d.interactions = 2
-        table().fill(&d, videos: [1, 2], day: day)
-        _ = timeline.close(day: day, daily: d, thresholds: TreatmentThresholds(highIntensity: 1, highWatchShare: 1))
-        _ = timeline.close(day: day.adding(1), daily: DailyValues(), thresholds: TreatmentThresholds(highIntensity: 1, highWatchShare: 1))
+        var totals = DayTotals()
+        totals.interactions = 2
+        totals.uniqueVideos = 2
+        let context = table().values(videos: [1, 2], day: day)
+        let thresholds = TreatmentThresholds(highIntensity: 1, highWatchShare: 1)
+        timeline.close(day: day, totals: totals, itemContext: context, thresholds: thresholds)
+        timeline.close(day: day.adding(1), totals: DayTotals(), thresholds: thresholds)
         var w = ByteWriter()
         timeline.encode(into: &w)
         let decoded = try UserTimeline(decoding: w.bytes, historyLength: UserTimeline.leadHistoryLength)
         #expect(decoded.history.count == 2)
-        #expect(decoded.history[0].daily.hasSameBits(as: d))
+        #expect(decoded.history[0].itemContext == context)
+        #expect(decoded.history[0].daily.hasSameBits(as: DailyValues(totals, itemContext: context)))
         #expect(decoded.history[1].daily.hasSameBits(as: DailyValues()))
         #expect(!decoded.history[1].daily.hasItemContext)
     }

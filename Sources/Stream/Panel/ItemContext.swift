@@ -92,8 +92,8 @@ public struct ItemContextTable: Sendable {
         return low
     }
 
-    /// Sets `daily`'s item context for the distinct `videos` of a user-day on `day`.
-    public func fill(_ daily: inout DailyValues, videos: VideoSet, day: CalendarDay) {
+    /// The item context of a user-day on `day` whose distinct videos are `videos`.
+    public func values(videos: VideoSet, day: CalendarDay) -> ItemContextValues {
         var show = SegmentMean(), play = SegmentMean()
         var categories = Set<Int>()
         var matched = 0, categorized = 0
@@ -111,11 +111,13 @@ public struct ItemContextTable: Sendable {
                 if let first { categories.insert(first) }
             }
         }
-        daily.itemMeanShowCount = show.mean
-        daily.itemMeanPlayRate = play.mean
-        daily.itemFirstCategories = categories.count
-        daily.itemDailyMatched = matched
-        daily.itemCategoryMatched = categorized
+        var context = ItemContextValues()
+        context.itemMeanShowCount = show.mean
+        context.itemMeanPlayRate = play.mean
+        context.itemFirstCategories = categories.count
+        context.itemDailyMatched = matched
+        context.itemCategoryMatched = categorized
+        return context
     }
 }
 

@@ -63,26 +63,98 @@ public struct DayAggregate: Sendable {
         completeOrRewatchCount = 0
     }
 
+    /// The day's sums, its distinct videos counted.
+    public var totals: DayTotals {
+        var t = DayTotals()
+        t.interactions = interactions
+        t.uniqueVideos = videos.count
+        t.playDurationMs = playDurationMs
+        t.videoDurationMs = videoDurationMs
+        t.watchRatioSum = watchRatioSum
+        t.highWatchCount = highWatchCount
+        t.completeOrRewatchCount = completeOrRewatchCount
+        return t
+    }
+
     /// The day's values as the notebook computes them (zeros when inactive, its `fillna(0)`).
-    public func dailyValues() -> DailyValues {
-        guard interactions > 0 else { return DailyValues() }
-        let n = Double(interactions)
-        var d = DailyValues()
-        d.interactions = interactions
-        d.uniqueVideos = videos.count
-        d.totalPlayDurationMs = playDurationMs
-        d.avgPlayDurationMs = Double(playDurationMs) / n
-        d.avgVideoDurationMs = Double(videoDurationMs) / n
-        d.avgWatchRatio = watchRatioSum / n
-        d.highWatchCount = highWatchCount
-        d.completeOrRewatchCount = completeOrRewatchCount
-        d.totalPlayDurationSec = Double(playDurationMs) / 1_000
-        d.avgPlayDurationSec = d.avgPlayDurationMs / 1_000
-        d.avgVideoDurationSec = d.avgVideoDurationMs / 1_000
-        d.highWatchShare = Double(highWatchCount) / n
-        d.completeOrRewatchShare = Double(completeOrRewatchCount) / n
-        d.activeDay = 1
-        return d
+    public func dailyValues() -> DailyValues { DailyValues(totals) }
+}
+
+/// The sums one user-day's values are computed from (``DayAggregate``'s, its distinct videos counted). Every
+/// column of ``DailyValues`` but the item context is a function of them, so a closed day keeps these 56 bytes
+/// and not its 152-byte values (``DailyValues/init(_:itemContext:)`` computes those when a record is built).
+public struct DayTotals: Sendable, Equatable {
+    public var interactions = 0
+    public var uniqueVideos = 0
+    public var playDurationMs: Int64 = 0
+    public var videoDurationMs: Int64 = 0
+    /// The Kahan-compensated sum of `watch_ratio` (``DayAggregate/watchRatioSum``).
+    public var watchRatioSum = 0.0
+    public var highWatchCount = 0
+    public var completeOrRewatchCount = 0
+
+    /// No interactions.
+    public init() {}
+
+    /// True when the user had an interaction that day.
+    @inline(__always) public var isActive: Bool { interactions > 0 }
+
+    /// `avg_watch_ratio` (0 when inactive).
+    @inline(__always) public var avgWatchRatio: Double { isActive ? watchRatioSum / Double(interactions) : 0 }
+    /// `total_play_duration_sec` (0 when inactive).
+    @inline(__always) public var totalPlayDurationSec: Double { isActive ? Double(playDurationMs) / 1_000 : 0 }
+    /// `high_watch_share` (0 when inactive).
+    @inline(__always) public var highWatchShare: Double { isActive ? Double(highWatchCount) / Double(interactions) : 0 }
+
+    /// The five columns that get `lag_1_*` and `prior_3day_*`, in the notebook's order (active_day, interactions,
+    /// total_play_duration_sec, avg_watch_ratio, high_watch_share).
+    public var lagBase: LagValues {
+        var base = LagValues(repeating: 0)
+        base[0] = isActive ? 1 : 0
+        base[1] = Double(interactions)
+        base[2] = totalPlayDurationSec
+        base[3] = avgWatchRatio
+        base[4] = highWatchShare
+        return base
+    }
+
+    /// The three columns that get leads (active_day, interactions, total_play_duration_sec).
+    @inline(__always) public var leadBase: (Double, Double, Double) {
+        (isActive ? 1 : 0, Double(interactions), totalPlayDurationSec)
+    }
+
+    /// Equal when every count is the other's and the ratio sum has the same bits (a NaN sum equals itself).
+    public static func == (a: DayTotals, b: DayTotals) -> Bool {
+        a.interactions == b.interactions && a.uniqueVideos == b.uniqueVideos && a.playDurationMs == b.playDurationMs
+            && a.videoDurationMs == b.videoDurationMs && a.watchRatioSum.bitPattern == b.watchRatioSum.bitPattern
+            && a.highWatchCount == b.highWatchCount && a.completeOrRewatchCount == b.completeOrRewatchCount
+    }
+}
+
+/// A user-day's item context (`--with-item-context`): the columns ``ItemContextTable`` joins to the day's distinct
+/// videos, and the join's coverage counts.
+public struct ItemContextValues: Sendable, Equatable {
+    public var itemMeanShowCount = Double.nan
+    public var itemMeanPlayRate = Double.nan
+    public var itemFirstCategories = 0
+    public var itemDailyMatched = 0
+    public var itemCategoryMatched = 0
+
+    /// No context: NaN means and zero counts (an inactive day's, or a run's without the join).
+    public init() {}
+
+    /// Equal when every value has the same bits (an unknown mean equals itself).
+    public static func == (a: ItemContextValues, b: ItemContextValues) -> Bool {
+        a.itemMeanShowCount.bitPattern == b.itemMeanShowCount.bitPattern
+            && a.itemMeanPlayRate.bitPattern == b.itemMeanPlayRate.bitPattern
+            && a.itemFirstCategories == b.itemFirstCategories && a.itemDailyMatched == b.itemDailyMatched
+            && a.itemCategoryMatched == b.itemCategoryMatched
+    }
+
+    /// True when the join found something: a mean that is a number, or a match.
+    public var isJoined: Bool {
+        !itemMeanShowCount.isNaN || !itemMeanPlayRate.isNaN || itemFirstCategories != 0 || itemDailyMatched != 0
+            || itemCategoryMatched != 0
     }
 }
 
@@ -102,17 +174,58 @@ public struct DailyValues: Sendable, Equatable {
     public var highWatchShare = 0.0
     public var completeOrRewatchShare = 0.0
     public var activeDay = 0
-    /// `item_mean_show_cnt`, `item_mean_play_rate`, `item_first_categories` (``ItemContextTable``; NaN, NaN
-    /// and 0 without `--with-item-context` or on an inactive day).
-    public var itemMeanShowCount = Double.nan
-    public var itemMeanPlayRate = Double.nan
-    public var itemFirstCategories = 0
-    /// The day's distinct videos found in `item_daily_features` on that date, and in `item_categories`
-    /// (the join's coverage; not written).
-    public var itemDailyMatched = 0
-    public var itemCategoryMatched = 0
+    /// The item context (``ItemContextTable``; NaN means and zero counts without `--with-item-context` or on an
+    /// inactive day).
+    public var itemContext = ItemContextValues()
+
+    /// `item_mean_show_cnt`.
+    public var itemMeanShowCount: Double {
+        get { itemContext.itemMeanShowCount }
+        set { itemContext.itemMeanShowCount = newValue }
+    }
+    /// `item_mean_play_rate`.
+    public var itemMeanPlayRate: Double {
+        get { itemContext.itemMeanPlayRate }
+        set { itemContext.itemMeanPlayRate = newValue }
+    }
+    /// `item_first_categories`.
+    public var itemFirstCategories: Int {
+        get { itemContext.itemFirstCategories }
+        set { itemContext.itemFirstCategories = newValue }
+    }
+    /// The day's distinct videos found in `item_daily_features` on that date (the join's coverage; not written).
+    public var itemDailyMatched: Int {
+        get { itemContext.itemDailyMatched }
+        set { itemContext.itemDailyMatched = newValue }
+    }
+    /// The day's distinct videos found in `item_categories` (the join's coverage; not written).
+    public var itemCategoryMatched: Int {
+        get { itemContext.itemCategoryMatched }
+        set { itemContext.itemCategoryMatched = newValue }
+    }
 
     public init() {}
+
+    /// The notebook's values of a user-day with these sums (zeros when inactive, its `fillna(0)`) and item context.
+    public init(_ totals: DayTotals, itemContext: ItemContextValues? = nil) {
+        if let itemContext { self.itemContext = itemContext }
+        guard totals.isActive else { return }
+        let n = Double(totals.interactions)
+        interactions = totals.interactions
+        uniqueVideos = totals.uniqueVideos
+        totalPlayDurationMs = totals.playDurationMs
+        avgPlayDurationMs = Double(totals.playDurationMs) / n
+        avgVideoDurationMs = Double(totals.videoDurationMs) / n
+        avgWatchRatio = totals.avgWatchRatio
+        highWatchCount = totals.highWatchCount
+        completeOrRewatchCount = totals.completeOrRewatchCount
+        totalPlayDurationSec = totals.totalPlayDurationSec
+        avgPlayDurationSec = avgPlayDurationMs / 1_000
+        avgVideoDurationSec = avgVideoDurationMs / 1_000
+        highWatchShare = totals.highWatchShare
+        completeOrRewatchShare = Double(totals.completeOrRewatchCount) / n
+        activeDay = 1
+    }
 
     /// Equal when every value has the same bits (``hasSameBits(as:)``): an unknown item mean equals itself.
     public static func == (a: DailyValues, b: DailyValues) -> Bool { a.hasSameBits(as: b) }
@@ -128,33 +241,11 @@ public struct DailyValues: Sendable, Equatable {
             && same(a.totalPlayDurationSec, b.totalPlayDurationSec) && same(a.avgPlayDurationSec, b.avgPlayDurationSec)
             && same(a.avgVideoDurationSec, b.avgVideoDurationSec) && same(a.highWatchShare, b.highWatchShare)
             && same(a.completeOrRewatchShare, b.completeOrRewatchShare) && a.activeDay == b.activeDay
-            && same(a.itemMeanShowCount, b.itemMeanShowCount) && same(a.itemMeanPlayRate, b.itemMeanPlayRate)
-            && a.itemFirstCategories == b.itemFirstCategories && a.itemDailyMatched == b.itemDailyMatched
-            && a.itemCategoryMatched == b.itemCategoryMatched
+            && a.itemContext == b.itemContext
     }
 
     /// True when the item context was joined (a day with a value or a match).
-    var hasItemContext: Bool {
-        !itemMeanShowCount.isNaN || !itemMeanPlayRate.isNaN || itemFirstCategories != 0 || itemDailyMatched != 0
-            || itemCategoryMatched != 0
-    }
-
-    /// The five columns that get `lag_1_*` and `prior_3day_*`, in the notebook's order
-    /// (active_day, interactions, total_play_duration_sec, avg_watch_ratio, high_watch_share).
-    public var lagBase: LagValues {
-        var base = LagValues(repeating: 0)
-        base[0] = Double(activeDay)
-        base[1] = Double(interactions)
-        base[2] = totalPlayDurationSec
-        base[3] = avgWatchRatio
-        base[4] = highWatchShare
-        return base
-    }
-
-    /// The three columns that get leads (active_day, interactions, total_play_duration_sec).
-    public var leadBase: (Double, Double, Double) {
-        (Double(activeDay), Double(interactions), totalPlayDurationSec)
-    }
+    var hasItemContext: Bool { itemContext.isJoined }
 }
 
 /// pandas' `roll_sum` for `shift(1).rolling(window=3, min_periods=1).sum()`, one value at a time, bit for bit.
@@ -166,32 +257,36 @@ public struct DailyValues: Sendable, Equatable {
 /// The window is stored inline (no heap array): five sums a user are pushed on the event loop every day, where an
 /// array's `removeFirst` and `append` cost a uniqueness check, a generic shift and a heap object per sum.
 /// `==` compares the state bit for bit (a NaN equals the same NaN), since it answers "is this the same state".
+///
+/// 72 bytes (every user holds five): the counts are 32-bit. `observations` and `windowCount` are at most 3;
+/// `consecutiveSameValue` and `length` count values pushed, one a closed day, and 2^31 days are not closed in a
+/// run (a checkpoint's values are checked when read).
 public struct PandasRollingSum: Sendable, Equatable {
     var sum = 0.0
     var compensationAdd = 0.0
     var compensationRemove = 0.0
-    var observations = 0
-    var consecutiveSameValue = 0
     var previousValue = Double.nan
     /// The last three values of the shifted series, oldest first at index 0 (NaN where a value was NaN); the
     /// places from `windowCount` on hold 0.
     private(set) var windowStorage = InlineArray<3, Double>(repeating: 0)
+    var observations: Int32 = 0
+    var consecutiveSameValue: Int32 = 0
     /// How many values `windowStorage` holds (at most ``windowSize``).
-    private(set) var windowCount = 0
+    private(set) var windowCount: Int32 = 0
     /// Number of values pushed so far.
-    var length = 0
+    var length: Int32 = 0
 
-    static let windowSize = 3
-    static let minPeriods = 1
+    static let windowSize: Int32 = 3
+    static let minPeriods: Int32 = 1
 
     public init() {}
 
     /// Sets the window to `values`, oldest first; false (nothing changed) when they are more than ``windowSize``.
     mutating func setWindow(_ values: [Double]) -> Bool {
-        guard values.count <= Self.windowSize else { return false }
+        guard values.count <= Int(Self.windowSize) else { return false }
         windowStorage = InlineArray(repeating: 0)
         for (i, v) in values.enumerated() { windowStorage[i] = v }
-        windowCount = values.count
+        windowCount = Int32(values.count)
         return true
     }
 
@@ -202,7 +297,7 @@ public struct PandasRollingSum: Sendable, Equatable {
             a.consecutiveSameValue == b.consecutiveSameValue, same(a.previousValue, b.previousValue),
             a.windowCount == b.windowCount, a.length == b.length
         else { return false }
-        for i in 0..<a.windowCount where !same(a.windowStorage[i], b.windowStorage[i]) { return false }
+        for i in 0..<Int(a.windowCount) where !same(a.windowStorage[i], b.windowStorage[i]) { return false }
         return true
     }
 
@@ -226,7 +321,7 @@ public struct PandasRollingSum: Sendable, Equatable {
             }
             add(value)
         }
-        windowStorage[windowCount] = value
+        windowStorage[Int(windowCount)] = value
         windowCount += 1
         length += 1
         return result()

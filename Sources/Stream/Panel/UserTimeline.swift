@@ -1,31 +1,92 @@
-/// One closed user-day kept for its pending revisions: everything but the leads, which come
-/// from the days after it.
+/// One closed user-day kept for its pending revisions: everything but the leads, which come from the days after
+/// it, and its `lag_1_*` values, which are the day before's (``ClosedDays/lag1(at:)``).
 ///
-/// A plain value (numbers only, no reference): a user's days are copied into and read from the ring on the
-/// event loop every day, as plain memory moves, with no reference count to keep.
+/// Kept small (120 bytes; every user holds eight): the day's sums, not its ``DailyValues`` (``daily`` computes
+/// them, the same bits as at its close), the flags in bytes, and the item context behind a reference that is nil
+/// in a run without `--with-item-context`. At four times the big matrix's users the timelines held ~2.2 KB a user
+/// of 272-byte days.
 struct ClosedDay: Equatable {
     var day: CalendarDay
-    var daily: DailyValues
-    var lag1: LagValues
-    var prior3: LagValues
-    var treatmentHighIntensity: Int
-    var treatmentHighWatchExposure: Int
+    /// `treatment_high_intensity` and `treatment_high_watch_exposure` (0 or 1).
+    private var treatments: (UInt8, UInt8) = (0, 0)
+    /// True once the final revision is out.
+    var finalized = false
     /// The revision number the next emission gets.
     var nextRevision: Int
-    /// True once the final revision is out.
-    var finalized: Bool
+    /// The day's sums.
+    var totals: DayTotals
+    /// `prior_3day_*`.
+    var prior3: LagValues
+    /// The item context; nil when not joined.
+    private var joinedContext: ItemContextBox?
+
+    /// A day closed with these values.
+    init(
+        day: CalendarDay, totals: DayTotals, itemContext: ItemContextValues?, prior3: LagValues,
+        treatmentHighIntensity: Int, treatmentHighWatchExposure: Int, nextRevision: Int, finalized: Bool
+    ) {
+        self.day = day
+        self.totals = totals
+        self.prior3 = prior3
+        self.nextRevision = nextRevision
+        self.finalized = finalized
+        self.itemContext = itemContext
+        self.treatmentHighIntensity = treatmentHighIntensity
+        self.treatmentHighWatchExposure = treatmentHighWatchExposure
+    }
+
+    /// `treatment_high_intensity` (0 or 1).
+    var treatmentHighIntensity: Int {
+        get { Int(treatments.0) }
+        set { treatments.0 = newValue == 0 ? 0 : 1 }
+    }
+    /// `treatment_high_watch_exposure` (0 or 1).
+    var treatmentHighWatchExposure: Int {
+        get { Int(treatments.1) }
+        set { treatments.1 = newValue == 0 ? 0 : 1 }
+    }
+
+    /// The joined item context (nil when the join found nothing for the day, or was not asked for).
+    var itemContext: ItemContextValues? {
+        get { joinedContext?.values }
+        set { joinedContext = newValue.flatMap { $0.isJoined ? ItemContextBox($0) : nil } }
+    }
+
+    /// The day's values, as the notebook computes them from its sums, with its item context.
+    var daily: DailyValues { DailyValues(totals, itemContext: itemContext) }
+
+    static func == (a: ClosedDay, b: ClosedDay) -> Bool {
+        a.day == b.day && a.treatments == b.treatments && a.finalized == b.finalized && a.nextRevision == b.nextRevision
+            && a.totals == b.totals && UserDayRecord.sameBits(a.prior3, b.prior3) && a.itemContext == b.itemContext
+    }
+}
+
+/// A closed day's item context, behind a reference so that a day without one costs 8 bytes. Immutable: the
+/// copies of a closed day share it.
+final class ItemContextBox: Sendable {
+    let values: ItemContextValues
+    init(_ values: ItemContextValues) { self.values = values }
 }
 
 /// A timeline's closed days, oldest first (index 0), in a ring: appending to a full ring overwrites its oldest day
-/// in place, where an array would drop its first element and shift the seven others (~240 bytes each), a user a
-/// day, on the event loop. Indices run from 0 to `count`, as an array's would.
+/// in place, where an array would drop its first element and shift the seven others, a user a day, on the event
+/// loop. Indices run from 0 to `count`, as an array's would.
+///
+/// A day's `lag_1_*` values are the day before's lag columns (``DayTotals/lagBase``, NaN as 0: the notebook's
+/// `shift(1)` and `fillna(0)`), so they are not kept per day: ``lag1(at:)`` computes them from the day before, and
+/// the ring keeps those of its oldest day (``oldestLag1``), whose day before it no longer holds.
 struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// The days; the oldest at `start` when the ring is full, at 0 otherwise.
     private var storage: [ClosedDay] = []
     private var start = 0
+    /// The `lag_1_*` values of the oldest day: zeros until a day is dropped (a user's first day has no day before).
+    private(set) var oldestLag1 = LagValues(repeating: 0)
 
     /// No days.
     init() {}
+
+    /// No days; the first day appended gets `lag1` as its `lag_1_*` values (a timeline restored from a checkpoint).
+    init(oldestLag1 lag1: LagValues) { oldestLag1 = lag1 }
 
     var startIndex: Int { 0 }
     var endIndex: Int { storage.count }
@@ -35,16 +96,16 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
             precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
             return storage[slot(position)]
         }
-        // In place (Array's own `_modify`): a `set` copies the whole day (~280 bytes) out and back for a field's change.
+        // In place (Array's own `_modify`): a `set` copies the whole day out and back for a field's change.
         _modify {
             precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
             yield &storage[slot(position)]
         }
     }
 
-    /// `body` of the `position`-th oldest day, read in place. The getter copies the whole day (~280 bytes) out
-    /// first, and for a field or two those copies were most of what revising a record cost (in `perf` of the big
-    /// matrix under `--emit final`: `memcpy` under `PanelEngine.close`, a tenth of the event loop's samples).
+    /// `body` of the `position`-th oldest day, read in place. The getter copies the whole day out first, and for
+    /// a field or two those copies were most of what revising a record cost (in `perf` of the big matrix under
+    /// `--emit final`: `memcpy` under `PanelEngine.close`, a tenth of the event loop's samples).
     @inline(__always)
     func reading<R>(_ position: Int, _ body: (borrowing ClosedDay) -> R) -> R {
         precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")
@@ -53,6 +114,21 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
 
     /// The oldest day's date (nil when there is none), read in place.
     var oldestDay: CalendarDay? { storage.isEmpty ? nil : reading(0) { $0.day } }
+
+    /// The lag columns of the newest day, NaN kept (what the next day's `prior_3day_*` sums push); nil when empty.
+    var newestLagBase: LagValues? { storage.isEmpty ? nil : reading(storage.count - 1) { $0.totals.lagBase } }
+
+    /// The `lag_1_*` values of the `position`-th oldest day.
+    func lag1(at position: Int) -> LagValues {
+        position == 0 ? oldestLag1 : reading(position - 1) { ClosedDays.lag1(after: $0) }
+    }
+
+    /// The `lag_1_*` values of the day after `day`: its lag columns with NaN as 0.
+    private static func lag1(after day: borrowing ClosedDay) -> LagValues {
+        var lag = day.totals.lagBase
+        for c in 0..<LagValues.fixedCount where lag[c].isNaN { lag[c] = 0 }
+        return lag
+    }
 
     /// Where the `position`-th oldest day is in `storage`.
     @inline(__always)
@@ -66,12 +142,17 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// room (it never grows past it).
     mutating func append(_ day: ClosedDay, keepingAtMost limit: Int) {
         if storage.count == limit {
+            oldestLag1 = reading(0) { ClosedDays.lag1(after: $0) }
             storage[start] = day
             start = slot(1)
             return
         }
         linearize()
-        if storage.count > limit { storage.removeFirst(storage.count - limit + 1) }
+        if storage.count > limit {
+            let dropped = storage.count - limit + 1
+            oldestLag1 = lag1(at: dropped)
+            storage.removeFirst(dropped)
+        }
         if storage.capacity < limit { storage.reserveCapacity(limit) }
         storage.append(day)
     }
@@ -96,9 +177,7 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
 /// Its size does not depend on the log's length.
 struct UserTimeline {
     var open = DayAggregate()
-    var rolling = [PandasRollingSum](repeating: PandasRollingSum(), count: 5)
-    /// The previous closed day's five lag columns (nil before the first closed day).
-    var previousLagBase: LagValues?
+    var rolling = RollingSums()
     /// Closed days, oldest first, consecutive, at most ``historyLength``.
     var history = ClosedDays()
     /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
@@ -108,66 +187,64 @@ struct UserTimeline {
     /// The rolling sums right after each held day's push, by day (only when ``keepsRevisionState``: late rows
     /// may revise days): a revision of a day recomputes the following days' `prior_3day_*` from here, exactly as
     /// pandas' running sums would have gone with the revised value.
-    var rollingAfter: [CalendarDay: [PandasRollingSum]] = [:]
+    var rollingAfter: [CalendarDay: RollingSums] = [:]
 
     /// A record's leads need the seven days after it: eight closed days.
     static let leadHistoryLength = 8
     /// The most closed days a timeline may keep (the revise window is at most this minus 8).
     static let maxHistoryLength = 64
 
-    /// Closes the open day as `day`, computing its lags and treatment flags; returns the day's values.
-    mutating func close(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> ClosedDay {
+    /// Closes the open day as `day` with the sums `totals` and the item context `itemContext`, computing its
+    /// `prior_3day_*` values and treatment flags (its `lag_1_*` values are the day before's lag columns).
+    mutating func close(
+        day: CalendarDay, totals: DayTotals, itemContext: ItemContextValues? = nil, thresholds: TreatmentThresholds
+    ) {
         open.reset()
-        let base = daily.lagBase
-        var lag1 = LagValues(repeating: 0)
+        let previous = history.newestLagBase
         var prior3 = LagValues(repeating: 0)
         for c in 0..<5 {
-            let shifted = previousLagBase?[c] ?? .nan
-            let lag = shifted
-            lag1[c] = lag.isNaN ? 0 : lag  // the notebook's fillna(0)
-            let prior = rolling[c].push(shifted)
-            prior3[c] = prior.isNaN ? 0 : prior
+            let prior = rolling[c].push(previous?[c] ?? .nan)  // the notebook's shift(1)
+            prior3[c] = prior.isNaN ? 0 : prior  // and fillna(0)
         }
-        previousLagBase = base
-        let (highIntensity, highWatchExposure) = UserTimeline.treatments(daily, thresholds)
+        let (highIntensity, highWatchExposure) = UserTimeline.treatments(totals, thresholds)
         let closed = ClosedDay(
-            day: day, daily: daily, lag1: lag1, prior3: prior3,
+            day: day, totals: totals, itemContext: itemContext, prior3: prior3,
             treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
             nextRevision: 0, finalized: false)
         history.append(closed, keepingAtMost: historyLength)
         if keepsRevisionState { keepRollingSums(after: day) }
-        return closed
     }
 
-    /// The treatment flags of a closed day's values under `thresholds` (0 on inactive days).
-    static func treatments(_ daily: DailyValues, _ thresholds: TreatmentThresholds) -> (Int, Int) {
-        let active = daily.activeDay == 1
+    /// The treatment flags of a closed day's sums under `thresholds` (0 on inactive days).
+    static func treatments(_ totals: DayTotals, _ thresholds: TreatmentThresholds) -> (Int, Int) {
+        let active = totals.isActive
         return (
-            active && Double(daily.interactions) >= thresholds.highIntensity ? 1 : 0,
-            active && daily.highWatchShare >= thresholds.highWatchShare ? 1 : 0
+            active && Double(totals.interactions) >= thresholds.highIntensity ? 1 : 0,
+            active && totals.highWatchShare >= thresholds.highWatchShare ? 1 : 0
         )
     }
 
-    /// Replaces a closed day's values (a late row arrived) and recomputes what depends on them within
-    /// the user: its treatment flags, and the following days' `lag_1_*` and `prior_3day_*` (the running
-    /// sums restart from the day's snapshot). Leads are read from the history when records are built.
-    /// False when the day is not held or its snapshot is missing.
-    mutating func revise(day: CalendarDay, daily: DailyValues, thresholds: TreatmentThresholds) -> Bool {
+    /// Replaces a closed day's sums and item context (a late row arrived) and recomputes what depends on them
+    /// within the user: its treatment flags, and the following days' `prior_3day_*` (the running sums restart
+    /// from the day's snapshot; the next day's `lag_1_*` are computed from the day's sums when read). Leads are
+    /// read from the history when records are built. False when the day is not held or its snapshot is missing.
+    mutating func revise(
+        day: CalendarDay, totals: DayTotals, itemContext: ItemContextValues? = nil, thresholds: TreatmentThresholds
+    ) -> Bool {
         guard let index = heldIndex(of: day), var sums = rollingAfter[day] else { return false }
-        history[index].daily = daily
+        history[index].totals = totals
+        history[index].itemContext = itemContext
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) =
-            UserTimeline.treatments(daily, thresholds)
+            UserTimeline.treatments(totals, thresholds)
         for j in (index + 1)..<max(index + 1, history.count) {
-            let base = history[j - 1].daily.lagBase
+            let base = history.reading(j - 1) { $0.totals.lagBase }
             for c in 0..<5 {
-                history[j].lag1[c] = base[c].isNaN ? 0 : base[c]
                 let prior = sums[c].push(base[c])
                 history[j].prior3[c] = prior.isNaN ? 0 : prior
             }
             rollingAfter[history[j].day] = sums
         }
         rolling = sums
-        previousLagBase = history[history.count - 1].daily.lagBase
         return true
     }
 
@@ -187,7 +264,7 @@ struct UserTimeline {
     /// true when a flag changed.
     mutating func applyThresholds(_ thresholds: TreatmentThresholds, to day: CalendarDay) -> Bool {
         guard let index = heldIndex(of: day) else { return false }
-        let flags = UserTimeline.treatments(history[index].daily, thresholds)
+        let flags = UserTimeline.treatments(history[index].totals, thresholds)
         guard flags != (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) else { return false }
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) = flags
         return true
@@ -205,14 +282,15 @@ struct UserTimeline {
         guard let index = heldIndex(of: day) else { return nil }
         var leads = LeadValues(repeating: .nan)
         for h in PanelRules.leadHorizons where index + h < history.count {
-            let (a, i, p) = history.reading(index + h) { $0.daily.leadBase }
+            let (a, i, p) = history.reading(index + h) { $0.totals.leadBase }
             leads[h - 1] = a
             leads[7 + h - 1] = i
             leads[14 + h - 1] = p
         }
+        let lag1 = history.lag1(at: index)
         return history.reading(index) { c in
             UserDayRecord(
-                userID: userID, day: c.day, daily: c.daily, lag1: c.lag1, prior3: c.prior3, leads: leads,
+                userID: userID, day: c.day, daily: c.daily, lag1: lag1, prior3: c.prior3, leads: leads,
                 treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
                 revision: c.nextRevision, isFinal: c.finalized)
         }
@@ -245,5 +323,27 @@ struct UserTimeline {
         history[index].nextRevision += 1
         if final { history[index].finalized = true }
         return record
+    }
+}
+
+/// A timeline's five `prior_3day_*` running sums (one a lag column), held inline: 360 bytes in the timeline,
+/// where an array was a heap block of 480 a user.
+struct RollingSums: Equatable {
+    private var sums = InlineArray<5, PandasRollingSum>(repeating: PandasRollingSum())
+
+    /// The number of sums.
+    static let count = 5
+
+    /// Fresh sums.
+    init() {}
+
+    /// The sum of lag column `column`.
+    subscript(column: Int) -> PandasRollingSum {
+        get { sums[column] }
+        _modify { yield &sums[column] }
+    }
+
+    static func == (a: RollingSums, b: RollingSums) -> Bool {
+        (0..<count).allSatisfy { a[$0] == b[$0] }
     }
 }

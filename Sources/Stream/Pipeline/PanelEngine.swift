@@ -46,9 +46,9 @@ final class PanelEngine {
     private(set) var progress: ReplayProgress
     /// Checkpoints made durable on a queue beside the fold.
     let committer: CheckpointCommitter
-    /// ``close(_:)``'s users' values of the day, kept from one day to the next (~110 bytes a user: 0.8 MB
+    /// ``close(_:)``'s users' sums of the day, kept from one day to the next (56 bytes a user: 0.4 MB
     /// for KuaiRec's big matrix, a fresh mmap each day otherwise).
-    private var closingDailies: [DailyValues] = []
+    private var closingTotals: [DayTotals] = []
     /// The timeline snapshot's chunk buffer, kept from one checkpoint to the next (``writtenTimelines()``).
     private var snapshotChunk: [UInt8] = []
 
@@ -169,24 +169,23 @@ final class PanelEngine {
         return duplicates
     }
 
-    /// A user-day's values: the notebook's aggregates, and the item context when it is joined.
-    private func dailyValues(of aggregate: DayAggregate, on day: CalendarDay) -> DailyValues {
-        var daily = aggregate.dailyValues()
-        if let itemContext, daily.activeDay == 1 { itemContext.fill(&daily, videos: aggregate.videos, day: day) }
-        return daily
+    /// A user-day's item context: nil when the context is not joined or the user was inactive.
+    private func itemContext(of aggregate: DayAggregate, on day: CalendarDay) -> ItemContextValues? {
+        guard let itemContext, aggregate.interactions > 0 else { return nil }
+        return itemContext.values(videos: aggregate.videos, day: day)
     }
 
     /// The thresholds for closing `day`, whose users' values are `dailies`. Under expanding thresholds with a
     /// ``thresholdsExchange`` the day's active user-days of the job's other instances join the distribution first.
     /// - Throws: what the exchange throws (the state is not changed then).
-    private func thresholds(closing dailies: [DailyValues], day: CalendarDay) throws -> TreatmentThresholds {
+    private func thresholds(closing dailies: [DayTotals], day: CalendarDay) throws -> TreatmentThresholds {
         switch mode {
         case .batch:
             var distribution = batchDistribution ?? ThresholdDistribution()
             return progress.thresholds ?? distribution.thresholds()
         case .expanding:
             var own: [ActiveUserDay] = []
-            for d in dailies where d.activeDay == 1 {
+            for d in dailies where d.isActive {
                 own.append(ActiveUserDay(interactions: d.interactions, highWatchCount: d.highWatchCount))
             }
             let others = try thresholdsExchange?.exchange(day: day, own: own) ?? []
@@ -202,16 +201,17 @@ final class PanelEngine {
     /// first day closed is the panel's first day when it was not known.
     func close(_ day: CalendarDay) throws {
         if firstDay == nil { firstDay = day }
-        var dailies = [DailyValues]()
-        swap(&dailies, &closingDailies)
-        defer { swap(&dailies, &closingDailies) }
+        var dailies = [DayTotals]()
+        swap(&dailies, &closingTotals)
+        defer { swap(&dailies, &closingTotals) }
         dailies.removeAll(keepingCapacity: true)
         dailies.reserveCapacity(users.count)
-        for i in timelines.indices { dailies.append(dailyValues(of: timelines[i].open, on: day)) }
+        for i in timelines.indices { dailies.append(timelines[i].open.totals) }
         let thresholds = try thresholds(closing: dailies, day: day)
         progress.thresholds = thresholds
         for i in emissionOrder {
-            _ = timelines[i].close(day: day, daily: dailies[i], thresholds: thresholds)
+            let context = itemContext(of: timelines[i].open, on: day)
+            timelines[i].close(day: day, totals: dailies[i], itemContext: context, thresholds: thresholds)
             if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
                 try emit(record)
             }
@@ -266,11 +266,11 @@ final class PanelEngine {
         if let i = userIndex[user] { return i }
         let i = appendUser(user)
         guard let first = firstDay, let last = lastClosed, first <= last else { return i }
-        let inactive = DayAggregate().dailyValues()
+        let inactive = DayTotals()
         var day = first
         while day <= last {
             // An inactive day's treatment flags are 0 whatever the thresholds.
-            _ = timelines[i].close(day: day, daily: inactive, thresholds: dayThresholds[day] ?? .never)
+            timelines[i].close(day: day, totals: inactive, thresholds: dayThresholds[day] ?? .never)
             // The day seven back now has all its leads: final at once.
             let complete = day.adding(-7)
             if complete >= first, let record = timelines[i].nextRevision(of: complete, userID: user, final: true) {
@@ -394,11 +394,14 @@ extension PanelEngine {
         where !(dropDuplicates && Interaction.isExactDuplicateOfEarlier(events, at: k)) {
             aggregate.add(e)
         }
-        let daily = dailyValues(of: aggregate, on: day)
+        let totals = aggregate.totals, context = itemContext(of: aggregate, on: day)
+        let daily = DailyValues(totals, itemContext: context)
         let from = max(first, day.adding(-7))
         guard let before = currentRecords(of: i, from: from, through: lastClosed) else { return false }
         let old = before[day]!.daily
-        guard timelines[i].revise(day: day, daily: daily, thresholds: dayThreshold) else { return false }
+        guard timelines[i].revise(day: day, totals: totals, itemContext: context, thresholds: dayThreshold) else {
+            return false
+        }
         var changed: [CalendarDay: Set<Int>] = [:]
         // The records as they stood before, for the observer: the revised user's, then those whose flags move.
         var previous: [CalendarDay: [Int: UserDayRecord]] = [:]
@@ -462,8 +465,8 @@ extension PanelEngine {
             }
             if x > day {
                 for j in timelines.indices {
-                    if let c = timelines[j].closedDay(x), c.daily.activeDay == 1 {
-                        asOf.remove(interactions: c.daily.interactions, highWatchCount: c.daily.highWatchCount)
+                    if let c = timelines[j].closedDay(x), c.totals.isActive {
+                        asOf.remove(interactions: c.totals.interactions, highWatchCount: c.totals.highWatchCount)
                     }
                 }
             }

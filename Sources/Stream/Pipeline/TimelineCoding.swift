@@ -82,16 +82,16 @@ extension UserTimeline {
     /// Every field is 8 bytes; an array of doubles is its count and its values.
     var encodedSize: Int {
         func doubles(_ n: Int) -> Int { 8 + 8 * n }
-        func sumSize(_ r: PandasRollingSum) -> Int { 6 * 8 + doubles(r.windowCount) + 8 }
-        var size = 8 * 8 + 8 * open.videos.count  // the open day: 8 fields and the videos
-        size += 8 + rolling.reduce(0) { $0 + sumSize($1) }
-        size += 8 + doubles(previousLagBase?.count ?? 0)
-        size += 8
+        func sumSize(_ r: PandasRollingSum) -> Int { 6 * 8 + doubles(Int(r.windowCount)) + 8 }
+        func sumsSize(_ sums: RollingSums?) -> Int { sums.map { s in (0..<RollingSums.count).reduce(0) { $0 + sumSize(s[$1]) } } ?? 0 }
+        var size = 8 * 8 + 8 * open.videos.count  // the open day: its 7 sums, the compensation, the videos
+        size += 8 + sumsSize(rolling)
+        size += 8 + doubles(history.oldestLag1.count)
         for c in history {
-            // day, 3 counts, 8 doubles, 3 counts; the lags; 2 treatments, revision, finalized; the sums
-            size += 15 * 8 + doubles(c.lag1.count) + doubles(c.prior3.count) + 4 * 8
-            if c.daily.hasItemContext { size += 5 * 8 }  // the item context after the active-day word
-            size += 8 + (rollingAfter[c.day] ?? []).reduce(0) { $0 + sumSize($1) }
+            // day, the 7 sums, the context word; prior_3day; 2 treatments, revision, finalized; the rolling sums
+            size += 9 * 8 + doubles(c.prior3.count) + 4 * 8
+            if c.itemContext != nil { size += 5 * 8 }  // the item context after its word
+            size += 8 + sumsSize(rollingAfter[c.day])
         }
         return size
     }
@@ -103,54 +103,30 @@ extension UserTimeline {
 
     /// Writes the user's state to `w`, which must have room for ``encodedSize`` bytes.
     func encode(into w: inout FieldWriter) {
-        w.int(open.interactions)
-        w.int(open.videos.count)
-        for v in open.videos.sorted() { w.int(Int(v)) }
-        w.int64(open.playDurationMs)
-        w.int64(open.videoDurationMs)
-        w.double(open.watchRatioSum)
+        w.totals(open.totals)
         w.double(open.watchRatioCompensation)
-        w.int(open.highWatchCount)
-        w.int(open.completeOrRewatchCount)
-        w.int(rolling.count)
-        for r in rolling { w.rollingSum(r) }
-        w.int(previousLagBase == nil ? 0 : 1)
-        if let previousLagBase { w.doubles(previousLagBase) } else { w.int(0) }
+        for v in open.videos.sorted() { w.int(Int(v)) }
+        w.rollingSums(rolling)
         w.int(history.count)
+        w.doubles(history.oldestLag1)
         for c in history {
             w.int(Int(c.day.rawValue))
-            let d = c.daily
-            w.int(d.interactions)
-            w.int(d.uniqueVideos)
-            w.int64(d.totalPlayDurationMs)
-            w.double(d.avgPlayDurationMs)
-            w.double(d.avgVideoDurationMs)
-            w.double(d.avgWatchRatio)
-            w.double(d.totalPlayDurationSec)
-            w.double(d.avgPlayDurationSec)
-            w.double(d.avgVideoDurationSec)
-            w.double(d.highWatchShare)
-            w.double(d.completeOrRewatchShare)
-            w.int(d.highWatchCount)
-            w.int(d.completeOrRewatchCount)
-            // Bit 32 of the active-day word: the item context follows (most runs have none: no bytes for it).
-            w.int(d.activeDay | (d.hasItemContext ? 1 << 32 : 0))
-            if d.hasItemContext {
-                w.double(d.itemMeanShowCount)
-                w.double(d.itemMeanPlayRate)
-                w.int(d.itemFirstCategories)
-                w.int(d.itemDailyMatched)
-                w.int(d.itemCategoryMatched)
+            w.totals(c.totals)
+            // 1 when the item context follows (most runs have none: no bytes for it).
+            w.int(c.itemContext == nil ? 0 : 1)
+            if let context = c.itemContext {
+                w.double(context.itemMeanShowCount)
+                w.double(context.itemMeanPlayRate)
+                w.int(context.itemFirstCategories)
+                w.int(context.itemDailyMatched)
+                w.int(context.itemCategoryMatched)
             }
-            w.doubles(c.lag1)
             w.doubles(c.prior3)
             w.int(c.treatmentHighIntensity)
             w.int(c.treatmentHighWatchExposure)
             w.int(c.nextRevision)
             w.int(c.finalized ? 1 : 0)
-            let sums = rollingAfter[c.day] ?? []
-            w.int(sums.count)
-            for r in sums { w.rollingSum(r) }
+            if let sums = rollingAfter[c.day] { w.rollingSums(sums) } else { w.int(0) }
         }
     }
 
@@ -161,86 +137,87 @@ extension UserTimeline {
         keepsRevisionState = historyLength > UserTimeline.leadHistoryLength
         var r = ByteReader(bytes: bytes)
         open = DayAggregate()
-        open.interactions = try r.int()
-        let videoCount = try r.int()
+        let openTotals = try r.totals()
+        open.interactions = openTotals.interactions
+        open.playDurationMs = openTotals.playDurationMs
+        open.videoDurationMs = openTotals.videoDurationMs
+        open.watchRatioSum = openTotals.watchRatioSum
+        open.highWatchCount = openTotals.highWatchCount
+        open.completeOrRewatchCount = openTotals.completeOrRewatchCount
+        open.watchRatioCompensation = try r.double()
+        let videoCount = openTotals.uniqueVideos
         guard videoCount >= 0, videoCount <= open.interactions, videoCount <= bytes.count / 8 else { throw ByteReader.Truncated() }
         for _ in 0..<videoCount { open.videos.insert(Int32(truncatingIfNeeded: try r.int())) }
-        open.playDurationMs = try r.int64()
-        open.videoDurationMs = try r.int64()
-        open.watchRatioSum = try r.double()
-        open.watchRatioCompensation = try r.double()
-        open.highWatchCount = try r.int()
-        open.completeOrRewatchCount = try r.int()
-        let n = try r.int()
-        guard n == 5 else { throw ByteReader.Truncated() }
-        rolling = []
-        for _ in 0..<n { rolling.append(try r.rollingSum()) }
-        let hasPrevious = try r.int() == 1
-        let previous = try r.doubles()
-        if hasPrevious {
-            guard previous.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
-            previousLagBase = LagValues(previous)
-        } else {
-            previousLagBase = nil
-        }
+        guard try r.int() == RollingSums.count else { throw ByteReader.Truncated() }
+        rolling = try r.rollingSums()
         let count = try r.int()
         guard count >= 0, count <= UserTimeline.maxHistoryLength else { throw ByteReader.Truncated() }
-        history = ClosedDays()
+        let oldestLag1 = try r.doubles()
+        guard oldestLag1.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
+        history = ClosedDays(oldestLag1: LagValues(oldestLag1))
         for _ in 0..<count {
             let day = CalendarDay(rawValue: Int32(try r.int()))
-            var d = DailyValues()
-            d.interactions = try r.int()
-            d.uniqueVideos = try r.int()
-            d.totalPlayDurationMs = try r.int64()
-            d.avgPlayDurationMs = try r.double()
-            d.avgVideoDurationMs = try r.double()
-            d.avgWatchRatio = try r.double()
-            d.totalPlayDurationSec = try r.double()
-            d.avgPlayDurationSec = try r.double()
-            d.avgVideoDurationSec = try r.double()
-            d.highWatchShare = try r.double()
-            d.completeOrRewatchShare = try r.double()
-            d.highWatchCount = try r.int()
-            d.completeOrRewatchCount = try r.int()
-            let activeWord = try r.int()
-            d.activeDay = activeWord & 0xFFFF_FFFF
-            if activeWord >> 32 & 1 == 1 {
-                d.itemMeanShowCount = try r.double()
-                d.itemMeanPlayRate = try r.double()
-                d.itemFirstCategories = try r.int()
-                d.itemDailyMatched = try r.int()
-                d.itemCategoryMatched = try r.int()
+            let t = try r.totals()
+            var context: ItemContextValues?
+            switch try r.int() {
+            case 0: break
+            case 1:
+                var c = ItemContextValues()
+                c.itemMeanShowCount = try r.double()
+                c.itemMeanPlayRate = try r.double()
+                c.itemFirstCategories = try r.int()
+                c.itemDailyMatched = try r.int()
+                c.itemCategoryMatched = try r.int()
+                context = c
+            default: throw ByteReader.Truncated()
             }
-            let lag1 = try r.doubles(), prior3 = try r.doubles()
-            guard lag1.count == LagValues.fixedCount, prior3.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
+            let prior3 = try r.doubles()
+            guard prior3.count == LagValues.fixedCount else { throw ByteReader.Truncated() }
             let thi = try r.int()
             let thw = try r.int()
             let rev = try r.int()
             let fin = try r.int() == 1
-            let snapshotCount = try r.int()
-            guard snapshotCount == 0 || snapshotCount == 5 else { throw ByteReader.Truncated() }
-            var snapshot: [PandasRollingSum] = []
-            for _ in 0..<snapshotCount { snapshot.append(try r.rollingSum()) }
-            if snapshotCount > 0 { rollingAfter[day] = snapshot }
+            switch try r.int() {
+            case 0: break
+            case RollingSums.count: rollingAfter[day] = try r.rollingSums()
+            default: throw ByteReader.Truncated()
+            }
             history.append(
                 ClosedDay(
-                    day: day, daily: d, lag1: LagValues(lag1), prior3: LagValues(prior3), treatmentHighIntensity: thi,
+                    day: day, totals: t, itemContext: context, prior3: LagValues(prior3), treatmentHighIntensity: thi,
                     treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin))
         }
     }
 }
 
 extension FieldWriter {
+    /// A day's sums, seven fields.
+    mutating func totals(_ t: DayTotals) {
+        int(t.interactions)
+        int(t.uniqueVideos)
+        int64(t.playDurationMs)
+        int64(t.videoDurationMs)
+        double(t.watchRatioSum)
+        int(t.highWatchCount)
+        int(t.completeOrRewatchCount)
+    }
+
+    /// The five sums after their count.
+    mutating func rollingSums(_ sums: RollingSums) {
+        int(RollingSums.count)
+        for c in 0..<RollingSums.count { rollingSum(sums[c]) }
+    }
+
     mutating func rollingSum(_ r: PandasRollingSum) {
         double(r.sum)
         double(r.compensationAdd)
         double(r.compensationRemove)
-        int(r.observations)
-        int(r.consecutiveSameValue)
+        int(Int(r.observations))
+        int(Int(r.consecutiveSameValue))
         double(r.previousValue)
-        int(r.windowCount)
-        for i in 0..<r.windowCount { double(r.windowStorage[i]) }
-        int(r.length)
+        int(Int(r.windowCount))
+        for i in 0..<Int(r.windowCount) { double(r.windowStorage[i]) }
+        int(Int(r.length))
     }
 }
 
@@ -250,11 +227,38 @@ extension ByteReader {
         s.sum = try double()
         s.compensationAdd = try double()
         s.compensationRemove = try double()
-        s.observations = try int()
-        s.consecutiveSameValue = try int()
+        s.observations = try count()
+        s.consecutiveSameValue = try count()
         s.previousValue = try double()
         guard s.setWindow(try doubles()) else { throw Truncated() }
-        s.length = try int()
+        s.length = try count()
+        guard s.observations <= PandasRollingSum.windowSize else { throw Truncated() }
         return s
+    }
+
+    /// A day's sums (``FieldWriter/totals(_:)``).
+    mutating func totals() throws -> DayTotals {
+        var t = DayTotals()
+        t.interactions = try int()
+        t.uniqueVideos = try int()
+        t.playDurationMs = try int64()
+        t.videoDurationMs = try int64()
+        t.watchRatioSum = try double()
+        t.highWatchCount = try int()
+        t.completeOrRewatchCount = try int()
+        return t
+    }
+
+    /// The five sums (their count read before).
+    mutating func rollingSums() throws -> RollingSums {
+        var sums = RollingSums()
+        for c in 0..<RollingSums.count { sums[c] = try rollingSum() }
+        return sums
+    }
+
+    /// A count of a rolling sum: 0 to `Int32.max`.
+    private mutating func count() throws -> Int32 {
+        guard let n = Int32(exactly: try int()), n >= 0 else { throw Truncated() }
+        return n
     }
 }
