@@ -369,13 +369,14 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     }
 
     /// The bins holding the ranks the percentiles read, of the three histograms of ``bins``: histogram i's bin b
-    /// is `wanted[i * binCount + b]` (one flat array: the second pass reads it per row), and `binStart[i][b]` is
-    /// the rank of its first value.
-    private func binsHoldingPercentiles(count n: Int) -> (wanted: [Bool], binStart: [[Int: Int]]) {
+    /// is bit `j & 63` of `wanted[j >> 6]`, `j = i * binCount + b` (one flat bit set, 384 KB: the second pass reads
+    /// it per value; as `[Bool]` it was 3 MB, all touched, beside the replay's first days), and `binStart[i][b]`
+    /// is the rank of its first value.
+    private func binsHoldingPercentiles(count n: Int) -> (wanted: [UInt64], binStart: [[Int: Int]]) {
         let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })
         var binStart = [[Int: Int]](repeating: [:], count: 3)
         let binCount = InteractionDiagnosticsCollector.binCount
-        var wanted = [Bool](repeating: false, count: 3 * binCount)
+        var wanted = [UInt64](repeating: 0, count: 3 * binCount / 64)
         for i in 0..<3 {
             let histogram = UnsafeBufferPointer(rebasing: bins[(i * binCount)..<((i + 1) * binCount)])
             var seen = 0
@@ -384,7 +385,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             for (b, k) in histogram.enumerated() where k > 0 {
                 let next = seen + Int(k)
                 while r < sortedRanks.count, sortedRanks[r] < next {
-                    wanted[i * binCount + b] = true
+                    let j = i * binCount + b
+                    wanted[j >> 6] |= 1 << UInt64(j & 63)
                     binStart[i][b] = seen
                     r += 1
                 }
@@ -428,7 +430,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 squareSums.3.add(d[3] * d[3])
                 for i in 0..<3 {
                     let b = InteractionDiagnosticsCollector.bin(values[i])
-                    if wanted[i * binCount + b] { collected[i][b, default: CountedValues()].add(values[i]) }
+                    let j = i * binCount + b
+                    if wanted[j >> 6] >> UInt64(j & 63) & 1 != 0 { collected[i][b, default: CountedValues()].add(values[i]) }
                 }
             }
         }
