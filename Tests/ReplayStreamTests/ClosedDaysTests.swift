@@ -18,7 +18,7 @@ struct ClosedDaysTests {
             t.highWatchCount = Int(n % 3)
         }
         return ClosedDay(
-            day: CalendarDay(rawValue: n), totals: t, itemContext: nil, prior3: LagValues(repeating: Double(n)),
+            day: CalendarDay(rawValue: n), totals: t, prior3: LagValues(repeating: Double(n)),
             treatmentHighIntensity: Int(n % 2), treatmentHighWatchExposure: 0, nextRevision: 0, finalized: false)
     }
 

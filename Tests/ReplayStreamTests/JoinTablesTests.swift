@@ -64,10 +64,14 @@ import Testing
         timeline.encode(into: &w)
         let decoded = try UserTimeline(decoding: w.bytes, historyLength: UserTimeline.leadHistoryLength)
         #expect(decoded.history.count == 2)
-        #expect(decoded.history[0].itemContext == context)
-        #expect(decoded.history[0].daily.hasSameBits(as: DailyValues(totals, itemContext: context)))
-        #expect(decoded.history[1].daily.hasSameBits(as: DailyValues()))
-        #expect(!decoded.history[1].daily.hasItemContext)
+        #expect(decoded.itemContexts == [day: context], "the inactive day keeps none")
+        #expect(decoded.daily(at: 0).hasSameBits(as: DailyValues(totals, itemContext: context)))
+        #expect(decoded.daily(at: 1).hasSameBits(as: DailyValues()))
+        #expect(!decoded.daily(at: 1).hasItemContext)
+        // A context is dropped with its day.
+        var later = decoded
+        for k in 2...8 { later.close(day: day.adding(k), totals: DayTotals(), thresholds: thresholds) }
+        #expect(later.itemContexts.isEmpty && later.history.oldestDay == day.adding(1))
     }
 
     @Test func userFeatureColumnsTakePandasTypes() {

@@ -1,10 +1,10 @@
 /// One closed user-day kept for its pending revisions: everything but the leads, which come from the days after
 /// it, and its `lag_1_*` values, which are the day before's (``ClosedDays/lag1(at:)``).
 ///
-/// Kept small (120 bytes; every user holds eight): the day's sums, not its ``DailyValues`` (``daily`` computes
-/// them, the same bits as at its close), the flags in bytes, and the item context behind a reference that is nil
-/// in a run without `--with-item-context`. At four times the big matrix's users the timelines held ~2.2 KB a user
-/// of 272-byte days.
+/// Kept small (112 bytes; every user holds eight): the day's sums, not its ``DailyValues`` (``daily(_:)``
+/// computes them, the same bits as at its close), and the flags in bytes; the item context, when joined, is the
+/// timeline's (``UserTimeline/itemContexts``). At four times the big matrix's users the timelines held ~2.2 KB a
+/// user of 272-byte days.
 struct ClosedDay: Equatable {
     var day: CalendarDay
     /// `treatment_high_intensity` and `treatment_high_watch_exposure` (0 or 1).
@@ -17,20 +17,17 @@ struct ClosedDay: Equatable {
     var totals: DayTotals
     /// `prior_3day_*`.
     var prior3: LagValues
-    /// The item context; nil when not joined.
-    private var joinedContext: ItemContextBox?
 
     /// A day closed with these values.
     init(
-        day: CalendarDay, totals: DayTotals, itemContext: ItemContextValues?, prior3: LagValues,
-        treatmentHighIntensity: Int, treatmentHighWatchExposure: Int, nextRevision: Int, finalized: Bool
+        day: CalendarDay, totals: DayTotals, prior3: LagValues, treatmentHighIntensity: Int,
+        treatmentHighWatchExposure: Int, nextRevision: Int, finalized: Bool
     ) {
         self.day = day
         self.totals = totals
         self.prior3 = prior3
         self.nextRevision = nextRevision
         self.finalized = finalized
-        self.itemContext = itemContext
         self.treatmentHighIntensity = treatmentHighIntensity
         self.treatmentHighWatchExposure = treatmentHighWatchExposure
     }
@@ -46,26 +43,13 @@ struct ClosedDay: Equatable {
         set { treatments.1 = newValue == 0 ? 0 : 1 }
     }
 
-    /// The joined item context (nil when the join found nothing for the day, or was not asked for).
-    var itemContext: ItemContextValues? {
-        get { joinedContext?.values }
-        set { joinedContext = newValue.flatMap { $0.isJoined ? ItemContextBox($0) : nil } }
-    }
-
-    /// The day's values, as the notebook computes them from its sums, with its item context.
-    var daily: DailyValues { DailyValues(totals, itemContext: itemContext) }
+    /// The day's values, as the notebook computes them from its sums, with `itemContext` (nil: not joined).
+    func daily(_ itemContext: ItemContextValues? = nil) -> DailyValues { DailyValues(totals, itemContext: itemContext) }
 
     static func == (a: ClosedDay, b: ClosedDay) -> Bool {
         a.day == b.day && a.treatments == b.treatments && a.finalized == b.finalized && a.nextRevision == b.nextRevision
-            && a.totals == b.totals && UserDayRecord.sameBits(a.prior3, b.prior3) && a.itemContext == b.itemContext
+            && a.totals == b.totals && UserDayRecord.sameBits(a.prior3, b.prior3)
     }
-}
-
-/// A closed day's item context, behind a reference so that a day without one costs 8 bytes. Immutable: the
-/// copies of a closed day share it.
-final class ItemContextBox: Sendable {
-    let values: ItemContextValues
-    init(_ values: ItemContextValues) { self.values = values }
 }
 
 /// A timeline's closed days, oldest first (index 0), in a ring: appending to a full ring overwrites its oldest day
@@ -78,9 +62,10 @@ final class ItemContextBox: Sendable {
 struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// The days; the oldest at `start` when the ring is full, at 0 otherwise.
     private var storage: [ClosedDay] = []
-    private var start = 0
     /// The `lag_1_*` values of the oldest day: zeros until a day is dropped (a user's first day has no day before).
     private(set) var oldestLag1 = LagValues(repeating: 0)
+    /// Where the oldest day is in `storage` (32 bits: the ring holds at most ``UserTimeline/maxHistoryLength``).
+    private var start: Int32 = 0
 
     /// No days.
     init() {}
@@ -133,7 +118,7 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// Where the `position`-th oldest day is in `storage`.
     @inline(__always)
     private func slot(_ position: Int) -> Int {
-        let i = start + position
+        let i = Int(start) + position
         return i < storage.count ? i : i - storage.count
     }
 
@@ -143,8 +128,8 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
     mutating func append(_ day: ClosedDay, keepingAtMost limit: Int) {
         if storage.count == limit {
             oldestLag1 = reading(0) { ClosedDays.lag1(after: $0) }
-            storage[start] = day
-            start = slot(1)
+            storage[Int(start)] = day
+            start = Int32(slot(1))
             return
         }
         linearize()
@@ -174,20 +159,33 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
 /// A user's rolling state: the open day, the lag and prior-3-day state, and the last eight closed
 /// days (a record's leads need the seven days after it).
 ///
-/// Its size does not depend on the log's length.
+/// Its size does not depend on the log's length: ~1.8 KB a user with its heap blocks (the eight closed days, the
+/// open day's video set). Every user has one, so its fields are laid out tight (the 32-bit ones together).
 struct UserTimeline {
     var open = DayAggregate()
     var rolling = RollingSums()
     /// Closed days, oldest first, consecutive, at most ``historyLength``.
     var history = ClosedDays()
-    /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days.
-    var historyLength = UserTimeline.leadHistoryLength
+    /// ``historyLength``, in 32 bits beside the ring's own.
+    private var keptDays = Int32(UserTimeline.leadHistoryLength)
     /// True when the timeline keeps each held day's rolling-sum snapshot (``rollingAfter``) for revisions.
     var keepsRevisionState = false
     /// The rolling sums right after each held day's push, by day (only when ``keepsRevisionState``: late rows
     /// may revise days): a revision of a day recomputes the following days' `prior_3day_*` from here, exactly as
     /// pandas' running sums would have gone with the revised value.
     var rollingAfter: [CalendarDay: RollingSums] = [:]
+    /// The item context of the held days the join found something for (`--with-item-context`); empty otherwise.
+    private(set) var itemContexts: [CalendarDay: ItemContextValues] = [:]
+
+    /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days (at most
+    /// ``maxHistoryLength``).
+    var historyLength: Int {
+        get { Int(keptDays) }
+        set {
+            precondition(newValue >= 1 && newValue <= UserTimeline.maxHistoryLength, "history length out of range")
+            keptDays = Int32(newValue)
+        }
+    }
 
     /// A record's leads need the seven days after it: eight closed days.
     static let leadHistoryLength = 8
@@ -208,11 +206,24 @@ struct UserTimeline {
         }
         let (highIntensity, highWatchExposure) = UserTimeline.treatments(totals, thresholds)
         let closed = ClosedDay(
-            day: day, totals: totals, itemContext: itemContext, prior3: prior3,
-            treatmentHighIntensity: highIntensity, treatmentHighWatchExposure: highWatchExposure,
-            nextRevision: 0, finalized: false)
+            day: day, totals: totals, prior3: prior3, treatmentHighIntensity: highIntensity,
+            treatmentHighWatchExposure: highWatchExposure, nextRevision: 0, finalized: false)
         history.append(closed, keepingAtMost: historyLength)
         if keepsRevisionState { keepRollingSums(after: day) }
+        setItemContext(itemContext, of: day)
+    }
+
+    /// Keeps `context` as `day`'s item context (none when nil or when the join found nothing), and drops those of
+    /// days no longer held.
+    mutating func setItemContext(_ context: ItemContextValues?, of day: CalendarDay) {
+        if let context, context.isJoined { itemContexts[day] = context } else { itemContexts.removeValue(forKey: day) }
+        guard !itemContexts.isEmpty, let oldest = history.oldestDay else { return }
+        for kept in itemContexts.keys where kept < oldest { itemContexts.removeValue(forKey: kept) }
+    }
+
+    /// The values of the `position`-th oldest held day, item context included.
+    func daily(at position: Int) -> DailyValues {
+        history.reading(position) { $0.daily(itemContexts.isEmpty ? nil : itemContexts[$0.day]) }
     }
 
     /// The treatment flags of a closed day's sums under `thresholds` (0 on inactive days).
@@ -233,7 +244,7 @@ struct UserTimeline {
     ) -> Bool {
         guard let index = heldIndex(of: day), var sums = rollingAfter[day] else { return false }
         history[index].totals = totals
-        history[index].itemContext = itemContext
+        setItemContext(itemContext, of: day)
         (history[index].treatmentHighIntensity, history[index].treatmentHighWatchExposure) =
             UserTimeline.treatments(totals, thresholds)
         for j in (index + 1)..<max(index + 1, history.count) {
@@ -288,9 +299,10 @@ struct UserTimeline {
             leads[14 + h - 1] = p
         }
         let lag1 = history.lag1(at: index)
+        let daily = self.daily(at: index)
         return history.reading(index) { c in
             UserDayRecord(
-                userID: userID, day: c.day, daily: c.daily, lag1: lag1, prior3: c.prior3, leads: leads,
+                userID: userID, day: c.day, daily: daily, lag1: lag1, prior3: c.prior3, leads: leads,
                 treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
                 revision: c.nextRevision, isFinal: c.finalized)
         }

@@ -46,9 +46,6 @@ final class PanelEngine {
     private(set) var progress: ReplayProgress
     /// Checkpoints made durable on a queue beside the fold.
     let committer: CheckpointCommitter
-    /// ``close(_:)``'s users' sums of the day, kept from one day to the next (56 bytes a user: 0.4 MB
-    /// for KuaiRec's big matrix, a fresh mmap each day otherwise).
-    private var closingTotals: [DayTotals] = []
     /// The timeline snapshot's chunk buffer, kept from one checkpoint to the next (``writtenTimelines()``).
     private var snapshotChunk: [UInt8] = []
 
@@ -175,18 +172,20 @@ final class PanelEngine {
         return itemContext.values(videos: aggregate.videos, day: day)
     }
 
-    /// The thresholds for closing `day`, whose users' values are `dailies`. Under expanding thresholds with a
-    /// ``thresholdsExchange`` the day's active user-days of the job's other instances join the distribution first.
+    /// The thresholds for closing `day`, whose users' sums are their timelines' open days. Under expanding
+    /// thresholds with a ``thresholdsExchange`` the day's active user-days of the job's other instances join the
+    /// distribution first.
     /// - Throws: what the exchange throws (the state is not changed then).
-    private func thresholds(closing dailies: [DayTotals], day: CalendarDay) throws -> TreatmentThresholds {
+    private func thresholds(closing day: CalendarDay) throws -> TreatmentThresholds {
         switch mode {
         case .batch:
             var distribution = batchDistribution ?? ThresholdDistribution()
             return progress.thresholds ?? distribution.thresholds()
         case .expanding:
             var own: [ActiveUserDay] = []
-            for d in dailies where d.isActive {
-                own.append(ActiveUserDay(interactions: d.interactions, highWatchCount: d.highWatchCount))
+            for i in timelines.indices where timelines[i].open.interactions > 0 {
+                own.append(
+                    ActiveUserDay(interactions: timelines[i].open.interactions, highWatchCount: timelines[i].open.highWatchCount))
             }
             let others = try thresholdsExchange?.exchange(day: day, own: own) ?? []
             for a in own + others { progress.expanding.add(interactions: a.interactions, highWatchCount: a.highWatchCount) }
@@ -201,17 +200,11 @@ final class PanelEngine {
     /// first day closed is the panel's first day when it was not known.
     func close(_ day: CalendarDay) throws {
         if firstDay == nil { firstDay = day }
-        var dailies = [DayTotals]()
-        swap(&dailies, &closingTotals)
-        defer { swap(&dailies, &closingTotals) }
-        dailies.removeAll(keepingCapacity: true)
-        dailies.reserveCapacity(users.count)
-        for i in timelines.indices { dailies.append(timelines[i].open.totals) }
-        let thresholds = try thresholds(closing: dailies, day: day)
+        let thresholds = try thresholds(closing: day)
         progress.thresholds = thresholds
         for i in emissionOrder {
-            let context = itemContext(of: timelines[i].open, on: day)
-            timelines[i].close(day: day, totals: dailies[i], itemContext: context, thresholds: thresholds)
+            let totals = timelines[i].open.totals, context = itemContext(of: timelines[i].open, on: day)
+            timelines[i].close(day: day, totals: totals, itemContext: context, thresholds: thresholds)
             if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
                 try emit(record)
             }

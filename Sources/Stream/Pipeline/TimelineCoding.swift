@@ -90,7 +90,7 @@ extension UserTimeline {
         for c in history {
             // day, the 7 sums, the context word; prior_3day; 2 treatments, revision, finalized; the rolling sums
             size += 9 * 8 + doubles(c.prior3.count) + 4 * 8
-            if c.itemContext != nil { size += 5 * 8 }  // the item context after its word
+            if itemContexts[c.day] != nil { size += 5 * 8 }  // the item context after its word
             size += 8 + sumsSize(rollingAfter[c.day])
         }
         return size
@@ -113,8 +113,9 @@ extension UserTimeline {
             w.int(Int(c.day.rawValue))
             w.totals(c.totals)
             // 1 when the item context follows (most runs have none: no bytes for it).
-            w.int(c.itemContext == nil ? 0 : 1)
-            if let context = c.itemContext {
+            let context = itemContexts.isEmpty ? nil : itemContexts[c.day]
+            w.int(context == nil ? 0 : 1)
+            if let context {
                 w.double(context.itemMeanShowCount)
                 w.double(context.itemMeanPlayRate)
                 w.int(context.itemFirstCategories)
@@ -184,8 +185,9 @@ extension UserTimeline {
             }
             history.append(
                 ClosedDay(
-                    day: day, totals: t, itemContext: context, prior3: LagValues(prior3), treatmentHighIntensity: thi,
+                    day: day, totals: t, prior3: LagValues(prior3), treatmentHighIntensity: thi,
                     treatmentHighWatchExposure: thw, nextRevision: rev, finalized: fin))
+            setItemContext(context, of: day)
         }
     }
 }
