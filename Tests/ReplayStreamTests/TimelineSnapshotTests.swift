@@ -5,8 +5,9 @@ import Testing
 
 /// A user's timeline written into a checkpoint's snapshot and read back is the same state, bit for bit: its
 /// encoding has exactly the size it announces, reads back to the same bytes, and the restored timeline goes on
-/// closing days exactly as the original does (the rolling sums' windows, the previous day's lag values, the open
-/// day and the closed days with their revision state).
+/// closing days exactly as the original does (the rolling sums' windows, the oldest held day's `lag_1_*` values,
+/// the open day and the closed days with their revision state); a snapshot whose counts are out of range is
+/// refused, not trapped on.
 struct TimelineSnapshotTests {
     @Test func fieldsAreLittleEndianEightByteWords() {
         var w = ByteWriter()
@@ -69,6 +70,43 @@ struct TimelineSnapshotTests {
                 day = day.adding(1)
             }
         }
+    }
+
+    /// A rolling sum's counts are 32-bit in memory: a snapshot word that does not fit (or is negative, or counts
+    /// more observations than the window holds) is a truncated snapshot, not a trap.
+    @Test func aSnapshotWithARollingCountOutOfRangeIsRefused() throws {
+        var timeline = UserTimeline()
+        let thresholds = TreatmentThresholds(highIntensity: 4, highWatchShare: 0.5)
+        for k in 0..<3 {
+            timeline.open.add(
+                Interaction(
+                    timestampMs: 0, userID: 1, videoID: 7, playDurationMs: 1_000, videoDurationMs: 2_000, watchRatio: 0.5))
+            timeline.close(day: CalendarDay(rawValue: 18_000 + Int32(k)), totals: timeline.open.totals, thresholds: thresholds)
+        }
+        var w = ByteWriter()
+        timeline.encode(into: &w)
+        _ = try UserTimeline(decoding: w.bytes)
+        // The open day (empty after a close: 7 sums, the compensation, no videos), the sums' count, then the first
+        // sum: its three doubles, then `observations` and `consecutiveSameValue`.
+        let observations = (8 + 1 + 3) * 8, consecutive = observations + 8
+        for (offset, value) in [
+            (observations, Int64(Int32.max) + 1), (observations, 4), (observations, -1), (consecutive, Int64(Int32.max) + 1),
+            (consecutive, -1),
+        ] {
+            var bytes = w.bytes
+            withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<(offset + 8), with: $0) }
+            #expect(throws: ByteReader.Truncated.self, "word at \(offset) = \(value)") { try UserTimeline(decoding: bytes) }
+        }
+    }
+
+    /// Every user holds a timeline: its inline size and its closed days' are budgets (docs/DEVELOPING.md,
+    /// "Compact timelines"), which a new field must not grow unnoticed.
+    @Test func aTimelineKeepsItsSize() {
+        #expect(MemoryLayout<ClosedDay>.stride == 112)
+        #expect(MemoryLayout<PandasRollingSum>.stride == 72)
+        #expect(MemoryLayout<DayTotals>.stride == 56)
+        #expect(MemoryLayout<VideoSet>.size <= 24)
+        #expect(MemoryLayout<UserTimeline>.stride <= 520, "\(MemoryLayout<UserTimeline>.stride)")
     }
 
     @Test func aRollingSumEqualsItselfBitForBit() {
