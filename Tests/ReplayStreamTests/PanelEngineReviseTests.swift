@@ -113,6 +113,34 @@ import Testing
         expectConsecutiveRevisions(sink.records)
     }
 
+    /// With the item context joined, a revised day's context is the one of its videos with the late row's: the
+    /// panel is the one built with the row in its day from the start, context columns included.
+    @Test func aLateRowRevisesTheItemContextOfItsDay() throws {
+        let day = Self.first.adding(1)
+        // Videos 1 and 2 have rows on the second day (2 only: the late row's video), video 3 none.
+        let table = ItemContextTable(
+            daily: [(1, day, 100, 50), (2, day, 300, 30), (1, Self.first, 7, 1)], categories: [(1, "[5]"), (2, "[9]")])
+        let mode = ThresholdsMode.fixed(interactions: 2, highWatchShare: 0.9)
+        let (engine, sink) = try makeEngine(mode, reviseWindowDays: 3)
+        engine.itemContext = table
+        try fold(engine, Self.days)
+        let events = Self.replayOrder([Self.days[1][0], Self.late])
+        #expect(try engine.revise(user: 1, day: day, events: events, dropDuplicates: false, lastClosed: Self.lastClosed))
+        let revisedDay = sink.records.last { $0.userID == 1 && $0.day == day }
+        #expect(revisedDay?.daily.itemFirstCategories == 2 && revisedDay?.daily.itemDailyMatched == 2)
+        #expect(revisedDay?.daily.itemMeanShowCount == 200)
+
+        let (reference, referenceSink) = try makeEngine(mode, reviseWindowDays: 3)
+        reference.itemContext = table
+        var withLate = Self.days
+        withLate[1].append(Self.late)
+        try fold(reference, withLate)
+        try engine.finish(through: Self.lastClosed)
+        try reference.finish(through: Self.lastClosed)
+        expectSamePanel(sink.records, referenceSink.records)
+        #expect(Self.panel(sink.records)["1/\(Self.first)"]?.daily.itemDailyMatched == 1, "day 0 keeps its own context")
+    }
+
     /// Under expanding thresholds the revised user-day is part of every later day's distribution: other users'
     /// flags move with it, and their records are written again too.
     @Test func underExpandingThresholdsTheRevisionGivesTheFromTheStartPanel() throws {
