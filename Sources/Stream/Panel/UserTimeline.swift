@@ -177,14 +177,11 @@ struct UserTimeline {
     /// The item context of the held days the join found something for (`--with-item-context`); empty otherwise.
     private(set) var itemContexts: [CalendarDay: ItemContextValues] = [:]
 
-    /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days (at most
-    /// ``maxHistoryLength``).
+    /// Closed days kept: ``leadHistoryLength``, more when late rows may revise older days (a snapshot holds at most
+    /// ``maxHistoryLength``; a length past 32 bits, which no run could fill, is kept as `Int32.max`).
     var historyLength: Int {
         get { Int(keptDays) }
-        set {
-            precondition(newValue >= 1 && newValue <= UserTimeline.maxHistoryLength, "history length out of range")
-            keptDays = Int32(newValue)
-        }
+        set { keptDays = Int32(clamping: max(1, newValue)) }
     }
 
     /// A record's leads need the seven days after it: eight closed days.
