@@ -32,10 +32,10 @@ public struct JoinCoverage: Codable, Equatable, Sendable {
         let d = record.daily
         guard d.activeDay == 1 else { return }
         activeUserDays += sign
-        if d.itemDailyMatched == 0 { activeUserDaysWithoutItemDaily += sign }
+        if d.itemContext.itemDailyMatched == 0 { activeUserDaysWithoutItemDaily += sign }
         userDayVideos += sign * d.uniqueVideos
-        videosWithoutItemDaily += sign * (d.uniqueVideos - d.itemDailyMatched)
-        videosWithoutCategory += sign * (d.uniqueVideos - d.itemCategoryMatched)
+        videosWithoutItemDaily += sign * (d.uniqueVideos - d.itemContext.itemDailyMatched)
+        videosWithoutCategory += sign * (d.uniqueVideos - d.itemContext.itemCategoryMatched)
     }
 
     /// `join_coverage`: the missing-key rates of each join made.

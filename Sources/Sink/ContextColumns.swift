@@ -6,7 +6,7 @@ import ReplayStream
 public struct PanelContextColumns: Sendable {
     /// The user features joined (nil: none).
     public var userFeatures: UserFeatureTable?
-    /// True when the item context is joined (``DailyValues/itemMeanShowCount`` and the two after it).
+    /// True when the item context is joined (``DailyValues/itemContext``'s mean show count and the two after it).
     public var itemContext: Bool
 
     public init(userFeatures: UserFeatureTable?, itemContext: Bool) {
@@ -87,10 +87,10 @@ struct ContextRendering {
         out.append(contentsOf: userText[record.userID] ?? missingUserText)
         guard !itemKeys.isEmpty else { return }
         out.append(contentsOf: itemKeys[0])
-        JSONBytes.appendDouble(record.daily.itemMeanShowCount, to: &out, null: null)
+        JSONBytes.appendDouble(record.daily.itemContext.itemMeanShowCount, to: &out, null: null)
         out.append(contentsOf: itemKeys[1])
-        JSONBytes.appendDouble(record.daily.itemMeanPlayRate, to: &out, null: null)
+        JSONBytes.appendDouble(record.daily.itemContext.itemMeanPlayRate, to: &out, null: null)
         out.append(contentsOf: itemKeys[2])
-        JSONBytes.appendInt(Int64(record.daily.itemFirstCategories), to: &out)
+        JSONBytes.appendInt(Int64(record.daily.itemContext.itemFirstCategories), to: &out)
     }
 }

@@ -29,9 +29,9 @@ import Testing
         var d = DailyValues()
         d.interactions = 3
         d.avgWatchRatio = 0.1 + Double(user)
-        d.itemMeanShowCount = user % 2 == 0 ? .nan : 1234.5 + Double(user)
-        d.itemMeanPlayRate = 0.25
-        d.itemFirstCategories = Int(user)
+        d.itemContext.itemMeanShowCount = user % 2 == 0 ? .nan : 1234.5 + Double(user)
+        d.itemContext.itemMeanPlayRate = 0.25
+        d.itemContext.itemFirstCategories = Int(user)
         return UserDayRecord(
             userID: user, day: CalendarDay(yyyymmdd: 20_200_705)!, daily: d, lag1: [1, 2, 3, 0.5, 0.25],
             prior3: [3, 4, 5, 1.5, 0.75], leads: LeadValues(repeating: .nan), treatmentHighIntensity: 0,

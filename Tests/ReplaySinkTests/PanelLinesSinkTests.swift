@@ -201,8 +201,8 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
     func record(user: Int32) -> UserDayRecord {
         var r = PanelLinesSinkTests().record()
         r.userID = user
-        r.daily.itemMeanShowCount = 1758.8
-        r.daily.itemFirstCategories = 13
+        r.daily.itemContext.itemMeanShowCount = 1758.8
+        r.daily.itemContext.itemFirstCategories = 13
         return r
     }
 

@@ -69,6 +69,19 @@ import Testing
         #expect(a.values.allSatisfy { $0.isFinal }, sourceLocation: sourceLocation)
     }
 
+    /// The records, after `finish`, of an engine that had ``late`` in its day from the start.
+    func recordsWithTheLateRowFromTheStart(
+        _ mode: ThresholdsMode, reviseWindowDays: Int, itemContext: ItemContextTable? = nil
+    ) throws -> [UserDayRecord] {
+        let (reference, referenceSink) = try makeEngine(mode, reviseWindowDays: reviseWindowDays)
+        reference.itemContext = itemContext
+        var withLate = Self.days
+        withLate[1].append(Self.late)
+        try fold(reference, withLate)
+        try reference.finish(through: Self.lastClosed)
+        return referenceSink.records
+    }
+
     /// Each key's revisions numbered 0, 1, 2, ... in the order written.
     func expectConsecutiveRevisions(_ records: [UserDayRecord], sourceLocation: SourceLocation = #_sourceLocation) {
         var next: [String: Int] = [:]
@@ -103,13 +116,9 @@ import Testing
         #expect(engine.progress.eventsReplayed == 6 + 1)
 
         // The panel is the one built with the row in its day from the start.
-        let (reference, referenceSink) = try makeEngine(.fixed(interactions: 2, highWatchShare: 0.9), reviseWindowDays: 3)
-        var withLate = Self.days
-        withLate[1].append(Self.late)
-        try fold(reference, withLate)
         try engine.finish(through: Self.lastClosed)
-        try reference.finish(through: Self.lastClosed)
-        expectSamePanel(sink.records, referenceSink.records)
+        let reference = try recordsWithTheLateRowFromTheStart(.fixed(interactions: 2, highWatchShare: 0.9), reviseWindowDays: 3)
+        expectSamePanel(sink.records, reference)
         expectConsecutiveRevisions(sink.records)
     }
 
@@ -127,18 +136,12 @@ import Testing
         let events = Self.replayOrder([Self.days[1][0], Self.late])
         #expect(try engine.revise(user: 1, day: day, events: events, dropDuplicates: false, lastClosed: Self.lastClosed))
         let revisedDay = sink.records.last { $0.userID == 1 && $0.day == day }
-        #expect(revisedDay?.daily.itemFirstCategories == 2 && revisedDay?.daily.itemDailyMatched == 2)
-        #expect(revisedDay?.daily.itemMeanShowCount == 200)
+        #expect(revisedDay?.daily.itemContext.itemFirstCategories == 2 && revisedDay?.daily.itemContext.itemDailyMatched == 2)
+        #expect(revisedDay?.daily.itemContext.itemMeanShowCount == 200)
 
-        let (reference, referenceSink) = try makeEngine(mode, reviseWindowDays: 3)
-        reference.itemContext = table
-        var withLate = Self.days
-        withLate[1].append(Self.late)
-        try fold(reference, withLate)
         try engine.finish(through: Self.lastClosed)
-        try reference.finish(through: Self.lastClosed)
-        expectSamePanel(sink.records, referenceSink.records)
-        #expect(Self.panel(sink.records)["1/\(Self.first)"]?.daily.itemDailyMatched == 1, "day 0 keeps its own context")
+        expectSamePanel(sink.records, try recordsWithTheLateRowFromTheStart(mode, reviseWindowDays: 3, itemContext: table))
+        #expect(Self.panel(sink.records)["1/\(Self.first)"]?.daily.itemContext.itemDailyMatched == 1, "day 0 keeps its own context")
     }
 
     /// Under expanding thresholds the revised user-day is part of every later day's distribution: other users'

@@ -134,10 +134,15 @@ public struct DayTotals: Sendable, Equatable {
 /// A user-day's item context (`--with-item-context`): the columns ``ItemContextTable`` joins to the day's distinct
 /// videos, and the join's coverage counts.
 public struct ItemContextValues: Sendable, Equatable {
+    /// `item_mean_show_cnt`.
     public var itemMeanShowCount = Double.nan
+    /// `item_mean_play_rate`.
     public var itemMeanPlayRate = Double.nan
+    /// `item_first_categories`.
     public var itemFirstCategories = 0
+    /// The day's distinct videos found in `item_daily_features` on that date (the join's coverage; not written).
     public var itemDailyMatched = 0
+    /// The day's distinct videos found in `item_categories` (the join's coverage; not written).
     public var itemCategoryMatched = 0
 
     /// No context: NaN means and zero counts (an inactive day's, or a run's without the join).
@@ -174,35 +179,10 @@ public struct DailyValues: Sendable, Equatable {
     public var highWatchShare = 0.0
     public var completeOrRewatchShare = 0.0
     public var activeDay = 0
-    /// The item context (``ItemContextTable``; NaN means and zero counts without `--with-item-context` or on an
-    /// inactive day).
+    /// The item context: `item_mean_show_cnt`, `item_mean_play_rate`, `item_first_categories` and the join's
+    /// coverage (``ItemContextTable``; NaN means and zero counts without `--with-item-context` or on an inactive
+    /// day).
     public var itemContext = ItemContextValues()
-
-    /// `item_mean_show_cnt`.
-    public var itemMeanShowCount: Double {
-        get { itemContext.itemMeanShowCount }
-        set { itemContext.itemMeanShowCount = newValue }
-    }
-    /// `item_mean_play_rate`.
-    public var itemMeanPlayRate: Double {
-        get { itemContext.itemMeanPlayRate }
-        set { itemContext.itemMeanPlayRate = newValue }
-    }
-    /// `item_first_categories`.
-    public var itemFirstCategories: Int {
-        get { itemContext.itemFirstCategories }
-        set { itemContext.itemFirstCategories = newValue }
-    }
-    /// The day's distinct videos found in `item_daily_features` on that date (the join's coverage; not written).
-    public var itemDailyMatched: Int {
-        get { itemContext.itemDailyMatched }
-        set { itemContext.itemDailyMatched = newValue }
-    }
-    /// The day's distinct videos found in `item_categories` (the join's coverage; not written).
-    public var itemCategoryMatched: Int {
-        get { itemContext.itemCategoryMatched }
-        set { itemContext.itemCategoryMatched = newValue }
-    }
 
     public init() {}
 
