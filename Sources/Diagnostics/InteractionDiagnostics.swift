@@ -370,7 +370,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     /// The bins holding the ranks the percentiles read, of the three histograms of ``bins``: histogram i's bin b
     /// is bit `j & 63` of `wanted[j >> 6]`, `j = i * binCount + b` (one flat bit set, 384 KB: the second pass reads
-    /// it per value; as `[Bool]` it was 3 MB, all touched, beside the replay's first days), and `binStart[i][b]`
+    /// it per value; a `[Bool]` would be 3 MB, all touched, beside the replay's first days), and `binStart[i][b]`
     /// is the rank of its first value.
     private func binsHoldingPercentiles(count n: Int) -> (wanted: [UInt64], binStart: [[Int: Int]]) {
         let ranks = Set(InteractionDiagnosticsCollector.engagementPercentiles.flatMap { NumpyQuantile.ranks($0, count: n) })

@@ -3,8 +3,7 @@
 ///
 /// Kept small (112 bytes; every user holds eight): the day's sums, not its ``DailyValues`` (``daily(_:)``
 /// computes them, the same bits as at its close), and the flags in bytes; the item context, when joined, is the
-/// timeline's (``UserTimeline/itemContexts``). At four times the big matrix's users the timelines held ~2.2 KB a
-/// user of 272-byte days.
+/// timeline's (``UserTimeline/itemContexts``). With its values and `lag_1_*` values a day would be 272 bytes.
 struct ClosedDay: Equatable {
     var day: CalendarDay
     /// `treatment_high_intensity` and `treatment_high_watch_exposure` (0 or 1).
@@ -335,8 +334,8 @@ struct UserTimeline {
     }
 }
 
-/// A timeline's five `prior_3day_*` running sums (one a lag column), held inline: 360 bytes in the timeline,
-/// where an array was a heap block of 480 a user.
+/// A timeline's five `prior_3day_*` running sums (one a lag column), held inline: 360 bytes in the timeline (an
+/// array would be a heap block of 480 bytes a user).
 struct RollingSums: Equatable {
     private var sums = InlineArray<5, PandasRollingSum>(repeating: PandasRollingSum())
 
