@@ -127,9 +127,9 @@ struct CheckpointOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Checkpoint interval: a duration (1, 0.5s, 500ms, 1m) or events (100000ev); taken at the next day boundary.",
+            "Checkpoint interval: auto (every second, further apart when a checkpoint takes over a twentieth of the time), a duration (1, 0.5s, 500ms, 1m) or events (100000ev).",
             valueName: "interval"))
-    var checkpointEvery: CheckpointPolicy = .seconds(1)
+    var checkpointEvery: CheckpointPolicy = .auto
 
     @Option(name: .long, help: ArgumentHelp("Memory for the ordering step's write buffers, in MiB (at least 1).", valueName: "MiB"))
     var memoryBudget = PositiveCount(32)

@@ -20,7 +20,7 @@ public struct RunConfiguration: Sendable {
     /// The zone whose calendar days rows without a date label fall on (and whose midnights close days).
     public var timeZone: NamedTimeZone
     /// How often a checkpoint is committed.
-    public var checkpointPolicy: CheckpointPolicy = .seconds(1)
+    public var checkpointPolicy: CheckpointPolicy = .auto
     /// Memory for the ordering step's write buffers, in bytes.
     public var memoryBudgetBytes = 32 << 20
     /// Drop exact duplicate rows (the notebook keeps them).

@@ -31,6 +31,8 @@ struct TimeSpanTests {
         #expect(CheckpointPolicy(argument: "100000ev") == .events(100_000))
         #expect(CheckpointPolicy(argument: "7events") == .events(7))
         for bad in ["0", "0s", "x", "0ev", "-1", "1.5ev", ""] { #expect(CheckpointPolicy(argument: bad) == nil, "\(bad)") }
+        #expect(CheckpointPolicy(argument: "auto") == .auto && CheckpointPolicy.auto.description == "auto")
+        for bad in ["Auto", "auto1", "autos"] { #expect(CheckpointPolicy(argument: bad) == nil, "\(bad)") }
         #expect(CheckpointPolicy.seconds(1).description == "1s" && CheckpointPolicy.events(5).description == "5ev")
     }
 }

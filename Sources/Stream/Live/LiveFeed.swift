@@ -216,7 +216,7 @@ public final class LiveFeed {
     /// - Throws: when the checkpoint cannot be restored.
     public init(
         options: LiveOptions, mode: ThresholdsMode, sink: RecordSink, state: StateBackend?, buckets: DayBuckets,
-        rejects: LiveRejectWriter, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1),
+        rejects: LiveRejectWriter, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .auto,
         logger: Logger, clock: any WallClock = SystemClock()
     ) throws {
         self.options = options
@@ -301,8 +301,7 @@ public final class LiveFeed {
             }
             onProgress?(engine.progress, live)
             if checkpoints.isDue(events: engine.progress.eventsReplayed) {
-                try checkpoint()
-                checkpoints.taken(events: engine.progress.eventsReplayed)
+                try checkpoints.take({ try checkpoint() }, events: { engine.progress.eventsReplayed })
             }
         }
     }

@@ -59,32 +59,3 @@ final class CheckpointCommitter {
         try failure.check()
     }
 }
-
-/// Decides when a checkpoint is due under a ``CheckpointPolicy`` (seconds measured on `clock`).
-struct CheckpointClock {
-    var policy: CheckpointPolicy
-    private let clock: any WallClock
-    private var last: Double
-    private var eventsAtLast: Int
-
-    init(policy: CheckpointPolicy, events: Int, clock: any WallClock = SystemClock()) {
-        self.policy = policy
-        self.clock = clock
-        last = clock.now()
-        eventsAtLast = events
-    }
-
-    /// True when the interval has passed since the last ``taken(events:)``.
-    func isDue(events: Int) -> Bool {
-        switch policy {
-        case .seconds(let s): return clock.now() - last >= s
-        case .events(let n): return events - eventsAtLast >= n
-        }
-    }
-
-    /// Notes a checkpoint taken now, at `events` replayed.
-    mutating func taken(events: Int) {
-        last = clock.now()
-        eventsAtLast = events
-    }
-}

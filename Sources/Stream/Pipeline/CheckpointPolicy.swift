@@ -1,16 +1,31 @@
 import Foundation
 
-/// How often the replay commits a checkpoint. Checkpoints are taken at day boundaries, the first
-/// boundary after the interval has passed.
+/// How often the replay commits a checkpoint. A checkpoint is taken between two chunks of events (inside a day
+/// too) or at a day's close, the first such point after the interval has passed since the last one ended.
 public enum CheckpointPolicy: Equatable, Sendable, CustomStringConvertible {
+    /// Every ``autoSeconds`` seconds, and further apart when checkpoints take long: the pause after each is at
+    /// least ``autoPauseFactor`` times the time it held the event loop, so that checkpoints take at most a
+    /// twentieth of the event loop's time whatever the state's size (the default). The timelines' snapshot grows
+    /// with the users, and at a fixed interval its cost per event would grow with them.
+    case auto
     /// At least this many seconds of wall time apart.
     case seconds(Double)
     /// At least this many replayed events apart.
     case events(Int)
 
-    /// Parses a positive ``TimeSpan`` (`1`, `500ms`, `5s`, `10m`) or a count of events (`100000ev`,
+    /// ``auto``'s shortest pause between two checkpoints, in seconds.
+    public static let autoSeconds = 1.0
+    /// ``auto``'s pause after a checkpoint, as a multiple of the time it took (19: a checkpoint and its pause
+    /// together are twenty times the checkpoint).
+    public static let autoPauseFactor = 19.0
+
+    /// Parses `auto`, a positive ``TimeSpan`` (`1`, `500ms`, `5s`, `10m`) or a count of events (`100000ev`,
     /// `100000events`); nil for anything else, zero included.
     public init?(argument text: String) {
+        if text == "auto" {
+            self = .auto
+            return
+        }
         for suffix in ["events", "ev"] where text.hasSuffix(suffix) {
             guard let n = Int(text.dropLast(suffix.count)), n > 0 else { return nil }
             self = .events(n)
@@ -20,11 +35,51 @@ public enum CheckpointPolicy: Equatable, Sendable, CustomStringConvertible {
         self = .seconds(span.seconds)
     }
 
-    /// The policy in the syntax ``init(argument:)`` reads (`1s`, `100000ev`).
+    /// The policy in the syntax ``init(argument:)`` reads (`auto`, `1s`, `100000ev`).
     public var description: String {
         switch self {
+        case .auto: return "auto"
         case .seconds(let s): return TimeSpan(seconds: s).map { "\($0)" } ?? "\(s)s"
         case .events(let n): return "\(n)ev"
         }
+    }
+}
+
+/// Decides when a checkpoint is due under a ``CheckpointPolicy`` (seconds measured on `clock`), and times the
+/// checkpoints taken through it (``take(_:events:)``) for ``CheckpointPolicy/auto``.
+struct CheckpointClock {
+    var policy: CheckpointPolicy
+    private let clock: any WallClock
+    /// When the last checkpoint ended (the clock's start before the first).
+    private var last: Double
+    private var eventsAtLast: Int
+    /// How long the last checkpoint held its caller, in seconds (0 before the first).
+    private(set) var lastCost = 0.0
+
+    init(policy: CheckpointPolicy, events: Int, clock: any WallClock = SystemClock()) {
+        self.policy = policy
+        self.clock = clock
+        last = clock.now()
+        eventsAtLast = events
+    }
+
+    /// True when the policy's pause has passed since the last checkpoint ended.
+    func isDue(events: Int) -> Bool {
+        switch policy {
+        case .auto:
+            return clock.now() - last >= max(CheckpointPolicy.autoSeconds, CheckpointPolicy.autoPauseFactor * lastCost)
+        case .seconds(let s): return clock.now() - last >= s
+        case .events(let n): return events - eventsAtLast >= n
+        }
+    }
+
+    /// Takes a checkpoint (`checkpoint`) and notes when it ended, how long it took, and `events`, the events
+    /// replayed when it was taken. Nothing is noted when `checkpoint` throws.
+    mutating func take(_ checkpoint: () throws -> Void, events: () -> Int) rethrows {
+        let start = clock.now()
+        try checkpoint()
+        last = clock.now()
+        lastCost = max(0, last - start)
+        eventsAtLast = events()
     }
 }

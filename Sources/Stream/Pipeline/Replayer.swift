@@ -50,7 +50,7 @@ public final class Replayer {
     /// - Throws: when a checkpoint's user state cannot be decoded.
     public init(
         summary: IngestSummary, buckets: DayBuckets, mode: ThresholdsMode, timeZone: TimeZone, sink: RecordSink,
-        state: StateBackend?, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .seconds(1),
+        state: StateBackend?, resumeFrom checkpoint: PanelCheckpoint?, checkpointPolicy: CheckpointPolicy = .auto,
         logger: Logger
     ) throws {
         self.summary = summary
@@ -99,8 +99,7 @@ public final class Replayer {
         onProgress?(engine.progress, simulatedClock)
         func checkpointIfDue() throws {
             if clock.isDue(events: engine.progress.eventsReplayed) {
-                try engine.checkpoint()
-                clock.taken(events: engine.progress.eventsReplayed)
+                try clock.take({ try engine.checkpoint() }, events: { engine.progress.eventsReplayed })
             }
         }
         if readsAhead && readAhead == nil { readAhead = DayReadAhead() }
