@@ -57,7 +57,11 @@ import ReplayTestSupport
                     defer { done.leave() }
                     var k = first
                     var held: [Int] = []
-                    while let chunk = try? prefetcher.chunk(k) {
+                    // The second consumer lags (as a loaded machine makes one): the other may take the last chunk
+                    // while chunks before it still wait for this one.
+                    while true {
+                        if first == 1 { usleep(200) }
+                        guard let chunk = try? prefetcher.chunk(k) else { break }
                         taken.chunks.withLock { $0[k] = (Array(chunk.bytes), chunk.isLast, chunk.digestThrough) }
                         held.append(k)
                         if held.count == 2 {
@@ -70,9 +74,10 @@ import ReplayTestSupport
                     for h in held { prefetcher.release(h) }
                 }.start()
             }
-            // The consumer of the chunk after the last waits for it until the stop.
+            // The consumer of the chunk after the last waits for it until the stop. The stop comes once every chunk
+            // up to the last is taken: a consumer still behind would see the stop before its chunk.
             let deadline = Date().addingTimeInterval(60)
-            while taken.chunks.withLock({ !$0.values.contains { $0.1 } }), Date() < deadline { usleep(1_000) }
+            while !taken.chunks.withLock({ Self.holdsEveryChunkThroughTheLast($0) }), Date() < deadline { usleep(1_000) }
             prefetcher.requestStop()
             done.wait()
             let chunks = taken.chunks.withLock { $0 }
@@ -100,6 +105,12 @@ import ReplayTestSupport
     /// The chunks two consumer threads took: bytes, last, digest.
     final class TakenChunks: Sendable {
         let chunks = Mutex<[Int: ([UInt8], Bool, UInt64?)]>([:])
+    }
+
+    /// True when `chunks` holds the last chunk and every chunk before it.
+    static func holdsEveryChunkThroughTheLast(_ chunks: [Int: ([UInt8], Bool, UInt64?)]) -> Bool {
+        guard let last = chunks.first(where: { $0.value.1 })?.key else { return false }
+        return chunks.count == last + 1
     }
 
     /// A record longer than `maxRecordBytes` is one chunk longer than that, for the parser to refuse; the chunk
