@@ -1,6 +1,5 @@
 import Foundation
 import ReplayStream
-import Synchronization
 
 /// The progress line on stderr, one line redrawn in place with a carriage return, never wider than the
 /// terminal.
@@ -46,10 +45,9 @@ final class ProgressLine: Sendable {
     private let enabled: Bool
     private let timeZone: TimeZone
     /// The facts and the drawing state, read and written only in blocks on ``drawing`` (so its lock is never
-    /// contended: ThreadSanitizer does not see the hand-over of a contended `Mutex`, whose Linux futex the
-    /// kernel passes on).
-    private let state = Mutex(State())
-    private let plan = Mutex<Plan?>(nil)
+    /// contended).
+    private let state = TracedMutex(State())
+    private let plan = TracedMutex<Plan?>(nil)
     /// The serial queue every fact and every redraw goes through, in order.
     private let drawing = DispatchQueue(label: "replay.progress")
     private let wake = DispatchSemaphore(value: 0)

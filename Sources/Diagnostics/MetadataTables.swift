@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import ReplayStream
 
 /// The notebook's metadata tables, read from the same input as the interaction log:
@@ -37,14 +36,13 @@ public struct MetadataTables: Sendable {
     /// before the replay's memory is at its highest (its item-daily sample takes ~16 MB while it runs).
     public final class Pending: Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private let tables = Mutex<MetadataTables?>(nil)
+        private let tables = TracedMutex<MetadataTables?>(nil)
         private let scheduling = Scheduling()
         private let schedulingQueue = DispatchQueue(label: "replay.metadata-scheduling")
 
         /// The reading thread while it reads (nil: not started, or done), and whether it runs at normal priority
         /// from now on. `@unchecked Sendable`: both are read and written only inside `schedulingQueue.sync`
-        /// blocks (a serial queue rather than a `Mutex`: both threads change them at moments of their own, and
-        /// ThreadSanitizer reports a contended `Mutex`'s hand-over as a race), so never by two threads at once,
+        /// blocks (both threads change them at moments of their own), so never by two threads at once,
         /// and the thread is set to nil before it ends, so a policy is never set on a thread that has exited.
         private final class Scheduling: @unchecked Sendable {
             var thread: pthread_t?

@@ -1,6 +1,5 @@
 import Foundation
 import ReplayStream
-import Synchronization
 
 /// A bounded hand-off of byte blocks from one producer thread to one consumer, so CSV
 /// generation (producer) runs on a second core while libarchive deflates (consumer).
@@ -14,7 +13,7 @@ final class BlockPipe: Sendable {
         var finished = false
         var consumerFailed = false
     }
-    private let queue = Mutex(Queue())
+    private let queue = TracedMutex(Queue())
     private let freeSlots = DispatchSemaphore(value: 0)
     private let queued = DispatchSemaphore(value: 0)
     private let depth: Int

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 internal import CRdKafka
+import ReplayStream
 
 /// A Kafka operation failed: what was being done, librdkafka's error name and text.
 public struct KafkaError: Error, CustomStringConvertible, Sendable {
@@ -145,8 +145,8 @@ public class KafkaHandle {
 /// per partition. The delivery callback (called by librdkafka from `rd_kafka_poll`/`rd_kafka_flush` on the caller's
 /// thread) writes it through the configuration's opaque pointer.
 final class DeliveryReports: Sendable {
-    let failures = Mutex<(first: KafkaError?, count: Int)>((nil, 0))
-    let acknowledged = Mutex<[Int32: Int64]>([:])
+    let failures = TracedMutex<(first: KafkaError?, count: Int)>((nil, 0))
+    let acknowledged = TracedMutex<[Int32: Int64]>([:])
 
     func delivered(_ message: rd_kafka_message_t) {
         if message.err != RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -85,7 +85,7 @@ public final class KafkaLineOutput: PanelLineOutput {
 /// acknowledgements.
 ///
 /// `@unchecked Sendable`: librdkafka's `rd_kafka_producev`, `rd_kafka_poll` and `rd_kafka_flush` may be called from
-/// any thread on one handle (its documented thread safety); the delivery reports they serve are kept in a `Mutex`
+/// any thread on one handle (its documented thread safety); the delivery reports they serve are kept in a `TracedMutex`
 /// (`DeliveryReports`); the Swift object holds nothing else that changes.
 final class SharedProducer: @unchecked Sendable {
     let client: KafkaProducer

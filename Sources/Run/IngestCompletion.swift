@@ -4,7 +4,6 @@ import Logging
 import ReplayDiagnostics
 import ReplayState
 import ReplayStream
-import Synchronization
 
 /// The end of a fresh ingest whose interaction diagnostics' second pass runs on a thread of its own while the
 /// replay starts; ``record()`` then records the pass's payload and the ingest as complete.
@@ -36,7 +35,7 @@ final class IngestCompletion {
     /// The second pass's result: written once by its thread, then signalled; read by the run's thread after
     /// the signal.
     private final class Finishing: Sendable {
-        let result = Mutex<Result<InteractionDiagnostics, any Error>?>(nil)
+        let result = TracedMutex<Result<InteractionDiagnostics, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
     }
 

@@ -5,8 +5,8 @@
 // or as buffers that are only valid inside a closure.
 
 import Foundation
-import Synchronization
 internal import CLMDB
+import ReplayStream
 
 // MARK: - Errors
 
@@ -140,7 +140,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public let isReadOnly: Bool
 
     /// Serializes write transactions, `mdb_dbi_open` and map resizes within this process.
-    private let writerLock = Mutex(())
+    private let writerLock = TracedMutex(())
     /// The process's open read transactions by thread, whether a resize is under way, and the thread
     /// inside a write transaction.
     private struct Registry {
@@ -148,7 +148,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         var resizing = false
         var writerThread: pthread_t?
     }
-    private let registry = Mutex(Registry())
+    private let registry = TracedMutex(Registry())
 
     /// Opens (creating the directory if needed) an environment in directory `path`.
     ///
@@ -305,7 +305,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         let me = pthread_self()
         let nested = registry.withLock { $0.writerThread.map { pthread_equal($0, me) != 0 } ?? false }
         if nested { throw LMDBError(code: EBUSY, operation: "mdb_txn_begin") }
-        // The result leaves the lock through a local: `Mutex.withLock` returns only values it can send.
+        // The result leaves the lock through a local: `TracedMutex.withLock` returns only values it can send.
         var result: R?
         try writerLock.withLock { _ in
             registry.withLock { $0.writerThread = me }

@@ -1,6 +1,5 @@
 import Foundation
 import ReplayStream
-import Synchronization
 import SystemPackage
 
 /// FNV-1a over 64-bit words (and the tail bytes), fed in pieces: detects a damaged snapshot file cheaply.
@@ -66,7 +65,7 @@ final class SnapshotFileWriter: TimelineSnapshotWriter {
 
     /// The hash, written by the queue's blocks (one at a time) and read after they are done.
     private final class HashBox: Sendable {
-        let state = Mutex(SnapshotHash())
+        let state = TracedMutex(SnapshotHash())
     }
 
     /// Creates (or empties) `folder/name.partial`. `stateDirectory` names the state folder in errors.

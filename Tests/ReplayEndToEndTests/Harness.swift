@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import KuaiRecFixtures
 import ReplayStream
 
@@ -44,7 +43,7 @@ enum Harness {
         if let stdin { process.standardInput = try FileHandle(forReadingFrom: stdin) }
         try process.run()
         // Read both pipes fully before waiting, so a chatty child never blocks on a full pipe.
-        let outBox = Mutex(Data())
+        let outBox = TracedMutex(Data())
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
@@ -81,7 +80,7 @@ enum Harness {
         return url
     }
 
-    private static let generationLock = Mutex(())
+    private static let generationLock = TracedMutex(())
 
     /// Generates a small archive once per test process (generation is deterministic). Suites run in
     /// parallel, so generation is serialized.

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import KuaiRecFixtures
 import ReplayRun
@@ -7,7 +6,7 @@ import ReplayStream
 
 /// Archives and folders for the run tests, made in the test.
 enum RunFixtures {
-    private static let generationLock = Mutex(())
+    private static let generationLock = TracedMutex(())
 
     /// A small generated archive, made once per test process (generation is deterministic).
     static func archive() throws -> URL {

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import ReplayStream
 import Testing
 @testable import ReplayState
 
@@ -19,8 +19,8 @@ private struct LMDBTestBoom: Error, Equatable {}
 
 /// Shared mutable state for the cross-thread tests.
 private final class LMDBTestBox<T: Sendable>: Sendable {
-    private let stored: Mutex<T>
-    init(_ value: T) { stored = Mutex(value) }
+    private let stored: TracedMutex<T>
+    init(_ value: T) { stored = TracedMutex(value) }
     var value: T {
         get { stored.withLock { $0 } }
         set { stored.withLock { $0 = newValue } }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 @testable import ReplayStream
 import ReplayTestSupport
@@ -104,7 +103,7 @@ import ReplayTestSupport
 
     /// The chunks two consumer threads took: bytes, last, digest.
     final class TakenChunks: Sendable {
-        let chunks = Mutex<[Int: ([UInt8], Bool, UInt64?)]>([:])
+        let chunks = TracedMutex<[Int: ([UInt8], Bool, UInt64?)]>([:])
     }
 
     /// True when `chunks` holds the last chunk and every chunk before it.

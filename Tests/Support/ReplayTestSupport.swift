@@ -1,7 +1,6 @@
 import Foundation
 import KuaiRecFixtures
 import ReplayStream
-import Synchronization
 
 /// In-memory sinks, state backends and rejects, a clock the test moves, seeded random numbers and random
 /// logs, for tests that drive the engine without files or real waiting.
@@ -17,7 +16,7 @@ public final class CollectingSink: RecordSink {
 
 /// Keeps the last checkpoint in memory (committed on the checkpoint thread, read by the test's).
 public final class MemoryState: StateBackend {
-    private let kept = Mutex<(last: PanelCheckpoint?, commits: Int)>((nil, 0))
+    private let kept = TracedMutex<(last: PanelCheckpoint?, commits: Int)>((nil, 0))
     public init() {}
     /// The last checkpoint committed.
     public var last: PanelCheckpoint? { kept.withLock { $0.last } }
@@ -88,12 +87,12 @@ public final class CollectingRejects: LiveRejectWriter {
 }
 
 /// A clock that moves only when told: ``sleep(seconds:)`` advances it at once (no real waiting) and records
-/// the sleep; ``advance(by:)`` moves it from the test. Shared state is behind a `Mutex`, so it is `Sendable`.
+/// the sleep; ``advance(by:)`` moves it from the test. Shared state is behind a `TracedMutex`, so it is `Sendable`.
 public final class ManualClock: WallClock {
-    private let state: Mutex<(now: Double, sleeps: [Double])>
+    private let state: TracedMutex<(now: Double, sleeps: [Double])>
 
     /// A clock reading `now`.
-    public init(now: Double = 0) { state = Mutex((now, [])) }
+    public init(now: Double = 0) { state = TracedMutex((now, [])) }
 
     public func now() -> Double { state.withLock { $0.now } }
 

@@ -6,9 +6,9 @@ import Synchronization
 /// queued their work: they record the error here and the owner's next call throws it. Later errors are
 /// dropped (the first one is the cause; the rest usually follow from it).
 public final class FirstFailure: Sendable {
-    private let failure = Mutex<(any Error)?>(nil)
+    private let failure = TracedMutex<(any Error)?>(nil)
     /// Set once an error is kept: the checks every write makes read it without taking the lock, which is taken
-    /// only once something failed (ThreadSanitizer reports a contended `Mutex`'s hand-over as a race).
+    /// only once something failed.
     private let failed = Atomic<Bool>(false)
 
     public init() {}

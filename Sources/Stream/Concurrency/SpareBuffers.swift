@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// Large buffers lent to a background queue and given back for reuse, so that each is allocated once.
 ///
@@ -16,9 +15,8 @@ import Synchronization
 /// written; only the reuse is lost (and the new buffer is rounded up to a page more).
 ///
 /// `@unchecked Sendable`: `spares` is read and written only inside blocks of `queue` (one serial queue, run with
-/// `sync`), so never by two threads at once. A serial queue rather than a `Mutex`: the owner takes a buffer and
-/// the background queue gives one back at the same moments (a day bucket's writes in a live feed), and
-/// ThreadSanitizer reports a contended `Mutex`'s hand-over as a race (docs/DEVELOPING.md, Threads).
+/// `sync`), so never by two threads at once: the owner takes a buffer and the background queue gives one back at
+/// the same moments (a day bucket's writes in a live feed).
 public final class SpareBuffers<Element: Sendable>: @unchecked Sendable {
     private var spares: [[Element]] = []
     private let queue = DispatchQueue(label: "replay.spare-buffers")
@@ -64,10 +62,10 @@ public final class SpareBuffers<Element: Sendable>: @unchecked Sendable {
 /// A closure's plain capture would hold the buffer until the queue releases the block, after the work
 /// is signalled done, and the owner's reuse would find it shared.
 public final class Loan<Value: Sendable>: Sendable {
-    private let slot: Mutex<Value?>
+    private let slot: TracedMutex<Value?>
 
     /// Lends `value`.
-    public init(_ value: sending Value) { slot = Mutex(value) }
+    public init(_ value: sending Value) { slot = TracedMutex(value) }
 
     /// Moves the value out; called once, by the block it was lent to.
     public func take() -> Value {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import SystemPackage
 
 /// The ordering step's spill: accepted events appended to one file per day, in file order.
@@ -169,7 +168,7 @@ public final class DayBuckets {
     /// ``DayBuckets/syncFiles(_:)`` run on a global queue: the owner waits for it with ``wait()``.
     private final class BackgroundSync: Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private let failure = Mutex<POSIXFileError?>(nil)
+        private let failure = TracedMutex<POSIXFileError?>(nil)
 
         init(paths: [String]) {
             DispatchQueue.global(qos: .userInitiated).async { [self] in

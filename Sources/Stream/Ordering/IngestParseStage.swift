@@ -193,7 +193,7 @@ final class IngestParseStage: @unchecked Sendable {
 /// parser has no columns yet waits, before parsing chunk `k`, until they are known or every chunk before `k` was
 /// read without them (then the header is this chunk's to find: blank lines may come first).
 ///
-/// `@unchecked Sendable`: its state is in a `Mutex`; the semaphores wake waiting workers to look again.
+/// `@unchecked Sendable`: its state is in a `TracedMutex`; the semaphores wake waiting workers to look again.
 private final class HeaderBaton: @unchecked Sendable {
     private struct State {
         var columns: InteractionColumns?
@@ -201,7 +201,7 @@ private final class HeaderBaton: @unchecked Sendable {
         var searched = 0
         var stopped = false
     }
-    private let state = Mutex(State())
+    private let state = TracedMutex(State())
     private let wake: [DispatchSemaphore]
 
     init(workers: Int) { wake = (0..<workers).map { _ in DispatchSemaphore(value: 0) } }

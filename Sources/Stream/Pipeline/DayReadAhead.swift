@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 
 /// Reads the next day's file and orders it (``DayFileStream/streamOrRead(file:by:events:order:)``: a day whose file
 /// order is its order of play, up to runs of equal user and time, is only checked, and streamed as it is played) on a queue of its
@@ -13,7 +12,7 @@ import Synchronization
 /// the queue by `swap` (never copied): the caller hands over the buffers of the day it has played, which the
 /// next read reuses.
 ///
-/// Invariant (what makes `Mutex` uncontended here): at most one read is in flight; the caller's ``start(_:path:by:)``
+/// Invariant (what makes the lock uncontended here): at most one read is in flight; the caller's ``start(_:path:by:)``
 /// and ``take(_:by:events:order:)`` wait for it (`pending`) before they touch ``slot``, and the read's block touches it
 /// only between its `enter` and `leave`.
 final class DayReadAhead: Sendable {
@@ -28,7 +27,7 @@ final class DayReadAhead: Sendable {
         var error: (any Error)?
     }
 
-    private let slot = Mutex(Slot())
+    private let slot = TracedMutex(Slot())
     private let queue = DispatchQueue(label: "replay.read-ahead")
     private let pending = DispatchGroup()
 
