@@ -206,8 +206,9 @@ public final class PanelLinesSink: RecordSink {
         /// (``get(_:_:)`` copies the ~300-byte rendering).
         @inline(__always)
         func text(_ user: Int32, _ day: CalendarDay, rendering record: UserDayRecord) -> [UInt8]? {
-            guard let i = slot(user, day), days[i] == day, records[i].renders(record) else { return nil }
-            return records[i].text
+            guard let i = slot(user, day), days[i] == day else { return nil }
+            // Through the buffer: the array's subscript copies the ~240-byte slot out before reading it.
+            return records.withUnsafeBufferPointer { slots in slots[i].renders(record) ? slots[i].text : nil }
         }
 
         /// The kept text of `user`'s `day`'s `total_play_duration_sec` when it is `value`, bit for bit.
@@ -562,11 +563,28 @@ public final class PanelLinesSink: RecordSink {
             key()
             line.appendDouble(v, null: parts.null)
         }
-        for c in 0..<2 { for h in 1...7 { count(r.lead(h, column: c)) } }
+        // future_3day_* and future_7day_* summed as the leads are read, left to right as ``UserDayRecord/future(_:column:)``
+        // sums them (the same operations, so the same bits), without reading the leads again.
+        var future3 = (0.0, 0.0, 0.0), future7 = (0.0, 0.0, 0.0)
+        @inline(__always) func sum(_ v: Double, _ h: Int, into total: inout Double, future3 third: inout Double) {
+            total = h == 1 ? v : total + v
+            if h == 3 { third = total }
+        }
+        for h in 1...7 {
+            let v = r.lead(h, column: 0)
+            count(v)
+            sum(v, h, into: &future7.0, future3: &future3.0)
+        }
+        for h in 1...7 {
+            let v = r.lead(h, column: 1)
+            count(v)
+            sum(v, h, into: &future7.1, future3: &future3.1)
+        }
         var play1: KeptNumberText? = nil
         for h in 1...7 {
             key()
             let v = r.lead(h, column: 2)
+            sum(v, h, into: &future7.2, future3: &future3.2)
             if v.isFinite, let text = playSecondsOfDayAfter(h) {
                 text.withUnsafeBytes { line.append($0) }
                 if h == 1 { play1 = text }
@@ -578,12 +596,12 @@ public final class PanelLinesSink: RecordSink {
         count(r.lead(1, column: 1))
         key()
         if let play1 { play1.withUnsafeBytes { line.append($0) } } else { line.appendDouble(r.lead(1, column: 2), null: parts.null) }
-        count(r.future(3, column: 0))
-        count(r.future(3, column: 1))
-        double(r.future(3, column: 2))
-        count(r.future(7, column: 0))
-        count(r.future(7, column: 1))
-        double(r.future(7, column: 2))
+        count(future3.0)
+        count(future3.1)
+        double(future3.2)
+        count(future7.0)
+        count(future7.1)
+        double(future7.2)
         line.append(keys[56])
         line.appendInt(Int64(r.treatmentHighIntensity))
         line.append(keys[57])

@@ -31,8 +31,9 @@ public struct FixedDoubles<let size: Int>: Sendable, Equatable, RandomAccessColl
     @inlinable public var startIndex: Int { 0 }
     @inlinable public var endIndex: Int { size }
 
+    /// The value at `position`, read through the storage's span (the sink reads every lead of every revision).
     @inlinable public subscript(position: Int) -> Double {
-        @inline(__always) get { storage[position] }
+        @inline(__always) get { storage.span[position] }
         @inline(__always) set { storage[position] = newValue }
     }
 
