@@ -210,18 +210,20 @@ public struct DailyValues: Sendable, Equatable {
     /// Equal when every value has the same bits (``hasSameBits(as:)``): an unknown item mean equals itself.
     public static func == (a: DailyValues, b: DailyValues) -> Bool { a.hasSameBits(as: b) }
 
-    /// True when every value is `other`'s, bit for bit (NaN equals NaN, 0.0 differs from -0.0).
+    /// True when every value is `other`'s, bit for bit (NaN equals NaN, 0.0 differs from -0.0). `@inlinable`: the
+    /// sink compares a kept rendering's values with every revision's, and a call across modules copies both
+    /// 152-byte values first.
+    @inlinable @inline(__always)
     public func hasSameBits(as other: DailyValues) -> Bool {
         @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
-        let a = self, b = other
-        return a.interactions == b.interactions && a.uniqueVideos == b.uniqueVideos
-            && a.totalPlayDurationMs == b.totalPlayDurationMs && same(a.avgPlayDurationMs, b.avgPlayDurationMs)
-            && same(a.avgVideoDurationMs, b.avgVideoDurationMs) && same(a.avgWatchRatio, b.avgWatchRatio)
-            && a.highWatchCount == b.highWatchCount && a.completeOrRewatchCount == b.completeOrRewatchCount
-            && same(a.totalPlayDurationSec, b.totalPlayDurationSec) && same(a.avgPlayDurationSec, b.avgPlayDurationSec)
-            && same(a.avgVideoDurationSec, b.avgVideoDurationSec) && same(a.highWatchShare, b.highWatchShare)
-            && same(a.completeOrRewatchShare, b.completeOrRewatchShare) && a.activeDay == b.activeDay
-            && a.itemContext == b.itemContext
+        return interactions == other.interactions && self.uniqueVideos == other.uniqueVideos
+            && self.totalPlayDurationMs == other.totalPlayDurationMs && same(self.avgPlayDurationMs, other.avgPlayDurationMs)
+            && same(self.avgVideoDurationMs, other.avgVideoDurationMs) && same(self.avgWatchRatio, other.avgWatchRatio)
+            && self.highWatchCount == other.highWatchCount && self.completeOrRewatchCount == other.completeOrRewatchCount
+            && same(self.totalPlayDurationSec, other.totalPlayDurationSec) && same(self.avgPlayDurationSec, other.avgPlayDurationSec)
+            && same(self.avgVideoDurationSec, other.avgVideoDurationSec) && same(self.highWatchShare, other.highWatchShare)
+            && same(self.completeOrRewatchShare, other.completeOrRewatchShare) && self.activeDay == other.activeDay
+            && self.itemContext == other.itemContext
     }
 
     /// True when the item context was joined (a day with a value or a match).
