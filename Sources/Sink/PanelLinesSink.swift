@@ -563,8 +563,9 @@ public final class PanelLinesSink: RecordSink {
             key()
             line.appendDouble(v, null: parts.null)
         }
-        // future_3day_* and future_7day_* summed as the leads are read, left to right as ``UserDayRecord/future(_:column:)``
-        // sums them (the same operations, so the same bits), without reading the leads again.
+        // future_3day_* and future_7day_* summed as the leads are read, left to right as
+        // ``UserDayRecord/future(_:column:)`` sums them (the same operations, so the same bits), without reading the
+        // leads again.
         var future3 = (0.0, 0.0, 0.0), future7 = (0.0, 0.0, 0.0)
         @inline(__always) func sum(_ v: Double, _ h: Int, into total: inout Double, future3 third: inout Double) {
             total = h == 1 ? v : total + v

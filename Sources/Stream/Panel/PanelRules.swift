@@ -216,14 +216,14 @@ public struct DailyValues: Sendable, Equatable {
     @inlinable @inline(__always)
     public func hasSameBits(as other: DailyValues) -> Bool {
         @inline(__always) func same(_ x: Double, _ y: Double) -> Bool { x.bitPattern == y.bitPattern }
-        return interactions == other.interactions && self.uniqueVideos == other.uniqueVideos
-            && self.totalPlayDurationMs == other.totalPlayDurationMs && same(self.avgPlayDurationMs, other.avgPlayDurationMs)
-            && same(self.avgVideoDurationMs, other.avgVideoDurationMs) && same(self.avgWatchRatio, other.avgWatchRatio)
-            && self.highWatchCount == other.highWatchCount && self.completeOrRewatchCount == other.completeOrRewatchCount
-            && same(self.totalPlayDurationSec, other.totalPlayDurationSec) && same(self.avgPlayDurationSec, other.avgPlayDurationSec)
-            && same(self.avgVideoDurationSec, other.avgVideoDurationSec) && same(self.highWatchShare, other.highWatchShare)
-            && same(self.completeOrRewatchShare, other.completeOrRewatchShare) && self.activeDay == other.activeDay
-            && self.itemContext == other.itemContext
+        return interactions == other.interactions && uniqueVideos == other.uniqueVideos
+            && totalPlayDurationMs == other.totalPlayDurationMs && same(avgPlayDurationMs, other.avgPlayDurationMs)
+            && same(avgVideoDurationMs, other.avgVideoDurationMs) && same(avgWatchRatio, other.avgWatchRatio)
+            && highWatchCount == other.highWatchCount && completeOrRewatchCount == other.completeOrRewatchCount
+            && same(totalPlayDurationSec, other.totalPlayDurationSec) && same(avgPlayDurationSec, other.avgPlayDurationSec)
+            && same(avgVideoDurationSec, other.avgVideoDurationSec) && same(highWatchShare, other.highWatchShare)
+            && same(completeOrRewatchShare, other.completeOrRewatchShare) && activeDay == other.activeDay
+            && itemContext == other.itemContext
     }
 
     /// True when the item context was joined (a day with a value or a match).
