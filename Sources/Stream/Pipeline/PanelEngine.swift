@@ -202,25 +202,24 @@ final class PanelEngine {
         if firstDay == nil { firstDay = day }
         let thresholds = try thresholds(closing: day)
         progress.thresholds = thresholds
+        // A sink that keeps final revisions only gets the intermediate ones counted, not built; and as it writes
+        // nothing but the finals, each user's revisions are made right after its close, in one pass over the
+        // timelines instead of four (the sink gets the same records in the same order: the day's finals in
+        // ``emissionOrder``; the observer counts revision 0 and the finals in sums of their own).
+        let buildsIntermediate = sink.takesIntermediateRevisions
         for i in emissionOrder {
             let totals = timelines[i].open.totals, context = itemContext(of: timelines[i].open, on: day)
             timelines[i].close(day: day, totals: totals, itemContext: context, thresholds: thresholds)
             if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
                 try emit(record)
             }
+            if !buildsIntermediate {
+                for h in PanelRules.revisionHorizons { try emitRevision(of: i, horizon: h, closing: day, buildsIntermediate: false) }
+            }
         }
-        // A sink that keeps final revisions only gets the intermediate ones counted, not built.
-        let buildsIntermediate = sink.takesIntermediateRevisions
-        for h in PanelRules.revisionHorizons {
-            let target = day.adding(-h)
-            guard let first = firstDay, target >= first else { continue }
-            let final = h == 7
-            for i in emissionOrder {
-                if !final && !buildsIntermediate && timelines[i].skipIntermediateRevision(of: target) {
-                    progress.recordsWritten += 1
-                } else if let record = timelines[i].nextRevision(of: target, userID: users[i], final: final) {
-                    try emit(record)
-                }
+        if buildsIntermediate {
+            for h in PanelRules.revisionHorizons {
+                for i in emissionOrder { try emitRevision(of: i, horizon: h, closing: day, buildsIntermediate: true) }
             }
         }
         progress.daysClosed += 1
@@ -231,6 +230,21 @@ final class PanelEngine {
             dayThresholds[day] = thresholds
             let oldestRevisable = day.adding(1 - reviseWindowDays)
             for old in dayThresholds.keys where old < oldestRevisable { dayThresholds.removeValue(forKey: old) }
+        }
+    }
+
+    /// The revision of user `i`'s record of `h` days before `day` that closing `day` makes due (next_day,
+    /// future_3day, final at 7), emitted; an intermediate one only counted when the sink does not
+    /// `buildsIntermediate`. Nothing before the first day.
+    @inline(__always)
+    private func emitRevision(of i: Int, horizon h: Int, closing day: CalendarDay, buildsIntermediate: Bool) throws {
+        let target = day.adding(-h)
+        guard let first = firstDay, target >= first else { return }
+        let final = h == 7
+        if !final && !buildsIntermediate && timelines[i].skipIntermediateRevision(of: target) {
+            progress.recordsWritten += 1
+        } else if let record = timelines[i].nextRevision(of: target, userID: users[i], final: final) {
+            try emit(record)
         }
     }
 
