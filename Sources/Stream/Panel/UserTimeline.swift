@@ -287,6 +287,13 @@ struct UserTimeline {
     /// The record of a held day with every lead known so far, as it stands (no revision taken).
     func currentRecord(of day: CalendarDay, userID: Int32) -> UserDayRecord? {
         guard let index = heldIndex(of: day) else { return nil }
+        let (revision, finalized) = history.reading(index) { ($0.nextRevision, $0.finalized) }
+        return record(at: index, userID: userID, revision: revision, isFinal: finalized)
+    }
+
+    /// The record of the held day at `index` with every lead known so far, numbered `revision`.
+    @inline(__always)
+    private func record(at index: Int, userID: Int32, revision: Int, isFinal: Bool) -> UserDayRecord {
         var leads = LeadValues(repeating: .nan)
         for h in PanelRules.leadHorizons where index + h < history.count {
             let (a, i, p) = history.reading(index + h) { $0.totals.leadBase }
@@ -300,7 +307,7 @@ struct UserTimeline {
             UserDayRecord(
                 userID: userID, day: c.day, daily: daily, lag1: lag1, prior3: c.prior3, leads: leads,
                 treatmentHighIntensity: c.treatmentHighIntensity, treatmentHighWatchExposure: c.treatmentHighWatchExposure,
-                revision: c.nextRevision, isFinal: c.finalized)
+                revision: revision, isFinal: isFinal)
         }
     }
 
@@ -312,7 +319,7 @@ struct UserTimeline {
     }
 
     /// Takes the next revision of the record for `day` without building it, when it is neither the day's first
-    /// revision nor final: true when it was taken (``nextRevision(of:userID:final:)`` would have returned a
+    /// revision nor final: true when it was taken (``emitNextRevision(of:userID:final:_:)`` would have emitted a
     /// non-final record of revision 1 or later); false, and nothing changed, otherwise.
     mutating func skipIntermediateRevision(of day: CalendarDay) -> Bool {
         guard let index = heldIndex(of: day), history.reading(index, { !$0.finalized && $0.nextRevision > 0 }) else {
@@ -322,15 +329,20 @@ struct UserTimeline {
         return true
     }
 
-    /// Emits the next revision of the record for `day` with every lead known so far; nil when that
-    /// day is not held or already final.
-    mutating func nextRevision(of day: CalendarDay, userID: Int32, final: Bool) -> UserDayRecord? {
-        guard var record = currentRecord(of: day, userID: userID), !record.isFinal else { return nil }
-        let index = heldIndex(of: day)!
-        record.isFinal = final
+    /// Takes the next revision of the record for `day`, final when `final`, and passes it, with every lead known
+    /// so far, to `emit` (the record, a few hundred bytes, is built where `emit` reads it, not copied out as an
+    /// optional); false, and nothing changed, when that day is not held or already final.
+    @inline(__always) @discardableResult
+    mutating func emitNextRevision(
+        of day: CalendarDay, userID: Int32, final: Bool, _ emit: (UserDayRecord) throws -> Void
+    ) rethrows -> Bool {
+        guard let index = heldIndex(of: day) else { return false }
+        let (revision, finalized) = history.reading(index) { ($0.nextRevision, $0.finalized) }
+        guard !finalized else { return false }
         history[index].nextRevision += 1
         if final { history[index].finalized = true }
-        return record
+        try emit(record(at: index, userID: userID, revision: revision, isFinal: final))
+        return true
     }
 }
 

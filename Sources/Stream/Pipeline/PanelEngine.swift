@@ -210,9 +210,7 @@ final class PanelEngine {
         for i in emissionOrder {
             let totals = timelines[i].open.totals, context = itemContext(of: timelines[i].open, on: day)
             timelines[i].close(day: day, totals: totals, itemContext: context, thresholds: thresholds)
-            if let record = timelines[i].nextRevision(of: day, userID: users[i], final: false) {
-                try emit(record)
-            }
+            try timelines[i].emitNextRevision(of: day, userID: users[i], final: false) { try emit($0) }
             if !buildsIntermediate {
                 for h in PanelRules.revisionHorizons { try emitRevision(of: i, horizon: h, closing: day, buildsIntermediate: false) }
             }
@@ -243,8 +241,8 @@ final class PanelEngine {
         let final = h == 7
         if !final && !buildsIntermediate && timelines[i].skipIntermediateRevision(of: target) {
             progress.recordsWritten += 1
-        } else if let record = timelines[i].nextRevision(of: target, userID: users[i], final: final) {
-            try emit(record)
+        } else {
+            try timelines[i].emitNextRevision(of: target, userID: users[i], final: final) { try emit($0) }
         }
     }
 
@@ -255,9 +253,7 @@ final class PanelEngine {
             var day = max(first, lastDay.adding(-6))
             while day <= lastDay {
                 for i in emissionOrder {
-                    if let record = timelines[i].nextRevision(of: day, userID: users[i], final: true) {
-                        try emit(record)
-                    }
+                    try timelines[i].emitNextRevision(of: day, userID: users[i], final: true) { try emit($0) }
                 }
                 day = day.adding(1)
             }
@@ -280,14 +276,14 @@ final class PanelEngine {
             timelines[i].close(day: day, totals: inactive, thresholds: dayThresholds[day] ?? .never)
             // The day seven back now has all its leads: final at once.
             let complete = day.adding(-7)
-            if complete >= first, let record = timelines[i].nextRevision(of: complete, userID: user, final: true) {
-                try emit(record)
+            if complete >= first {
+                try timelines[i].emitNextRevision(of: complete, userID: user, final: true) { try emit($0) }
             }
             day = day.adding(1)
         }
         day = max(first, last.adding(-6))
         while day <= last {
-            if let record = timelines[i].nextRevision(of: day, userID: user, final: false) { try emit(record) }
+            try timelines[i].emitNextRevision(of: day, userID: user, final: false) { try emit($0) }
             day = day.adding(1)
         }
         return i
