@@ -26,8 +26,23 @@ import Testing
             let sorted = NumberSort.ascending(values)
             #expect(sorted.map(\.bitPattern) == expected.map(\.bitPattern), "round \(round), \(count) values")
         }
+        // A sequence that underestimates its length (half of it, or nothing) is read whole, NaNs left out wherever they are.
+        let mixed: [Double] = (0..<1_000).map { (i: Int) -> Double in
+            i % 7 == 0 ? .nan : Double((i * 7_919) % 1_009 - 500)
+        }
+        let expectedMixed = mixed.filter { !$0.isNaN }.sorted().map(\.bitPattern)
+        #expect(NumberSort.ascending(Underestimated(values: mixed, estimate: 500)).map(\.bitPattern) == expectedMixed)
+        #expect(NumberSort.ascending(Underestimated(values: mixed, estimate: 0)).map(\.bitPattern) == expectedMixed)
         // Zeros of both signs keep their order, between the negatives and the positives.
         let zeros: [Double] = [0, -0.0, 2, -0.0, -1, 0, -0.0]
         #expect(NumberSort.ascending(zeros).map(\.bitPattern) == [-1, 0, -0.0, -0.0, 0, -0.0, 2].map(\.bitPattern))
     }
+}
+
+/// `values`, saying it holds at least `estimate` of them.
+private struct Underestimated: Sequence {
+    let values: [Double]
+    let estimate: Int
+    var underestimatedCount: Int { estimate }
+    func makeIterator() -> IndexingIterator<[Double]> { values.makeIterator() }
 }
