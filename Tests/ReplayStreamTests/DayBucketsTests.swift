@@ -159,7 +159,8 @@ struct DayBucketsTests {
         }
         for e in events { try buckets.append(e, day: day) }
         try buckets.flush()
-        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user))
+        var scratch: [Interaction] = []
+        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user, scratch: &scratch))
         #expect(stream.count == events.count)
         for size in [1, 3, 17, 64, 4096] {
             var chunk: [Interaction] = []
@@ -200,7 +201,8 @@ struct DayBucketsTests {
         let backwards = day.adding(1)
         for e in [events[0], events[events.count - 1], events[1]] { try buckets.append(e, day: backwards) }
         try buckets.flush()
-        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user))
+        var scratch: [Interaction] = []
+        let stream = try #require(try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user, scratch: &scratch))
         #expect(stream.count == events.count && !stream.unorderedRuns.isEmpty)
         for size in [1, 2, 3, 5, 17, 4096] {
             var chunk: [Interaction] = []
@@ -209,7 +211,7 @@ struct DayBucketsTests {
             } chunk: { chunk }
             #expect(read == expected, "seed \(seed): chunks of \(size)")
         }
-        #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: backwards), by: .user) == nil)
+        #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: backwards), by: .user, scratch: &scratch) == nil)
     }
 
     /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before

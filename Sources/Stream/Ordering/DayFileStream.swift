@@ -26,9 +26,11 @@ struct DayFileStream: Sendable {
 
     /// The stream of the day file at `path` when its file order is `kind`'s order of play up to the videos within
     /// runs of equal user and timestamp (a missing file is a day without events); nil when it is not, and the day
-    /// must be read whole and ordered. Reads the file once, a chunk at a time.
+    /// must be read whole and ordered. Reads the file once, a chunk at a time, through `scratch` (the caller's,
+    /// kept from day to day: a buffer of its own each day was a fresh 1 MiB mapping, its pages faulted in and
+    /// zeroed every day).
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
-    static func ifInOrder(file path: String, by kind: DayEventOrder) throws -> DayFileStream? {
+    static func ifInOrder(file path: String, by kind: DayEventOrder, scratch: inout [Interaction]) throws -> DayFileStream? {
         guard kind == .user else { return nil }
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -41,9 +43,8 @@ struct DayFileStream: Sendable {
         var runStart = 0
         var runUnordered = false
         var unordered: [Range<Int>] = []
-        var buffer: [Interaction] = []
         do {
-            try DayBuckets.forEachEvent(inFile: path, buffer: &buffer) { e in
+            try DayBuckets.forEachEvent(inFile: path, buffer: &scratch) { e in
                 if let p = previous {
                     if p.userID != e.userID || p.timestampMs != e.timestampMs {
                         // A new run: it must follow the last in user, then timestamp.
@@ -68,12 +69,14 @@ struct DayFileStream: Sendable {
 
     /// Prepares the day file at `path` for play by `kind`: its stream when its file order is that order (`events`
     /// and `order` emptied, their memory freed), else nil, with the day read whole into `events` and its order of
-    /// play into `order` (``DayBuckets/events(inFile:by:into:order:)``).
+    /// play into `order` (``DayBuckets/events(inFile:by:into:order:)``). `scratch` is the buffer
+    /// ``ifInOrder(file:by:scratch:)`` reads through.
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
     static func streamOrRead(
-        file path: String, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64]
+        file path: String, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64],
+        scratch: inout [Interaction]
     ) throws -> DayFileStream? {
-        if let stream = try ifInOrder(file: path, by: kind) {
+        if let stream = try ifInOrder(file: path, by: kind, scratch: &scratch) {
             events = []
             order = []
             return stream

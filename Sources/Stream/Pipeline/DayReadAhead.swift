@@ -24,6 +24,8 @@ final class DayReadAhead: Sendable {
         var stream: DayFileStream?
         var events: [Interaction] = []
         var order: [UInt64] = []
+        /// The buffer a day's order is checked through, kept from read to read (1 MiB).
+        var scratch: [Interaction] = []
         var error: (any Error)?
     }
 
@@ -40,22 +42,26 @@ final class DayReadAhead: Sendable {
             defer { pending.leave() }
             var events: [Interaction] = []
             var order: [UInt64] = []
+            var scratch: [Interaction] = []
             slot.withLock { s in
                 swap(&events, &s.events)
                 swap(&order, &s.order)
+                swap(&scratch, &s.scratch)
                 s.day = nil
                 s.error = nil
             }
             var failure: (any Error)?
             var stream: DayFileStream?
             do {
-                stream = try DayFileStream.streamOrRead(file: path, by: kind, events: &events, order: &order)
+                stream = try DayFileStream.streamOrRead(
+                    file: path, by: kind, events: &events, order: &order, scratch: &scratch)
             } catch {
                 failure = error
             }
             slot.withLock { s in
                 swap(&events, &s.events)
                 swap(&order, &s.order)
+                swap(&scratch, &s.scratch)
                 s.day = day
                 s.kind = kind
                 s.stream = stream

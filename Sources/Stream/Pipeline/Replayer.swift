@@ -136,7 +136,8 @@ public final class Replayer {
         case .loaded: dayStream = nil
         case nil:
             dayStream = try DayFileStream.streamOrRead(
-                file: try buckets.readableFile(of: day), by: kind, events: &dayEvents, order: &dayOrder)
+                file: try buckets.readableFile(of: day), by: kind, events: &dayEvents, order: &dayOrder,
+                scratch: &orderCheckBuffer)
         }
         engine.playOpenDay(in: kind)
         dayKind = kind
@@ -177,6 +178,7 @@ public final class Replayer {
         dayEvents = []
         dayOrder = []
         chunk = []
+        orderCheckBuffer = []
         dayStream = nil
         readAhead?.release()
         try engine.finish(through: lastDay)
@@ -190,6 +192,9 @@ public final class Replayer {
     /// matrix): a new one each day would be a fresh mmap and ~2,000 page faults (`run`'s 128 KiB mmap
     /// threshold). Freed once the last day is played, as are ``dayOrder`` and ``chunk``.
     private var dayEvents: [Interaction] = []
+    /// The 1 MiB buffer a day's file is read through when its order is checked (``DayFileStream/ifInOrder(file:by:scratch:)``),
+    /// kept from day to day. Freed once the last day is played.
+    private var orderCheckBuffer: [Interaction] = []
     /// The order the day is played in: `dayOrder[i]` is the position in ``dayEvents`` of its i-th event played
     /// (8 bytes an event, its buffer reused across days); empty when that is the file order.
     private var dayOrder: [UInt64] = []
