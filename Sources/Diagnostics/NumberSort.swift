@@ -55,8 +55,8 @@ enum NumberSort {
     }
 
     /// The values of `values` that are not NaN, in their order, written into one allocation sized for them
-    /// (`filter` grew its array by doubling: a tenth of the sort's samples on the side tables' thread, in copies
-    /// and the page faults of each new buffer).
+    /// (`filter` would grow its array by doubling: a tenth of the sort's samples on the side tables' thread, in
+    /// copies and the page faults of each new buffer).
     private static func nonNaN(_ values: some Sequence<Double>) -> [Double] {
         let bound = values.underestimatedCount
         var it = values.makeIterator()

@@ -27,8 +27,8 @@ struct DayFileStream: Sendable {
     /// The stream of the day file at `path` when its file order is `kind`'s order of play up to the videos within
     /// runs of equal user and timestamp (a missing file is a day without events); nil when it is not, and the day
     /// must be read whole and ordered. Reads the file once, a chunk at a time, through `scratch` (the caller's,
-    /// kept from day to day: a buffer of its own each day was a fresh 1 MiB mapping, its pages faulted in and
-    /// zeroed every day).
+    /// kept from day to day: a buffer of its own each day would be a fresh 1 MiB mapping, its pages faulted in
+    /// and zeroed every day).
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
     static func ifInOrder(file path: String, by kind: DayEventOrder, scratch: inout [Interaction]) throws -> DayFileStream? {
         guard kind == .user else { return nil }
