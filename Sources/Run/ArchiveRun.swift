@@ -89,7 +89,8 @@ extension Run<ArchiveRunConfiguration> {
         if let nothing = nothingToDo(ingest, progress: checkpoint?.progress, onEvent: onEvent) { return nothing }
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(
-            path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh, messages: common.messageOutput)
+            path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh, messages: common.messageOutput,
+            bypassesPageCache: common.emit != .final)
         let records = try RecordPipeline(into: output, for: common, context: joined.columns, expectedUsers: ingest.users.count)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,

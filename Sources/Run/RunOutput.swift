@@ -11,20 +11,28 @@ enum RunOutput {
     /// The payload holding the file a run of the state folder claimed before its first checkpoint.
     static let claimPayload = "output_claim"
 
-    /// The output at `path` for a run resuming `checkpoint` (nil: a first run) of `store`'s folder.
+    /// The output at `path` for a run resuming `checkpoint` (nil: a first run) of `store`'s folder. With
+    /// `bypassesPageCache` a regular file is written around the page cache where the filesystem allows it
+    /// (``ByteOutput``, ``DirectAppender``): an archive's run that writes every revision passes it (its changelog is
+    /// gigabytes, the run's largest write by far, and nothing waits for its next line; the appender's two 4 MiB
+    /// buffers fit beside its replay's memory). Under `--emit final` the output is a seventh of that, and the
+    /// buffers would raise the peak of a long log's replay, its largest; a live run's lines go through the page
+    /// cache, each as soon as its buffer is handed over.
     /// - Throws: ``OutputOwnershipError`` when the file is not this run's to write, and what opening it throws.
     static func open(
-        path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool, messages: MessageOutputFactory? = nil
+        path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool, messages: MessageOutputFactory? = nil,
+        bypassesPageCache: Bool = false
     ) throws -> any PanelLineOutput {
         if let messages { return try messages.make() }
         if let checkpoint {
             return try ByteOutput(
-                path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint)
+                path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint,
+                bypassesPageCache: bypassesPageCache)
         }
         if !fresh, let existing = existingFile(path), existing.size > 0, try claimed(by: store) != existing.identity {
             throw OutputOwnershipError(path: path, kind: .notThisRunsFile(size: existing.size))
         }
-        let output = try ByteOutput(path: path, resumeAt: nil)
+        let output = try ByteOutput(path: path, resumeAt: nil, bypassesPageCache: bypassesPageCache)
         do {
             if let identity = output.fileIdentity, try claimed(by: store) != identity {
                 try store.recordPayload(Array(try JSONEncoder().encode(identity)), named: claimPayload)

@@ -11,7 +11,9 @@ import SystemPackage
 ///
 /// The write system calls run on a writer queue, so that copying hundreds of MB into the page cache
 /// overlaps with rendering the next records; at most two buffers are in flight. Memory: the buffer being
-/// filled (the buffer limit, 256 KiB by default, and one line), two in flight and two spares: ~1.3 MB.
+/// filled (the buffer limit, 256 KiB by default, and one line), two in flight and two spares: ~1.3 MB. An output
+/// opened with `bypassesPageCache` hands its buffers to a ``DirectAppender`` on that queue instead (8 MiB more),
+/// which writes them around the page cache.
 ///
 /// Every write ends on a line boundary: a full buffer is handed over through its last newline (the partial
 /// line after it waits for the next one), so a reader of the file while it is written sees a partial last
@@ -41,13 +43,21 @@ public final class ByteOutput {
     /// - Throws: ``POSIXFileError`` when the file cannot be opened, cut back or positioned;
     ///   ``OutputOwnershipError`` when another run holds it, or it is not the file (or the bytes) `expected`
     ///   names; ``DamagedFileError`` when it is shorter than `resumeAt`.
-    public init(path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10) throws {
+    ///
+    /// `bypassesPageCache`: a regular file's bytes are written around the page cache (``DirectAppender``: whole
+    /// blocks with `O_DIRECT`, gathered 4 MiB at a time), where the filesystem allows it; for a run's panel output,
+    /// gigabytes written once and not read back by the run. Its lines reach the file 4 MiB at a time and at each
+    /// ``drain()``, still each write ending on a line end.
+    public init(
+        path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10,
+        bypassesPageCache: Bool = false
+    ) throws {
         self.path = path
         self.bufferLimit = bufferLimit
         buffer.reserveCapacity(bufferLimit + ByteOutput.lineRoom)
         length = resumeAt ?? 0
         if path == "-" {
-            channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, isRegularFile: false, path: path)
+            channel = WriteChannel(fd: STDOUT_FILENO, ownsDescriptor: false, isRegularFile: false, path: path, appender: nil)
             return
         }
         let dir = AtomicFile.folder(containing: path)
@@ -60,6 +70,7 @@ public final class ByteOutput {
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         var st = stat()
         let isRegular = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        var appender: DirectAppender?
         if isRegular {
             do {
                 guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -68,12 +79,13 @@ public final class ByteOutput {
                 }
                 if let resumeAt, let expected { try ByteOutput.check(fd, path: path, committed: resumeAt, against: expected) }
                 try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
+                if bypassesPageCache { appender = try DirectAppender.open(fd: fd, start: resumeAt ?? 0, path: path) }
             } catch {
                 Foundation.close(fd)
                 throw error
             }
         }
-        channel = WriteChannel(fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path)
+        channel = WriteChannel(fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path, appender: appender)
     }
 
     /// Checks that the open file is the one `expected` names and still ends its first `committed` bytes with the
@@ -164,9 +176,13 @@ public final class ByteOutput {
     /// Hands over everything appended and waits until it has been handed to the operating system.
     public func drain() throws {
         try handOver(wholeLinesOnly: false)
+        channel.writeGathered()
         channel.waitForWrites()
         try channel.failure.check()
     }
+
+    /// True when the file's bytes go around the page cache (``DirectAppender``).
+    public var bypassesPageCache: Bool { channel.appender?.isDirect ?? false }
 
     /// The file written, when it is a regular file of its own (not standard output, a device or a FIFO).
     public var fileIdentity: FileIdentity? { channel.durability.syncs ? FileIdentity.of(fd: channel.durability.fd) : nil }
@@ -227,10 +243,13 @@ private final class WriteChannel: Sendable {
     private let descriptorClosed = Atomic<Bool>(false)
 
     private let ownsDescriptor: Bool
+    /// Writes the file around the page cache, on the writer queue only; nil for a buffered file or a stream.
+    let appender: DirectAppender?
 
-    init(fd: Int32, ownsDescriptor: Bool, isRegularFile: Bool, path: String) {
+    init(fd: Int32, ownsDescriptor: Bool, isRegularFile: Bool, path: String, appender: DirectAppender?) {
         durability = FileDurability(fd: fd, syncs: ownsDescriptor && isRegularFile, path: path)
         self.ownsDescriptor = ownsDescriptor
+        self.appender = appender
     }
 
     // Only when an owner failed to close its output (an assertion in debug builds): the descriptor is
@@ -241,9 +260,18 @@ private final class WriteChannel: Sendable {
 
     /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
     func send(_ chunk: consuming [UInt8]) -> [UInt8] {
-        writer.send(chunk) { [durability] bytes in
+        if let appender {
+            return writer.send(chunk) { bytes in try appender.append(bytes) }
+        }
+        return writer.send(chunk) { [durability] bytes in
             try FileDescriptor(rawValue: durability.fd).writeAll(bytes, path: durability.path)
         }
+    }
+
+    /// Queues the write of what the appender gathered (nothing without one).
+    func writeGathered() {
+        guard let appender else { return }
+        writer.perform { try appender.flush() }
     }
 
     /// Blocks until every queued chunk has been written (or has failed).
@@ -252,6 +280,7 @@ private final class WriteChannel: Sendable {
     /// Closes the descriptor after the writes in flight (once; standard output stays open).
     func closeDescriptor() {
         writer.waitForWrites()
+        appender?.close()
         guard ownsDescriptor, !descriptorClosed.exchange(true, ordering: .relaxed) else { return }
         Foundation.close(durability.fd)
     }

@@ -67,4 +67,40 @@ import Testing
         #expect(chunks.all.last == Array("three".utf8), "a drain hands over everything")
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "one\ntwo and more still\nthree")
     }
+
+    @Test func aFileWrittenAroundThePageCacheHoldsEveryLineAtEachDrainAndResumesInsideABlock() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("panel.csv").path
+        func contents() throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
+        let output = try ByteOutput(path: path, resumeAt: nil, bufferLimit: 3_000, bypassesPageCache: true)
+        var expected: [UInt8] = []
+        var committed = 0
+        for i in 0..<40_000 {
+            let line = Array("\(i),\(Double(i) / 7),\(i % 13)\n".utf8)
+            try output.append(line)
+            expected += line
+            if i % 5_000 == 4_999 {
+                try output.drain()
+                #expect(try contents() == expected, "after line \(i)")
+                committed = expected.count
+            }
+        }
+        try output.close()
+        #expect(try contents() == expected)
+        // A resumed run cuts the file back to a committed length (not a multiple of a block) and goes on from there.
+        let cut = committed - 1_000
+        let lineEnd = expected[..<cut].lastIndex(of: 0x0A)! + 1
+        #expect(lineEnd % 4096 != 0)
+        let resumed = try ByteOutput(path: path, resumeAt: Int64(lineEnd), bypassesPageCache: true)
+        var after = Array(expected[..<lineEnd])
+        for i in 0..<9_000 {
+            let line = Array("resumed \(i)\n".utf8)
+            try resumed.append(line)
+            after += line
+        }
+        try resumed.close()
+        #expect(try contents() == after)
+    }
 }

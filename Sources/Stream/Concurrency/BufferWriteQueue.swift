@@ -46,6 +46,21 @@ public final class BufferWriteQueue<Element: Sendable>: Sendable {
         return next
     }
 
+    /// Queues `body` after the buffers sent so far (it is skipped after a failed write; its own error is kept in
+    /// ``failure``): what a writer does with no buffer, e.g. writing bytes it gathered.
+    public func perform(_ body: @escaping @Sendable () throws -> Void) {
+        pending.enter()
+        queue.async { [self] in
+            defer { pending.leave() }
+            if failure.hasFailed { return }
+            do {
+                try body()
+            } catch {
+                failure.record(error)
+            }
+        }
+    }
+
     /// Blocks until every buffer sent has been written (or has failed).
     public func waitForWrites() { pending.wait() }
 
