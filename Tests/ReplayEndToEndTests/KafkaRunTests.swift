@@ -115,9 +115,18 @@ struct KafkaRunTests {
         #expect(try Harness.run(["run", outer.path, "--state", "a", "--out", "a.csv"] + form, in: dir).status == 0)
         let run = ["run", "kafka://\(cluster.bootstrap)/rows", "--exit-at-end", "--state", "k", "--out", "kafka://\(cluster.bootstrap)/user_day",
                    "--allowed-lateness", "1h", "--checkpoint-every", "300ev"] + form
+        // The kills land within the first 30% of an uninterrupted run's time (timed here, into a topic of its own):
+        // each resumed run has at least 70% of the work left, so it is killed too, however fast the machine.
+        try cluster.createTopic("timed", partitions: 2)
+        let started = Date()
+        let timed = try Harness.run(
+            ["run", "kafka://\(cluster.bootstrap)/rows", "--exit-at-end", "--state", "t", "--out", "kafka://\(cluster.bootstrap)/timed",
+             "--allowed-lateness", "1h", "--checkpoint-every", "300ev"] + form, in: dir)
+        #expect(timed.status == 0, "\(timed.stderr)")
+        let uninterrupted = Date().timeIntervalSince(started)
         let seed = testSeed(default: 29)
         var rng = SeededGenerator(seed: seed)
-        let rounds = try Harness.killRepeatedly(run, in: dir, rounds: 30, kills: 6) { 0.02 + rng.unit() * 0.3 }
+        let rounds = try Harness.killRepeatedly(run, in: dir, rounds: 30, kills: 6) { 0.02 + rng.unit() * 0.3 * uninterrupted }
         let kills = rounds.kills
         if let ended = rounds.ended { #expect(ended.status == 0, "seed \(seed): round \(ended.round)") }
         let rest = try Harness.run(run, in: dir)
