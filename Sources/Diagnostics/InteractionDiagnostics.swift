@@ -274,12 +274,12 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     /// Calls `body` with every kept row's event: the day buckets' files, then the spill, each read a chunk at
     /// a time (``DayBuckets/forEachEvent(inFile:buffer:_:)``).
-    private func forEachKeptEvent(dayFiles: [URL], _ body: (Interaction) -> Void) throws {
+    private func forEachKeptEvent(dayFiles: [URL], _ body: (UnsafeBufferPointer<Interaction>) -> Void) throws {
         var files = dayFiles
         if let spillURL { files.append(spillURL) }
         var buffer: [Interaction] = []
         for url in files where FileManager.default.fileExists(atPath: url.path) {
-            try DayBuckets.forEachEvent(inFile: url.path, buffer: &buffer, body)
+            try DayBuckets.forEachChunk(inFile: url.path, buffer: &buffer, body)
         }
     }
 
@@ -396,14 +396,14 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         return (wanted, binStart)
     }
 
-    /// Finishes every table: one pass over the kept rows (`keptRows` calls its argument with each, in the
-    /// order the ingest's second pass reads them: by day, in the order they came, then the rejected ones) for
+    /// Finishes every table: one pass over the kept rows (`keptRows` calls its argument with them a run at a time,
+    /// in the order the ingest's second pass reads them: by day, in the order they came, then the rejected ones) for
     /// the percentiles and standard deviations, then the joins with the tables `readMetadata` returns. Without
     /// side tables (nil: a live feed) the metadata tables say so in a note instead of holding rows.
     /// - Throws: `keptRows`' errors.
-    func finish(metadata readMetadata: () -> MetadataTables?, keptRows: ((Interaction) -> Void) throws -> Void) throws
-        -> InteractionDiagnostics
-    {
+    func finish(
+        metadata readMetadata: () -> MetadataTables?, keptRows: ((UnsafeBufferPointer<Interaction>) -> Void) throws -> Void
+    ) throws -> InteractionDiagnostics {
         storeCurrentUser()
         let n = tally.rows
         let means = [sums.0, sums.1, sums.2, sums.3].map { n == 0 ? Double.nan : $0.value / Double(n) }
@@ -415,23 +415,28 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         var squareSums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
         let center = SIMD4(means[0], means[1], means[2], means[3])
         // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
-        var histograms = [
-            NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]),
-        ]
+        var watchHistogram = NumpyHistogram(bins: 60, min: minima[3], max: maxima[3])
+        var playHistogram = NumpyHistogram(bins: 60, min: minima[0], max: maxima[0])
         try wanted.withUnsafeBufferPointer { wanted in
-            try keptRows { e in
-                let values = InteractionDiagnosticsCollector.engagementValues(e)
-                histograms[0].add(values[3])
-                histograms[1].add(values[0])
-                let d = values - center
-                squareSums.0.add(d[0] * d[0])
-                squareSums.1.add(d[1] * d[1])
-                squareSums.2.add(d[2] * d[2])
-                squareSums.3.add(d[3] * d[3])
-                for i in 0..<3 {
-                    let b = InteractionDiagnosticsCollector.bin(values[i])
-                    let j = i * binCount + b
-                    if wanted[j >> 6] >> UInt64(j & 63) & 1 != 0 { collected[i][b, default: CountedValues()].add(values[i]) }
+            try keptRows { events in
+                // The run's sums and histograms in locals for its loop (the closure's captures are read and written
+                // through their addresses), each row added in order as one row at a time would.
+                var sums = squareSums, watch = watchHistogram, play = playHistogram
+                defer { (squareSums, watchHistogram, playHistogram) = (sums, watch, play) }
+                for e in events {
+                    let values = InteractionDiagnosticsCollector.engagementValues(e)
+                    watch.add(values[3])
+                    play.add(values[0])
+                    let d = values - center
+                    sums.0.add(d[0] * d[0])
+                    sums.1.add(d[1] * d[1])
+                    sums.2.add(d[2] * d[2])
+                    sums.3.add(d[3] * d[3])
+                    for i in 0..<3 {
+                        let b = InteractionDiagnosticsCollector.bin(values[i])
+                        let j = i * binCount + b
+                        if wanted[j >> 6] >> UInt64(j & 63) & 1 != 0 { collected[i][b, default: CountedValues()].add(values[i]) }
+                    }
                 }
             }
         }
@@ -459,8 +464,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             DescribedColumn.table(
                 name: "engagement_summary", rows: described,
                 percentiles: InteractionDiagnosticsCollector.engagementPercentiles))
-        tables.append(histograms[0].table(name: "watch_ratio_histogram"))
-        tables.append(histograms[1].table(name: "play_duration_histogram"))
+        tables.append(watchHistogram.table(name: "watch_ratio_histogram"))
+        tables.append(playHistogram.table(name: "play_duration_histogram"))
         try concludeFirstPass()
         tables.append(contentsOf: repeatedMeasureTables ?? [])
         if let metadata = readMetadata() {

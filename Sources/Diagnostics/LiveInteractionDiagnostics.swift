@@ -149,7 +149,17 @@ extension LiveInteractionDiagnostics {
             }
             let order = secondPassOrder(count: count) { row($0).day }
             return try collector.finish(metadata: { sideTables }) { body in
-                for i in order { body(row(Int(i)).event) }
+                // The rows gathered in their order, a run at a time.
+                var run: [Interaction] = []
+                run.reserveCapacity(4096)
+                for i in order {
+                    run.append(row(Int(i)).event)
+                    if run.count == 4096 {
+                        run.withUnsafeBufferPointer(body)
+                        run.removeAll(keepingCapacity: true)
+                    }
+                }
+                run.withUnsafeBufferPointer(body)
             }
         }
     }

@@ -361,6 +361,17 @@ public final class DayBuckets {
     public static func forEachEvent(
         inFile path: String, buffer: inout [Interaction], _ body: (Interaction) throws -> Void
     ) throws {
+        try forEachChunk(inFile: path, buffer: &buffer) { events in
+            for e in events { try body(e) }
+        }
+    }
+
+    /// ``forEachEvent(inFile:buffer:_:)`` a chunk at a time: `body` gets each chunk's whole events in file order
+    /// (valid during the call only), so that a caller's loop over them is its own, compiled with its body.
+    /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
+    public static func forEachChunk(
+        inFile path: String, buffer: inout [Interaction], _ body: (UnsafeBufferPointer<Interaction>) throws -> Void
+    ) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
@@ -376,7 +387,7 @@ public final class DayBuckets {
             offset += n
             filled += n
             let whole = filled / recordSize
-            for i in 0..<whole { try body(buffer[i]) }
+            if whole > 0 { try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[..<whole])) } }
             let rest = filled - whole * recordSize
             if n == 0 {
                 guard rest == 0 else {
