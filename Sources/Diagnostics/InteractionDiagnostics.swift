@@ -272,8 +272,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         spill.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `body` with every kept row's event: the day buckets' files, then the spill, each read a chunk at
-    /// a time (``DayBuckets/forEachEvent(inFile:buffer:_:)``).
+    /// Calls `body` with the kept rows' events a chunk at a time: the day buckets' files, then the spill
+    /// (``DayBuckets/forEachChunk(inFile:buffer:_:)``).
     private func forEachKeptEvent(dayFiles: [URL], _ body: (UnsafeBufferPointer<Interaction>) -> Void) throws {
         var files = dayFiles
         if let spillURL { files.append(spillURL) }

@@ -50,7 +50,10 @@ public final class DirectAppender: Sendable {
     /// The buffer being filled and where it goes.
     private let state: TracedMutex<State>
     /// The buffers not being filled or written (addresses of `bufferBytes` each, 4 KiB aligned), and a count of them
-    /// to wait on: two in all, so that one is written while the other fills.
+    /// to wait on: two in all, so that one is written while the other fills. Invariant (the buffers are raw memory
+    /// kept as addresses): a buffer is written into only as `state`'s buffer, under its lock, by the appending
+    /// thread; once sent, only its write block reads it, until the block puts it back here; it is freed by
+    /// ``close()`` after every write block has ended (or by `deinit`, when none can be running).
     private let buffers: TracedMutex<[UInt]>
     private let freeBuffers = DispatchSemaphore(value: 1)
     private let writes = DispatchQueue(label: "replay.direct-writes")
