@@ -24,6 +24,9 @@ struct DirectAppenderTests {
         throw CancellationError()
     }
 
+    /// The file's bytes.
+    func contents(_ path: String) throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
+
     /// Bytes that differ at every offset (no run of them repeats at a block's distance).
     func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
         var state = seed | 1
@@ -55,13 +58,13 @@ struct DirectAppenderTests {
             if k == 3 {
                 // A flush in the middle puts everything so far in the file, its tail included.
                 try appender.flush()
-                #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+                #expect(try contents(path) == expected)
             }
         }
         try appender.flush()
         #expect(appender.isDirect)
         appender.close()
-        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let written = try contents(path)
         #expect(written.count == expected.count)
         #expect(written == expected)
     }
@@ -82,13 +85,13 @@ struct DirectAppenderTests {
             if line % 97 == 0 {
                 try appender.flush()
                 try appender.flush()
-                #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+                #expect(try contents(path) == expected)
             }
         }
         try appender.flush()
         appender.close()
         appender.close()
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        #expect(try contents(path) == expected)
     }
 
     @Test func directWritesRefusedGoThroughTheFilesDescriptorInOrder() throws {
@@ -110,7 +113,7 @@ struct DirectAppenderTests {
         try appender.flush()
         #expect(!appender.isDirect)
         appender.close()
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        #expect(try contents(path) == expected)
     }
 
     @Test func aWriteThatFailsIsThrownByTheNextCall() throws {

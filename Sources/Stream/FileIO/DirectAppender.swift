@@ -41,8 +41,9 @@ public final class DirectAppender: Sendable {
     /// Bytes gathered before a write: each write pays for the tail's page written back before the next direct
     /// write (a synchronous 4 KiB I/O), so writes of 4 MiB keep that to about 750 for a 3 GB file.
     public static let coalescedBytes = 4 << 20
-    /// Each buffer's size: a full write and the largest tail carried into it.
-    static let bufferBytes = coalescedBytes + 2 * blockSize
+    /// Each buffer's size: a buffer is sent once it holds ``coalescedBytes`` (a tail carried into it is less than a
+    /// block, so it is never full before that).
+    static let bufferBytes = coalescedBytes
 
     private let path: String
     private let fd: Int32
@@ -130,7 +131,7 @@ public final class DirectAppender: Sendable {
         let source = UInt(bitPattern: bytes.baseAddress)
         var from = 0
         while from < bytes.count {
-            // The buffer is filled up to `coalescedBytes` at most, so that a tail of up to a block more fits after it.
+            // The buffer is filled up to `coalescedBytes` (its size), then sent.
             let (copied, full) = state.withLock { [from, total = bytes.count, path] state in
                 precondition(state.buffer != 0, "DirectAppender(\(path)) appended to after close()")
                 let n = min(total - from, DirectAppender.coalescedBytes - state.count)
