@@ -181,9 +181,6 @@ public final class ByteOutput {
         try channel.failure.check()
     }
 
-    /// True when the file's bytes go around the page cache (``DirectAppender``).
-    public var bypassesPageCache: Bool { channel.appender?.isDirect ?? false }
-
     /// The file written, when it is a regular file of its own (not standard output, a device or a FIFO).
     public var fileIdentity: FileIdentity? { channel.durability.syncs ? FileIdentity.of(fd: channel.durability.fd) : nil }
 
