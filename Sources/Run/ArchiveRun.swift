@@ -90,7 +90,7 @@ extension Run<ArchiveRunConfiguration> {
         if let checkpoint { onEvent(.resuming(checkpoint.progress)) }
         let output = try RunOutput.open(
             path: common.output, checkpoint: checkpoint, store: store, fresh: common.fresh, messages: common.messageOutput,
-            bypassesPageCache: common.emit != .final)
+            directWriteBytes: RunOutput.archiveDirectWriteBytes(emit: common.emit))
         let records = try RecordPipeline(into: output, for: common, context: joined.columns, expectedUsers: ingest.users.count)
         let sink = records.sink
         // On every path: rendering ends, then the file closes (what a checkpoint promised is already durable,

@@ -12,27 +12,28 @@ enum RunOutput {
     static let claimPayload = "output_claim"
 
     /// The output at `path` for a run resuming `checkpoint` (nil: a first run) of `store`'s folder. With
-    /// `bypassesPageCache` a regular file is written around the page cache where the filesystem allows it
-    /// (``ByteOutput``, ``DirectAppender``): an archive's run that writes every revision passes it (its changelog is
-    /// gigabytes, the run's largest write by far, and nothing waits for its next line; the appender's two 4 MiB
-    /// buffers fit beside its replay's memory). Under `--emit final` the output is a seventh of that, and the
-    /// buffers would raise the peak of a long log's replay, its largest; a live run's lines go through the page
-    /// cache, each as soon as its buffer is handed over.
+    /// `directWriteBytes` a regular file is written around the page cache where the filesystem allows it, that many
+    /// bytes gathered to a write (``ByteOutput``, ``DirectAppender``; nil: through the page cache): an archive's run
+    /// passes ``archiveDirectWriteBytes(emit:)``. A live run's lines go through the page cache, each as soon as its
+    /// buffer is handed over.
     /// - Throws: ``OutputOwnershipError`` when the file is not this run's to write, and what opening it throws.
     static func open(
         path: String, checkpoint: PanelCheckpoint?, store: StateStore, fresh: Bool, messages: MessageOutputFactory? = nil,
-        bypassesPageCache: Bool = false
+        directWriteBytes: Int? = nil
     ) throws -> any PanelLineOutput {
         if let messages { return try messages.make() }
+        let bypassesPageCache = directWriteBytes != nil
+        let writeBytes = directWriteBytes ?? DirectAppender.defaultCoalescedBytes
         if let checkpoint {
             return try ByteOutput(
                 path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint,
-                bypassesPageCache: bypassesPageCache)
+                bypassesPageCache: bypassesPageCache, directWriteBytes: writeBytes)
         }
         if !fresh, let existing = existingFile(path), existing.size > 0, try claimed(by: store) != existing.identity {
             throw OutputOwnershipError(path: path, kind: .notThisRunsFile(size: existing.size))
         }
-        let output = try ByteOutput(path: path, resumeAt: nil, bypassesPageCache: bypassesPageCache)
+        let output = try ByteOutput(
+            path: path, resumeAt: nil, bypassesPageCache: bypassesPageCache, directWriteBytes: writeBytes)
         do {
             if let identity = output.fileIdentity, try claimed(by: store) != identity {
                 try store.recordPayload(Array(try JSONEncoder().encode(identity)), named: claimPayload)
@@ -42,6 +43,19 @@ enum RunOutput {
             throw error
         }
         return output
+    }
+
+    /// The bytes an archive run's output gathers to each write around the page cache (the output is written once and
+    /// not read back by the run; on a VM whose host takes back the pages a guest frees, copying it into page-cache
+    /// pages is the run's largest system-time cost). Every revision: 4 MiB (the changelog is gigabytes; each write also
+    /// pays for its tail page's write-back, ~750 of them for 3 GB). `--emit final`: 512 KiB, for an output a seventh
+    /// of that: two 4 MiB buffers would raise the peak of a long log's replay, its largest, by 8 MiB (at 4x the big
+    /// matrix's users, 105 against 112 MB; docs/DEVELOPING.md, "Performance").
+    static func archiveDirectWriteBytes(emit: EmitPolicy) -> Int {
+        switch emit {
+        case .all: DirectAppender.defaultCoalescedBytes
+        case .final: 512 << 10
+        }
     }
 
     /// The claim a `--fresh` run records with its state folder's reset, before anything else: the file now at

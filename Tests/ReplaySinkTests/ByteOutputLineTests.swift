@@ -68,13 +68,16 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "one\ntwo and more still\nthree")
     }
 
-    @Test func aFileWrittenAroundThePageCacheHoldsEveryLineAtEachDrainAndResumesInsideABlock() throws {
+    /// With the default gathering and with the smallest (two blocks: a write every few hundred lines).
+    @Test(arguments: [DirectAppender.defaultCoalescedBytes, 8192])
+    func aFileWrittenAroundThePageCacheHoldsEveryLineAtEachDrainAndResumesInsideABlock(gathering: Int) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("panel.csv").path
         func contents() throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
-        let output = try ByteOutput(path: path, resumeAt: nil, bufferLimit: 3_000, bypassesPageCache: true)
+        let output = try ByteOutput(
+            path: path, resumeAt: nil, bufferLimit: 3_000, bypassesPageCache: true, directWriteBytes: gathering)
         var expected: [UInt8] = []
         var committed = 0
         for i in 0..<40_000 {
@@ -93,7 +96,8 @@ import Testing
         let cut = committed - 1_000
         let lineEnd = expected[..<cut].lastIndex(of: 0x0A)! + 1
         #expect(lineEnd % 4096 != 0)
-        let resumed = try ByteOutput(path: path, resumeAt: Int64(lineEnd), bypassesPageCache: true)
+        let resumed = try ByteOutput(
+            path: path, resumeAt: Int64(lineEnd), bypassesPageCache: true, directWriteBytes: gathering)
         var after = Array(expected[..<lineEnd])
         for i in 0..<9_000 {
             let line = Array("resumed \(i)\n".utf8)

@@ -38,8 +38,9 @@ struct DirectAppenderTests {
         }
     }
 
-    @Test(arguments: [0, 1, 4095, 4096, 4097, 12_345])
-    func theFileHoldsTheBytesAppendedFromAnyStart(start: Int) throws {
+    /// Every start offset class with each gathering size: the default, `--emit final`'s and the smallest (two blocks).
+    @Test(arguments: [0, 1, 4095, 4096, 4097, 12_345], [DirectAppender.defaultCoalescedBytes, 512 << 10, 8192])
+    func theFileHoldsTheBytesAppendedFromAnyStart(start: Int, gathering: Int) throws {
         let folder = try directFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/out"
@@ -47,9 +48,10 @@ struct DirectAppenderTests {
         #expect(FileManager.default.createFile(atPath: path, contents: Data(existing)))
         let fd = open(path, O_RDWR)
         defer { close(fd) }
-        let appender = try #require(try DirectAppender.open(fd: fd, start: Int64(start), path: path))
-        // Pieces of every size class: under a block, across blocks, past the 4 MiB gathering, one larger than it.
-        let sizes = [1, 7, 4096, 4095, 4097, 100_000, DirectAppender.coalescedBytes - 3, 3, DirectAppender.coalescedBytes * 2 + 5, 11]
+        let appender = try #require(try DirectAppender.open(fd: fd, start: Int64(start), path: path, coalescedBytes: gathering))
+        #expect(appender.coalescedBytes == gathering)
+        // Pieces of every size class: under a block, across blocks, past the gathering, one larger than two of it.
+        let sizes = [1, 7, 4096, 4095, 4097, 100_000, gathering - 3, 3, gathering * 2 + 5, 11]
         var expected = existing
         for (k, size) in sizes.enumerated() {
             let piece = pattern(size, seed: UInt64(k + 100))
@@ -105,7 +107,7 @@ struct DirectAppenderTests {
         // Buffers one byte past their alignment: the kernel refuses every direct write with EINVAL.
         let appender = try #require(try DirectAppender.open(fd: fd, start: 5_000, path: path, memoryOffset: 1))
         var expected = existing
-        for (k, size) in [10, 9_000, DirectAppender.coalescedBytes + 77, 5].enumerated() {
+        for (k, size) in [10, 9_000, appender.coalescedBytes + 77, 5].enumerated() {
             let piece = pattern(size, seed: UInt64(k + 40))
             try piece.withUnsafeBytes { try appender.append($0) }
             expected += piece

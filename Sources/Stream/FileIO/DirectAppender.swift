@@ -38,19 +38,21 @@ public final class DirectAppender: Sendable {
     /// The alignment of the direct writes' memory, offsets and lengths: 4 KiB, a multiple of every logical block
     /// size Linux uses for `O_DIRECT` on disks (512 or 4096).
     public static let blockSize = 4096
-    /// Bytes gathered before a write: each write pays for the tail's page written back before the next direct
-    /// write (a synchronous 4 KiB I/O), so writes of 4 MiB keep that to about 750 for a 3 GB file.
-    public static let coalescedBytes = 4 << 20
-    /// Each buffer's size: a buffer is sent once it holds ``coalescedBytes`` (a tail carried into it is less than a
-    /// block, so it is never full before that).
-    static let bufferBytes = coalescedBytes
+    /// The bytes gathered before a write unless the opener says otherwise: each write pays for the tail's page
+    /// written back before the next direct write (a synchronous 4 KiB I/O), so writes of 4 MiB keep that to about
+    /// 750 for a 3 GB file.
+    public static let defaultCoalescedBytes = 4 << 20
+    /// Bytes gathered before a write, and each of the two buffers' size: a buffer is sent once it holds this many (a
+    /// tail carried into it is less than a block, so it is never full before that). A multiple of ``blockSize``, at
+    /// least two blocks.
+    public let coalescedBytes: Int
 
     private let path: String
     private let fd: Int32
     private let directFD: Int32
     /// The buffer being filled and where it goes.
     private let state: TracedMutex<State>
-    /// The buffers not being filled or written (addresses of `bufferBytes` each, 4 KiB aligned), and a count of them
+    /// The buffers not being filled or written (addresses of ``coalescedBytes`` each, 4 KiB aligned), and a count of them
     /// to wait on: two in all, so that one is written while the other fills. Invariant (the buffers are raw memory
     /// kept as addresses): a buffer is written into only as `state`'s buffer, under its lock, by the appending
     /// thread; once sent, only its write block reads it, until the block puts it back here; it is freed by
@@ -78,21 +80,29 @@ public final class DirectAppender: Sendable {
     /// An appender to the file open as `fd` (a regular file, about to be written at `start`, which it ends at), or
     /// nil when the file cannot be opened for direct writes (then the caller writes it as before). The direct
     /// descriptor is the same open file, reopened through `/proc/self/fd`, so no other file can be put in its place.
+    /// `coalescedBytes`: the bytes gathered before a write (a multiple of ``blockSize``, at least two blocks).
     /// - Throws: ``POSIXFileError`` when the bytes of `start`'s block before `start` cannot be read back.
-    public static func open(fd: Int32, start: Int64, path: String) throws -> DirectAppender? {
-        try open(fd: fd, start: start, path: path, memoryOffset: 0)
+    public static func open(
+        fd: Int32, start: Int64, path: String, coalescedBytes: Int = defaultCoalescedBytes
+    ) throws -> DirectAppender? {
+        try open(fd: fd, start: start, path: path, coalescedBytes: coalescedBytes, memoryOffset: 0)
     }
 
-    /// ``open(fd:start:path:)`` with the buffers' addresses `memoryOffset` bytes past their alignment: a test
-    /// gives 1 to have every direct write refused (`EINVAL`), as a filesystem may refuse them.
-    static func open(fd: Int32, start: Int64, path: String, memoryOffset: Int) throws -> DirectAppender? {
+    /// ``open(fd:start:path:coalescedBytes:)`` with the buffers' addresses `memoryOffset` bytes past their
+    /// alignment: a test gives 1 to have every direct write refused (`EINVAL`), as a filesystem may refuse them.
+    static func open(
+        fd: Int32, start: Int64, path: String, coalescedBytes: Int = defaultCoalescedBytes, memoryOffset: Int
+    ) throws -> DirectAppender? {
+        precondition(
+            coalescedBytes >= 2 * blockSize && coalescedBytes % blockSize == 0,
+            "a direct write gathers whole blocks, at least two")
         guard let direct = openDirect else { return nil }
         let directFD = Foundation.open("/proc/self/fd/\(fd)", O_WRONLY | direct | O_CLOEXEC)
         guard directFD >= 0 else { return nil }
         var memory: [UInt] = []
         for _ in 0..<2 {
             var pointer: UnsafeMutableRawPointer?
-            guard posix_memalign(&pointer, blockSize, bufferBytes + memoryOffset) == 0, let pointer else {
+            guard posix_memalign(&pointer, blockSize, coalescedBytes + memoryOffset) == 0, let pointer else {
                 memory.forEach { free(UnsafeMutableRawPointer(bitPattern: $0 - UInt(memoryOffset))) }
                 Foundation.close(directFD)
                 throw POSIXFileError(path: path, operation: "allocate the direct write buffers", code: ENOMEM)
@@ -110,10 +120,13 @@ public final class DirectAppender: Sendable {
         }
         return DirectAppender(
             path: path, fd: fd, directFD: directFD, first: State(buffer: memory[0], offset: offset, count: head, written: head),
-            spare: memory[1], memoryOffset: memoryOffset)
+            spare: memory[1], coalescedBytes: coalescedBytes, memoryOffset: memoryOffset)
     }
 
-    private init(path: String, fd: Int32, directFD: Int32, first: State, spare: UInt, memoryOffset: Int) {
+    private init(
+        path: String, fd: Int32, directFD: Int32, first: State, spare: UInt, coalescedBytes: Int, memoryOffset: Int
+    ) {
+        self.coalescedBytes = coalescedBytes
         self.memoryOffset = UInt(memoryOffset)
         self.path = path
         self.fd = fd
@@ -132,13 +145,13 @@ public final class DirectAppender: Sendable {
         var from = 0
         while from < bytes.count {
             // The buffer is filled up to `coalescedBytes` (its size), then sent.
-            let (copied, full) = state.withLock { [from, total = bytes.count, path] state in
+            let (copied, full) = state.withLock { [from, total = bytes.count, path, coalescedBytes] state in
                 precondition(state.buffer != 0, "DirectAppender(\(path)) appended to after close()")
-                let n = min(total - from, DirectAppender.coalescedBytes - state.count)
+                let n = min(total - from, coalescedBytes - state.count)
                 UnsafeMutableRawPointer(bitPattern: state.buffer)!.advanced(by: state.count)
                     .copyMemory(from: UnsafeRawPointer(bitPattern: source)!.advanced(by: from), byteCount: n)
                 state.count += n
-                return (n, state.count >= DirectAppender.coalescedBytes)
+                return (n, state.count >= coalescedBytes)
             }
             from += copied
             if full { sendBuffer() }
