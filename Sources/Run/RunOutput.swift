@@ -22,18 +22,15 @@ enum RunOutput {
         directWriteBytes: Int? = nil
     ) throws -> any PanelLineOutput {
         if let messages { return try messages.make() }
-        let bypassesPageCache = directWriteBytes != nil
-        let writeBytes = directWriteBytes ?? DirectAppender.defaultCoalescedBytes
         if let checkpoint {
             return try ByteOutput(
                 path: path, resumeAt: checkpoint.progress.outputBytes, expected: checkpoint.progress.outputFingerprint,
-                bypassesPageCache: bypassesPageCache, directWriteBytes: writeBytes)
+                directWriteBytes: directWriteBytes)
         }
         if !fresh, let existing = existingFile(path), existing.size > 0, try claimed(by: store) != existing.identity {
             throw OutputOwnershipError(path: path, kind: .notThisRunsFile(size: existing.size))
         }
-        let output = try ByteOutput(
-            path: path, resumeAt: nil, bypassesPageCache: bypassesPageCache, directWriteBytes: writeBytes)
+        let output = try ByteOutput(path: path, resumeAt: nil, directWriteBytes: directWriteBytes)
         do {
             if let identity = output.fileIdentity, try claimed(by: store) != identity {
                 try store.recordPayload(Array(try JSONEncoder().encode(identity)), named: claimPayload)

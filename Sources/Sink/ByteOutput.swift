@@ -12,8 +12,8 @@ import SystemPackage
 /// The write system calls run on a writer queue, so that copying hundreds of MB into the page cache
 /// overlaps with rendering the next records; at most two buffers are in flight. Memory: the buffer being
 /// filled (the buffer limit, 256 KiB by default, and one line), two in flight and two spares: ~1.3 MB. An output
-/// opened with `bypassesPageCache` hands its buffers to a ``DirectAppender`` on that queue instead (two buffers of
-/// `directWriteBytes` more), which writes them around the page cache.
+/// opened with `directWriteBytes` hands its buffers to a ``DirectAppender`` on that queue instead (two buffers of
+/// that size more), which writes them around the page cache.
 ///
 /// Every write ends on a line boundary: a full buffer is handed over through its last newline (the partial
 /// line after it waits for the next one), so a reader of the file while it is written sees a partial last
@@ -44,13 +44,13 @@ public final class ByteOutput {
     ///   ``OutputOwnershipError`` when another run holds it, or it is not the file (or the bytes) `expected`
     ///   names; ``DamagedFileError`` when it is shorter than `resumeAt`.
     ///
-    /// `bypassesPageCache`: a regular file's bytes are written around the page cache (``DirectAppender``: whole
-    /// blocks with `O_DIRECT`, gathered `directWriteBytes` at a time), where the filesystem allows it; for a run's
-    /// panel output, written once and not read back by the run. Its lines reach the file `directWriteBytes` at a time (4 MiB by
-    /// default) and at each ``drain()``, still each write ending on a line end.
+    /// `directWriteBytes` (nil: through the page cache): a regular file's bytes are written around the page cache
+    /// (``DirectAppender``: whole blocks with `O_DIRECT`, gathered that many bytes at a time), where the filesystem
+    /// allows it; for a run's panel output, written once and not read back by the run. Its lines then reach the file
+    /// `directWriteBytes` at a time and at each ``drain()``, still each write ending on a line end.
     public init(
         path: String, resumeAt: Int64?, expected: OutputFingerprint? = nil, bufferLimit: Int = 256 << 10,
-        bypassesPageCache: Bool = false, directWriteBytes: Int = DirectAppender.defaultCoalescedBytes
+        directWriteBytes: Int? = nil
     ) throws {
         self.path = path
         self.bufferLimit = bufferLimit
@@ -79,7 +79,7 @@ public final class ByteOutput {
                 }
                 if let resumeAt, let expected { try ByteOutput.check(fd, path: path, committed: resumeAt, against: expected) }
                 try ByteOutput.position(fd, path: path, resumeAt: resumeAt)
-                if bypassesPageCache {
+                if let directWriteBytes {
                     appender = try DirectAppender.open(
                         fd: fd, start: resumeAt ?? 0, path: path, coalescedBytes: directWriteBytes)
                 }

@@ -77,7 +77,7 @@ import Testing
         let path = dir.appendingPathComponent("panel.csv").path
         func contents() throws -> [UInt8] { try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) }
         let output = try ByteOutput(
-            path: path, resumeAt: nil, bufferLimit: 3_000, bypassesPageCache: true, directWriteBytes: gathering)
+            path: path, resumeAt: nil, bufferLimit: 3_000, directWriteBytes: gathering)
         var expected: [UInt8] = []
         var committed = 0
         for i in 0..<40_000 {
@@ -96,8 +96,7 @@ import Testing
         let cut = committed - 1_000
         let lineEnd = expected[..<cut].lastIndex(of: 0x0A)! + 1
         #expect(lineEnd % 4096 != 0)
-        let resumed = try ByteOutput(
-            path: path, resumeAt: Int64(lineEnd), bypassesPageCache: true, directWriteBytes: gathering)
+        let resumed = try ByteOutput(path: path, resumeAt: Int64(lineEnd), directWriteBytes: gathering)
         var after = Array(expected[..<lineEnd])
         for i in 0..<9_000 {
             let line = Array("resumed \(i)\n".utf8)
