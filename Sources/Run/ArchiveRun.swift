@@ -109,7 +109,10 @@ extension Run<ArchiveRunConfiguration> {
         // Final-only output keeps no renderings of open records (~23 MB for the big matrix): room for the next
         // day's buffers, read and ordered while a day is played (the event loop is this output's bottleneck).
         replayer.readsAhead = common.emit == .final
-        if let completion { replayer.beforeFirstCheckpoint = completion.record }
+        if let completion {
+            replayer.beforeFirstCheckpoint = FirstCheckpointPrerequisite(
+                isReady: { completion.isReady }, record: completion.record)
+        }
         let rejected = ingest.rowsRejected
         replayer.onProgress = { p, clock in onEvent(.replaying(p, simulatedMs: clock, rowsRejected: rejected)) }
         if let firstDay = ingest.firstDay, let lastDay = ingest.lastDay {

@@ -16,10 +16,10 @@ import ReplayStream
 /// (docs/DEVELOPING.md, Performance).
 ///
 /// Crash safety: the replay calls ``record()`` before its first checkpoint commits
-/// (``Replayer/beforeFirstCheckpoint``), and the run calls it after a replay that took none, so a state folder
-/// never holds a checkpoint without a complete ingest. A run stopped or killed before that point has no
-/// complete ingest: its rerun ingests again (the same buckets, the same diagnostics) and replays from the
-/// start, as after a kill during the ingest.
+/// (``Replayer/beforeFirstCheckpoint``; a checkpoint due by wall time is put off until ``isReady``), and the
+/// run calls it after a replay that took none, so a state folder never holds a checkpoint without a complete
+/// ingest. A run stopped or killed before that point has no complete ingest: its rerun ingests again (the
+/// same buckets, the same diagnostics) and replays from the start, as after a kill during the ingest.
 ///
 /// Used by the run's thread only; the pass's thread gets the collector and the day files' paths handed over,
 /// and hands back its result through ``Finishing``.
@@ -82,6 +82,11 @@ final class IngestCompletion {
     func settle() {
         finishing.done.wait()
         finishing.done.signal()
+    }
+
+    /// True when ``record()`` would not wait: it has run, or the second pass and the buckets' fsync have ended.
+    var isReady: Bool {
+        recorded != nil || (finishing.result.withLock { $0 != nil } && buckets.syncHasEnded)
     }
 
     /// Waits for the second pass and the buckets' fsync, then records the pass's payload and the summary as the

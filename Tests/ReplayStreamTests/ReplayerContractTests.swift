@@ -239,7 +239,7 @@ import ReplayTestSupport
                 sink: CollectingSink(), state: state, resumeFrom: nil, checkpointPolicy: .events(10), logger: logger)
             r.chunkSize = 5
             var calls: [Int] = []
-            r.beforeFirstCheckpoint = { calls.append(state.commits) }
+            r.beforeFirstCheckpoint = FirstCheckpointPrerequisite(record: { calls.append(state.commits) })
             let outcome = try r.run(shouldStop: { stopAtOnce })
             #expect(outcome == (stopAtOnce ? .interrupted : .finished))
             #expect(calls == [0], "called once, with no checkpoint committed before it (stop at once: \(stopAtOnce))")
@@ -250,9 +250,52 @@ import ReplayTestSupport
         let r = try Replayer(
             summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
             sink: CollectingSink(), state: state, resumeFrom: nil, checkpointPolicy: .events(10), logger: logger)
-        r.beforeFirstCheckpoint = { throw Refused() }
+        r.beforeFirstCheckpoint = FirstCheckpointPrerequisite(record: { throw Refused() })
         #expect(throws: Refused.self) { try r.run() }
         #expect(state.commits == 0)
+    }
+
+    /// A checkpoint due by wall time is put off while the prerequisite is not ready (the replay goes on, nothing
+    /// is committed, `record` is not called), and taken at the first check after it is; one due by events waits
+    /// for `record` where it falls. Either way `record` runs once, before the first commit, and the records are
+    /// the same.
+    @Test func aTimedCheckpointIsPutOffUntilThePrerequisiteIsReady() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = RandomLog(seed: 5, users: 6, days: 9)
+        let buckets = try log.buckets(in: dir)
+        let whole = CollectingSink()
+        _ = try Replayer(
+            summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
+            sink: whole, state: nil, resumeFrom: nil, logger: logger
+        ).run()
+        for policy in [CheckpointPolicy.seconds(1e-9), .events(10)] {
+            let state = MemoryState()
+            let sink = CollectingSink()
+            let r = try Replayer(
+                summary: log.summary, buckets: buckets, mode: .batch, timeZone: TimeZone(identifier: "UTC")!,
+                sink: sink, state: state, resumeFrom: nil, checkpointPolicy: policy, logger: logger)
+            r.chunkSize = 5
+            var readinessChecks = 0
+            var recordedAt: [(commits: Int, records: Int)] = []
+            r.beforeFirstCheckpoint = FirstCheckpointPrerequisite(
+                isReady: {
+                    readinessChecks += 1
+                    return readinessChecks > 6
+                },
+                record: { recordedAt.append((state.commits, sink.records.count)) })
+            #expect(try r.run() == .finished)
+            #expect(recordedAt.count == 1, "\(policy)")
+            #expect(recordedAt.first?.commits == 0, "\(policy)")
+            #expect(state.commits >= 2, "\(policy)")
+            #expect(sink.records.map { "\($0)" } == whole.records.map { "\($0)" }, "\(policy)")
+            if policy.isTimed {
+                #expect(readinessChecks == 7, "asked at each check until ready, then no more")
+                #expect((recordedAt.first?.records ?? 0) > 0, "the replay went on while the checkpoint was put off")
+            } else {
+                #expect(readinessChecks == 0, "a checkpoint due by events does not ask")
+            }
+        }
     }
 
     @Test func stoppingInsideADayAndResumingGivesTheSameRecords() throws {

@@ -141,6 +141,10 @@ public final class DayBuckets {
         pendingSync = BackgroundSync(paths: dayFilePaths())
     }
 
+    /// True when ``waitForSync()`` would return at once: no sync in flight, or the one
+    /// ``flushAndStartSync()`` started has ended (well or not).
+    public var syncHasEnded: Bool { pendingSync?.hasEnded ?? true }
+
     /// Waits for the sync ``flushAndStartSync()`` started (none: returns at once).
     /// - Throws: its first error (a day file that could not be opened or synced).
     public func waitForSync() throws {
@@ -168,23 +172,24 @@ public final class DayBuckets {
     /// ``DayBuckets/syncFiles(_:)`` run on a global queue: the owner waits for it with ``wait()``.
     private final class BackgroundSync: Sendable {
         private let done = DispatchSemaphore(value: 0)
-        private let failure = TracedMutex<POSIXFileError?>(nil)
+        /// How the sync ended (nil: still running).
+        private let outcome = TracedMutex<Result<Void, POSIXFileError>?>(nil)
 
         init(paths: [String]) {
             DispatchQueue.global(qos: .userInitiated).async { [self] in
-                do throws(POSIXFileError) {
-                    try DayBuckets.syncFiles(paths)
-                } catch {
-                    failure.withLock { $0 = error }
-                }
+                let result = Result { () throws(POSIXFileError) in try DayBuckets.syncFiles(paths) }
+                outcome.withLock { $0 = result }
                 done.signal()
             }
         }
 
+        /// True once every file is synced or the sync has failed.
+        var hasEnded: Bool { outcome.withLock { $0 != nil } }
+
         /// Blocks until every file is synced; throws the first error. Called once.
         func wait() throws(POSIXFileError) {
             done.wait()
-            if let error = failure.withLock({ $0 }) { throw error }
+            try outcome.withLock { $0! }.get()
         }
     }
 

@@ -35,6 +35,13 @@ public enum CheckpointPolicy: Equatable, Sendable, CustomStringConvertible {
         self = .seconds(span.seconds)
     }
 
+    /// True for the policies that count wall time (``auto``, ``seconds(_:)``): a checkpoint they make due may be
+    /// put off a little (``FirstCheckpointPrerequisite``); one due by ``events(_:)`` is taken where it falls.
+    public var isTimed: Bool {
+        if case .events = self { return false }
+        return true
+    }
+
     /// The policy in the syntax ``init(argument:)`` reads (`auto`, `1s`, `100000ev`).
     public var description: String {
         switch self {
@@ -81,5 +88,25 @@ struct CheckpointClock {
         last = clock.now()
         lastCost = max(0, last - start)
         eventsAtLast = events()
+    }
+}
+
+/// What a replay records before its first checkpoint commits, so that no checkpoint exists without it: an
+/// archive run's complete ingest, whose diagnostics' second pass and day files' fsync run beside the replay's
+/// first second (``Replayer/beforeFirstCheckpoint``).
+///
+/// While ``isReady`` is false, a checkpoint due by wall time (``CheckpointPolicy/isTimed``) is put off to the
+/// next check, so that the event loop goes on instead of waiting for the pass (on KuaiRec's big matrix it held
+/// the event loop ~0.2 s); one due by events, and the checkpoint a stop or the end takes, wait for ``record``.
+public struct FirstCheckpointPrerequisite {
+    /// True when ``record`` would not wait.
+    public var isReady: () -> Bool
+    /// Records the prerequisite, waiting until it can; an error stops the replay.
+    public var record: () throws -> Void
+
+    /// A prerequisite recorded by `record`, ready when `isReady` says so (always, by default).
+    public init(isReady: @escaping () -> Bool = { true }, record: @escaping () throws -> Void) {
+        self.isReady = isReady
+        self.record = record
     }
 }

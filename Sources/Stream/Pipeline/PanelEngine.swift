@@ -299,15 +299,18 @@ final class PanelEngine {
 
     // MARK: Checkpoints
 
-    /// Called once, before the first checkpoint (``Replayer/beforeFirstCheckpoint``).
-    var beforeFirstCheckpoint: (() throws -> Void)?
+    /// Recorded once, before the first checkpoint (``Replayer/beforeFirstCheckpoint``).
+    var beforeFirstCheckpoint: FirstCheckpointPrerequisite?
+
+    /// False while the first checkpoint would wait for ``beforeFirstCheckpoint``.
+    var firstCheckpointIsReady: Bool { beforeFirstCheckpoint?.isReady() ?? true }
 
     /// Takes a checkpoint: snapshots the state now and makes it durable on the commit queue. `wait`
     /// blocks until it is durable (when the run stops). `payloads` are the driver's own states, stored
     /// beside the observer's.
     func checkpoint(wait: Bool = false, payloads: [String: [UInt8]] = [:]) throws {
         if let before = beforeFirstCheckpoint {
-            try before()
+            try before.record()
             beforeFirstCheckpoint = nil
         }
         try committer.waitForPending()

@@ -35,10 +35,11 @@ public final class Replayer {
         get { engine.itemContext }
         set { engine.itemContext = newValue }
     }
-    /// Called once, before the first checkpoint is taken (an archive run whose diagnostics' second pass runs
+    /// Recorded once, before the first checkpoint is taken (an archive run whose diagnostics' second pass runs
     /// beside the replay records its ingest there, so that no checkpoint exists without it); an error it throws
-    /// stops the replay.
-    public var beforeFirstCheckpoint: (() throws -> Void)? {
+    /// stops the replay. A checkpoint due by wall time is put off while it is not ready (see
+    /// ``FirstCheckpointPrerequisite``).
+    public var beforeFirstCheckpoint: FirstCheckpointPrerequisite? {
         get { engine.beforeFirstCheckpoint }
         set { engine.beforeFirstCheckpoint = newValue }
     }
@@ -98,7 +99,9 @@ public final class Replayer {
         var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
         onProgress?(engine.progress, simulatedClock)
         func checkpointIfDue() throws {
-            if clock.isDue(events: engine.progress.eventsReplayed) {
+            if clock.isDue(events: engine.progress.eventsReplayed),
+                !clock.policy.isTimed || engine.firstCheckpointIsReady
+            {
                 try clock.take({ try engine.checkpoint() }, events: { engine.progress.eventsReplayed })
             }
         }
