@@ -101,6 +101,7 @@ struct LineCursor: TextOutputStream {
     @inline(__always)
     mutating func appendDouble(_ value: Double, null: UnsafeRawBufferPointer) {
         guard value.isFinite else { return append(null) }
+        if appendShortDecimal(value) { return }
         value.write(to: &self)
     }
 
@@ -109,11 +110,65 @@ struct LineCursor: TextOutputStream {
     @inline(__always)
     mutating func appendCount(_ value: Double, null: UnsafeRawBufferPointer) {
         guard value.isFinite else { return append(null) }
-        if value == value.rounded(), abs(value) < 9e15 {
+        let magnitude = value.magnitude
+        // Integer-valued: below 2^52 the value equals itself rounded to an integer (the sum and difference
+        // with 2^52 round it, to nearest even); from 2^52 on every double is an integer.
+        if magnitude < 9e15, magnitude >= Self.twoTo52 || (magnitude + Self.twoTo52) - Self.twoTo52 == magnitude {
             appendInt(Int64(value))
-        } else {
+        } else if !appendShortDecimal(value) {
             value.write(to: &self)
         }
+    }
+
+    /// 2^52: a double at least this large is an integer, and adding it to a smaller non-negative one rounds
+    /// that to an integer (to nearest even).
+    static let twoTo52 = 4_503_599_627_370_496.0
+
+    /// Appends finite `value` in its shortest round-trip form and returns true when that form has at most six
+    /// digits after the point and `value` is zero or between 1e-4 and 2^31 in magnitude (where `description`
+    /// writes plain digits, never an exponent); else appends nothing and returns false.
+    ///
+    /// Hand-written for speed: most of the panel's floats (seconds of play, shares, averages of a few values) have
+    /// a few decimals, and Swift's general shortest-digits search (`_Float64ToASCII`) was the render's largest
+    /// function. Why the text is `description`'s: with `k = |value| × 10^6` rounded to an integer, the decimal
+    /// D = k / 10^6 parses back to `value` exactly when the one correctly rounded division `k / 10^6` gives
+    /// `|value|`. Below 2^31 the decimals that parse back to `value` lie in an interval narrower than
+    /// 2^-22 < 10^-6, so every other one differs from D past its sixth decimal (D is a multiple of 10^-6 and no
+    /// other is that close) and has more significant digits: D without its trailing zeros is the shortest
+    /// round-trip text, the one `description` writes. `DoubleTextTests` checks it against `description`.
+    @inline(__always)
+    mutating func appendShortDecimal(_ value: Double) -> Bool {
+        let magnitude = value.magnitude
+        var k: UInt64 = 0
+        if magnitude != 0 {
+            guard magnitude >= 1e-4, magnitude < 2_147_483_648 else { return false }
+            // Below 2^52, so the sum and difference with 2^52 round it to an integer (to nearest even).
+            let scaled = (magnitude * 1e6 + Self.twoTo52) - Self.twoTo52
+            guard scaled / 1e6 == magnitude else { return false }
+            k = UInt64(scaled)
+        }
+        if value.sign == .minus { append(0x2D) }
+        appendInt(Int64(k / 1_000_000))
+        append(0x2E)
+        var fraction = k % 1_000_000
+        guard fraction != 0 else {
+            append(0x30)
+            return true
+        }
+        var digits = 6
+        while fraction % 10 == 0 {
+            fraction /= 10
+            digits -= 1
+        }
+        assert(count + digits <= capacity, "LineCursor: the line is longer than its memory")
+        var at = count + digits
+        for _ in 0..<digits {
+            at -= 1
+            start.storeBytes(of: UInt8(truncatingIfNeeded: fraction % 10) &+ 0x30, toByteOffset: at, as: UInt8.self)
+            fraction /= 10
+        }
+        count += digits
+        return true
     }
 
     /// The longest text ``appendInt(_:)``, ``appendDouble(_:null:)`` or ``appendCount(_:null:)`` writes

@@ -18,6 +18,29 @@ import Testing
         for _ in 0..<200_000 { values.append(Double(bitPattern: random.next())) }
         for _ in 0..<100_000 { values.append(Double.random(in: 0..<100_000, using: &random)) }
         for _ in 0..<100_000 { values.append(Double(Int.random(in: -1_000_000..<1_000_000, using: &random)) / 1_000) }
+        // The short-decimal path's edges: every count of decimals up to seven, magnitudes from 1e-5 to past 2^31,
+        // the neighbours of its bounds, sums of short decimals (whose text is long), and a thousandth's multiples.
+        for decimals in 0...7 {
+            let scale = [1.0, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7][decimals]
+            for _ in 0..<20_000 {
+                let magnitude = [1e-1, 1e1, 1e3, 1e6, 1e9, 3e9][Int.random(in: 0..<6, using: &random)]
+                let k = Double(Int.random(in: 0..<Int(magnitude * scale) + 1, using: &random))
+                values.append((Int.random(in: 0..<2, using: &random) == 0 ? 1 : -1) * k / scale)
+            }
+        }
+        for _ in 0..<50_000 {
+            let terms = Int.random(in: 2..<9, using: &random)
+            values.append((0..<terms).reduce(0.0) { sum, _ in sum + Double(Int.random(in: 0..<100_000, using: &random)) / 1_000 })
+        }
+        for bound in [1e-4, 2_147_483_648, 1e-6, 0.5e-6, 1.5e-6, 2_147_483_647.999999, 2_147_483_647.9999995] {
+            var below = bound, above = bound
+            values.append(bound)
+            for _ in 0..<20 {
+                below = below.nextDown
+                above = above.nextUp
+                values += [below, above, -below, -above]
+            }
+        }
         var out: [UInt8] = [0x2C]
         for value in values {
             out.removeSubrange(1...)
