@@ -129,8 +129,8 @@ struct LineCursor: TextOutputStream {
     /// writes plain digits, never an exponent); else appends nothing and returns false.
     ///
     /// Hand-written for speed: most of the panel's floats (seconds of play, shares, averages of a few values) have
-    /// a few decimals, and Swift's general shortest-digits search (`_Float64ToASCII`) was the render's largest
-    /// function. Why the text is `description`'s: with `k = |value| × 10^6` rounded to an integer, the decimal
+    /// a few decimals, and Swift's general shortest-digits search (`_Float64ToASCII`) is the render's largest
+    /// function when every float goes through it. Why the text is `description`'s: with `k = |value| × 10^6` rounded to an integer, the decimal
     /// D = k / 10^6 parses back to `value` exactly when the one correctly rounded division `k / 10^6` gives
     /// `|value|`. Below 2^31 the decimals that parse back to `value` lie in an interval narrower than
     /// 2^-22 < 10^-6, so every other one differs from D past its sixth decimal (D is a multiple of 10^-6 and no

@@ -96,8 +96,8 @@ struct CheckpointClock {
 /// first second (``Replayer/beforeFirstCheckpoint``).
 ///
 /// While ``isReady`` is false, a checkpoint due by wall time (``CheckpointPolicy/isTimed``) is put off to the
-/// next check, so that the event loop goes on instead of waiting for the pass (on KuaiRec's big matrix it held
-/// the event loop ~0.2 s); one due by events, and the checkpoint a stop or the end takes, wait for ``record``.
+/// next check, so that the event loop goes on instead of waiting for the pass (on KuaiRec's big matrix a wait
+/// would hold it ~0.2 s); one due by events, and the checkpoint a stop or the end takes, wait for ``record``.
 public struct FirstCheckpointPrerequisite {
     /// True when ``record`` would not wait.
     public var isReady: () -> Bool
