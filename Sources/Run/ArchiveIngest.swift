@@ -52,16 +52,19 @@ extension Run<ArchiveRunConfiguration> {
         let days = summary.firstDay.flatMap { a in summary.lastDay.map { a...$0 } }
         logger.info("ingest pass", metadata: ["pass_seconds": "\(Date().timeIntervalSince(started))"])
         pass.metadata.runAtNormalPriority()
-        // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it).
-        summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(common.rejectsPath) ?? 0)
-        try pass.diagnostics.concludeFirstPass()
+        // The rejects file is complete once the pass has read every row (`--dedupe` writes nothing to it); its
+        // commit (fsync, rename, the folder's fsync) comes before the ingest is recorded.
+        let rejectsWritten = pass.rejectsToCommit.map { AtomicFile.partialPath(for: $0) } ?? common.rejectsPath
+        summary.rejects = RecordedRejects(path: common.rejectsPath, bytes: Self.fileSize(rejectsWritten) ?? 0)
         if !common.dedupe {
             let completion = IngestCompletion(
                 summary: summary, finishing: pass.diagnostics,
                 dayFiles: InteractionDiagnosticsCollector.dayFiles(of: buckets, days: days), metadata: pass.metadata,
-                buckets: buckets, store: store, logger: logger)
+                committingRejects: pass.rejectsToCommit, buckets: buckets, store: store, logger: logger)
             return (summary, completion)
         }
+        if let rejects = pass.rejectsToCommit { try AtomicFile.commitOrDiscard(rejects) }
+        try pass.diagnostics.concludeFirstPass()
         let diagnosticsStarted = Date()
         var metadataWait = 0.0
         let interaction = try pass.diagnostics.finish(
@@ -117,6 +120,9 @@ extension Run<ArchiveRunConfiguration> {
         var summary: IngestSummary
         var diagnostics: InteractionDiagnosticsCollector
         var metadata: MetadataTables.Pending
+        /// The rejects file whose new contents wait in its `.partial` file for ``AtomicFile/commitOrDiscard(_:)``
+        /// (nil: written in place, and synced).
+        var rejectsToCommit: String?
     }
 
     /// The ingest pass over the input. Rejects go to a `.partial` file, renamed when the pass completes: a
@@ -135,7 +141,9 @@ extension Run<ArchiveRunConfiguration> {
         // thread starts at normal priority (at idle priority it made `--rows 300000` ~10% slower).
         let metadata = MetadataTables.Pending(input: configuration.input, idleFirst: configuration.rowLimit == nil)
         logger.info("ingest", metadata: ["input": "\(source.location)", "decompressor": "\(source.decompressor)"])
-        func pass(rejectingTo path: String) throws -> IngestSummary {
+        /// The pass, its rejects written to `path`, and fsynced there when `syncs` (a partial file is fsynced by
+        /// its commit).
+        func pass(rejectingTo path: String, syncs: Bool) throws -> IngestSummary {
             let rejectsOutput = try ByteOutput(path: path, resumeAt: nil)
             defer { try? rejectsOutput.close() }  // after the sync below on success; a failed pass's are dropped
             let rejectWriter = JSONRejectsWriter(output: rejectsOutput)
@@ -149,12 +157,15 @@ extension Run<ArchiveRunConfiguration> {
                     onEvent(.ingesting(bytesRead: bytes, total: source.expandedSize, rows: rows))
                 },
                 observer: diagnostics)
-            try rejectWriter.sync()
+            if syncs { try rejectWriter.sync() }
             return summary
         }
-        let summary =
-            rejectsPath == "-"
-            ? try pass(rejectingTo: rejectsPath) : try AtomicFile.replace(rejectsPath) { try pass(rejectingTo: $0) }
-        return IngestPass(summary: summary, diagnostics: diagnostics, metadata: metadata)
+        guard rejectsPath != "-", let target = AtomicFile.replaceableFile(rejectsPath) else {
+            // Standard output, a device or a FIFO: written in place.
+            let summary = try pass(rejectingTo: rejectsPath, syncs: true)
+            return IngestPass(summary: summary, diagnostics: diagnostics, metadata: metadata, rejectsToCommit: nil)
+        }
+        let summary = try AtomicFile.writePartial(of: target) { try pass(rejectingTo: $0, syncs: false) }
+        return IngestPass(summary: summary, diagnostics: diagnostics, metadata: metadata, rejectsToCommit: target)
     }
 }

@@ -11,9 +11,7 @@ import ReplayStream
 /// Why a thread: the second pass reads every day file again (~0.3 s of one core for KuaiRec's small matrix,
 /// 0.6-0.9 s for the big one), and the replay need not wait for it: its first record comes that much sooner.
 /// Used for every output but `--dedupe` (which drops duplicates from the buckets after the pass). The
-/// collector's per-user sets are freed before it starts (``InteractionDiagnosticsCollector/concludeFirstPass()``):
-/// held while the replay's first days allocate, they would raise the every-revision outputs' peak by 10-20 MB
-/// (docs/DEVELOPING.md, Performance).
+/// collector's per-user sets are freed as it starts (``InteractionDiagnosticsCollector/concludeFirstPass()``).
 ///
 /// Crash safety: the replay calls ``record()`` before its first checkpoint commits
 /// (``Replayer/beforeFirstCheckpoint``; a checkpoint due by wall time is put off until ``isReady``), and the
@@ -22,81 +20,83 @@ import ReplayStream
 /// same buckets, the same diagnostics) and replays from the start, as after a kill during the ingest.
 ///
 /// Used by the run's thread only; the pass's thread gets the collector and the day files' paths handed over,
-/// and hands back its result through ``Finishing``.
+/// and hands back its result through its ``BackgroundTask``.
 final class IngestCompletion {
     /// The complete ingest to record.
     private let summary: IngestSummary
-    private let finishing: Finishing
+    /// The second pass, on a thread of its own.
+    private let finishing: BackgroundTask<InteractionDiagnostics, any Error>
+    /// The rejects file's commit, on a thread of its own (nil: written in place and synced by the pass).
+    private let rejectsCommit: BackgroundTask<Void, POSIXFileError>?
     private let store: StateStore
     private let buckets: DayBuckets
     /// Whether ``record()`` has run, and how it ended.
     private var recorded: Result<Void, any Error>?
 
-    /// The second pass's result: written once by its thread, then signalled; read by the run's thread after
-    /// the signal.
-    private final class Finishing: Sendable {
-        let result = TracedMutex<Result<InteractionDiagnostics, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-    }
-
     /// Starts the second pass of `collector` (no longer used by the caller) over `dayFiles`, joined with the side
-    /// tables of `metadata` once they are read; ``record()`` writes its result and `summary` to `store`, once the
-    /// fsync of `buckets` (started by the ingest) has ended.
+    /// tables of `metadata` once they are read, and the commit of the rejects file `committingRejects` (its new
+    /// contents written to its `.partial` file: ``AtomicFile/writePartial(of:_:)``; the fsync, rename and folder
+    /// fsync that make it the file took ~30 ms of the run's thread, with both cores otherwise idle);
+    /// ``record()`` writes the pass's result and `summary` to `store`, once the commit and the fsync of `buckets`
+    /// (started by the ingest) have ended.
     init(
         summary: IngestSummary, finishing collector: InteractionDiagnosticsCollector, dayFiles: [URL],
-        metadata: MetadataTables.Pending, buckets: DayBuckets, store: StateStore, logger: Logger
+        metadata: MetadataTables.Pending, committingRejects: String?, buckets: DayBuckets, store: StateStore,
+        logger: Logger
     ) {
-        let finishing = Finishing()
         self.summary = summary
-        self.finishing = finishing
         self.store = store
         self.buckets = buckets
+        rejectsCommit = committingRejects.map { path in
+            BackgroundTask(name: "replay.rejects-commit") { () throws(POSIXFileError) in try AtomicFile.commitOrDiscard(path) }
+        }
         let handed = HandedOver(collector)
-        let thread = Thread {
+        finishing = BackgroundTask(name: "replay.diagnostics", stackSize: 1 << 22) { () throws(any Error) in
             let started = Date()
             var metadataWait = 0.0
-            let result = Result {
-                try handed.value.finish(dayFiles: dayFiles) {
-                    let waitStarted = Date()
-                    defer { metadataWait = Date().timeIntervalSince(waitStarted) }
-                    return metadata.wait()
-                }
+            defer {
+                logger.info(
+                    "diagnostics",
+                    metadata: [
+                        "metadata_wait_seconds": "\(metadataWait)",
+                        "finish_seconds": "\(Date().timeIntervalSince(started))",
+                        "beside_replay": "true",
+                    ])
             }
-            logger.info(
-                "diagnostics",
-                metadata: [
-                    "metadata_wait_seconds": "\(metadataWait)",
-                    "finish_seconds": "\(Date().timeIntervalSince(started))",
-                    "beside_replay": "true",
-                ])
-            finishing.result.withLock { $0 = result }
-            finishing.done.signal()
+            // The first pass's per-user sets are freed first (held while the replay's first days allocate, they
+            // would raise the every-revision outputs' peak by 10-20 MB).
+            try handed.value.concludeFirstPass()
+            return try handed.value.finish(dayFiles: dayFiles) {
+                let waitStarted = Date()
+                defer { metadataWait = Date().timeIntervalSince(waitStarted) }
+                return metadata.wait()
+            }
         }
-        thread.name = "replay.diagnostics"
-        thread.stackSize = 1 << 22
-        thread.start()
     }
 
-    /// Waits for the second pass to end, without recording it: the run calls it on its way out (a failed run
-    /// included), so that the pass's thread is not still reading the day files when the run returns.
+    /// Waits for the second pass and the rejects' commit to end, without recording them: the run calls it on its
+    /// way out (a failed run included), so that no thread is still reading the day files or renaming the rejects
+    /// when the run returns.
     func settle() {
-        finishing.done.wait()
-        finishing.done.signal()
+        _ = finishing.wait()
+        _ = rejectsCommit?.wait()
     }
 
-    /// True when ``record()`` would not wait: it has run, or the second pass and the buckets' fsync have ended.
+    /// True when ``record()`` would not wait: it has run, or the second pass, the rejects' commit and the buckets'
+    /// fsync have ended.
     var isReady: Bool {
-        recorded != nil || (finishing.result.withLock { $0 != nil } && buckets.syncHasEnded)
+        recorded != nil || (finishing.hasEnded && (rejectsCommit?.hasEnded ?? true) && buckets.syncHasEnded)
     }
 
-    /// Waits for the second pass and the buckets' fsync, then records the pass's payload and the summary as the
-    /// complete ingest; once (later calls return or throw what the first did).
-    /// - Throws: the pass's error (a day file or the spill could not be read), the fsync's, or the store's.
+    /// Waits for the second pass, the rejects' commit and the buckets' fsync, then records the pass's payload and
+    /// the summary as the complete ingest; once (later calls return or throw what the first did).
+    /// - Throws: the pass's error (a day file or the spill could not be read), the commit's or the fsync's
+    ///   (``POSIXFileError``), or the store's.
     func record() throws {
         if recorded == nil {
             recorded = Result {
-                settle()
-                let diagnostics = try finishing.result.withLock { $0! }.get()
+                let diagnostics = try finishing.wait().get()
+                try rejectsCommit?.wait().get()
                 try store.recordPayload(DiagnosticsPayloads.encode(diagnostics), named: DiagnosticsPayloads.interaction)
                 try buckets.waitForSync()
                 try store.recordIngest(summary)

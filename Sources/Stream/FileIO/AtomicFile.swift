@@ -42,16 +42,37 @@ public enum AtomicFile {
     /// renaming a file over it would replace the link (or, as root, a node under `/dev`).
     public static func replace<Result>(_ path: String, _ body: (_ partial: String) throws -> Result) throws -> Result {
         guard let target = replaceableFile(path) else { return try body(path) }
+        let result = try writePartial(of: target, body)
+        try commitOrDiscard(target)
+        return result
+    }
+
+    /// The first half of ``replace(_:_:)``: `body` writes the new contents of `target` (a path
+    /// ``replaceableFile(_:)`` returned) to the file it is given, `PATH.partial` (absent when `body` starts),
+    /// and ``commitOrDiscard(_:)`` makes them `target`'s later, on any thread: meanwhile `target` holds its old
+    /// bytes, and a crash leaves them.
+    /// - Throws: `body`'s errors and ``POSIXFileError``; on any failure the `.partial` file is removed.
+    public static func writePartial<Result>(of target: String, _ body: (_ partial: String) throws -> Result) throws -> Result {
         let partial = partialPath(for: target)
         if unlink(partial) != 0 && errno != ENOENT {
             throw POSIXFileError(path: partial, operation: "unlink", code: errno)
         }
         do {
-            let result = try body(partial)
-            try commit(target)
-            return result
+            return try body(partial)
         } catch {
             unlink(partial)
+            throw error
+        }
+    }
+
+    /// The second half of ``replace(_:_:)``: ``commit(_:)``s `path`, or on failure removes `PATH.partial`, leaving
+    /// `path` as it was unless the rename happened.
+    /// - Throws: ``POSIXFileError`` naming the file and the failed call.
+    public static func commitOrDiscard(_ path: String) throws(POSIXFileError) {
+        do {
+            try commit(path)
+        } catch {
+            unlink(partialPath(for: path))
             throw error
         }
     }
@@ -59,7 +80,7 @@ public enum AtomicFile {
     /// The file to replace for `path` (`path` itself, or the regular file a symlink at `path` points to), or
     /// nil when `path` must be written in place: an existing device, FIFO or socket, or a path that reaches
     /// `/dev` or `/proc` through its symlinks.
-    static func replaceableFile(_ path: String) -> String? {
+    public static func replaceableFile(_ path: String) -> String? {
         var status = stat()
         if stat(path, &status) == 0, status.st_mode & S_IFMT != S_IFREG { return nil }
         var current = path

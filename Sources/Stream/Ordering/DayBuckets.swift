@@ -30,7 +30,7 @@ public final class DayBuckets {
     /// Writes full buffers to the day files off the appending thread.
     private var writer = BucketFileWriter()
     /// The fsyncs ``flushAndStartSync()`` started, until ``waitForSync()``.
-    private var pendingSync: BackgroundSync?
+    private var pendingSync: BackgroundTask<Void, POSIXFileError>?
     /// The bytes all write buffers may take together.
     public let bufferBudgetBytes: Int
     /// Events one day's write buffer holds before it is written to the day's file.
@@ -138,7 +138,8 @@ public final class DayBuckets {
     public func flushAndStartSync() throws {
         try flush()
         settleSync()
-        pendingSync = BackgroundSync(paths: dayFilePaths())
+        let paths = dayFilePaths()
+        pendingSync = BackgroundTask(name: "replay.bucket-sync") { () throws(POSIXFileError) in try Self.syncFiles(paths) }
     }
 
     /// True when ``waitForSync()`` would return at once: no sync in flight, or the one
@@ -150,7 +151,7 @@ public final class DayBuckets {
     public func waitForSync() throws {
         guard let sync = pendingSync else { return }
         pendingSync = nil
-        try sync.wait()
+        try sync.wait().get()
     }
 
     /// Waits for a sync in flight, ignoring its error (before the files are removed or cut back).
@@ -166,30 +167,6 @@ public final class DayBuckets {
             guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
             defer { close(fd) }
             try FileDescriptor(rawValue: fd).sync(path: path)
-        }
-    }
-
-    /// ``DayBuckets/syncFiles(_:)`` run on a global queue: the owner waits for it with ``wait()``.
-    private final class BackgroundSync: Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        /// How the sync ended (nil: still running).
-        private let outcome = TracedMutex<Result<Void, POSIXFileError>?>(nil)
-
-        init(paths: [String]) {
-            DispatchQueue.global(qos: .userInitiated).async { [self] in
-                let result = Result { () throws(POSIXFileError) in try DayBuckets.syncFiles(paths) }
-                outcome.withLock { $0 = result }
-                done.signal()
-            }
-        }
-
-        /// True once every file is synced or the sync has failed.
-        var hasEnded: Bool { outcome.withLock { $0 != nil } }
-
-        /// Blocks until every file is synced; throws the first error. Called once.
-        func wait() throws(POSIXFileError) {
-            done.wait()
-            try outcome.withLock { $0! }.get()
         }
     }
 
