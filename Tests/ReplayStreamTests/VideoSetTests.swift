@@ -32,4 +32,24 @@ struct VideoSetTests {
         let listed: VideoSet = [3, 1, 3, .min, 2, .min]
         #expect(listed.sorted() == [.min, 1, 2, 3] && listed.count == 4)
     }
+
+    /// A set emptied without its storage allocates, at its next first insert, the size it had: a busy day's
+    /// set does not grow through every size again. A set only ever small starts at 16 slots.
+    @Test func aFreedSetAllocatesItsFormerSizeAtOnce() {
+        var videos = VideoSet()
+        for v in Int32(0)..<500 { videos.insert(v) }
+        let busy = videos.capacity
+        #expect(busy >= 500)
+        videos.removeAll(keepingCapacity: false)
+        #expect(videos.capacity == 0 && videos.count == 0)
+        videos.insert(.min)
+        #expect(videos.capacity == 0, "Int32.min takes no slot")
+        videos.insert(7)
+        #expect(videos.capacity == busy && videos.count == 2 && videos.sorted() == [.min, 7])
+        for v in Int32(0)..<2_000 { videos.insert(v) }
+        #expect(videos.capacity > busy && videos.count == 2_001)
+        var small = VideoSet()
+        small.insert(1)
+        #expect(small.capacity == 12)
+    }
 }
