@@ -33,23 +33,24 @@ struct VideoSetTests {
         #expect(listed.sorted() == [.min, 1, 2, 3] && listed.count == 4)
     }
 
-    /// A set emptied without its storage allocates, at its next first insert, the size it had: a busy day's
-    /// set does not grow through every size again. A set only ever small starts at 16 slots.
-    @Test func aFreedSetAllocatesItsFormerSizeAtOnce() {
-        var videos = VideoSet()
-        for v in Int32(0)..<500 { videos.insert(v) }
-        let busy = videos.capacity
-        #expect(busy >= 500)
-        videos.removeAll(keepingCapacity: false)
-        #expect(videos.capacity == 0 && videos.count == 0)
-        videos.insert(.min)
-        #expect(videos.capacity == 0, "Int32.min takes no slot")
-        videos.insert(7)
-        #expect(videos.capacity == busy && videos.count == 2 && videos.sorted() == [.min, 7])
-        for v in Int32(0)..<2_000 { videos.insert(v) }
-        #expect(videos.capacity > busy && videos.count == 2_001)
-        var small = VideoSet()
-        small.insert(1)
-        #expect(small.capacity == 12)
+    /// Room reserved for n more members is the size n inserts grow the set to, made at once, and holds them
+    /// without growing; the members stay.
+    @Test func reservedRoomIsWhatTheInsertsWouldGrowTo() {
+        for (held, more) in [(0, 0), (0, 1), (0, 12), (0, 13), (0, 500), (5, 40), (100, 1), (100, 3_000)] {
+            var grown = VideoSet(), reserved = VideoSet()
+            for v in Int32(0)..<Int32(held) {
+                grown.insert(v)
+                reserved.insert(v)
+            }
+            reserved.reserve(more)
+            let capacity = reserved.capacity
+            for v in Int32(held)..<Int32(held + more) {
+                grown.insert(v)
+                reserved.insert(v)
+            }
+            #expect(reserved.capacity == capacity, "held \(held), \(more) more: no growth after the reserve")
+            #expect(reserved.capacity == grown.capacity, "held \(held), \(more) more")
+            #expect(reserved.sorted() == grown.sorted() && reserved.count == held + more)
+        }
     }
 }

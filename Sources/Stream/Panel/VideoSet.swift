@@ -13,8 +13,7 @@ public struct VideoSet: Sendable {
     /// The number of distinct videos.
     public private(set) var count = 0
     /// `log2(slots.count)`: the slot of `v` is the top `slotBits` bits of `v * 0x9E3779B9` (as 32 bits). A byte,
-    /// beside ``holdsMinimum``: every user's open day has a set, 24 bytes inline. Without storage, the size the
-    /// first insert allocates (a set emptied without keeping its storage allocates what it had, at once).
+    /// beside ``holdsMinimum``: every user's open day has a set, 24 bytes inline.
     private var slotBits: UInt8 = 0
     /// True when `Int32.min`, the empty marker, is a member.
     private var holdsMinimum = false
@@ -60,14 +59,13 @@ public struct VideoSet: Sendable {
         return members
     }
 
-    /// Empties the set, keeping its storage when `keepingCapacity`; otherwise its storage is freed, and the next
-    /// insert allocates as much at once (a user's busy day is most often followed by another: growing from 16
-    /// slots again, through every size, was ~5% of the event loop's samples on KuaiRec's big matrix).
+    /// Empties the set, keeping its storage when `keepingCapacity`.
     public mutating func removeAll(keepingCapacity: Bool) {
         if keepingCapacity && !slots.isEmpty {
             for i in slots.indices { slots[i] = .min }
         } else {
             slots = []
+            slotBits = 0
         }
         holdsMinimum = false
         count = 0
@@ -78,10 +76,22 @@ public struct VideoSet: Sendable {
         Int((UInt32(bitPattern: video) &* 0x9E37_79B9) >> UInt32(32 - Int(slotBits)))
     }
 
-    /// Doubles the slots (without storage: `2^slotBits`, at least 16) and puts every member back.
-    private mutating func grow() {
+    /// Makes room for `more` members beyond ``count`` at once: the slots grow (at most once) to the size that
+    /// many inserts would grow them to, so that the inserts do not grow them step by step.
+    public mutating func reserve(_ more: Int) {
+        guard more > 0, (count + more) * 4 > slots.count * 3 else { return }
+        var bits = max(4, Int(slotBits) + 1)
+        while (count + more) * 4 > (1 << bits) * 3 { bits += 1 }
+        grow(toBits: bits)
+    }
+
+    /// Doubles the slots (16 at first) and puts every member back.
+    private mutating func grow() { grow(toBits: max(4, Int(slotBits) + 1)) }
+
+    /// Makes the slots `2^bits` and puts every member back.
+    private mutating func grow(toBits bits: Int) {
         let old = slots
-        slotBits = old.isEmpty ? max(4, slotBits) : slotBits + 1
+        slotBits = UInt8(bits)
         slots = [Int32](repeating: .min, count: 1 << slotBits)
         let mask = slots.count - 1
         for v in old where v != .min {
