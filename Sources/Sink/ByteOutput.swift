@@ -88,7 +88,8 @@ public final class ByteOutput {
                 throw error
             }
         }
-        channel = WriteChannel(fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path, appender: appender)
+        channel = WriteChannel(
+            fd: fd, ownsDescriptor: true, isRegularFile: isRegular, path: path, appender: appender, start: resumeAt ?? 0)
     }
 
     /// Checks that the open file is the one `expected` names and still ends its first `committed` bytes with the
@@ -168,6 +169,7 @@ public final class ByteOutput {
         let rest = end == chunk.count ? [] : Array(chunk[end...])
         chunk.removeSubrange(end...)
         chunkHandedOver?(chunk)
+        if let recent = channel.durability.recent { chunk.withUnsafeBytes { recent.append($0) } }
         buffer = channel.send(consume chunk)
         buffer.append(contentsOf: rest)
         buffer.reserveCapacity(bufferLimit + ByteOutput.lineRoom)
@@ -219,6 +221,9 @@ public struct FileDurability: OutputDurability {
     /// to make durable; `fsync` fails on some of them).
     let syncs: Bool
     let path: String
+    /// The last bytes handed to the file's writes (nil when it is not fsynced): a fingerprint hashes them, not a
+    /// read of the file (``RecentBytes``).
+    let recent: RecentBytes?
 
     public func sync() throws {
         if syncs, fsync(fd) != 0 {
@@ -226,8 +231,15 @@ public struct FileDurability: OutputDurability {
         }
     }
 
+    /// The fingerprint of the file's first `length` bytes, every one of them handed over: hashed from
+    /// ``recent`` when it holds the last of them, else read back from the file (after a resume, until a block
+    /// more is written).
     public func fingerprint(ofFirst length: Int64) throws -> OutputFingerprint? {
-        syncs ? try OutputFingerprint.of(fd: fd, length: length, path: path) : nil
+        guard syncs else { return nil }
+        if let tail = recent?.tail(ofFileOf: length), let file = FileIdentity.of(fd: fd) {
+            return tail.withUnsafeBytes { OutputFingerprint.of(file: file, tail: $0) }
+        }
+        return try OutputFingerprint.of(fd: fd, length: length, path: path)
     }
 }
 
@@ -246,8 +258,10 @@ private final class WriteChannel: Sendable {
     /// Writes the file around the page cache, on the writer queue only; nil for a buffered file or a stream.
     let appender: DirectAppender?
 
-    init(fd: Int32, ownsDescriptor: Bool, isRegularFile: Bool, path: String, appender: DirectAppender?) {
-        durability = FileDurability(fd: fd, syncs: ownsDescriptor && isRegularFile, path: path)
+    /// `start`: the file's length when the channel's writes begin.
+    init(fd: Int32, ownsDescriptor: Bool, isRegularFile: Bool, path: String, appender: DirectAppender?, start: Int64 = 0) {
+        let syncs = ownsDescriptor && isRegularFile
+        durability = FileDurability(fd: fd, syncs: syncs, path: path, recent: syncs ? RecentBytes(start: start) : nil)
         self.ownsDescriptor = ownsDescriptor
         self.appender = appender
     }

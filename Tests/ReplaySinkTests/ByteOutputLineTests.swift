@@ -106,4 +106,55 @@ import Testing
         try resumed.close()
         #expect(try contents() == after)
     }
+
+    /// A checkpoint's fingerprint hashes the last bytes handed over, kept in memory (``RecentBytes``): at every
+    /// drain it is the fingerprint read back from the file, written around the page cache or through it, fresh
+    /// and resumed (where the bytes before the resume are read back until a block more is written).
+    @Test(arguments: [nil, 8192] as [Int?])
+    func theFingerprintFromMemoryIsTheOneReadBack(gathering: Int?) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("panel.csv").path
+        /// Drains `output` after each of `lines` lines whose number is in `drainAt`, and checks the fingerprint.
+        func write(_ output: ByteOutput, lines: Range<Int>, drainAt: Set<Int>) throws {
+            for i in lines {
+                try output.append(Array("\(i),\(Double(i) / 7)\n".utf8))
+                if drainAt.contains(i) {
+                    try output.drain()
+                    let fromMemory = try #require(try output.durability.fingerprint(ofFirst: output.length))
+                    let readBack = try OutputFingerprint.of(fd: output.durability.fd, length: output.length, path: path)
+                    #expect(fromMemory == readBack, "line \(i), \(output.length) bytes")
+                    #expect(fromMemory.tailLength == min(OutputFingerprint.tailBytes, Int(output.length)))
+                }
+            }
+        }
+        let output = try ByteOutput(path: path, resumeAt: nil, bufferLimit: 3_000, directWriteBytes: gathering)
+        // Drains after 1 line (a file shorter than the tail), a few lines (chunks shorter than it) and thousands.
+        try write(output, lines: 0..<20_000, drainAt: [0, 1, 5, 6, 300, 301, 9_999, 19_999])
+        try output.close()
+        let resumed = try ByteOutput(path: path, resumeAt: output.length, directWriteBytes: gathering)
+        try write(resumed, lines: 20_000..<30_000, drainAt: [20_000, 20_001, 29_999])
+        try resumed.close()
+    }
+
+    @Test func recentBytesHoldTheTailOfTheFileWhateverTheChunks() {
+        let limit = OutputFingerprint.tailBytes
+        var file: [UInt8] = []
+        let recent = RecentBytes(start: 0)
+        var random = SystemRandomNumberGenerator()
+        for size in [0, 1, 7, limit - 1, limit, limit + 1, 3, 2 * limit + 5, 100, 100, 100] {
+            let chunk = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
+            chunk.withUnsafeBytes { recent.append($0) }
+            file += chunk
+            #expect(recent.tail(ofFileOf: Int64(file.count)) == Array(file.suffix(limit)), "after a chunk of \(size) bytes")
+            #expect(recent.tail(ofFileOf: Int64(file.count) + 1) == nil, "another length")
+        }
+        // A file resumed at 10,000 bytes holds nothing of what came before: only a tail written since is given.
+        let resumed = RecentBytes(start: 10_000)
+        Array(repeating: UInt8(1), count: 100).withUnsafeBytes { resumed.append($0) }
+        #expect(resumed.tail(ofFileOf: 10_100) == nil)
+        Array(repeating: UInt8(2), count: limit).withUnsafeBytes { resumed.append($0) }
+        #expect(resumed.tail(ofFileOf: Int64(10_100 + limit)) == Array(repeating: 2, count: limit))
+    }
 }

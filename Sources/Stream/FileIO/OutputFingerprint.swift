@@ -49,8 +49,61 @@ public struct OutputFingerprint: Codable, Sendable, Equatable {
             }
             done += n
         }
-        let hash = tail.withUnsafeBytes { RowDigest.of($0) }
-        return OutputFingerprint(file: file, tailLength: count, tailHash: hash)
+        return tail.withUnsafeBytes { of(file: file, tail: $0) }
+    }
+
+    /// The fingerprint of a file `file` whose committed bytes end with `tail` (at most ``tailBytes``; fewer only
+    /// when the file holds no more).
+    public static func of(file: FileIdentity, tail: UnsafeRawBufferPointer) -> OutputFingerprint {
+        OutputFingerprint(file: file, tailLength: tail.count, tailHash: RowDigest.of(tail))
+    }
+}
+
+/// The last bytes handed to an output file's writes (at most ``OutputFingerprint/tailBytes``), and the length of
+/// the file they end at, so that a checkpoint's fingerprint hashes them from memory.
+///
+/// Why: an archive run's output is written around the page cache (`O_DIRECT`), so reading its committed bytes
+/// back is a read of the disk, on the event loop's thread, at every checkpoint (~16 ms each on this VM, in
+/// `perf record -e sched:sched_switch -g`). The bytes written are these: a write that fails is an error of the
+/// run, and the fingerprint hashes the same bytes either way.
+///
+/// The output's writing thread appends; a checkpoint reads them after the output is drained (every byte handed
+/// over), on another thread: the lock orders the two.
+public final class RecentBytes: Sendable {
+    private struct Held {
+        var bytes: [UInt8] = []
+        /// The length of the file the bytes end at.
+        var end: Int64
+    }
+    private let held: TracedMutex<Held>
+
+    /// Keeps the bytes appended to a file of `start` bytes from now on (those before are not held).
+    public init(start: Int64) { held = TracedMutex(Held(end: start)) }
+
+    /// Keeps the last bytes of `chunk`, appended to the file.
+    public func append(_ chunk: UnsafeRawBufferPointer) {
+        let limit = OutputFingerprint.tailBytes
+        held.withLock { held in
+            held.end += Int64(chunk.count)
+            if chunk.count >= limit {
+                held.bytes.removeAll(keepingCapacity: true)
+                held.bytes.append(contentsOf: chunk[(chunk.count - limit)...])
+            } else {
+                let drop = held.bytes.count + chunk.count - limit
+                if drop > 0 { held.bytes.removeFirst(drop) }
+                held.bytes.append(contentsOf: chunk)
+            }
+        }
+    }
+
+    /// The last `min(tailBytes, length)` bytes of a file of `length` bytes, when they are held (the bytes appended
+    /// end at `length` and reach back that far); nil otherwise.
+    public func tail(ofFileOf length: Int64) -> [UInt8]? {
+        held.withLock { held -> [UInt8]? in
+            let wanted = Int(min(Int64(OutputFingerprint.tailBytes), max(0, length)))
+            guard held.end == length, held.bytes.count >= wanted else { return nil }
+            return Array(held.bytes[(held.bytes.count - wanted)...])
+        }
     }
 }
 
