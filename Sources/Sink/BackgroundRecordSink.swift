@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ReplayStream
 
 /// Hands records to another sink on a background thread, in batches, so that rendering JSON runs on the
@@ -22,6 +23,9 @@ public final class BackgroundRecordSink: RecordSink {
     /// copy), the block takes it out and gives it back last, emptied, holding no reference after that.
     private let spareBatches: SpareBuffers<UserDayRecord>
     private let failure = FirstFailure()
+    /// Set while the writing thread waits for the rendering (for a free slot, or in ``flush()``): its core is
+    /// free, and a batch rendered meanwhile is rendered on two cores (``RecordSink/write(contentsOf:onTwoCores:)``).
+    private let producerWaits = WaitFlag()
     public let durability: any OutputDurability
 
     /// Wraps `inner`; its `write` and `flush` are called on the background queue only. At most
@@ -44,6 +48,8 @@ public final class BackgroundRecordSink: RecordSink {
     public func flush() throws -> Int64 {
         try handOff()
         let inner = self.inner
+        producerWaits.flag.store(true, ordering: .relaxed)
+        defer { producerWaits.flag.store(false, ordering: .relaxed) }
         let length = queue.sync { Result { try inner.value.flush() } }
         try failure.check()
         return try length.get()
@@ -59,21 +65,32 @@ public final class BackgroundRecordSink: RecordSink {
     private func handOff() throws {
         try failure.check()
         guard !batch.isEmpty else { return }
-        slots.wait()
+        if slots.wait(timeout: .now()) == .timedOut {
+            producerWaits.flag.store(true, ordering: .relaxed)
+            slots.wait()
+            producerWaits.flag.store(false, ordering: .relaxed)
+        }
         var records = spareBatches.take()
         records.reserveCapacity(batchSize)
         swap(&records, &batch)
         let inner = self.inner, failure = self.failure, loan = Loan(consume records), spares = spareBatches
+        let producerWaits = self.producerWaits
         queue.async { [slots] in
             defer { slots.signal() }
             var records = loan.take()
             defer { spares.giveBack(&records) }
             if failure.hasFailed { return }
             do {
-                try records.withUnsafeBufferPointer { try inner.value.write(contentsOf: $0) }
+                let onTwoCores = producerWaits.flag.load(ordering: .relaxed)
+                try records.withUnsafeBufferPointer { try inner.value.write(contentsOf: $0, onTwoCores: onTwoCores) }
             } catch {
                 failure.record(error)
             }
         }
     }
+}
+
+/// Whether a writing thread waits (a hint another thread reads: nothing depends on it but how work is spread).
+private final class WaitFlag: Sendable {
+    let flag = Atomic<Bool>(false)
 }

@@ -229,3 +229,74 @@ func decodeLine(_ bytes: [UInt8]) throws -> [String: JSONValue] {
         #expect(none.hasSuffix(",1,,,,,1758.8,,13,0,false\n"))
     }
 }
+
+/// A batch of final records rendered on two cores (``PanelLinesSink/write(contentsOf:onTwoCores:)``) is written as
+/// one thread writes it, byte for byte; a batch that holds a record that is not final, or a sink that keeps
+/// renderings, is written on one.
+@Suite struct TwoCoreRenderingTests {
+    /// `count` records of several users over days that change inside the batch, their values varied.
+    func records(_ count: Int, final: Bool = true) -> [UserDayRecord] {
+        (0..<count).map { i in
+            var r = ContextColumnsRenderingTests().record(user: Int32(14 + i % 3))
+            r.day = CalendarDay(yyyymmdd: 20200705)!.adding(i / 37)
+            r.daily.interactions = i
+            r.daily.avgWatchRatio = Double(i) / 7
+            r.daily.totalPlayDurationSec = Double(i) * 0.1
+            r.lag1[2] = Double(i) / 3
+            r.leads[i % 21] = Double(i) / 11
+            r.revision = final ? 3 : 0
+            r.isFinal = final
+            return r
+        }
+    }
+
+    /// The bytes `records` make through `write(contentsOf:onTwoCores:)` in batches of `batch`, and how many batches
+    /// were rendered on two cores.
+    func written(
+        _ records: [UserDayRecord], format: PanelFormat, context: PanelContextColumns, batch: Int, onTwoCores: Bool,
+        keepFirst: UserDayRecord? = nil
+    ) throws -> (bytes: [UInt8], onTwoCores: Int) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("two-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("panel").path
+        let output = try ByteOutput(path: path, resumeAt: nil)
+        let sink = try PanelLinesSink(output: output, format: format, context: context)
+        if let keepFirst { try sink.write(keepFirst) }
+        var start = 0
+        while start < records.count {
+            let end = min(records.count, start + batch)
+            try records[start..<end].withUnsafeBufferPointer { try sink.write(contentsOf: $0, onTwoCores: onTwoCores) }
+            start = end
+        }
+        try output.close()
+        return (try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), sink.batchesOnTwoCores)
+    }
+
+    @Test(arguments: [PanelFormat.jsonl, .csv])
+    func twoCoresWriteTheBytesOneWrites(format: PanelFormat) throws {
+        for context in [PanelContextColumns.none, ContextColumnsRenderingTests().context()] {
+            let all = records(1_000)
+            let one = try written(all, format: format, context: context, batch: 1_024, onTwoCores: false)
+            #expect(one.bytes.count > 100_000 && one.onTwoCores == 0)
+            for batch in [PanelLinesSink.twoCoreMinimum - 1, PanelLinesSink.twoCoreMinimum, 333, 1_024] {
+                let two = try written(all, format: format, context: context, batch: batch, onTwoCores: true)
+                #expect(two.bytes == one.bytes, "batch \(batch)")
+                // Every whole batch of at least the minimum on two cores (a last, shorter one on one).
+                let whole = all.count / batch, last = all.count % batch
+                let expected = batch < PanelLinesSink.twoCoreMinimum ? 0 : whole + (last >= PanelLinesSink.twoCoreMinimum ? 1 : 0)
+                #expect(two.onTwoCores == expected, "batch \(batch)")
+            }
+        }
+        // Not every record final, or a rendering kept: the same bytes too, written on one core.
+        let mixed = records(200) + records(200, final: false)
+        let mixedTwo = try written(mixed, format: format, context: .none, batch: 400, onTwoCores: true)
+        #expect(mixedTwo.bytes == (try written(mixed, format: format, context: .none, batch: 400, onTwoCores: false)).bytes)
+        #expect(mixedTwo.onTwoCores == 0)
+        var kept = records(1, final: false)[0]
+        kept.day = kept.day.adding(-1)
+        let keptTwo = try written(records(300), format: format, context: .none, batch: 300, onTwoCores: true, keepFirst: kept)
+        #expect(keptTwo.bytes == (try written(records(300), format: format, context: .none, batch: 300, onTwoCores: false, keepFirst: kept)).bytes)
+        #expect(keptTwo.onTwoCores == 0)
+    }
+}

@@ -6,6 +6,9 @@ public protocol RecordSink: AnyObject {
     /// writes a batch in one call (each call through the protocol copies the ~430-byte record, a twentieth of the
     /// rendering thread's time).
     func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>) throws
+    /// ``write(contentsOf:)``, told whether the thread that makes the records is waiting for this write
+    /// (`onTwoCores`: its core is free, and the sink may use it too). By default, ``write(contentsOf:)``.
+    func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>, onTwoCores: Bool) throws
     /// Hands every buffered byte to the operating system and returns the output's length in bytes
     /// (the length a resumed run cuts the output back to, once made durable by ``sync()``).
     func flush() throws -> Int64
@@ -22,6 +25,10 @@ extension RecordSink {
 
     public func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>) throws {
         for record in records { try write(record) }
+    }
+
+    public func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>, onTwoCores: Bool) throws {
+        try write(contentsOf: records)
     }
 }
 
