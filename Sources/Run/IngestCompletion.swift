@@ -22,10 +22,9 @@ import ReplayStream
 /// Used by the run's thread only; the pass's thread gets the collector and the day files' paths handed over,
 /// and hands back its result through its ``BackgroundTask``.
 final class IngestCompletion {
-    /// The complete ingest to record.
-    private let summary: IngestSummary
-    /// The second pass, on a thread of its own.
-    private let finishing: BackgroundTask<InteractionDiagnostics, any Error>
+    /// The second pass, on a thread of its own, and what it records: the diagnostics' payload and the summary,
+    /// encoded there (their JSON took ~20 ms of the event loop's thread at the first checkpoint).
+    private let finishing: BackgroundTask<(payload: [UInt8], summary: [UInt8]), any Error>
     /// The rejects file's commit, on a thread of its own (nil: written in place and synced by the pass).
     private let rejectsCommit: BackgroundTask<Void, POSIXFileError>?
     private let store: StateStore
@@ -44,7 +43,6 @@ final class IngestCompletion {
         metadata: MetadataTables.Pending, committingRejects: String?, buckets: DayBuckets, store: StateStore,
         logger: Logger
     ) {
-        self.summary = summary
         self.store = store
         self.buckets = buckets
         rejectsCommit = committingRejects.map { path in
@@ -66,11 +64,12 @@ final class IngestCompletion {
             // The first pass's per-user sets are freed first (held while the replay's first days allocate, they
             // would raise the every-revision outputs' peak by 10-20 MB).
             try handed.value.concludeFirstPass()
-            return try handed.value.finish(dayFiles: dayFiles) {
+            let diagnostics = try handed.value.finish(dayFiles: dayFiles) {
                 let waitStarted = Date()
                 defer { metadataWait = Date().timeIntervalSince(waitStarted) }
                 return metadata.wait()
             }
+            return (try DiagnosticsPayloads.encode(diagnostics), try StateStore.encodeIngest(summary))
         }
     }
 
@@ -89,17 +88,17 @@ final class IngestCompletion {
     }
 
     /// Waits for the second pass, the rejects' commit and the buckets' fsync, then records the pass's payload and
-    /// the summary as the complete ingest; once (later calls return or throw what the first did).
+    /// the summary as the complete ingest, in one transaction; once (later calls return or throw what the first
+    /// did).
     /// - Throws: the pass's error (a day file or the spill could not be read), the commit's or the fsync's
     ///   (``POSIXFileError``), or the store's.
     func record() throws {
         if recorded == nil {
             recorded = Result {
-                let diagnostics = try finishing.wait().get()
+                let encoded = try finishing.wait().get()
                 try rejectsCommit?.wait().get()
-                try store.recordPayload(DiagnosticsPayloads.encode(diagnostics), named: DiagnosticsPayloads.interaction)
                 try buckets.waitForSync()
-                try store.recordIngest(summary)
+                try store.recordIngest(encoded: encoded.summary, payloads: [DiagnosticsPayloads.interaction: encoded.payload])
             }
         }
         try recorded!.get()

@@ -187,7 +187,20 @@ public final class StateStore: StateBackend {
 
     /// Marks the ingest pass complete (its buckets must already be synced).
     public func recordIngest(_ summary: IngestSummary) throws {
-        try environment.withWriteTransaction { txn in try writeJSON(summary, key: StateStore.ingestKey, txn: &txn) }
+        try recordIngest(encoded: Self.encodeIngest(summary), payloads: [:])
+    }
+
+    /// The stored form of `summary`, for ``recordIngest(encoded:payloads:)`` (JSON: it may be made on another
+    /// thread than the one that records it; ~10 ms for KuaiRec's small matrix).
+    public static func encodeIngest(_ summary: IngestSummary) throws -> [UInt8] { Array(try JSONEncoder().encode(summary)) }
+
+    /// Stores `payloads` (the ingest pass's own, by name) and marks the ingest complete with `summary`
+    /// (``encodeIngest(_:)``'s bytes), in one transaction. The buckets must already be synced.
+    public func recordIngest(encoded summary: [UInt8], payloads: [String: [UInt8]]) throws {
+        try environment.withWriteTransaction { txn in
+            for (name, bytes) in payloads { try txn.put(bytes, forKey: StateStore.payloadKey(name), in: meta) }
+            try txn.put(summary, forKey: StateStore.ingestKey, in: meta)
+        }
     }
 
     /// The last committed progress, without the timelines (cheap; for `status`).
