@@ -47,6 +47,44 @@ struct FileIOTests {
         #expect(rows == 1 && text == "new")
     }
 
+    /// A replace in two halves (the rejects file's: written by the pass, committed on another thread): until the
+    /// commit the old file stands (a crash in between leaves it), a failed body or commit removes the partial file,
+    /// and the commit makes the new bytes the file's.
+    @Test func aReplaceWrittenNowAndCommittedLaterLeavesTheOldFileUntilItsCommit() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/rejects.jsonl"
+        try AtomicFile.write(Array("old".utf8), to: path)
+        let target = try #require(AtomicFile.replaceableFile(path))
+        let rows = try AtomicFile.writePartial(of: target) { partial in
+            FileManager.default.createFile(atPath: partial, contents: Data("new".utf8)) ? 7 : 0
+        }
+        #expect(rows == 7)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old", "not committed yet")
+        #expect(try String(contentsOfFile: path + ".partial", encoding: .utf8) == "new")
+        try AtomicFile.commitOrDiscard(target)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["rejects.jsonl"])
+        // A body that throws leaves no partial file; a commit with no partial file throws and leaves the file.
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try AtomicFile.writePartial(of: target) { partial in
+                #expect(FileManager.default.createFile(atPath: partial, contents: Data("half".utf8)))
+                throw Stop()
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        #expect(throws: POSIXFileError.self) { try AtomicFile.commitOrDiscard(target) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new")
+        // A commit that fails after the partial file was written (its folder cannot take the name: a folder
+        // stands there) removes the partial file.
+        let blocked = folder + "/blocked"
+        try FileManager.default.createDirectory(atPath: blocked + "/x", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: blocked + ".partial", contents: Data("new".utf8)))
+        #expect(throws: POSIXFileError.self) { try AtomicFile.commitOrDiscard(blocked) }
+        #expect(!FileManager.default.fileExists(atPath: blocked + ".partial"))
+    }
+
     @Test func aFIFOIsWrittenInPlaceNotReplaced() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
