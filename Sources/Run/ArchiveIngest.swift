@@ -125,7 +125,8 @@ extension Run<ArchiveRunConfiguration> {
         var rejectsToCommit: String?
     }
 
-    /// The ingest pass over the input. Rejects go to a `.partial` file, renamed when the pass completes: a
+    /// The ingest pass over the input. Rejects go to a `.partial` file, which the caller commits (renames over
+    /// the rejects file: at once under `--dedupe`, else beside the replay, before the ingest is recorded): a
     /// failed pass leaves no half-written rejects file (a previous complete one stays as it was). The side
     /// tables the diagnostics need are read on their own thread meanwhile. `hashesContent`: the CSV's bytes
     /// are hashed (``IngestOptions/hashesContent``: the input has no zip directory to identify it).

@@ -23,7 +23,8 @@ import ReplayStream
 /// and hands back its result through its ``BackgroundTask``.
 final class IngestCompletion {
     /// The second pass, on a thread of its own, and what it records: the diagnostics' payload and the summary,
-    /// encoded there (their JSON took ~20 ms of the event loop's thread at the first checkpoint).
+    /// encoded there (their JSON takes ~20 ms on the small matrix, which the event loop's thread would spend at
+    /// the first checkpoint).
     private let finishing: BackgroundTask<(payload: [UInt8], summary: [UInt8]), any Error>
     /// The rejects file's commit, on a thread of its own (nil: written in place and synced by the pass).
     private let rejectsCommit: BackgroundTask<Void, POSIXFileError>?
@@ -35,7 +36,7 @@ final class IngestCompletion {
     /// Starts the second pass of `collector` (no longer used by the caller) over `dayFiles`, joined with the side
     /// tables of `metadata` once they are read, and the commit of the rejects file `committingRejects` (its new
     /// contents written to its `.partial` file: ``AtomicFile/writePartial(of:_:)``; the fsync, rename and folder
-    /// fsync that make it the file took ~30 ms of the run's thread, with both cores otherwise idle);
+    /// fsync that make it the file take ~30 ms, which the run's thread would spend with both cores idle);
     /// ``record()`` writes the pass's result and `summary` to `store`, once the commit and the fsync of `buckets`
     /// (started by the ingest) have ended.
     init(

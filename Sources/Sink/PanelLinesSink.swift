@@ -380,7 +380,7 @@ public final class PanelLinesSink: RecordSink {
     /// halves at once (``TwoHalves``), then appended in order: the same bytes.
     ///
     /// Why: at the end of an `--emit final` run the event loop writes the last seven days' final records at once
-    /// and waits for them; rendered on one thread they took ~0.1 s of one core on KuaiRec's big matrix
+    /// and waits for them; rendered on one thread they take ~0.1 s of one core on KuaiRec's big matrix
     /// (50,232 lines), the other idle.
     public func write(contentsOf records: UnsafeBufferPointer<UserDayRecord>, onTwoCores: Bool) throws {
         guard onTwoCores, records.count >= Self.twoCoreMinimum, cache.keepsNothing, records.allSatisfy(\.isFinal) else {
