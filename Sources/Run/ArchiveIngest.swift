@@ -74,7 +74,7 @@ extension Run<ArchiveRunConfiguration> {
                 defer { metadataWait = Date().timeIntervalSince(waitStarted) }
                 return pass.metadata.wait()
             })
-        try store.recordPayload(DiagnosticsPayloads.encode(interaction), named: DiagnosticsPayloads.interaction)
+        let payload = try DiagnosticsPayloads.encode(interaction)
         logger.info(
             "diagnostics",
             metadata: [
@@ -86,7 +86,8 @@ extension Run<ArchiveRunConfiguration> {
         // `--dedupe`, after the interaction diagnostics, which are over the rows as read (their second pass
         // reads the buckets as the first pass saw them).
         try Ingest.dropExactDuplicates(in: buckets, summary: &summary)
-        try store.recordIngest(summary)
+        try store.recordIngest(
+            encoded: StateStore.encodeIngest(summary), payloads: [DiagnosticsPayloads.interaction: payload])
         return (summary, nil)
     }
 

@@ -185,11 +185,6 @@ public final class StateStore: StateBackend {
     /// The ingest summary, once the ingest pass has completed.
     public func ingestSummary() throws -> IngestSummary? { try readJSON(IngestSummary.self, key: StateStore.ingestKey) }
 
-    /// Marks the ingest pass complete (its buckets must already be synced).
-    public func recordIngest(_ summary: IngestSummary) throws {
-        try recordIngest(encoded: Self.encodeIngest(summary), payloads: [:])
-    }
-
     /// The stored form of `summary`, for ``recordIngest(encoded:payloads:)`` (JSON: it may be made on another
     /// thread than the one that records it; ~10 ms for KuaiRec's small matrix).
     public static func encodeIngest(_ summary: IngestSummary) throws -> [UInt8] { Array(try JSONEncoder().encode(summary)) }
@@ -221,8 +216,8 @@ public final class StateStore: StateBackend {
         try environment.withReadTransaction { txn in try txn.get(StateStore.payloadKey(name), in: meta) }
     }
 
-    /// Stores a payload outside a checkpoint (one that belongs to the ingest pass, stored before
-    /// ``recordIngest(_:)`` marks the ingest complete).
+    /// Stores a payload outside a checkpoint (the output's claim a `--fresh` run records; the ingest pass's own go
+    /// with ``recordIngest(encoded:payloads:)``).
     public func recordPayload(_ bytes: [UInt8], named name: String) throws {
         try environment.withWriteTransaction { txn in try txn.put(bytes, forKey: StateStore.payloadKey(name), in: meta) }
     }
