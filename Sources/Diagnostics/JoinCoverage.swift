@@ -26,7 +26,8 @@ public struct JoinCoverage: Codable, Equatable, Sendable {
 
     /// Counts a user-day's revision 0 (`sign` 1), or takes back what a revised record counted (`sign` -1);
     /// `hasUserFeatures` says whether its user has a row.
-    mutating func add(_ record: UserDayRecord, hasUserFeatures: Bool, sign: Int = 1) {
+    @inline(__always)
+    mutating func add(_ record: borrowing UserDayRecord, hasUserFeatures: Bool, sign: Int = 1) {
         userDays += sign
         if !hasUserFeatures { userDaysWithoutUserFeatures += sign }
         let d = record.daily

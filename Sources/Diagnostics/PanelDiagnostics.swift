@@ -81,7 +81,11 @@ public final class PanelDiagnostics: PanelObserver {
     /// a dictionary's hashing and probing held ~3.7% of the event loop's samples in a cached replay at 4x the users).
     private var userIndex = DenseIDIndex()
     /// The users with joined features (``observeJoins(userFeatureUsers:itemContext:)``).
-    var joinedUsers: Set<Int32>?
+    var joinedUsers: Set<Int32>? {
+        didSet { userFeatureKnown = [] }
+    }
+    /// By user slot: whether ``joinedUsers`` holds the user (0: not looked up yet, 1: no, 2: yes).
+    private var userFeatureKnown: [UInt8] = []
 
     /// Starts from `restored` (a checkpoint's state) or from nothing.
     public init(users: [Int32], firstDay: CalendarDay?, restoring restored: PanelDiagnosticsState? = nil) {
@@ -106,17 +110,19 @@ public final class PanelDiagnostics: PanelObserver {
     public func checkpointPayload() throws -> [UInt8] { try DiagnosticsPayloads.encode(state) }
 
     @inline(__always)
-    static func treatmentFlag(_ record: UserDayRecord, _ t: Int) -> Int {
+    static func treatmentFlag(_ record: borrowing UserDayRecord, _ t: Int) -> Int {
         t == 0 ? record.treatmentHighIntensity : record.treatmentHighWatchExposure
     }
 
     /// The eight covariates of a record, in ``covariates`` order (inline: no allocation per record).
-    static func covariateValues(_ r: UserDayRecord) -> InlineArray<8, Double> {
+    @inline(__always)
+    static func covariateValues(_ r: borrowing UserDayRecord) -> InlineArray<8, Double> {
         [r.lag1[0], r.lag1[1], r.lag1[2], r.lag1[3], r.prior3[0], r.prior3[1], r.prior3[2], r.prior3[4]]
     }
 
     /// The four outcomes of a record, in ``outcomes`` order (NaN = unknown; inline: no allocation per record).
-    static func outcomeValues(_ r: UserDayRecord) -> InlineArray<4, Double> {
+    @inline(__always)
+    static func outcomeValues(_ r: borrowing UserDayRecord) -> InlineArray<4, Double> {
         [r.lead(1, column: 0), r.future(3, column: 0), r.future(3, column: 1), r.future(7, column: 0)]
     }
 
@@ -136,6 +142,7 @@ public final class PanelDiagnostics: PanelObserver {
         if record.isFinal { count(final: record, 1) }
     }
 
+    @inline(__always)
     private func dateIndex(_ day: CalendarDay) -> Int? {
         guard let first = state.firstDay else { return nil }
         let i = first.distance(to: day)
@@ -146,6 +153,7 @@ public final class PanelDiagnostics: PanelObserver {
 
     /// The user's slot in the state; a user first seen here is added (a live feed's users arrive as it goes;
     /// an archive run's are all known from the ingest).
+    @inline(__always)
     private func userSlot(_ user: Int32) -> Int {
         userIndex.slot(of: user) {
             state.users.append(user)
@@ -155,45 +163,80 @@ public final class PanelDiagnostics: PanelObserver {
 
     /// Adds (`sign` 1) or takes back (-1) what a closed user-day counts: its date's counts, its treatments, its
     /// user's active days, its covariates; and, as the next day of the day before, that day's
-    /// `next_day_active` (the day before's revision 1 carries it, written when this day closes).
-    private func count(closed r: UserDayRecord, _ sign: Int) {
+    /// `next_day_active` (the day before's revision 1 carries it, written when this day closes). Runs on the event
+    /// loop for every record: the record is borrowed (a copy of its ~500 bytes per call was the largest part of
+    /// this counting), and each array is updated through one buffer.
+    private func count(closed r: borrowing UserDayRecord, _ sign: Int) {
         let active = r.daily.activeDay == 1
         let u = userSlot(r.userID)
-        state.joinCoverage?.add(r, hasUserFeatures: joinedUsers?.contains(r.userID) ?? true, sign: sign)
+        if state.joinCoverage != nil {
+            state.joinCoverage!.add(r, hasUserFeatures: hasUserFeatures(slot: u, user: r.userID), sign: sign)
+        }
         state.userDays += sign
         state.treatedHighIntensity += sign * r.treatmentHighIntensity
         state.treatedHighWatchExposure += sign * r.treatmentHighWatchExposure
         if let i = dateIndex(r.day) {
-            state.dates[i].userDays += sign
-            state.dates[i].active += sign * r.daily.activeDay
-            state.dates[i].highIntensity += sign * r.treatmentHighIntensity
-            state.dates[i].highWatchExposure += sign * r.treatmentHighWatchExposure
-            if i > 0 {
-                state.dates[i - 1].nextDayKnown += sign
-                state.dates[i - 1].nextDayActive += sign * r.daily.activeDay
+            let activeDay = r.daily.activeDay
+            let (highIntensity, highWatch) = (r.treatmentHighIntensity, r.treatmentHighWatchExposure)
+            state.dates.withUnsafeMutableBufferPointer { dates in
+                dates[i].userDays += sign
+                dates[i].active += sign * activeDay
+                dates[i].highIntensity += sign * highIntensity
+                dates[i].highWatchExposure += sign * highWatch
+                if i > 0 {
+                    dates[i - 1].nextDayKnown += sign
+                    dates[i - 1].nextDayActive += sign * activeDay
+                }
             }
         }
         if active { state.activeDaysPerUser[u] += sign }
         let covariates = PanelDiagnostics.covariateValues(r)
-        for c in covariates.indices where covariates[c].isNaN { state.covariateNulls[c] += sign }
+        state.covariateNulls.withUnsafeMutableBufferPointer { nulls in
+            for c in 0..<8 where covariates[c].isNaN { nulls[c] += sign }
+        }
         guard active else { return }
-        for t in 0..<2 {
-            let g = PanelDiagnostics.treatmentFlag(r, t) == 1 ? 1 : 0
-            for c in covariates.indices where !covariates[c].isNaN { state.balance[(t * 8 + c) * 2 + g].add(covariates[c], sign: sign) }
+        let groups = PanelDiagnostics.treatmentGroups(r)
+        // Each (treatment, covariate, group) cell takes the records' values in emission order, as one cell at a time would.
+        state.balance.withUnsafeMutableBufferPointer { balance in
+            for c in 0..<8 where !covariates[c].isNaN {
+                balance[c * 2 + groups.0].add(covariates[c], sign: sign)
+                balance[(8 + c) * 2 + groups.1].add(covariates[c], sign: sign)
+            }
         }
     }
 
     /// Adds (`sign` 1) or takes back (-1) what a final record counts: the outcomes known, the naive table.
-    private func count(final r: UserDayRecord, _ sign: Int) {
+    private func count(final r: borrowing UserDayRecord, _ sign: Int) {
         state.finalRecords += sign
-        if !r.future(3, column: 0).isNaN { state.future3Known += sign }
-        if !r.future(7, column: 0).isNaN { state.future7Known += sign }
-        guard r.daily.activeDay == 1 else { return }
         let outcomes = PanelDiagnostics.outcomeValues(r)
-        for t in 0..<2 {
-            let g = PanelDiagnostics.treatmentFlag(r, t) == 1 ? 1 : 0
-            for o in outcomes.indices where !outcomes[o].isNaN { state.naive[(t * 4 + o) * 2 + g].add(outcomes[o], sign: sign) }
+        if !outcomes[1].isNaN { state.future3Known += sign }
+        if !outcomes[3].isNaN { state.future7Known += sign }
+        guard r.daily.activeDay == 1 else { return }
+        let groups = PanelDiagnostics.treatmentGroups(r)
+        state.naive.withUnsafeMutableBufferPointer { naive in
+            for o in 0..<4 where !outcomes[o].isNaN {
+                naive[o * 2 + groups.0].add(outcomes[o], sign: sign)
+                naive[(4 + o) * 2 + groups.1].add(outcomes[o], sign: sign)
+            }
         }
+    }
+
+    /// The record's group (1: treated, 0: not) under each treatment, in ``treatments`` order.
+    @inline(__always)
+    private static func treatmentGroups(_ r: borrowing UserDayRecord) -> (Int, Int) {
+        (treatmentFlag(r, 0) == 1 ? 1 : 0, treatmentFlag(r, 1) == 1 ? 1 : 0)
+    }
+
+    /// Whether the user in slot `u` has a row in `user_features.csv` (true when user features are not joined),
+    /// looked up in the set once per user.
+    @inline(__always)
+    private func hasUserFeatures(slot u: Int, user: Int32) -> Bool {
+        guard let joinedUsers else { return true }
+        if u >= userFeatureKnown.count {
+            userFeatureKnown.append(contentsOf: repeatElement(0, count: u + 1 - userFeatureKnown.count))
+        }
+        if userFeatureKnown[u] == 0 { userFeatureKnown[u] = joinedUsers.contains(user) ? 2 : 1 }
+        return userFeatureKnown[u] == 2
     }
 }
 
