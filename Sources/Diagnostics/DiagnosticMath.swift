@@ -34,6 +34,40 @@ public struct CompensatedSum: Codable, Equatable, Sendable {
     public var value: Double { sum + compensation }
 }
 
+/// Four ``CompensatedSum``s side by side, one per lane: each lane takes exactly the operations its scalar sum
+/// would (the branch between the two compensations is a per-lane select), so every lane's sum and value are the
+/// scalar's, bit for bit. For the engagement columns, which add four values a row for every row of the log.
+public struct CompensatedSums4: Equatable, Sendable {
+    /// The running sums without their compensation.
+    public private(set) var sum = SIMD4<Double>(repeating: 0)
+    /// The accumulated rounding errors.
+    public private(set) var compensation = SIMD4<Double>(repeating: 0)
+
+    public init() {}
+
+    /// Adds one term to each lane.
+    @inline(__always)
+    public mutating func add(_ x: SIMD4<Double>) {
+        let t = sum + x
+        let whenSumIsLarger = (sum - t) + x
+        let whenTermIsLarger = (x - t) + sum
+        // Lane by lane `abs(sum) >= abs(x)` (false where either is NaN, as the scalar comparison is).
+        let sumIsLarger = Self.magnitude(sum) .>= Self.magnitude(x)
+        compensation += whenTermIsLarger.replacing(with: whenSumIsLarger, where: sumIsLarger)
+        sum = t
+    }
+
+    /// The compensated totals (each lane's ``CompensatedSum/value``).
+    public var value: SIMD4<Double> { sum + compensation }
+
+    /// Each lane's absolute value: its sign bit cleared (the standard library's generic `pointwiseMax` is a call
+    /// per use, not one instruction).
+    @inline(__always)
+    static func magnitude(_ x: SIMD4<Double>) -> SIMD4<Double> {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD4<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF, to: SIMD4<Double>.self)
+    }
+}
+
 /// Count, sum and sum of squares of a group of values (compensated): enough for pandas' `mean()`
 /// and `var(ddof=1)` of the group. The variance is `(Σx² − (Σx)²/n) / (n − 1)`; with compensated
 /// sums its relative error is about `1e-16 × (1 + mean²/variance)`, far inside the 1e-9 the

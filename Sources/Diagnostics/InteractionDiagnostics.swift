@@ -62,7 +62,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     // Engagement, pass 1 (sums, extremes, percentile bins) for the four columns, held in fixed fields and
     // one flat allocation rather than arrays of arrays: every row updates each of them, and an array element
     // mutated through a class property pays a uniqueness check each time.
-    private var sums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
+    private var sums = CompensatedSums4()
     private var minima = SIMD4<Double>(repeating: .infinity)
     private var maxima = SIMD4<Double>(repeating: -.infinity)
     /// Three histograms of `binCount` bins each, one after the other. Invariant: allocated (zeroed, by
@@ -157,46 +157,66 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         userSets?.remove()
     }
 
-    public func observe(_ row: NotebookRow) throws { try observe(row, videoAhead: -1) }
+    /// One row (a live feed's): the run of one row.
+    public func observe(_ row: NotebookRow) throws {
+        try withUnsafePointer(to: row) { try observe(UnsafeBufferPointer(start: $0, count: 1), run: 0..<1) }
+    }
 
-    public func observe(_ row: NotebookRow, videoAhead: Int32) throws {
+    /// The rows of `rows[run]` in order (the ingest pass hands them over a run at a time): the
+    /// engagement sums and extremes and the row tally are kept in locals over the run, written back at its end.
+    public func observe(_ rows: UnsafeBufferPointer<NotebookRow>, run: Range<Int>) throws {
         guard columns != nil else { return }
-        guard row.isKept else {
-            tally.leftOut += 1
-            return
+        var sums = self.sums, minima = self.minima, maxima = self.maxima
+        // Moved out, not copied, so that its set of dates stays uniquely referenced.
+        var tally = InteractionRowTally()
+        swap(&tally, &self.tally)
+        defer {
+            (self.sums, self.minima, self.maxima) = (sums, minima, maxima)
+            swap(&tally, &self.tally)
         }
-        if row.day == nil {
-            spill.append(row.event)
-            if spill.count >= 16_384 { try flushSpill() }
+        let last = rows.count - 1
+        for i in run {
+            let row = rows[i]
+            guard row.isKept else {
+                tally.leftOut += 1
+                continue
+            }
+            if row.day == nil {
+                spill.append(row.event)
+                if spill.count >= 16_384 { try flushSpill() }
+            }
+            tally.add(row)
+            Self.addEngagement(row.event, sums: &sums, minima: &minima, maxima: &maxima, bins: bins)
+            tallyUserAndVideo(
+                row.event, eventDate: row.eventDate,
+                videoAhead: rows[Swift.min(i + Ingest.observerLookahead, last)].event.videoID)
+            try userSets?.flushIfFull()
         }
-        tally.add(row)
-        tally(row.event, eventDate: row.eventDate, videoAhead: videoAhead)
-        try userSets?.flushIfFull()
     }
 
     /// Tallies a kept row's values: the engagement columns, and the per-user and per-video tallies. `videoAhead`
     /// is the video of a row a few rows later (-1: none), whose tally is prefetched.
     @inline(__always)
     func tally(_ event: Interaction, eventDate: CalendarDay?, videoAhead: Int32 = -1) {
-        tallyEngagement(event)
+        Self.addEngagement(event, sums: &sums, minima: &minima, maxima: &maxima, bins: bins)
         tallyUserAndVideo(event, eventDate: eventDate, videoAhead: videoAhead)
     }
 
-    /// The engagement columns' sums, extremes and histogram bins.
+    /// Adds a row's engagement columns to the sums, extremes and histogram bins given.
     @inline(__always)
-    private func tallyEngagement(_ event: Interaction) {
-        let values = InteractionDiagnosticsCollector.engagementValues(event)
-        sums.0.add(values[0])
-        sums.1.add(values[1])
-        sums.2.add(values[2])
-        sums.3.add(values[3])
+    private static func addEngagement(
+        _ event: Interaction, sums: inout CompensatedSums4, minima: inout SIMD4<Double>, maxima: inout SIMD4<Double>,
+        bins: UnsafeMutableBufferPointer<UInt32>
+    ) {
+        let values = engagementValues(event)
+        sums.add(values)
         // Lane by lane `if x < minimum { minimum = x }` (a NaN never replaces an extreme).
         minima.replace(with: values, where: values .< minima)
         maxima.replace(with: values, where: values .> maxima)
-        let n = InteractionDiagnosticsCollector.binCount
-        bins[InteractionDiagnosticsCollector.bin(values[0])] &+= 1
-        bins[n + InteractionDiagnosticsCollector.bin(values[1])] &+= 1
-        bins[2 * n + InteractionDiagnosticsCollector.bin(values[2])] &+= 1
+        let n = binCount
+        bins[bin(values[0])] &+= 1
+        bins[n + bin(values[1])] &+= 1
+        bins[2 * n + bin(values[2])] &+= 1
     }
 
     /// Per-user and per-video tallies: rows, watch ratio, play time, distinct videos and dates.
@@ -406,13 +426,14 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     ) throws -> InteractionDiagnostics {
         storeCurrentUser()
         let n = tally.rows
-        let means = [sums.0, sums.1, sums.2, sums.3].map { n == 0 ? Double.nan : $0.value / Double(n) }
+        let totals = sums.value
+        let means = (0..<4).map { n == 0 ? Double.nan : totals[$0] / Double(n) }
         let binCount = InteractionDiagnosticsCollector.binCount
         let (wanted, binStart) = binsHoldingPercentiles(count: n)
         if let base = bins.baseAddress { free(base) }
         bins = UnsafeMutableBufferPointer(start: nil, count: 0)
         var collected = [[Int: CountedValues]](repeating: [:], count: 3)
-        var squareSums = (CompensatedSum(), CompensatedSum(), CompensatedSum(), CompensatedSum())
+        var squareSums = CompensatedSums4()
         let center = SIMD4(means[0], means[1], means[2], means[3])
         // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
         var watchHistogram = NumpyHistogram(bins: 60, min: minima[3], max: maxima[3])
@@ -428,10 +449,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                     watch.add(values[3])
                     play.add(values[0])
                     let d = values - center
-                    sums.0.add(d[0] * d[0])
-                    sums.1.add(d[1] * d[1])
-                    sums.2.add(d[2] * d[2])
-                    sums.3.add(d[3] * d[3])
+                    sums.add(d * d)
                     for i in 0..<3 {
                         let b = InteractionDiagnosticsCollector.bin(values[i])
                         let j = i * binCount + b
@@ -440,7 +458,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 }
             }
         }
-        let squares = [squareSums.0, squareSums.1, squareSums.2, squareSums.3]
+        let squares = squareSums.value
         let ordered = collected.map { $0.mapValues { $0.ordered() } }
         collected = []
         func element(_ i: Int, _ rank: Int) -> Double {
@@ -454,7 +472,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             described.append(
                 DescribedColumn(
                     column: InteractionDiagnosticsCollector.engagementColumns[i], count: n, mean: means[i],
-                    std: n < 2 ? .nan : (squares[i].value / Double(n - 1)).squareRoot(), min: n == 0 ? .nan : minima[i],
+                    std: n < 2 ? .nan : (squares[i] / Double(n - 1)).squareRoot(), min: n == 0 ? .nan : minima[i],
                     percentiles: InteractionDiagnosticsCollector.engagementPercentiles.map { q in
                         NumpyQuantile.linear(q, count: n) { clip(element(source, $0)) }
                     }, max: n == 0 ? .nan : maxima[i]))

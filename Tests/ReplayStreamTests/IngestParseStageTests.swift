@@ -32,7 +32,8 @@ final class RecordingObserver: IngestObserver {
             "\(e.timestampMs) \(e.userID) \(e.videoID) \(e.playDurationMs) \(e.videoDurationMs) \(e.watchRatio.bitPattern) day \(row.dayRawValue) date \(row.eventDateRawValue) \(row.dateIsEmpty) \(row.timestampIsEmpty) time \(row.timeTextCount) \(row.timeTextMs)"
     }
 
-    /// `count` rows over 40 users and 5 days, grouped by user: every 97th has neither date nor timestamp (rejected,
+    /// `count` rows over 40 users and 5 days, grouped by user, timestamps from 06:00 of their `date` label's day
+    /// (Asia/Shanghai) to 24 hours later (a quarter of them on the next day): every 97th has neither date nor timestamp (rejected,
     /// kept by the notebook), every 331st an unreadable watch ratio (rejected and left out), every 1,009th a
     /// quoted time, every 4,001st a time field longer than any time text.
     static func csv(rows count: Int) -> [UInt8] {
@@ -40,7 +41,7 @@ final class RecordingObserver: IngestObserver {
         for i in 0..<count {
             let user = i * 40 / count
             let day = 5 + i % 5
-            let second = 1_593_900_000 + (day - 5) * 86_400 + i % 80_000
+            let second = 1_593_900_000 + (day - 5) * 86_400 + (i &* 7_919) % 86_400
             var time = "2020-07-0\(day) 0\(i % 10):1\(i % 10):2\(i % 10).\(100 + i % 900)"
             if i % 1009 == 0 { time = "\"\(time)\"" }
             if i % 4001 == 0 { time = "2020-07-05 01:02:03.123456789012345678901234567890" }
@@ -54,6 +55,13 @@ final class RecordingObserver: IngestObserver {
 
     /// The rows the observer should see: the whole input parsed on one thread, in one piece.
     static func expectedRows(_ bytes: [UInt8], limit: Int = .max) throws -> [String] {
+        try expectedPass(bytes, limit: limit).rows
+    }
+
+    /// ``expectedRows(_:limit:)``, and how many of the rows are accepted with a `date` label that is not their
+    /// timestamp's day.
+    static func expectedPass(_ bytes: [UInt8], limit: Int = .max) throws -> (rows: [String], dateDisagreements: Int) {
+        var disagreements = 0
         var assembler = CSVRecordAssembler()
         var splitter = CSVFieldSplitter()
         var columns: InteractionColumns?
@@ -70,12 +78,13 @@ final class RecordingObserver: IngestObserver {
             if rows.count == limit { return false }
             let ok = splitter.split(record)
             let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
+            if case .accepted(_, _, true) = outcome { disagreements += 1 }
             rows.append(describe(NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache)))
             return true
         }
         let goOn = try bytes.withUnsafeBytes { try assembler.feed($0, body) }
         if goOn { try assembler.finish(body) }
-        return rows
+        return (rows, disagreements)
     }
 
     struct Pass {
@@ -164,6 +173,19 @@ final class RecordingObserver: IngestObserver {
         }
         // At most `ahead` rows a block are told a nearer row's video (blocks of up to 1 MiB; 64 KiB assumed here).
         #expect(exact >= videos.count - ahead * (bytes.count / (64 << 10) + 1))
+    }
+
+    /// The rows whose `date` label names another day than their timestamp are counted once each, in every block
+    /// (a quarter of the generated rows), and only up to a row
+    /// limit that ends the pass inside a block.
+    @Test(arguments: [nil, 41_234, 2_000] as [Int?])
+    func dateLabelDisagreementsAreCountedOncePerRow(rowLimit: Int?) throws {
+        let bytes = Self.csv(rows: 60_000)
+        let expected = try Self.expectedPass(bytes, limit: rowLimit ?? .max)
+        #expect(expected.dateDisagreements > (rowLimit ?? 60_000) / 8)
+        let pass = try ingest(bytes, rowLimit: rowLimit, chunkBytes: 64 << 10)
+        #expect(pass.summary.dateLabelDisagreements == expected.dateDisagreements)
+        #expect(pass.observed.rows == expected.rows)
     }
 
     @Test func aRowLimitInALaterBlockEndsThePassThere() throws {

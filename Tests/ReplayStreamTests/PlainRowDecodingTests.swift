@@ -105,7 +105,7 @@ import Testing
     /// fold reads them on another core): the `time` field is kept as its milliseconds, not as its text.
     @Test func aParsedRowIsOneCacheLine() {
         #expect(MemoryLayout<NotebookRow>.size == 60)
-        #expect(MemoryLayout<ParsedRow>.stride == 64)
+        #expect(MemoryLayout<NotebookRow>.stride == 64)
     }
 
     /// A row's `time` field is read once, on the thread that splits the row, in the format its length names, and

@@ -1,16 +1,6 @@
 import Foundation
 import Synchronization
 
-/// One data row of the ingest pass as the parse thread read it.
-struct ParsedRow {
-    /// The row as the notebook reads it; for an accepted row also its event and panel day.
-    var notebook: NotebookRow
-    /// The panel keeps the row (its event and day are `notebook`'s).
-    var accepted: Bool
-    /// Accepted, and its `date` label is not its timestamp's day.
-    var dateDisagreesWithTimestamp: Bool
-}
-
 /// A rejected row of a ``ParsedBlock``: its line, its index in the block's `rows`, why, and where its text is
 /// in the block's `rejectedText`.
 struct ParsedReject {
@@ -25,8 +15,11 @@ struct ParsedReject {
 /// in file order. Reused: the arrays keep their capacity from chunk to chunk. The worker counts lines and rows
 /// from the chunk's start; the stage's consumer side (``IngestParseStage/nextBlock()``) makes them the file's.
 final class ParsedBlock {
-    /// The data rows read from the chunk, in file order.
-    var rows: [ParsedRow] = []
+    /// The data rows read from the chunk, in file order, as the notebook reads them; the panel keeps those with a
+    /// ``NotebookRow/day`` (its event and day are the row's).
+    var rows: [NotebookRow] = []
+    /// The indices in `rows` of the accepted rows whose `date` label is not their timestamp's day, ascending.
+    var dateDisagreements: [Int] = []
     /// The rejected rows, in file order.
     var rejects: [ParsedReject] = []
     /// The rejected rows' text, one after another.
@@ -62,6 +55,7 @@ final class ParsedBlock {
     /// Empties the block for reuse.
     func reset() {
         rows.removeAll(keepingCapacity: true)
+        dateDisagreements.removeAll(keepingCapacity: true)
         rejects.removeAll(keepingCapacity: true)
         rejectedText.removeAll(keepingCapacity: true)
         end = nil
@@ -160,6 +154,7 @@ final class IngestParseStage: @unchecked Sendable {
             // worker found wrong after that row is not the pass's).
             let keep = rowLimit - rowsRead
             block.rows.removeSubrange(keep...)
+            block.dateDisagreements.removeAll { $0 >= keep }
             if let firstOut = block.rejects.firstIndex(where: { $0.row >= keep }) {
                 block.rejectedText.removeSubrange(block.rejects[firstOut].textStart...)
                 block.rejects.removeSubrange(firstOut...)
@@ -331,14 +326,17 @@ private final class ParseWorker: @unchecked Sendable {
             if known.stopped { return false }
             if let columns = known.columns { parser.adopt(columns) }
         }
-        var rows = block.rows, rejects = block.rejects, text = block.rejectedText
+        var rows = block.rows, rejects = block.rejects, text = block.rejectedText, disagreements = block.dateDisagreements
         block.rows = []
         block.rejects = []
         block.rejectedText = []
+        block.dateDisagreements = []
         var assembler = CSVRecordAssembler()
         do {
-            _ = try assembler.feed(chunk.bytes) { try parser.handle($0, line: $1, &rows, &rejects, &text) }
-            if chunk.isLast { try assembler.finish { try parser.handle($0, line: $1, &rows, &rejects, &text) } }
+            _ = try assembler.feed(chunk.bytes) { try parser.handle($0, line: $1, &rows, &disagreements, &rejects, &text) }
+            if chunk.isLast {
+                try assembler.finish { try parser.handle($0, line: $1, &rows, &disagreements, &rejects, &text) }
+            }
         } catch var error as CSVFormatError {
             error.source = location
             block.end = .failed(error)
@@ -346,6 +344,7 @@ private final class ParseWorker: @unchecked Sendable {
             block.end = .failed(error)
         }
         block.rows = rows
+        block.dateDisagreements = disagreements
         block.rejects = rejects
         block.rejectedText = text
         if searching { header.chunkRead(k, columns: parser.columns) }
@@ -388,8 +387,8 @@ private struct IngestRowParser {
     /// Takes one CSV record (the header first, when not known yet; `line` counted from the chunk's start).
     @inline(__always)
     mutating func handle(
-        _ record: UnsafeRawBufferPointer, line: Int64, _ rows: inout [ParsedRow], _ rejects: inout [ParsedReject],
-        _ rejectedText: inout [UInt8]
+        _ record: UnsafeRawBufferPointer, line: Int64, _ rows: inout [NotebookRow], _ dateDisagreements: inout [Int],
+        _ rejects: inout [ParsedReject], _ rejectedText: inout [UInt8]
     ) throws -> Bool {
         guard let c = columns else {
             // The header; blank lines before it are skipped, as pandas does.
@@ -399,28 +398,21 @@ private struct IngestRowParser {
         }
         if record.isEmpty { return true }  // blank line: pandas skips it and so do we
         if plainLayout, let plain = decoder!.decodePlainRow(record) {
-            rows.append(
-                ParsedRow(
-                    notebook: NotebookRow(
-                        accepted: plain.event, day: plain.day, timeText: plain.timeText, timeCache: &timeCache),
-                    accepted: true,
-                    dateDisagreesWithTimestamp: plain.dateDisagreesWithTimestamp))
+            if plain.dateDisagreesWithTimestamp { dateDisagreements.append(rows.count) }
+            rows.append(NotebookRow(accepted: plain.event, day: plain.day, timeText: plain.timeText, timeCache: &timeCache))
             return true
         }
         let ok = splitter.split(record)
         let outcome = decoder!.decode(record, fields: splitter, fieldsOK: ok)
         switch outcome {
         case .accepted(_, _, let disagrees):
-            rows.append(
-                ParsedRow(
-                    notebook: NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache),
-                    accepted: true,
-                    dateDisagreesWithTimestamp: disagrees))
+            if disagrees { dateDisagreements.append(rows.count) }
+            rows.append(NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache))
         case .rejected(let reason):
             let notebook =
                 readsNotebookRows
                 ? NotebookRow(record, fields: splitter, columns: c, outcome: outcome, timeCache: &timeCache) : .leftOut
-            rows.append(ParsedRow(notebook: notebook, accepted: false, dateDisagreesWithTimestamp: false))
+            rows.append(notebook)
             rejects.append(
                 ParsedReject(
                     line: line, row: rows.count - 1, reason: reason, textStart: rejectedText.count, textCount: record.count))

@@ -13,10 +13,22 @@ public protocol IngestObserver: AnyObject {
     /// knows it), so that the observer can start loading what that row will touch while it works on this one.
     /// By default, ``observe(_:)``.
     func observe(_ row: NotebookRow, videoAhead: Int32) throws
+    /// ``observe(_:videoAhead:)`` for each of `rows[run]` in order (the ingest pass hands its rows over a run at a
+    /// time, so that an observer can keep its running sums in registers for the run); the rows after `run` in
+    /// `rows` are the ones that come next, for looking ahead. By default, one call each, told the video of the
+    /// row ``Ingest/observerLookahead`` rows later (of `rows`' last row near its end).
+    func observe(_ rows: UnsafeBufferPointer<NotebookRow>, run: Range<Int>) throws
 }
 
 extension IngestObserver {
     public func observe(_ row: NotebookRow, videoAhead: Int32) throws { try observe(row) }
+
+    public func observe(_ rows: UnsafeBufferPointer<NotebookRow>, run: Range<Int>) throws {
+        let last = rows.count - 1
+        for i in run {
+            try observe(rows[i], videoAhead: rows[Swift.min(i + Ingest.observerLookahead, last)].event.videoID)
+        }
+    }
 }
 
 /// Sees every record revision the replay emits, on the replay thread, in emission order.
