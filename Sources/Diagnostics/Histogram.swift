@@ -32,30 +32,37 @@ public struct NumpyHistogram: Sendable, Equatable {
         binsPerUnit = Double(bins) / (last - first)
     }
 
-    /// Counts `value` in its bin; a value outside the edges (or NaN) is not counted, as numpy leaves it out.
-    ///
-    /// The bin is the last one whose left edge is at most `value` (`np.searchsorted(edges, value, side="right")
-    /// - 1`), found as numpy's `histogram` finds it for equal-width bins: a first guess computed from the value,
-    /// then moved down while its left edge is above the value and up while the next edge is not: the same bin
-    /// as a binary search over the edges (``binBySearch(_:)``, the tests' oracle) in one or two comparisons.
-    /// Hand-written for speed: the interaction diagnostics' second pass adds two values a row (12.7M rows of
-    /// KuaiRec's big matrix).
+    /// Counts `value` in its bin (``bin(of:)``); a value outside the edges (or NaN) is not counted, as numpy leaves
+    /// it out.
     @inline(__always)
     public mutating func add(_ value: Double) {
+        if let bin = bin(of: value) { counts[bin] += 1 }
+    }
+
+    /// Counts `count` values in bin `bin` at once (values whose bin is known to be `bin`).
+    public mutating func add(count: Int, toBin bin: Int) { counts[bin] += count }
+
+    /// The bin `value` is counted in; nil outside the edges or for NaN.
+    ///
+    /// The bin is the last one whose left edge is at most `value` (`np.searchsorted(edges, value, side="right")
+    /// - 1`), the last edge counted in the last bin, found as numpy's `histogram` finds it for equal-width bins: a
+    /// first guess computed from the value, then moved down while its left edge is above the value and up while
+    /// the next edge is not: the same bin as a binary search over the edges (``binBySearch(_:)``, the tests'
+    /// oracle) in one or two comparisons. Hand-written for speed: the interaction diagnostics' second pass bins the
+    /// values of many rows. Never decreasing as `value` grows.
+    @inline(__always)
+    public func bin(of value: Double) -> Int? {
         let first = edges[0], last = edges[edges.count - 1]
-        guard value >= first, value <= last else { return }
+        guard value >= first, value <= last else { return nil }
         let bins = counts.count
-        if value == last {
-            counts[bins - 1] += 1
-            return
-        }
+        if value == last { return bins - 1 }
         let guess = ((value - first) * binsPerUnit).rounded(.down)
         var bin = guess.isFinite ? Int(Swift.min(Swift.max(guess, 0), Double(bins - 1))) : 0
         edges.withUnsafeBufferPointer { edges in
             while bin > 0, edges[bin] > value { bin -= 1 }
             while bin < bins - 1, edges[bin + 1] <= value { bin += 1 }
         }
-        counts[bin] += 1
+        return bin
     }
 
     /// The bin of `value` by a binary search over the edges (`value` within them, below the last edge): what

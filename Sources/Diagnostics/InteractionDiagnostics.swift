@@ -416,6 +416,32 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         return (wanted, binStart)
     }
 
+    /// `empty` (a histogram without values) with the values of the first pass's fine histogram `fine` counted, each
+    /// through `transform` (never decreasing as its argument grows), for every fine bin whose values all fall in
+    /// one of its bins: the values of a fine bin lie between the doubles of its lowest and highest keys, so when
+    /// both ends fall in the same bin, so does every value between them. Also returns the other fine bins, holding
+    /// values that may fall in two bins or outside the edges (or NaN): their values are left to the caller to add
+    /// one by one.
+    private func coarseHistogram(
+        _ empty: NumpyHistogram, fromFine fine: Int, _ transform: (Double) -> Double
+    ) -> (NumpyHistogram, Set<Int>) {
+        var histogram = empty
+        var straddling = Set<Int>()
+        let shift = UInt64(64 - Self.binBits)
+        for b in 0..<Self.binCount {
+            let count = bins[fine * Self.binCount + b]
+            guard count > 0 else { continue }
+            let lowest = transform(CountedValues.value(ofKey: UInt64(b) << shift))
+            let highest = transform(CountedValues.value(ofKey: UInt64(b) << shift | (1 << shift - 1)))
+            if let bin = histogram.bin(of: lowest), histogram.bin(of: highest) == bin {
+                histogram.add(count: Int(count), toBin: bin)
+            } else {
+                straddling.insert(b)
+            }
+        }
+        return (histogram, straddling)
+    }
+
     /// Finishes every table: one pass over the kept rows (`keptRows` calls its argument with them a run at a time,
     /// in the order the ingest's second pass reads them: by day, in the order they came, then the rejected ones) for
     /// the percentiles and standard deviations, then the joins with the tables `readMetadata` returns. Without
@@ -429,15 +455,22 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         let totals = sums.value
         let means = (0..<4).map { n == 0 ? Double.nan : totals[$0] / Double(n) }
         let binCount = InteractionDiagnosticsCollector.binCount
-        let (wanted, binStart) = binsHoldingPercentiles(count: n)
+        var (wanted, binStart) = binsHoldingPercentiles(count: n)
+        // The notebook's two engagement histograms (60 bins over each column's range): play seconds and capped watch
+        // ratio, counted from the first pass's fine bins but for the fine bins that straddle an edge, whose values
+        // the pass below adds one by one (as it collects the values of the bins holding percentiles: both are in
+        // `wanted`).
+        var (playHistogram, playStraddles) = coarseHistogram(
+            NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]), fromFine: 0, { $0 })
+        var (watchHistogram, watchStraddles) = coarseHistogram(
+            NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), fromFine: 2, { min(max($0, 0), 5) })
+        for b in playStraddles { wanted[b >> 6] |= 1 << UInt64(b & 63) }
+        for b in watchStraddles { wanted[(2 * binCount + b) >> 6] |= 1 << UInt64(b & 63) }
         if let base = bins.baseAddress { free(base) }
         bins = UnsafeMutableBufferPointer(start: nil, count: 0)
         var collected = [[Int: CountedValues]](repeating: [:], count: 3)
         var squareSums = CompensatedSums4()
         let center = SIMD4(means[0], means[1], means[2], means[3])
-        // The notebook's two engagement histograms (60 bins over each column's range): capped watch ratio, play seconds.
-        var watchHistogram = NumpyHistogram(bins: 60, min: minima[3], max: maxima[3])
-        var playHistogram = NumpyHistogram(bins: 60, min: minima[0], max: maxima[0])
         try wanted.withUnsafeBufferPointer { wanted in
             try keptRows { events in
                 // The run's sums and histograms in locals for its loop (the closure's captures are read and written
@@ -446,14 +479,15 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 defer { (squareSums, watchHistogram, playHistogram) = (sums, watch, play) }
                 for e in events {
                     let values = InteractionDiagnosticsCollector.engagementValues(e)
-                    watch.add(values[3])
-                    play.add(values[0])
                     let d = values - center
                     sums.add(d * d)
                     for i in 0..<3 {
                         let b = InteractionDiagnosticsCollector.bin(values[i])
                         let j = i * binCount + b
-                        if wanted[j >> 6] >> UInt64(j & 63) & 1 != 0 { collected[i][b, default: CountedValues()].add(values[i]) }
+                        guard wanted[j >> 6] >> UInt64(j & 63) & 1 != 0 else { continue }
+                        if binStart[i][b] != nil { collected[i][b, default: CountedValues()].add(values[i]) }
+                        if i == 0, playStraddles.contains(b) { play.add(values[0]) }
+                        if i == 2, watchStraddles.contains(b) { watch.add(values[3]) }
                     }
                 }
             }

@@ -232,6 +232,63 @@ struct PanelDiagnosticsTests {
         #expect(spilled.map(\.name).contains("item_activity") && !FileManager.default.fileExists(atPath: spill.path))
     }
 
+    /// The two engagement histograms, counted from the first pass's fine bins where a fine bin lies inside one of
+    /// their bins and value by value elsewhere, are the histograms of every value: for values on and either side of
+    /// every edge, repeats, a single value, capped ratios above 5, zeros, NaN and infinite ratios.
+    @Test(arguments: [0, 1, 2, 3])
+    func engagementHistogramsAreThoseOfEveryValue(shape: Int) throws {
+        var random = SeededGenerator(seed: testSeed(default: 23) &+ UInt64(shape))
+        var plays: [Int64] = []
+        var ratios: [Double] = []
+        switch shape {
+        case 0:  // spread, with each play edge's millisecond and its neighbours
+            plays = (0..<20_000).map { _ in Int64(random.next() % 9_001) }
+            for i in 0...60 {
+                let edge = Int64(i * 150)
+                plays += [edge, edge + 1] + (edge > 0 ? [edge - 1] : [])
+            }
+            ratios = (0..<plays.count).map { _ in Double(random.next() % 700) / 100 }
+        case 1:  // one value
+            plays = [Int64](repeating: 4_321, count: 500)
+            ratios = [Double](repeating: 0.75, count: 500)
+        case 2:  // NaN and infinite ratios beside ordinary ones; long tails
+            plays = (0..<10_000).map { _ in Int64(random.next() % 50) * Int64(random.next() % 50_000) }
+            ratios = (0..<plays.count).map { i in
+                i % 101 == 0 ? .nan : i % 211 == 0 ? .infinity : Double(random.next() % 1_000_000) / 99_991
+            }
+        default:  // ratios on the capped histogram's edges (5 / 60 apart) and either side of them
+            plays = (0..<6_000).map { _ in Int64(random.next() % 3_000_000) }
+            let edges = NumpyHistogram(bins: 60, min: 0, max: 5).edges
+            ratios = (0..<plays.count).map { i in
+                let e = edges[i % edges.count]
+                return [e, e.nextUp, e.nextDown.magnitude, 5.5][Int(random.next() % 4)]
+            }
+        }
+        let collector = InteractionDiagnosticsCollector(restoring: InteractionRowTally())
+        let events = zip(plays, ratios).enumerated().map { i, pair in
+            Interaction(
+                timestampMs: Int64(i), userID: Int32(i % 7), videoID: Int32(i % 13), playDurationMs: pair.0,
+                videoDurationMs: 10_000, watchRatio: pair.1)
+        }
+        for event in events { collector.tally(event, eventDate: CalendarDay(rawValue: 18_500)) }
+        let diagnostics = try collector.finish(metadata: { nil }, keptRows: { events.withUnsafeBufferPointer($0) })
+        func expected(_ values: [Double]) -> [Int] {
+            let counted = values.filter { !$0.isNaN }
+            var histogram = NumpyHistogram(bins: 60, min: counted.min() ?? .nan, max: counted.max() ?? .nan)
+            for v in values { histogram.add(v) }
+            return histogram.counts
+        }
+        func counts(_ name: String) throws -> [Int] {
+            let table = try #require(diagnostics.tables.first { $0.name == name })
+            return table.rows.map { row in
+                guard case .int(let n) = row[2] else { return -1 }
+                return Int(n)
+            }
+        }
+        #expect(try counts("play_duration_histogram") == expected(plays.map { Double($0) / 1_000 }), "shape \(shape)")
+        #expect(try counts("watch_ratio_histogram") == expected(ratios.map { min(max($0, 0), 5) }), "shape \(shape)")
+    }
+
     /// The spill gives back every record as appended, in order, written over several appends of the file and read
     /// over several blocks: sets as bit sets and as lists of slots, empty date sets, no file. A file a killed run
     /// left at its path is written over, not appended to; a file cut inside a record is damaged, not read short;
