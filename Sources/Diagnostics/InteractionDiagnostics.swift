@@ -492,9 +492,33 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                 }
             }
         }
-        let squares = squareSums.value
-        let ordered = collected.map { $0.mapValues { $0.ordered() } }
+        var tables = [coverage(), missingness()]
+        tables.append(
+            engagementSummary(
+                count: n, means: means, squares: squareSums.value, percentileBins: collected, binStart: binStart))
         collected = []
+        tables.append(watchHistogram.table(name: "watch_ratio_histogram"))
+        tables.append(playHistogram.table(name: "play_duration_histogram"))
+        try concludeFirstPass()
+        tables.append(contentsOf: repeatedMeasureTables ?? [])
+        if let metadata = readMetadata() {
+            tables.append(contentsOf: metadataJoin(metadata))
+            tables.append(metadata.itemDailySummary)
+            tables.append(contentsOf: metadata.itemDailyHistograms)
+        } else {
+            tables.append(contentsOf: InteractionDiagnosticsCollector.withoutSideTables)
+        }
+        return InteractionDiagnostics(tables: tables, rowsLeftOut: tally.leftOut, rows: tally.rows)
+    }
+
+    /// `engagement_summary`: each column's count, mean, standard deviation (from the `squares` of the deviations from
+    /// `means`), extremes and percentiles, read from the values of the bins holding them (`percentileBins`, whose
+    /// first ranks are `binStart`'s).
+    private func engagementSummary(
+        count n: Int, means: [Double], squares: SIMD4<Double>, percentileBins: [[Int: CountedValues]],
+        binStart: [[Int: Int]]
+    ) -> DiagnosticTable {
+        let ordered = percentileBins.map { $0.mapValues { $0.ordered() } }
         func element(_ i: Int, _ rank: Int) -> Double {
             let b = binStart[i].filter { $0.value <= rank }.max { $0.value < $1.value }!.key
             return ordered[i][b]!.element(rank - binStart[i][b]!)
@@ -511,23 +535,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
                         NumpyQuantile.linear(q, count: n) { clip(element(source, $0)) }
                     }, max: n == 0 ? .nan : maxima[i]))
         }
-        var tables = [coverage(), missingness()]
-        tables.append(
-            DescribedColumn.table(
-                name: "engagement_summary", rows: described,
-                percentiles: InteractionDiagnosticsCollector.engagementPercentiles))
-        tables.append(watchHistogram.table(name: "watch_ratio_histogram"))
-        tables.append(playHistogram.table(name: "play_duration_histogram"))
-        try concludeFirstPass()
-        tables.append(contentsOf: repeatedMeasureTables ?? [])
-        if let metadata = readMetadata() {
-            tables.append(contentsOf: metadataJoin(metadata))
-            tables.append(metadata.itemDailySummary)
-            tables.append(contentsOf: metadata.itemDailyHistograms)
-        } else {
-            tables.append(contentsOf: InteractionDiagnosticsCollector.withoutSideTables)
-        }
-        return InteractionDiagnostics(tables: tables, rowsLeftOut: tally.leftOut, rows: tally.rows)
+        return DescribedColumn.table(
+            name: "engagement_summary", rows: described, percentiles: InteractionDiagnosticsCollector.engagementPercentiles)
     }
 
     /// What a live feed says in place of the tables that join the side tables of an archive (it has none).
