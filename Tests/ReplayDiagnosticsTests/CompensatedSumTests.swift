@@ -17,7 +17,7 @@ import Testing
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return state >> 11
         }
-        let specials: [Double] = [0, -0.0, .infinity, -.infinity, .nan, 1e308, -1e308, 5e-324, 1, -1]
+        let specials: [Double] = [0, -0.0, .infinity, -.infinity, .nan, 1e308, -1e308, .leastNonzeroMagnitude, 1, -1]
         func term() -> Double {
             let r = next()
             switch r % 10 {
