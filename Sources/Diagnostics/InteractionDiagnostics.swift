@@ -271,12 +271,16 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         cachedUserDate = Int32.min
     }
 
+    /// `watch_ratio_capped_5` of a watch ratio (`clip(0, 5)`).
+    @inline(__always)
+    static func cappedWatchRatio(_ ratio: Double) -> Double { min(max(ratio, 0), 5) }
+
     /// play_duration_sec, video_duration_sec, watch_ratio, watch_ratio_capped_5 of a row, as pandas computes them.
     @inline(__always)
     static func engagementValues(_ e: Interaction) -> SIMD4<Double> {
         SIMD4(
             Double(e.playDurationMs) / 1_000, Double(e.videoDurationMs) / 1_000, e.watchRatio,
-            min(max(e.watchRatio, 0), 5))
+            cappedWatchRatio(e.watchRatio))
     }
 
     private func flushSpill() throws {
@@ -463,7 +467,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         var (playHistogram, playStraddles) = coarseHistogram(
             NumpyHistogram(bins: 60, min: minima[0], max: maxima[0]), fromFine: 0, { $0 })
         var (watchHistogram, watchStraddles) = coarseHistogram(
-            NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), fromFine: 2, { min(max($0, 0), 5) })
+            NumpyHistogram(bins: 60, min: minima[3], max: maxima[3]), fromFine: 2, Self.cappedWatchRatio)
         for b in playStraddles { wanted[b >> 6] |= 1 << UInt64(b & 63) }
         for b in watchStraddles { wanted[(2 * binCount + b) >> 6] |= 1 << UInt64(b & 63) }
         if let base = bins.baseAddress { free(base) }
@@ -526,7 +530,7 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
         var described: [DescribedColumn] = []
         for i in 0..<4 {
             let source = min(i, 2)  // the capped column's order statistics are the ratio's, clipped
-            let clip: (Double) -> Double = i == 3 ? { min(max($0, 0), 5) } : { $0 }
+            let clip: (Double) -> Double = i == 3 ? { Self.cappedWatchRatio($0) } : { $0 }
             described.append(
                 DescribedColumn(
                     column: InteractionDiagnosticsCollector.engagementColumns[i], count: n, mean: means[i],
