@@ -164,8 +164,8 @@ public final class PanelDiagnostics: PanelObserver {
     /// Adds (`sign` 1) or takes back (-1) what a closed user-day counts: its date's counts, its treatments, its
     /// user's active days, its covariates; and, as the next day of the day before, that day's
     /// `next_day_active` (the day before's revision 1 carries it, written when this day closes). Runs on the event
-    /// loop for every record: the record is borrowed (a copy of its ~500 bytes per call was the largest part of
-    /// this counting), and each array is updated through one buffer.
+    /// loop for every record: the record is borrowed (copying its ~500 bytes per call costs more than the counting
+    /// itself), and each array is updated through one buffer.
     private func count(closed r: borrowing UserDayRecord, _ sign: Int) {
         let active = r.daily.activeDay == 1
         let u = userSlot(r.userID)
