@@ -205,4 +205,14 @@ import Testing
             #expect(Array(text.utf8).withUnsafeBytes { DecimalParsing.parse($0) } == nil, "\(text)")
         }
     }
+
+    /// The written-out powers of ten are 10^0 ... 10^22, each the product of its tens (exact in a double up to 10^22).
+    @Test func exactPowersOfTenAreTheProductsOfTens() {
+        var product = 1.0
+        #expect(DecimalParsing.exactPowersOfTen.count == 23)
+        for (k, power) in DecimalParsing.exactPowersOfTen.enumerated() {
+            #expect(power.bitPattern == product.bitPattern, "10^\(k)")
+            product *= 10
+        }
+    }
 }
