@@ -268,7 +268,10 @@ public final class LiveFeed {
     public func run(input: LiveInput, shouldStop: () -> Bool = { false }) throws -> Outcome {
         defer { engine.settleCheckpoints() }
         if live.ended { return try refuseRowsAfterTheEnd(input: input, shouldStop: shouldStop) }
-        var checkpoints = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed, clock: clock)
+        let engine = self.engine
+        var checkpoints = CheckpointClock(
+            policy: checkpointPolicy, events: engine.progress.eventsReplayed, clock: clock,
+            durability: { engine.lastCheckpointDurability })
         lastArrival = clock.now()
         while true {
             if shouldStop() {

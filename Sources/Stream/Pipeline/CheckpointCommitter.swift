@@ -16,6 +16,9 @@ final class CheckpointCommitter {
     private let failure = FirstFailure()
     /// Checkpoints handed to the queue.
     private(set) var committed = 0
+    /// How long the last checkpoint that became durable took to (the output's sync and the state's commit, on
+    /// the queue), in seconds; 0 before the first.
+    private let durableSeconds = TracedMutex(0.0)
 
     init(sink: RecordSink, state: StateBackend?, logger: Logger) {
         durability = sink.durability
@@ -34,6 +37,7 @@ final class CheckpointCommitter {
     /// not on disk), then the snapshot is committed. After a failure, later checkpoints are not committed.
     func commit(_ snapshot: consuming PanelCheckpoint) {
         let durability = self.durability, state = self.state, logger = self.logger, failure = self.failure
+        let durableSeconds = self.durableSeconds
         let loan = Loan(consume snapshot)
         pending.enter()
         queue.async { [pending] in
@@ -41,8 +45,11 @@ final class CheckpointCommitter {
             let snapshot = loan.take()
             if failure.hasFailed { return }
             do {
+                let start = DispatchTime.now().uptimeNanoseconds
                 try durability.sync()
                 try state?.commit(snapshot)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                durableSeconds.withLock { $0 = seconds }
                 logger.debug(
                     "checkpoint",
                     metadata: ["next_day": "\(snapshot.progress.nextDay)", "output_bytes": "\(snapshot.progress.outputBytes)"])
@@ -52,6 +59,10 @@ final class CheckpointCommitter {
         }
         committed += 1
     }
+
+    /// How long the last checkpoint that became durable took to, in seconds, once handed to the queue (0 before the
+    /// first): the output's sync and the state's commit, which use the disk the output's writes need.
+    var lastDurabilitySeconds: Double { durableSeconds.withLock { $0 } }
 
     /// Blocks until every queued checkpoint is durable; throws the first failure.
     func waitForPending() throws {

@@ -4,9 +4,12 @@ import Foundation
 /// too) or at a day's close, the first such point after the interval has passed since the last one ended.
 public enum CheckpointPolicy: Equatable, Sendable, CustomStringConvertible {
     /// Every ``autoSeconds`` seconds, and further apart when checkpoints take long: the pause after each is at
-    /// least ``autoPauseFactor`` times the time it held the event loop, so that checkpoints take at most a
-    /// twentieth of the event loop's time whatever the state's size (the default). The timelines' snapshot grows
-    /// with the users, and at a fixed interval its cost per event would grow with them.
+    /// least ``autoPauseFactor`` times what it took, the longer of the time it held the event loop and the time
+    /// the last checkpoint took to become durable (the output's sync and the state's commit, on a thread of their
+    /// own), so that checkpoints take at most a twentieth of the time whatever the state's size and the disk's
+    /// speed (the default). The timelines' snapshot grows with the users, and at a fixed interval its cost per
+    /// event would grow with them; the durability shares the disk with the output's writes, and when those are
+    /// what the run waits for (every revision of a large log), each second of it is a second of the run.
     case auto
     /// At least this many seconds of wall time apart.
     case seconds(Double)
@@ -62,10 +65,17 @@ struct CheckpointClock {
     private var eventsAtLast: Int
     /// How long the last checkpoint held its caller, in seconds (0 before the first).
     private(set) var lastCost = 0.0
+    /// How long the last checkpoint took to become durable, in seconds (0 before the first), as its committer
+    /// reports it (`durability`, asked at each ``isDue(events:)``).
+    private let durability: () -> Double
 
-    init(policy: CheckpointPolicy, events: Int, clock: any WallClock = SystemClock()) {
+    /// `durability`: how long the last checkpoint took to become durable (for ``CheckpointPolicy/auto``).
+    init(
+        policy: CheckpointPolicy, events: Int, clock: any WallClock = SystemClock(), durability: @escaping () -> Double = { 0 }
+    ) {
         self.policy = policy
         self.clock = clock
+        self.durability = durability
         last = clock.now()
         eventsAtLast = events
     }
@@ -74,7 +84,8 @@ struct CheckpointClock {
     func isDue(events: Int) -> Bool {
         switch policy {
         case .auto:
-            return clock.now() - last >= max(CheckpointPolicy.autoSeconds, CheckpointPolicy.autoPauseFactor * lastCost)
+            let cost = max(lastCost, durability())
+            return clock.now() - last >= max(CheckpointPolicy.autoSeconds, CheckpointPolicy.autoPauseFactor * cost)
         case .seconds(let s): return clock.now() - last >= s
         case .events(let n): return events - eventsAtLast >= n
         }

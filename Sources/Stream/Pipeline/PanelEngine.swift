@@ -379,6 +379,8 @@ final class PanelEngine {
 
     /// Checkpoints committed.
     var checkpointsCommitted: Int { committer.committed }
+    /// How long the last checkpoint that became durable took to, in seconds (0 before the first).
+    var lastCheckpointDurability: Double { committer.lastDurabilitySeconds }
 
     /// Waits for the checkpoints in flight, ignoring their errors: a driver calls it on its way out (a
     /// failed run included), so that no checkpoint is still syncing the output when its owner closes it.

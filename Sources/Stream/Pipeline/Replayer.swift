@@ -96,7 +96,9 @@ public final class Replayer {
         defer { engine.settleCheckpoints() }
         guard !engine.progress.finished else { return .finished }
         guard summary.firstDay != nil, let lastDay = summary.lastDay else { return try finish(through: nil) }
-        var clock = CheckpointClock(policy: checkpointPolicy, events: engine.progress.eventsReplayed)
+        let engine = self.engine
+        var clock = CheckpointClock(
+            policy: checkpointPolicy, events: engine.progress.eventsReplayed, durability: { engine.lastCheckpointDurability })
         onProgress?(engine.progress, simulatedClock)
         func checkpointIfDue() throws {
             if clock.isDue(events: engine.progress.eventsReplayed),
