@@ -49,25 +49,15 @@ struct CheckpointClockTests {
         var durable = 0.0
         var clock = CheckpointClock(policy: .auto, events: 0, clock: manual, durability: { durable })
         manual.advance(by: 1)
-        clock.take({ manual.advance(by: 0.03125) }, events: { 5 })
-        // The commit on its own thread took half a second (the output's sync, the state's commit): 19 x 0.5 s.
-        durable = 0.5
-        manual.advance(by: 9.25)
-        #expect(!clock.isDue(events: 5))
-        manual.advance(by: 0.25)
-        #expect(clock.isDue(events: 5))
-        // The longer of the two counts: a slow hold beside a quick commit.
-        clock.take({ manual.advance(by: 0.25) }, events: { 6 })
-        durable = 0.0625
-        manual.advance(by: 4.5)
-        #expect(!clock.isDue(events: 6))
-        manual.advance(by: 0.25)
-        #expect(clock.isDue(events: 6))
-        // Quick again on both sides: the second.
-        clock.take({ manual.advance(by: 0.015625) }, events: { 7 })
-        durable = 0.015625
-        manual.advance(by: 1)
-        #expect(clock.isDue(events: 7))
+        // (hold, durability): the pause is 19 times the longer of the two, and at least the second.
+        for (hold, durability, pause) in [(0.03125, 0.5, 9.5), (0.25, 0.0625, 4.75), (0.015625, 0.015625, 1.0)] {
+            clock.take({ manual.advance(by: hold) }, events: { 5 })
+            durable = durability
+            manual.advance(by: pause - 0.0625)
+            #expect(!clock.isDue(events: 5), "hold \(hold) s, durability \(durability) s")
+            manual.advance(by: 0.0625)
+            #expect(clock.isDue(events: 5), "hold \(hold) s, durability \(durability) s")
+        }
     }
 
     @Test func aFixedIntervalIgnoresWhatCheckpointsTake() {
