@@ -84,8 +84,10 @@ struct CheckpointClock {
     func isDue(events: Int) -> Bool {
         switch policy {
         case .auto:
-            let cost = max(lastCost, durability())
-            return clock.now() - last >= max(CheckpointPolicy.autoSeconds, CheckpointPolicy.autoPauseFactor * cost)
+            let elapsed = clock.now() - last
+            // The durability can only lengthen the pause: it is asked (a lock) once the rest has passed.
+            return elapsed >= max(CheckpointPolicy.autoSeconds, CheckpointPolicy.autoPauseFactor * lastCost)
+                && elapsed >= CheckpointPolicy.autoPauseFactor * durability()
         case .seconds(let s): return clock.now() - last >= s
         case .events(let n): return events - eventsAtLast >= n
         }
