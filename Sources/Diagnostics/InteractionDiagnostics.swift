@@ -52,7 +52,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// Where kept rejected rows are spilled (nil: a collector that is only given rows' values, which spills none).
     private let spillURL: URL?
     private var spill: [Interaction] = []
-    private var spillHandle: FileHandle?
+    /// True once the spill's file was begun (emptied, then appended to) by ``flushSpill()``.
+    private var spillBegun = false
     /// Where each user's sets go when its first stretch of rows ends (nil: held in memory).
     private let userSets: UserSetSpill?
 
@@ -153,7 +154,8 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
 
     public func begin(columns: InteractionColumns) throws {
         self.columns = columns
-        if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
+        if let spillURL { Self.removeSpillFiles(spillURL.path) }
+        spillBegun = false
         userSets?.remove()
     }
 
@@ -283,16 +285,21 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
             cappedWatchRatio(e.watchRatio))
     }
 
+    /// Removes the spill at `path` and its side file (``DayFileRecords/widePath(of:)``), where they exist.
+    private static func removeSpillFiles(_ path: String) {
+        unlink(path)
+        unlink(DayFileRecords.widePath(of: path))
+    }
+
     private func flushSpill() throws {
         guard !spill.isEmpty else { return }
-        if spillHandle == nil {
-            let url = spillURL!  // only a collector with a spill is shown rejected rows
-            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw POSIXFileError(path: url.path, operation: "create", code: errno)
-            }
-            spillHandle = try FileHandle(forWritingTo: url)
+        let path = spillURL!.path  // only a collector with a spill is shown rejected rows
+        if !spillBegun {
+            Self.removeSpillFiles(path)
+            spillBegun = true
         }
-        try spill.withUnsafeBytes { try spillHandle!.write(contentsOf: Data($0)) }
+        // The day files' layout (``DayFileRecords``), read back as they are (``DayBuckets/forEachChunk(inFile:buffer:_:)``).
+        try spill.withUnsafeMutableBytes { try DayFileRecords.append($0, to: path) }
         spill.removeAll(keepingCapacity: true)
     }
 
@@ -385,10 +392,9 @@ public final class InteractionDiagnosticsCollector: IngestObserver {
     /// - Throws: when a bucket or the spill cannot be read.
     public func finish(dayFiles: [URL], metadata: () -> MetadataTables) throws -> InteractionDiagnostics {
         try flushSpill()
-        try spillHandle?.close()
-        spillHandle = nil
+        spillBegun = false
         let finished = try finish(metadata: metadata) { try forEachKeptEvent(dayFiles: dayFiles, $0) }
-        if let spillURL { try? FileManager.default.removeItem(at: spillURL) }
+        if let spillURL { Self.removeSpillFiles(spillURL.path) }
         return finished
     }
 

@@ -275,10 +275,10 @@ private final class WriteChannel: Sendable {
     /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
     func send(_ chunk: consuming [UInt8]) -> [UInt8] {
         if let appender {
-            return writer.send(chunk) { bytes in try appender.append(bytes) }
+            return writer.send(chunk) { bytes in try appender.append(UnsafeRawBufferPointer(bytes)) }
         }
         return writer.send(chunk) { [durability] bytes in
-            try FileDescriptor(rawValue: durability.fd).writeAll(bytes, path: durability.path)
+            try FileDescriptor(rawValue: durability.fd).writeAll(UnsafeRawBufferPointer(bytes), path: durability.path)
         }
     }
 

@@ -5,7 +5,7 @@ import ReplayStream
 /// A rerun with a different identity is refused, naming the difference.
 public struct RunIdentity: Codable, Sendable, Equatable {
     /// The state folder's format version this program writes and reads.
-    public static let currentFormatVersion = 4
+    public static let currentFormatVersion = 5
 
     /// Format version of the folder.
     public var formatVersion: Int

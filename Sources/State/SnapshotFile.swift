@@ -87,7 +87,8 @@ final class SnapshotFileWriter: TimelineSnapshotWriter {
         try check()
         size += chunk.count
         let descriptor = self.descriptor, partial = self.partial, hash = self.hash
-        return queue.send(chunk) { bytes in
+        return queue.send(chunk) { mutable in
+            let bytes = UnsafeRawBufferPointer(mutable)
             hash.state.withLock { $0.add(bytes) }
             try descriptor.writeAll(bytes, path: partial)
         }

@@ -337,7 +337,7 @@ enum DocumentedFailures {
         "ordered events (`events/`) truncated": { dir in
             try partialRun(in: dir)
             let events = dir.appendingPathComponent("s/events")
-            let day = try FileManager.default.contentsOfDirectory(atPath: events.path).sorted().last!
+            let day = try FileManager.default.contentsOfDirectory(atPath: events.path).filter { $0.hasSuffix(".events") }.sorted().last!
             let handle = try FileHandle(forWritingTo: events.appendingPathComponent(day))
             try handle.truncate(atOffset: 17)
             try handle.close()

@@ -260,7 +260,7 @@ struct DayBucketsTests {
         #expect(read == [appended[5]])
         // Cut 17 bytes into its last event: damaged, after the whole events before it.
         let path = buckets.fileURL(for: day).path
-        #expect(truncate(path, off_t(40 * 1000 + 17)) == 0)
+        #expect(truncate(path, off_t(DayFileRecords.slotSize * 1000 + 17)) == 0)
         read = []
         #expect(throws: DamagedFileError.self) {
             try DayBuckets.forEachEvent(inFile: path, buffer: &buffer) { read.append($0) }
@@ -332,11 +332,10 @@ struct DayBucketsTests {
         }
         try buckets.flush()
         #expect(buckets.eventCounts == appended.mapValues(\.count), "seed \(seed)")
+        var buffer: [Interaction] = []
         for (day, events) in appended {
-            let data = try Data(contentsOf: buckets.fileURL(for: day))
-            let stored = data.withUnsafeBytes { raw in
-                (0..<(raw.count / 40)).map { raw.loadUnaligned(fromByteOffset: $0 * 40, as: Interaction.self) }
-            }
+            var stored: [Interaction] = []
+            try DayBuckets.forEachEvent(inFile: buckets.fileURL(for: day).path, buffer: &buffer) { stored.append($0) }
             #expect(stored == events, "seed \(seed): day \(day.rawValue) in append order")
         }
     }

@@ -21,9 +21,10 @@ public final class BufferWriteQueue<Element: Sendable>: Sendable {
     public init(label: String) { queue = DispatchQueue(label: label) }
 
     /// Queues `buffer` to be written by `write` (waiting while two writes are in flight); returns an empty buffer
-    /// to fill next (a spare with its capacity, or a new one).
+    /// to fill next (a spare with its capacity, or a new one). `write` gets the buffer's bytes mutable: they are the
+    /// queue's alone until it returns, and it may use them as scratch (the day files encode their slots in place).
     public func send(
-        _ buffer: consuming [Element], write: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
+        _ buffer: consuming [Element], write: @escaping @Sendable (UnsafeMutableRawBufferPointer) throws -> Void
     ) -> [Element] {
         inFlight.wait()
         let next = spares.take()
@@ -38,7 +39,7 @@ public final class BufferWriteQueue<Element: Sendable>: Sendable {
             defer { spares.giveBack(&buffer) }
             if failure.hasFailed { return }
             do {
-                try buffer.withUnsafeBytes { try write($0) }
+                try buffer.withUnsafeMutableBytes { try write($0) }
             } catch {
                 failure.record(error)
             }

@@ -6,8 +6,9 @@ import SystemPackage
 /// Replay order is (day, timestamp, user, video, file order). Bucketing by day is a one-pass
 /// external sort on the first key; a day is then small enough to sort in memory when it is
 /// replayed. Memory during ingest is bounded by the write buffers (``bufferBudgetBytes``), not by
-/// the log's length. The files are raw ``Interaction`` structs (40 bytes each, host byte order):
-/// they are a cache inside the state folder, never an exchange format.
+/// the log's length. The files hold one 28-byte slot per event (``DayFileRecords``: host byte order, an event that
+/// does not fit a slot whole in the day's side file): they are a cache inside the state folder, never an exchange
+/// format.
 ///
 /// Memory: each day being written has one buffer of ``bufferCapacity`` events, allocated once at that
 /// capacity (it never grows) and handed to a ``BucketFileWriter`` whenever it fills, which appends it to the
@@ -38,7 +39,8 @@ public final class DayBuckets {
     /// Days that have at least one event, with their event counts.
     public private(set) var eventCounts: [CalendarDay: Int] = [:]
 
-    static let recordSize = MemoryLayout<Interaction>.stride
+    /// Bytes of one event in a day file (``DayFileRecords/slotSize``); an event in memory takes 40.
+    static let recordSize = DayFileRecords.slotSize
     /// Write buffers that may exist at once: a log spans 63 days, a live feed a few open days.
     public static let maxBufferedDays = 64
 
@@ -47,7 +49,7 @@ public final class DayBuckets {
         precondition(MemoryLayout<Interaction>.stride == 40, "Interaction must stay 40 bytes with no padding")
         self.directory = directory
         self.bufferBudgetBytes = bufferBudgetBytes
-        bufferCapacity = max(1, bufferBudgetBytes / DayBuckets.recordSize / DayBuckets.maxBufferedDays)
+        bufferCapacity = max(1, bufferBudgetBytes / MemoryLayout<Interaction>.stride / DayBuckets.maxBufferedDays)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -160,13 +162,15 @@ public final class DayBuckets {
     /// The files of the days with events.
     private func dayFilePaths() -> [String] { eventCounts.keys.sorted().map { fileURL(for: $0).path } }
 
-    /// fsyncs each file at `paths`, on the calling thread.
+    /// fsyncs each day file at `paths` and its side file (``DayFileRecords/widePath(of:)``) when it has one, on the
+    /// calling thread.
     static func syncFiles(_ paths: [String]) throws(POSIXFileError) {
         for path in paths {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
             defer { close(fd) }
             try FileDescriptor(rawValue: fd).sync(path: path)
+            try DayFileRecords.syncSideFile(of: path)
         }
     }
 
@@ -177,15 +181,17 @@ public final class DayBuckets {
         eventCounts.removeValue(forKey: day)
     }
 
-    /// Deletes a retired day's file, once no committed checkpoint lists it.
+    /// Deletes a retired day's file and its side file, once no committed checkpoint lists it.
     public func deleteFile(of day: CalendarDay) throws {
-        if unlink(fileURL(for: day).path) != 0 && errno != ENOENT {
-            throw POSIXFileError(path: fileURL(for: day).path, operation: "unlink", code: errno)
+        let path = fileURL(for: day).path
+        for file in [path, DayFileRecords.widePath(of: path)] where unlink(file) != 0 && errno != ENOENT {
+            throw POSIXFileError(path: file, operation: "unlink", code: errno)
         }
     }
 
     /// Brings the folder back to a checkpoint's contents: each day in `counts` cut back to that many
-    /// events (events appended after the checkpoint are dropped), every other day file removed.
+    /// events (events appended after the checkpoint are dropped; entries of its side file no slot refers to any
+    /// more are never read), every other day file and side file removed.
     /// - Throws: when a file holds fewer events than the checkpoint promised (the folder is damaged).
     public func restore(counts: [CalendarDay: Int]) throws {
         settleWrites()
@@ -195,8 +201,9 @@ public final class DayBuckets {
         bufferIndex.removeAll()
         lastIndex = -1
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        for name in names where name.hasPrefix("day-") && name.hasSuffix(".events") {
-            guard let raw = Int32(name.dropFirst(4).dropLast(7)), counts[CalendarDay(rawValue: raw)] != nil else {
+        for name in names where name.hasPrefix("day-") && (name.hasSuffix(".events") || name.hasSuffix(".wide")) {
+            let number = name.dropFirst(4).dropLast(name.hasSuffix(".wide") ? 5 : 7)
+            guard let raw = Int32(number), counts[CalendarDay(rawValue: raw)] != nil else {
                 try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
                 continue
             }
@@ -319,7 +326,9 @@ public final class DayBuckets {
         guard fstat(fd, &st) == 0 else { throw POSIXFileError(path: path, operation: "stat", code: errno) }
         let size = Int(st.st_size)
         guard size % DayBuckets.recordSize == 0 else { throw truncated(path, bytes: size) }
-        DayBuckets.resize(&events, to: size / DayBuckets.recordSize, filler: DayBuckets.zeroEvent)
+        let count = size / DayBuckets.recordSize
+        DayBuckets.resize(&events, to: count, filler: DayBuckets.zeroEvent)
+        var wide: [Interaction]?
         try events.withUnsafeMutableBytes { raw in
             var done = 0
             while done < size {
@@ -331,6 +340,8 @@ public final class DayBuckets {
                 }
                 done += n
             }
+            try DayFileRecords.decodeInPlace(
+                raw, count: count, base: DayFileRecords.base(ofFile: path), path: path, wide: &wide)
         }
     }
 
@@ -358,37 +369,43 @@ public final class DayBuckets {
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
         defer { close(fd) }
         resize(&buffer, to: eventChunkCount, filler: zeroEvent)
+        let base = DayFileRecords.base(ofFile: path)
+        var wide: [Interaction]?
+        // Slots are read into the buffer's first `eventChunkCount * recordSize` bytes and decoded there in place;
+        // a slot cut by the read's end (fewer than 28 bytes) is kept aside, as decoding overwrites it.
+        let slotBytes = eventChunkCount * recordSize
+        var rest = (UInt64(0), UInt64(0), UInt64(0), UInt32(0))
         var offset = 0
-        var filled = 0  // bytes of `buffer` read and not yet passed to `body`
+        var filled = 0  // bytes of slots at the buffer's start, read and not yet passed to `body`
         while true {
             let n = buffer.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + filled, raw.count - filled, off_t(offset))
+                pread(fd, raw.baseAddress! + filled, slotBytes - filled, off_t(offset))
             }
             if n < 0 && errno == EINTR { continue }
             guard n >= 0 else { throw POSIXFileError(path: path, operation: "read", code: errno) }
             offset += n
             filled += n
             let whole = filled / recordSize
+            let restCount = filled - whole * recordSize
+            if n == 0 && restCount != 0 {
+                throw DamagedFileError(
+                    path: path, problem: "it is \(offset) bytes, not a whole number of \(recordSize)-byte events")
+            }
+            try buffer.withUnsafeMutableBytes { raw in
+                withUnsafeMutableBytes(of: &rest) { $0.baseAddress!.copyMemory(from: raw.baseAddress! + whole * recordSize, byteCount: restCount) }
+                try DayFileRecords.decodeInPlace(raw, count: whole, base: base, path: path, wide: &wide)
+            }
             if whole > 0 { try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[..<whole])) } }
-            let rest = filled - whole * recordSize
-            if n == 0 {
-                guard rest == 0 else {
-                    throw DamagedFileError(
-                        path: path, problem: "it is \(offset) bytes, not a whole number of \(recordSize)-byte events")
-                }
-                return
+            if n == 0 { return }
+            buffer.withUnsafeMutableBytes { raw in
+                withUnsafeBytes(of: &rest) { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: restCount) }
             }
-            if rest > 0 {
-                buffer.withUnsafeMutableBytes { raw in
-                    raw.baseAddress!.copyMemory(from: raw.baseAddress! + whole * recordSize, byteCount: rest)
-                }
-            }
-            filled = rest
+            filled = restCount
         }
     }
 
     /// Events a chunk of ``forEachEvent(inFile:buffer:_:)`` holds (1 MiB).
-    static let eventChunkCount = (1 << 20) / recordSize
+    static let eventChunkCount = (1 << 20) / MemoryLayout<Interaction>.stride
 
     /// The value new slots of a read buffer hold until the file's bytes overwrite them.
     static let zeroEvent = Interaction(
@@ -398,14 +415,16 @@ public final class DayBuckets {
     /// sorting the whole day: a late row's revision needs only its user's.
     public func sortedEvents(for day: CalendarDay, user: Int32) throws -> [Interaction] {
         try writer.waitForWrites()
+        var mine: [(event: Interaction, position: Int)] = []
+        var position = 0
+        var buffer: [Interaction] = []
         let path = fileURL(for: day).path
         guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-        guard data.count % DayBuckets.recordSize == 0 else { throw Self.truncated(path, bytes: data.count) }
-        var mine: [(event: Interaction, position: Int)] = []
-        data.withUnsafeBytes { raw in
-            let events = raw.bindMemory(to: Interaction.self)
-            for i in events.indices where events[i].userID == user { mine.append((events[i], i)) }
+        try Self.forEachChunk(inFile: path, buffer: &buffer) { events in
+            for e in events {
+                if e.userID == user { mine.append((e, position)) }
+                position += 1
+            }
         }
         mine.sort { a, b in Interaction.replayPrecedes(a.event, a.position, b.event, b.position) }
         return mine.map(\.event)
@@ -429,15 +448,23 @@ public final class DayBuckets {
             try kept(day, unique)
             guard unique.count < events.count else { continue }
             removed += events.count - unique.count
-            try AtomicFile.replace(fileURL(for: day).path) { partial in
-                try unique.withUnsafeBytes { try BucketFileWriter.append($0, to: partial) }
+            let path = fileURL(for: day).path
+            try AtomicFile.replace(path) { partial in
+                // Slots based on the day's file; escapes appended to its side file, where the entries the old
+                // file refers to stay until the new file replaces it.
+                try unique.withUnsafeMutableBytes {
+                    try DayFileRecords.append(
+                        $0, to: partial, base: DayFileRecords.base(ofFile: path), widePath: DayFileRecords.widePath(of: path))
+                }
+                // Durable before the new file, which may refer to its new entries, replaces the old one.
+                try DayFileRecords.syncSideFile(of: path)
             }
             eventCounts[day] = unique.count
         }
         return removed
     }
 
-    /// Checks that the bucket files hold `expected` events in all (whole 40-byte records): a resumed
+    /// Checks that the bucket files hold `expected` events in all (whole 28-byte slots): a resumed
     /// run relies on them. Returns a description of the damage, or nil when they are whole.
     public func verify(expectedEvents expected: Int) -> String? {
         writer.settle()

@@ -17,11 +17,14 @@ struct DayFileStream: Sendable {
     /// The runs of events equal in user and timestamp whose videos are not in order in the file, by position, in
     /// file order: each is ordered (by video, then file order) when it is read.
     let unorderedRuns: [Range<Int>]
+    /// The entries of the file's side file (``DayFileRecords``): none unless some of its events escape their slots.
+    let wide: [Interaction]
 
-    init(path: String, count: Int, unorderedRuns: [Range<Int>] = []) {
+    init(path: String, count: Int, unorderedRuns: [Range<Int>] = [], wide: [Interaction] = []) {
         self.path = path
         self.count = count
         self.unorderedRuns = unorderedRuns
+        self.wide = wide
     }
 
     /// The stream of the day file at `path` when its file order is `kind`'s order of play up to the videos within
@@ -64,7 +67,9 @@ struct DayFileStream: Sendable {
             return nil
         }
         if runUnordered { unordered.append(runStart..<count) }
-        return DayFileStream(path: path, count: count, unorderedRuns: unordered)
+        return DayFileStream(
+            path: path, count: count, unorderedRuns: unordered,
+            wide: try DayFileRecords.readWide(DayFileRecords.widePath(of: path)))
     }
 
     /// Prepares the day file at `path` for play by `kind`: its stream when its file order is that order (`events`
@@ -146,7 +151,8 @@ struct DayFileStream: Sendable {
         }
     }
 
-    /// Reads the events at `positions` of the file into the start of `chunk` (long enough).
+    /// Reads the events at `positions` of the file into the start of `chunk` (long enough): their slots, decoded
+    /// in place.
     private func readEvents(_ positions: Range<Int>, into chunk: inout [Interaction]) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXFileError(path: path, operation: "open", code: errno) }
@@ -167,6 +173,9 @@ struct DayFileStream: Sendable {
                 }
                 done += n
             }
+            var wide: [Interaction]? = self.wide
+            try DayFileRecords.decodeInPlace(
+                raw, count: positions.count, base: DayFileRecords.base(ofFile: path), path: path, wide: &wide)
         }
     }
 }
