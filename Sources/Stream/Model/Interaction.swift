@@ -1,7 +1,8 @@
 /// One accepted row of the interaction log, in the compact form the ordering step stores.
 ///
 /// The event's day is not stored here: events are kept in per-day buckets (see ``DayBuckets``).
-/// The layout is fixed (40 bytes, no padding) because buckets are written and read as raw memory.
+/// The layout is fixed (40 bytes, no padding): the day files' side files (``DayFileRecords``) and the live feed's
+/// diagnostics rows hold it as raw memory.
 public struct Interaction: Equatable, Sendable {
     /// Event time in Unix milliseconds, or `Interaction.missingTimestamp` when the row has none
     /// (such rows sort last within their day, as pandas sorts `NaT` last).
