@@ -16,7 +16,7 @@ struct DayFileRecordsTests {
             Interaction(
                 timestampMs: ts, userID: Int32.max, videoID: 0, playDurationMs: play, videoDurationMs: video, watchRatio: ratio)
         }
-        let fitting: [Interaction] = [
+        let fitting: [Interaction] = [  // ten events that fit a slot
             event(Interaction.missingTimestamp),
             event(base), event(base + 86_399_999), event(base - 50_400_000),
             event(base + Int64(Int32.max)), event(base + Int64(Int32.min) + 2),
@@ -124,6 +124,23 @@ struct DayFileRecordsTests {
         #expect(truncate(path, 0) == 0)
         try Self.append(far, to: path)
         #expect(try Self.readAll(path) == far)
+    }
+
+    /// A side file that cannot be written (here a folder stands at its path) fails the append with an error naming
+    /// it, before any slot of the buffer is written; events that fit their slots need no side file.
+    @Test func aSideFileThatCannotBeWrittenFailsTheAppendFirst() throws {
+        let dir = Self.folder()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("day-\(Self.day.rawValue).events").path
+        try FileManager.default.createDirectory(atPath: DayFileRecords.widePath(of: path), withIntermediateDirectories: false)
+        let error = #expect(throws: POSIXFileError.self) { try Self.append(Self.edgeEvents, to: path) }
+        #expect(error?.path == DayFileRecords.widePath(of: path))
+        #expect(DayBuckets.fileBytes(path) == 0)
+        let fitting = Array(Self.edgeEvents.prefix(10))  // the events that fit a slot
+        try Self.append(fitting, to: path)
+        #expect(try Self.readAll(path).map(Self.bits) == fitting.map(Self.bits))
+        #expect(DayBuckets.fileBytes(path) == fitting.count * DayFileRecords.slotSize)
     }
 
     /// A slot that points past its side file's whole entries is a damaged file, named, not a crash.
