@@ -2,10 +2,11 @@ import Foundation
 import SystemPackage
 
 /// The layout of a day file of ``DayBuckets``: one 28-byte slot per event, in file order, where an
-/// ``Interaction`` takes 40 bytes in memory. The day files are written once into fresh page-cache pages, which on
-/// this project's machines costs ~1-2 ns a byte of kernel time (measured: 254 MB more of day files made a
-/// `--format csv --emit final` run of KuaiRec's big matrix 0.14-0.25 s slower), so fewer bytes a record are less
-/// ingest time, on every form of output.
+/// ``Interaction`` takes 40 bytes in memory. The day files are written once into new page-cache pages, which on
+/// this project's VMs costs up to ~1-2 ns a byte of kernel time when the machine has not used that memory lately
+/// (measured: 254 MB more of day files made a `--format csv --emit final` run of KuaiRec's big matrix 0.14-0.25 s
+/// slower) and several times less when it has; the slots cut those bytes, and the disk's, by 30% on every form of
+/// output, for ~1 ns an event of encoding and of each decoding (docs/DEVELOPING.md, "Performance").
 ///
 /// A slot (host byte order, read and written as raw bytes): the watch ratio's bits (8 bytes, bit for bit), the
 /// timestamp as milliseconds from the file's base (``base(ofFile:)``: Int32, ``missingTimestamp`` for a row
