@@ -6,7 +6,8 @@ import SystemPackage
 /// this project's VMs costs up to ~1-2 ns a byte of kernel time when the machine has not used that memory lately
 /// (measured: 254 MB more of day files made a `--format csv --emit final` run of KuaiRec's big matrix 0.14-0.25 s
 /// slower) and several times less when it has; the slots cut those bytes, and the disk's, by 30% on every form of
-/// output, for ~1 ns an event of encoding and of each decoding (docs/DEVELOPING.md, "Performance").
+/// output, for ~4 ns an event to encode (on the bucket writer's queue) and ~1 ns to decode, each time a reader reads it
+/// (docs/DEVELOPING.md, "Performance").
 ///
 /// A slot (host byte order, read and written as raw bytes): the watch ratio's bits (8 bytes, bit for bit), the
 /// timestamp as milliseconds from the file's base (``base(ofFile:)``: Int32, ``missingTimestamp`` for a row
