@@ -14,7 +14,8 @@ struct DayFileRecordsTests {
     static var edgeEvents: [Interaction] {
         func event(_ ts: Int64, play: Int64 = 1_000, video: Int64 = 2_000, ratio: Double = 0.5) -> Interaction {
             Interaction(
-                timestampMs: ts, userID: Int32.max, videoID: 0, playDurationMs: play, videoDurationMs: video, watchRatio: ratio)
+                timestampMs: ts, userID: Int32.max, videoID: 0, playDurationMs: play, videoDurationMs: video,
+                watchRatio: ratio)
         }
         let fitting: [Interaction] = [  // ten events that fit a slot
             event(Interaction.missingTimestamp),
@@ -91,7 +92,8 @@ struct DayFileRecordsTests {
         for count in [0, 1, 2, 3, 4, 7, 100] {
             let events = (0..<count).map { i in
                 Interaction(
-                    timestampMs: Self.base + Int64(random.next() % 86_400_000), userID: Int32(i), videoID: Int32(random.next() % 9),
+                    timestampMs: Self.base + Int64(random.next() % 86_400_000), userID: Int32(i),
+                    videoID: Int32(random.next() % 9),
                     playDurationMs: Int64(random.next() % 100_000), videoDurationMs: 1 + Int64(random.next() % 100_000),
                     watchRatio: Double(random.next() % 1_000) / 7)
             }
@@ -133,7 +135,8 @@ struct DayFileRecordsTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("day-\(Self.day.rawValue).events").path
-        try FileManager.default.createDirectory(atPath: DayFileRecords.widePath(of: path), withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            atPath: DayFileRecords.widePath(of: path), withIntermediateDirectories: false)
         let error = #expect(throws: POSIXFileError.self) { try Self.append(Self.edgeEvents, to: path) }
         #expect(error?.path == DayFileRecords.widePath(of: path))
         #expect(DayBuckets.fileBytes(path) == 0)

@@ -392,7 +392,9 @@ public final class DayBuckets {
                     path: path, problem: "it is \(offset) bytes, not a whole number of \(recordSize)-byte events")
             }
             try buffer.withUnsafeMutableBytes { raw in
-                withUnsafeMutableBytes(of: &rest) { $0.baseAddress!.copyMemory(from: raw.baseAddress! + whole * recordSize, byteCount: restCount) }
+                withUnsafeMutableBytes(of: &rest) {
+                    $0.baseAddress!.copyMemory(from: raw.baseAddress! + whole * recordSize, byteCount: restCount)
+                }
                 try DayFileRecords.decodeInPlace(raw, count: whole, base: base, path: path, wide: &wide)
             }
             if whole > 0 { try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[..<whole])) } }
@@ -454,7 +456,8 @@ public final class DayBuckets {
                 // file refers to stay until the new file replaces it.
                 try unique.withUnsafeMutableBytes {
                     try DayFileRecords.append(
-                        $0, to: partial, base: DayFileRecords.base(ofFile: path), widePath: DayFileRecords.widePath(of: path))
+                        $0, to: partial, base: DayFileRecords.base(ofFile: path),
+                        widePath: DayFileRecords.widePath(of: path))
                 }
                 // Durable before the new file, which may refer to its new entries, replaces the old one.
                 try DayFileRecords.syncSideFile(of: path)
