@@ -148,18 +148,18 @@ public enum DayFileRecords {
         let count = events.count / wideSize
         guard count > 0 else { return }
         var wideFD: Int32 = -1
+        var firstWide = 0  // the side file's whole entries when it was opened: where the escapes' entries go
         defer { if wideFD >= 0 { close(wideFD) } }
         let wide = try encodeInPlace(events, count: count, base: base) {
             wideFD = open(widePath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
             guard wideFD >= 0 else { throw POSIXFileError(path: widePath, operation: "open", code: errno) }
             var st = stat()
             guard fstat(wideFD, &st) == 0 else { throw POSIXFileError(path: widePath, operation: "stat", code: errno) }
-            return Int(st.st_size) / wideSize
+            firstWide = Int(st.st_size) / wideSize
+            return firstWide
         }
         if !wide.isEmpty {
-            var st = stat()
-            guard fstat(wideFD, &st) == 0 else { throw POSIXFileError(path: widePath, operation: "stat", code: errno) }
-            let at = Int(st.st_size) / wideSize * wideSize
+            let at = firstWide * wideSize
             try wide.withUnsafeBytes { raw in
                 var done = 0
                 while done < raw.count {
