@@ -214,6 +214,96 @@ struct DayBucketsTests {
         #expect(try DayFileStream.ifInOrder(file: buckets.readableFile(of: backwards), by: .user, scratch: &scratch) == nil)
     }
 
+    /// What a day's appends say of its order (``DayBuckets/knownOrder(of:)``) is what reading its file says
+    /// (``DayFileStream/ifInOrder(file:by:scratch:)``): days in user order, days out of video order within runs of
+    /// equal user and time, and days not in order, appended interleaved over more days than there are write buffers.
+    /// Nothing is known of a day whose file changed behind the buckets' back, of a day `--dedupe` rewrote, after
+    /// `restore(counts:)`, or in a folder opened on files written before.
+    @Test func theAppendsKnowEachDaysOrderAsReadingItsFileDoes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("buckets-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let buckets = try DayBuckets(directory: dir, bufferBudgetBytes: 64 * 40 * 16)
+        try buckets.removeAll()
+        let seed = testSeed(default: 43)
+        var random = SeededGenerator(seed: seed)
+        var perDay: [CalendarDay: [Interaction]] = [:]
+        for d in 0..<(DayBuckets.maxBufferedDays + 6) {
+            var events: [Interaction] = []
+            for user in Int32(0)..<5 {
+                for stamp in Int64(0)..<6 {
+                    for _ in 0..<(Int(random.next() % 4) + 1) {
+                        events.append(Interaction(
+                            timestampMs: stamp, userID: user,
+                            videoID: d % 3 == 1 ? Int32(random.next() % 5) : Int32(events.count),
+                            playDurationMs: Int64(random.next() % 2), videoDurationMs: 10, watchRatio: 1))
+                    }
+                }
+            }
+            if d % 3 == 2 { events.swapAt(Int(random.next() % UInt64(events.count)), events.count - 1) }
+            perDay[CalendarDay(rawValue: 400 + Int32(d))] = events
+        }
+        var next = perDay.mapValues { _ in 0 }
+        let days = perDay.keys.sorted()
+        while let day = days.filter({ next[$0]! < perDay[$0]!.count }).randomElement(using: &random) {
+            let events = perDay[day]!
+            let end = min(events.count, next[day]! + Int(random.next() % 20) + 1)
+            for e in events[next[day]!..<end] { try buckets.append(e, day: day) }
+            next[day] = end
+        }
+        try buckets.flush()
+        var scratch: [Interaction] = []
+        var kinds = [0, 0, 0]
+        for day in days {
+            let read = try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user, scratch: &scratch)
+            switch try buckets.knownOrder(of: day) {
+            case .inOrder(let known):
+                #expect(known.count == read?.count && known.unorderedRuns == read?.unorderedRuns, "seed \(seed): \(day)")
+                kinds[known.unorderedRuns.isEmpty ? 0 : 1] += 1
+            case .notInOrder:
+                #expect(read == nil, "seed \(seed): \(day)")
+                kinds[2] += 1
+            case .unknown:
+                Issue.record("seed \(seed): \(day)'s order is not known")
+            }
+        }
+        #expect(kinds.allSatisfy { $0 > 0 }, "seed \(seed): \(kinds) days in order, unordered in runs, not in order")
+        func known(_ day: CalendarDay) throws -> Bool {
+            if case .unknown = try buckets.knownOrder(of: day) { return false }
+            return true
+        }
+        // A file cut behind the buckets' back.
+        let cut = days[0]
+        #expect(truncate(buckets.fileURL(for: cut).path, off_t((perDay[cut]!.count - 1) * DayBuckets.recordSize)) == 0)
+        #expect(try !known(cut) && known(days[1]))
+        // `--dedupe` rewrites the days with duplicates, in time order.
+        let duplicated = days[3]
+        try buckets.append(perDay[duplicated]![0], day: duplicated)
+        try buckets.flush()
+        try buckets.restore(counts: buckets.eventCounts.merging([cut: perDay[cut]!.count - 1]) { $1 })
+        #expect(try days.allSatisfy { try !known($0) })
+        let reopened = try DayBuckets(directory: dir)
+        #expect(try days.allSatisfy { day in
+            if case .unknown = try reopened.knownOrder(of: day) { return true }
+            return false
+        })
+        let fresh = try DayBuckets(directory: dir.appendingPathComponent("dedupe"))
+        try fresh.removeAll()
+        for day in days.prefix(6) { for e in perDay[day]! { try fresh.append(e, day: day) } }
+        try fresh.append(perDay[duplicated]![0], day: duplicated)
+        try fresh.flush()
+        let rewritten = try days.prefix(6).filter { day in
+            let ordered = try fresh.sortedEvents(for: day)
+            return ordered.indices.contains { Interaction.isExactDuplicateOfEarlier(ordered, at: $0) }
+        }
+        #expect(rewritten.contains(duplicated) && rewritten.count < 6, "seed \(seed): \(rewritten)")
+        #expect(try fresh.removeExactDuplicates { _, _ in } > 0)
+        for day in days.prefix(6) {
+            let isKnown: Bool
+            if case .unknown = try fresh.knownOrder(of: day) { isKnown = false } else { isKnown = true }
+            #expect(isKnown == !rewritten.contains(day), "seed \(seed): \(day)")
+        }
+    }
+
     /// A day with exact duplicates across every chunk boundary: the chunk holds the run of equal events before
     /// its own (a run of 6 equal events, chunks of 4: two carried into the second chunk).
     @Test func aChunkCarriesTheRunOfEqualEventsBeforeIt() {

@@ -9,11 +9,12 @@ import ReplayTestSupport
 
     func replay(
         _ log: RandomLog, mode: ThresholdsMode = .batch, dir: URL, readsAhead: Bool = false,
-        readAheadBudget: Int = Replayer.defaultReadAheadBudget, daysReadAhead: ((Int) -> Void)? = nil
+        readAheadBudget: Int = Replayer.defaultReadAheadBudget, daysReadAhead: ((Int) -> Void)? = nil,
+        knowingOrder: Bool = false
     ) throws -> [UserDayRecord] {
         let sink = CollectingSink()
         let r = try Replayer(
-            summary: log.summary, buckets: try log.buckets(in: dir), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
+            summary: log.summary, buckets: try log.buckets(in: dir, fresh: knowingOrder), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
             resumeFrom: nil, logger: logger)
         r.readsAhead = readsAhead
         r.readAheadBudget = readAheadBudget
@@ -87,7 +88,8 @@ import ReplayTestSupport
     }
 
     /// A log whose day files are in user order is streamed from them as it is played; one whose rows are not (each
-    /// day's file shuffled here) is read whole and ordered. Both give the records of the other, read ahead or not.
+    /// day's file shuffled here) is read whole and ordered. Both give the records of the other, read ahead or not,
+    /// and whether the buckets know each day's order from its appends or read the file to find out.
     @Test func daysStreamedAndDaysReadWholeGiveTheSameRecords() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -97,10 +99,21 @@ import ReplayTestSupport
         shuffled.events.shuffle(using: &random)
         let streamed = try replay(log, dir: dir.appendingPathComponent("streamed"))
         for readsAhead in [false, true] {
-            let whole = try replay(shuffled, dir: dir.appendingPathComponent("whole-\(readsAhead)"), readsAhead: readsAhead)
-            #expect(whole.count == streamed.count && whole.count > 0)
-            let mismatches = zip(whole, streamed).filter { "\($0)" != "\($1)" }.count
-            #expect(mismatches == 0, "reads ahead: \(readsAhead)")
+            for knowingOrder in [false, true] {
+                let runs = [
+                    ("whole", try replay(
+                        shuffled, dir: dir.appendingPathComponent("whole-\(readsAhead)-\(knowingOrder)"),
+                        readsAhead: readsAhead, knowingOrder: knowingOrder)),
+                    ("streamed", try replay(
+                        log, dir: dir.appendingPathComponent("streamed-\(readsAhead)-\(knowingOrder)"),
+                        readsAhead: readsAhead, knowingOrder: knowingOrder)),
+                ]
+                for (name, records) in runs {
+                    #expect(records.count == streamed.count && records.count > 0)
+                    let mismatches = zip(records, streamed).filter { "\($0)" != "\($1)" }.count
+                    #expect(mismatches == 0, "\(name), reads ahead: \(readsAhead), order known: \(knowingOrder)")
+                }
+            }
         }
         let buckets = try shuffled.buckets(in: dir.appendingPathComponent("check"))
         let day = log.summary.firstDay!.adding(2)

@@ -182,8 +182,11 @@ public struct RandomLog {
         for (_, v) in counts { summary.distribution.add(interactions: v.0, highWatchCount: v.1) }
     }
 
-    public func buckets(in dir: URL) throws -> DayBuckets {
+    /// The log's events appended to buckets in `dir`; `fresh`: the folder emptied first (``DayBuckets/removeAll()``),
+    /// as an archive's ingest does, so that the buckets know each day's order from the appends.
+    public func buckets(in dir: URL, fresh: Bool = false) throws -> DayBuckets {
         let b = try DayBuckets(directory: dir)
+        if fresh { try b.removeAll() }
         for (d, e) in events { try b.append(e, day: d) }
         try b.flush()
         return b

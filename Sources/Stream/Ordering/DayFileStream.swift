@@ -41,47 +41,35 @@ struct DayFileStream: Sendable {
             throw POSIXFileError(path: path, operation: "stat", code: errno)
         }
         struct OutOfOrder: Error {}
-        var previous: Interaction?
-        var count = 0
-        var runStart = 0
-        var runUnordered = false
-        var unordered: [Range<Int>] = []
+        var check = DayOrderCheck()
         do {
-            try DayBuckets.forEachEvent(inFile: path, buffer: &scratch) { e in
-                if let p = previous {
-                    if p.userID != e.userID || p.timestampMs != e.timestampMs {
-                        // A new run: it must follow the last in user, then timestamp.
-                        guard p.userID < e.userID || (p.userID == e.userID && p.timestampMs < e.timestampMs) else {
-                            throw OutOfOrder()
-                        }
-                        if runUnordered { unordered.append(runStart..<count) }
-                        (runStart, runUnordered) = (count, false)
-                    } else if e.videoID < p.videoID {
-                        runUnordered = true
-                    }
-                }
-                previous = e
-                count += 1
+            try DayBuckets.forEachChunk(inFile: path, buffer: &scratch) { events in
+                for e in events { check.note(e) }
+                if !check.inOrder { throw OutOfOrder() }
             }
         } catch is OutOfOrder {
             return nil
         }
-        if runUnordered { unordered.append(runStart..<count) }
-        return DayFileStream(
-            path: path, count: count, unorderedRuns: unordered,
-            wide: try DayFileRecords.readWide(DayFileRecords.widePath(of: path)))
+        return try check.stream(ofFile: path)
     }
 
     /// Prepares the day file at `path` for play by `kind`: its stream when its file order is that order (`events`
-    /// and `order` emptied, their memory freed), else nil, with the day read whole into `events` and its order of
+    /// and `order` emptied, their memory freed), else nil, the order as `known` says it (``DayBuckets/knownOrder(of:)``:
+    /// for user order, without reading the file) or as the file is read, with the day read whole into `events` and its order of
     /// play into `order` (``DayBuckets/events(inFile:by:into:order:)``). `scratch` is the buffer
     /// ``ifInOrder(file:by:scratch:)`` reads through.
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
     static func streamOrRead(
-        file path: String, by kind: DayEventOrder, events: inout [Interaction], order: inout [UInt64],
-        scratch: inout [Interaction]
+        file path: String, by kind: DayEventOrder, known: KnownDayOrder = .unknown, events: inout [Interaction],
+        order: inout [UInt64], scratch: inout [Interaction]
     ) throws -> DayFileStream? {
-        if let stream = try ifInOrder(file: path, by: kind, scratch: &scratch) {
+        let stream: DayFileStream?
+        switch known {
+        case .inOrder(let appended) where kind == .user: stream = appended
+        case .notInOrder where kind == .user: stream = nil
+        default: stream = try ifInOrder(file: path, by: kind, scratch: &scratch)
+        }
+        if let stream {
             events = []
             order = []
             return stream
@@ -177,5 +165,62 @@ struct DayFileStream: Sendable {
             try DayFileRecords.decodeInPlace(
                 raw, count: positions.count, base: DayFileRecords.base(ofFile: path), path: path, wide: &wide)
         }
+    }
+}
+
+/// What the appends that made a day's file say of its order of play by user (``DayBuckets/knownOrder(of:)``).
+enum KnownDayOrder: Sendable {
+    /// Not known: the file is read to find out (``DayFileStream/ifInOrder(file:by:scratch:)``).
+    case unknown
+    /// In user order up to the videos within runs of equal user and timestamp: the day's stream.
+    case inOrder(DayFileStream)
+    /// Not in user order: the day is read whole and ordered.
+    case notInOrder
+}
+
+/// Follows a day's events in file order and says whether that order is the user order of play up to the videos
+/// within runs of events equal in user and timestamp, and which of those runs are not in video order
+/// (``DayFileStream``): the one rule by which ``DayFileStream/ifInOrder(file:by:scratch:)`` reads a day's file and
+/// ``DayBuckets`` follows the appends that make it.
+struct DayOrderCheck: Sendable {
+    /// Events noted.
+    private(set) var count = 0
+    /// False once an event came before the one noted before it in user, then timestamp.
+    private(set) var inOrder = true
+    private var unordered: [Range<Int>] = []
+    private var lastUser: Int32 = 0
+    private var lastTimestamp: Int64 = 0
+    private var lastVideo: Int32 = 0
+    private var runStart = 0
+    private var runUnordered = false
+
+    /// Notes the next event in file order.
+    @inline(__always)
+    mutating func note(_ e: Interaction) {
+        if count > 0 && inOrder {
+            if lastUser != e.userID || lastTimestamp != e.timestampMs {
+                // A new run: it must follow the last in user, then timestamp.
+                if lastUser < e.userID || (lastUser == e.userID && lastTimestamp < e.timestampMs) {
+                    if runUnordered { unordered.append(runStart..<count) }
+                    (runStart, runUnordered) = (count, false)
+                } else {
+                    inOrder = false
+                    unordered = []
+                }
+            } else if e.videoID < lastVideo {
+                runUnordered = true
+            }
+        }
+        (lastUser, lastTimestamp, lastVideo) = (e.userID, e.timestampMs, e.videoID)
+        count += 1
+    }
+
+    /// The stream of the day file at `path`, whose events are the ones noted, when they are in order; nil otherwise.
+    /// - Throws: ``POSIXFileError`` or ``DamagedFileError`` reading its side file.
+    func stream(ofFile path: String) throws -> DayFileStream? {
+        guard inOrder else { return nil }
+        return DayFileStream(
+            path: path, count: count, unorderedRuns: runUnordered ? unordered + [runStart..<count] : unordered,
+            wide: try DayFileRecords.readWide(DayFileRecords.widePath(of: path)))
     }
 }

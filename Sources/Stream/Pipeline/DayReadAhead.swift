@@ -1,7 +1,8 @@
 import Dispatch
 
-/// Reads the next day's file and orders it (``DayFileStream/streamOrRead(file:by:events:order:)``: a day whose file
-/// order is its order of play, up to runs of equal user and time, is only checked, and streamed as it is played) on a queue of its
+/// Reads the next day's file and orders it (``DayFileStream/streamOrRead(file:by:known:events:order:scratch:)``: a day
+/// whose file order is its order of play, up to runs of equal user and time, is only checked when its order is not
+/// known, and streamed as it is played) on a queue of its
 /// own while the event loop plays the day before, so that the loop finds the day ready: under `--emit final`
 /// the event loop is the replay's bottleneck, and reading a day and computing its replay order are a sixth of
 /// its samples, while the other core has room.
@@ -33,9 +34,10 @@ final class DayReadAhead: Sendable {
     private let queue = DispatchQueue(label: "replay.read-ahead")
     private let pending = DispatchGroup()
 
-    /// Starts reading `day` from the file at `path` (``DayBuckets/readableFile(of:)``) and ordering it by `kind`,
-    /// into the buffers the last ``take(_:by:events:order:)`` handed over; what an earlier read left untaken is dropped.
-    func start(_ day: CalendarDay, path: String, by kind: DayEventOrder) {
+    /// Starts reading `day` from the file at `path` (``DayBuckets/readableFile(of:)``) and ordering it by `kind` (as
+    /// `known` says, when it knows: ``DayBuckets/knownOrder(of:)``), into the buffers the last
+    /// ``take(_:by:events:order:)`` handed over; what an earlier read left untaken is dropped.
+    func start(_ day: CalendarDay, path: String, by kind: DayEventOrder, known: KnownDayOrder = .unknown) {
         pending.wait()
         pending.enter()
         queue.async { [self] in
@@ -54,7 +56,7 @@ final class DayReadAhead: Sendable {
             var stream: DayFileStream?
             do {
                 stream = try DayFileStream.streamOrRead(
-                    file: path, by: kind, events: &events, order: &order, scratch: &scratch)
+                    file: path, by: kind, known: known, events: &events, order: &order, scratch: &scratch)
             } catch {
                 failure = error
             }

@@ -141,15 +141,15 @@ public final class Replayer {
         case .loaded: dayStream = nil
         case nil:
             dayStream = try DayFileStream.streamOrRead(
-                file: try buckets.readableFile(of: day), by: kind, events: &dayEvents, order: &dayOrder,
-                scratch: &orderCheckBuffer)
+                file: try buckets.readableFile(of: day), by: kind, known: try buckets.knownOrder(of: day),
+                events: &dayEvents, order: &dayOrder, scratch: &orderCheckBuffer)
         }
         engine.playOpenDay(in: kind)
         dayKind = kind
         if let readAhead, let next {
             let path = try buckets.readableFile(of: next)
             if DayBuckets.storedEvents(inFile: path) * Self.bufferedBytesPerEvent <= readAheadBudget {
-                readAhead.start(next, path: path, by: newDayOrder)
+                readAhead.start(next, path: path, by: newDayOrder, known: try buckets.knownOrder(of: next))
                 daysReadAhead += 1
             } else {
                 readAhead.release()
