@@ -37,19 +37,6 @@ enum DecimalParsing {
                 i += 8
                 fractionDigits += 8
             }
-            let rest = n - i
-            if rest > 0 && rest < 8 && n >= 8 {
-                // The last 1-7 digits from the word that ends the text (its lower bytes, read already, replaced
-                // by '0's): no loop whose length varies from value to value (KuaiRec's ratios have 15-18
-                // fraction digits), and the same answer as reading them one by one.
-                let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
-                let below = UInt64(8 * (8 - rest))
-                let digits = (word >> below) << below | (0x3030_3030_3030_3030 & ((1 << below) - 1))
-                guard isEightDigits(digits) else { return nil }
-                mantissa = mantissa &* smallPowersOfTen[rest] &+ eightDigitsValue(digits)
-                fractionDigits += rest
-                i = n
-            }
             while i < n {
                 let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
                 guard d <= 9 else { return nil }
@@ -111,9 +98,6 @@ enum DecimalParsing {
         v = (((v & mask) &* 0x000F_4240_0000_0064) &+ (((v >> 16) & mask) &* 0x0000_2710_0000_0001)) >> 32
         return v & 0xFFFF_FFFF
     }
-
-    /// 10^0 ... 10^7 as integers (written out, as ``exactPowersOfTen``).
-    static let smallPowersOfTen: [UInt64] = [1, 10, 100, 1000, 10000, 100_000, 1_000_000, 10_000_000]
 
     /// Powers of ten that are exact doubles (10^0 ... 10^22). Written out: an array of literals is laid out by the
     /// compiler, where one computed at first use is reached through `swift_once` on every call of ``parse(_:)``
