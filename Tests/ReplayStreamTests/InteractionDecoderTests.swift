@@ -46,6 +46,37 @@ import Testing
         #expect(ms("1593882025.0005") == .some(1_593_882_025_001))
         #expect(ms("") == nil)
         #expect(ms("abc") == .some(nil))
+        #expect(ms("1593898068.378") == .some(1_593_898_068_378))
+    }
+
+    /// A timestamp of KuaiRec's fourteen bytes (ten digits, a dot, three) is read in two words: what it reads, or
+    /// leaves to the loop, is what the loop reads with a zero in front (fifteen bytes, never read that way), for
+    /// texts of digits with dots and other bytes anywhere.
+    @Test func fourteenByteTimestampsReadAsTheLoopReadsThem() {
+        func ms(_ s: String) -> Int64?? { Array(s.utf8).withUnsafeBytes { InteractionDecoder.parseTimestampMs($0) } }
+        let seed = testSeed(default: 0x5EED_0003)
+        var rng = SeededGenerator(seed: seed)
+        let alphabet = Array("0123456789") + Array(".x/:")
+        var fast = 0
+        for _ in 0..<50_000 {
+            var text = String((0..<14).map { _ in
+                Bool.random(using: &rng) ? Character(String(Int.random(in: 0...9, using: &rng))) : alphabet.randomElement(using: &rng)!
+            })
+            if Bool.random(using: &rng) {
+                // Mostly KuaiRec's form, one byte changed or not.
+                text = "1593898068.378"
+                if Bool.random(using: &rng) {
+                    var bytes = Array(text)
+                    bytes[Int.random(in: 0..<14, using: &rng)] = alphabet.randomElement(using: &rng)!
+                    text = String(bytes)
+                }
+            }
+            guard text.first!.isNumber, (text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? 14) <= 11
+            else { continue }
+            #expect(ms(text) == ms("0" + text), "seed \(seed): \(text)")
+            if case .some(.some) = ms(text), text.utf8.count == 14 { fast += 1 }
+        }
+        #expect(fast > 1_000, "seed \(seed): \(fast) read")
     }
 
     @Test func rejectsWithReasons() throws {

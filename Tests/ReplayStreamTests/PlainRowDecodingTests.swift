@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ReplayStream
+import ReplayTestSupport
 
 /// ``InteractionDecoder/decodePlainRow(_:)``: a row it takes gets exactly what splitting and ``InteractionDecoder/decode(_:fields:fieldsOK:)``
 /// give it; every other row is left to them.
@@ -73,6 +74,37 @@ import Testing
         ] {
             #expect(plainAndChecked(line) == nil, "\(line)")
         }
+    }
+
+    /// Rows of every length around the ones the commas are found at once for (16 to 128 bytes; 64, where the first
+    /// four steps end), their fields lengthened, emptied, or given a comma, a quote or another byte anywhere: a row
+    /// taken plainly has the split's values (``plainAndChecked(_:)``), and KuaiRec's rows of every length are taken.
+    @Test func rowsOfEveryLengthAndShapeAreTakenOnlyWithTheSplitValues() {
+        let seed = testSeed(default: 47)
+        var random = SeededGenerator(seed: seed)
+        let fields = Self.row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var taken = Set<Int>()
+        for _ in 0..<20_000 {
+            var row = fields
+            // The time field's length sets the row's: 10 to 140 bytes.
+            let length = Int(random.next() % 131) + 10
+            let others = row.enumerated().filter { $0.offset != 4 }.reduce(0) { $0 + $1.element.utf8.count } + 7
+            row[4] = String(repeating: "x", count: max(0, length - others))
+            var bytes = Array(row.joined(separator: ",").utf8)
+            for _ in 0..<Int(random.next() % 3) {
+                guard !bytes.isEmpty else { break }
+                let at = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 4 {
+                case 0: bytes[at] = [0x2C, 0x22, 0x2E, 0x20, 0x2D][Int(random.next() % 5)]
+                case 1: bytes.insert(0x2C, at: at)
+                case 2: bytes.remove(at: at)
+                default: bytes[at] = 0x30 + UInt8(random.next() % 10)
+                }
+            }
+            let line = String(decoding: bytes, as: UTF8.self)
+            if plainAndChecked(line) != nil, bytes.count == length { taken.insert(length) }
+        }
+        #expect(taken.isSuperset(of: Set(Self.row.utf8.count...140)), "seed \(seed): lengths not taken: \(Set(Self.row.utf8.count...140).subtracting(taken).sorted())")
     }
 
     @Test func integersOfEveryLengthAreReadWithTheirComma() {
