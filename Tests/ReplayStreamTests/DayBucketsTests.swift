@@ -257,7 +257,8 @@ struct DayBucketsTests {
             let read = try DayFileStream.ifInOrder(file: buckets.readableFile(of: day), by: .user, scratch: &scratch)
             switch try buckets.knownOrder(of: day) {
             case .inOrder(let known):
-                #expect(known.count == read?.count && known.unorderedRuns == read?.unorderedRuns, "seed \(seed): \(day)")
+                #expect(
+                    known.count == read?.count && known.unorderedRuns == read?.unorderedRuns, "seed \(seed): \(day)")
                 kinds[known.unorderedRuns.isEmpty ? 0 : 1] += 1
             case .notInOrder:
                 #expect(read == nil, "seed \(seed): \(day)")

@@ -14,7 +14,8 @@ import ReplayTestSupport
     ) throws -> [UserDayRecord] {
         let sink = CollectingSink()
         let r = try Replayer(
-            summary: log.summary, buckets: try log.buckets(in: dir, fresh: knowingOrder), mode: mode, timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
+            summary: log.summary, buckets: try log.buckets(in: dir, fresh: knowingOrder), mode: mode,
+            timeZone: TimeZone(identifier: "UTC")!, sink: sink, state: MemoryState(),
             resumeFrom: nil, logger: logger)
         r.readsAhead = readsAhead
         r.readAheadBudget = readAheadBudget

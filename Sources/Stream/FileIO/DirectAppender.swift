@@ -25,9 +25,10 @@ import Synchronization
 /// sends them sooner). A full buffer goes to a queue of its own, which writes its whole blocks through the direct
 /// descriptor and then its tail (less than a block, ending where the last append ended: on a line end for
 /// `ByteOutput`) through the ordinary one, while the next appends fill another buffer (``bufferCount`` in all,
-/// written in the order they were sent); the tail is copied to the start of that buffer too, so that the next direct write rewrites its block whole (the kernel writes the
-/// tail's cached page back and drops it first). A reader of the file therefore sees a partial last line only
-/// between a write's two calls, as inside one buffered write, which the kernel copies a page at a time.
+/// written in the order they were sent); the tail is copied to the start of that buffer too, so that the next
+/// direct write rewrites its block whole (the kernel writes the tail's cached page back and drops it first). A reader
+/// of the file therefore sees a partial last line only between a write's two calls, as inside one buffered write,
+/// which the kernel copies a page at a time.
 ///
 /// When `O_DIRECT` is refused (some filesystems accept the flag at `open` and refuse the write: `EINVAL`), every
 /// later buffer is written through the ordinary descriptor, in the same order.
@@ -57,10 +58,10 @@ public final class DirectAppender: Sendable {
     private let directFD: Int32
     /// The buffer being filled and where it goes.
     private let state: TracedMutex<State>
-    /// The buffers not being filled or written (addresses of ``coalescedBytes`` each, 4 KiB aligned), and a count of them
-    /// to wait on: ``bufferCount`` in all, so that some are written while one fills. Invariant (the buffers are raw memory
-    /// kept as addresses): a buffer is written into only as `state`'s buffer, under its lock, by the appending
-    /// thread; once sent, only its write block reads it, until the block puts it back here; it is freed by
+    /// The buffers not being filled or written (addresses of ``coalescedBytes`` each, 4 KiB aligned), and a count of
+    /// them to wait on: ``bufferCount`` in all, so that some are written while one fills. Invariant (the buffers are
+    /// raw memory kept as addresses): a buffer is written into only as `state`'s buffer, under its lock, by the
+    /// appending thread; once sent, only its write block reads it, until the block puts it back here; it is freed by
     /// ``close()`` after every write block has ended (or by `deinit`, when none can be running).
     private let buffers: TracedMutex<[UInt]>
     private let freeBuffers = DispatchSemaphore(value: DirectAppender.bufferCount - 1)

@@ -184,13 +184,15 @@ public struct InteractionDecoder {
             // The first 64 bytes, where a KuaiRec row has six or seven of its commas, without a loop's branches.
             let m0 = replay_commas_and_quotes16(p), m1 = replay_commas_and_quotes16(p + 16)
             let m2 = replay_commas_and_quotes16(p + 32), m3 = replay_commas_and_quotes16(p + 48)
-            low = UInt64(m0 & 0xFFFF) | UInt64(m1 & 0xFFFF) << 16 | UInt64(m2 & 0xFFFF) << 32 | UInt64(m3 & 0xFFFF) << 48
+            low = UInt64(m0 & 0xFFFF) | UInt64(m1 & 0xFFFF) << 16 | UInt64(m2 & 0xFFFF) << 32
+                | UInt64(m3 & 0xFFFF) << 48
             quotes = m0 | m1 | m2 | m3
             i = 64
         }
         while i + 16 <= n {
             let mask = replay_commas_and_quotes16(p + i)
-            if i < 64 { low |= UInt64(mask & 0xFFFF) << UInt64(i) } else { high |= UInt64(mask & 0xFFFF) << UInt64(i &- 64) }
+            let commas = UInt64(mask & 0xFFFF)
+            if i < 64 { low |= commas << UInt64(i) } else { high |= commas << UInt64(i &- 64) }
             quotes |= mask
             i &+= 16
         }
@@ -224,7 +226,8 @@ public struct InteractionDecoder {
             let play = Self.plainDigits(p, from: c1 &+ 1, to: c2, n, maxDigits: 18),
             let videoDuration = Self.plainDigits(p, from: c2 &+ 1, to: c3, n, maxDigits: 18), videoDuration != 0,
             c5 > c4 &+ 1, c6 > c5 &+ 1, n > c6 &+ 1,
-            case .some(.some(let label)) = cachedDateLabel(UnsafeRawBufferPointer(start: p + c4 + 1, count: c5 &- c4 &- 1))
+            case .some(.some(let label)) = cachedDateLabel(
+                UnsafeRawBufferPointer(start: p + c4 + 1, count: c5 &- c4 &- 1))
         else { return nil }
         let timestamp = Self.parseTimestampMs(UnsafeRawBufferPointer(start: p + c5 + 1, count: c6 &- c5 &- 1))
         guard case .some(.some) = timestamp,
@@ -239,8 +242,8 @@ public struct InteractionDecoder {
             timeText: UnsafeRawBufferPointer(start: p + c3 + 1, count: c4 &- c3 &- 1))
     }
 
-    /// The value of the digits at `p[start..<end]`, a field of a record of `n` bytes; nil when it is empty, longer than
-    /// `maxDigits` (at most 18) or holds a byte that is not a digit.
+    /// The value of the digits at `p[start..<end]`, a field of a record of `n` bytes; nil when it is empty, longer
+    /// than `maxDigits` (at most 18) or holds a byte that is not a digit.
     @inline(__always)
     static func plainDigits(_ p: UnsafeRawPointer, from start: Int, to end: Int, _ n: Int, maxDigits: Int) -> Int64? {
         let k = end &- start
@@ -443,7 +446,8 @@ public struct InteractionDecoder {
             let last = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 6, as: UInt64.self)) >> 16
             let five = (last & 0xFFFF | (last >> 24) << 16) << 24 | 0x30_3030
             if (last >> 16) & 0xFF == 0x2E, DecimalParsing.isEightDigits(first), DecimalParsing.isEightDigits(five) {
-                return .some(Int64(DecimalParsing.eightDigitsValue(first) &* 100_000 &+ DecimalParsing.eightDigitsValue(five)))
+                let value = DecimalParsing.eightDigitsValue(first) &* 100_000 &+ DecimalParsing.eightDigitsValue(five)
+                return .some(Int64(value))
             }
         }
         var seconds: Int64 = 0

@@ -54,10 +54,10 @@ struct DayFileStream: Sendable {
     }
 
     /// Prepares the day file at `path` for play by `kind`: its stream when its file order is that order (`events`
-    /// and `order` emptied, their memory freed), else nil, the order as `known` says it (``DayBuckets/knownOrder(of:)``:
-    /// for user order, without reading the file) or as the file is read, with the day read whole into `events` and its order of
-    /// play into `order` (``DayBuckets/events(inFile:by:into:order:)``). `scratch` is the buffer
-    /// ``ifInOrder(file:by:scratch:)`` reads through.
+    /// and `order` emptied, their memory freed), else nil, with the day read whole into `events` and its order of
+    /// play into `order` (``DayBuckets/events(inFile:by:into:order:)``). Whether the file is in order is what `known`
+    /// says (``DayBuckets/knownOrder(of:)``: for user order, without reading the file), else what reading it says
+    /// (``ifInOrder(file:by:scratch:)``, through the buffer `scratch`).
     /// - Throws: ``POSIXFileError`` (open, read), ``DamagedFileError`` when the file is not a whole number of events.
     static func streamOrRead(
         file path: String, by kind: DayEventOrder, known: KnownDayOrder = .unknown, events: inout [Interaction],
