@@ -170,7 +170,8 @@ public final class ByteOutput {
         chunk.removeSubrange(end...)
         chunkHandedOver?(chunk)
         if let recent = channel.durability.recent { chunk.withUnsafeBytes { recent.append($0) } }
-        buffer = channel.send(consume chunk)
+        channel.send(&chunk)
+        buffer = consume chunk
         buffer.append(contentsOf: rest)
         buffer.reserveCapacity(bufferLimit + ByteOutput.lineRoom)
     }
@@ -272,12 +273,12 @@ private final class WriteChannel: Sendable {
         if ownsDescriptor, !descriptorClosed.load(ordering: .relaxed) { Foundation.close(durability.fd) }
     }
 
-    /// Queues `chunk` for writing (waiting while two are in flight); returns an empty buffer to fill next.
-    func send(_ chunk: consuming [UInt8]) -> [UInt8] {
+    /// Queues `chunk` for writing (waiting while two are in flight) and puts an empty buffer to fill next in its place.
+    func send(_ chunk: inout [UInt8]) {
         if let appender {
-            return writer.send(chunk) { bytes in try appender.append(UnsafeRawBufferPointer(bytes)) }
+            return writer.send(&chunk) { bytes in try appender.append(UnsafeRawBufferPointer(bytes)) }
         }
-        return writer.send(chunk) { [durability] bytes in
+        writer.send(&chunk) { [durability] bytes in
             try FileDescriptor(rawValue: durability.fd).writeAll(UnsafeRawBufferPointer(bytes), path: durability.path)
         }
     }

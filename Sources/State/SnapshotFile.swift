@@ -87,11 +87,13 @@ final class SnapshotFileWriter: TimelineSnapshotWriter {
         try check()
         size += chunk.count
         let descriptor = self.descriptor, partial = self.partial, hash = self.hash
-        return queue.send(chunk) { mutable in
+        var sent = consume chunk
+        queue.send(&sent) { mutable in
             let bytes = UnsafeRawBufferPointer(mutable)
             hash.state.withLock { $0.add(bytes) }
             try descriptor.writeAll(bytes, path: partial)
         }
+        return sent
     }
 
     func finish() throws -> TimelineSnapshot {

@@ -14,11 +14,11 @@ final class BucketFileWriter: Sendable {
     private let queue = BufferWriteQueue<Interaction>(label: "replay.day-buckets")
 
     /// Queues `events` to be appended to the file at `path` (created if missing), waiting while two writes are
-    /// in flight; returns an empty buffer to fill next (a spare one with its capacity, or a new one).
+    /// in flight, and puts an empty buffer to fill next in its place (a spare one with its capacity, or a new one).
     /// - Throws: the error of an earlier write, if one failed (nothing is queued then).
-    func send(_ events: consuming [Interaction], to path: String) throws -> [Interaction] {
+    func send(_ events: inout [Interaction], to path: String) throws {
         try queue.failure.check()
-        return queue.send(events) { try DayFileRecords.append($0, to: path) }
+        queue.send(&events) { try DayFileRecords.append($0, to: path) }
     }
 
     /// Blocks until every queued buffer is written, then throws the first write error, if any.

@@ -168,9 +168,7 @@ public final class DayBuckets {
         guard !buffers[i].isEmpty else { return }
         let day = bufferDays[i]
         let count = buffers[i].count
-        var full: [Interaction] = []
-        swap(&full, &buffers[i])
-        buffers[i] = try writer.send(full, to: fileURL(for: day).path)
+        try writer.send(&buffers[i], to: fileURL(for: day).path)
         eventCounts[day, default: 0] += count
     }
 
