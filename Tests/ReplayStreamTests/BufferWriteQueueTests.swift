@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import ReplayStream
 
@@ -15,7 +14,7 @@ import ReplayStream
     /// first writes the sender fills no new buffer: only the buffers the queue gave back.
     @Test func sentBuffersAreWrittenInPlaceInOrderAndComeBack() {
         let queue = BufferWriteQueue<Int>(label: "test.buffer-write-queue")
-        let seen = Mutex<[(address: Int, first: Int, count: Int)]>([])
+        let seen = TracedMutex<[(address: Int, first: Int, count: Int)]>([])
         var buffer: [Int] = []
         var filled: [Int] = []
         for round in 0..<40 {
