@@ -1,3 +1,5 @@
+internal import CPrefetch
+
 /// One closed user-day kept for its pending revisions: everything but the leads, which come from the days after
 /// it, and its `lag_1_*` values, which are the day before's (``ClosedDays/lag1(at:)``).
 ///
@@ -90,6 +92,20 @@ struct ClosedDays: RandomAccessCollection, MutableCollection {
     /// `body` of the `position`-th oldest day, read in place. The getter copies the whole day out first, and for
     /// a field or two those copies were most of what revising a record cost (in `perf` of the big matrix under
     /// `--emit final`: `memcpy` under `PanelEngine.close`, a tenth of the event loop's samples).
+    /// Asks the CPU to fetch the days' memory into its caches (``PanelEngine/close(_:)`` reads a user's days, and
+    /// asks for those of the user a few places later in its order).
+    @inline(__always)
+    func prefetch() {
+        storage.withUnsafeBytes { days in
+            guard let base = days.baseAddress else { return }
+            var offset = 0
+            while offset < days.count {
+                replay_prefetch_for_write(base + offset)
+                offset += 64
+            }
+        }
+    }
+
     @inline(__always)
     func reading<R>(_ position: Int, _ body: (borrowing ClosedDay) -> R) -> R {
         precondition(position >= 0 && position < storage.count, "ClosedDays: index out of range")

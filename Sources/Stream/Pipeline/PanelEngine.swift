@@ -114,6 +114,11 @@ final class PanelEngine {
     /// How many events ahead ``play(_:_:dropDuplicates:)`` prefetches a timeline.
     static let playPrefetchDistance = 8
 
+    /// How many users ahead in ``emissionOrder`` ``close(_:)`` asks for a user's closed days (read for its lags
+    /// and revisions; every user's are read once a day, so each user's are out of the caches: in `perf annotate`
+    /// their first loads held about half of `close`'s samples).
+    static let closePrefetchDistance = 4
+
     /// Sets the order the open day's events are played in (``ReplayProgress/dayEventOrder``), before its first.
     func playOpenDay(in order: DayEventOrder) {
         progress.dayEventOrder = order == .time ? nil : order
@@ -213,7 +218,12 @@ final class PanelEngine {
         // timelines instead of four (the sink gets the same records in the same order: the day's finals in
         // ``emissionOrder``; the observer counts revision 0 and the finals in sums of their own).
         let buildsIntermediate = sink.takesIntermediateRevisions
-        for i in emissionOrder {
+        let order = emissionOrder
+        for n in order.indices {
+            if n + Self.closePrefetchDistance < order.count {
+                timelines.withUnsafeBufferPointer { $0[order[n + Self.closePrefetchDistance]].history.prefetch() }
+            }
+            let i = order[n]
             let totals = timelines[i].open.totals, context = itemContext(of: timelines[i].open, on: day)
             timelines[i].close(day: day, totals: totals, itemContext: context, thresholds: thresholds)
             try timelines[i].emitNextRevision(of: day, userID: users[i], final: false) { try emit($0) }
