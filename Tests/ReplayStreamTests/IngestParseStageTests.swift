@@ -342,3 +342,33 @@ final class RecordingObserver: IngestObserver {
     }
 
 }
+
+/// ``NotebookRows``: a block's rows, appended past every growth of its memory, cut at a row limit and emptied
+/// for the next chunk keep exactly the rows appended, in order.
+@Suite struct NotebookRowsTests {
+    private static func row(_ i: Int, cache: inout NaiveTimeText.DateCache) -> NotebookRow {
+        let event = Interaction(
+            timestampMs: 1_593_878_400_000 + Int64(i), userID: Int32(i % 7_176), videoID: Int32(i % 10_728),
+            playDurationMs: Int64(i), videoDurationMs: Int64(2 * i + 1), watchRatio: Double(i) / 7)
+        return Array("2020-07-05 00:00:00.000".utf8).withUnsafeBytes {
+            NotebookRow(accepted: event, day: CalendarDay(rawValue: Int32(18_448 + i % 3)), timeText: $0, timeCache: &cache)
+        }
+    }
+
+    @Test func rowsAppendedThroughEveryGrowthAreKeptInOrder() {
+        var cache = NaiveTimeText.DateCache()
+        var rows = NotebookRows()
+        defer { rows.deallocate() }
+        #expect(rows.buffer.isEmpty)
+        for i in 0..<20_000 { rows.append(Self.row(i, cache: &cache)) }
+        #expect(rows.count == 20_000)
+        #expect(rows.buffer.map(\.event) == (0..<20_000).map { Self.row($0, cache: &cache).event })
+        #expect(rows.buffer.map(\.dayRawValue) == (0..<20_000).map { Int32(18_448 + $0 % 3) })
+        rows.keepFirst(12_345)
+        #expect(rows.buffer.map(\.event.playDurationMs) == (0..<12_345).map { Int64($0) })
+        rows.removeAll()
+        #expect(rows.buffer.isEmpty)
+        for i in 50_000..<50_100 { rows.append(Self.row(i, cache: &cache)) }
+        #expect(rows.buffer.map(\.event.playDurationMs) == (50_000..<50_100).map { Int64($0) })
+    }
+}

@@ -128,6 +128,25 @@ public struct NotebookRow: Sendable {
             timestampIsEmpty: false, timeTextMs: ms, timeTextCount: count)
     }
 
+    /// Stores ``init(accepted:day:timeText:timeCache:)``'s row at `row` (memory for one, initialized or not: the row
+    /// holds no references), field by field: built whole, the row went through a stack temporary, and its copy's
+    /// 16-byte loads stalled on the stores of its small fields (store forwarding; ``NotebookRows``).
+    @inline(__always)
+    static func store(
+        accepted event: Interaction, day: CalendarDay, timeText time: UnsafeRawBufferPointer,
+        timeCache: inout NaiveTimeText.DateCache, at row: UnsafeMutablePointer<NotebookRow>
+    ) {
+        let (ms, count) = readTime(time, cache: &timeCache)
+        row.pointee.event = event
+        row.pointee.dayRawValue = day.rawValue
+        row.pointee.eventDateRawValue = day.rawValue
+        row.pointee.timeTextMs = ms
+        row.pointee.isKept = true
+        row.pointee.dateIsEmpty = false
+        row.pointee.timestampIsEmpty = false
+        row.pointee.timeTextCount = count
+    }
+
     /// A rejected row's values as the notebook reads them (it reads every row the decoder rejects for its
     /// date or time), or nil when its ids or numbers cannot be read (the notebook could not either).
     @inline(__always)

@@ -183,21 +183,20 @@ private struct IngestFold {
         }
         // The rows a run at a time, observed and then filed: a run's rows are still in the L1 cache when filed,
         // where a block's (~1 MB) would miss the caches on its second pass.
-        try block.rows.withUnsafeBufferPointer { rows in
-            var disagreements = block.dateDisagreements.makeIterator()
-            var nextDisagreement = disagreements.next() ?? Int.max
-            var start = 0
-            while start < rows.count {
-                let run = start..<Swift.min(start + Ingest.foldRun, rows.count)
-                try observer?.observe(rows, run: run)
-                for i in run {
-                    guard let day = rows[i].day else { continue }
-                    let disagrees = i == nextDisagreement
-                    if disagrees { nextDisagreement = disagreements.next() ?? Int.max }
-                    try accept(rows[i].event, day: day, dateDisagreesWithTimestamp: disagrees)
-                }
-                start = run.upperBound
+        let rows = block.rows.buffer
+        var disagreements = block.dateDisagreements.makeIterator()
+        var nextDisagreement = disagreements.next() ?? Int.max
+        var start = 0
+        while start < rows.count {
+            let run = start..<Swift.min(start + Ingest.foldRun, rows.count)
+            try observer?.observe(rows, run: run)
+            for i in run {
+                guard let day = rows[i].day else { continue }
+                let disagrees = i == nextDisagreement
+                if disagrees { nextDisagreement = disagreements.next() ?? Int.max }
+                try accept(rows[i].event, day: day, dateDisagreesWithTimestamp: disagrees)
             }
+            start = run.upperBound
         }
         try block.rejectedText.withUnsafeBytes { text in
             for reject in block.rejects {

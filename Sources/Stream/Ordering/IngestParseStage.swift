@@ -11,13 +11,84 @@ struct ParsedReject {
     var textCount: Int
 }
 
+/// The data rows of a ``ParsedBlock``, in a buffer that keeps its capacity from chunk to chunk.
+///
+/// Hand-written instead of an `Array`: `Array.append` calls `swift_isUniquelyReferenced_nonNull_native` for each
+/// row, and with that call between building the 60-byte row and storing it, the row was spilled to the stack and
+/// copied into the array by 16-byte loads that stalled on store forwarding (over 40% of the parse workers' own
+/// samples in `ParseWorker.parse`). Here a row is stored where it is built.
+///
+/// Invariant of the unsafe pointer: the memory (``capacity`` rows, the first ``count`` initialized) belongs to one
+/// value at a time: the block's, moved into the worker's local variable for a chunk (the block's left empty) and
+/// back, never used through two copies at once; the block frees it (``deallocate()``) as it goes. `NotebookRow` is
+/// a plain value (no references), so rows need no deinitialization.
+struct NotebookRows {
+    private var base: UnsafeMutablePointer<NotebookRow>?
+    /// The rows held.
+    private(set) var count = 0
+    private var capacity = 0
+
+    /// No rows, no memory.
+    init() {}
+
+    /// The rows held, valid until the next change.
+    var buffer: UnsafeBufferPointer<NotebookRow> { UnsafeBufferPointer(start: base, count: count) }
+
+    /// Appends `row` (the memory doubles when full).
+    @inline(__always)
+    mutating func append(_ row: NotebookRow) {
+        if count == capacity { grow() }
+        (base.unsafelyUnwrapped + count).initialize(to: row)
+        count += 1
+    }
+
+    /// Appends ``NotebookRow/init(accepted:day:timeText:timeCache:)``'s row, stored in place.
+    @inline(__always)
+    mutating func appendAccepted(
+        _ event: Interaction, day: CalendarDay, timeText: UnsafeRawBufferPointer, timeCache: inout NaiveTimeText.DateCache
+    ) {
+        if count == capacity { grow() }
+        NotebookRow.store(
+            accepted: event, day: day, timeText: timeText, timeCache: &timeCache, at: base.unsafelyUnwrapped + count)
+        count += 1
+    }
+
+    private mutating func grow() {
+        let larger = Swift.max(4096, capacity * 2)
+        let memory = UnsafeMutablePointer<NotebookRow>.allocate(capacity: larger)
+        if let base {
+            memory.moveInitialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = memory
+        capacity = larger
+    }
+
+    /// Keeps the first `n` rows (`n` at most ``count``).
+    mutating func keepFirst(_ n: Int) {
+        precondition(n >= 0 && n <= count, "NotebookRows: \(n) rows kept of \(count)")
+        count = n
+    }
+
+    /// Empties it, keeping its memory.
+    mutating func removeAll() { count = 0 }
+
+    /// Frees the memory (its owner's last use).
+    mutating func deallocate() {
+        base?.deallocate()
+        base = nil
+        count = 0
+        capacity = 0
+    }
+}
+
 /// What a parse worker made of one chunk of CSV bytes (whole records, ``ChunkPrefetcher``), handed to the fold
 /// in file order. Reused: the arrays keep their capacity from chunk to chunk. The worker counts lines and rows
 /// from the chunk's start; the stage's consumer side (``IngestParseStage/nextBlock()``) makes them the file's.
 final class ParsedBlock {
     /// The data rows read from the chunk, in file order, as the notebook reads them; the panel keeps those with a
     /// ``NotebookRow/day`` (its event and day are the row's).
-    var rows: [NotebookRow] = []
+    var rows = NotebookRows()
     /// The indices in `rows` of the accepted rows whose `date` label is not their timestamp's day, ascending.
     var dateDisagreements: [Int] = []
     /// The rejected rows, in file order.
@@ -52,9 +123,11 @@ final class ParsedBlock {
         case failed(any Error)
     }
 
+    deinit { rows.deallocate() }
+
     /// Empties the block for reuse.
     func reset() {
-        rows.removeAll(keepingCapacity: true)
+        rows.removeAll()
         dateDisagreements.removeAll(keepingCapacity: true)
         rejects.removeAll(keepingCapacity: true)
         rejectedText.removeAll(keepingCapacity: true)
@@ -153,7 +226,7 @@ final class IngestParseStage: @unchecked Sendable {
             // A row past the limit: the pass ends before it (the rest of the input is not read, and what the
             // worker found wrong after that row is not the pass's).
             let keep = rowLimit - rowsRead
-            block.rows.removeSubrange(keep...)
+            block.rows.keepFirst(keep)
             block.dateDisagreements.removeAll { $0 >= keep }
             if let firstOut = block.rejects.firstIndex(where: { $0.row >= keep }) {
                 block.rejectedText.removeSubrange(block.rejects[firstOut].textStart...)
@@ -327,7 +400,7 @@ private final class ParseWorker: @unchecked Sendable {
             if let columns = known.columns { parser.adopt(columns) }
         }
         var rows = block.rows, rejects = block.rejects, text = block.rejectedText, disagreements = block.dateDisagreements
-        block.rows = []
+        block.rows = NotebookRows()
         block.rejects = []
         block.rejectedText = []
         block.dateDisagreements = []
@@ -387,7 +460,7 @@ private struct IngestRowParser {
     /// Takes one CSV record (the header first, when not known yet; `line` counted from the chunk's start).
     @inline(__always)
     mutating func handle(
-        _ record: UnsafeRawBufferPointer, line: Int64, _ rows: inout [NotebookRow], _ dateDisagreements: inout [Int],
+        _ record: UnsafeRawBufferPointer, line: Int64, _ rows: inout NotebookRows, _ dateDisagreements: inout [Int],
         _ rejects: inout [ParsedReject], _ rejectedText: inout [UInt8]
     ) throws -> Bool {
         guard let c = columns else {
@@ -399,7 +472,7 @@ private struct IngestRowParser {
         if record.isEmpty { return true }  // blank line: pandas skips it and so do we
         if plainLayout, let plain = decoder!.decodePlainRow(record) {
             if plain.dateDisagreesWithTimestamp { dateDisagreements.append(rows.count) }
-            rows.append(NotebookRow(accepted: plain.event, day: plain.day, timeText: plain.timeText, timeCache: &timeCache))
+            rows.appendAccepted(plain.event, day: plain.day, timeText: plain.timeText, timeCache: &timeCache)
             return true
         }
         let ok = splitter.split(record)
