@@ -129,8 +129,8 @@ public struct NotebookRow: Sendable {
     }
 
     /// Stores ``init(accepted:day:timeText:timeCache:)``'s row at `row` (memory for one, initialized or not: the row
-    /// holds no references), field by field: built whole, the row went through a stack temporary, and its copy's
-    /// 16-byte loads stalled on the stores of its small fields (store forwarding; ``NotebookRows``).
+    /// holds no references), field by field: a row built whole goes through a stack temporary, whose copy's 16-byte
+    /// loads stall on the stores of its small fields (store forwarding; ``NotebookRows``).
     @inline(__always)
     static func store(
         accepted event: Interaction, day: CalendarDay, timeText time: UnsafeRawBufferPointer,

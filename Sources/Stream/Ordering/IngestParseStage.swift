@@ -14,9 +14,9 @@ struct ParsedReject {
 /// The data rows of a ``ParsedBlock``, in a buffer that keeps its capacity from chunk to chunk.
 ///
 /// Hand-written instead of an `Array`: `Array.append` calls `swift_isUniquelyReferenced_nonNull_native` for each
-/// row, and with that call between building the 60-byte row and storing it, the row was spilled to the stack and
-/// copied into the array by 16-byte loads that stalled on store forwarding (over 40% of the parse workers' own
-/// samples in `ParseWorker.parse`). Here a row is stored where it is built.
+/// row, and with that call between building the 60-byte row and storing it, the row is spilled to the stack and
+/// copied into the array by 16-byte loads that stall on store forwarding (~40% of `ParseWorker.parse`'s own
+/// samples, measured). Here a row is stored where it is built.
 ///
 /// Invariant of the unsafe pointer: the memory (``capacity`` rows, the first ``count`` initialized) belongs to one
 /// value at a time: the block's, moved into the worker's local variable for a chunk (the block's left empty) and
