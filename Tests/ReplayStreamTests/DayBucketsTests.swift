@@ -247,7 +247,12 @@ struct DayBucketsTests {
         while let day = days.filter({ next[$0]! < perDay[$0]!.count }).randomElement(using: &random) {
             let events = perDay[day]!
             let end = min(events.count, next[day]! + Int(random.next() % 20) + 1)
-            for e in events[next[day]!..<end] { try buckets.append(e, day: day) }
+            // A stretch appended at once or event by event (the same files and the same known order).
+            if random.next() % 2 == 0 {
+                try events[next[day]!..<end].withUnsafeBufferPointer { try buckets.append(contentsOf: $0, day: day) }
+            } else {
+                for e in events[next[day]!..<end] { try buckets.append(e, day: day) }
+            }
             next[day] = end
         }
         try buckets.flush()
@@ -413,13 +418,23 @@ struct DayBucketsTests {
         let seed = testSeed(default: 5)
         var random = SeededGenerator(seed: seed)
         var appended: [CalendarDay: [Interaction]] = [:]
-        for i in 0..<20_000 {
+        var i = 0
+        while i < 20_000 {
             let day = CalendarDay(rawValue: 18_400 + Int32(random.next() % 70))
-            let e = Interaction(
-                timestampMs: Int64(i), userID: Int32(random.next() % 100), videoID: Int32(i), playDurationMs: 1,
-                videoDurationMs: 1, watchRatio: 1)
-            try buckets.append(e, day: day)
-            appended[day, default: []].append(e)
+            // One event, or a stretch of 0-11 appended at once (across the 4-event buffers' ends).
+            let stretch = random.next() % 2 == 0 ? 1 : Int(random.next() % 12)
+            let events = (i..<(i + stretch)).map {
+                Interaction(
+                    timestampMs: Int64($0), userID: Int32(random.next() % 100), videoID: Int32($0), playDurationMs: 1,
+                    videoDurationMs: 1, watchRatio: 1)
+            }
+            if stretch == 1 && random.next() % 2 == 0 {
+                try buckets.append(events[0], day: day)
+            } else {
+                try events.withUnsafeBufferPointer { try buckets.append(contentsOf: $0, day: day) }
+            }
+            if !events.isEmpty { appended[day, default: []].append(contentsOf: events) }
+            i += stretch
         }
         try buckets.flush()
         #expect(buckets.eventCounts == appended.mapValues(\.count), "seed \(seed)")

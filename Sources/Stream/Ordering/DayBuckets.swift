@@ -87,27 +87,51 @@ public final class DayBuckets {
     /// Buffers one event for `day`.
     @inline(__always)
     public func append(_ event: Interaction, day: CalendarDay) throws {
-        if day != lastDay || lastIndex < 0 {
-            if let i = bufferIndex[day] {
-                lastIndex = i
-            } else {
-                if buffers.count == DayBuckets.maxBufferedDays { try flush() }
-                lastIndex = buffers.count
-                bufferIndex[day] = lastIndex
-                var buffer: [Interaction] = []
-                buffer.reserveCapacity(bufferCapacity)
-                buffers.append(buffer)
-                bufferDays.append(day)
-            }
-            lastDay = day
-            if knowsOrder { followOrder(of: day) }
-        }
+        if day != lastDay || lastIndex < 0 { try selectBuffer(of: day) }
         if knowsOrder { currentOrder.note(event) }
         buffers[lastIndex].append(event)
-        if buffers[lastIndex].count == bufferCapacity {
-            try write(lastIndex)
-            buffers[lastIndex].reserveCapacity(bufferCapacity)
+        if buffers[lastIndex].count == bufferCapacity { try handOverFullBuffer() }
+    }
+
+    /// Buffers `events`, all of `day`, in order: the same as appending them one by one, with one append to the
+    /// day's buffer for each stretch that fits in it (the ingest's fold hands over a day's stretch of rows at once,
+    /// where an append per row checks the buffer's uniqueness, a call, every time). Nothing when `events` is empty.
+    public func append(contentsOf events: UnsafeBufferPointer<Interaction>, day: CalendarDay) throws {
+        guard !events.isEmpty else { return }
+        if day != lastDay || lastIndex < 0 { try selectBuffer(of: day) }
+        var start = 0
+        while start < events.count {
+            let end = Swift.min(events.count, start + bufferCapacity - buffers[lastIndex].count)
+            let stretch = UnsafeBufferPointer(rebasing: events[start..<end])
+            if knowsOrder { for event in stretch { currentOrder.note(event) } }
+            buffers[lastIndex].append(contentsOf: stretch)
+            if buffers[lastIndex].count == bufferCapacity { try handOverFullBuffer() }
+            start = end
         }
+    }
+
+    /// Makes `day`'s buffer the one appended to (a new one when the day has none; the buffers are flushed first
+    /// when as many days as ``maxBufferedDays`` have one).
+    private func selectBuffer(of day: CalendarDay) throws {
+        if let i = bufferIndex[day] {
+            lastIndex = i
+        } else {
+            if buffers.count == DayBuckets.maxBufferedDays { try flush() }
+            lastIndex = buffers.count
+            bufferIndex[day] = lastIndex
+            var buffer: [Interaction] = []
+            buffer.reserveCapacity(bufferCapacity)
+            buffers.append(buffer)
+            bufferDays.append(day)
+        }
+        lastDay = day
+        if knowsOrder { followOrder(of: day) }
+    }
+
+    /// Hands the full buffer appended to to the writer, and readies the one the writer gave back.
+    private func handOverFullBuffer() throws {
+        try write(lastIndex)
+        buffers[lastIndex].reserveCapacity(bufferCapacity)
     }
 
     /// Makes `day`'s check ``currentOrder`` (the last day's put back in ``orders``).

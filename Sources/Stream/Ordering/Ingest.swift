@@ -166,6 +166,9 @@ private struct IngestFold {
     var firstDay = Int32.max
     var lastDay = Int32.min
     var rejected: [RejectReason: Int] = [:]
+    /// A run's accepted events of one day, handed to the buckets together (``DayBuckets/append(contentsOf:day:)``);
+    /// ``Ingest/foldRun`` slots, kept from block to block.
+    var staging: [Interaction] = []
 
     init(options: IngestOptions, buckets: DayBuckets, rejects: RejectWriter, observer: IngestObserver?) {
         self.options = options
@@ -183,20 +186,39 @@ private struct IngestFold {
         }
         // The rows a run at a time, observed and then filed: a run's rows are still in the L1 cache when filed,
         // where a block's (~1 MB) would miss the caches on its second pass.
+        // A day's stretch of accepted rows within a run goes to its bucket in one append.
         let rows = block.rows.buffer
         var disagreements = block.dateDisagreements.makeIterator()
         var nextDisagreement = disagreements.next() ?? Int.max
-        var start = 0
-        while start < rows.count {
-            let run = start..<Swift.min(start + Ingest.foldRun, rows.count)
-            try observer?.observe(rows, run: run)
-            for i in run {
-                guard let day = rows[i].day else { continue }
-                let disagrees = i == nextDisagreement
-                if disagrees { nextDisagreement = disagreements.next() ?? Int.max }
-                try accept(rows[i].event, day: day, dateDisagreesWithTimestamp: disagrees)
+        var staging: [Interaction] = []
+        swap(&staging, &self.staging)
+        defer { swap(&staging, &self.staging) }
+        if staging.count < Ingest.foldRun {
+            staging = [Interaction](repeating: DayBuckets.zeroEvent, count: Ingest.foldRun)
+        }
+        try staging.withUnsafeMutableBufferPointer { staged in
+            var start = 0
+            while start < rows.count {
+                let run = start..<Swift.min(start + Ingest.foldRun, rows.count)
+                try observer?.observe(rows, run: run)
+                var count = 0
+                var stagedDay = CalendarDay(rawValue: .min)
+                for i in run {
+                    guard let day = rows[i].day else { continue }
+                    if day != stagedDay {
+                        try buckets.append(contentsOf: UnsafeBufferPointer(rebasing: staged[..<count]), day: stagedDay)
+                        count = 0
+                        stagedDay = day
+                    }
+                    staged[count] = rows[i].event
+                    count += 1
+                    let disagrees = i == nextDisagreement
+                    if disagrees { nextDisagreement = disagreements.next() ?? Int.max }
+                    accept(rows[i].event, day: day, dateDisagreesWithTimestamp: disagrees)
+                }
+                try buckets.append(contentsOf: UnsafeBufferPointer(rebasing: staged[..<count]), day: stagedDay)
+                start = run.upperBound
             }
-            start = run.upperBound
         }
         try block.rejectedText.withUnsafeBytes { text in
             for reject in block.rejects {
@@ -208,12 +230,11 @@ private struct IngestFold {
         }
     }
 
-    /// An accepted row: into its day's bucket, and counted for the summary and the batch thresholds.
+    /// An accepted row counted for the summary and the batch thresholds (``fold(_:)`` files its event).
     @inline(__always)
-    private mutating func accept(_ event: Interaction, day: CalendarDay, dateDisagreesWithTimestamp: Bool) throws {
+    private mutating func accept(_ event: Interaction, day: CalendarDay, dateDisagreesWithTimestamp: Bool) {
         summary.rowsAccepted += 1
         if dateDisagreesWithTimestamp { summary.dateLabelDisagreements += 1 }
-        try buckets.append(event, day: day)
         if event.userID != lastUser {
             users.insert(event.userID)
             lastUser = event.userID
