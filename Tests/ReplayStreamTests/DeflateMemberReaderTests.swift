@@ -78,6 +78,35 @@ import Testing
         #expect(fast.bytesDelivered == Int64(csv.count))
     }
 
+    /// ISA-L inflates into a buffer of its own and streams it out (`replay_copy_streaming`: plain stores up to a
+    /// line boundary, whole lines streamed, the rest plain): reads into destinations at every offset within a
+    /// line and of sizes around whole lines and around the stage, one after another, give the member's bytes.
+    @Test func readsIntoDestinationsAtEveryAlignmentGiveTheSameBytes() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = Self.csvText(lines: 30_000, seed: testSeed(default: 9))
+        let zip = dir.appendingPathComponent("KuaiRec.zip")
+        try Self.writeZip(zip, [(Self.member, csv, .deflate)])
+        let source = try MatrixSource.open(input: zip.path, matrix: .small, inflate: .isal)
+        #expect(source.decompressor == "ISA-L")
+        let sizes = [1, 63, 64, 65, 127, 4_095, DeflateMemberReader.stageBytes - 1, DeflateMemberReader.stageBytes + 65, 300_001]
+        var buffer = [UInt8](repeating: 0, count: 64 + 300_001)
+        var out: [UInt8] = []
+        var step = 0
+        while true {
+            let offset = step % 64, size = sizes[step % sizes.count]
+            step += 1
+            let n = try buffer.withUnsafeMutableBytes { raw in
+                try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[offset..<(offset + size)]))
+            }
+            if n == 0 { break }
+            out += buffer[offset..<(offset + n)]
+        }
+        #expect(out.count == csv.count)
+        #expect(out == csv)
+        #expect(step > 2 * sizes.count)
+    }
+
     @Test func directoryListsWhatLibarchiveSees() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

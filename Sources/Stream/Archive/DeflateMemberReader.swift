@@ -1,5 +1,6 @@
 import Foundation
 internal import CISAL
+internal import CPrefetch
 
 /// Which inflater reads a deflated zip member: `auto` takes ISA-L where ``DeflateMemberReader`` can address the
 /// member and libarchive everywhere else; `libarchive` and `isal` force one (a test runs each on the same input).
@@ -14,6 +15,12 @@ public enum InflateChoice: String, Sendable, CaseIterable {
 /// member is found by ``ZipDirectory`` (its offset, sizes and CRC-32), and its compressed bytes come from
 /// `readCompressed` (a `pread` of the file in a run, memory in the fuzz target).
 ///
+/// ISA-L inflates into a buffer of the reader's own (``stage``, 256 KiB: it stays in this core's cache), copied
+/// into the caller's by streaming stores (`replay_copy_streaming`). Inflated straight into the prefetcher's chunks,
+/// whose lines the parse workers had read on the other core, ISA-L's stores each had to take a line back first: in
+/// stretches where the machine's shared caches were slow, ISA-L took 1.5-1.9 s of its thread's CPU for the big
+/// matrix's member, where it takes 1.1 s alone (`igzip` beside it 1.1 s; the same run pinned to one core 1.07 s).
+///
 /// Not thread-safe: one reader is used by one thread at a time (the prefetcher's).
 public final class DeflateMemberReader {
     /// The inflater's state (about 40 KB), allocated once and freed in deinit.
@@ -22,6 +29,10 @@ public final class DeflateMemberReader {
     private let input: UnsafeMutableRawBufferPointer
     /// Inflated bytes handed out by ``nextBlock()``.
     private let output: UnsafeMutableRawBufferPointer
+    /// What each `isal_inflate` call inflates into, then copied out (``read(into:)``).
+    private let stage: UnsafeMutableRawBufferPointer
+    /// Bytes of ``stage``: small enough to stay in this core's L2 beside ISA-L's tables and window.
+    static let stageBytes = 256 << 10
     private let readCompressed: (UnsafeMutableRawBufferPointer) throws -> Int
     private let expected: ZipMember
     private let archive: String
@@ -43,6 +54,7 @@ public final class DeflateMemberReader {
         state.pointee.crc_flag = UInt32(ISAL_GZIP_NO_HDR)
         input = .allocate(byteCount: bufferSize, alignment: 64)
         output = .allocate(byteCount: bufferSize, alignment: 64)
+        stage = .allocate(byteCount: Self.stageBytes, alignment: 64)
         self.readCompressed = readCompressed
         expected = member
         self.archive = archive
@@ -52,6 +64,7 @@ public final class DeflateMemberReader {
         state.deallocate()
         input.deallocate()
         output.deallocate()
+        stage.deallocate()
     }
 
     /// Where the member's compressed data starts in its file (0 when the bytes do not come from a file).
@@ -75,14 +88,15 @@ public final class DeflateMemberReader {
             if state.pointee.avail_in == 0 && compressedRead < expected.compressedSize {
                 try refill()
             }
-            let room = min(destination.count - produced, Int(UInt32.max))
-            state.pointee.next_out = (base + produced).assumingMemoryBound(to: UInt8.self)
+            let room = min(destination.count - produced, stage.count)
+            state.pointee.next_out = stage.baseAddress!.assumingMemoryBound(to: UInt8.self)
             state.pointee.avail_out = UInt32(room)
             let status = isal_inflate(state)
             if status < 0 {
                 throw failure(ArchiveReadError.corruptData, detail: "invalid deflate data (isal_inflate returned \(status))")
             }
             let made = room - Int(state.pointee.avail_out)
+            replay_copy_streaming(base + produced, stage.baseAddress!, made)
             produced += made
             inflated += Int64(made)
             if inflated > expected.uncompressedSize {
