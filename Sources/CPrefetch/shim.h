@@ -21,8 +21,9 @@ static inline void replay_prefetch_for_write(const void *address) {
 /// write whole lines to memory without first reading them into this core's cache, and orders them (`sfence`)
 /// before returning, so that a thread the destination is then handed to (through a lock or an atomic) sees them.
 /// For memory another core reads next: a plain store to a line that core holds must first take the line from
-/// it, and on this machine's shared caches that cost ISA-L's inflate, writing straight into the chunks the
-/// parse workers read, up to 70% more time. Plain copies where SSE2 is missing.
+/// it, and on machines whose shared caches are slow that cost ISA-L's inflate, writing straight into the chunks
+/// the parse workers read, up to 70% more time (docs/DEVELOPING.md, "ISA-L inflates into a buffer of its own").
+/// Plain copies where SSE2 is missing.
 static inline void replay_copy_streaming(void *destination, const void *source, size_t count) {
 #if defined(__SSE2__)
     unsigned char *d = (unsigned char *)destination;
